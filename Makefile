@@ -1,0 +1,116 @@
+# sekisho — plain Makefile. User CFLAGS/LDFLAGS add to the required flags.
+#   make            build/authd build/ipfd build/cid build/sekishoctl
+#   make check      deps, build, every test (unit, network, browser)
+#   make asan       the same tests under ASan+UBSan (alias: make check SANITIZE=1)
+#   make bench      benchmarks, results under bench/results/
+#   make demo       the whole system on the embedded default
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+PKGS     = sqlite3 libcrypto inih libpq
+HTTPPKGS = libmicrohttpd
+NFTPKGS  = libnftnl libmnl
+
+ifeq ($(SANITIZE),1)
+B        = build/asan
+SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+B        = build
+SANFLAGS =
+endif
+
+REQCFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
+            -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+            -fstack-protector-strong -D_FORTIFY_SOURCE=2 -MMD -MP \
+            -Icommon -I$(B)/gen $(SANFLAGS)
+PKGCFLAGS = $(shell pkg-config --cflags $(PKGS) $(HTTPPKGS) $(NFTPKGS) 2>/dev/null)
+ALLCFLAGS = $(REQCFLAGS) $(PKGCFLAGS) $(CFLAGS)
+REQLDFLAGS = -Wl,--as-needed -Wl,-z,relro,-z,now -pthread $(SANFLAGS) $(LDFLAGS)
+LIBS      = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+HTTPLIBS  = $(shell pkg-config --libs $(HTTPPKGS) 2>/dev/null)
+NFTLIBS   = $(shell pkg-config --libs $(NFTPKGS) 2>/dev/null)
+
+COMMON_SRC = $(wildcard common/*.c) $(B)/gen/migrations.c
+COMMON_OBJ = $(patsubst %.c,$(B)/%.o,$(filter-out $(B)/%,$(COMMON_SRC))) $(B)/gen/migrations.o
+AUTHD_OBJ  = $(patsubst %.c,$(B)/%.o,$(wildcard authd/*.c))
+IPFD_OBJ   = $(patsubst %.c,$(B)/%.o,$(wildcard ipfd/*.c))
+CID_OBJ    = $(patsubst %.c,$(B)/%.o,$(wildcard cid/*.c))
+CTL_OBJ    = $(patsubst %.c,$(B)/%.o,$(wildcard ctl/*.c))
+UNIT_SRC   = $(wildcard tests/unit/test_*.c)
+UNIT_BIN   = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
+TLIB_OBJ   = $(patsubst %.c,$(B)/%.o,$(wildcard tests/lib/*.c))
+BENCH_BIN  = $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
+BINS       = $(B)/authd $(B)/ipfd $(B)/cid $(B)/sekishoctl
+
+# Objects of the daemons that unit tests may link (everything but main.c).
+AUTHD_LIB  = $(filter-out %/main.o,$(AUTHD_OBJ))
+IPFD_LIB   = $(filter-out %/main.o,$(IPFD_OBJ))
+CID_LIB    = $(filter-out %/main.o,$(CID_OBJ))
+CTL_LIB    = $(filter-out %/main.o,$(CTL_OBJ))
+
+all: $(BINS)
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -c -o $@ $<
+
+$(B)/gen/migrations.c: sql/embed.sh $(sort $(wildcard sql/[0-9]*.sql))
+	@mkdir -p $(dir $@)
+	sh sql/embed.sh $(sort $(wildcard sql/[0-9]*.sql)) > $@.tmp && mv $@.tmp $@
+
+$(B)/gen/migrations.o: $(B)/gen/migrations.c
+	$(CC) $(ALLCFLAGS) -c -o $@ $<
+
+$(B)/libcommon.a: $(COMMON_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/authd: $(AUTHD_OBJ) $(B)/libcommon.a
+	$(CC) -o $@ $^ $(REQLDFLAGS) $(HTTPLIBS) $(LIBS)
+
+$(B)/cid: $(CID_OBJ) $(B)/libcommon.a
+	$(CC) -o $@ $^ $(REQLDFLAGS) $(HTTPLIBS) $(LIBS)
+
+$(B)/ipfd: $(IPFD_OBJ) $(B)/libcommon.a
+	$(CC) -o $@ $^ $(REQLDFLAGS) $(NFTLIBS) $(LIBS)
+
+$(B)/sekishoctl: $(CTL_OBJ) $(B)/libcommon.a
+	$(CC) -o $@ $^ $(REQLDFLAGS) $(LIBS)
+
+# Each unit test links the common library, the test helpers and the
+# non-main objects of every program, so a test can reach any module.
+$(B)/tests/%: tests/unit/%.c $(TLIB_OBJ) $(AUTHD_LIB) $(CID_LIB) $(IPFD_LIB) $(CTL_LIB) $(B)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -Itests/lib -o $@ $^ $(REQLDFLAGS) $(HTTPLIBS) $(NFTLIBS) $(LIBS) -lcriterion
+
+$(B)/bench/%: bench/%.c $(AUTHD_LIB) $(CID_LIB) $(IPFD_LIB) $(B)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -o $@ $^ $(REQLDFLAGS) $(HTTPLIBS) $(NFTLIBS) $(LIBS)
+
+deps:
+	@sh .ci/deps.sh
+
+unit: $(BINS) $(UNIT_BIN)
+	@sh tests/run-unit.sh $(B)
+
+check: deps
+	@$(MAKE) --no-print-directory all $(UNIT_BIN)
+	@sh tests/run-all.sh $(B)
+
+asan:
+	@$(MAKE) --no-print-directory check SANITIZE=1
+
+bench: deps
+	@$(MAKE) --no-print-directory all $(BENCH_BIN)
+	@sh bench/run.sh $(B)
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@sh dist/demo.sh $(B)
+
+clean:
+	rm -rf build
+
+.PHONY: all deps unit check asan bench demo clean
+.SECONDARY:
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,47 @@
+#ifndef SEKISHO_ADDR_H
+#define SEKISHO_ADDR_H
+
+/* IP addresses and guarded endpoints, parsed strictly, printed canonically. */
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define ADDR_STR_MAX 46    /* INET6_ADDRSTRLEN */
+#define GUARD_STR_MAX 56   /* "[v6]:port" */
+
+struct addr {
+	uint8_t family;        /* AF_INET or AF_INET6 */
+	uint8_t bytes[16];     /* network order; 4 used for AF_INET */
+};
+
+struct guard {
+	struct addr addr;
+	uint16_t port;         /* 0 = every port of addr */
+};
+
+/* Parses a literal IPv4/IPv6 address (no names, no ports, no zone). 0 or -1. */
+int addr_parse(const char *s, struct addr *a);
+/* Canonical text form into buf (ADDR_STR_MAX). Returns buf. */
+const char *addr_str(const struct addr *a, char *buf, size_t n);
+/* From a socket address (IPv4-mapped IPv6 becomes IPv4). 0 or -1. */
+int addr_from_sockaddr(const struct sockaddr *sa, struct addr *a);
+int addr_eq(const struct addr *a, const struct addr *b);
+/* Number of address bytes for the family: 4 or 16. */
+size_t addr_len(const struct addr *a);
+
+/* Parses "ADDR", "ADDR:PORT", "[V6]" or "[V6]:PORT". 0 or -1 with err filled. */
+int guard_parse(const char *s, struct guard *g, char *err, size_t errlen);
+/* Canonical text: "10.0.0.5:80", "[2001:db8::5]:443", "10.0.0.5". Returns buf. */
+const char *guard_str(const struct guard *g, char *buf, size_t n);
+
+/* Parses "ADDR:PORT" / "[V6]:PORT" for listening sockets. 0 or -1. */
+int addr_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len);
+
+/*
+ * Checked conversions: the whole of s must be a decimal integer within
+ * [min, max]. 0 on success, -1 otherwise (out untouched). Never atoi.
+ */
+int parse_int(const char *s, long long min, long long max, long long *out);
+
+#endif

@@ -1,0 +1,90 @@
+#ifndef SEKISHO_CONF_H
+#define SEKISHO_CONF_H
+
+/*
+ * The one INI file: sections [db] [authd] [ipfd] [cid]. conf_load() fills a
+ * struct conf from defaults and the file; an unknown section or key, a bad value
+ * or a duplicate key is an error "FILE:LINE: message" and nothing is used.
+ * sekisho.conf.example lists every key with its default.
+ */
+
+#include <stddef.h>
+
+#define CONF_STR_MAX  256   /* every string value, including the NUL */
+#define CONF_PATH_MAX 256
+#define CONF_LIST_MAX 16    /* entries of a list value (trusted_proxies, host_map) */
+
+#define CONF_DEFAULT_PATH "/etc/sekisho/sekisho.conf"
+
+enum conf_hook { CONF_HOOK_FORWARD = 1, CONF_HOOK_INPUT = 2, CONF_HOOK_BOTH = 3 };
+
+struct conf_db {
+	char path[CONF_PATH_MAX];      /* SQLite file */
+	char url[CONF_STR_MAX];        /* PostgreSQL conninfo; non-empty selects libpq */
+	int  busy_timeout_ms;          /* how long a writer waits for the lock */
+	int  retention_days;           /* ended rights and audit rows kept this long */
+};
+
+struct conf_authd {
+	char listen[CONF_STR_MAX];     /* ADDR:PORT */
+	char base_url[CONF_STR_MAX];   /* the portal's public URL */
+	char user[CONF_STR_MAX];       /* drop to this user after binding, "" = stay */
+	char trusted_proxies[CONF_STR_MAX]; /* comma-separated addresses allowed X-Forwarded-For */
+	char tls_cert[CONF_PATH_MAX];  /* both set: serve HTTPS */
+	char tls_key[CONF_PATH_MAX];
+	char web_dir[CONF_PATH_MAX];   /* templates and static files */
+	int  threads;                  /* HTTP worker threads */
+	int  hash_workers;             /* concurrent password hashes */
+	int  sweep_interval_s;         /* sweeper period */
+	int  ipfd_timeout_ms;          /* wait for ipfd's acknowledgement this long */
+	int  code_ttl_s;               /* entry handoff code lifetime */
+	int  login_ttl_min;            /* portal/admin login lifetime */
+	int  login_idle_min;           /* portal/admin login idle timeout */
+	int  throttle_ip_burst;        /* failed logins allowed per client IP before 429 */
+	int  throttle_user_burst;      /* failed logins allowed per account before 429 */
+	int  throttle_refill_s;        /* one attempt comes back every this many seconds */
+	int  max_body;                 /* bytes of a request body */
+};
+
+struct conf_ipfd {
+	char socket[CONF_PATH_MAX];    /* control socket path */
+	char group[CONF_STR_MAX];      /* peers of this group (and root) may talk to ipfd */
+	int  hook;                     /* enum conf_hook */
+	int  sync_interval_s;          /* periodic full reconcile from the store */
+	int  batch_window_us;          /* requests arriving within this window share a batch */
+	int  enabled;                  /* authd/sekishoctl require ipfd (fail closed) */
+};
+
+struct conf_cid {
+	char listen[CONF_STR_MAX];
+	char base_url[CONF_STR_MAX];
+	char user[CONF_STR_MAX];
+	char trusted_proxies[CONF_STR_MAX];
+	char host_map[CONF_STR_MAX];   /* "host=service,host=service" when no X-Sekisho-Service */
+	char cookie_name[64];
+	int  threads;
+	int  bind_ip;                  /* cookie valid only from the admitted client IP */
+	int  secure_cookie;            /* 1 Secure always, 0 never, -1 when the request is HTTPS */
+	int  touch_interval_ms;        /* last-seen writes are flushed this often */
+	int  refresh_ms;               /* rights cache follows the store this often */
+};
+
+struct conf {
+	char file[CONF_PATH_MAX];      /* where it was read from */
+	int  log_level;
+	struct conf_db    db;
+	struct conf_authd authd;
+	struct conf_ipfd  ipfd;
+	struct conf_cid   cid;
+};
+
+/* Fills c with every default. */
+void conf_defaults(struct conf *c);
+
+/* Reads path over the defaults. 0 on success; -1 with "path:line: why" in err. */
+int conf_load(const char *path, struct conf *c, char *err, size_t errlen);
+
+/* The i-th known "section.key" (for tests that check the example file), NULL past the end. */
+const char *conf_key(int i);
+
+#endif

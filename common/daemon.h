@@ -1,0 +1,34 @@
+#ifndef SEKISHO_DAEMON_H
+#define SEKISHO_DAEMON_H
+
+/*
+ * What every daemon shares at start: "-f FILE -d -n -h", the config, logging,
+ * and signals that only set flags (SIGTERM/SIGINT stop, SIGHUP reload).
+ */
+
+#include <signal.h>
+
+#include "conf.h"
+
+struct daemon_opts {
+	const char *config;     /* -f, default CONF_DEFAULT_PATH */
+	int foreground;         /* -d: stay in front, log to stderr */
+	int check_only;         /* -n: check the config and exit */
+};
+
+extern volatile sig_atomic_t daemon_stop;     /* SIGTERM, SIGINT */
+extern volatile sig_atomic_t daemon_reload;   /* SIGHUP */
+
+/*
+ * Parses argv, loads the config into c, starts logging as name. On -n prints
+ * "NAME: FILE: ok" and exits 0; on any error prints one line and exits 1
+ * (2 for usage). Returns only when the daemon should run.
+ */
+void daemon_start(const char *name, int argc, char **argv, struct daemon_opts *o,
+                  struct conf *c);
+/* Installs the flag-setting handlers; ignores SIGPIPE. */
+void daemon_signals(void);
+/* Drops to user (name) when non-empty and running as root. 0 or -1 with err. */
+int daemon_drop_privileges(const char *user, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,323 @@
+#ifndef SEKISHO_STORE_H
+#define SEKISHO_STORE_H
+
+/*
+ * The session database, by meaning: users, services, access rights, keys,
+ * entry codes, portal logins, audit and the change log. Callers never see SQL.
+ *
+ * Backends: SQLite (conf db.path) now; PostgreSQL (conf db.url) later, behind
+ * the same functions (store.c dispatches through struct store_ops).
+ *
+ * Threads: a struct store is one connection and is used by one thread at a
+ * time. A multi-threaded daemon opens one per thread.
+ *
+ * Time: every function that decides by time takes `now` (unix seconds) from
+ * the caller, so tests control the clock.
+ *
+ * Results: functions return an enum store_rc. STORE_UNAVAILABLE means the store
+ * could not answer (locked too long, I/O error, schema mismatch, connection
+ * lost): callers fail closed (admit nobody, open nothing) and say so. err, when
+ * given, receives one line for the log or the operator.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "conf.h"
+
+#define NAME_MAX_LEN   32    /* user and service names: [A-Za-z0-9._-], 1..32 */
+#define URL_MAX_LEN    512
+#define HASH_MAX_LEN   160   /* self-describing password hash string */
+#define SID_HEX_LEN    32    /* 16 random bytes as hex */
+#define GUARDS_MAX     16    /* guarded endpoints per service */
+#define REASON_MAX_LEN 24
+#define AUDIT_TEXT_MAX 256
+#define KEY_SECRET_LEN 32
+#define KEYRING_MAX    8
+#define CODE_HASH_LEN  64    /* hex SHA-256 of an entry code or login id */
+#define CSRF_MAX_LEN   64
+
+enum store_rc {
+	STORE_OK = 0,
+	STORE_DENIED,        /* admission refused: the service's cap is reached */
+	STORE_NOTFOUND,      /* no such user / service / right / code */
+	STORE_EXISTS,        /* a unique name is taken */
+	STORE_INVALID,       /* refused by a rule: bad field, last root, disabled service, ... */
+	STORE_UNAVAILABLE,   /* the store could not answer: fail closed */
+};
+
+/* A short human word for rc ("ok", "denied", ...). */
+const char *store_rc_str(int rc);
+
+enum role { ROLE_USER = 0, ROLE_ADMIN = 1, ROLE_ROOT = 2 };
+const char *role_str(int role);
+int role_parse(const char *s);          /* -1 when unknown */
+
+/* Valid user/service name: 1..NAME_MAX_LEN of [A-Za-z0-9._-], not starting with '.' or '-'. */
+int name_valid(const char *s);
+
+struct store_user {
+	int64_t id;
+	char    name[NAME_MAX_LEN + 1];
+	int     role;                        /* enum role */
+	char    pwhash[HASH_MAX_LEN + 1];
+	int     disabled;
+	int64_t created_at;
+};
+
+struct store_service {
+	int64_t id;
+	char    name[NAME_MAX_LEN + 1];
+	char    url[URL_MAX_LEN + 1];        /* where users are sent after entry */
+	char    entry_url[URL_MAX_LEN + 1];  /* "" = <origin of url>/_sekisho/enter */
+	int     max_usage_min;               /* absolute lifetime of a right */
+	int     max_interval_min;            /* longest idle gap */
+	int     cap;                         /* admitted users at once */
+	int64_t admin_id;
+	char    admin_name[NAME_MAX_LEN + 1];
+	int     enabled;
+	int     n_guards;
+	struct guard guards[GUARDS_MAX];
+	int     active;                      /* live rights now (filled by get/list) */
+	int64_t created_at, updated_at;
+};
+
+/* Why a right ended. */
+enum end_reason {
+	END_NONE = 0, END_EXPIRED, END_IDLE, END_LOGOUT, END_RELEASED, END_REVOKED,
+	END_REPLACED, END_SERVICE_DELETED, END_SERVICE_DISABLED, END_USER_DISABLED,
+	END_ROLLBACK,                        /* ipfd did not confirm; admission undone */
+};
+const char *end_reason_str(int reason);
+
+/* An access right: one user admitted to one service from one IP. */
+struct store_right {
+	int64_t id;
+	char    sid[SID_HEX_LEN + 1];        /* random id named by the cookie */
+	int64_t user_id;
+	char    user_name[NAME_MAX_LEN + 1];
+	int64_t service_id;
+	char    service_name[NAME_MAX_LEN + 1];
+	struct addr ip;
+	int64_t created_at;
+	int64_t expires_at;                  /* created + max usage time */
+	int64_t last_seen;
+	int64_t idle_deadline;               /* last_seen + max interval (filled on read) */
+	int64_t ended_at;                    /* 0 while live */
+	int     end_reason;                  /* enum end_reason */
+};
+
+/* What store_admit did. */
+struct store_admission {
+	struct store_right right;            /* the new right (on STORE_OK) */
+	int     replaced;                    /* 1: the user's previous right here was ended */
+	int64_t replaced_id;
+	struct addr replaced_ip;
+	int     reaped;                      /* rights of this service found expired/idle and ended */
+	int     active;                      /* live rights of the service after the decision */
+	int     cap;
+};
+
+struct store_key {
+	uint32_t kid;
+	uint8_t  secret[KEY_SECRET_LEN];
+	int64_t  created_at;
+	int64_t  activates_at;               /* signs from here on (the newest active one signs) */
+	int64_t  expires_at;                 /* verifies until here */
+};
+
+struct store_login {                         /* a portal/admin login */
+	int64_t user_id;
+	char    user_name[NAME_MAX_LEN + 1];
+	int     role;
+	char    csrf[CSRF_MAX_LEN + 1];
+	int64_t created_at, expires_at, last_seen;
+};
+
+struct store_audit {
+	int64_t id;
+	int64_t at;
+	char    actor[NAME_MAX_LEN + 1];     /* user name, "sweeper", "sekishoctl", "-" */
+	char    action[32];                  /* "admit", "deny", "end", "service.add", ... */
+	char    service[NAME_MAX_LEN + 1];   /* "" when none */
+	char    target[NAME_MAX_LEN + 1];    /* the user acted upon, "" when none */
+	char    detail[AUDIT_TEXT_MAX + 1];
+};
+
+struct store_audit_filter {
+	const char *service;                 /* NULL = any */
+	const char *user;                    /* actor or target; NULL = any */
+	int64_t before_id;                   /* 0 = newest first; else rows with id < before_id */
+	int     limit;                       /* 1..1000 */
+};
+
+/* One entry of the change log that followers (ipfd, cid) replay. */
+enum change_kind { CHANGE_ADMIT = 1, CHANGE_END, CHANGE_SERVICE, CHANGE_KEYS };
+struct store_change {
+	int64_t seq;
+	int     kind;                        /* enum change_kind */
+	int64_t service_id;                  /* 0 when not about one service */
+	int64_t right_id;                    /* 0 when not about one right */
+};
+
+struct store_stats {
+	int64_t users, services, live_rights, ended_rights, audit_rows, last_seq;
+	int     schema_version;
+};
+
+struct store;
+
+/* ---- opening ---- */
+
+enum { STORE_OPEN_CREATE = 1,   /* create the file if missing */
+       STORE_OPEN_MIGRATE = 2 }; /* bring an older schema up to date */
+
+/*
+ * Opens the store the config names. Without STORE_OPEN_MIGRATE a schema older
+ * or newer than this build understands is refused (NULL, err says which
+ * versions and to run "sekishoctl migrate").
+ */
+struct store *store_open(const struct conf_db *db, int flags, char *err, size_t errlen);
+void store_close(struct store *s);
+/* Schema version this build understands; the open store's version. */
+int store_schema_version(void);
+int store_version(struct store *s);
+
+/* ---- users ---- */
+
+int store_user_add(struct store *s, const char *name, int role, const char *pwhash,
+                   int64_t now, int64_t *id, char *err, size_t errlen);
+int store_user_get(struct store *s, const char *name, struct store_user *u);
+int store_user_get_id(struct store *s, int64_t id, struct store_user *u);
+/* Calls fn for each user by name; fn returns non-zero to stop. */
+int store_user_list(struct store *s, int (*fn)(const struct store_user *, void *), void *arg);
+int store_user_set_password(struct store *s, int64_t id, const char *pwhash);
+/* Refuses (STORE_INVALID) to demote or disable the last enabled root. */
+int store_user_set_role(struct store *s, int64_t id, int role, char *err, size_t errlen);
+/* Disabling ends the user's live rights (END_USER_DISABLED) and portal logins. */
+int store_user_set_disabled(struct store *s, int64_t id, int disabled, int64_t now,
+                            char *err, size_t errlen);
+/* Refuses the last root and a user who still administers services (err names them). */
+int store_user_del(struct store *s, int64_t id, int64_t now, char *err, size_t errlen);
+
+/* ---- services ---- */
+
+/* Fields from svc (id, active, admin_name, timestamps ignored). */
+int store_service_add(struct store *s, const struct store_service *svc, int64_t now,
+                      int64_t *id, char *err, size_t errlen);
+int store_service_get(struct store *s, const char *name, struct store_service *svc);
+int store_service_get_id(struct store *s, int64_t id, struct store_service *svc);
+/* admin_id > 0: only that admin's services. Ordered by name. */
+int store_service_list(struct store *s, int64_t admin_id,
+                       int (*fn)(const struct store_service *, void *), void *arg);
+/*
+ * Replaces every editable field of svc->id. Live rights keep their expiry;
+ * a lower cap does not evict anyone (it only stops new admissions).
+ * Disabling ends the service's live rights (END_SERVICE_DISABLED).
+ */
+int store_service_update(struct store *s, const struct store_service *svc, int64_t now,
+                         char *err, size_t errlen);
+/* Ends its live rights (END_SERVICE_DELETED), keeps them for audit, removes the service. */
+int store_service_del(struct store *s, int64_t id, int64_t now, char *err, size_t errlen);
+
+/* ---- access rights ---- */
+
+/*
+ * The admission, one atomic step: within one write transaction, end this
+ * service's rights that are past expiry or idle (counted in a->reaped), end the
+ * user's own live right on this service (a->replaced, its id and IP), count the
+ * live rights, and insert a new one if fewer than cap: expires_at = now +
+ * max usage time, last_seen = now, a fresh random sid.
+ * STORE_OK (a->right filled), STORE_DENIED (cap; nothing written),
+ * STORE_NOTFOUND (no such enabled service or user), STORE_UNAVAILABLE.
+ */
+int store_admit(struct store *s, int64_t user_id, int64_t service_id,
+                const struct addr *ip, int64_t now, struct store_admission *a);
+
+/* Ends one live right with reason. STORE_NOTFOUND when it is not live. out may be NULL. */
+int store_end(struct store *s, int64_t right_id, int reason, int64_t now,
+              struct store_right *out);
+/* Ends every live right of user (all services when service_id == 0); fn sees each. */
+int store_end_user(struct store *s, int64_t user_id, int64_t service_id, int reason,
+                   int64_t now, int (*fn)(const struct store_right *, void *), void *arg);
+
+/* A right by id or by sid, live or ended, with idle_deadline filled. */
+int store_right_get(struct store *s, int64_t id, struct store_right *r);
+int store_right_by_sid(struct store *s, const char *sid, struct store_right *r);
+
+/* Live rights (service_id 0 = all; user_id 0 = any user), oldest first. */
+int store_right_list(struct store *s, int64_t service_id, int64_t user_id,
+                     int (*fn)(const struct store_right *, void *), void *arg);
+
+/* Number of live rights of service_id other than except_id that use ip. */
+int store_ip_users(struct store *s, int64_t service_id, const struct addr *ip,
+                   int64_t except_id, int *count);
+
+/*
+ * Last-seen refresh, batched: one transaction for n rights; each right's
+ * last_seen becomes max(last_seen, seen[i]). Ended rights are left alone.
+ */
+int store_touch(struct store *s, const int64_t *ids, const int64_t *seen, size_t n);
+
+/*
+ * The sweep: end every live right past expiry (END_EXPIRED) or idle past its
+ * service's max interval (END_IDLE), in one transaction; fn sees each ended
+ * right (after commit). *n gets the count.
+ */
+int store_sweep(struct store *s, int64_t now,
+                int (*fn)(const struct store_right *, void *), void *arg, int *n);
+
+/* Deletes ended rights, audit rows, used codes and old changes older than before. */
+int store_prune(struct store *s, int64_t before, int *n);
+
+/*
+ * Consistent snapshot of what the firewall should hold: every enabled service
+ * (svc_fn) and then its live rights (right_fn), in one read transaction.
+ * *seq gets the change-log position the snapshot reflects. Either fn may be NULL.
+ */
+int store_snapshot(struct store *s, int64_t now,
+                   int (*svc_fn)(const struct store_service *, void *),
+                   int (*right_fn)(const struct store_right *, void *),
+                   void *arg, int64_t *seq);
+
+/* Change-log entries with seq > after, oldest first, at most max. */
+int store_changes(struct store *s, int64_t after, int max,
+                  int (*fn)(const struct store_change *, void *), void *arg);
+
+/* ---- entry codes (authd -> cid handoff) ---- */
+
+/* Stores the hash of a one-time code bound to a live right, valid until expires_at. */
+int store_code_put(struct store *s, const char *code_hash, int64_t right_id, int64_t expires_at);
+/* Consumes the code (single use, atomically) and returns its right; NOTFOUND if unknown, used or expired. */
+int store_code_take(struct store *s, const char *code_hash, int64_t now, struct store_right *r);
+
+/* ---- portal/admin logins ---- */
+
+int store_login_put(struct store *s, const char *id_hash, int64_t user_id, const char *csrf,
+                    int64_t now, int64_t expires_at);
+/* Live login (not expired, user enabled); refreshes last_seen when idle_s > 0 and not idle. */
+int store_login_get(struct store *s, const char *id_hash, int64_t now, int idle_s,
+                    struct store_login *l);
+int store_login_del(struct store *s, const char *id_hash);
+
+/* ---- keys ---- */
+
+int store_key_add(struct store *s, const struct store_key *k);
+/* Keys with expires_at > now, newest activates_at first, at most max. */
+int store_key_list(struct store *s, int64_t now, struct store_key *keys, int max, int *n);
+int store_key_del_expired(struct store *s, int64_t now, int *n);
+
+/* ---- audit ---- */
+
+int store_audit(struct store *s, int64_t now, const char *actor, const char *action,
+                const char *service, const char *target, const char *detail);
+int store_audit_list(struct store *s, const struct store_audit_filter *f,
+                     int (*fn)(const struct store_audit *, void *), void *arg);
+
+int store_stats(struct store *s, struct store_stats *st);
+
+/* The last error text of this connection (for logs). */
+const char *store_error(struct store *s);
+
+#endif

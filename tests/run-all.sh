@@ -1,0 +1,61 @@
+#!/bin/sh
+# Runs every test: Criterion unit tests, then the system tests that need root
+# (network namespaces, nginx, PostgreSQL), then the browser tests.
+# Usage: sh tests/run-all.sh BUILD_DIR
+# System and browser tests print TAP lines ("ok - name" / "not ok - name").
+# Ends with one line "N passed, N failed" and exits non-zero on any failure.
+set -u
+B=$(cd "${1:-build}" && pwd)
+top=$(cd "$(dirname "$0")/.." && pwd)
+export SEKISHO_BUILD="$B" SEKISHO_TOP="$top"
+out="$B/test-output"
+rm -rf "$out" && mkdir -p "$out"
+export SEKISHO_TEST_OUT="$out"
+
+passed=0 failed=0 failed_names=""
+
+count_tap() {   # name logfile
+	p=$(grep -c '^ok ' "$2"); f=$(grep -c '^not ok ' "$2")
+	passed=$((passed + p)); failed=$((failed + f))
+	grep '^not ok ' "$2" | sed "s|^|  $1: |"
+	[ "$f" -eq 0 ] || failed_names="$failed_names $1"
+}
+
+run_suite() {   # name command...
+	name=$1; shift
+	log="$out/$name.log"
+	printf '== %s\n' "$name"
+	start=$(date +%s)
+	"$@" >"$log" 2>&1
+	rc=$?
+	if [ -n "${VERBOSE:-}" ]; then cat "$log"; fi
+	count_tap "$name" "$log"
+	if [ "$rc" -ne 0 ] && ! grep -q '^not ok ' "$log"; then
+		echo "  $name: exited $rc without a failing case:"; tail -n 20 "$log" | sed 's/^/    /'
+		failed=$((failed + 1)); failed_names="$failed_names $name"
+	fi
+	echo "   $(grep -c '^ok ' "$log") ok, $(grep -c '^not ok ' "$log") not ok ($(( $(date +%s) - start )) s)"
+}
+
+for t in "$B"/tests/test_*; do
+	[ -x "$t" ] || continue
+	run_suite "unit/$(basename "$t")" "$t" --tap=- -j2
+done
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "system and browser tests need root: skipped"
+else
+	for t in "$top"/tests/net/test_*.sh; do
+		[ -f "$t" ] || continue
+		run_suite "net/$(basename "$t" .sh)" sh "$t"
+	done
+	for t in "$top"/tests/web/test_*.mjs; do
+		[ -f "$t" ] || continue
+		run_suite "web/$(basename "$t" .mjs)" node "$t"
+	done
+fi
+
+echo
+[ -z "$failed_names" ] || echo "failing suites:$failed_names"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
