@@ -8,7 +8,7 @@
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 PKGS     = sqlite3 libcrypto inih libpq
-HTTPPKGS = libmicrohttpd
+HTTPPKGS = libmicrohttpd gnutls
 NFTPKGS  = libnftnl libmnl
 
 ifeq ($(SANITIZE),1)

@@ -1,0 +1,538 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <gnutls/gnutls.h>
+#include <microhttpd.h>
+
+#include "addr.h"
+#include "http.h"
+#include "log.h"
+
+#define TLS_FILE_MAX (64 * 1024)
+
+struct http_server {
+	struct MHD_Daemon *d;
+	http_handler fn;
+	void *arg;
+	struct http_opts o;
+	char name[32];
+	char *cert, *key;          /* PEM in memory, for MHD */
+};
+
+struct http_field {
+	char name[HTTP_NAME_MAX + 1];
+	char *value;
+	size_t len;
+};
+
+enum body_state { BODY_OK, BODY_TOO_LARGE, BODY_MALFORMED };
+
+struct http_req {
+	struct MHD_Connection *conn;
+	struct http_server *srv;
+	const char *method, *path;
+	struct timespec start;
+	struct MHD_PostProcessor *pp;
+	struct http_field fields[HTTP_FIELDS_MAX];
+	int n_fields;
+	size_t body_len;
+	int body;                   /* enum body_state */
+	int replied, status;
+	int n_hdrs;
+	const char *hdr_name[HTTP_RESP_HDRS], *hdr_value[HTTP_RESP_HDRS];
+	char hdr_space[HTTP_HDR_SPACE];
+	size_t hdr_used;
+	int hdr_overflow;
+	char logkv[256];
+};
+
+const char *http_method(const struct http_req *r) { return r->method; }
+const char *http_path(const struct http_req *r) { return r->path; }
+
+const char *
+http_header(const struct http_req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *
+http_query(const struct http_req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *
+http_cookie(const struct http_req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, name);
+}
+
+struct count_arg { const char *name; int n; };
+
+static enum MHD_Result
+count_value(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct count_arg *ca = cls;
+
+	(void)kind;
+	(void)value;
+	if (key != NULL && strcasecmp(key, ca->name) == 0)
+		ca->n++;
+	return MHD_YES;
+}
+
+static int
+count_kind(const struct http_req *r, enum MHD_ValueKind kind, const char *name)
+{
+	struct count_arg ca = { name, 0 };
+
+	MHD_get_connection_values(r->conn, kind, count_value, &ca);
+	return ca.n;
+}
+
+int http_header_count(const struct http_req *r, const char *name)
+{
+	return count_kind(r, MHD_HEADER_KIND, name);
+}
+
+int http_cookie_count(const struct http_req *r, const char *name)
+{
+	return count_kind(r, MHD_COOKIE_KIND, name);
+}
+
+const char *
+http_form(const struct http_req *r, const char *name)
+{
+	for (int i = 0; i < r->n_fields; i++)
+		if (strcmp(r->fields[i].name, name) == 0)
+			return r->fields[i].value;
+	return NULL;
+}
+
+const struct sockaddr *
+http_peer(const struct http_req *r)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	return ci != NULL ? ci->client_addr : NULL;
+}
+
+int
+http_is_tls(const struct http_req *r)
+{
+	return r->srv->cert != NULL;
+}
+
+int
+http_add_header(struct http_req *r, const char *name, const char *value)
+{
+	size_t nl = strlen(name) + 1, vl = strlen(value) + 1;
+
+	if (r->n_hdrs == HTTP_RESP_HDRS || r->hdr_used + nl + vl > sizeof r->hdr_space) {
+		r->hdr_overflow = 1;
+		return -1;
+	}
+	r->hdr_name[r->n_hdrs] = memcpy(r->hdr_space + r->hdr_used, name, nl);
+	r->hdr_used += nl;
+	r->hdr_value[r->n_hdrs] = memcpy(r->hdr_space + r->hdr_used, value, vl);
+	r->hdr_used += vl;
+	r->n_hdrs++;
+	return 0;
+}
+
+void
+http_log_kv(struct http_req *r, const char *fmt, ...)
+{
+	size_t used = strlen(r->logkv);
+	va_list ap;
+
+	if (used + 2 >= sizeof r->logkv)
+		return;
+	if (used > 0)
+		r->logkv[used++] = ' ';
+	va_start(ap, fmt);
+	vsnprintf(r->logkv + used, sizeof r->logkv - used, fmt, ap);
+	va_end(ap);
+}
+
+static void
+queue(struct http_req *r, int status, const char *ctype, const char *body, size_t len)
+{
+	struct MHD_Response *resp;
+
+	resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+	if (resp == NULL) {
+		log_err("event=http_error server=%s why=\"cannot create response\"", r->srv->name);
+		return;
+	}
+	if (ctype != NULL)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	for (int i = 0; i < r->n_hdrs; i++)
+		MHD_add_response_header(resp, r->hdr_name[i], r->hdr_value[i]);
+	MHD_queue_response(r->conn, status, resp);
+	MHD_destroy_response(resp);
+	r->replied = 1;
+	r->status = status;
+}
+
+void
+http_reply(struct http_req *r, int status, const char *content_type, const char *body, size_t len)
+{
+	if (r->replied) {
+		log_err("event=http_error server=%s why=\"second reply\" path=%s", r->srv->name, r->path);
+		return;
+	}
+	if (r->hdr_overflow) {
+		r->n_hdrs = 0;
+		status = 500;
+		content_type = "text/plain; charset=utf-8";
+		body = "internal error: response headers too large\n";
+		len = strlen(body);
+	}
+	queue(r, status, content_type, body, len);
+}
+
+static void
+reply_plain(struct http_req *r, int status, const char *text)
+{
+	r->n_hdrs = 0;
+	queue(r, status, "text/plain; charset=utf-8", text, strlen(text));
+}
+
+static enum MHD_Result
+on_field(void *cls, enum MHD_ValueKind kind, const char *key, const char *filename,
+         const char *ctype, const char *encoding, const char *data, uint64_t off, size_t size)
+{
+	struct http_req *r = cls;
+	struct http_field *f;
+	char *nv;
+
+	(void)kind; (void)filename; (void)ctype; (void)encoding;
+	if (key == NULL || strlen(key) > HTTP_NAME_MAX || memchr(data, '\0', size) != NULL)
+		goto bad;
+	f = r->n_fields > 0 ? &r->fields[r->n_fields - 1] : NULL;
+	if (off == 0) {
+		if (http_form(r, key) != NULL || r->n_fields == HTTP_FIELDS_MAX)
+			goto bad;
+		f = &r->fields[r->n_fields++];
+		snprintf(f->name, sizeof f->name, "%s", key);
+		f->value = NULL;
+		f->len = 0;
+	} else if (f == NULL || strcmp(f->name, key) != 0 || off != f->len) {
+		goto bad;
+	}
+	if ((nv = realloc(f->value, f->len + size + 1)) == NULL)
+		goto bad;
+	memcpy(nv + f->len, data, size);
+	f->len += size;
+	nv[f->len] = '\0';
+	f->value = nv;
+	return MHD_YES;
+bad:
+	r->body = BODY_MALFORMED;
+	return MHD_NO;
+}
+
+static int
+method_allowed(const char *m)
+{
+	return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 || strcmp(m, "POST") == 0;
+}
+
+/* Decides what the first call (headers complete, no body yet) can decide. 0 or replied. */
+static int
+begin(struct http_req *r)
+{
+	const char *cl, *ct;
+	long long n;
+
+	if (!method_allowed(r->method)) {
+		http_add_header(r, "Allow", "GET, HEAD, POST");
+		reply_plain(r, 405, "method not allowed\n");
+		return -1;
+	}
+	cl = http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl != NULL && (parse_int(cl, 0, INT64_MAX, &n) == -1 ||
+	                   (unsigned long long)n > r->srv->o.max_body)) {
+		reply_plain(r, 413, "request body too large\n");
+		return -1;
+	}
+	if (strcmp(r->method, "POST") != 0)
+		return 0;
+	ct = http_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+	if (ct == NULL || strncasecmp(ct, MHD_HTTP_POST_ENCODING_FORM_URLENCODED,
+	                              strlen(MHD_HTTP_POST_ENCODING_FORM_URLENCODED)) != 0) {
+		if (cl != NULL && strcmp(cl, "0") == 0)
+			return 0;
+		reply_plain(r, 415, "POST bodies must be application/x-www-form-urlencoded\n");
+		return -1;
+	}
+	r->pp = MHD_create_post_processor(r->conn, 1024, on_field, r);
+	if (r->pp == NULL) {
+		reply_plain(r, 400, "malformed form\n");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+take_body(struct http_req *r, const char *data, size_t size)
+{
+	r->body_len += size;
+	if (r->body_len > r->srv->o.max_body) {
+		r->body = BODY_TOO_LARGE;
+		return;
+	}
+	if (r->pp == NULL) {
+		if (size > 0)
+			r->body = BODY_MALFORMED;
+		return;
+	}
+	if (r->body == BODY_OK && MHD_post_process(r->pp, data, size) != MHD_YES)
+		r->body = BODY_MALFORMED;
+}
+
+static void
+finish(struct http_req *r)
+{
+	if (r->body == BODY_TOO_LARGE) {
+		reply_plain(r, 413, "request body too large\n");
+		return;
+	}
+	if (r->body == BODY_MALFORMED) {
+		reply_plain(r, 400, "malformed form\n");
+		return;
+	}
+	r->srv->fn(r, r->srv->arg);
+	if (!r->replied)
+		reply_plain(r, 500, "internal error: no response\n");
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+           const char *version, const char *upload, size_t *upload_size, void **state)
+{
+	struct http_server *s = cls;
+	struct http_req *r = *state;
+
+	(void)version;
+	if (r == NULL) {
+		if ((r = calloc(1, sizeof *r)) == NULL)
+			return MHD_NO;
+		r->conn = c;
+		r->srv = s;
+		r->method = method;
+		r->path = url;
+		clock_gettime(CLOCK_MONOTONIC, &r->start);
+		*state = r;
+		begin(r);
+		return MHD_YES;
+	}
+	if (*upload_size > 0) {
+		if (!r->replied)
+			take_body(r, upload, *upload_size);
+		*upload_size = 0;
+		if (r->body == BODY_TOO_LARGE && !r->replied)
+			reply_plain(r, 413, "request body too large\n");
+		return MHD_YES;
+	}
+	if (!r->replied)
+		finish(r);
+	return MHD_YES;
+}
+
+static double
+elapsed_ms(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1e3 + (t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static void
+tls_kv(struct http_req *r, char *buf, size_t n)
+{
+	const union MHD_ConnectionInfo *p, *ci;
+
+	buf[0] = '\0';
+	if (r->srv->cert == NULL)
+		return;
+	p = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_PROTOCOL);
+	ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CIPHER_ALGO);
+	snprintf(buf, n, " tls=%s cipher=%s",
+	         p ? gnutls_protocol_get_name((gnutls_protocol_t)p->protocol) : "-",
+	         ci ? gnutls_cipher_get_name((gnutls_cipher_algorithm_t)ci->cipher_algorithm) : "-");
+}
+
+static void
+access_log(struct http_req *r)
+{
+	char ip[ADDR_STR_MAX] = "-", path[96], tls[96];
+	const struct sockaddr *sa = http_peer(r);
+	struct addr a;
+
+	if (sa != NULL && addr_from_sockaddr(sa, &a) == 0)
+		addr_str(&a, ip, sizeof ip);
+	tls_kv(r, tls, sizeof tls);
+	log_info("event=http server=%s ip=%s method=%s path=%s status=%d ms=%.3f%s%s%s",
+	         r->srv->name, ip, r->method, log_value(path, sizeof path, r->path),
+	         r->status, elapsed_ms(&r->start), tls, r->logkv[0] ? " " : "", r->logkv);
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *c, void **state, enum MHD_RequestTerminationCode tc)
+{
+	struct http_server *s = cls;
+	struct http_req *r = *state;
+
+	(void)c;
+	(void)tc;
+	if (r == NULL)
+		return;
+	if (s->o.access_log && r->replied)
+		access_log(r);
+	if (r->pp != NULL)
+		MHD_destroy_post_processor(r->pp);
+	for (int i = 0; i < r->n_fields; i++)
+		free(r->fields[i].value);
+	free(r);
+	*state = NULL;
+}
+
+static char *
+read_small_file(const char *path, char *err, size_t errlen)
+{
+	char *buf = NULL;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if ((buf = malloc(TLS_FILE_MAX + 1)) == NULL)
+		goto fail;
+	if ((n = read(fd, buf, TLS_FILE_MAX + 1)) < 0 || n > TLS_FILE_MAX) {
+		snprintf(err, errlen, "%s: %s", path, n < 0 ? strerror(errno) : "larger than 64 KiB");
+		goto fail;
+	}
+	buf[n] = '\0';
+	close(fd);
+	return buf;
+fail:
+	free(buf);
+	close(fd);
+	return NULL;
+}
+
+static int
+load_tls(struct http_server *s, char *err, size_t errlen)
+{
+	const char *c = s->o.tls_cert, *k = s->o.tls_key;
+
+	if (c == NULL || c[0] == '\0' || k == NULL || k[0] == '\0')
+		return 0;
+	if ((s->cert = read_small_file(c, err, errlen)) == NULL ||
+	    (s->key = read_small_file(k, err, errlen)) == NULL)
+		return -1;
+	return 0;
+}
+
+static struct MHD_Daemon *
+start_daemon(struct http_server *s, const struct sockaddr *sa)
+{
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	struct MHD_OptionItem op[12];
+	int n = 0;
+
+	op[n++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, (void *)sa };
+	op[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED,
+	                                   (intptr_t)on_completed, s };
+	op[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	                                   HTTP_HEADER_LIMIT + 16384, NULL };
+	op[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT,
+	                                   s->o.max_conns > 0 ? s->o.max_conns : 1024, NULL };
+	op[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT,
+	                                   s->o.timeout_s > 0 ? s->o.timeout_s : 30, NULL };
+	op[n++] = (struct MHD_OptionItem){ MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL };
+	if (s->o.threads > 0) {
+		flags |= MHD_USE_EPOLL;
+		op[n++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE, s->o.threads, NULL };
+	} else {
+		flags |= MHD_USE_THREAD_PER_CONNECTION;
+	}
+	if (s->cert != NULL) {
+		flags |= MHD_USE_TLS;
+		op[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, s->key };
+		op[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, s->cert };
+	}
+	if (sa->sa_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	op[n] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+	return MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+	                        MHD_OPTION_ARRAY, op, MHD_OPTION_END);
+}
+
+struct http_server *
+http_start(const struct http_opts *o, http_handler fn, void *arg, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	struct http_server *s;
+	socklen_t sl;
+
+	if (addr_parse_listen(o->listen, &ss, &sl) == -1) {
+		snprintf(err, errlen, "bad listen address %s (want ADDR:PORT)", o->listen);
+		return NULL;
+	}
+	if ((s = calloc(1, sizeof *s)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->o = *o;
+	s->fn = fn;
+	s->arg = arg;
+	snprintf(s->name, sizeof s->name, "%s", o->name ? o->name : "http");
+	if (load_tls(s, err, errlen) == -1)
+		goto fail;
+	s->d = start_daemon(s, (struct sockaddr *)&ss);
+	if (s->d == NULL) {
+		snprintf(err, errlen, "cannot listen on %s", o->listen);
+		goto fail;
+	}
+	return s;
+fail:
+	free(s->cert);
+	free(s->key);
+	free(s);
+	return NULL;
+}
+
+int
+http_port(const struct http_server *s)
+{
+	const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+
+	return di != NULL ? di->port : -1;
+}
+
+void
+http_stop(struct http_server *s)
+{
+	if (s == NULL)
+		return;
+	MHD_stop_daemon(s->d);
+	free(s->cert);
+	free(s->key);
+	free(s);
+}
