@@ -2,7 +2,7 @@
 # Turns sql/NNN_name.sql files into a C table of migrations (version, name, text).
 # Usage: sh sql/embed.sh sql/001_init.sql ... > migrations.c
 set -eu
-echo '/* Generated from sql/*.sql by sql/embed.sh. */'
+echo '/* Generated from the sql/NNN_name.sql files by sql/embed.sh. */'
 echo '#include "migrate.h"'
 echo 'const struct migration migrations[] = {'
 for f in "$@"; do

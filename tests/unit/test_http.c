@@ -1,0 +1,166 @@
+#include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "http.h"
+
+static struct http_server *srv;
+static int port;
+
+/* Echoes what the glue handed over, so each test can see it. */
+static void
+echo(struct http_req *r, void *arg)
+{
+	struct buf b;
+	const char *v;
+
+	(void)arg;
+	buf_init(&b, 0);
+	buf_printf(&b, "method=%s path=%s", http_method(r), http_path(r));
+	if ((v = http_query(r, "q")) != NULL)
+		buf_printf(&b, " q=%s", v);
+	if ((v = http_form(r, "user")) != NULL)
+		buf_printf(&b, " user=%s", v);
+	if ((v = http_cookie(r, "c")) != NULL)
+		buf_printf(&b, " cookie=%s n=%d", v, http_cookie_count(r, "c"));
+	http_add_header(r, "X-Test", "yes");
+	if (strcmp(http_path(r), "/silent") != 0)
+		http_reply(r, 200, "text/plain", b.p, b.len);
+	buf_free(&b);
+}
+
+static void
+start(void)
+{
+	struct http_opts o = { .name = "test", .listen = "127.0.0.1:0", .threads = 2,
+	                       .max_body = 64 };
+	char err[256];
+
+	srv = http_start(&o, echo, NULL, err, sizeof err);
+	cr_assert_not_null(srv, "%s", err);
+	port = http_port(srv);
+	cr_assert_gt(port, 0);
+}
+
+static void
+stop(void)
+{
+	http_stop(srv);
+}
+
+/* Sends raw bytes, returns the whole answer (connection closed by us after reading). */
+static char *
+exchange(const char *req)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	static char out[8192];
+	size_t used = 0;
+	ssize_t n;
+	int fd;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	cr_assert_eq(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+	shutdown(fd, SHUT_WR);
+	while (used < sizeof out - 1 && (n = read(fd, out + used, sizeof out - 1 - used)) > 0)
+		used += (size_t)n;
+	out[used] = '\0';
+	close(fd);
+	return out;
+}
+
+static int
+status_of(const char *resp)
+{
+	int st = 0;
+
+	sscanf(resp, "HTTP/1.%*d %d", &st);
+	return st;
+}
+
+TestSuite(http, .init = start, .fini = stop);
+
+Test(http, hands_query_cookie_and_path_to_the_handler)
+{
+	char *r = exchange("GET /p?q=1%202 HTTP/1.1\r\nHost: x\r\nCookie: a=0; c=v\r\n"
+	                   "Connection: close\r\n\r\n");
+
+	cr_assert_eq(status_of(r), 200, "%s", r);
+	cr_assert_not_null(strstr(r, "method=GET path=/p q=1 2 cookie=v n=1"), "%s", r);
+	cr_assert_not_null(strstr(r, "X-Test: yes"), "%s", r);
+}
+
+Test(http, counts_a_repeated_cookie)
+{
+	char *r = exchange("GET / HTTP/1.1\r\nHost: x\r\nCookie: c=1; c=2\r\n"
+	                   "Connection: close\r\n\r\n");
+
+	cr_assert_not_null(strstr(r, "n=2"), "%s", r);
+}
+
+Test(http, parses_an_urlencoded_form)
+{
+	char *r = exchange("POST /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+	                   "Content-Type: application/x-www-form-urlencoded\r\n"
+	                   "Content-Length: 14\r\n\r\nuser=al%20ice&");
+
+	cr_assert_eq(status_of(r), 200, "%s", r);
+	cr_assert_not_null(strstr(r, "user=al ice"), "%s", r);
+}
+
+struct refusal { const char *req; int status; };
+
+ParameterizedTestParameters(http, refuses_before_the_handler)
+{
+	static struct refusal cases[] = {
+		{ "DELETE / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 405 },
+		{ "POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 65\r\n"
+		  "Content-Type: application/x-www-form-urlencoded\r\n\r\n", 413 },
+		{ "POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 99999999999999999999\r\n"
+		  "Content-Type: application/x-www-form-urlencoded\r\n\r\n", 413 },
+		{ "POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n"
+		  "Content-Type: application/x-www-form-urlencoded\r\n\r\n"
+		  "50\r\nuser=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n0\r\n\r\n", 413 },
+		{ "POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 6\r\n"
+		  "Content-Type: application/json\r\n\r\n{\"a\":1", 415 },
+		{ "POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 13\r\n"
+		  "Content-Type: application/x-www-form-urlencoded\r\n\r\nuser=a&user=b", 400 },
+		{ "POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 10\r\n"
+		  "Content-Type: application/x-www-form-urlencoded\r\n\r\nuser=a%00b", 400 },
+	};
+	return cr_make_param_array(struct refusal, cases, sizeof cases / sizeof cases[0]);
+}
+
+ParameterizedTest(struct refusal *c, http, refuses_before_the_handler, .init = start, .fini = stop)
+{
+	char *r = exchange(c->req);
+
+	cr_assert_eq(status_of(r), c->status, "want %d for:\n%s\ngot:\n%s", c->status, c->req, r);
+	cr_assert_null(strstr(r, "X-Test"), "the handler must not have run:\n%s", r);
+}
+
+Test(http, a_handler_that_forgets_to_answer_gives_500)
+{
+	char *r = exchange("GET /silent HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+
+	cr_assert_eq(status_of(r), 500, "%s", r);
+}
+
+Test(http, oversized_headers_are_refused)
+{
+	static char req[40000];
+	char *r;
+
+	strcpy(req, "GET / HTTP/1.1\r\nHost: x\r\nX-Big: ");
+	memset(req + strlen(req), 'a', 30000);
+	strcat(req, "\r\nConnection: close\r\n\r\n");
+	r = exchange(req);
+	cr_assert(status_of(r) == 431 || status_of(r) == 413, "%s", r);
+}
