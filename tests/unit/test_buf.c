@@ -1,4 +1,5 @@
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 #include <string.h>
 
 #include "buf.h"
@@ -30,7 +31,7 @@ Test(buf, refuses_to_pass_its_ceiling_and_stays_failed)
 	buf_free(&b);
 }
 
-struct esc { const char *in, *html, *json; };
+struct esc { char in[32], html[64], json[64]; };
 
 ParameterizedTestParameters(buf, escapes)
 {

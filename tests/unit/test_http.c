@@ -1,4 +1,5 @@
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -115,7 +116,7 @@ Test(http, parses_an_urlencoded_form)
 	cr_assert_not_null(strstr(r, "user=al ice"), "%s", r);
 }
 
-struct refusal { const char *req; int status; };
+struct refusal { char req[400]; int status; };
 
 ParameterizedTestParameters(http, refuses_before_the_handler)
 {

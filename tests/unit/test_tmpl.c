@@ -1,4 +1,5 @@
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,7 +130,7 @@ Test(tmpl, partials_render_in_the_same_context)
 	tmpl_ctx_free(c);
 }
 
-struct bad { const char *text, *why; };
+struct bad { char text[48], why[64]; };
 
 ParameterizedTestParameters(tmpl, syntax_errors_name_file_and_line)
 {
