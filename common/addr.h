@@ -9,6 +9,7 @@
 
 #define ADDR_STR_MAX 46    /* INET6_ADDRSTRLEN */
 #define GUARD_STR_MAX 56   /* "[v6]:port" */
+#define URL_STR_MAX 513    /* a URL with its NUL (store.h URL_MAX_LEN + 1) */
 
 struct addr {
 	uint8_t family;        /* AF_INET or AF_INET6 */
@@ -35,8 +36,16 @@ int guard_parse(const char *s, struct guard *g, char *err, size_t errlen);
 /* Canonical text: "10.0.0.5:80", "[2001:db8::5]:443", "10.0.0.5". Returns buf. */
 const char *guard_str(const struct guard *g, char *buf, size_t n);
 
-/* Parses "ADDR:PORT" / "[V6]:PORT" for listening sockets. 0 or -1. */
+/* Parses "ADDR:PORT" / "[V6]:PORT" for listening sockets (port 0 = any free port). 0 or -1. */
 int addr_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len);
+
+/*
+ * A URL users may be sent to: "http://" or "https://", a host of letters,
+ * digits, ".-_" (or an IPv6 literal in brackets) with an optional port, then
+ * anything without spaces or control bytes; shorter than URL_STR_MAX. No
+ * userinfo ("user@host"). 0 or -1 with err.
+ */
+int url_valid(const char *s, char *err, size_t errlen);
 
 /*
  * Checked conversions: the whole of s must be a decimal integer within

@@ -2,7 +2,8 @@
 #define SEKISHO_CONF_H
 
 /*
- * The one INI file: sections [db] [authd] [ipfd] [cid]. conf_load() fills a
+ * The one INI file: sections [db] [authd] [ipfd] [cid], and log_level before
+ * the first section (it applies to every program). conf_load() fills a
  * struct conf from defaults and the file; an unknown section or key, a bad value
  * or a duplicate key is an error "FILE:LINE: message" and nothing is used.
  * sekisho.conf.example lists every key with its default.
@@ -44,6 +45,7 @@ struct conf_authd {
 	int  throttle_user_burst;      /* failed logins allowed per account before 429 */
 	int  throttle_refill_s;        /* one attempt comes back every this many seconds */
 	int  max_body;                 /* bytes of a request body */
+	int  key_rotate_h;             /* a new cookie key signs every this many hours */
 };
 
 struct conf_ipfd {
@@ -84,7 +86,12 @@ void conf_defaults(struct conf *c);
 /* Reads path over the defaults. 0 on success; -1 with "path:line: why" in err. */
 int conf_load(const char *path, struct conf *c, char *err, size_t errlen);
 
-/* The i-th known "section.key" (for tests that check the example file), NULL past the end. */
+/*
+ * The i-th known "section.key" (for tests that check the example file), NULL
+ * past the end. Keys outside any section have no "section." prefix.
+ */
 const char *conf_key(int i);
+/* The i-th key's default as written in the file and its one-line description; -1 past the end. */
+int conf_key_info(int i, const char **def, const char **doc);
 
 #endif
