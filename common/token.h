@@ -56,6 +56,11 @@ const struct store_key *keyring_find(const struct keyring *kr, uint32_t kid, int
  * rotate_s); adds what is missing. Keys verify for 2 * rotate_s after they stop signing.
  */
 int keyring_ensure(struct store *s, int64_t now, int64_t rotate_s, int *added);
+/*
+ * Adds a key that signs from now on (older keys keep verifying until they
+ * expire), then keyring_ensure(). Keyring functions return an enum store_rc.
+ */
+int keyring_rotate(struct store *s, int64_t now, int64_t rotate_s);
 
 /* Signs t with the current key (t->kid is set). 0 or -1 (no current key). */
 int token_sign(const struct keyring *kr, int64_t now, struct token *t, char *out, size_t outlen);

@@ -1,0 +1,558 @@
+#include <stdarg.h>
+#include <stddef.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+#include "addr.h"
+#include "conf.h"
+#include "log.h"
+
+#define CONF_READ_MAX 1024  /* longest raw line read; inih's own limit is usually lower */
+#define CONF_ERR_MAX  256
+
+enum conf_type { T_STR, T_INT, T_BOOL, T_TRI, T_HOOK, T_LEVEL };
+
+/* What a string value must look like. */
+enum conf_check {
+	K_TEXT,      /* printable, any */
+	K_PATH,      /* absolute path, or "" when the default is "" */
+	K_SOCKET,    /* absolute path that fits sockaddr_un */
+	K_LISTEN,    /* ADDR:PORT */
+	K_URL,       /* http(s) URL */
+	K_ACCOUNT,   /* unix user or group name, or "" */
+	K_ADDRLIST,  /* "ADDR,ADDR,..." or "" */
+	K_HOSTMAP,   /* "host=service,..." or "" */
+	K_COOKIE,    /* cookie name */
+};
+
+struct conf_item {
+	const char *section;
+	const char *key;
+	const char *full;       /* "section.key" */
+	enum conf_type type;
+	enum conf_check check;
+	size_t off, size;
+	long long min, max;
+	const char *def;
+	const char *doc;
+};
+
+#define FIELD(sec, f) offsetof(struct conf, sec.f), sizeof(((struct conf *)0)->sec.f)
+#define STR(sec, key, chk, def, doc) \
+	{ #sec, #key, #sec "." #key, T_STR, chk, FIELD(sec, key), 0, 0, def, doc }
+#define INT(sec, key, min, max, def, doc) \
+	{ #sec, #key, #sec "." #key, T_INT, K_TEXT, FIELD(sec, key), min, max, def, doc }
+#define TYPED(sec, key, type, def, doc) \
+	{ #sec, #key, #sec "." #key, type, K_TEXT, FIELD(sec, key), 0, 1, def, doc }
+
+static const struct conf_item conf_items[] = {
+	{ "", "log_level", "log_level", T_LEVEL, K_TEXT, offsetof(struct conf, log_level),
+	  sizeof(int), 0, 0, "info", "err, warn, info or debug (every program)" },
+
+	STR(db, path, K_PATH, "/var/lib/sekisho/sekisho.db", "the SQLite database file"),
+	STR(db, url, K_TEXT, "", "PostgreSQL conninfo; non-empty selects PostgreSQL instead of path"),
+	INT(db, busy_timeout_ms, 0, 600000, "5000", "how long a writer waits for the database lock"),
+	INT(db, retention_days, 1, 3650, "30", "ended rights and audit rows are kept this many days"),
+
+	STR(authd, listen, K_LISTEN, "127.0.0.1:8080", "portal address, ADDR:PORT or [V6]:PORT"),
+	STR(authd, base_url, K_URL, "http://127.0.0.1:8080", "the portal's public URL"),
+	STR(authd, user, K_ACCOUNT, "", "drop to this unix user after binding (empty: stay)"),
+	STR(authd, trusted_proxies, K_ADDRLIST, "", "comma-separated proxy addresses trusted for X-Forwarded-For"),
+	STR(authd, tls_cert, K_PATH, "", "PEM certificate; with tls_key, serve HTTPS"),
+	STR(authd, tls_key, K_PATH, "", "PEM private key of tls_cert"),
+	STR(authd, web_dir, K_PATH, "/usr/share/sekisho/web", "templates and static files"),
+	INT(authd, threads, 1, 256, "8", "HTTP worker threads"),
+	INT(authd, hash_workers, 1, 64, "2", "password hashes computed at once"),
+	INT(authd, sweep_interval_s, 1, 3600, "60", "seconds between sweeps of expired and idle rights"),
+	INT(authd, ipfd_timeout_ms, 100, 60000, "2000", "how long to wait for ipfd to confirm an admission"),
+	INT(authd, code_ttl_s, 5, 600, "30", "lifetime of an entry handoff code"),
+	INT(authd, login_ttl_min, 1, 10080, "480", "lifetime of a portal/admin login"),
+	INT(authd, login_idle_min, 1, 1440, "30", "a portal/admin login ends after this idle time"),
+	INT(authd, throttle_ip_burst, 1, 100000, "10", "failed logins allowed per client IP before 429"),
+	INT(authd, throttle_user_burst, 1, 100000, "5", "failed logins allowed per account before 429"),
+	INT(authd, throttle_refill_s, 1, 3600, "30", "one failed-login allowance comes back every this many seconds"),
+	INT(authd, max_body, 1024, 1048576, "8192", "largest request body accepted, bytes"),
+	INT(authd, key_rotate_h, 1, 8760, "24", "a new cookie key signs every this many hours"),
+
+	STR(ipfd, socket, K_SOCKET, "/run/sekisho/ipfd.sock", "ipfd's control socket"),
+	STR(ipfd, group, K_ACCOUNT, "sekisho", "members of this group (and root) may talk to ipfd"),
+	TYPED(ipfd, hook, T_HOOK, "forward", "where rules attach: forward, input or both"),
+	INT(ipfd, sync_interval_s, 1, 86400, "30", "seconds between full reconciles with the database"),
+	INT(ipfd, batch_window_us, 0, 100000, "500", "requests arriving within this window share one netlink batch"),
+	TYPED(ipfd, enabled, T_BOOL, "on", "authd and sekishoctl require ipfd (off: database only)"),
+
+	STR(cid, listen, K_LISTEN, "127.0.0.1:8081", "cookie checker address, ADDR:PORT or [V6]:PORT"),
+	STR(cid, base_url, K_URL, "http://127.0.0.1:8081", "cid's public URL"),
+	STR(cid, user, K_ACCOUNT, "", "drop to this unix user after binding (empty: stay)"),
+	STR(cid, trusted_proxies, K_ADDRLIST, "", "comma-separated proxy addresses trusted for X-Forwarded-For"),
+	STR(cid, host_map, K_HOSTMAP, "", "host=service,... used when a request has no X-Sekisho-Service"),
+	STR(cid, cookie_name, K_COOKIE, "sekisho", "name of the access cookie"),
+	INT(cid, threads, 1, 256, "2", "HTTP worker threads"),
+	TYPED(cid, bind_ip, T_BOOL, "on", "a cookie is valid only from the client IP it was issued to"),
+	TYPED(cid, secure_cookie, T_TRI, "auto", "Secure cookie attribute: on, off, or auto (when the request is HTTPS)"),
+	INT(cid, touch_interval_ms, 10, 60000, "1000", "last-seen times are written this often"),
+	INT(cid, refresh_ms, 10, 60000, "250", "the rights cache follows the database this often"),
+};
+
+#define N_ITEMS ((int)(sizeof conf_items / sizeof conf_items[0]))
+
+static const char *const conf_sections[] = { "db", "authd", "ipfd", "cid" };
+
+struct conf_parse {
+	const char *path;
+	FILE *f;
+	int line;                /* lines read so far: the line the handler is called for */
+	int seen[N_ITEMS];       /* line where each key was set, 0 = not yet */
+	struct conf tmp;
+	int err_line;
+	char err[CONF_ERR_MAX];
+};
+
+const char *
+conf_key(int i)
+{
+	return i >= 0 && i < N_ITEMS ? conf_items[i].full : NULL;
+}
+
+int
+conf_key_info(int i, const char **def, const char **doc)
+{
+	if (i < 0 || i >= N_ITEMS)
+		return -1;
+	*def = conf_items[i].def;
+	*doc = conf_items[i].doc;
+	return 0;
+}
+
+static int
+conf_section_known(const char *s, size_t len)
+{
+	for (size_t i = 0; i < sizeof conf_sections / sizeof conf_sections[0]; i++)
+		if (strlen(conf_sections[i]) == len && strncmp(conf_sections[i], s, len) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+conf_find(const char *section, const char *key)
+{
+	for (int i = 0; i < N_ITEMS; i++)
+		if (strcmp(conf_items[i].section, section) == 0 && strcmp(conf_items[i].key, key) == 0)
+			return i;
+	return -1;
+}
+
+static int
+conf_printable(const char *v)
+{
+	for (; *v != '\0'; v++)
+		if ((unsigned char)*v < 0x20 || (unsigned char)*v == 0x7f)
+			return 0;
+	return 1;
+}
+
+static int
+conf_charset(const char *v, const char *extra)
+{
+	for (; *v != '\0'; v++)
+		if (!((*v >= 'a' && *v <= 'z') || (*v >= 'A' && *v <= 'Z') ||
+		      (*v >= '0' && *v <= '9') || strchr(extra, *v) != NULL))
+			return 0;
+	return 1;
+}
+
+/*
+ * Calls fn on each comma-separated entry of v (spaces around entries allowed,
+ * empty entries not); at most CONF_LIST_MAX entries. 0 or -1 with err.
+ */
+static int
+conf_each(const char *v, int (*fn)(const char *, char *, size_t), char *err, size_t errlen)
+{
+	char entry[CONF_STR_MAX];
+	const char *end;
+	size_t len;
+	int n = 0;
+
+	while (*v != '\0') {
+		while (*v == ' ')
+			v++;
+		end = strchr(v, ',');
+		len = end ? (size_t)(end - v) : strlen(v);
+		while (len > 0 && v[len - 1] == ' ')
+			len--;
+		if (len == 0 || len >= sizeof entry || ++n > CONF_LIST_MAX) {
+			snprintf(err, errlen, len == 0 ? "empty list entry" : "more than %d entries",
+			         CONF_LIST_MAX);
+			return -1;
+		}
+		memcpy(entry, v, len);
+		entry[len] = '\0';
+		if (fn(entry, err, errlen) == -1)
+			return -1;
+		v = end ? end + 1 : v + strlen(v);
+		if (end != NULL && *v == '\0') {
+			snprintf(err, errlen, "empty list entry");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+conf_check_addr(const char *e, char *err, size_t errlen)
+{
+	struct addr a;
+
+	if (addr_parse(e, &a) == -1) {
+		snprintf(err, errlen, "\"%s\" is not an IP address", e);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+conf_check_hostmap(const char *e, char *err, size_t errlen)
+{
+	char host[CONF_STR_MAX];
+	const char *eq = strchr(e, '=');
+
+	if (eq == NULL || eq == e || eq[1] == '\0' || (size_t)(eq - e) >= sizeof host) {
+		snprintf(err, errlen, "\"%s\" is not host=service", e);
+		return -1;
+	}
+	memcpy(host, e, (size_t)(eq - e));
+	host[eq - e] = '\0';
+	if (!conf_charset(host, ".-:[]") || !conf_charset(eq + 1, "._-")) {
+		snprintf(err, errlen, "\"%s\" is not host=service", e);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+conf_check_path(const struct conf_item *it, const char *v, char *err, size_t errlen)
+{
+	if (v[0] == '\0' && it->def[0] == '\0')
+		return 0;
+	if (v[0] != '/') {
+		snprintf(err, errlen, "must be an absolute path");
+		return -1;
+	}
+	if (it->check == K_SOCKET && strlen(v) >= 108) {
+		snprintf(err, errlen, "socket path longer than 107 bytes");
+		return -1;
+	}
+	return 0;
+}
+
+/* Checks a string value against its item's rule. 0 or -1 with err. */
+static int
+conf_check_str(const struct conf_item *it, const char *v, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+
+	switch (it->check) {
+	case K_TEXT:
+		return 0;
+	case K_PATH:
+	case K_SOCKET:
+		return conf_check_path(it, v, err, errlen);
+	case K_LISTEN:
+		if (addr_parse_listen(v, &ss, &sl) == 0)
+			return 0;
+		snprintf(err, errlen, "want ADDR:PORT or [V6]:PORT with a literal address");
+		return -1;
+	case K_URL:
+		return url_valid(v, err, errlen);
+	case K_ACCOUNT:
+		if (strlen(v) <= 32 && conf_charset(v, "._-") && v[0] != '-')
+			return 0;
+		snprintf(err, errlen, "not a valid unix account name");
+		return -1;
+	case K_ADDRLIST:
+		return conf_each(v, conf_check_addr, err, errlen);
+	case K_HOSTMAP:
+		return conf_each(v, conf_check_hostmap, err, errlen);
+	case K_COOKIE:
+		if (v[0] != '\0' && strlen(v) < 64 && conf_charset(v, "_-"))
+			return 0;
+		snprintf(err, errlen, "want 1..63 of [A-Za-z0-9_-]");
+		return -1;
+	}
+	return 0;
+}
+
+static const struct {
+	const char *word;
+	int value;
+} conf_words[] = {
+	{ "on", 1 }, { "off", 0 }, { "yes", 1 }, { "no", 0 }, { "true", 1 }, { "false", 0 },
+	{ "1", 1 }, { "0", 0 },
+};
+
+static int
+conf_word(const char *v, int *out)
+{
+	for (size_t i = 0; i < sizeof conf_words / sizeof conf_words[0]; i++)
+		if (strcmp(v, conf_words[i].word) == 0) {
+			*out = conf_words[i].value;
+			return 0;
+		}
+	return -1;
+}
+
+static int
+conf_hook_parse(const char *v)
+{
+	if (strcmp(v, "forward") == 0)
+		return CONF_HOOK_FORWARD;
+	if (strcmp(v, "input") == 0)
+		return CONF_HOOK_INPUT;
+	if (strcmp(v, "both") == 0)
+		return CONF_HOOK_BOTH;
+	return -1;
+}
+
+/* The int a non-string value stands for. 0 or -1 with err. */
+static int
+conf_parse_typed(const struct conf_item *it, const char *v, int *out, char *err, size_t errlen)
+{
+	long long n;
+
+	switch (it->type) {
+	case T_INT:
+		if (parse_int(v, it->min, it->max, &n) == 0) {
+			*out = (int)n;
+			return 0;
+		}
+		snprintf(err, errlen, "\"%s\" is not an integer in %lld..%lld", v, it->min, it->max);
+		return -1;
+	case T_BOOL:
+		if (conf_word(v, out) == 0)
+			return 0;
+		snprintf(err, errlen, "\"%s\" is not on or off", v);
+		return -1;
+	case T_TRI:
+		if (strcmp(v, "auto") == 0)
+			*out = -1;
+		else if (conf_word(v, out) == -1)
+			break;
+		return 0;
+	case T_HOOK:
+		if ((*out = conf_hook_parse(v)) != -1)
+			return 0;
+		break;
+	case T_LEVEL:
+		if ((*out = log_level_parse(v)) != -1)
+			return 0;
+		break;
+	case T_STR:
+		break;
+	}
+	snprintf(err, errlen, "\"%s\" is not one of: %s", v,
+	         it->type == T_TRI ? "on, off, auto" :
+	         it->type == T_HOOK ? "forward, input, both" : "err, warn, info, debug");
+	return -1;
+}
+
+/* Stores value v of item it into c. 0 or -1 with err. */
+static int
+conf_set(const struct conf_item *it, const char *v, struct conf *c, char *err, size_t errlen)
+{
+	char *base = (char *)c + it->off;
+	int n;
+
+	if (!conf_printable(v)) {
+		snprintf(err, errlen, "control characters in value");
+		return -1;
+	}
+	if (it->type != T_STR) {
+		if (conf_parse_typed(it, v, &n, err, errlen) == -1)
+			return -1;
+		memcpy(base, &n, sizeof n);
+		return 0;
+	}
+	if (strlen(v) >= it->size) {
+		snprintf(err, errlen, "longer than %zu bytes", it->size - 1);
+		return -1;
+	}
+	if (conf_check_str(it, v, err, errlen) == -1)
+		return -1;
+	memcpy(base, v, strlen(v) + 1);
+	return 0;
+}
+
+void
+conf_defaults(struct conf *c)
+{
+	char err[CONF_ERR_MAX];
+
+	memset(c, 0, sizeof *c);
+	for (int i = 0; i < N_ITEMS; i++)
+		if (conf_set(&conf_items[i], conf_items[i].def, c, err, sizeof err) == -1)
+			fatal("default of %s is invalid: %s", conf_items[i].full, err);
+}
+
+static void __attribute__((format(printf, 3, 4)))
+conf_fail(struct conf_parse *p, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (p->err_line != 0)
+		return;
+	p->err_line = line;
+	va_start(ap, fmt);
+	vsnprintf(p->err, sizeof p->err, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * inih's handler: one key=value of the line just read. Records only the first
+ * error and then ignores the rest; returns 0 on error so ini_parse_stream
+ * reports the line too.
+ */
+static int
+conf_handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct conf_parse *p = user;
+	char why[CONF_ERR_MAX];
+	int i;
+
+	if (p->err_line != 0)
+		return 1;
+	if (section[0] != '\0' && !conf_section_known(section, strlen(section))) {
+		conf_fail(p, p->line, "unknown section [%s]", section);
+		return 0;
+	}
+	if ((i = conf_find(section, name)) == -1) {
+		if (section[0] == '\0')
+			conf_fail(p, p->line, "unknown key \"%s\" before any section", name);
+		else
+			conf_fail(p, p->line, "unknown key \"%s\" in [%s]", name, section);
+		return 0;
+	}
+	if (p->seen[i] != 0) {
+		conf_fail(p, p->line, "duplicate key %s (first set on line %d)",
+		          conf_items[i].full, p->seen[i]);
+		return 0;
+	}
+	p->seen[i] = p->line;
+	if (conf_set(&conf_items[i], value, &p->tmp, why, sizeof why) == -1) {
+		conf_fail(p, p->line, "%s: %s", conf_items[i].full, why);
+		return 0;
+	}
+	return 1;
+}
+
+/* Skips the rest of an over-long line. */
+static void
+conf_skip_line(FILE *f)
+{
+	int ch;
+
+	while ((ch = getc(f)) != EOF && ch != '\n')
+		;
+}
+
+/* Checks a "[name]" header line (start has no leading blanks) as soon as it is read. */
+static void
+conf_check_header(struct conf_parse *p, const char *start)
+{
+	const char *close = strchr(start, ']');
+
+	if (start[0] != '[' || close == NULL)
+		return;
+	if (!conf_section_known(start + 1, (size_t)(close - start - 1)))
+		conf_fail(p, p->line, "unknown section [%.*s]", (int)(close - start - 1), start + 1);
+}
+
+/*
+ * inih's reader: one whole line per call, so p->line is the line the handler
+ * sees. Leading blanks are removed (so indented keys are plain keys, never
+ * continuations of the previous value); a line that does not fit inih's
+ * buffer is an error, never silently split. An error line is passed on empty.
+ */
+static char *
+conf_read_line(char *str, int num, void *stream)
+{
+	struct conf_parse *p = stream;
+	char raw[CONF_READ_MAX];
+	char *start = raw;
+	size_t len;
+
+	if (fgets(raw, sizeof raw, p->f) == NULL)
+		return NULL;
+	p->line++;
+	len = strlen(raw);
+	if (len == sizeof raw - 1 && raw[len - 1] != '\n') {
+		conf_skip_line(p->f);
+		conf_fail(p, p->line, "line longer than %d bytes", num - 3);
+		start = "\n";
+	}
+	if (p->line == 1 && strncmp(start, "\xef\xbb\xbf", 3) == 0)
+		start += 3;
+	start += strspn(start, " \t");
+	if (strlen(start) > (size_t)num - 2) {
+		conf_fail(p, p->line, "line longer than %d bytes", num - 3);
+		start = "\n";
+	}
+	conf_check_header(p, start);
+	memcpy(str, start, strlen(start) + 1);
+	return str;
+}
+
+/* Rules between keys, checked after the whole file is read. */
+static void
+conf_check_all(struct conf_parse *p)
+{
+	int cert = conf_find("authd", "tls_cert"), key = conf_find("authd", "tls_key");
+
+	if ((p->tmp.authd.tls_cert[0] == '\0') != (p->tmp.authd.tls_key[0] == '\0'))
+		conf_fail(p, p->seen[cert] ? p->seen[cert] : p->seen[key],
+		          "authd.tls_cert and authd.tls_key must be set together");
+}
+
+int
+conf_load(const char *path, struct conf *c, char *err, size_t errlen)
+{
+	struct conf_parse *p;
+	int rc;
+
+	if ((p = calloc(1, sizeof *p)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -1;
+	}
+	p->path = path;
+	p->tmp = *c;
+	if ((p->f = fopen(path, "re")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		free(p);
+		return -1;
+	}
+	rc = ini_parse_stream(conf_read_line, p, conf_handler, p);
+	if (ferror(p->f))
+		conf_fail(p, p->line, "read error");
+	fclose(p->f);
+	if (rc > 0 && (p->err_line == 0 || rc < p->err_line)) {
+		p->err_line = 0;
+		conf_fail(p, rc, "syntax error (want [section] or key = value)");
+	}
+	if (rc < 0 && p->err_line == 0)
+		conf_fail(p, p->line, "cannot parse (inih error %d)", rc);
+	if (p->err_line == 0)
+		conf_check_all(p);
+	if (p->err_line != 0) {
+		snprintf(err, errlen, "%s:%d: %s", path, p->err_line, p->err);
+		free(p);
+		return -1;
+	}
+	*c = p->tmp;
+	snprintf(c->file, sizeof c->file, "%s", path);
+	free(p);
+	return 0;
+}
