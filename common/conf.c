@@ -51,7 +51,8 @@ struct conf_item {
 
 static const struct conf_item conf_items[] = {
 	{ "", "log_level", "log_level", T_LEVEL, K_TEXT, offsetof(struct conf, log_level),
-	  sizeof(int), 0, 0, "info", "err, warn, info or debug (every program)" },
+	  sizeof(int), 0, 0, "info",
+	  "log level of every program: err, warn, info or debug (before any section)" },
 
 	STR(db, path, K_PATH, "/var/lib/sekisho/sekisho.db", "the SQLite database file"),
 	STR(db, url, K_TEXT, "", "PostgreSQL conninfo; non-empty selects PostgreSQL instead of path"),

@@ -73,7 +73,7 @@ log_timestamp(char *buf, size_t n)
 {
 	struct timespec ts;
 	struct tm tm;
-	char date[32], zone[8];
+	char date[24], zone[8];
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	localtime_r(&ts.tv_sec, &tm);
@@ -86,7 +86,7 @@ log_timestamp(char *buf, size_t n)
 static void
 log_stderr(int prio, const char *msg)
 {
-	char line[LOG_LINE_MAX + 128], ts[48];
+	char line[LOG_LINE_MAX + 128], ts[64];
 	int len;
 
 	log_timestamp(ts, sizeof ts);
@@ -178,11 +178,23 @@ log_escape_byte(unsigned char c, char out[5])
 	return 1;
 }
 
+/* Length of the escaped form of s, counting no further than limit. */
+static size_t
+log_escaped_len(const char *s, size_t limit)
+{
+	char esc[5];
+	size_t len = 0;
+
+	for (; *s != '\0' && len <= limit; s++)
+		len += log_escape_byte((unsigned char)*s, esc);
+	return len;
+}
+
 const char *
 log_value(char *buf, size_t n, const char *s)
 {
-	size_t len = 0, closing, room;
-	int quoted;
+	size_t len = 0, closing, room, e;
+	int quoted, fits;
 	char esc[5];
 
 	if (n == 0)
@@ -197,11 +209,12 @@ log_value(char *buf, size_t n, const char *s)
 	}
 	if (quoted)
 		buf[len++] = '"';
+	room = n - 1 - closing - len;
+	fits = log_escaped_len(s, room) <= room;
 	for (; *s != '\0'; s++) {
-		size_t e = log_escape_byte((unsigned char)*s, esc);
-		/* Keep room for "..." (if more follows), the closing quote and the NUL. */
-		room = n - 1 - closing - len;
-		if (e > room || (s[1] != '\0' && e + 3 > room)) {
+		e = log_escape_byte((unsigned char)*s, esc);
+		/* When it does not all fit, keep room for "...". */
+		if (!fits && e + 3 > n - 1 - closing - len) {
 			memcpy(buf + len, "...", 3);
 			len += 3;
 			break;
