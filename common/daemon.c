@@ -22,6 +22,13 @@ usage(const char *name)
 void
 daemon_start(const char *name, int argc, char **argv, struct daemon_opts *o, struct conf *c)
 {
+	daemon_start_check(name, argc, argv, o, c, NULL);
+}
+
+void
+daemon_start_check(const char *name, int argc, char **argv, struct daemon_opts *o,
+                   struct conf *c, int (*check)(const struct conf *c, char *err, size_t errlen))
+{
 	char err[512];
 	int ch;
 
@@ -41,6 +48,10 @@ daemon_start(const char *name, int argc, char **argv, struct daemon_opts *o, str
 
 	conf_defaults(c);
 	if (conf_load(o->config, c, err, sizeof err) == -1) {
+		fprintf(stderr, "%s: %s\n", name, err);
+		exit(1);
+	}
+	if (check != NULL && check(c, err, sizeof err) == -1) {
 		fprintf(stderr, "%s: %s\n", name, err);
 		exit(1);
 	}

@@ -7,6 +7,7 @@
  */
 
 #include <signal.h>
+#include <stddef.h>
 
 #include "conf.h"
 
@@ -26,6 +27,14 @@ extern volatile sig_atomic_t daemon_reload;   /* SIGHUP */
  */
 void daemon_start(const char *name, int argc, char **argv, struct daemon_opts *o,
                   struct conf *c);
+/*
+ * daemon_start, with check (when not NULL) run after the config loads and
+ * before "-n" answers ok: a program's own start-up checks (e.g. its templates).
+ * 0 passes; -1 prints "NAME: err" and exits 1, for -n and a normal start alike.
+ */
+void daemon_start_check(const char *name, int argc, char **argv, struct daemon_opts *o,
+                        struct conf *c, int (*check)(const struct conf *c, char *err,
+                                                     size_t errlen));
 /* Installs the flag-setting handlers; ignores SIGPIPE. */
 void daemon_signals(void);
 /* Drops to user (name) when non-empty and running as root. 0 or -1 with err. */
