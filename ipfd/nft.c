@@ -1,0 +1,896 @@
+/*
+ * The kernel side: nftables batches over one long-lived netlink socket.
+ * This is the only file that includes libnftnl and libmnl.
+ *
+ * A batch is built into one growing buffer (BATCH_BEGIN, messages, BATCH_END)
+ * and sent with one sendmsg, so the kernel applies it atomically or not at
+ * all. Every message asks for an ACK; nfnetlink processes the batch inside
+ * sendmsg, so when it returns every ACK and error is already queued on the
+ * socket and is drained without blocking.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netlink.h>
+
+#include <libmnl/libmnl.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/common.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+
+#include "ipfd.h"
+
+#define MSG_RESERVE   (72 * 1024)    /* room checked before each message */
+#define SET_KEY_IPV4  7              /* nft's datatype ids, so "nft list" prints them */
+#define SET_KEY_IPV6  8
+#define RCVBUF_BYTES  (4 << 20)
+
+struct msginfo {
+	uint16_t type;
+	char     name[IPFD_NAME_MAX];
+};
+
+struct nft {
+	struct mnl_socket *nl;           /* NULL: build only */
+	uint32_t portid;
+	uint32_t seq;
+	char    *buf;
+	size_t   len, size;
+	uint32_t first_seq;              /* seq of the first message after BEGIN */
+	struct msginfo *info;            /* one per message after BEGIN */
+	size_t   nmsgs, info_size;
+	int      ended;
+	int      oom;                    /* a builder failed: commit refuses */
+	size_t   sndbuf;
+	struct nftnl_set_elem *elem;     /* reused for every element */
+};
+
+static const char *
+msg_type_str(uint16_t t)
+{
+	switch (t) {
+	case NFT_MSG_NEWTABLE:   return "add table";
+	case NFT_MSG_NEWCHAIN:   return "add chain";
+	case NFT_MSG_DELCHAIN:   return "delete chain";
+	case NFT_MSG_NEWRULE:    return "add rule";
+	case NFT_MSG_DELRULE:    return "flush chain";
+	case NFT_MSG_NEWSET:     return "add set";
+	case NFT_MSG_DELSET:     return "delete set";
+	case NFT_MSG_NEWSETELEM: return "add element";
+	case NFT_MSG_DELSETELEM: return "delete element";
+	default:                 return "message";
+	}
+}
+
+static const char *
+errno_hint(int e)
+{
+	switch (e) {
+	case ENOENT:     return "no such table, chain, set or element";
+	case EEXIST:     return "already exists";
+	case EBUSY:      return "object in use";
+	case EPERM:      return "not permitted (CAP_NET_ADMIN needed)";
+	case EOPNOTSUPP: return "not supported by this kernel";
+	case ENOSPC:
+	case ENFILE:     return "set is full";
+	case EMSGSIZE:   return "batch larger than the socket buffer";
+	case ENOBUFS:    return "netlink receive buffer overrun";
+	case ENOMEM:     return "kernel out of memory";
+	case EINVAL:     return "invalid argument";
+	default:         return strerror(e);
+	}
+}
+
+static void
+set_buffers(struct nft *n)
+{
+	int fd = mnl_socket_get_fd(n->nl);
+	int one = 1, rcv = RCVBUF_BYTES;
+
+	setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
+	setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof rcv) == -1)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
+}
+
+struct nft *
+nft_open(int with_socket, char *err, size_t errlen)
+{
+	struct nft *n;
+
+	if ((n = calloc(1, sizeof *n)) == NULL)
+		goto oom;
+	n->size = 2 * MSG_RESERVE;
+	if ((n->buf = malloc(n->size)) == NULL || (n->elem = nftnl_set_elem_alloc()) == NULL)
+		goto oom;
+	n->seq = (uint32_t)time(NULL);
+	if (with_socket) {
+		if ((n->nl = mnl_socket_open(NETLINK_NETFILTER)) == NULL) {
+			snprintf(err, errlen, "netlink socket: %s", strerror(errno));
+			goto fail;
+		}
+		if (mnl_socket_bind(n->nl, 0, MNL_SOCKET_AUTOPID) == -1) {
+			snprintf(err, errlen, "netlink bind: %s", strerror(errno));
+			goto fail;
+		}
+		n->portid = mnl_socket_get_portid(n->nl);
+		set_buffers(n);
+	}
+	nft_begin(n);
+	return n;
+oom:
+	snprintf(err, errlen, "out of memory");
+fail:
+	nft_close(n);
+	return NULL;
+}
+
+void
+nft_close(struct nft *n)
+{
+	if (n == NULL)
+		return;
+	if (n->nl != NULL)
+		mnl_socket_close(n->nl);
+	if (n->elem != NULL)
+		nftnl_set_elem_free(n->elem);
+	free(n->info);
+	free(n->buf);
+	free(n);
+}
+
+static int
+reserve(struct nft *n)
+{
+	char *p;
+	size_t size;
+
+	if (n->size - n->len >= MSG_RESERVE)
+		return 0;
+	size = n->size * 2;
+	if ((p = realloc(n->buf, size)) == NULL)
+		return -1;
+	n->buf = p;
+	n->size = size;
+	return 0;
+}
+
+void
+nft_begin(struct nft *n)
+{
+	struct nlmsghdr *nlh;
+
+	n->len = 0;
+	n->nmsgs = 0;
+	n->ended = 0;
+	n->oom = 0;
+	nlh = nftnl_batch_begin(n->buf, n->seq++);
+	n->len = NLMSG_ALIGN(nlh->nlmsg_len);
+	n->first_seq = n->seq;
+}
+
+/* Starts one message of the batch; NULL (sticky oom) when memory ran out. */
+static struct nlmsghdr *
+msg_start(struct nft *n, uint16_t type, uint16_t flags, const char *name)
+{
+	struct msginfo *mi;
+	size_t size;
+
+	if (n->oom || n->ended)
+		goto fail;
+	if (reserve(n) == -1)
+		goto fail;
+	if (n->nmsgs == n->info_size) {
+		size = n->info_size ? n->info_size * 2 : 64;
+		if ((mi = realloc(n->info, size * sizeof *mi)) == NULL)
+			goto fail;
+		n->info = mi;
+		n->info_size = size;
+	}
+	n->info[n->nmsgs].type = type;
+	snprintf(n->info[n->nmsgs].name, sizeof n->info[n->nmsgs].name, "%s", name);
+	n->nmsgs++;
+	return nftnl_nlmsg_build_hdr(n->buf + n->len, type, NFPROTO_INET,
+	                             flags | NLM_F_ACK, n->seq++);
+fail:
+	n->oom = 1;
+	return NULL;
+}
+
+static void
+msg_end(struct nft *n, struct nlmsghdr *nlh)
+{
+	n->len += NLMSG_ALIGN(nlh->nlmsg_len);
+}
+
+void
+nft_end(struct nft *n)
+{
+	struct nlmsghdr *nlh;
+
+	if (n->ended)
+		return;
+	if (reserve(n) == -1) {
+		n->oom = 1;
+		return;
+	}
+	nlh = nftnl_batch_end(n->buf + n->len, n->seq++);
+	n->len += NLMSG_ALIGN(nlh->nlmsg_len);
+	n->ended = 1;
+}
+
+const void *
+nft_data(const struct nft *n, size_t *len)
+{
+	*len = n->len;
+	return n->buf;
+}
+
+size_t
+nft_count(const struct nft *n)
+{
+	return n->nmsgs;
+}
+
+void
+nft_table_add(struct nft *n)
+{
+	struct nftnl_table *t;
+	struct nlmsghdr *nlh;
+
+	if ((t = nftnl_table_alloc()) == NULL) {
+		n->oom = 1;
+		return;
+	}
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, IPFD_TABLE);
+	nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, 0);
+	if ((nlh = msg_start(n, NFT_MSG_NEWTABLE, NLM_F_CREATE, IPFD_TABLE)) != NULL) {
+		nftnl_table_nlmsg_build_payload(nlh, t);
+		msg_end(n, nlh);
+	}
+	nftnl_table_free(t);
+}
+
+/* A chain message: base chains get hook, priority and policy accept. */
+static void
+chain_msg(struct nft *n, uint16_t type, uint16_t flags, const char *name, int hook)
+{
+	struct nftnl_chain *c;
+	struct nlmsghdr *nlh;
+
+	if ((c = nftnl_chain_alloc()) == NULL) {
+		n->oom = 1;
+		return;
+	}
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, IPFD_TABLE);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
+	if (hook != 0) {
+		nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, (uint32_t)nft_hook_num(hook));
+		nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, IPFD_PRIORITY);
+		nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
+		nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
+	}
+	if ((nlh = msg_start(n, type, flags, name)) != NULL) {
+		nftnl_chain_nlmsg_build_payload(nlh, c);
+		msg_end(n, nlh);
+	}
+	nftnl_chain_free(c);
+}
+
+void
+nft_base_chain_add(struct nft *n, int hook)
+{
+	chain_msg(n, NFT_MSG_NEWCHAIN, NLM_F_CREATE, nft_hook_chain(hook), hook);
+}
+
+void
+nft_chain_add(struct nft *n, const char *name)
+{
+	chain_msg(n, NFT_MSG_NEWCHAIN, NLM_F_CREATE, name, 0);
+}
+
+void
+nft_chain_del(struct nft *n, const char *name)
+{
+	chain_msg(n, NFT_MSG_DELCHAIN, 0, name, 0);
+}
+
+void
+nft_chain_flush(struct nft *n, const char *name)
+{
+	struct nftnl_rule *r;
+	struct nlmsghdr *nlh;
+
+	if ((r = nftnl_rule_alloc()) == NULL) {
+		n->oom = 1;
+		return;
+	}
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, IPFD_TABLE);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, name);
+	if ((nlh = msg_start(n, NFT_MSG_DELRULE, 0, name)) != NULL) {
+		nftnl_rule_nlmsg_build_payload(nlh, r);
+		msg_end(n, nlh);
+	}
+	nftnl_rule_free(r);
+}
+
+static void
+set_msg(struct nft *n, uint16_t type, uint16_t flags, const char *name, int family)
+{
+	struct nftnl_set *s;
+	struct nlmsghdr *nlh;
+
+	if ((s = nftnl_set_alloc()) == NULL) {
+		n->oom = 1;
+		return;
+	}
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, IPFD_TABLE);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
+	if (type == NFT_MSG_NEWSET) {
+		nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_TIMEOUT);
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, family == AF_INET6 ? SET_KEY_IPV6 : SET_KEY_IPV4);
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, family == AF_INET6 ? 16 : 4);
+	}
+	if ((nlh = msg_start(n, type, flags, name)) != NULL) {
+		if (type == NFT_MSG_NEWSET)
+			nftnl_set_nlmsg_build_payload(nlh, s);
+		else
+			nftnl_set_elems_nlmsg_build_payload(nlh, s);
+		msg_end(n, nlh);
+	}
+	nftnl_set_free(s);
+}
+
+void
+nft_set_add(struct nft *n, const char *name, int family)
+{
+	set_msg(n, NFT_MSG_NEWSET, NLM_F_CREATE, name, family);
+}
+
+void
+nft_set_del(struct nft *n, const char *name)
+{
+	struct nftnl_set *s;
+	struct nlmsghdr *nlh;
+
+	if ((s = nftnl_set_alloc()) == NULL) {
+		n->oom = 1;
+		return;
+	}
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, IPFD_TABLE);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
+	if ((nlh = msg_start(n, NFT_MSG_DELSET, 0, name)) != NULL) {
+		nftnl_set_nlmsg_build_payload(nlh, s);
+		msg_end(n, nlh);
+	}
+	nftnl_set_free(s);
+}
+
+/* A DELSETELEM without elements empties the whole set. */
+void
+nft_set_flush(struct nft *n, const char *name)
+{
+	set_msg(n, NFT_MSG_DELSETELEM, 0, name, AF_INET);
+}
+
+/* One message of at most IPFD_ELEMS_PER_MSG elements. */
+static void
+elems_msg(struct nft *n, const char *set, int family, int op,
+          const struct nft_elem *e, size_t count)
+{
+	struct nlmsghdr *nlh;
+	struct nlattr *list;
+	uint32_t klen = family == AF_INET6 ? 16 : 4;
+	size_t i;
+
+	nlh = msg_start(n, op == NFT_ELEM_ADD ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM,
+	                op == NFT_ELEM_ADD ? NLM_F_CREATE : 0, set);
+	if (nlh == NULL)
+		return;
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, IPFD_TABLE);
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
+	list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
+	for (i = 0; i < count; i++) {
+		nftnl_set_elem_set(n->elem, NFTNL_SET_ELEM_KEY, e[i].ip.bytes, klen);
+		if (op == NFT_ELEM_ADD)
+			nftnl_set_elem_set_u64(n->elem, NFTNL_SET_ELEM_TIMEOUT, e[i].timeout_ms);
+		else
+			nftnl_set_elem_unset(n->elem, NFTNL_SET_ELEM_TIMEOUT);
+		nftnl_set_elem_nlmsg_build(nlh, n->elem, NFTA_LIST_ELEM);
+	}
+	mnl_attr_nest_end(nlh, list);
+	msg_end(n, nlh);
+}
+
+void
+nft_elems(struct nft *n, const char *set, int family, int op,
+          const struct nft_elem *e, size_t count)
+{
+	size_t off, chunk;
+
+	for (off = 0; off < count; off += chunk) {
+		chunk = count - off < IPFD_ELEMS_PER_MSG ? count - off : IPFD_ELEMS_PER_MSG;
+		elems_msg(n, set, family, op, e + off, chunk);
+	}
+}
+
+/* ---- sending and ACKs ---- */
+
+struct acks {
+	struct nft *n;
+	size_t ok, errors;
+	int    first_errno;
+	char   where[96];
+	char   extmsg[96];
+};
+
+static int
+ext_attr_cb(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **tb = data;
+
+	if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG &&
+	    mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) >= 0)
+		tb[NLMSGERR_ATTR_MSG] = attr;
+	return MNL_CB_OK;
+}
+
+/* Notes one ACK or error; remembers which message the first error was about. */
+static void
+ack_one(struct acks *a, const struct nlmsghdr *nlh)
+{
+	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *tb[NLMSGERR_ATTR_MAX + 1] = { 0 };
+	uint32_t idx = e->msg.nlmsg_seq - a->n->first_seq;
+
+	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof *e))
+		return;
+	if (e->error == 0) {
+		a->ok++;
+		return;
+	}
+	if (a->errors++ > 0)
+		return;
+	a->first_errno = -e->error;
+	if (idx < a->n->nmsgs)
+		snprintf(a->where, sizeof a->where, "%s %s", msg_type_str(a->n->info[idx].type),
+		         a->n->info[idx].name);
+	else
+		snprintf(a->where, sizeof a->where, "commit");
+	if ((nlh->nlmsg_flags & NLM_F_ACK_TLVS) &&
+	    mnl_attr_parse(nlh, sizeof *e, ext_attr_cb, tb) >= 0 && tb[NLMSGERR_ATTR_MSG] != NULL)
+		snprintf(a->extmsg, sizeof a->extmsg, " (%s)", mnl_attr_get_str(tb[NLMSGERR_ATTR_MSG]));
+}
+
+/* Reads everything queued on the socket without blocking. -1 on overrun or socket error. */
+static int
+drain(struct nft *n, struct acks *a, char *err, size_t errlen)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	const struct nlmsghdr *nlh;
+	ssize_t got;
+	int len;
+
+	for (;;) {
+		got = recv(mnl_socket_get_fd(n->nl), buf, sizeof buf, MSG_DONTWAIT);
+		if (got == -1 && errno == EINTR)
+			continue;
+		if (got == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (got <= 0) {
+			snprintf(err, errlen, "netlink receive: %s",
+			         got == 0 ? "closed" : errno_hint(errno));
+			return -1;
+		}
+		len = (int)got;
+		for (nlh = (const struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, len);
+		     nlh = mnl_nlmsg_next(nlh, &len))
+			if (nlh->nlmsg_type == NLMSG_ERROR)
+				ack_one(a, nlh);
+	}
+}
+
+static int
+send_batch(struct nft *n, char *err, size_t errlen)
+{
+	int fd = mnl_socket_get_fd(n->nl);
+	size_t want;
+	ssize_t sent;
+
+	if (n->len + 4096 > n->sndbuf) {
+		want = n->len + 65536;
+		if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &(int){ (int)want }, sizeof(int)) == -1 &&
+		    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &(int){ (int)want }, sizeof(int)) == -1) {
+			snprintf(err, errlen, "netlink send buffer: %s", strerror(errno));
+			return -1;
+		}
+		n->sndbuf = want;
+	}
+	sent = mnl_socket_sendto(n->nl, n->buf, n->len);
+	if (sent != (ssize_t)n->len) {
+		snprintf(err, errlen, "netlink send of %zu bytes: %s", n->len,
+		         sent == -1 ? errno_hint(errno) : "short write");
+		return -1;
+	}
+	return 0;
+}
+
+int
+nft_commit(struct nft *n, char *err, size_t errlen)
+{
+	struct acks a;
+
+	if (n->oom) {
+		snprintf(err, errlen, "out of memory building the batch");
+		return -1;
+	}
+	if (n->nl == NULL) {
+		snprintf(err, errlen, "no netlink socket");
+		return -1;
+	}
+	if (n->nmsgs == 0)
+		return 0;
+	nft_end(n);
+	memset(&a, 0, sizeof a);
+	a.n = n;
+	if (drain(n, &a, err, errlen) == -1)   /* leftovers of an earlier failure */
+		return -1;
+	memset(&a, 0, sizeof a);
+	a.n = n;
+	if (send_batch(n, err, errlen) == -1 || drain(n, &a, err, errlen) == -1)
+		return -1;
+	if (a.errors > 0) {
+		snprintf(err, errlen, "%s: %s%s", a.where, errno_hint(a.first_errno), a.extmsg);
+		return -1;
+	}
+	if (a.ok != n->nmsgs) {
+		snprintf(err, errlen, "kernel acknowledged %zu of %zu messages", a.ok, n->nmsgs);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- reading our table ---- */
+
+struct listing {
+	int (*fn)(const struct nft_obj *, void *);
+	void *arg;
+	int kind;
+	int stop;
+};
+
+static int
+list_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct listing *l = data;
+	struct nft_obj o;
+	const char *table, *name;
+	struct nftnl_chain *c = NULL;
+	struct nftnl_set *s = NULL;
+
+	memset(&o, 0, sizeof o);
+	o.kind = l->kind;
+	if (l->kind == NFT_OBJ_CHAIN) {
+		if ((c = nftnl_chain_alloc()) == NULL || nftnl_chain_nlmsg_parse(nlh, c) < 0)
+			goto done;
+		table = nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE);
+		name = nftnl_chain_get_str(c, NFTNL_CHAIN_NAME);
+		if (nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM)) {
+			o.base = 1;
+			o.hooknum = (int)nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM);
+			o.prio = nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO);
+		}
+	} else {
+		if ((s = nftnl_set_alloc()) == NULL || nftnl_set_nlmsg_parse(nlh, s) < 0)
+			goto done;
+		table = nftnl_set_get_str(s, NFTNL_SET_TABLE);
+		name = nftnl_set_get_str(s, NFTNL_SET_NAME);
+	}
+	if (table != NULL && name != NULL && strcmp(table, IPFD_TABLE) == 0 && !l->stop) {
+		snprintf(o.name, sizeof o.name, "%s", name);
+		l->stop = l->fn(&o, l->arg);
+	}
+done:
+	if (c != NULL)
+		nftnl_chain_free(c);
+	if (s != NULL)
+		nftnl_set_free(s);
+	return MNL_CB_OK;
+}
+
+static int
+dump(struct nft *n, uint16_t type, struct listing *l, char *err, size_t errlen)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	uint32_t seq = n->seq++;
+	ssize_t got;
+	int rc;
+
+	nlh = nftnl_nlmsg_build_hdr(buf, type, NFPROTO_INET, NLM_F_DUMP, seq);
+	if (mnl_socket_sendto(n->nl, nlh, nlh->nlmsg_len) == -1) {
+		snprintf(err, errlen, "netlink dump: %s", strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		got = mnl_socket_recvfrom(n->nl, buf, sizeof buf);
+		if (got == -1) {
+			snprintf(err, errlen, "netlink dump: %s", errno_hint(errno));
+			return -1;
+		}
+		rc = mnl_cb_run(buf, (size_t)got, seq, n->portid, list_cb, l);
+		if (rc == MNL_CB_STOP)
+			return 0;
+		if (rc == MNL_CB_ERROR) {
+			snprintf(err, errlen, "netlink dump: %s", errno_hint(errno));
+			return -1;
+		}
+	}
+}
+
+int
+nft_list(struct nft *n, int (*fn)(const struct nft_obj *, void *), void *arg,
+         char *err, size_t errlen)
+{
+	struct listing l = { fn, arg, NFT_OBJ_CHAIN, 0 };
+
+	if (n->nl == NULL) {
+		snprintf(err, errlen, "no netlink socket");
+		return -1;
+	}
+	if (dump(n, NFT_MSG_GETCHAIN, &l, err, errlen) == -1)
+		return -1;
+	l.kind = NFT_OBJ_SET;
+	return dump(n, NFT_MSG_GETSET, &l, err, errlen);
+}
+
+/* ---- rules ---- */
+
+static struct nftnl_expr *
+expr_new(struct nft *n, struct nftnl_rule *r, const char *name)
+{
+	struct nftnl_expr *e;
+
+	if ((e = nftnl_expr_alloc(name)) == NULL) {
+		n->oom = 1;
+		return NULL;
+	}
+	nftnl_rule_add_expr(r, e);
+	return e;
+}
+
+static void
+expr_meta(struct nft *n, struct nftnl_rule *r, uint32_t key)
+{
+	struct nftnl_expr *e = expr_new(n, r, "meta");
+
+	if (e == NULL)
+		return;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
+}
+
+static void
+expr_cmp(struct nft *n, struct nftnl_rule *r, const void *data, uint32_t len)
+{
+	struct nftnl_expr *e = expr_new(n, r, "cmp");
+
+	if (e == NULL)
+		return;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
+	nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
+}
+
+static void
+expr_payload(struct nft *n, struct nftnl_rule *r, uint32_t base, uint32_t off, uint32_t len)
+{
+	struct nftnl_expr *e = expr_new(n, r, "payload");
+
+	if (e == NULL)
+		return;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, off);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
+}
+
+static void
+expr_verdict(struct nft *n, struct nftnl_rule *r, int verdict, const char *chain)
+{
+	struct nftnl_expr *e = expr_new(n, r, "immediate");
+
+	if (e == NULL)
+		return;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)verdict);
+	if (chain != NULL)
+		nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, chain);
+}
+
+static void
+expr_simple(struct nft *n, struct nftnl_rule *r, const char *name)
+{
+	expr_new(n, r, name);
+}
+
+/* "meta nfproto F": the dependency nft itself puts before ip/ip6 payload in inet tables. */
+static void
+match_family(struct nft *n, struct nftnl_rule *r, int family)
+{
+	uint8_t proto = family == AF_INET6 ? NFPROTO_IPV6 : NFPROTO_IPV4;
+
+	expr_meta(n, r, NFT_META_NFPROTO);
+	expr_cmp(n, r, &proto, 1);
+}
+
+static void
+match_l4proto(struct nft *n, struct nftnl_rule *r, uint8_t proto)
+{
+	expr_meta(n, r, NFT_META_L4PROTO);
+	expr_cmp(n, r, &proto, 1);
+}
+
+static struct nftnl_rule *
+rule_new(struct nft *n, const char *chain)
+{
+	struct nftnl_rule *r;
+
+	if ((r = nftnl_rule_alloc()) == NULL) {
+		n->oom = 1;
+		return NULL;
+	}
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, IPFD_TABLE);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
+	return r;
+}
+
+static void
+rule_append(struct nft *n, struct nftnl_rule *r, const char *chain)
+{
+	struct nlmsghdr *nlh;
+
+	if (r == NULL)
+		return;
+	if ((nlh = msg_start(n, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, chain)) != NULL) {
+		nftnl_rule_nlmsg_build_payload(nlh, r);
+		msg_end(n, nlh);
+	}
+	nftnl_rule_free(r);
+}
+
+/* "ip saddr @sID_v4 counter accept" (or ip6). */
+static void
+rule_accept_set(struct nft *n, const char *chain, int64_t id, int family)
+{
+	char set[IPFD_NAME_MAX];
+	struct nftnl_rule *r = rule_new(n, chain);
+	struct nftnl_expr *e;
+
+	if (r == NULL)
+		return;
+	match_family(n, r, family);
+	if (family == AF_INET6)
+		expr_payload(n, r, NFT_PAYLOAD_NETWORK_HEADER, 8, 16);
+	else
+		expr_payload(n, r, NFT_PAYLOAD_NETWORK_HEADER, 12, 4);
+	if ((e = expr_new(n, r, "lookup")) != NULL) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+		nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, nft_set_name(id, family, set));
+	}
+	expr_simple(n, r, "counter");
+	expr_verdict(n, r, NF_ACCEPT, NULL);
+	rule_append(n, r, chain);
+}
+
+static void
+rule_reject(struct nft *n, const char *chain, int tcp)
+{
+	struct nftnl_rule *r = rule_new(n, chain);
+	struct nftnl_expr *e;
+
+	if (r == NULL)
+		return;
+	if (tcp)
+		match_l4proto(n, r, IPPROTO_TCP);
+	expr_simple(n, r, "counter");
+	if ((e = expr_new(n, r, "reject")) != NULL) {
+		if (tcp) {
+			nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, NFT_REJECT_TCP_RST);
+			nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, 0);
+		} else {
+			nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, NFT_REJECT_ICMPX_UNREACH);
+			nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
+		}
+	}
+	rule_append(n, r, chain);
+}
+
+void
+nft_service_rules(struct nft *n, int64_t id)
+{
+	char chain[IPFD_NAME_MAX];
+
+	nft_chain_name(id, chain);
+	rule_accept_set(n, chain, id, AF_INET);
+	rule_accept_set(n, chain, id, AF_INET6);
+	rule_reject(n, chain, 1);
+	rule_reject(n, chain, 0);
+}
+
+/* "ip daddr G <proto> dport P jump sID" in hook's base chain. */
+static void
+rule_guard(struct nft *n, int hook, const char *target, const struct guard *g, uint8_t proto)
+{
+	const char *chain = nft_hook_chain(hook);
+	struct nftnl_rule *r = rule_new(n, chain);
+	uint16_t port = htons(g->port);
+
+	if (r == NULL)
+		return;
+	match_family(n, r, g->addr.family);
+	if (g->addr.family == AF_INET6)
+		expr_payload(n, r, NFT_PAYLOAD_NETWORK_HEADER, 24, 16);
+	else
+		expr_payload(n, r, NFT_PAYLOAD_NETWORK_HEADER, 16, 4);
+	expr_cmp(n, r, g->addr.bytes, g->addr.family == AF_INET6 ? 16 : 4);
+	match_l4proto(n, r, proto);
+	if (g->port != 0) {
+		expr_payload(n, r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
+		expr_cmp(n, r, &port, 2);
+	}
+	expr_verdict(n, r, NFT_JUMP, target);
+	rule_append(n, r, chain);
+}
+
+void
+nft_guard_rules(struct nft *n, int hook, int64_t id, const struct guard *g, int ng)
+{
+	char target[IPFD_NAME_MAX];
+	int i;
+
+	nft_chain_name(id, target);
+	for (i = 0; i < ng; i++) {
+		rule_guard(n, hook, target, &g[i], IPPROTO_TCP);
+		rule_guard(n, hook, target, &g[i], IPPROTO_UDP);
+	}
+}
+
+const char *
+nft_chain_name(int64_t id, char *buf)
+{
+	snprintf(buf, IPFD_NAME_MAX, "s%" PRId64, id);
+	return buf;
+}
+
+const char *
+nft_set_name(int64_t id, int family, char *buf)
+{
+	snprintf(buf, IPFD_NAME_MAX, "s%" PRId64 "_v%d", id, family == AF_INET6 ? 6 : 4);
+	return buf;
+}
+
+const char *
+nft_hook_chain(int hook)
+{
+	return hook == CONF_HOOK_INPUT ? "input" : "forward";
+}
+
+int
+nft_hook_num(int hook)
+{
+	return hook == CONF_HOOK_INPUT ? NF_INET_LOCAL_IN : NF_INET_FORWARD;
+}
