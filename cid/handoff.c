@@ -1,0 +1,232 @@
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cid.h"
+#include "http.h"
+#include "log.h"
+
+/*
+ * The entry handoff: authd sends the browser to <service origin>/_sekisho/enter
+ * with a one-time code; cid redeems it (single use, short TTL, bound to a
+ * live right), sets the cookie on this host and sends the browser on to the
+ * service. Rare next to checks, so it may use the store on the HTTP thread.
+ */
+
+#define SYNC_WAIT_MS 1000        /* for the follower to pick up the new right */
+
+void
+pool_init(struct store_pool *p, const struct conf_db *db)
+{
+	memset(p, 0, sizeof *p);
+	p->db = db;
+	pthread_mutex_init(&p->lock, NULL);
+}
+
+void
+pool_destroy(struct store_pool *p)
+{
+	for (int i = 0; i < p->n_free; i++)
+		store_close(p->free[i]);
+	p->n_free = 0;
+	pthread_mutex_destroy(&p->lock);
+}
+
+struct store *
+pool_get(struct store_pool *p)
+{
+	struct store *s = NULL;
+	char err[256];
+
+	pthread_mutex_lock(&p->lock);
+	if (p->n_free > 0)
+		s = p->free[--p->n_free];
+	pthread_mutex_unlock(&p->lock);
+	if (s == NULL && (s = store_open(p->db, 0, err, sizeof err)) == NULL)
+		log_warn("event=store_unavailable why=\"%s\"", err);
+	return s;
+}
+
+void
+pool_put(struct store_pool *p, struct store *s, int broken)
+{
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&p->lock);
+	if (!broken && p->n_free < POOL_MAX) {
+		p->free[p->n_free++] = s;
+		s = NULL;
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (s != NULL)
+		store_close(s);
+}
+
+int
+pool_reread(void *arg, const uint8_t sid[SID_BYTES], struct store_right *r)
+{
+	struct store_pool *p = arg;
+	char hex[SID_HEX_LEN + 1];
+	struct store *s;
+	int rc;
+
+	if ((s = pool_get(p)) == NULL)
+		return STORE_UNAVAILABLE;
+	sid_to_hex(sid, hex);
+	rc = store_right_by_sid(s, hex, r);
+	pool_put(p, s, rc == STORE_UNAVAILABLE);
+	return rc;
+}
+
+/* An entry code as authd makes them: base64url, CID_CODE_MIN..CID_CODE_MAX characters. */
+static int
+code_valid(const char *code)
+{
+	size_t n;
+
+	if (code == NULL || (n = strnlen(code, CID_CODE_MAX + 1)) < CID_CODE_MIN || n > CID_CODE_MAX)
+		return 0;
+	return strspn(code, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == n;
+}
+
+/* Redeems the code: the right (live) and its service. A store_rc; on OK both are filled. */
+static int
+redeem(struct cid *cid, const char *code, int64_t now, struct store_right *r,
+       struct store_service *svc)
+{
+	char hash[CODE_HASH_LEN + 1];
+	struct store *s;
+	int rc;
+
+	sha256_hex(code, strlen(code), hash);
+	if ((s = pool_get(&cid->pool)) == NULL)
+		return STORE_UNAVAILABLE;
+	rc = store_code_take(s, hash, now, r);
+	if (rc == STORE_OK && (r->ended_at != 0 || now >= r->expires_at))
+		rc = STORE_NOTFOUND;
+	if (rc == STORE_OK) {
+		rc = store_service_get_id(s, r->service_id, svc);
+		if (rc == STORE_OK && !svc->enabled)
+			rc = STORE_NOTFOUND;
+	}
+	pool_put(&cid->pool, s, rc == STORE_UNAVAILABLE);
+	return rc;
+}
+
+/* Signs the cookie token of right r with the current key. 0 or -1 (no key). */
+static int
+sign_cookie(struct cid *cid, const struct store_right *r, int64_t now, char *tok, size_t len)
+{
+	struct token t;
+	int rc;
+
+	memset(&t, 0, sizeof t);
+	if (sid_from_hex(r->sid, t.sid) == -1)
+		return -1;
+	t.service_id = r->service_id;
+	t.expires_at = r->expires_at;
+	cache_rdlock(&cid->cache);
+	rc = token_sign(&cid->cache.kr, now, &t, tok, len);
+	cache_unlock(&cid->cache);
+	return rc;
+}
+
+static int
+set_cookie(struct http_req *req, struct cid *cid, const char *tok, int64_t max_age, int https)
+{
+	char v[TOKEN_STR_MAX + 160];
+	int secure = cid->cc.secure == 1 || (cid->cc.secure == -1 && https);
+
+	snprintf(v, sizeof v, "%s=%s; HttpOnly; SameSite=Lax; Path=/; Max-Age=%lld%s",
+	         cid->cc.cookie, tok, (long long)max_age, secure ? "; Secure" : "");
+	return http_add_header(req, "Set-Cookie", v);
+}
+
+static void
+refuse(struct http_req *req, struct cid *cid, int result, int status, const char *title,
+       const char *text, const char *service)
+{
+	metrics_handoff(result);
+	cid_page(req, cid, status, title, text, service);
+}
+
+/* The service this request came through, when the proxy says so; NULL when it does not. */
+static const char *
+asked_service(struct http_req *req, struct cid *cid)
+{
+	const char *s = http_header(req, "X-Sekisho-Service");
+
+	return s != NULL ? s : cid_host_service(&cid->cc, http_header(req, "Host"));
+}
+
+static int
+request_https(struct http_req *req, struct cid *cid)
+{
+	struct check_in in;
+	struct check_req q;
+	struct check_out out;
+
+	cid_check_in(req, cid, NULL, &in);
+	memset(&q, 0, sizeof q);
+	memset(&out, 0, sizeof out);
+	return check_client(&cid->cc, &in, &q, &out) == CHECK_OK && q.https;
+}
+
+void
+handoff_enter(struct http_req *req, struct cid *cid)
+{
+	const char *code = http_query(req, "code"), *asked;
+	struct store_service svc;
+	struct store_right r;
+	char tok[TOKEN_STR_MAX], who[NAME_MAX_LEN * 2];
+	int64_t now = time(NULL);
+	int rc;
+
+	if (!code_valid(code)) {
+		cid_log_bad("event=handoff result=bad_code why=\"missing, oversized or not base64url\"");
+		refuse(req, cid, HANDOFF_BAD_CODE, 400, "This entry link is not valid",
+		       "The link that brought you here is incomplete or damaged. Please sign in again.", NULL);
+		return;
+	}
+	if ((rc = redeem(cid, code, now, &r, &svc)) != STORE_OK) {
+		if (rc == STORE_UNAVAILABLE) {
+			log_err("event=handoff result=unavailable why=\"store unavailable\"");
+			refuse(req, cid, HANDOFF_UNAVAILABLE, 503, "Temporarily unavailable",
+			       "Access cannot be checked right now. Please try again in a moment.", NULL);
+		} else {
+			log_info("event=handoff result=unknown_code");
+			refuse(req, cid, HANDOFF_UNKNOWN_CODE, 410, "This entry link has already been used",
+			       "Entry links work once and only for a short time. Please sign in again.",
+			       asked_service(req, cid));
+		}
+		return;
+	}
+	asked = asked_service(req, cid);
+	if (asked != NULL && strcmp(asked, svc.name) != 0) {
+		log_warn("event=handoff result=wrong_service right=%lld service=%s asked=%s",
+		         (long long)r.id, svc.name, log_value(who, sizeof who, asked));
+		refuse(req, cid, HANDOFF_WRONG_SERVICE, 403, "This entry link is for another service",
+		       "The link was issued for a different service. Please sign in again.", asked);
+		return;
+	}
+	if (follow_sync(&cid->follower, SYNC_WAIT_MS) != STORE_OK)
+		log_warn("event=handoff why=\"cache not caught up; the first check may wait\" right=%lld",
+		         (long long)r.id);
+	if (sign_cookie(cid, &r, now, tok, sizeof tok) == -1) {
+		log_err("event=handoff result=unavailable why=\"no current cookie key\"");
+		refuse(req, cid, HANDOFF_UNAVAILABLE, 503, "Temporarily unavailable",
+		       "Access cannot be granted right now. Please try again in a moment.", svc.name);
+		return;
+	}
+	if (set_cookie(req, cid, tok, r.expires_at - now, request_https(req, cid)) == -1 ||
+	    http_add_header(req, "Location", svc.url) == -1 ||
+	    http_add_header(req, "Cache-Control", "no-store") == -1 ||
+	    http_add_header(req, "Referrer-Policy", "no-referrer") == -1) {
+		http_reply(req, 500, "text/plain; charset=utf-8", "internal error\n", 15);
+		return;
+	}
+	metrics_handoff(HANDOFF_OK);
+	log_info("event=handoff result=ok right=%lld user=%s service=%s", (long long)r.id,
+	         r.user_name, svc.name);
+	http_reply(req, 303, NULL, "", 0);
+}

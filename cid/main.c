@@ -1,0 +1,119 @@
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cid.h"
+#include "daemon.h"
+#include "http.h"
+#include "log.h"
+#include "tmpl.h"
+
+/*
+ * cid: binds, drops privileges, then follows the store. Until the first
+ * snapshot succeeds every check answers 503: nothing passes without a
+ * verified, live right.
+ */
+
+static struct conf conf;
+static struct cid cid;
+
+/* Checked before "-n" answers ok, as before a start. */
+static int
+startup_check(const struct conf *c, char *err, size_t errlen)
+{
+	return cid_conf_build(c, &cid.cc, err, errlen);
+}
+
+static void
+block_signals(sigset_t *old)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, old);
+}
+
+static struct http_server *
+listen_http(void)
+{
+	struct http_opts ho;
+	struct http_server *srv;
+	char err[256];
+
+	memset(&ho, 0, sizeof ho);
+	ho.name = "cid";
+	ho.listen = conf.cid.listen;
+	ho.threads = conf.cid.threads;
+	ho.max_body = 0;
+	ho.max_conns = 4096;
+	ho.access_log = conf.log_level >= LOG_DEBUG;
+	if ((srv = http_start(&ho, cid_handle, &cid, err, sizeof err)) == NULL)
+		fatal("%s", err);
+	return srv;
+}
+
+static void
+load_templates(void)
+{
+	char err[512];
+
+	if ((cid.tmpl = tmpl_load(conf.authd.web_dir, err, sizeof err)) == NULL)
+		log_warn("event=templates why=\"%s\" effect=\"error pages in plain text\"", err);
+}
+
+static void
+serve(const sigset_t *waitmask)
+{
+	while (!daemon_stop) {
+		sigsuspend(waitmask);
+		if (daemon_reload) {
+			daemon_reload = 0;
+			log_info("event=reload why=SIGHUP effect=\"full reload from the store\"");
+			follow_request_snapshot(&cid.follower);
+		}
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct daemon_opts o;
+	struct http_server *srv;
+	sigset_t waitmask;
+	char err[256];
+
+	daemon_start_check("cid", argc, argv, &o, &conf, startup_check);
+	cid.conf = &conf;
+	daemon_signals();
+	block_signals(&waitmask);
+	sigdelset(&waitmask, SIGTERM);
+	sigdelset(&waitmask, SIGINT);
+	sigdelset(&waitmask, SIGHUP);
+	if (cache_init(&cid.cache, conf.cid.refresh_ms * 4 > CID_STALE_MIN_MS ?
+	                           conf.cid.refresh_ms * 4 : CID_STALE_MIN_MS) == -1)
+		fatal("out of memory");
+	load_templates();
+	srv = listen_http();
+	if (daemon_drop_privileges(conf.cid.user, err, sizeof err) == -1)
+		fatal("%s", err);
+	pool_init(&cid.pool, &conf.db);
+	cid.cache.reread = pool_reread;
+	cid.cache.reread_arg = &cid.pool;
+	if (follow_start(&cid.follower, &cid.cache, &conf) == -1 ||
+	    touch_start(&cid.toucher, &cid.cache, &conf) == -1)
+		fatal("cannot start threads");
+	log_info("event=start listen=%s threads=%d bind_ip=%s", conf.cid.listen, conf.cid.threads,
+	         conf.cid.bind_ip ? "on" : "off");
+	serve(&waitmask);
+	log_info("event=stop");
+	http_stop(srv);
+	follow_stop(&cid.follower);
+	touch_stop(&cid.toucher);
+	pool_destroy(&cid.pool);
+	tmpl_free(cid.tmpl);
+	cache_destroy(&cid.cache);
+	return 0;
+}

@@ -1,0 +1,287 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "cid.h"
+#include "http.h"
+#include "log.h"
+#include "tmpl.h"
+
+#define BAD_LOG_PER_S 10         /* lines about malformed input per second */
+#define PAGE_MAX      (64 * 1024)
+#define METRICS_MAX   (64 * 1024)
+
+static _Atomic int64_t bad_log_second;
+static atomic_int bad_log_count, bad_log_dropped;
+
+void
+cid_log_bad(const char *fmt, ...)
+{
+	int64_t now = time(NULL), was = atomic_load(&bad_log_second);
+	int dropped;
+	va_list ap;
+	char line[512];
+
+	if (was != now && atomic_compare_exchange_strong(&bad_log_second, &was, now)) {
+		atomic_store(&bad_log_count, 0);
+		if ((dropped = atomic_exchange(&bad_log_dropped, 0)) > 0)
+			log_warn("event=log_suppressed lines=%d why=\"more than %d malformed requests a second\"",
+			         dropped, BAD_LOG_PER_S);
+	}
+	if (atomic_fetch_add(&bad_log_count, 1) >= BAD_LOG_PER_S) {
+		atomic_fetch_add(&bad_log_dropped, 1);
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	log_warn("%s", line);
+}
+
+/* Counts a header only when it is there at all: the common case costs one lookup. */
+static const char *
+header(struct http_req *r, const char *name, int *n)
+{
+	const char *v = http_header(r, name);
+
+	*n = v != NULL ? http_header_count(r, name) : 0;
+	return v;
+}
+
+void
+cid_check_in(struct http_req *r, const struct cid *cid, const char *service, struct check_in *in)
+{
+	memset(in, 0, sizeof *in);
+	if (service != NULL) {
+		in->service = service;
+		in->n_service = 1;
+	} else {
+		in->service = header(r, "X-Sekisho-Service", &in->n_service);
+	}
+	in->host = http_header(r, "Host");
+	in->cookie = http_cookie(r, cid->cc.cookie);
+	in->n_cookie = in->cookie != NULL ? http_cookie_count(r, cid->cc.cookie) : 0;
+	in->xff = header(r, "X-Forwarded-For", &in->n_xff);
+	in->xfp = http_header(r, "X-Forwarded-Proto");
+	in->peer = http_peer(r);
+	in->tls = http_is_tls(r);
+}
+
+static void
+portal_url(const struct cid *cid, const char *service, char *out, size_t n)
+{
+	size_t len = strlen(cid->cc.portal);
+
+	while (len > 0 && cid->cc.portal[len - 1] == '/')
+		len--;
+	if (service != NULL && name_valid(service))
+		snprintf(out, n, "%.*s/?service=%s", (int)len, cid->cc.portal, service);
+	else
+		snprintf(out, n, "%.*s/", (int)len, cid->cc.portal);
+}
+
+void
+cid_page(struct http_req *r, struct cid *cid, int status, const char *title, const char *text,
+         const char *service)
+{
+	char url[CONF_STR_MAX + NAME_MAX_LEN + 16];
+	struct tmpl_ctx *ctx = tmpl_ctx_new();
+	struct buf b;
+
+	portal_url(cid, service, url, sizeof url);
+	buf_init(&b, PAGE_MAX);
+	if (ctx != NULL) {
+		tmpl_set(ctx, "title", title);
+		tmpl_set(ctx, "text", text);
+		tmpl_set(ctx, "portal_url", url);
+		tmpl_set(ctx, "service", service != NULL && name_valid(service) ? service : NULL);
+	}
+	http_add_header(r, "Cache-Control", "no-store");
+	if (ctx == NULL || cid->tmpl == NULL || tmpl_render(cid->tmpl, "cid_message", ctx, &b) == -1 ||
+	    buf_failed(&b)) {
+		buf_reset(&b);
+		buf_printf(&b, "%s\n\n%s\n\nSign in: %s\n", title, text, url);
+		http_reply(r, status, "text/plain; charset=utf-8", b.p, b.len);
+	} else {
+		http_reply(r, status, "text/html; charset=utf-8", b.p, b.len);
+	}
+	tmpl_ctx_free(ctx);
+	buf_free(&b);
+}
+
+static int64_t
+elapsed_ns(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (int64_t)(t1.tv_sec - t0->tv_sec) * 1000000000 + (t1.tv_nsec - t0->tv_nsec);
+}
+
+/* Parses and decides; logs malformed input (rate-limited). Returns out->result. */
+static int
+run_check(struct http_req *r, struct cid *cid, const char *service, struct check_out *out)
+{
+	struct check_in in;
+	struct check_req q;
+	char ip[ADDR_STR_MAX] = "-";
+
+	cid_check_in(r, cid, service, &in);
+	if (check_parse(&cid->cc, &in, &q, out) == CHECK_OK)
+		check_run(&cid->cache, &cid->cc, &q, time(NULL), out);
+	if (out->why != NULL) {
+		if (in.peer != NULL && addr_from_sockaddr(in.peer, &q.client) == 0)
+			addr_str(&q.client, ip, sizeof ip);
+		cid_log_bad("event=check result=%s peer=%s why=\"%s\"", check_label(out->result), ip,
+		            out->why);
+	}
+	return out->result;
+}
+
+static void
+route_auth(struct http_req *r, struct cid *cid)
+{
+	struct check_out out;
+	struct timespec t0;
+	char n[24];
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (run_check(r, cid, NULL, &out) == CHECK_OK) {
+		snprintf(n, sizeof n, "%lld", (long long)out.remaining);
+		http_add_header(r, "X-Sekisho-User", out.user);
+		http_add_header(r, "X-Sekisho-Remaining", n);
+	}
+	if (cid->conf->log_level >= LOG_DEBUG)
+		http_log_kv(r, "result=%s user=%s", check_label(out.result),
+		            out.result == CHECK_OK ? out.user : "-");
+	http_reply(r, check_status(out.result), NULL, "", 0);
+	metrics_check(out.result, elapsed_ns(&t0));
+}
+
+static void
+redirect(struct http_req *r, const char *url)
+{
+	http_add_header(r, "Location", url);
+	http_add_header(r, "Cache-Control", "no-store");
+	http_reply(r, 303, NULL, "", 0);
+}
+
+/* The thesis's check-and-redirect: GET /go/SERVICE. */
+static void
+route_go(struct http_req *r, struct cid *cid)
+{
+	const char *name = http_path(r) + strlen("/go/");
+	char url[URL_MAX_LEN + CONF_STR_MAX];
+	const struct cache_service *svc;
+	struct check_out out;
+	struct timespec t0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (!name_valid(name)) {
+		cid_page(r, cid, 404, "No such service", "There is no service of that name.", NULL);
+		return;
+	}
+	switch (run_check(r, cid, name, &out)) {
+	case CHECK_OK:
+		url[0] = '\0';
+		cache_rdlock(&cid->cache);
+		if ((svc = cache_service_locked(&cid->cache, name)) != NULL)
+			snprintf(url, sizeof url, "%s", svc->url);
+		cache_unlock(&cid->cache);
+		if (url[0] == '\0')
+			portal_url(cid, name, url, sizeof url);
+		redirect(r, url);
+		break;
+	case CHECK_UNKNOWN_SERVICE:
+		cid_page(r, cid, 404, "No such service", "There is no service of that name.", NULL);
+		break;
+	case CHECK_UNAVAILABLE:
+		cid_page(r, cid, 503, "Temporarily unavailable",
+		         "Access cannot be checked right now. Please try again in a moment.", name);
+		break;
+	case CHECK_BAD_REQUEST:
+		cid_page(r, cid, 400, "Bad request", "The request could not be understood.", name);
+		break;
+	default:
+		portal_url(cid, name, url, sizeof url);
+		redirect(r, url);
+	}
+	metrics_check(out.result, elapsed_ns(&t0));
+}
+
+static void
+route_metrics(struct http_req *r, struct cid *cid)
+{
+	struct buf b;
+
+	buf_init(&b, METRICS_MAX);
+	metrics_render(&b, &cid->cache);
+	if (buf_failed(&b))
+		http_reply(r, 500, "text/plain; charset=utf-8", "metrics too large\n", 18);
+	else
+		http_reply(r, 200, "text/plain; version=0.0.4; charset=utf-8", b.p, b.len);
+	buf_free(&b);
+}
+
+static void
+route_healthz(struct http_req *r, struct cid *cid)
+{
+	int ok;
+
+	cache_rdlock(&cid->cache);
+	ok = cache_usable_locked(&cid->cache);
+	cache_unlock(&cid->cache);
+	if (ok)
+		http_reply(r, 200, "text/plain; charset=utf-8", "ok\n", 3);
+	else
+		http_reply(r, 503, "text/plain; charset=utf-8", "unavailable: no current view of the store\n", 42);
+}
+
+/*
+ * A proxy's auth subrequest may keep the original method (nginx does unless
+ * told proxy_method GET): the check answers whatever method reaches it.
+ */
+static const struct route {
+	const char *path;
+	int prefix;
+	int any_method;
+	void (*fn)(struct http_req *, struct cid *);
+} routes[] = {
+	{ "/_sekisho/auth", 0, 1, route_auth },
+	{ "/_sekisho/enter", 0, 0, handoff_enter },
+	{ "/go/", 1, 0, route_go },
+	{ "/metrics", 0, 0, route_metrics },
+	{ "/healthz", 0, 0, route_healthz },
+};
+
+static int
+route_match(const struct route *rt, const char *path)
+{
+	if (rt->prefix)
+		return strncmp(path, rt->path, strlen(rt->path)) == 0;
+	return strcmp(path, rt->path) == 0;
+}
+
+void
+cid_handle(struct http_req *r, void *arg)
+{
+	struct cid *cid = arg;
+	const char *path = http_path(r), *m = http_method(r);
+	const struct route *rt;
+
+	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+		rt = &routes[i];
+		if (!route_match(rt, path))
+			continue;
+		if (!rt->any_method && strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0) {
+			http_add_header(r, "Allow", "GET, HEAD");
+			http_reply(r, 405, "text/plain; charset=utf-8", "method not allowed\n", 19);
+			return;
+		}
+		rt->fn(r, cid);
+		return;
+	}
+	http_reply(r, 404, "text/plain; charset=utf-8", "not found\n", 10);
+}
