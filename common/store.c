@@ -1,0 +1,588 @@
+/*
+ * The store's front: bounds every argument, then dispatches to the backend
+ * through struct store_ops. Nothing here knows SQL.
+ */
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "store.h"
+#include "store_int.h"
+
+#define CAP_MAX          1000000
+#define MINUTES_MAX      (366 * 24 * 60)
+#define CHANGES_MAX      100000
+#define TOUCH_BATCH_MAX  100000
+
+static const struct migration *override_m;
+static int override_n;
+
+const char *
+store_rc_str(int rc)
+{
+	static const char *const words[] = {
+		[STORE_OK] = "ok", [STORE_DENIED] = "denied", [STORE_NOTFOUND] = "not found",
+		[STORE_EXISTS] = "exists", [STORE_INVALID] = "invalid",
+		[STORE_UNAVAILABLE] = "unavailable",
+	};
+
+	if (rc < 0 || rc > STORE_UNAVAILABLE)
+		return "unknown";
+	return words[rc];
+}
+
+const char *
+role_str(int role)
+{
+	switch (role) {
+	case ROLE_USER:  return "user";
+	case ROLE_ADMIN: return "admin";
+	case ROLE_ROOT:  return "root";
+	}
+	return "unknown";
+}
+
+int
+role_parse(const char *s)
+{
+	for (int r = ROLE_USER; r <= ROLE_ROOT; r++)
+		if (s && strcmp(s, role_str(r)) == 0)
+			return r;
+	return -1;
+}
+
+int
+name_valid(const char *s)
+{
+	size_t n;
+
+	if (!s || s[0] == '.' || s[0] == '-')
+		return 0;
+	for (n = 0; s[n]; n++) {
+		char c = s[n];
+		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		         (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+		if (!ok || n >= NAME_MAX_LEN)
+			return 0;
+	}
+	return n > 0;
+}
+
+const char *
+end_reason_str(int reason)
+{
+	static const char *const words[] = {
+		[END_NONE] = "none", [END_EXPIRED] = "expired", [END_IDLE] = "idle",
+		[END_LOGOUT] = "logout", [END_RELEASED] = "released", [END_REVOKED] = "revoked",
+		[END_REPLACED] = "replaced", [END_SERVICE_DELETED] = "service-deleted",
+		[END_SERVICE_DISABLED] = "service-disabled", [END_USER_DISABLED] = "user-disabled",
+		[END_ROLLBACK] = "rollback",
+	};
+
+	if (reason < 0 || reason > END_ROLLBACK)
+		return "unknown";
+	return words[reason];
+}
+
+int
+store_fail(struct store *s, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->err, sizeof s->err, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+const char *
+store_error(struct store *s)
+{
+	return s ? s->err : "no store";
+}
+
+/* Copies the connection's last error to a caller's buffer when rc is a failure. */
+static int
+report(struct store *s, int rc, char *err, size_t errlen)
+{
+	if (rc != STORE_OK && err && errlen > 0)
+		snprintf(err, errlen, "%s", s->err);
+	return rc;
+}
+
+/* Starts each call with an empty error so a stale one is never reported. */
+static void
+clear(struct store *s)
+{
+	s->err[0] = '\0';
+}
+
+static int
+text_ok(const char *t, size_t max)
+{
+	return t && strnlen(t, max + 1) <= max;
+}
+
+/* A hash key (code or login id): 1..CODE_HASH_LEN lowercase hex digits. */
+static int
+hash_ok(const char *h)
+{
+	size_t n;
+
+	if (!h)
+		return 0;
+	for (n = 0; h[n]; n++)
+		if (n >= CODE_HASH_LEN || !((h[n] >= '0' && h[n] <= '9') || (h[n] >= 'a' && h[n] <= 'f')))
+			return 0;
+	return n > 0;
+}
+
+static int
+addr_ok(const struct addr *a)
+{
+	return a && (a->family == AF_INET || a->family == AF_INET6);
+}
+
+const struct migration *
+store_migrations(int *n)
+{
+	if (override_m) {
+		*n = override_n;
+		return override_m;
+	}
+	*n = n_migrations;
+	return migrations;
+}
+
+void
+store_set_migrations(const struct migration *m, int n)
+{
+	override_m = m;
+	override_n = m ? n : 0;
+}
+
+int
+store_schema_version(void)
+{
+	int n;
+	const struct migration *m = store_migrations(&n);
+
+	return n > 0 ? m[n - 1].version : 0;
+}
+
+struct store *
+store_open(const struct conf_db *db, int flags, char *err, size_t errlen)
+{
+	if (db->url[0]) {
+		snprintf(err, errlen, "db.url is set but the PostgreSQL backend not built");
+		return NULL;
+	}
+	if (!db->path[0]) {
+		snprintf(err, errlen, "db.path is empty");
+		return NULL;
+	}
+	return store_sqlite_open(db, flags, err, errlen);
+}
+
+void
+store_close(struct store *s)
+{
+	if (s)
+		s->ops->close(s);
+}
+
+int
+store_version(struct store *s)
+{
+	return s->ops->version(s);
+}
+
+int
+store_user_add(struct store *s, const char *name, int role, const char *pwhash,
+               int64_t now, int64_t *id, char *err, size_t errlen)
+{
+	clear(s);
+	if (!name_valid(name))
+		return report(s, store_fail(s, STORE_INVALID, "invalid user name"), err, errlen);
+	if (role < ROLE_USER || role > ROLE_ROOT)
+		return report(s, store_fail(s, STORE_INVALID, "invalid role"), err, errlen);
+	if (!text_ok(pwhash, HASH_MAX_LEN) || !pwhash[0])
+		return report(s, store_fail(s, STORE_INVALID, "invalid password hash"), err, errlen);
+	return report(s, s->ops->user_add(s, name, role, pwhash, now, id), err, errlen);
+}
+
+int
+store_user_get(struct store *s, const char *name, struct store_user *u)
+{
+	clear(s);
+	if (!name_valid(name))
+		return store_fail(s, STORE_NOTFOUND, "no such user");
+	return s->ops->user_get(s, name, 0, u);
+}
+
+int
+store_user_get_id(struct store *s, int64_t id, struct store_user *u)
+{
+	clear(s);
+	return s->ops->user_get(s, NULL, id, u);
+}
+
+int
+store_user_list(struct store *s, int (*fn)(const struct store_user *, void *), void *arg)
+{
+	clear(s);
+	return s->ops->user_list(s, fn, arg);
+}
+
+int
+store_user_set_password(struct store *s, int64_t id, const char *pwhash)
+{
+	clear(s);
+	if (!text_ok(pwhash, HASH_MAX_LEN) || !pwhash[0])
+		return store_fail(s, STORE_INVALID, "invalid password hash");
+	return s->ops->user_set_password(s, id, pwhash);
+}
+
+int
+store_user_set_role(struct store *s, int64_t id, int role, char *err, size_t errlen)
+{
+	clear(s);
+	if (role < ROLE_USER || role > ROLE_ROOT)
+		return report(s, store_fail(s, STORE_INVALID, "invalid role"), err, errlen);
+	return report(s, s->ops->user_set_role(s, id, role), err, errlen);
+}
+
+int
+store_user_set_disabled(struct store *s, int64_t id, int disabled, int64_t now,
+                        char *err, size_t errlen)
+{
+	clear(s);
+	return report(s, s->ops->user_set_disabled(s, id, disabled != 0, now), err, errlen);
+}
+
+int
+store_user_del(struct store *s, int64_t id, int64_t now, char *err, size_t errlen)
+{
+	clear(s);
+	return report(s, s->ops->user_del(s, id, now), err, errlen);
+}
+
+/* The editable fields of a service, bounded. 0 or STORE_INVALID with s->err. */
+static int
+service_check(struct store *s, const struct store_service *v)
+{
+	if (!name_valid(v->name))
+		return store_fail(s, STORE_INVALID, "invalid service name");
+	if (!text_ok(v->url, URL_MAX_LEN) || !v->url[0])
+		return store_fail(s, STORE_INVALID, "service url missing or longer than %d", URL_MAX_LEN);
+	if (!text_ok(v->entry_url, URL_MAX_LEN))
+		return store_fail(s, STORE_INVALID, "entry url longer than %d", URL_MAX_LEN);
+	if (v->max_usage_min < 1 || v->max_usage_min > MINUTES_MAX)
+		return store_fail(s, STORE_INVALID, "max usage must be 1..%d minutes", MINUTES_MAX);
+	if (v->max_interval_min < 1 || v->max_interval_min > MINUTES_MAX)
+		return store_fail(s, STORE_INVALID, "max interval must be 1..%d minutes", MINUTES_MAX);
+	if (v->cap < 0 || v->cap > CAP_MAX)
+		return store_fail(s, STORE_INVALID, "cap must be 0..%d", CAP_MAX);
+	if (v->n_guards < 0 || v->n_guards > GUARDS_MAX)
+		return store_fail(s, STORE_INVALID, "at most %d guarded endpoints", GUARDS_MAX);
+	for (int i = 0; i < v->n_guards; i++)
+		if (!addr_ok(&v->guards[i].addr))
+			return store_fail(s, STORE_INVALID, "guard %d has no address", i + 1);
+	return STORE_OK;
+}
+
+int
+store_service_add(struct store *s, const struct store_service *svc, int64_t now,
+                  int64_t *id, char *err, size_t errlen)
+{
+	int rc;
+
+	clear(s);
+	if ((rc = service_check(s, svc)) != STORE_OK)
+		return report(s, rc, err, errlen);
+	return report(s, s->ops->service_add(s, svc, now, id), err, errlen);
+}
+
+int
+store_service_get(struct store *s, const char *name, struct store_service *svc)
+{
+	clear(s);
+	if (!name_valid(name))
+		return store_fail(s, STORE_NOTFOUND, "no such service");
+	return s->ops->service_get(s, name, 0, svc);
+}
+
+int
+store_service_get_id(struct store *s, int64_t id, struct store_service *svc)
+{
+	clear(s);
+	return s->ops->service_get(s, NULL, id, svc);
+}
+
+int
+store_service_list(struct store *s, int64_t admin_id,
+                   int (*fn)(const struct store_service *, void *), void *arg)
+{
+	clear(s);
+	return s->ops->service_list(s, admin_id, fn, arg);
+}
+
+int
+store_service_update(struct store *s, const struct store_service *svc, int64_t now,
+                     char *err, size_t errlen)
+{
+	int rc;
+
+	clear(s);
+	if ((rc = service_check(s, svc)) != STORE_OK)
+		return report(s, rc, err, errlen);
+	return report(s, s->ops->service_update(s, svc, now), err, errlen);
+}
+
+int
+store_service_del(struct store *s, int64_t id, int64_t now, char *err, size_t errlen)
+{
+	clear(s);
+	return report(s, s->ops->service_del(s, id, now), err, errlen);
+}
+
+int
+store_admit(struct store *s, int64_t user_id, int64_t service_id,
+            const struct addr *ip, int64_t now, struct store_admission *a)
+{
+	clear(s);
+	memset(a, 0, sizeof *a);
+	if (!addr_ok(ip))
+		return store_fail(s, STORE_INVALID, "admission without a client address");
+	return s->ops->admit(s, user_id, service_id, ip, now, a);
+}
+
+static int
+reason_ok(int reason)
+{
+	return reason > END_NONE && reason <= END_ROLLBACK;
+}
+
+int
+store_end(struct store *s, int64_t right_id, int reason, int64_t now, struct store_right *out)
+{
+	clear(s);
+	if (!reason_ok(reason))
+		return store_fail(s, STORE_INVALID, "invalid end reason %d", reason);
+	return s->ops->end(s, right_id, reason, now, out);
+}
+
+int
+store_end_user(struct store *s, int64_t user_id, int64_t service_id, int reason,
+               int64_t now, int (*fn)(const struct store_right *, void *), void *arg)
+{
+	clear(s);
+	if (!reason_ok(reason))
+		return store_fail(s, STORE_INVALID, "invalid end reason %d", reason);
+	return s->ops->end_user(s, user_id, service_id, reason, now, fn, arg);
+}
+
+int
+store_right_get(struct store *s, int64_t id, struct store_right *r)
+{
+	clear(s);
+	return s->ops->right_get(s, id, NULL, r);
+}
+
+int
+store_right_by_sid(struct store *s, const char *sid, struct store_right *r)
+{
+	clear(s);
+	if (!text_ok(sid, SID_HEX_LEN) || !sid[0])
+		return store_fail(s, STORE_NOTFOUND, "no such right");
+	return s->ops->right_get(s, 0, sid, r);
+}
+
+int
+store_right_list(struct store *s, int64_t service_id, int64_t user_id,
+                 int (*fn)(const struct store_right *, void *), void *arg)
+{
+	clear(s);
+	return s->ops->right_list(s, service_id, user_id, fn, arg);
+}
+
+int
+store_ip_users(struct store *s, int64_t service_id, const struct addr *ip,
+               int64_t except_id, int *count)
+{
+	clear(s);
+	*count = 0;
+	if (!addr_ok(ip))
+		return store_fail(s, STORE_INVALID, "no address");
+	return s->ops->ip_users(s, service_id, ip, except_id, count);
+}
+
+int
+store_touch(struct store *s, const int64_t *ids, const int64_t *seen, size_t n)
+{
+	clear(s);
+	if (n > TOUCH_BATCH_MAX)
+		return store_fail(s, STORE_INVALID, "touch batch over %d", TOUCH_BATCH_MAX);
+	if (n == 0)
+		return STORE_OK;
+	return s->ops->touch(s, ids, seen, n);
+}
+
+int
+store_sweep(struct store *s, int64_t now,
+            int (*fn)(const struct store_right *, void *), void *arg, int *n)
+{
+	int dummy;
+
+	clear(s);
+	*(n ? n : &dummy) = 0;
+	return s->ops->sweep(s, now, fn, arg, n ? n : &dummy);
+}
+
+int
+store_prune(struct store *s, int64_t before, int *n)
+{
+	int dummy;
+
+	clear(s);
+	*(n ? n : &dummy) = 0;
+	return s->ops->prune(s, before, n ? n : &dummy);
+}
+
+int
+store_snapshot(struct store *s, int64_t now,
+               int (*svc_fn)(const struct store_service *, void *),
+               int (*right_fn)(const struct store_right *, void *),
+               void *arg, int64_t *seq)
+{
+	int64_t dummy;
+
+	clear(s);
+	return s->ops->snapshot(s, now, svc_fn, right_fn, arg, seq ? seq : &dummy);
+}
+
+int
+store_changes(struct store *s, int64_t after, int max,
+              int (*fn)(const struct store_change *, void *), void *arg)
+{
+	clear(s);
+	if (max < 1 || max > CHANGES_MAX)
+		return store_fail(s, STORE_INVALID, "changes: max must be 1..%d", CHANGES_MAX);
+	return s->ops->changes(s, after, max, fn, arg);
+}
+
+int
+store_code_put(struct store *s, const char *code_hash, int64_t right_id, int64_t expires_at)
+{
+	clear(s);
+	if (!hash_ok(code_hash))
+		return store_fail(s, STORE_INVALID, "invalid code hash");
+	return s->ops->code_put(s, code_hash, right_id, expires_at);
+}
+
+int
+store_code_take(struct store *s, const char *code_hash, int64_t now, struct store_right *r)
+{
+	clear(s);
+	if (!hash_ok(code_hash))
+		return store_fail(s, STORE_NOTFOUND, "no such code");
+	return s->ops->code_take(s, code_hash, now, r);
+}
+
+int
+store_login_put(struct store *s, const char *id_hash, int64_t user_id, const char *csrf,
+                int64_t now, int64_t expires_at)
+{
+	clear(s);
+	if (!hash_ok(id_hash))
+		return store_fail(s, STORE_INVALID, "invalid login id hash");
+	if (!text_ok(csrf, CSRF_MAX_LEN))
+		return store_fail(s, STORE_INVALID, "csrf token longer than %d", CSRF_MAX_LEN);
+	return s->ops->login_put(s, id_hash, user_id, csrf, now, expires_at);
+}
+
+int
+store_login_get(struct store *s, const char *id_hash, int64_t now, int idle_s,
+                struct store_login *l)
+{
+	clear(s);
+	if (!hash_ok(id_hash))
+		return store_fail(s, STORE_NOTFOUND, "no such login");
+	return s->ops->login_get(s, id_hash, now, idle_s < 0 ? 0 : idle_s, l);
+}
+
+int
+store_login_del(struct store *s, const char *id_hash)
+{
+	clear(s);
+	if (!hash_ok(id_hash))
+		return store_fail(s, STORE_NOTFOUND, "no such login");
+	return s->ops->login_del(s, id_hash);
+}
+
+int
+store_key_add(struct store *s, const struct store_key *k)
+{
+	clear(s);
+	if (k->expires_at <= k->activates_at)
+		return store_fail(s, STORE_INVALID, "key %u expires before it activates", k->kid);
+	return s->ops->key_add(s, k);
+}
+
+int
+store_key_list(struct store *s, int64_t now, struct store_key *keys, int max, int *n)
+{
+	clear(s);
+	*n = 0;
+	if (max < 1 || max > KEYRING_MAX)
+		return store_fail(s, STORE_INVALID, "key list: max must be 1..%d", KEYRING_MAX);
+	return s->ops->key_list(s, now, keys, max, n);
+}
+
+int
+store_key_del_expired(struct store *s, int64_t now, int *n)
+{
+	int dummy;
+
+	clear(s);
+	*(n ? n : &dummy) = 0;
+	return s->ops->key_del_expired(s, now, n ? n : &dummy);
+}
+
+int
+store_audit(struct store *s, int64_t now, const char *actor, const char *action,
+            const char *service, const char *target, const char *detail)
+{
+	clear(s);
+	if (!text_ok(actor, NAME_MAX_LEN) || !actor[0] || !text_ok(action, 31) || !action[0])
+		return store_fail(s, STORE_INVALID, "audit: actor or action missing or too long");
+	if ((service && !text_ok(service, NAME_MAX_LEN)) || (target && !text_ok(target, NAME_MAX_LEN)))
+		return store_fail(s, STORE_INVALID, "audit: service or target too long");
+	if (detail && !text_ok(detail, AUDIT_TEXT_MAX))
+		return store_fail(s, STORE_INVALID, "audit: detail longer than %d", AUDIT_TEXT_MAX);
+	return s->ops->audit(s, now, actor, action, service ? service : "",
+	                     target ? target : "", detail ? detail : "");
+}
+
+int
+store_audit_list(struct store *s, const struct store_audit_filter *f,
+                 int (*fn)(const struct store_audit *, void *), void *arg)
+{
+	clear(s);
+	if (f->limit < 1 || f->limit > 1000)
+		return store_fail(s, STORE_INVALID, "audit: limit must be 1..1000");
+	if ((f->service && !text_ok(f->service, NAME_MAX_LEN)) ||
+	    (f->user && !text_ok(f->user, NAME_MAX_LEN)))
+		return store_fail(s, STORE_INVALID, "audit: filter name too long");
+	return s->ops->audit_list(s, f, fn, arg);
+}
+
+int
+store_stats(struct store *s, struct store_stats *st)
+{
+	clear(s);
+	memset(st, 0, sizeof *st);
+	return s->ops->stats(s, st);
+}

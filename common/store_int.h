@@ -1,0 +1,100 @@
+#ifndef SEKISHO_STORE_INT_H
+#define SEKISHO_STORE_INT_H
+
+/*
+ * Private to the store: the backend vtable. store.c checks and bounds every
+ * argument before dispatching, so backends receive valid names, lengths and
+ * ranges and only have to speak their database. Each operation returns an
+ * enum store_rc and leaves a one-line reason in s->err when it fails.
+ *
+ * Callbacks (fn) are called outside any open statement of the backend only
+ * where store.h says "after commit"; elsewhere they run while the backend is
+ * reading and must not call into the same struct store.
+ */
+
+#include "migrate.h"
+#include "store.h"
+
+#define STORE_ERR_MAX 256
+
+typedef int (*store_right_fn)(const struct store_right *, void *);
+typedef int (*store_service_fn)(const struct store_service *, void *);
+typedef int (*store_user_fn)(const struct store_user *, void *);
+
+struct store_ops {
+	void (*close)(struct store *);
+	int (*version)(struct store *);
+
+	int (*user_add)(struct store *, const char *name, int role, const char *pwhash,
+	                int64_t now, int64_t *id);
+	int (*user_get)(struct store *, const char *name, int64_t id, struct store_user *);
+	int (*user_list)(struct store *, store_user_fn, void *);
+	int (*user_set_password)(struct store *, int64_t id, const char *pwhash);
+	int (*user_set_role)(struct store *, int64_t id, int role);
+	int (*user_set_disabled)(struct store *, int64_t id, int disabled, int64_t now);
+	int (*user_del)(struct store *, int64_t id, int64_t now);
+
+	int (*service_add)(struct store *, const struct store_service *, int64_t now, int64_t *id);
+	int (*service_get)(struct store *, const char *name, int64_t id, struct store_service *);
+	int (*service_list)(struct store *, int64_t admin_id, store_service_fn, void *);
+	int (*service_update)(struct store *, const struct store_service *, int64_t now);
+	int (*service_del)(struct store *, int64_t id, int64_t now);
+
+	int (*admit)(struct store *, int64_t user_id, int64_t service_id, const struct addr *ip,
+	             int64_t now, struct store_admission *);
+	int (*end)(struct store *, int64_t right_id, int reason, int64_t now, struct store_right *);
+	int (*end_user)(struct store *, int64_t user_id, int64_t service_id, int reason,
+	                int64_t now, store_right_fn, void *);
+	int (*right_get)(struct store *, int64_t id, const char *sid, struct store_right *);
+	int (*right_list)(struct store *, int64_t service_id, int64_t user_id, store_right_fn, void *);
+	int (*ip_users)(struct store *, int64_t service_id, const struct addr *ip,
+	                int64_t except_id, int *count);
+	int (*touch)(struct store *, const int64_t *ids, const int64_t *seen, size_t n);
+	int (*sweep)(struct store *, int64_t now, store_right_fn, void *, int *n);
+	int (*prune)(struct store *, int64_t before, int *n);
+	int (*snapshot)(struct store *, int64_t now, store_service_fn, store_right_fn, void *,
+	                int64_t *seq);
+	int (*changes)(struct store *, int64_t after, int max,
+	               int (*fn)(const struct store_change *, void *), void *);
+
+	int (*code_put)(struct store *, const char *code_hash, int64_t right_id, int64_t expires_at);
+	int (*code_take)(struct store *, const char *code_hash, int64_t now, struct store_right *);
+
+	int (*login_put)(struct store *, const char *id_hash, int64_t user_id, const char *csrf,
+	                 int64_t now, int64_t expires_at);
+	int (*login_get)(struct store *, const char *id_hash, int64_t now, int idle_s,
+	                 struct store_login *);
+	int (*login_del)(struct store *, const char *id_hash);
+
+	int (*key_add)(struct store *, const struct store_key *);
+	int (*key_list)(struct store *, int64_t now, struct store_key *, int max, int *n);
+	int (*key_del_expired)(struct store *, int64_t now, int *n);
+
+	int (*audit)(struct store *, int64_t now, const char *actor, const char *action,
+	             const char *service, const char *target, const char *detail);
+	int (*audit_list)(struct store *, const struct store_audit_filter *,
+	                  int (*fn)(const struct store_audit *, void *), void *);
+	int (*stats)(struct store *, struct store_stats *);
+};
+
+/* Every backend's connection starts with this. */
+struct store {
+	const struct store_ops *ops;
+	char err[STORE_ERR_MAX];
+};
+
+/* Fills s->err; returns rc so a backend can write "return store_fail(s, rc, ...)". */
+int store_fail(struct store *s, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* The embedded migrations this build applies, checked to run 1..N without gaps. */
+const struct migration *store_migrations(int *n);
+/*
+ * For tests of the upgrade path only: use m[0..n-1] instead of the embedded
+ * migrations (NULL restores them). Not thread-safe; call before store_open.
+ */
+void store_set_migrations(const struct migration *m, int n);
+
+struct store *store_sqlite_open(const struct conf_db *db, int flags, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,474 @@
+/*
+ * SQLite backend: opening, schema migrations, the statement cache and the
+ * helpers the other store_sqlite_*.c files share.
+ *
+ * Every connection runs WAL with synchronous=NORMAL (a commit is durable
+ * against a crash of the process, and against power loss once checkpointed),
+ * foreign keys on, and waits busy_timeout_ms for the write lock. Writers take
+ * the lock up front (BEGIN IMMEDIATE) so a transaction never fails half-way
+ * because another writer got there first.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "store_sqlite_int.h"
+
+#define BUSY_DEFAULT_MS 5000
+
+static void sq_close(struct store *s);
+static int sq_version(struct store *s);
+
+static const struct store_ops sq_ops = {
+	.close = sq_close, .version = sq_version,
+	.user_add = sq_user_add, .user_get = sq_user_get, .user_list = sq_user_list,
+	.user_set_password = sq_user_set_password, .user_set_role = sq_user_set_role,
+	.user_set_disabled = sq_user_set_disabled, .user_del = sq_user_del,
+	.service_add = sq_service_add, .service_get = sq_service_get,
+	.service_list = sq_service_list, .service_update = sq_service_update,
+	.service_del = sq_service_del,
+	.admit = sq_admit, .end = sq_end, .end_user = sq_end_user,
+	.right_get = sq_right_get, .right_list = sq_right_list, .ip_users = sq_ip_users,
+	.touch = sq_touch, .sweep = sq_sweep, .prune = sq_prune, .snapshot = sq_snapshot,
+	.changes = sq_changes,
+	.code_put = sq_code_put, .code_take = sq_code_take,
+	.login_put = sq_login_put, .login_get = sq_login_get, .login_del = sq_login_del,
+	.key_add = sq_key_add, .key_list = sq_key_list, .key_del_expired = sq_key_del_expired,
+	.audit = sq_audit, .audit_list = sq_audit_list, .stats = sq_stats,
+};
+
+int
+sq_fail(struct sq *q, int rc, const char *what)
+{
+	const char *msg = q->db ? sqlite3_errmsg(q->db) : sqlite3_errstr(rc);
+
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return store_fail(&q->base, STORE_UNAVAILABLE,
+		                  "store busy: %s: database locked longer than the busy timeout", what);
+	case SQLITE_CONSTRAINT:
+		return store_fail(&q->base, STORE_INVALID, "store: %s: %s", what, msg);
+	default:
+		return store_fail(&q->base, STORE_UNAVAILABLE, "store: %s: %s", what, msg);
+	}
+}
+
+/* Slot of sql in the cache: open addressing on the string's address. */
+static struct sq_slot *
+slot_of(struct sq *q, const char *sql)
+{
+	size_t h = ((uintptr_t)sql >> 3) % SQ_CACHE_SLOTS;
+
+	for (size_t i = 0; i < SQ_CACHE_SLOTS; i++) {
+		struct sq_slot *sl = &q->cache[(h + i) % SQ_CACHE_SLOTS];
+		if (sl->sql == sql || sl->sql == NULL)
+			return sl;
+	}
+	return NULL;
+}
+
+sqlite3_stmt *
+sq_stmt(struct sq *q, const char *sql)
+{
+	struct sq_slot *sl = slot_of(q, sql);
+	int rc;
+
+	if (!sl) {
+		store_fail(&q->base, STORE_UNAVAILABLE, "store: statement cache full");
+		return NULL;
+	}
+	if (sl->st) {
+		sqlite3_reset(sl->st);
+		return sl->st;
+	}
+	rc = sqlite3_prepare_v3(q->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &sl->st, NULL);
+	if (rc != SQLITE_OK) {
+		sq_fail(q, rc, "prepare");
+		sl->st = NULL;
+		return NULL;
+	}
+	sl->sql = sql;
+	return sl->st;
+}
+
+int
+sq_step(struct sq *q, sqlite3_stmt *st, const char *what, int *row)
+{
+	int rc = sqlite3_step(st);
+
+	*row = rc == SQLITE_ROW;
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		return STORE_OK;
+	rc = sq_fail(q, rc, what);
+	sqlite3_reset(st);
+	return rc;
+}
+
+static const char SQL_BEGIN_WRITE[] = "BEGIN IMMEDIATE";
+static const char SQL_BEGIN_READ[] = "BEGIN";
+static const char SQL_COMMIT[] = "COMMIT";
+static const char SQL_ROLLBACK[] = "ROLLBACK";
+
+/*
+ * A read transaction starts its snapshot at its first read; every read in it
+ * then sees that one snapshot.
+ */
+int
+sq_begin(struct sq *q, int write)
+{
+	return sq_run(q, write ? SQL_BEGIN_WRITE : SQL_BEGIN_READ, NULL, 0, NULL);
+}
+
+int
+sq_commit(struct sq *q)
+{
+	int rc = sq_run(q, SQL_COMMIT, NULL, 0, NULL);
+
+	if (rc != STORE_OK)
+		sq_rollback(q);
+	return rc;
+}
+
+/* Keeps the error of whatever failed before; a failed rollback adds nothing useful. */
+void
+sq_rollback(struct sq *q)
+{
+	sqlite3_stmt *st;
+
+	if (sqlite3_get_autocommit(q->db))
+		return;
+	if ((st = sq_stmt(q, SQL_ROLLBACK)) != NULL) {
+		sqlite3_step(st);
+		sqlite3_reset(st);
+	}
+}
+
+void
+sq_bind_ints(sqlite3_stmt *st, const int64_t *args, int n)
+{
+	for (int i = 0; i < n; i++)
+		sqlite3_bind_int64(st, i + 1, args[i]);
+}
+
+void
+sq_bind_addr(sqlite3_stmt *st, int idx, const struct addr *a)
+{
+	sqlite3_bind_blob(st, idx, a->bytes, a->family == AF_INET ? 4 : 16, SQLITE_TRANSIENT);
+}
+
+void
+sq_bind_text(sqlite3_stmt *st, int idx, const char *t)
+{
+	sqlite3_bind_text(st, idx, t, -1, SQLITE_TRANSIENT);
+}
+
+int
+sq_run(struct sq *q, const char *sql, const int64_t *args, int n, int *changed)
+{
+	sqlite3_stmt *st = sq_stmt(q, sql);
+	int rc, row;
+
+	if (!st)
+		return STORE_UNAVAILABLE;
+	sq_bind_ints(st, args, n);
+	do
+		rc = sq_step(q, st, sql, &row);
+	while (rc == STORE_OK && row);
+	if (rc == STORE_OK && changed)
+		*changed = sqlite3_changes(q->db);
+	sqlite3_reset(st);
+	return rc;
+}
+
+int
+sq_int(struct sq *q, const char *sql, const int64_t *args, int n, int64_t *out)
+{
+	sqlite3_stmt *st = sq_stmt(q, sql);
+	int rc, row;
+
+	if (!st)
+		return STORE_UNAVAILABLE;
+	sq_bind_ints(st, args, n);
+	if ((rc = sq_step(q, st, sql, &row)) == STORE_OK) {
+		if (row)
+			*out = sqlite3_column_int64(st, 0);
+		else
+			rc = STORE_NOTFOUND;
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+void
+sq_col_text(sqlite3_stmt *st, int col, char *dst, size_t n)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+
+	snprintf(dst, n, "%s", t ? (const char *)t : "");
+}
+
+void
+sq_col_addr(sqlite3_stmt *st, int col, struct addr *a)
+{
+	const void *b = sqlite3_column_blob(st, col);
+	int len = sqlite3_column_bytes(st, col);
+
+	memset(a, 0, sizeof *a);
+	if (!b || (len != 4 && len != 16))
+		return;
+	a->family = len == 4 ? AF_INET : AF_INET6;
+	memcpy(a->bytes, b, (size_t)len);
+}
+
+void
+sq_read_right(sqlite3_stmt *st, int c, struct store_right *r)
+{
+	memset(r, 0, sizeof *r);
+	r->id = sqlite3_column_int64(st, c);
+	sq_col_text(st, c + 1, r->sid, sizeof r->sid);
+	r->user_id = sqlite3_column_int64(st, c + 2);
+	sq_col_text(st, c + 3, r->user_name, sizeof r->user_name);
+	r->service_id = sqlite3_column_int64(st, c + 4);
+	sq_col_text(st, c + 5, r->service_name, sizeof r->service_name);
+	sq_col_addr(st, c + 6, &r->ip);
+	r->created_at = sqlite3_column_int64(st, c + 7);
+	r->expires_at = sqlite3_column_int64(st, c + 8);
+	r->last_seen = sqlite3_column_int64(st, c + 9);
+	r->idle_deadline = sqlite3_column_int64(st, c + 10);
+	r->ended_at = sqlite3_column_int64(st, c + 11);
+	r->end_reason = sqlite3_column_int(st, c + 12);
+}
+
+static int
+rights_push(struct sq_rights *rs, const struct store_right *r)
+{
+	if (rs->n == rs->cap) {
+		size_t cap = rs->cap ? rs->cap * 2 : 64;
+		struct store_right *v = realloc(rs->v, cap * sizeof *v);
+		if (!v)
+			return -1;
+		rs->v = v;
+		rs->cap = cap;
+	}
+	rs->v[rs->n++] = *r;
+	return 0;
+}
+
+int
+sq_end_rows(struct sq *q, sqlite3_stmt *st, struct sq_rights *out, int *n)
+{
+	struct store_right r;
+	int rc, row;
+
+	*n = 0;
+	while ((rc = sq_step(q, st, "end rights", &row)) == STORE_OK && row) {
+		(*n)++;
+		if (!out)
+			continue;
+		sq_read_right(st, 0, &r);
+		if (rights_push(out, &r) < 0) {
+			rc = store_fail(&q->base, STORE_UNAVAILABLE, "store: out of memory");
+			break;
+		}
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+void
+sq_rights_deliver(struct sq_rights *rs, store_right_fn fn, void *arg)
+{
+	for (size_t i = 0; fn && i < rs->n; i++)
+		if (fn(&rs->v[i], arg))
+			break;
+	free(rs->v);
+	rs->v = NULL;
+	rs->n = rs->cap = 0;
+}
+
+/*
+ * Creates a missing database file readable only by its owner and group: it
+ * holds password hashes. SQLite gives its -wal and -shm files the same mode.
+ */
+static int
+precreate(const char *path, char *err, size_t errlen)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+
+	if (fd >= 0)
+		return close(fd);
+	if (errno == EEXIST)
+		return 0;
+	snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+	return -1;
+}
+
+static int
+pragmas(struct sq *q, char *err, size_t errlen)
+{
+	static const char *const set[] = {
+		"PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON",
+	};
+	sqlite3_stmt *st = NULL;
+	int ok;
+
+	if (sqlite3_prepare_v2(q->db, "PRAGMA journal_mode = WAL", -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	ok = sqlite3_step(st) == SQLITE_ROW &&
+	     strcmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
+	sqlite3_finalize(st);
+	if (!ok)
+		goto fail;
+	for (size_t i = 0; i < sizeof set / sizeof set[0]; i++)
+		if (sqlite3_exec(q->db, set[i], NULL, NULL, NULL) != SQLITE_OK)
+			goto fail;
+	return 0;
+fail:
+	snprintf(err, errlen, "cannot set up the database (WAL mode): %s", sqlite3_errmsg(q->db));
+	return -1;
+}
+
+static const char SQL_USER_VERSION[] = "PRAGMA user_version";
+static const char SQL_OBJECTS[] = "SELECT count(*) FROM sqlite_master";
+
+/* Runs one migration in its own write transaction unless someone else just did. */
+static int
+apply(struct sq *q, const struct migration *m, char *err, size_t errlen)
+{
+	char setver[48];
+	int64_t have = 0;
+
+	if (sq_begin(q, 1) != STORE_OK)
+		goto fail;
+	if (sq_int(q, SQL_USER_VERSION, NULL, 0, &have) != STORE_OK)
+		goto fail;
+	if (have >= m->version)
+		return sq_commit(q) == STORE_OK ? 0 : -1;
+	snprintf(setver, sizeof setver, "PRAGMA user_version = %d", m->version);
+	if (sqlite3_exec(q->db, m->sql, NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(q->db, setver, NULL, NULL, NULL) != SQLITE_OK) {
+		sq_fail(q, sqlite3_errcode(q->db), m->name);
+		goto fail;
+	}
+	if (sq_commit(q) != STORE_OK)
+		goto fail;
+	return 0;
+fail:
+	sq_rollback(q);
+	snprintf(err, errlen, "migration %s failed: %s", m->name, q->base.err);
+	return -1;
+}
+
+static int
+migrations_ok(const struct migration *m, int n, char *err, size_t errlen)
+{
+	for (int i = 0; i < n; i++)
+		if (m[i].version != i + 1) {
+			snprintf(err, errlen, "embedded migrations are not numbered 1..%d", n);
+			return 0;
+		}
+	return 1;
+}
+
+/* -1 with err when the schema may not be used or migrated as the flags ask; else 0. */
+static int
+refuse(const char *path, int64_t have, int want, int64_t objects, int flags,
+       char *err, size_t errlen)
+{
+	if (have > want)
+		snprintf(err, errlen, "%s has schema version %lld, newer than this build's %d: "
+		         "run a newer sekisho (sekishoctl migrate cannot downgrade)",
+		         path, (long long)have, want);
+	else if (have == 0 && objects > 0)
+		snprintf(err, errlen, "%s is not a sekisho database (schema version 0 with tables)",
+		         path);
+	else if (have == 0 && !(flags & (STORE_OPEN_CREATE | STORE_OPEN_MIGRATE)))
+		snprintf(err, errlen, "%s is not initialised (schema version 0, this build needs %d): "
+		         "run sekishoctl init or sekishoctl migrate", path, want);
+	else if (have > 0 && have < want && !(flags & STORE_OPEN_MIGRATE))
+		snprintf(err, errlen, "%s has schema version %lld, this build needs %d: "
+		         "run sekishoctl migrate", path, (long long)have, want);
+	else
+		return 0;
+	return -1;
+}
+
+static int
+schema(struct sq *q, const char *path, int flags, char *err, size_t errlen)
+{
+	int n;
+	const struct migration *m = store_migrations(&n);
+	int want = store_schema_version();
+	int64_t have = 0, objects = 0;
+
+	if (!migrations_ok(m, n, err, errlen))
+		return -1;
+	if (sq_int(q, SQL_USER_VERSION, NULL, 0, &have) != STORE_OK ||
+	    sq_int(q, SQL_OBJECTS, NULL, 0, &objects) != STORE_OK) {
+		snprintf(err, errlen, "%s: %s", path, q->base.err);
+		return -1;
+	}
+	if (refuse(path, have, want, objects, flags, err, errlen) < 0)
+		return -1;
+	for (int i = (int)have; i < n; i++)
+		if (apply(q, &m[i], err, errlen) < 0)
+			return -1;
+	q->version = want;
+	return 0;
+}
+
+struct store *
+store_sqlite_open(const struct conf_db *c, int flags, char *err, size_t errlen)
+{
+	struct sq *q = calloc(1, sizeof *q);
+	int oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+	int rc;
+
+	if (!q) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	q->base.ops = &sq_ops;
+	if (flags & STORE_OPEN_CREATE) {
+		oflags |= SQLITE_OPEN_CREATE;
+		if (precreate(c->path, err, errlen) < 0)
+			goto fail;
+	}
+	if ((rc = sqlite3_open_v2(c->path, &q->db, oflags, NULL)) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot open %s: %s", c->path,
+		         q->db ? sqlite3_errmsg(q->db) : sqlite3_errstr(rc));
+		goto fail;
+	}
+	sqlite3_extended_result_codes(q->db, 1);
+	sqlite3_busy_timeout(q->db, c->busy_timeout_ms > 0 ? c->busy_timeout_ms : BUSY_DEFAULT_MS);
+	if (pragmas(q, err, errlen) < 0 || schema(q, c->path, flags, err, errlen) < 0)
+		goto fail;
+	return &q->base;
+fail:
+	sq_close(&q->base);
+	return NULL;
+}
+
+static void
+sq_close(struct store *s)
+{
+	struct sq *q = sq_of(s);
+
+	for (size_t i = 0; i < SQ_CACHE_SLOTS; i++)
+		sqlite3_finalize(q->cache[i].st);
+	sqlite3_close_v2(q->db);
+	free(q);
+}
+
+static int
+sq_version(struct store *s)
+{
+	return sq_of(s)->version;
+}

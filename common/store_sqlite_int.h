@@ -1,0 +1,139 @@
+#ifndef SEKISHO_STORE_SQLITE_INT_H
+#define SEKISHO_STORE_SQLITE_INT_H
+
+/*
+ * Private to the SQLite backend (store_sqlite*.c, the only includers of
+ * sqlite3.h). One struct sq is one connection with its own statement cache.
+ *
+ * Statements are named by their SQL text, a static string next to the code
+ * that runs it: sq_stmt() prepares it once per connection and hands it back
+ * reset. Whoever steps a statement resets it when done, so no read stays open
+ * behind the caller's back. Every value goes in through a bound parameter.
+ */
+
+#include <sqlite3.h>
+
+#include "store_int.h"
+
+#define SQ_CACHE_SLOTS 128
+
+struct sq_slot {
+	const char   *sql;
+	sqlite3_stmt *st;
+};
+
+struct sq {
+	struct store   base;
+	sqlite3       *db;
+	int            version;
+	struct sq_slot cache[SQ_CACHE_SLOTS];
+};
+
+/* Rights collected while a transaction runs, handed to a callback after commit. */
+struct sq_rights {
+	struct store_right *v;
+	size_t n, cap;
+};
+
+/*
+ * Columns of a right as sq_read_right() reads them. Unqualified, so the same
+ * list serves "SELECT ... FROM sessions" and "UPDATE sessions ... RETURNING"
+ * (which can neither join nor use an alias).
+ */
+#define SQ_RIGHT_COLS \
+	"id, sid, user_id, user_name, service_id, service_name, ip, " \
+	"created_at, expires_at, last_seen, " \
+	"last_seen + 60 * coalesce((SELECT v.max_interval_min FROM services v " \
+	"WHERE v.id = sessions.service_id), 0), coalesce(ended_at, 0), end_reason"
+
+/* Columns of a service as sq_services_load() reads them, from services. */
+#define SQ_SERVICE_COLS \
+	"id, name, url, entry_url, max_usage_min, max_interval_min, cap, admin_id, " \
+	"(SELECT u.name FROM users u WHERE u.id = services.admin_id), enabled, active, " \
+	"created_at, updated_at"
+
+static inline struct sq *
+sq_of(struct store *s)
+{
+	return (struct sq *)s;
+}
+
+/* The cached statement for sql, reset; NULL with s->err set when it cannot be prepared. */
+sqlite3_stmt *sq_stmt(struct sq *q, const char *sql);
+/* Maps an SQLite result to a store rc (busy, I/O, ... are STORE_UNAVAILABLE) with s->err. */
+int sq_fail(struct sq *q, int rc, const char *what);
+/* Steps st and maps anything but SQLITE_ROW/SQLITE_DONE through sq_fail. */
+int sq_step(struct sq *q, sqlite3_stmt *st, const char *what, int *row);
+
+int sq_begin(struct sq *q, int write);   /* write: BEGIN IMMEDIATE, else a read txn */
+int sq_commit(struct sq *q);
+void sq_rollback(struct sq *q);
+
+/* Binds args[0..n-1] to ?1..?n. */
+void sq_bind_ints(sqlite3_stmt *st, const int64_t *args, int n);
+void sq_bind_addr(sqlite3_stmt *st, int idx, const struct addr *a);
+void sq_bind_text(sqlite3_stmt *st, int idx, const char *t);
+
+/* Runs an all-integer statement to completion; *changed gets the rows it changed. */
+int sq_run(struct sq *q, const char *sql, const int64_t *args, int n, int *changed);
+/* One integer from an all-integer query; STORE_NOTFOUND when it has no row. */
+int sq_int(struct sq *q, const char *sql, const int64_t *args, int n, int64_t *out);
+
+void sq_col_text(sqlite3_stmt *st, int col, char *dst, size_t n);
+void sq_col_addr(sqlite3_stmt *st, int col, struct addr *a);
+void sq_read_right(sqlite3_stmt *st, int col, struct store_right *r);
+
+/*
+ * Runs st (an UPDATE ... RETURNING SQ_RIGHT_COLS, parameters bound) and appends
+ * every ended right to out (when out is not NULL); *n counts them.
+ */
+int sq_end_rows(struct sq *q, sqlite3_stmt *st, struct sq_rights *out, int *n);
+/* Calls fn on each collected right until it returns non-zero; frees them. */
+void sq_rights_deliver(struct sq_rights *rs, store_right_fn fn, void *arg);
+
+/* Backend operations, by file. */
+int sq_user_add(struct store *, const char *, int, const char *, int64_t, int64_t *);
+int sq_user_get(struct store *, const char *, int64_t, struct store_user *);
+int sq_user_list(struct store *, store_user_fn, void *);
+int sq_user_set_password(struct store *, int64_t, const char *);
+int sq_user_set_role(struct store *, int64_t, int);
+int sq_user_set_disabled(struct store *, int64_t, int, int64_t);
+int sq_user_del(struct store *, int64_t, int64_t);
+int sq_login_put(struct store *, const char *, int64_t, const char *, int64_t, int64_t);
+int sq_login_get(struct store *, const char *, int64_t, int, struct store_login *);
+int sq_login_del(struct store *, const char *);
+
+int sq_service_add(struct store *, const struct store_service *, int64_t, int64_t *);
+int sq_service_get(struct store *, const char *, int64_t, struct store_service *);
+int sq_service_list(struct store *, int64_t, store_service_fn, void *);
+int sq_service_update(struct store *, const struct store_service *, int64_t);
+int sq_service_del(struct store *, int64_t, int64_t);
+/* Reads the services matching st (SQ_SERVICE_COLS, bound) with their guards into an array. */
+int sq_services_load(struct sq *q, sqlite3_stmt *st, struct store_service **out, size_t *n);
+
+int sq_admit(struct store *, int64_t, int64_t, const struct addr *, int64_t,
+             struct store_admission *);
+int sq_end(struct store *, int64_t, int, int64_t, struct store_right *);
+int sq_end_user(struct store *, int64_t, int64_t, int, int64_t, store_right_fn, void *);
+int sq_touch(struct store *, const int64_t *, const int64_t *, size_t);
+int sq_sweep(struct store *, int64_t, store_right_fn, void *, int *);
+int sq_code_put(struct store *, const char *, int64_t, int64_t);
+int sq_code_take(struct store *, const char *, int64_t, struct store_right *);
+
+int sq_right_get(struct store *, int64_t, const char *, struct store_right *);
+int sq_right_list(struct store *, int64_t, int64_t, store_right_fn, void *);
+int sq_ip_users(struct store *, int64_t, const struct addr *, int64_t, int *);
+int sq_snapshot(struct store *, int64_t, store_service_fn, store_right_fn, void *, int64_t *);
+int sq_changes(struct store *, int64_t, int, int (*)(const struct store_change *, void *), void *);
+
+int sq_key_add(struct store *, const struct store_key *);
+int sq_key_list(struct store *, int64_t, struct store_key *, int, int *);
+int sq_key_del_expired(struct store *, int64_t, int *);
+int sq_audit(struct store *, int64_t, const char *, const char *, const char *, const char *,
+             const char *);
+int sq_audit_list(struct store *, const struct store_audit_filter *,
+                  int (*)(const struct store_audit *, void *), void *);
+int sq_prune(struct store *, int64_t, int *);
+int sq_stats(struct store *, struct store_stats *);
+
+#endif

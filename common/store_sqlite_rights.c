@@ -1,0 +1,372 @@
+/*
+ * SQLite backend: what changes access rights — admission, ending, last-seen,
+ * the sweep — and the entry codes bound to them.
+ *
+ * Multi-statement writes run inside BEGIN IMMEDIATE. A write that is one
+ * statement runs on its own: SQLite takes the write lock for it up front, which
+ * is the same thing. Ending a right fires the schema's triggers, which free the
+ * service's slot and append to the change log in the same transaction.
+ */
+
+#include <stdio.h>
+#include <string.h>
+
+#include "store_sqlite_int.h"
+#include "token.h"
+
+struct admit_ctx {
+	int64_t user_id, service_id, now;
+	const struct addr *ip;
+	int     cap, usage_min, interval_min;
+	char    user_name[NAME_MAX_LEN + 1];
+	char    service_name[NAME_MAX_LEN + 1];
+};
+
+static const char SQL_ADMIT_SERVICE[] =
+	"SELECT name, cap, max_usage_min, max_interval_min FROM services "
+	"WHERE id = ?1 AND enabled = 1";
+static const char SQL_ADMIT_USER[] =
+	"SELECT name FROM users WHERE id = ?1 AND disabled = 0";
+
+/* Loads the enabled service and the enabled user; STORE_NOTFOUND if either is missing. */
+static int
+admit_load(struct sq *q, struct admit_ctx *c)
+{
+	sqlite3_stmt *st;
+	int rc, row;
+
+	if (!(st = sq_stmt(q, SQL_ADMIT_SERVICE)))
+		return STORE_UNAVAILABLE;
+	sqlite3_bind_int64(st, 1, c->service_id);
+	if ((rc = sq_step(q, st, "admit: service", &row)) != STORE_OK)
+		return rc;
+	if (row) {
+		sq_col_text(st, 0, c->service_name, sizeof c->service_name);
+		c->cap = sqlite3_column_int(st, 1);
+		c->usage_min = sqlite3_column_int(st, 2);
+		c->interval_min = sqlite3_column_int(st, 3);
+	}
+	sqlite3_reset(st);
+	if (!row)
+		return store_fail(&q->base, STORE_NOTFOUND, "no such enabled service");
+	if (!(st = sq_stmt(q, SQL_ADMIT_USER)))
+		return STORE_UNAVAILABLE;
+	sqlite3_bind_int64(st, 1, c->user_id);
+	if ((rc = sq_step(q, st, "admit: user", &row)) != STORE_OK)
+		return rc;
+	if (row)
+		sq_col_text(st, 0, c->user_name, sizeof c->user_name);
+	sqlite3_reset(st);
+	return row ? STORE_OK : store_fail(&q->base, STORE_NOTFOUND, "no such enabled user");
+}
+
+static const char SQL_REAP_SERVICE[] =
+	"UPDATE sessions SET ended_at = ?2, "
+	"end_reason = CASE WHEN expires_at <= ?2 THEN 1 ELSE 2 END "
+	"WHERE id IN (SELECT id FROM sessions WHERE service_id = ?1 AND ended_at IS NULL "
+	"AND expires_at <= ?2 UNION ALL SELECT id FROM sessions WHERE service_id = ?1 "
+	"AND ended_at IS NULL AND last_seen <= ?3)";
+static const char SQL_REPLACE[] =
+	"UPDATE sessions SET ended_at = ?3, end_reason = 6 "
+	"WHERE user_id = ?1 AND service_id = ?2 AND ended_at IS NULL RETURNING id, ip";
+
+/* Ends the service's expired and idle rights and the user's own live one. */
+static int
+admit_clear(struct sq *q, const struct admit_ctx *c, struct store_admission *a)
+{
+	int64_t reap[] = { c->service_id, c->now, c->now - 60 * (int64_t)c->interval_min };
+	int64_t mine[] = { c->user_id, c->service_id, c->now };
+	sqlite3_stmt *st;
+	int rc, row;
+
+	if ((rc = sq_run(q, SQL_REAP_SERVICE, reap, 3, &a->reaped)) != STORE_OK)
+		return rc;
+	if (!(st = sq_stmt(q, SQL_REPLACE)))
+		return STORE_UNAVAILABLE;
+	sq_bind_ints(st, mine, 3);
+	while ((rc = sq_step(q, st, "admit: replace", &row)) == STORE_OK && row) {
+		a->replaced = 1;
+		a->replaced_id = sqlite3_column_int64(st, 0);
+		sq_col_addr(st, 1, &a->replaced_ip);
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+static const char SQL_ACTIVE[] = "SELECT active FROM services WHERE id = ?1";
+static const char SQL_INSERT_RIGHT[] =
+	"INSERT INTO sessions (sid, user_id, user_name, service_id, service_name, ip, "
+	"created_at, expires_at, last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?7) "
+	"RETURNING id";
+
+/* Inserts the new right described by c and fills a->right. */
+static int
+admit_insert(struct sq *q, const struct admit_ctx *c, struct store_admission *a)
+{
+	struct store_right *r = &a->right;
+	sqlite3_stmt *st;
+	int rc, row;
+
+	if (random_hex(r->sid, sizeof r->sid, SID_HEX_LEN / 2) < 0)
+		return store_fail(&q->base, STORE_UNAVAILABLE, "no randomness for a session id");
+	r->user_id = c->user_id;
+	r->service_id = c->service_id;
+	snprintf(r->user_name, sizeof r->user_name, "%s", c->user_name);
+	snprintf(r->service_name, sizeof r->service_name, "%s", c->service_name);
+	r->ip = *c->ip;
+	r->created_at = r->last_seen = c->now;
+	r->expires_at = c->now + 60 * (int64_t)c->usage_min;
+	r->idle_deadline = c->now + 60 * (int64_t)c->interval_min;
+	if (!(st = sq_stmt(q, SQL_INSERT_RIGHT)))
+		return STORE_UNAVAILABLE;
+	sq_bind_text(st, 1, r->sid);
+	sqlite3_bind_int64(st, 2, r->user_id);
+	sq_bind_text(st, 3, r->user_name);
+	sqlite3_bind_int64(st, 4, r->service_id);
+	sq_bind_text(st, 5, r->service_name);
+	sq_bind_addr(st, 6, &r->ip);
+	sqlite3_bind_int64(st, 7, r->created_at);
+	sqlite3_bind_int64(st, 8, r->expires_at);
+	if ((rc = sq_step(q, st, "admit: insert", &row)) == STORE_OK)
+		r->id = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc;
+}
+
+/*
+ * The admission, in one write transaction (see store.h). Writers are
+ * serialised by the database lock, so the count read here cannot change
+ * before the insert commits: the cap is exact across processes.
+ */
+int
+sq_admit(struct store *s, int64_t user_id, int64_t service_id, const struct addr *ip,
+         int64_t now, struct store_admission *a)
+{
+	struct sq *q = sq_of(s);
+	struct admit_ctx c = { .user_id = user_id, .service_id = service_id, .now = now, .ip = ip };
+	int64_t active = 0;
+	int rc;
+
+	if ((rc = sq_begin(q, 1)) != STORE_OK)
+		return rc;
+	if ((rc = admit_load(q, &c)) != STORE_OK ||
+	    (rc = admit_clear(q, &c, a)) != STORE_OK ||
+	    (rc = sq_int(q, SQL_ACTIVE, &service_id, 1, &active)) != STORE_OK)
+		goto fail;
+	a->cap = c.cap;
+	a->active = (int)active;
+	if (active >= c.cap) {
+		sq_rollback(q);
+		a->reaped = a->replaced = 0;
+		a->replaced_id = 0;
+		memset(&a->replaced_ip, 0, sizeof a->replaced_ip);
+		return store_fail(s, STORE_DENIED, "%s is full (%d of %d)", c.service_name,
+		                  a->active, c.cap);
+	}
+	if ((rc = admit_insert(q, &c, a)) != STORE_OK || (rc = sq_commit(q)) != STORE_OK)
+		goto fail;
+	a->active++;
+	return STORE_OK;
+fail:
+	sq_rollback(q);
+	memset(a, 0, sizeof *a);
+	return rc;
+}
+
+static const char SQL_END_ONE[] =
+	"UPDATE sessions SET ended_at = ?2, end_reason = ?3 "
+	"WHERE id = ?1 AND ended_at IS NULL RETURNING " SQ_RIGHT_COLS;
+
+int
+sq_end(struct store *s, int64_t right_id, int reason, int64_t now, struct store_right *out)
+{
+	struct sq *q = sq_of(s);
+	struct sq_rights rs = { 0 };
+	int64_t args[] = { right_id, now, reason };
+	sqlite3_stmt *st = sq_stmt(q, SQL_END_ONE);
+	int rc, n;
+
+	if (!st)
+		return STORE_UNAVAILABLE;
+	sq_bind_ints(st, args, 3);
+	rc = sq_end_rows(q, st, &rs, &n);
+	if (rc == STORE_OK && n == 0)
+		rc = store_fail(s, STORE_NOTFOUND, "right %lld is not live", (long long)right_id);
+	if (rc == STORE_OK && out)
+		*out = rs.v[0];
+	sq_rights_deliver(&rs, NULL, NULL);
+	return rc;
+}
+
+static const char SQL_END_USER[] =
+	"UPDATE sessions SET ended_at = ?3, end_reason = ?4 "
+	"WHERE user_id = ?1 AND (?2 = 0 OR service_id = ?2) AND ended_at IS NULL "
+	"RETURNING " SQ_RIGHT_COLS;
+
+int
+sq_end_user(struct store *s, int64_t user_id, int64_t service_id, int reason, int64_t now,
+            store_right_fn fn, void *arg)
+{
+	struct sq *q = sq_of(s);
+	struct sq_rights rs = { 0 };
+	int64_t args[] = { user_id, service_id, now, reason };
+	sqlite3_stmt *st = sq_stmt(q, SQL_END_USER);
+	int rc, n;
+
+	if (!st)
+		return STORE_UNAVAILABLE;
+	sq_bind_ints(st, args, 4);
+	if ((rc = sq_end_rows(q, st, fn ? &rs : NULL, &n)) != STORE_OK)
+		fn = NULL;
+	sq_rights_deliver(&rs, fn, arg);
+	return rc;
+}
+
+static const char SQL_TOUCH[] =
+	"UPDATE sessions SET last_seen = ?2 "
+	"WHERE id = ?1 AND ended_at IS NULL AND last_seen < ?2";
+
+int
+sq_touch(struct store *s, const int64_t *ids, const int64_t *seen, size_t n)
+{
+	struct sq *q = sq_of(s);
+	int rc;
+
+	if ((rc = sq_begin(q, 1)) != STORE_OK)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		int64_t args[] = { ids[i], seen[i] };
+		if ((rc = sq_run(q, SQL_TOUCH, args, 2, NULL)) != STORE_OK) {
+			sq_rollback(q);
+			return rc;
+		}
+	}
+	return sq_commit(q);
+}
+
+/*
+ * One statement ends every right past expiry or idle: expiry wins when both
+ * hold. The rights are collected from RETURNING and handed to fn once the
+ * statement (and so the transaction) has committed.
+ */
+static const char SQL_SWEEP[] =
+	"UPDATE sessions SET ended_at = ?1, "
+	"end_reason = CASE WHEN expires_at <= ?1 THEN 1 ELSE 2 END "
+	"WHERE id IN (SELECT s.id FROM sessions s JOIN services v ON v.id = s.service_id "
+	"WHERE s.ended_at IS NULL AND (s.expires_at <= ?1 "
+	"OR s.last_seen + 60 * v.max_interval_min <= ?1)) "
+	"RETURNING " SQ_RIGHT_COLS;
+
+int
+sq_sweep(struct store *s, int64_t now, store_right_fn fn, void *arg, int *n)
+{
+	struct sq *q = sq_of(s);
+	struct sq_rights rs = { 0 };
+	sqlite3_stmt *st = sq_stmt(q, SQL_SWEEP);
+	int rc;
+
+	if (!st)
+		return STORE_UNAVAILABLE;
+	sqlite3_bind_int64(st, 1, now);
+	if ((rc = sq_end_rows(q, st, fn ? &rs : NULL, n)) != STORE_OK)
+		fn = NULL;
+	sq_rights_deliver(&rs, fn, arg);
+	return rc;
+}
+
+static const char SQL_CODE_PUT[] =
+	"INSERT INTO entry_codes (code_hash, right_id, expires_at) "
+	"SELECT ?1, id, ?3 FROM sessions WHERE id = ?2 AND ended_at IS NULL";
+
+int
+sq_code_put(struct store *s, const char *code_hash, int64_t right_id, int64_t expires_at)
+{
+	struct sq *q = sq_of(s);
+	sqlite3_stmt *st = sq_stmt(q, SQL_CODE_PUT);
+	int rc;
+
+	if (!st)
+		return STORE_UNAVAILABLE;
+	sq_bind_text(st, 1, code_hash);
+	sqlite3_bind_int64(st, 2, right_id);
+	sqlite3_bind_int64(st, 3, expires_at);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+		return store_fail(s, STORE_EXISTS, "entry code exists");
+	if (rc != SQLITE_DONE)
+		return sq_fail(q, rc, "code put");
+	if (sqlite3_changes(q->db) == 0)
+		return store_fail(s, STORE_NOTFOUND, "right %lld is not live", (long long)right_id);
+	return STORE_OK;
+}
+
+static const char SQL_CODE_TAKE[] =
+	"DELETE FROM entry_codes WHERE code_hash = ?1 RETURNING right_id, expires_at";
+static const char SQL_RIGHT_BY_ID[] =
+	"SELECT " SQ_RIGHT_COLS " FROM sessions WHERE id = ?1";
+
+/* Deletes the code; *right_id gets its right when it was still valid at now, else 0. */
+static int
+code_consume(struct sq *q, const char *code_hash, int64_t now, int64_t *right_id)
+{
+	sqlite3_stmt *st = sq_stmt(q, SQL_CODE_TAKE);
+	int rc, row;
+
+	*right_id = 0;
+	if (!st)
+		return STORE_UNAVAILABLE;
+	sq_bind_text(st, 1, code_hash);
+	if ((rc = sq_step(q, st, "code take", &row)) == STORE_OK && row &&
+	    sqlite3_column_int64(st, 1) > now)
+		*right_id = sqlite3_column_int64(st, 0);
+	if (rc == STORE_OK && row)
+		rc = sq_step(q, st, "code take", &row);
+	sqlite3_reset(st);
+	return rc;
+}
+
+/* Reads right id into r; *found says whether it exists. */
+static int
+code_right(struct sq *q, int64_t id, struct store_right *r, int *found)
+{
+	sqlite3_stmt *st = sq_stmt(q, SQL_RIGHT_BY_ID);
+	int rc;
+
+	*found = 0;
+	if (!id)
+		return STORE_OK;
+	if (!st)
+		return STORE_UNAVAILABLE;
+	sqlite3_bind_int64(st, 1, id);
+	if ((rc = sq_step(q, st, "code take: right", found)) == STORE_OK && *found)
+		sq_read_right(st, 0, r);
+	sqlite3_reset(st);
+	return rc;
+}
+
+/*
+ * The code is gone once this commits, whether it was still good or not: a
+ * code is tried once. Only a right that is live and neither past expiry nor
+ * idle is handed back.
+ */
+int
+sq_code_take(struct store *s, const char *code_hash, int64_t now, struct store_right *r)
+{
+	struct sq *q = sq_of(s);
+	int64_t right_id;
+	int rc, found;
+
+	if ((rc = sq_begin(q, 1)) != STORE_OK)
+		return rc;
+	if ((rc = code_consume(q, code_hash, now, &right_id)) != STORE_OK ||
+	    (rc = code_right(q, right_id, r, &found)) != STORE_OK) {
+		sq_rollback(q);
+		return rc;
+	}
+	if ((rc = sq_commit(q)) != STORE_OK)
+		return rc;
+	if (!found || r->ended_at || r->expires_at <= now || r->idle_deadline <= now)
+		return store_fail(s, STORE_NOTFOUND, "no such code, or used, expired or its right ended");
+	return STORE_OK;
+}

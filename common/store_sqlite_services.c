@@ -1,0 +1,313 @@
+/*
+ * SQLite backend: services and their guarded endpoints. The schema's triggers
+ * log every insert, update and delete of a service for followers.
+ */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_sqlite_int.h"
+
+static const char SQL_GUARDS[] =
+	"SELECT ip, port FROM guards WHERE service_id = ?1 ORDER BY pos";
+
+static int
+guards_load(struct sq *q, struct store_service *v)
+{
+	sqlite3_stmt *st = sq_stmt(q, SQL_GUARDS);
+	int rc, row;
+
+	if (!st)
+		return STORE_UNAVAILABLE;
+	sqlite3_bind_int64(st, 1, v->id);
+	v->n_guards = 0;
+	while ((rc = sq_step(q, st, "guards", &row)) == STORE_OK && row && v->n_guards < GUARDS_MAX) {
+		struct guard *g = &v->guards[v->n_guards++];
+		sq_col_addr(st, 0, &g->addr);
+		g->port = (uint16_t)sqlite3_column_int(st, 1);
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+static void
+service_read(sqlite3_stmt *st, struct store_service *v)
+{
+	memset(v, 0, sizeof *v);
+	v->id = sqlite3_column_int64(st, 0);
+	sq_col_text(st, 1, v->name, sizeof v->name);
+	sq_col_text(st, 2, v->url, sizeof v->url);
+	sq_col_text(st, 3, v->entry_url, sizeof v->entry_url);
+	v->max_usage_min = sqlite3_column_int(st, 4);
+	v->max_interval_min = sqlite3_column_int(st, 5);
+	v->cap = sqlite3_column_int(st, 6);
+	v->admin_id = sqlite3_column_int64(st, 7);
+	sq_col_text(st, 8, v->admin_name, sizeof v->admin_name);
+	v->enabled = sqlite3_column_int(st, 9);
+	v->active = sqlite3_column_int(st, 10);
+	v->created_at = sqlite3_column_int64(st, 11);
+	v->updated_at = sqlite3_column_int64(st, 12);
+}
+
+/*
+ * Reads every row of st first and only then the guards, so no two statements
+ * of this connection are stepped at once.
+ */
+int
+sq_services_load(struct sq *q, sqlite3_stmt *st, struct store_service **out, size_t *n)
+{
+	struct store_service *v = NULL, *nv;
+	size_t cap = 0;
+	int rc, row;
+
+	*n = 0;
+	while ((rc = sq_step(q, st, "services", &row)) == STORE_OK && row) {
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 8;
+			if (!(nv = realloc(v, cap * sizeof *v))) {
+				rc = store_fail(&q->base, STORE_UNAVAILABLE, "store: out of memory");
+				break;
+			}
+			v = nv;
+		}
+		service_read(st, &v[(*n)++]);
+	}
+	sqlite3_reset(st);
+	for (size_t i = 0; rc == STORE_OK && i < *n; i++)
+		rc = guards_load(q, &v[i]);
+	if (rc != STORE_OK) {
+		free(v);
+		v = NULL;
+		*n = 0;
+	}
+	*out = v;
+	return rc;
+}
+
+static const char SQL_SERVICE_BY_NAME[] =
+	"SELECT " SQ_SERVICE_COLS " FROM services WHERE name = ?1";
+static const char SQL_SERVICE_BY_ID[] =
+	"SELECT " SQ_SERVICE_COLS " FROM services WHERE id = ?1";
+
+int
+sq_service_get(struct store *s, const char *name, int64_t id, struct store_service *svc)
+{
+	struct sq *q = sq_of(s);
+	sqlite3_stmt *st = sq_stmt(q, name ? SQL_SERVICE_BY_NAME : SQL_SERVICE_BY_ID);
+	struct store_service *v;
+	size_t n;
+	int rc;
+
+	if (!st)
+		return STORE_UNAVAILABLE;
+	if (name)
+		sq_bind_text(st, 1, name);
+	else
+		sqlite3_bind_int64(st, 1, id);
+	if ((rc = sq_services_load(q, st, &v, &n)) != STORE_OK)
+		return rc;
+	if (n == 1)
+		*svc = v[0];
+	free(v);
+	return n == 1 ? STORE_OK : store_fail(s, STORE_NOTFOUND, "no such service");
+}
+
+static const char SQL_SERVICE_LIST[] =
+	"SELECT " SQ_SERVICE_COLS " FROM services WHERE ?1 = 0 OR admin_id = ?1 ORDER BY name";
+
+int
+sq_service_list(struct store *s, int64_t admin_id, store_service_fn fn, void *arg)
+{
+	struct sq *q = sq_of(s);
+	sqlite3_stmt *st = sq_stmt(q, SQL_SERVICE_LIST);
+	struct store_service *v;
+	size_t n;
+	int rc;
+
+	if (!st)
+		return STORE_UNAVAILABLE;
+	sqlite3_bind_int64(st, 1, admin_id);
+	if ((rc = sq_services_load(q, st, &v, &n)) != STORE_OK)
+		return rc;
+	for (size_t i = 0; fn && i < n; i++)
+		if (fn(&v[i], arg))
+			break;
+	free(v);
+	return STORE_OK;
+}
+
+static const char SQL_GUARDS_DEL[] = "DELETE FROM guards WHERE service_id = ?1";
+static const char SQL_GUARD_ADD[] =
+	"INSERT INTO guards (service_id, pos, ip, port) VALUES (?1, ?2, ?3, ?4)";
+
+/* Replaces the service's guards with svc's. */
+static int
+guards_store(struct sq *q, int64_t id, const struct store_service *svc)
+{
+	sqlite3_stmt *st;
+	int rc, row;
+
+	if ((rc = sq_run(q, SQL_GUARDS_DEL, &id, 1, NULL)) != STORE_OK)
+		return rc;
+	for (int i = 0; i < svc->n_guards; i++) {
+		if (!(st = sq_stmt(q, SQL_GUARD_ADD)))
+			return STORE_UNAVAILABLE;
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int(st, 2, i);
+		sq_bind_addr(st, 3, &svc->guards[i].addr);
+		sqlite3_bind_int(st, 4, svc->guards[i].port);
+		rc = sq_step(q, st, "guard add", &row);
+		sqlite3_reset(st);
+		if (rc != STORE_OK)
+			return rc;
+	}
+	return STORE_OK;
+}
+
+static const char SQL_USER_EXISTS[] = "SELECT 1 FROM users WHERE id = ?1";
+
+static int
+admin_exists(struct sq *q, int64_t admin_id)
+{
+	int64_t one;
+	int rc = sq_int(q, SQL_USER_EXISTS, &admin_id, 1, &one);
+
+	if (rc == STORE_NOTFOUND)
+		return store_fail(&q->base, STORE_NOTFOUND, "no such admin user %lld",
+		                  (long long)admin_id);
+	return rc;
+}
+
+/* Binds the editable fields of svc to ?1..?9 in the order both statements below use. */
+static void
+bind_service(sqlite3_stmt *st, const struct store_service *svc, int64_t now)
+{
+	sq_bind_text(st, 1, svc->name);
+	sq_bind_text(st, 2, svc->url);
+	sq_bind_text(st, 3, svc->entry_url);
+	sqlite3_bind_int(st, 4, svc->max_usage_min);
+	sqlite3_bind_int(st, 5, svc->max_interval_min);
+	sqlite3_bind_int(st, 6, svc->cap);
+	sqlite3_bind_int64(st, 7, svc->admin_id);
+	sqlite3_bind_int(st, 8, svc->enabled != 0);
+	sqlite3_bind_int64(st, 9, now);
+}
+
+/* Steps an insert/update of a service; a taken name is STORE_EXISTS. */
+static int
+service_write(struct sq *q, sqlite3_stmt *st, const char *name, int64_t *id)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW && id)
+		*id = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc == SQLITE_CONSTRAINT_UNIQUE)
+		return store_fail(&q->base, STORE_EXISTS, "service %s exists", name);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return sq_fail(q, rc, "service write");
+	return STORE_OK;
+}
+
+static const char SQL_SERVICE_ADD[] =
+	"INSERT INTO services (name, url, entry_url, max_usage_min, max_interval_min, cap, "
+	"admin_id, enabled, created_at, updated_at) "
+	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9) RETURNING id";
+
+int
+sq_service_add(struct store *s, const struct store_service *svc, int64_t now, int64_t *id)
+{
+	struct sq *q = sq_of(s);
+	sqlite3_stmt *st;
+	int64_t new_id = 0;
+	int rc;
+
+	if ((rc = sq_begin(q, 1)) != STORE_OK)
+		return rc;
+	if ((rc = admin_exists(q, svc->admin_id)) != STORE_OK)
+		goto fail;
+	if (!(st = sq_stmt(q, SQL_SERVICE_ADD))) {
+		rc = STORE_UNAVAILABLE;
+		goto fail;
+	}
+	bind_service(st, svc, now);
+	if ((rc = service_write(q, st, svc->name, &new_id)) != STORE_OK ||
+	    (rc = guards_store(q, new_id, svc)) != STORE_OK ||
+	    (rc = sq_commit(q)) != STORE_OK)
+		goto fail;
+	if (id)
+		*id = new_id;
+	return STORE_OK;
+fail:
+	sq_rollback(q);
+	return rc;
+}
+
+static const char SQL_END_SERVICE[] =
+	"UPDATE sessions SET ended_at = ?2, end_reason = ?3 "
+	"WHERE service_id = ?1 AND ended_at IS NULL";
+static const char SQL_SERVICE_UPDATE[] =
+	"UPDATE services SET name = ?1, url = ?2, entry_url = ?3, max_usage_min = ?4, "
+	"max_interval_min = ?5, cap = ?6, admin_id = ?7, enabled = ?8, updated_at = ?9 "
+	"WHERE id = ?10";
+
+int
+sq_service_update(struct store *s, const struct store_service *svc, int64_t now)
+{
+	struct sq *q = sq_of(s);
+	int64_t end[] = { svc->id, now, END_SERVICE_DISABLED };
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = sq_begin(q, 1)) != STORE_OK)
+		return rc;
+	if ((rc = admin_exists(q, svc->admin_id)) != STORE_OK)
+		goto fail;
+	if (!svc->enabled && (rc = sq_run(q, SQL_END_SERVICE, end, 3, NULL)) != STORE_OK)
+		goto fail;
+	if (!(st = sq_stmt(q, SQL_SERVICE_UPDATE))) {
+		rc = STORE_UNAVAILABLE;
+		goto fail;
+	}
+	bind_service(st, svc, now);
+	sqlite3_bind_int64(st, 10, svc->id);
+	if ((rc = service_write(q, st, svc->name, NULL)) != STORE_OK)
+		goto fail;
+	if (sqlite3_changes(q->db) == 0) {
+		rc = store_fail(s, STORE_NOTFOUND, "no such service %lld", (long long)svc->id);
+		goto fail;
+	}
+	if ((rc = guards_store(q, svc->id, svc)) != STORE_OK || (rc = sq_commit(q)) != STORE_OK)
+		goto fail;
+	return STORE_OK;
+fail:
+	sq_rollback(q);
+	return rc;
+}
+
+static const char SQL_SERVICE_DEL[] = "DELETE FROM services WHERE id = ?1";
+
+/* The ended rights stay, with the service's id and name, for audit. */
+int
+sq_service_del(struct store *s, int64_t id, int64_t now)
+{
+	struct sq *q = sq_of(s);
+	int64_t end[] = { id, now, END_SERVICE_DELETED };
+	int rc, n = 0;
+
+	if ((rc = sq_begin(q, 1)) != STORE_OK)
+		return rc;
+	if ((rc = sq_run(q, SQL_END_SERVICE, end, 3, NULL)) != STORE_OK ||
+	    (rc = sq_run(q, SQL_SERVICE_DEL, &id, 1, &n)) != STORE_OK)
+		goto fail;
+	if (n == 0) {
+		rc = store_fail(s, STORE_NOTFOUND, "no such service %lld", (long long)id);
+		goto fail;
+	}
+	if ((rc = sq_commit(q)) != STORE_OK)
+		goto fail;
+	return STORE_OK;
+fail:
+	sq_rollback(q);
+	return rc;
+}
