@@ -229,12 +229,14 @@ follow_tick(struct follower *f)
 	int64_t now = time(NULL);
 	int rc;
 
-	if (f->store == NULL &&
-	    (f->store = store_open(&f->conf->db, 0, err, sizeof err)) == NULL) {
-		if (!f->down)
-			log_err("event=store_unavailable why=\"%s\" effect=\"checks answer 503 until it is back\"", err);
-		f->down = 1;
-		return STORE_UNAVAILABLE;
+	if (f->store == NULL) {
+		if ((f->store = store_open(&f->conf->db, 0, err, sizeof err)) == NULL) {
+			if (!f->down)
+				log_err("event=store_unavailable why=\"%s\" effect=\"checks answer 503 until it is back\"", err);
+			f->down = 1;
+			return STORE_UNAVAILABLE;
+		}
+		atomic_store(&f->resnapshot, 1);     /* what happened while away is not in order */
 	}
 	if (!f->cache->loaded || atomic_exchange(&f->resnapshot, 0))
 		rc = follow_snapshot(f, now);
