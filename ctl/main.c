@@ -1,0 +1,167 @@
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctl.h"
+
+static const struct ctl_cmd cmds[] = {
+	{ "init", NULL, cmd_init, 0, 0, "root-password-file= root-name=", 0,
+	  "init [--root-password-file F] [--root-name NAME]" },
+	{ "migrate", NULL, cmd_migrate, 0, 0, "", 0, "migrate" },
+	{ "user", "add", cmd_user_add, 1, 1, "role= password-file=", 1,
+	  "user add NAME --role user|admin|root --password-file F" },
+	{ "user", "list", cmd_user_list, 0, 0, "json", 1, "user list [--json]" },
+	{ "user", "passwd", cmd_user_passwd, 1, 1, "password-file=", 1,
+	  "user passwd NAME --password-file F" },
+	{ "user", "disable", cmd_user_disable, 1, 1, "", 1, "user disable NAME" },
+	{ "user", "enable", cmd_user_enable, 1, 1, "", 1, "user enable NAME" },
+	{ "user", "del", cmd_user_del, 1, 1, "", 1, "user del NAME" },
+	{ "service", "add", cmd_service_add, 1, 1,
+	  "url= max-usage= max-interval= cap= admin= guard* entry-url=", 1,
+	  "service add NAME --url URL --max-usage MIN --max-interval MIN --cap N --admin USER "
+	  "[--guard ADDR[:PORT]]... [--entry-url URL]" },
+	{ "service", "list", cmd_service_list, 0, 0, "json", 1, "service list [--json]" },
+	{ "service", "show", cmd_service_show, 1, 1, "json", 1, "service show NAME [--json]" },
+	{ "service", "edit", cmd_service_edit, 1, 1,
+	  "url= max-usage= max-interval= cap= admin= guard* no-guards entry-url= enable disable", 1,
+	  "service edit NAME [--url URL] [--max-usage MIN] [--max-interval MIN] [--cap N] "
+	  "[--admin USER] [--guard ADDR[:PORT]]... [--no-guards] [--entry-url URL] "
+	  "[--enable|--disable]" },
+	{ "service", "del", cmd_service_del, 1, 1, "", 1, "service del NAME" },
+	{ "session", "list", cmd_session_list, 0, 0, "service= json", 1,
+	  "session list [--service NAME] [--json]" },
+	{ "session", "revoke", cmd_session_revoke, 1, 1, "", 1, "session revoke ID" },
+	{ "grant", NULL, cmd_grant, 3, 3, "", 1, "grant USER SERVICE IP" },
+	{ "status", NULL, cmd_status, 0, 0, "json", 1, "status [--json]" },
+	{ "key", "list", cmd_key_list, 0, 0, "json", 1, "key list [--json]" },
+	{ "key", "rotate", cmd_key_rotate, 0, 0, "", 1, "key rotate" },
+	{ "audit", NULL, cmd_audit, 0, 0, "service= user= limit= json", 1,
+	  "audit [--service NAME] [--user NAME] [--limit N] [--json]" },
+};
+
+#define N_CMDS (sizeof cmds / sizeof cmds[0])
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: sekishoctl [-f CONFIG] COMMAND [ARGS]\n"
+	           "  -f CONFIG   configuration file (default %s)\n\ncommands:\n",
+	        CONF_DEFAULT_PATH);
+	for (size_t i = 0; i < N_CMDS; i++)
+		fprintf(f, "  %s\n", cmds[i].usage);
+	fprintf(f, "\nPasswords are read from files (first line), never from arguments.\n");
+}
+
+/* The command named by argv[0] (and argv[1] for groups); *words gets 1 or 2. */
+static const struct ctl_cmd *
+find_cmd(int argc, char **argv, int *words)
+{
+	int group = 0;
+
+	for (size_t i = 0; i < N_CMDS; i++) {
+		if (strcmp(cmds[i].group, argv[0]) != 0)
+			continue;
+		group = 1;
+		if (cmds[i].name == NULL) {
+			*words = 1;
+			return &cmds[i];
+		}
+		if (argc > 1 && strcmp(cmds[i].name, argv[1]) == 0) {
+			*words = 2;
+			return &cmds[i];
+		}
+	}
+	if (!group)
+		ctl_usage("unknown command \"%s\" (try sekishoctl -h)", argv[0]);
+	else if (argc < 2)
+		ctl_usage("%s: missing subcommand (try sekishoctl -h)", argv[0]);
+	else
+		ctl_usage("unknown command \"%s %s\" (try sekishoctl -h)", argv[0], argv[1]);
+	return NULL;
+}
+
+/* The invoking unix user's name for audit details ("uid=N" without a passwd entry). */
+static void
+who_am_i(char *out, size_t n)
+{
+	struct passwd *pw = getpwuid(getuid());
+
+	if (pw != NULL && strlen(pw->pw_name) < n)
+		snprintf(out, n, "%s", pw->pw_name);
+	else
+		snprintf(out, n, "uid=%ld", (long)getuid());
+}
+
+/* Global options before the command: -f CONFIG, -h. Returns the index of the command or -1 (status in *rc). */
+static int
+global_opts(int argc, char **argv, const char **config, int *rc)
+{
+	int i;
+
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			usage(stdout);
+			*rc = CTL_OK;
+			return -1;
+		}
+		if (strcmp(argv[i], "-f") != 0) {
+			*rc = ctl_usage("unknown option %s (try sekishoctl -h)", argv[i]);
+			return -1;
+		}
+		if (++i == argc) {
+			*rc = ctl_usage("option -f needs a file");
+			return -1;
+		}
+		*config = argv[i];
+	}
+	if (i == argc) {
+		*rc = ctl_usage("no command (try sekishoctl -h)");
+		return -1;
+	}
+	return i;
+}
+
+static int
+run(struct ctl *c, const struct ctl_cmd *cmd)
+{
+	char err[512];
+	int rc;
+
+	if (cmd->store) {
+		c->s = store_open(&c->conf.db, 0, err, sizeof err);
+		if (c->s == NULL)
+			return ctl_fail("%s", err);
+	}
+	rc = cmd->run(c);
+	fw_close(c);
+	if (c->s != NULL)
+		store_close(c->s);
+	c->s = NULL;
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct ctl c;
+	const struct ctl_cmd *cmd;
+	const char *config = CONF_DEFAULT_PATH;
+	char err[512];
+	int first, words = 0, rc = CTL_OK;
+
+	if ((first = global_opts(argc, argv, &config, &rc)) == -1)
+		return rc;
+	if ((cmd = find_cmd(argc - first, argv + first, &words)) == NULL)
+		return CTL_USAGE;
+	if ((rc = ctl_parse_args(&c, cmd, argc - first - words, argv + first + words)) != CTL_OK)
+		return rc;
+	conf_defaults(&c.conf);
+	if (conf_load(config, &c.conf, err, sizeof err) == -1)
+		return ctl_fail("%s", err);
+	c.now = (int64_t)time(NULL);
+	who_am_i(c.by, sizeof c.by);
+	return run(&c, cmd);
+}

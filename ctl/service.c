@@ -1,0 +1,293 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "addr.h"
+#include "ctl.h"
+
+#define MINUTES_MAX 525600   /* a year */
+#define CAP_MAX     1000000
+
+static int
+set_url(const char *opt, const char *v, int allow_empty, char *dst)
+{
+	char err[256];
+
+	if (v[0] == '\0' && allow_empty) {
+		dst[0] = '\0';
+		return CTL_OK;
+	}
+	if (strlen(v) > URL_MAX_LEN)
+		return ctl_usage("--%s: URL longer than %d bytes", opt, URL_MAX_LEN);
+	if (url_valid(v, err, sizeof err) == -1)
+		return ctl_usage("--%s: %s", opt, err);
+	memcpy(dst, v, strlen(v) + 1);
+	return CTL_OK;
+}
+
+/* --guard values replace the list (in order, no duplicates); --no-guards empties it. */
+static int
+set_guards(struct ctl *c, struct store_service *svc)
+{
+	const char *v[GUARDS_MAX];
+	struct guard g[GUARDS_MAX];
+	char err[256];
+	int n = ctl_opt_all(c, "guard", v, GUARDS_MAX);
+
+	if (n > GUARDS_MAX)
+		return ctl_usage("at most %d --guard endpoints per service", GUARDS_MAX);
+	if (n > 0 && ctl_flag(c, "no-guards"))
+		return ctl_usage("--guard and --no-guards contradict each other");
+	if (n == 0 && !ctl_flag(c, "no-guards"))
+		return CTL_OK;
+	for (int i = 0; i < n; i++) {
+		if (guard_parse(v[i], &g[i], err, sizeof err) == -1)
+			return ctl_usage("--guard: %s", err);
+		for (int j = 0; j < i; j++)
+			if (addr_eq(&g[i].addr, &g[j].addr) && g[i].port == g[j].port)
+				return ctl_usage("--guard %s given twice", v[i]);
+	}
+	memcpy(svc->guards, g, (size_t)n * sizeof g[0]);
+	svc->n_guards = n;
+	return CTL_OK;
+}
+
+/* The admin must exist and be allowed to administer services. */
+static int
+set_admin(struct ctl *c, struct store_service *svc)
+{
+	const char *name = ctl_opt(c, "admin");
+	struct store_user u;
+	int rc;
+
+	if (name == NULL)
+		return CTL_OK;
+	if ((rc = ctl_user(c, name, &u)) != CTL_OK)
+		return rc;
+	if (u.role != ROLE_ADMIN && u.role != ROLE_ROOT)
+		return ctl_fail("user %s is not an admin (role %s)", u.name, role_str(u.role));
+	svc->admin_id = u.id;
+	snprintf(svc->admin_name, sizeof svc->admin_name, "%s", u.name);
+	return CTL_OK;
+}
+
+static int
+set_minutes(struct ctl *c, const char *opt, long long max, int *dst)
+{
+	long long v;
+	int rc = ctl_opt_int(c, opt, 1, max, &v);
+
+	if (rc == -1)
+		return CTL_USAGE;
+	if (rc == 0)
+		*dst = (int)v;
+	return CTL_OK;
+}
+
+/* Applies every given option to svc, checking each. */
+static int
+service_apply(struct ctl *c, struct store_service *svc)
+{
+	const char *v;
+	int rc;
+
+	if ((v = ctl_opt(c, "url")) != NULL && (rc = set_url("url", v, 0, svc->url)) != CTL_OK)
+		return rc;
+	if ((v = ctl_opt(c, "entry-url")) != NULL &&
+	    (rc = set_url("entry-url", v, 1, svc->entry_url)) != CTL_OK)
+		return rc;
+	if ((rc = set_minutes(c, "max-usage", MINUTES_MAX, &svc->max_usage_min)) != CTL_OK ||
+	    (rc = set_minutes(c, "max-interval", MINUTES_MAX, &svc->max_interval_min)) != CTL_OK ||
+	    (rc = set_minutes(c, "cap", CAP_MAX, &svc->cap)) != CTL_OK ||
+	    (rc = set_guards(c, svc)) != CTL_OK)
+		return rc;
+	if (ctl_flag(c, "enable") && ctl_flag(c, "disable"))
+		return ctl_usage("--enable and --disable contradict each other");
+	if (ctl_flag(c, "enable") || ctl_flag(c, "disable"))
+		svc->enabled = ctl_flag(c, "enable");
+	return set_admin(c, svc);
+}
+
+int
+cmd_service_add(struct ctl *c)
+{
+	static const char *const required[] = { "url", "max-usage", "max-interval", "cap", "admin" };
+	struct store_service svc;
+	char err[512] = "";
+	int64_t id;
+	int rc;
+
+	if (!name_valid(c->pos[0]))
+		return ctl_fail("invalid service name \"%s\" (1..%d of A-Z a-z 0-9 . _ -)", c->pos[0],
+		                NAME_MAX_LEN);
+	for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
+		if (ctl_opt(c, required[i]) == NULL)
+			return ctl_usage("service add: --%s is required", required[i]);
+	memset(&svc, 0, sizeof svc);
+	snprintf(svc.name, sizeof svc.name, "%s", c->pos[0]);
+	svc.enabled = 1;
+	if ((rc = service_apply(c, &svc)) != CTL_OK)
+		return rc;
+	rc = store_service_add(c->s, &svc, c->now, &id, err, sizeof err);
+	if (rc == STORE_EXISTS)
+		return ctl_fail("service %s already exists", svc.name);
+	if (rc != STORE_OK)
+		return ctl_store_fail(c, rc, "service add", err);
+	if ((rc = ctl_audit(c, "service.add", svc.name, svc.admin_name, "cap=%d max_usage=%d "
+	                    "max_interval=%d guards=%d", svc.cap, svc.max_usage_min,
+	                    svc.max_interval_min, svc.n_guards)) != CTL_OK)
+		return rc;
+	fw_sync(c, id);
+	printf("added service %s (cap %d, admin %s)\n", svc.name, svc.cap, svc.admin_name);
+	return CTL_OK;
+}
+
+static void
+guards_text(const struct store_service *svc, char *out, size_t n)
+{
+	char g[GUARD_STR_MAX];
+	size_t len = 0;
+
+	out[0] = '\0';
+	for (int i = 0; i < svc->n_guards && len < n; i++)
+		len += (size_t)snprintf(out + len, n - len, "%s%s", i ? ", " : "",
+		                        guard_str(&svc->guards[i], g, sizeof g));
+	if (svc->n_guards == 0)
+		snprintf(out, n, "(none)");
+}
+
+void
+service_json(struct out *o, const struct store_service *svc)
+{
+	char g[GUARD_STR_MAX];
+
+	json_obj(o, NULL);
+	json_str(o, "name", svc->name);
+	json_str(o, "url", svc->url);
+	json_str(o, "entry_url", svc->entry_url);
+	json_int(o, "max_usage_min", svc->max_usage_min);
+	json_int(o, "max_interval_min", svc->max_interval_min);
+	json_int(o, "cap", svc->cap);
+	json_int(o, "active", svc->active);
+	json_str(o, "admin", svc->admin_name);
+	json_bool(o, "enabled", svc->enabled);
+	json_arr(o, "guards");
+	for (int i = 0; i < svc->n_guards; i++)
+		json_str(o, NULL, guard_str(&svc->guards[i], g, sizeof g));
+	json_end(o, ']');
+	json_int(o, "created_at", svc->created_at);
+	json_int(o, "updated_at", svc->updated_at);
+	json_end(o, '}');
+}
+
+static int
+list_one(const struct store_service *svc, void *arg)
+{
+	struct out *o = arg;
+	char use[32];
+
+	if (o->json) {
+		service_json(o, svc);
+		return 0;
+	}
+	snprintf(use, sizeof use, "%d/%d", svc->active, svc->cap);
+	out_text(o, "%-32s %-15s %-8s %-32s %s\n", svc->name, use,
+	         svc->enabled ? "enabled" : "disabled", svc->admin_name, svc->url);
+	return 0;
+}
+
+int
+cmd_service_list(struct ctl *c)
+{
+	struct out o;
+	int rc;
+
+	out_init(&o, ctl_flag(c, "json"));
+	if (o.json) {
+		json_obj(&o, NULL);
+		json_arr(&o, "services");
+	} else {
+		out_text(&o, "%-32s %-15s %-8s %-32s %s\n", "NAME", "ACTIVE/CAP", "STATE", "ADMIN", "URL");
+	}
+	if ((rc = store_service_list(c->s, 0, list_one, &o)) != STORE_OK) {
+		buf_free(&o.b);
+		return ctl_store_fail(c, rc, "service list", NULL);
+	}
+	if (o.json) {
+		json_end(&o, ']');
+		json_end(&o, '}');
+	}
+	return out_flush(&o);
+}
+
+int
+cmd_service_show(struct ctl *c)
+{
+	struct store_service svc;
+	struct out o;
+	char g[GUARDS_MAX * (GUARD_STR_MAX + 2)], t1[32], t2[32];
+	int rc;
+
+	if ((rc = ctl_service(c, c->pos[0], &svc)) != CTL_OK)
+		return rc;
+	out_init(&o, ctl_flag(c, "json"));
+	if (o.json) {
+		service_json(&o, &svc);
+		return out_flush(&o);
+	}
+	guards_text(&svc, g, sizeof g);
+	out_text(&o, "name:          %s\nurl:           %s\nentry url:     %s\n"
+	         "max usage:     %d min\nmax interval:  %d min\ncap:           %d (%d in use)\n"
+	         "admin:         %s\nstate:         %s\nguards:        %s\n"
+	         "created:       %s\nupdated:       %s\n", svc.name, svc.url,
+	         svc.entry_url[0] ? svc.entry_url : "(default: /_sekisho/enter on the url's origin)",
+	         svc.max_usage_min, svc.max_interval_min, svc.cap, svc.active, svc.admin_name,
+	         svc.enabled ? "enabled" : "disabled", g, ctl_time(svc.created_at, t1, sizeof t1),
+	         ctl_time(svc.updated_at, t2, sizeof t2));
+	return out_flush(&o);
+}
+
+int
+cmd_service_edit(struct ctl *c)
+{
+	struct store_service svc;
+	char err[512] = "";
+	int rc, was_enabled;
+
+	if ((rc = ctl_service(c, c->pos[0], &svc)) != CTL_OK)
+		return rc;
+	if (c->nopt == 0)
+		return ctl_usage("service edit: nothing to change (try sekishoctl -h)");
+	was_enabled = svc.enabled;
+	if ((rc = service_apply(c, &svc)) != CTL_OK)
+		return rc;
+	if ((rc = store_service_update(c->s, &svc, c->now, err, sizeof err)) != STORE_OK)
+		return ctl_store_fail(c, rc, "service edit", err);
+	rc = ctl_audit(c, "service.edit", svc.name, NULL, "cap=%d max_usage=%d max_interval=%d "
+	               "guards=%d enabled=%d", svc.cap, svc.max_usage_min, svc.max_interval_min,
+	               svc.n_guards, svc.enabled);
+	if (rc != CTL_OK)
+		return rc;
+	fw_sync(c, svc.id);
+	printf("updated service %s%s\n", svc.name,
+	       was_enabled && !svc.enabled ? " (disabled: its sessions ended)" : "");
+	return CTL_OK;
+}
+
+int
+cmd_service_del(struct ctl *c)
+{
+	struct store_service svc;
+	char err[512] = "";
+	int rc;
+
+	if ((rc = ctl_service(c, c->pos[0], &svc)) != CTL_OK)
+		return rc;
+	if ((rc = store_service_del(c->s, svc.id, c->now, err, sizeof err)) != STORE_OK)
+		return ctl_store_fail(c, rc, "service del", err);
+	rc = ctl_audit(c, "service.del", svc.name, NULL, "rights_ended=%d", svc.active);
+	if (rc != CTL_OK)
+		return rc;
+	fw_sync(c, svc.id);
+	printf("deleted service %s (%d sessions ended)\n", svc.name, svc.active);
+	return CTL_OK;
+}
