@@ -40,6 +40,7 @@ UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 UNIT_BIN   = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 TLIB_OBJ   = $(patsubst %.c,$(B)/%.o,$(wildcard tests/lib/*.c))
 BENCH_BIN  = $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
+TOOL_BIN   = $(patsubst tests/tools/%.c,$(B)/tests/tools/%,$(wildcard tests/tools/*.c))
 BINS       = $(B)/authd $(B)/ipfd $(B)/cid $(B)/sekishoctl
 
 # Objects of the daemons that unit tests may link (everything but main.c).
@@ -82,6 +83,11 @@ $(B)/tests/%: tests/unit/%.c $(TLIB_OBJ) $(AUTHD_LIB) $(CID_LIB) $(IPFD_LIB) $(C
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -Itests/lib -o $@ $^ $(REQLDFLAGS) $(HTTPLIBS) $(NFTLIBS) $(LIBS) -lcriterion
 
+# Helper programs for the system tests and benchmarks (e.g. mkcode).
+$(B)/tests/tools/%: tests/tools/%.c $(B)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -o $@ $^ $(REQLDFLAGS) $(LIBS)
+
 $(B)/bench/%: bench/%.c $(AUTHD_LIB) $(CID_LIB) $(IPFD_LIB) $(B)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -o $@ $^ $(REQLDFLAGS) $(HTTPLIBS) $(NFTLIBS) $(LIBS)
@@ -93,14 +99,14 @@ unit: $(BINS) $(UNIT_BIN)
 	@sh tests/run-unit.sh $(B)
 
 check: deps
-	@$(MAKE) --no-print-directory all $(UNIT_BIN)
+	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(TOOL_BIN)
 	@sh tests/run-all.sh $(B)
 
 asan:
 	@$(MAKE) --no-print-directory check SANITIZE=1
 
 bench: deps
-	@$(MAKE) --no-print-directory all $(BENCH_BIN)
+	@$(MAKE) --no-print-directory all $(BENCH_BIN) $(TOOL_BIN)
 	@sh bench/run.sh $(B)
 
 demo: deps
