@@ -1,0 +1,103 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "authd.h"
+#include "log.h"
+#include "passwd.h"
+#include "token.h"
+
+/* The daemon's state: made at start, partly replaced on SIGHUP, freed at exit. */
+
+static void
+throttle_params(const struct conf *c, struct throttle_params *p)
+{
+	p->ip_burst = c->authd.throttle_ip_burst;
+	p->user_burst = c->authd.throttle_user_burst;
+	p->refill_s = c->authd.throttle_refill_s;
+}
+
+/* The hash verified for unknown names, so a wrong name costs what a wrong password costs. */
+static int
+make_dummy_hash(char *out, size_t n, char *err, size_t errlen)
+{
+	char pw[RANDOM_STR_LEN + 1];
+
+	if (random_b64url(pw, sizeof pw, RANDOM_BYTES) == -1) {
+		snprintf(err, errlen, "no random bytes");
+		return -1;
+	}
+	return passwd_hash(pw, &passwd_default, out, n, err, errlen);
+}
+
+int
+authd_init(struct authd *a, const struct conf *c, char *err, size_t errlen)
+{
+	struct throttle_params tp;
+
+	memset(a, 0, sizeof *a);
+	a->boot = *c;
+	pthread_mutex_init(&a->view_lock, NULL);
+	if ((a->view = view_load(c, err, errlen)) == NULL)
+		return -1;
+	throttle_params(c, &tp);
+	a->pool = dbpool_new(&c->db, DBPOOL_MAX);
+	a->fw = fwc_new(c->ipfd.socket, c->authd.ipfd_timeout_ms, c->ipfd.enabled);
+	a->throttle = throttle_new(THROTTLE_SLOTS, &tp);
+	if (a->pool == NULL || a->fw == NULL || a->throttle == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (sem_init(&a->hash_sem, 0, (unsigned)c->authd.hash_workers) == -1) {
+		snprintf(err, errlen, "cannot make the hash semaphore");
+		return -1;
+	}
+	return make_dummy_hash(a->dummy_hash, sizeof a->dummy_hash, err, errlen);
+}
+
+void
+authd_fini(struct authd *a)
+{
+	view_swap(a, NULL);
+	throttle_free(a->throttle);
+	fwc_free(a->fw);
+	dbpool_free(a->pool);
+	sem_destroy(&a->hash_sem);
+	pthread_mutex_destroy(&a->view_lock);
+}
+
+static void
+warn_fixed(const struct conf *old, const struct conf *new)
+{
+	if (strcmp(old->authd.listen, new->authd.listen) != 0 ||
+	    strcmp(old->authd.tls_cert, new->authd.tls_cert) != 0 ||
+	    strcmp(old->authd.tls_key, new->authd.tls_key) != 0 ||
+	    strcmp(old->authd.user, new->authd.user) != 0 ||
+	    strcmp(old->db.path, new->db.path) != 0 || strcmp(old->db.url, new->db.url) != 0 ||
+	    strcmp(old->ipfd.socket, new->ipfd.socket) != 0 ||
+	    old->ipfd.enabled != new->ipfd.enabled ||
+	    old->authd.hash_workers != new->authd.hash_workers)
+		log_warn("event=reload note=\"listen, tls, user, db, ipfd socket/enabled and "
+		         "hash_workers change only at restart\"");
+}
+
+void
+authd_reload(struct authd *a, const char *path)
+{
+	struct throttle_params tp;
+	struct authd_view *v;
+	struct conf c;
+	char err[512];
+
+	conf_defaults(&c);
+	if (conf_load(path, &c, err, sizeof err) == -1 || (v = view_load(&c, err, sizeof err)) == NULL) {
+		log_err("event=reload_failed why=\"%s\"", err);
+		return;
+	}
+	warn_fixed(&a->boot, &c);
+	view_swap(a, v);
+	throttle_params(&c, &tp);
+	throttle_set(a->throttle, &tp);
+	fwc_set_timeout(a->fw, c.authd.ipfd_timeout_ms);
+	log_set_level(c.log_level);
+	log_info("event=reload file=%s", path);
+}

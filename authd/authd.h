@@ -1,0 +1,323 @@
+#ifndef SEKISHO_AUTHD_H
+#define SEKISHO_AUTHD_H
+
+/*
+ * authd's private header: the daemon's state, a request as the handlers see
+ * it, the route table, and the modules (one prefix each):
+ *
+ *   main.c     start-up, signals, shutdown
+ *   authd.c    authd_   the daemon's state: init, reload, fini
+ *   view.c     view_    what SIGHUP replaces: config, templates, stylesheet
+ *   route.c    route_   the flat route table and the dispatcher
+ *   login.c    login_   portal login cookie and CSRF (shared with admin pages)
+ *   page.c     page_    rendering, security headers, redirects, messages
+ *   portal.c   portal_  GET /, POST /login
+ *   rights.c   rights_  GET /me, POST /release, POST /logout
+ *   admit.c    admit_   the admission: store -> ipfd -> entry code
+ *   fw.c       fwc_     ipfd client connections
+ *   pool.c     dbpool_  store connections shared by the request threads
+ *   throttle.c throttle_ token buckets per client IP and per account
+ *   clientip.c clientip_ the client's address, trusted proxies
+ *   sweeper.c  sweeper_ ends expired and idle rights, prunes, rotates keys
+ *   metrics.c  ametrics_ counters for /metrics; /healthz; /static
+ */
+
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "conf.h"
+#include "http.h"
+#include "ipc.h"
+#include "store.h"
+#include "tmpl.h"
+
+#define LOGIN_COOKIE     "sekisho_login"
+#define CSRF_COOKIE      "sekisho_csrf"
+#define RANDOM_BYTES     32              /* login ids, CSRF values, entry codes */
+#define RANDOM_STR_LEN   43              /* RANDOM_BYTES as base64url */
+#define XFF_MAX_LEN      1024            /* longest X-Forwarded-For accepted */
+#define XFF_MAX_ENTRIES  32
+#define ENTRY_URL_MAX    (URL_MAX_LEN + 64)
+#define CSP_MAX          1536
+#define THROTTLE_SLOTS   4096            /* remembered IPs, accounts, known pairs (each) */
+#define DBPOOL_MAX       64              /* store connections open at once */
+#define FWC_POOL_MAX     16              /* idle ipfd connections kept */
+#define HASH_WAIT_S      20              /* longest wait for a free hash worker */
+
+/* What SIGHUP replaces. Immutable while shared; freed with its last holder. */
+struct authd_view {
+	int refs;
+	struct conf conf;
+	struct tmpl_set *tmpl;
+	char *css;
+	size_t css_len;
+	struct addr trusted[CONF_LIST_MAX];
+	int n_trusted;
+	int https;                           /* base_url is https: cookies get Secure */
+};
+
+struct dbpool;
+struct fwc;
+struct throttle;
+struct sweeper;
+
+struct authd {
+	struct conf boot;                    /* as loaded at start: listen, db, tls, user */
+	pthread_mutex_t view_lock;
+	struct authd_view *view;
+	struct dbpool *pool;
+	struct fwc *fw;
+	struct throttle *throttle;
+	struct sweeper *sweeper;
+	sem_t hash_sem;
+	char dummy_hash[HASH_MAX_LEN + 1];   /* verified for unknown users: same timing */
+	atomic_int inflight;
+	atomic_int stopping;
+};
+
+/* One request as the handlers see it. The dispatcher fills and cleans it. */
+struct req {
+	struct authd *a;
+	struct authd_view *v;
+	struct http_req *r;
+	struct addr ip;                      /* the client, after trusted proxies */
+	char ipstr[ADDR_STR_MAX];
+	int64_t now;
+	struct store *st;                    /* borrowed by req_store(), returned after */
+	int st_broken;                       /* set on STORE_UNAVAILABLE: close, not reuse */
+	int logged_in;
+	char login_hash[CODE_HASH_LEN + 1];
+	struct store_login login;
+	char form_action[CSP_MAX / 2];       /* extra CSP form-action sources */
+};
+
+/* ---- authd.c ---- */
+
+/* Everything but the HTTP server and the sweeper, from conf. 0 or -1 with err. */
+int authd_init(struct authd *a, const struct conf *c, char *err, size_t errlen);
+void authd_fini(struct authd *a);
+/* SIGHUP: config and templates again from path; on any error the running ones stay. */
+void authd_reload(struct authd *a, const char *path);
+
+/* ---- route.c ---- */
+
+enum {
+	ROUTE_PREFIX     = 1,   /* path matches every path starting with it */
+	ROUTE_LOGIN      = 2,   /* needs a portal login; a POST also needs its csrf field */
+	ROUTE_FORM_CSRF  = 4,   /* POST before login: double-submit CSRF check */
+	ROUTE_NO_STORE   = 8,   /* do not look up the portal login (static, metrics) */
+};
+
+struct route {
+	const char *method;                  /* "GET" (also serves HEAD) or "POST" */
+	const char *path;
+	int flags;
+	void (*fn)(struct req *q);
+};
+
+/* Route tables, each ended by an entry with path NULL; route.c lists them. */
+extern const struct route portal_routes[];
+extern const struct route ametrics_routes[];
+
+/* The http_handler: client IP, route, login and CSRF checks, then the handler. */
+void route_dispatch(struct http_req *r, void *arg);
+/* The store connection for this request, NULL when unavailable (answer 503). */
+struct store *req_store(struct req *q);
+
+/* ---- view.c ---- */
+
+/* Loads templates, stylesheet and trusted proxies for conf. NULL with err. */
+struct authd_view *view_load(const struct conf *c, char *err, size_t errlen);
+struct authd_view *view_hold(struct authd *a);
+void view_release(struct authd *a, struct authd_view *v);
+/* Installs v as the current view (the old one is freed by its last holder). */
+void view_swap(struct authd *a, struct authd_view *v);
+/* For -n and start-up: 0 when the view for c loads, -1 with err. */
+int view_check(const struct conf *c, char *err, size_t errlen);
+
+/* ---- clientip.c ---- */
+
+/* Parses "ADDR,ADDR,..." ("" = none). 0, or -1 when an entry is not an address or max is passed. */
+int clientip_parse_list(const char *s, struct addr *list, int max, int *n);
+/*
+ * The client's address. The TCP peer, unless the peer is a trusted proxy and
+ * X-Forwarded-For was sent once: then its right-most entry that is not a
+ * trusted proxy (the left-most when all are). -1 when the header is malformed,
+ * too long, or repeated.
+ */
+int clientip_resolve(const struct addr *peer, const char *xff, int xff_count,
+                     const struct addr *trusted, int n_trusted, struct addr *out);
+
+/* ---- login.c ---- */
+
+/* Looks up the portal login named by the cookie. 0 (q->logged_in says), -1 store down. */
+int login_lookup(struct req *q);
+/* Starts a portal login for user and adds its cookie. 0 or -1 (store down). */
+int login_begin(struct req *q, const struct store_user *u);
+/* Ends the portal login (row and cookie). */
+void login_end(struct req *q);
+/* The pre-login CSRF value for a form; sets the cookie when the browser has none. NULL on failure. */
+const char *login_csrf_issue(struct req *q, char out[RANDOM_STR_LEN + 1]);
+/* 0 when the request's csrf field matches: the login's token, or before login the cookie. */
+int login_csrf_check(struct req *q, int logged_in_form);
+/* Adds Set-Cookie for name=value (Max-Age max_age_s; 0 clears it). */
+void login_cookie_set(struct req *q, const char *name, const char *value, int max_age_s);
+
+/* ---- page.c ---- */
+
+/* A context with the values every page uses (title, user when logged in). */
+struct tmpl_ctx *page_ctx(struct req *q, const char *title);
+/* Renders template with c (freed here) as an HTML page with the security headers. */
+void page_render(struct req *q, int status, const char *tmpl, struct tmpl_ctx *c);
+/* A styled message page: title, text, an optional link. */
+void page_message(struct req *q, int status, const char *title, const char *text,
+                  const char *link, const char *link_text);
+/* 303 See Other to location (a path of ours or a URL checked by the caller). */
+void page_redirect(struct req *q, const char *location);
+/* Adds a CSP form-action source (an origin); ignored when it does not fit. */
+void page_allow_form_target(struct req *q, const char *origin);
+/* Adds the headers every response carries (nosniff, frame and referrer policy). */
+void page_base_headers(struct req *q);
+/* "1 h 05 min", "45 s": a duration for people. */
+void page_duration(int64_t s, char *out, size_t n);
+/* "2026-11-22 14:05 UTC". */
+void page_time(int64_t t, char *out, size_t n);
+
+/* ---- portal.c ---- */
+
+/* The login form (GET / and the answers that show it again). */
+void portal_form(struct req *q, int status, const char *error, const char *user,
+                 const char *service);
+
+/* ---- rights.c: a logged-in user's own rights ---- */
+
+void rights_me(struct req *q);
+void rights_release(struct req *q);
+void rights_logout(struct req *q);
+
+/* ---- admit.c ---- */
+
+enum admit_outcome {
+	ADMIT_OK = 0,
+	ADMIT_DENIED,           /* cap reached: nothing written */
+	ADMIT_NOSERVICE,        /* the service is gone or disabled */
+	ADMIT_STORE_DOWN,       /* store unavailable: nothing admitted */
+	ADMIT_FW_DOWN,          /* ipfd did not confirm: rolled back */
+	ADMIT_BAD_URL,          /* the service's URLs give no entry URL */
+};
+
+struct admit_in {
+	const struct store_user *user;
+	const struct store_service *svc;
+	struct addr ip;
+	int64_t now;
+	int code_ttl_s;
+};
+
+struct admit_out {
+	int outcome;                         /* enum admit_outcome */
+	struct store_admission adm;
+	char location[ENTRY_URL_MAX];        /* where to send the user (ADMIT_OK) */
+	int retry_after_s;                   /* ADMIT_DENIED: when a place may free up */
+	double ms_store, ms_fw, ms_code;     /* time spent in each step */
+	char why[160];                       /* for the log when not ADMIT_OK */
+};
+
+/* The admission sequence: store_admit, ipfd ack, entry code, audit. */
+void admit_run(struct store *st, struct fwc *fw, const struct admit_in *in, struct admit_out *out);
+/*
+ * Entry URL for a code: entry_url + "?code=" (or "&code=") when entry_url is
+ * set, else the origin of url + "/_sekisho/enter?code=". -1 when it does not fit
+ * or a URL is not http(s).
+ */
+int admit_entry_url(const char *url, const char *entry_url, const char *code,
+                    char *out, size_t n);
+/* "scheme://host[:port]" of an http(s) URL. -1 when it is not one or does not fit. */
+int admit_origin(const char *url, char *out, size_t n);
+const char *admit_outcome_str(int outcome);
+/* After a right r has ended (r->end_reason set): revoke in ipfd (later if it fails), audit, count. */
+void admit_ended(struct store *st, struct fwc *fw, const struct store_right *r, const char *actor,
+                 int64_t now);
+
+/* ---- fw.c ---- */
+
+/* enabled == 0: every call succeeds without ipfd (database-only set-ups). */
+struct fwc *fwc_new(const char *socket_path, int timeout_ms, int enabled);
+void fwc_free(struct fwc *f);
+void fwc_set_timeout(struct fwc *f, int timeout_ms);
+int fwc_enabled(const struct fwc *f);
+/* One request, waiting for ipfd's reply. 0 when ipfd answered IPC_OK; -1 with err. */
+int fwc_call(struct fwc *f, int type, int64_t right_id, int64_t service_id,
+             char *err, size_t errlen);
+/* Remembers a revoke that could not be delivered; fwc_flush retries them. */
+void fwc_revoke_later(struct fwc *f, int64_t right_id);
+void fwc_flush(struct fwc *f);
+/* ipfd's counters; 0 or -1 with err. */
+int fwc_status(struct fwc *f, struct ipc_stats *st, char *err, size_t errlen);
+
+/* ---- pool.c ---- */
+
+struct dbpool *dbpool_new(const struct conf_db *db, int max);
+void dbpool_free(struct dbpool *p);
+/* A connection for this thread; NULL with err when the store cannot be opened. */
+struct store *dbpool_get(struct dbpool *p, char *err, size_t errlen);
+/* Gives it back; broken != 0 closes it (the next get reconnects). */
+void dbpool_put(struct dbpool *p, struct store *s, int broken);
+
+/* ---- throttle.c ---- */
+
+struct throttle_params {
+	int ip_burst, user_burst;            /* failed attempts allowed before 429 */
+	int refill_s;                        /* one attempt comes back every refill_s */
+};
+
+enum throttle_result { THROTTLE_FAILED, THROTTLE_OK, THROTTLE_CANCEL };
+
+/* A reservation from throttle_begin, settled by throttle_done. */
+struct throttle_ticket {
+	int took_ip, took_user;
+};
+
+/* slots: entries per table (IPs, accounts, known account+IP pairs); oldest evicted. */
+struct throttle *throttle_new(int slots, const struct throttle_params *p);
+void throttle_free(struct throttle *t);
+void throttle_set(struct throttle *t, const struct throttle_params *p);
+/*
+ * Reserves one attempt for ip and user (user NULL: no account bucket) at
+ * now_ms. 0: go ahead and settle with throttle_done. -1: too many failures,
+ * *retry_s is when one comes back. An empty account bucket does not stop a
+ * client IP that logged in to that account before.
+ */
+int throttle_begin(struct throttle *t, const char *ip, const char *user, int64_t now_ms,
+                   struct throttle_ticket *tk, int *retry_s);
+/* FAILED keeps the reservation; OK returns it and remembers (user, ip); CANCEL returns it. */
+void throttle_done(struct throttle *t, const char *ip, const char *user, int result,
+                   int64_t now_ms, const struct throttle_ticket *tk);
+
+/* ---- sweeper.c ---- */
+
+struct sweeper *sweeper_start(struct authd *a, char *err, size_t errlen);
+void sweeper_stop(struct sweeper *s);
+/* One sweep now (also what the thread runs). Returns rights ended, -1 store down. */
+int sweeper_run_once(struct authd *a, struct store *st, int64_t now);
+
+/* ---- metrics.c ---- */
+
+enum login_result {
+	LR_ADMITTED, LR_BAD_CREDENTIALS, LR_THROTTLED, LR_CAP, LR_NO_SERVICE,
+	LR_UNAVAILABLE, LR_BAD_REQUEST, LR_MAX
+};
+
+void ametrics_login(int result, double seconds);
+void ametrics_admission(int outcome, double seconds);
+void ametrics_sweep(int ok);
+void ametrics_end(int reason);
+void ametrics_csrf_rejected(void);
+
+/* Seconds since an earlier monotonic reading. */
+double elapsed_s(const struct timespec *t0);
+
+#endif

@@ -1,0 +1,105 @@
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "authd.h"
+#include "daemon.h"
+#include "log.h"
+
+#define STOP_GRACE_MS 10000       /* longest wait for requests in flight at SIGTERM */
+
+/* Fails closed at start: a store this build cannot use is an error, not a degraded mode. */
+static int
+check_store(struct authd *a, char *err, size_t errlen)
+{
+	struct store *st = dbpool_get(a->pool, err, errlen);
+
+	if (st == NULL)
+		return -1;
+	dbpool_put(a->pool, st, 0);
+	return 0;
+}
+
+static struct http_server *
+start_http(struct authd *a, char *err, size_t errlen)
+{
+	struct http_opts o;
+
+	memset(&o, 0, sizeof o);
+	o.name = "authd";
+	o.listen = a->boot.authd.listen;
+	o.threads = 0;              /* one thread per connection: a slow hash blocks only its own */
+	o.max_body = (size_t)a->boot.authd.max_body;
+	o.tls_cert = a->boot.authd.tls_cert;
+	o.tls_key = a->boot.authd.tls_key;
+	o.access_log = 1;
+	return http_start(&o, route_dispatch, a, err, errlen);
+}
+
+/* Waits until no request is being answered (or the grace period ends). */
+static void
+drain(struct authd *a)
+{
+	struct timespec tick = { 0, 20 * 1000000 };
+
+	atomic_store(&a->stopping, 1);
+	for (int ms = 0; ms < STOP_GRACE_MS && atomic_load(&a->inflight) > 0; ms += 20)
+		nanosleep(&tick, NULL);
+	tick.tv_nsec = 100 * 1000000;   /* let the last answers leave */
+	nanosleep(&tick, NULL);
+}
+
+static void
+serve_until_stopped(struct authd *a, const char *config, const sigset_t *waitmask)
+{
+	while (!daemon_stop) {
+		if (daemon_reload) {
+			daemon_reload = 0;
+			authd_reload(a, config);
+			continue;
+		}
+		sigsuspend(waitmask);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct authd a;
+	struct daemon_opts o;
+	struct http_server *srv;
+	sigset_t block, orig;
+	struct conf c;
+	char err[512];
+
+	daemon_start_check("authd", argc, argv, &o, &c, view_check);
+	daemon_signals();
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &block, &orig);
+	if (authd_init(&a, &c, err, sizeof err) == -1)
+		fatal("%s", err);
+	if ((srv = start_http(&a, err, sizeof err)) == NULL)
+		fatal("%s", err);
+	if (daemon_drop_privileges(c.authd.user, err, sizeof err) == -1)
+		fatal("%s", err);
+	if (check_store(&a, err, sizeof err) == -1)
+		fatal("store: %s", err);
+	if ((a.sweeper = sweeper_start(&a, err, sizeof err)) == NULL)
+		fatal("%s", err);
+	log_info("event=start listen=%s port=%d ipfd=%s hash_workers=%d", c.authd.listen,
+	         http_port(srv), c.ipfd.enabled ? c.ipfd.socket : "off", c.authd.hash_workers);
+	serve_until_stopped(&a, o.config, &orig);
+	log_info("event=stopping inflight=%d", atomic_load(&a.inflight));
+	drain(&a);
+	sweeper_stop(a.sweeper);
+	http_stop(srv);
+	authd_fini(&a);
+	log_info("event=stop");
+	return 0;
+}

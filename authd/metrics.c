@@ -1,0 +1,202 @@
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "authd.h"
+#include "buf.h"
+#include "log.h"
+
+/* Counters for GET /metrics (Prometheus text), and the small fixed routes. */
+
+#define N_BUCKETS 14
+#define END_REASONS (END_ROLLBACK + 1)
+#define OUTCOMES (ADMIT_BAD_URL + 1)
+
+struct histogram {
+	atomic_ullong count[N_BUCKETS + 1];  /* the last one is +Inf */
+	atomic_ullong sum_us;
+};
+
+static const double bucket_s[N_BUCKETS] = {
+	0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5,
+};
+
+static const char *const login_names[LR_MAX] = {
+	"admitted", "bad_credentials", "throttled", "cap_reached", "no_service",
+	"unavailable", "bad_request",
+};
+
+static atomic_ullong logins[LR_MAX];
+static atomic_ullong admissions[OUTCOMES];
+static atomic_ullong ended[END_REASONS];
+static atomic_ullong sweeps_ok, sweeps_failed, csrf_rejected;
+static struct histogram login_hist, admission_hist;
+
+double
+elapsed_s(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void
+observe(struct histogram *h, double s)
+{
+	int i = 0;
+
+	while (i < N_BUCKETS && s > bucket_s[i])
+		i++;
+	atomic_fetch_add(&h->count[i], 1);
+	atomic_fetch_add(&h->sum_us, (unsigned long long)(s * 1e6));
+}
+
+void
+ametrics_login(int result, double seconds)
+{
+	if (result >= 0 && result < LR_MAX)
+		atomic_fetch_add(&logins[result], 1);
+	observe(&login_hist, seconds);
+}
+
+void
+ametrics_admission(int outcome, double seconds)
+{
+	if (outcome >= 0 && outcome < OUTCOMES)
+		atomic_fetch_add(&admissions[outcome], 1);
+	if (outcome == ADMIT_OK)
+		observe(&admission_hist, seconds);
+}
+
+void
+ametrics_sweep(int ok)
+{
+	atomic_fetch_add(ok ? &sweeps_ok : &sweeps_failed, 1);
+}
+
+void
+ametrics_end(int reason)
+{
+	if (reason >= 0 && reason < END_REASONS)
+		atomic_fetch_add(&ended[reason], 1);
+}
+
+void
+ametrics_csrf_rejected(void)
+{
+	atomic_fetch_add(&csrf_rejected, 1);
+}
+
+static void
+put_histogram(struct buf *b, const char *name, const char *help, struct histogram *h)
+{
+	unsigned long long cum = 0;
+
+	buf_printf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+	for (int i = 0; i < N_BUCKETS; i++) {
+		cum += atomic_load(&h->count[i]);
+		buf_printf(b, "%s_bucket{le=\"%g\"} %llu\n", name, bucket_s[i], cum);
+	}
+	cum += atomic_load(&h->count[N_BUCKETS]);
+	buf_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.6f\n%s_count %llu\n", name, cum,
+	           name, atomic_load(&h->sum_us) / 1e6, name, cum);
+}
+
+static void
+put_counters(struct buf *b)
+{
+	buf_puts(b, "# HELP sekisho_authd_logins_total Login attempts by result.\n"
+	            "# TYPE sekisho_authd_logins_total counter\n");
+	for (int i = 0; i < LR_MAX; i++)
+		buf_printf(b, "sekisho_authd_logins_total{result=\"%s\"} %llu\n", login_names[i],
+		           atomic_load(&logins[i]));
+	buf_puts(b, "# HELP sekisho_authd_admissions_total Admissions by result.\n"
+	            "# TYPE sekisho_authd_admissions_total counter\n");
+	for (int i = 0; i < OUTCOMES; i++)
+		buf_printf(b, "sekisho_authd_admissions_total{result=\"%s\"} %llu\n",
+		           admit_outcome_str(i), atomic_load(&admissions[i]));
+	buf_puts(b, "# HELP sekisho_authd_rights_ended_total Rights ended by authd, by reason.\n"
+	            "# TYPE sekisho_authd_rights_ended_total counter\n");
+	for (int i = 1; i < END_REASONS; i++)
+		buf_printf(b, "sekisho_authd_rights_ended_total{reason=\"%s\"} %llu\n",
+		           end_reason_str(i), atomic_load(&ended[i]));
+	buf_printf(b, "# HELP sekisho_authd_sweeps_total Sweeps by result.\n"
+	              "# TYPE sekisho_authd_sweeps_total counter\n"
+	              "sekisho_authd_sweeps_total{result=\"ok\"} %llu\n"
+	              "sekisho_authd_sweeps_total{result=\"failed\"} %llu\n",
+	           atomic_load(&sweeps_ok), atomic_load(&sweeps_failed));
+	buf_printf(b, "# HELP sekisho_authd_csrf_rejected_total Forms refused by the CSRF check.\n"
+	              "# TYPE sekisho_authd_csrf_rejected_total counter\n"
+	              "sekisho_authd_csrf_rejected_total %llu\n", atomic_load(&csrf_rejected));
+}
+
+static void
+serve_metrics(struct req *q)
+{
+	struct buf b;
+	int busy;
+
+	buf_init(&b, 64 * 1024);
+	put_counters(&b);
+	put_histogram(&b, "sekisho_authd_login_seconds",
+	              "POST /login from request to answer, password hash included.", &login_hist);
+	put_histogram(&b, "sekisho_authd_admission_seconds",
+	              "Successful admissions: store, ipfd acknowledgement and entry code.",
+	              &admission_hist);
+	if (sem_getvalue(&q->a->hash_sem, &busy) == 0)
+		buf_printf(&b, "# HELP sekisho_authd_hash_workers_free Password hash workers idle.\n"
+		               "# TYPE sekisho_authd_hash_workers_free gauge\n"
+		               "sekisho_authd_hash_workers_free %d\n", busy);
+	buf_printf(&b, "# HELP sekisho_authd_requests_in_flight Requests being answered.\n"
+	               "# TYPE sekisho_authd_requests_in_flight gauge\n"
+	               "sekisho_authd_requests_in_flight %d\n", atomic_load(&q->a->inflight));
+	page_base_headers(q);
+	http_add_header(q->r, "Cache-Control", "no-store");
+	if (buf_failed(&b))
+		http_reply(q->r, 500, "text/plain; charset=utf-8", "metrics too large\n", 18);
+	else
+		http_reply(q->r, 200, "text/plain; version=0.0.4; charset=utf-8", b.p, b.len);
+	buf_free(&b);
+}
+
+/*
+ * 200 when the store answers and (when enabled) ipfd answers, else 503. The
+ * store is asked for a right that cannot exist: "not found" proves it answers.
+ */
+static void
+serve_healthz(struct req *q)
+{
+	char err[160], body[256];
+	struct store_right r;
+	struct ipc_stats is;
+	struct store *st = req_store(q);
+	int store_ok, fw_ok;
+
+	store_ok = st != NULL && store_right_get(st, -1, &r) == STORE_NOTFOUND;
+	if (st != NULL && !store_ok)
+		q->st_broken = 1;
+	fw_ok = fwc_status(q->a->fw, &is, err, sizeof err) == 0;
+	snprintf(body, sizeof body, "store %s\nipfd %s\n", store_ok ? "ok" : "unavailable",
+	         !fwc_enabled(q->a->fw) ? "disabled" : (fw_ok ? "ok" : "unavailable"));
+	page_base_headers(q);
+	http_add_header(q->r, "Cache-Control", "no-store");
+	http_reply(q->r, store_ok && fw_ok ? 200 : 503, "text/plain; charset=utf-8", body,
+	           strlen(body));
+}
+
+static void
+serve_css(struct req *q)
+{
+	page_base_headers(q);
+	http_add_header(q->r, "Cache-Control", "public, max-age=3600");
+	http_reply(q->r, 200, "text/css; charset=utf-8", q->v->css, q->v->css_len);
+}
+
+const struct route ametrics_routes[] = {
+	{ "GET", "/metrics",            ROUTE_NO_STORE, serve_metrics },
+	{ "GET", "/healthz",            ROUTE_NO_STORE, serve_healthz },
+	{ "GET", "/static/sekisho.css", ROUTE_NO_STORE, serve_css },
+	{ NULL, NULL, 0, NULL },
+};

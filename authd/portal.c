@@ -1,0 +1,357 @@
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "authd.h"
+#include "log.h"
+#include "passwd.h"
+
+/* The portal: the login form and the login itself. /me and its forms are in rights.c. */
+
+#define REFLECT_MAX 64      /* bytes of a user-supplied value shown back in a notice */
+
+static void portal_index(struct req *q);
+static void portal_login(struct req *q);
+
+const struct route portal_routes[] = {
+	{ "GET",  "/",        0,               portal_index },
+	{ "POST", "/login",   ROUTE_FORM_CSRF, portal_login },
+	{ "GET",  "/me",      ROUTE_LOGIN,     rights_me },
+	{ "POST", "/release", ROUTE_LOGIN,     rights_release },
+	{ "POST", "/logout",  ROUTE_LOGIN,     rights_logout },
+	{ NULL, NULL, 0, NULL },
+};
+
+struct form_list {
+	struct req *q;
+	struct tmpl_ctx *c;
+	const char *want;           /* the service to preselect */
+	int n, found;
+};
+
+static int
+add_service(const struct store_service *svc, void *arg)
+{
+	struct form_list *fl = arg;
+	struct tmpl_ctx *row;
+	char origin[URL_MAX_LEN + 1];
+	int free_places = svc->cap - svc->active;
+
+	if (!svc->enabled)
+		return 0;
+	if ((row = tmpl_row(fl->c, "services")) == NULL)
+		return 1;
+	tmpl_set(row, "name", svc->name);
+	tmpl_setf(row, "free", "%d", free_places > 0 ? free_places : 0);
+	tmpl_setf(row, "cap", "%d", svc->cap);
+	if (free_places <= 0)
+		tmpl_set(row, "full", "1");
+	if (fl->want != NULL && strcmp(fl->want, svc->name) == 0) {
+		tmpl_set(row, "selected", "1");
+		fl->found = 1;
+	}
+	if (admit_origin(svc->entry_url[0] ? svc->entry_url : svc->url, origin, sizeof origin) == 0)
+		page_allow_form_target(fl->q, origin);
+	fl->n++;
+	return 0;
+}
+
+void
+portal_form(struct req *q, int status, const char *error, const char *user, const char *service)
+{
+	char csrf[RANDOM_STR_LEN + 1];
+	struct form_list fl = { q, NULL, service, 0, 0 };
+	struct store *st = req_store(q);
+	int rc;
+
+	if (st == NULL || login_csrf_issue(q, csrf) == NULL) {
+		page_message(q, 503, "Service unavailable",
+		             "The portal cannot answer right now. Please try again shortly.", NULL, NULL);
+		return;
+	}
+	if ((fl.c = page_ctx(q, "Log in")) == NULL) {
+		page_render(q, 500, "login", NULL);
+		return;
+	}
+	if ((rc = store_service_list(st, 0, add_service, &fl)) != STORE_OK) {
+		log_err("event=store_unavailable op=service_list why=\"%s\"", store_error(st));
+		q->st_broken = rc == STORE_UNAVAILABLE;
+		tmpl_ctx_free(fl.c);
+		page_message(q, 503, "Service unavailable",
+		             "The session database is not answering. Please try again shortly.",
+		             NULL, NULL);
+		return;
+	}
+	if (service != NULL && service[0] != '\0' && !fl.found)
+		tmpl_setf(fl.c, "notice", "There is no service \"%.*s\" to log in to.",
+		          REFLECT_MAX, service);
+	if (fl.n == 0)
+		tmpl_set(fl.c, "no_services", "1");
+	tmpl_set(fl.c, "csrf", csrf);
+	tmpl_set(fl.c, "error", error);
+	tmpl_set(fl.c, "user", user != NULL ? user : (q->logged_in ? q->login.user_name : NULL));
+	page_render(q, status, "login", fl.c);
+}
+
+static void
+portal_index(struct req *q)
+{
+	portal_form(q, 200, NULL, NULL, http_query(q->r, "service"));
+}
+
+/* Verifies under the hash semaphore. 1 match, 0 no match, -1 no worker free in time. */
+static int
+verify_password(struct req *q, const char *pw, const char *hash)
+{
+	struct timespec deadline;
+	char err[160];
+	int rc;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += HASH_WAIT_S;
+	while (sem_timedwait(&q->a->hash_sem, &deadline) == -1)
+		if (errno != EINTR)
+			return -1;
+	rc = passwd_verify(pw, hash, err, sizeof err);
+	sem_post(&q->a->hash_sem);
+	if (rc == -1) {
+		log_err("event=bad_password_hash why=\"%s\"", err);
+		return 0;
+	}
+	return rc;
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A login attempt's fields, checked for presence and size. */
+struct login_form {
+	const char *user, *password, *service;
+	const char *account;        /* user when it is a valid name, else NULL */
+};
+
+static int
+read_form(struct req *q, struct login_form *f)
+{
+	f->user = http_form(q->r, "user");
+	f->password = http_form(q->r, "password");
+	f->service = http_form(q->r, "service");
+	if (f->user == NULL || f->password == NULL || f->service == NULL ||
+	    f->user[0] == '\0' || f->service[0] == '\0') {
+		page_message(q, 400, "Incomplete form",
+		             "Please give your name, your password and a service.", "/", "Back");
+		return -1;
+	}
+	if (strlen(f->user) > NAME_MAX_LEN || strlen(f->password) > PASSWD_MAX ||
+	    strlen(f->service) > NAME_MAX_LEN) {
+		page_message(q, 400, "Too long",
+		             "A name, password or service in the form is longer than allowed.",
+		             "/", "Back");
+		return -1;
+	}
+	f->account = name_valid(f->user) ? f->user : NULL;
+	return 0;
+}
+
+static void
+unavailable(struct req *q, const char *what)
+{
+	page_message(q, 503, "Service unavailable", what, "/", "Back to the portal");
+}
+
+/* The enabled service named in the form. 0, or -1 after answering. */
+static int
+find_service(struct req *q, struct store *st, const char *name, struct store_service *svc)
+{
+	int rc = name_valid(name) ? store_service_get(st, name, svc) : STORE_NOTFOUND;
+
+	if (rc == STORE_OK && svc->enabled)
+		return 0;
+	if (rc == STORE_UNAVAILABLE) {
+		q->st_broken = 1;
+		unavailable(q, "The session database is not answering. Please try again shortly.");
+		return -1;
+	}
+	portal_form(q, 404, "That service does not exist or is not open for logins.", NULL, NULL);
+	return -1;
+}
+
+static void
+audit_bad_password(struct req *q, struct store *st, const struct login_form *f)
+{
+	char detail[AUDIT_TEXT_MAX + 1];
+
+	snprintf(detail, sizeof detail, "reason=password ip=%s", q->ipstr);
+	if (store_audit(st, q->now, "-", "deny", f->service, f->account ? f->account : "",
+	                detail) != STORE_OK)
+		log_warn("event=audit_failed action=deny why=\"%s\"", store_error(st));
+}
+
+/*
+ * Throttle, look up and verify. The account in u on success (0); otherwise the
+ * answer is sent and the login result is returned through *lr (-1).
+ */
+static int
+authenticate(struct req *q, struct store *st, const struct login_form *f,
+             struct store_user *u, int *lr)
+{
+	struct throttle_ticket tk;
+	char msg[160], ra[16];
+	int retry, found = 0, rc, match;
+
+	if (throttle_begin(q->a->throttle, q->ipstr, f->account, now_ms(), &tk, &retry) == -1) {
+		snprintf(msg, sizeof msg, "Too many failed attempts. Please wait %d s and try again.",
+		         retry);
+		snprintf(ra, sizeof ra, "%d", retry);
+		http_add_header(q->r, "Retry-After", ra);
+		portal_form(q, 429, msg, f->user, f->service);
+		*lr = LR_THROTTLED;
+		return -1;
+	}
+	rc = f->account != NULL ? store_user_get(st, f->account, u) : STORE_NOTFOUND;
+	if (rc == STORE_OK)
+		found = 1;
+	else if (rc != STORE_NOTFOUND)
+		goto down;
+	match = verify_password(q, f->password, found ? u->pwhash : q->a->dummy_hash);
+	if (match == -1) {
+		throttle_done(q->a->throttle, q->ipstr, f->account, THROTTLE_CANCEL, now_ms(), &tk);
+		http_add_header(q->r, "Retry-After", "5");
+		unavailable(q, "The portal is very busy. Please try again in a few seconds.");
+		*lr = LR_UNAVAILABLE;
+		return -1;
+	}
+	if (!found || u->disabled || match != 1) {
+		throttle_done(q->a->throttle, q->ipstr, f->account, THROTTLE_FAILED, now_ms(), &tk);
+		audit_bad_password(q, st, f);
+		portal_form(q, 401, "Wrong name or password.", f->user, f->service);
+		*lr = LR_BAD_CREDENTIALS;
+		return -1;
+	}
+	throttle_done(q->a->throttle, q->ipstr, f->account, THROTTLE_OK, now_ms(), &tk);
+	return 0;
+down:
+	throttle_done(q->a->throttle, q->ipstr, f->account, THROTTLE_CANCEL, now_ms(), &tk);
+	q->st_broken = 1;
+	unavailable(q, "The session database is not answering. Please try again shortly.");
+	*lr = LR_UNAVAILABLE;
+	return -1;
+}
+
+static void
+answer_denied(struct req *q, const struct store_service *svc, const struct admit_out *out)
+{
+	char text[256], when[32], ra[16];
+
+	page_duration(out->retry_after_s, when, sizeof when);
+	snprintf(text, sizeof text,
+	         "All %d places of %s are in use (%d of %d). A place frees up in about %s at the "
+	         "latest; please try again then.", out->adm.cap, svc->name, out->adm.active,
+	         out->adm.cap, when);
+	snprintf(ra, sizeof ra, "%d", out->retry_after_s);
+	http_add_header(q->r, "Retry-After", ra);
+	page_message(q, 503, "Limit reached", text, "/", "Back to the portal");
+}
+
+/* Sends the answer for an admission outcome; returns the login result. */
+static int
+answer_admission(struct req *q, const struct store_service *svc, const struct admit_out *out)
+{
+	switch (out->outcome) {
+	case ADMIT_OK:
+		page_redirect(q, out->location);
+		return LR_ADMITTED;
+	case ADMIT_DENIED:
+		answer_denied(q, svc, out);
+		return LR_CAP;
+	case ADMIT_NOSERVICE:
+		portal_form(q, 404, "That service does not exist or is not open for logins.",
+		            NULL, NULL);
+		return LR_NO_SERVICE;
+	case ADMIT_FW_DOWN:
+		http_add_header(q->r, "Retry-After", "10");
+		unavailable(q, "The firewall did not confirm your access, so nothing was changed. "
+		               "Please try again shortly.");
+		return LR_UNAVAILABLE;
+	case ADMIT_BAD_URL:
+		page_message(q, 500, "Service misconfigured",
+		             "This service has no valid address to send you to. Please tell its "
+		             "administrator.", "/", "Back to the portal");
+		return LR_UNAVAILABLE;
+	default:
+		q->st_broken = 1;
+		unavailable(q, "The session database is not answering. Please try again shortly.");
+		return LR_UNAVAILABLE;
+	}
+}
+
+static void
+log_admission(struct req *q, const struct store_user *u, const struct store_service *svc,
+              const struct admit_out *out)
+{
+	if (out->outcome == ADMIT_OK)
+		log_info("event=admit user=%s service=%s ip=%s right=%lld active=%d cap=%d "
+		         "replaced=%d reaped=%d ms_store=%.3f ms_fw=%.3f ms_code=%.3f", u->name,
+		         svc->name, q->ipstr, (long long)out->adm.right.id, out->adm.active,
+		         out->adm.cap, out->adm.replaced, out->adm.reaped, out->ms_store,
+		         out->ms_fw, out->ms_code);
+	else
+		log_info("event=deny user=%s service=%s ip=%s reason=%s%s%s%s", u->name, svc->name,
+		         q->ipstr, admit_outcome_str(out->outcome), out->why[0] ? " why=\"" : "",
+		         out->why, out->why[0] ? "\"" : "");
+}
+
+/* Admits the authenticated user u to svc and answers. Returns the login result. */
+static int
+admit_and_answer(struct req *q, struct store *st, const struct store_user *u,
+                 const struct store_service *svc)
+{
+	struct admit_in in = { u, svc, q->ip, q->now, q->v->conf.authd.code_ttl_s };
+	struct admit_out out;
+	struct timespec t0;
+
+	if (!q->logged_in || q->login.user_id != u->id) {
+		if (login_begin(q, u) == -1) {
+			unavailable(q, "The session database is not answering. Please try again shortly.");
+			return LR_UNAVAILABLE;
+		}
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	admit_run(st, q->a->fw, &in, &out);
+	ametrics_admission(out.outcome, elapsed_s(&t0));
+	log_admission(q, u, svc, &out);
+	http_log_kv(q->r, "user=%s service=%s admission=%s", u->name, svc->name,
+	            admit_outcome_str(out.outcome));
+	return answer_admission(q, svc, &out);
+}
+
+static void
+portal_login(struct req *q)
+{
+	struct timespec t0;
+	struct login_form f;
+	struct store_service svc;
+	struct store_user u;
+	struct store *st;
+	int lr;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (read_form(q, &f) == -1) {
+		lr = LR_BAD_REQUEST;
+	} else if ((st = req_store(q)) == NULL) {
+		unavailable(q, "The session database is not answering. Please try again shortly.");
+		lr = LR_UNAVAILABLE;
+	} else if (find_service(q, st, f.service, &svc) == -1) {
+		lr = q->st_broken ? LR_UNAVAILABLE : LR_NO_SERVICE;
+	} else if (authenticate(q, st, &f, &u, &lr) == 0) {
+		lr = admit_and_answer(q, st, &u, &svc);
+	}
+	ametrics_login(lr, elapsed_s(&t0));
+}
