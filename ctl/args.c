@@ -74,43 +74,41 @@ spec_find(const char *spec, const char *name, size_t len)
 }
 
 static int
-ctl_add_opt(struct ctl *c, const char *name, const char *val, int kind)
+ctl_add_opt(struct ctl *c, const char *name, size_t len, const char *val, int kind)
 {
 	for (int i = 0; i < c->nopt && kind != '*'; i++)
-		if (strcmp(c->opt[i].name, name) == 0)
-			return ctl_usage("option --%s given twice", name);
+		if (strlen(c->opt[i].name) == len && strncmp(c->opt[i].name, name, len) == 0)
+			return ctl_usage("option --%.*s given twice", (int)len, name);
 	if (c->nopt == CTL_OPT_MAX)
 		return ctl_usage("too many options");
-	c->opt[c->nopt].name = name;
+	snprintf(c->opt[c->nopt].name, sizeof c->opt[c->nopt].name, "%.*s", (int)len, name);
 	c->opt[c->nopt].val = val;
 	c->nopt++;
 	return CTL_OK;
 }
 
-/* One "--name", "--name=value" or "--name value" at argv[*i]. */
+/* One "--name", "--name=value" or "--name value" at argv[*i]; argv is left as it is. */
 static int
 ctl_parse_opt(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv, int *i)
 {
-	char *name = argv[*i] + 2, *eq = strchr(name, '=');
+	const char *name = argv[*i] + 2, *eq = strchr(name, '=');
 	size_t len = eq ? (size_t)(eq - name) : strlen(name);
-	int kind = spec_find(cmd->spec, name, len);
+	int kind = len < sizeof c->opt[0].name ? spec_find(cmd->spec, name, len) : -1;
 
 	if (kind == -1 || len == 0)
 		return ctl_usage("%s%s%s: unknown option --%.*s (try sekishoctl -h)", cmd->group,
 		                 cmd->name ? " " : "", cmd->name ? cmd->name : "", (int)len, name);
-	if (eq != NULL)
-		*eq = '\0';
 	if (kind == ' ') {
 		if (eq != NULL)
-			return ctl_usage("option --%s takes no value", name);
-		return ctl_add_opt(c, name, NULL, kind);
+			return ctl_usage("option --%.*s takes no value", (int)len, name);
+		return ctl_add_opt(c, name, len, NULL, kind);
 	}
 	if (eq != NULL)
-		return ctl_add_opt(c, name, eq + 1, kind);
+		return ctl_add_opt(c, name, len, eq + 1, kind);
 	if (*i + 1 >= argc || strncmp(argv[*i + 1], "--", 2) == 0)
-		return ctl_usage("option --%s needs a value", name);
+		return ctl_usage("option --%.*s needs a value", (int)len, name);
 	(*i)++;
-	return ctl_add_opt(c, name, argv[*i], kind);
+	return ctl_add_opt(c, name, len, argv[*i], kind);
 }
 
 int

@@ -26,7 +26,7 @@
 #define CTL_ACTOR   "sekishoctl"
 
 struct ctl_opt {
-	const char *name;       /* without the leading "--" */
+	char name[32];          /* without the leading "--" */
 	const char *val;        /* NULL for a flag */
 };
 
@@ -78,8 +78,8 @@ int ctl_audit(struct ctl *c, const char *action, const char *service, const char
               const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* Lookups that fail with one clear line: "no such user: NAME". */
-int ctl_user(struct ctl *c, const char *name, struct store_user *u);
-int ctl_service(struct ctl *c, const char *name, struct store_service *svc);
+int ctl_get_user(struct ctl *c, const char *name, struct store_user *u);
+int ctl_get_service(struct ctl *c, const char *name, struct store_service *svc);
 
 /* Local time "2025-01-31 12:00:00" (or "-" for 0). */
 const char *ctl_time(int64_t t, char *buf, size_t n);
@@ -94,52 +94,52 @@ struct out {
 	int depth;
 	int items[16];           /* values written at each nesting level */
 };
-void out_init(struct out *o, int json);
+void ctl_out_init(struct out *o, int json);
 /* Writes the buffer to stdout and frees it. CTL_OK or CTL_FAIL. */
-int out_flush(struct out *o);
-void out_text(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int ctl_out_flush(struct out *o);
+void ctl_out_text(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* key is NULL inside arrays and at the top. */
-void json_obj(struct out *o, const char *key);
-void json_arr(struct out *o, const char *key);
-void json_end(struct out *o, char close);
-void json_str(struct out *o, const char *key, const char *v);
-void json_int(struct out *o, const char *key, long long v);
-void json_bool(struct out *o, const char *key, int v);
+void ctl_json_obj(struct out *o, const char *key);
+void ctl_json_arr(struct out *o, const char *key);
+void ctl_json_end(struct out *o, char close);
+void ctl_json_str(struct out *o, const char *key, const char *v);
+void ctl_json_int(struct out *o, const char *key, long long v);
+void ctl_json_bool(struct out *o, const char *key, int v);
 /* One service as a JSON object (service list and show, status). */
-void service_json(struct out *o, const struct store_service *svc);
+void ctl_service_json(struct out *o, const struct store_service *svc);
 
 /*
- * The firewall (ipfd) side of a change, only when ipfd.enabled. fw_admit fails
- * closed: -1 with err when ipfd did not confirm. fw_revoke and fw_sync run
+ * The firewall (ipfd) side of a change, only when ipfd.enabled. ctl_fw_admit fails
+ * closed: -1 with err when ipfd did not confirm. ctl_fw_revoke and ctl_fw_sync run
  * after the store changed: when ipfd is unreachable they warn that it will
  * catch up at its next sync.
  */
-int  fw_admit(struct ctl *c, int64_t right_id, char *err, size_t errlen);
-void fw_revoke(struct ctl *c, int64_t right_id);
-void fw_sync(struct ctl *c, int64_t service_id);
+int  ctl_fw_admit(struct ctl *c, int64_t right_id, char *err, size_t errlen);
+void ctl_fw_revoke(struct ctl *c, int64_t right_id);
+void ctl_fw_sync(struct ctl *c, int64_t service_id);
 /* 1 with st filled, 0 when ipfd is disabled, -1 with err when it is unreachable. */
-int  fw_status(struct ctl *c, struct ipc_stats *st, char *err, size_t errlen);
-void fw_close(struct ctl *c);
+int  ctl_fw_status(struct ctl *c, struct ipc_stats *st, char *err, size_t errlen);
+void ctl_fw_close(struct ctl *c);
 
-int cmd_init(struct ctl *c);
-int cmd_migrate(struct ctl *c);
-int cmd_user_add(struct ctl *c);
-int cmd_user_list(struct ctl *c);
-int cmd_user_passwd(struct ctl *c);
-int cmd_user_disable(struct ctl *c);
-int cmd_user_enable(struct ctl *c);
-int cmd_user_del(struct ctl *c);
-int cmd_service_add(struct ctl *c);
-int cmd_service_list(struct ctl *c);
-int cmd_service_show(struct ctl *c);
-int cmd_service_edit(struct ctl *c);
-int cmd_service_del(struct ctl *c);
-int cmd_session_list(struct ctl *c);
-int cmd_session_revoke(struct ctl *c);
-int cmd_grant(struct ctl *c);
-int cmd_status(struct ctl *c);
-int cmd_key_list(struct ctl *c);
-int cmd_key_rotate(struct ctl *c);
-int cmd_audit(struct ctl *c);
+int ctl_init(struct ctl *c);
+int ctl_migrate(struct ctl *c);
+int ctl_user_add(struct ctl *c);
+int ctl_user_list(struct ctl *c);
+int ctl_user_passwd(struct ctl *c);
+int ctl_user_disable(struct ctl *c);
+int ctl_user_enable(struct ctl *c);
+int ctl_user_del(struct ctl *c);
+int ctl_service_add(struct ctl *c);
+int ctl_service_list(struct ctl *c);
+int ctl_service_show(struct ctl *c);
+int ctl_service_edit(struct ctl *c);
+int ctl_service_del(struct ctl *c);
+int ctl_session_list(struct ctl *c);
+int ctl_session_revoke(struct ctl *c);
+int ctl_grant(struct ctl *c);
+int ctl_status(struct ctl *c);
+int ctl_key_list(struct ctl *c);
+int ctl_key_rotate(struct ctl *c);
+int ctl_audit_list(struct ctl *c);
 
 #endif

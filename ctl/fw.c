@@ -5,7 +5,7 @@
 
 /* Connects once per run; after one failure the rest of the run does not wait again. */
 static int
-fw_connect(struct ctl *c, char *err, size_t errlen)
+ctl_fw_connect(struct ctl *c, char *err, size_t errlen)
 {
 	if (c->ipfd != NULL)
 		return 0;
@@ -23,13 +23,13 @@ fw_connect(struct ctl *c, char *err, size_t errlen)
 
 /* One request; -1 with err when ipfd did not answer or did not say yes. */
 static int
-fw_call(struct ctl *c, int type, int64_t right_id, int64_t service_id, struct ipc_rep *rep,
+ctl_fw_call(struct ctl *c, int type, int64_t right_id, int64_t service_id, struct ipc_rep *rep,
         char *err, size_t errlen)
 {
-	if (fw_connect(c, err, errlen) == -1)
+	if (ctl_fw_connect(c, err, errlen) == -1)
 		return -1;
 	if (ipc_call(c->ipfd, type, right_id, service_id, rep, err, errlen) == -1) {
-		fw_close(c);
+		ctl_fw_close(c);
 		c->ipfd_down = 1;
 		return -1;
 	}
@@ -42,18 +42,18 @@ fw_call(struct ctl *c, int type, int64_t right_id, int64_t service_id, struct ip
 }
 
 int
-fw_admit(struct ctl *c, int64_t right_id, char *err, size_t errlen)
+ctl_fw_admit(struct ctl *c, int64_t right_id, char *err, size_t errlen)
 {
 	struct ipc_rep rep;
 
 	if (!c->conf.ipfd.enabled)
 		return 0;
-	return fw_call(c, IPC_ADMIT, right_id, 0, &rep, err, errlen);
+	return ctl_fw_call(c, IPC_ADMIT, right_id, 0, &rep, err, errlen);
 }
 
 /* Tells ipfd about a change the store already holds; warns once per run when it cannot. */
 static void
-fw_notify(struct ctl *c, int type, int64_t right_id, int64_t service_id)
+ctl_fw_notify(struct ctl *c, int type, int64_t right_id, int64_t service_id)
 {
 	struct ipc_rep rep;
 	char err[256];
@@ -61,7 +61,7 @@ fw_notify(struct ctl *c, int type, int64_t right_id, int64_t service_id)
 
 	if (!c->conf.ipfd.enabled)
 		return;
-	if (fw_call(c, type, right_id, service_id, &rep, err, sizeof err) == 0)
+	if (ctl_fw_call(c, type, right_id, service_id, &rep, err, sizeof err) == 0)
 		return;
 	if (!was_down)
 		ctl_warn("the store has the change but ipfd did not take it (%s); "
@@ -69,32 +69,32 @@ fw_notify(struct ctl *c, int type, int64_t right_id, int64_t service_id)
 }
 
 void
-fw_revoke(struct ctl *c, int64_t right_id)
+ctl_fw_revoke(struct ctl *c, int64_t right_id)
 {
-	fw_notify(c, IPC_REVOKE, right_id, 0);
+	ctl_fw_notify(c, IPC_REVOKE, right_id, 0);
 }
 
 void
-fw_sync(struct ctl *c, int64_t service_id)
+ctl_fw_sync(struct ctl *c, int64_t service_id)
 {
-	fw_notify(c, IPC_SYNC, 0, service_id);
+	ctl_fw_notify(c, IPC_SYNC, 0, service_id);
 }
 
 int
-fw_status(struct ctl *c, struct ipc_stats *st, char *err, size_t errlen)
+ctl_fw_status(struct ctl *c, struct ipc_stats *st, char *err, size_t errlen)
 {
 	struct ipc_rep rep;
 
 	if (!c->conf.ipfd.enabled)
 		return 0;
-	if (fw_call(c, IPC_STATUS, 0, 0, &rep, err, errlen) == -1)
+	if (ctl_fw_call(c, IPC_STATUS, 0, 0, &rep, err, errlen) == -1)
 		return -1;
 	*st = rep.stats;
 	return 1;
 }
 
 void
-fw_close(struct ctl *c)
+ctl_fw_close(struct ctl *c)
 {
 	if (c->ipfd != NULL)
 		ipc_close(c->ipfd);

@@ -57,7 +57,7 @@ init_content(struct ctl *c, const char *name, const char *hash)
 }
 
 int
-cmd_init(struct ctl *c)
+ctl_init(struct ctl *c)
 {
 	const char *name = ctl_opt(c, "root-name");
 	char pw[PASSWD_MAX + 1], hash[HASH_MAX_LEN + 1], err[512];
@@ -92,7 +92,7 @@ done:
 }
 
 int
-cmd_migrate(struct ctl *c)
+ctl_migrate(struct ctl *c)
 {
 	char err[512];
 

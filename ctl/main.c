@@ -8,37 +8,37 @@
 #include "ctl.h"
 
 static const struct ctl_cmd cmds[] = {
-	{ "init", NULL, cmd_init, 0, 0, "root-password-file= root-name=", 0,
+	{ "init", NULL, ctl_init, 0, 0, "root-password-file= root-name=", 0,
 	  "init [--root-password-file F] [--root-name NAME]" },
-	{ "migrate", NULL, cmd_migrate, 0, 0, "", 0, "migrate" },
-	{ "user", "add", cmd_user_add, 1, 1, "role= password-file=", 1,
+	{ "migrate", NULL, ctl_migrate, 0, 0, "", 0, "migrate" },
+	{ "user", "add", ctl_user_add, 1, 1, "role= password-file=", 1,
 	  "user add NAME --role user|admin|root --password-file F" },
-	{ "user", "list", cmd_user_list, 0, 0, "json", 1, "user list [--json]" },
-	{ "user", "passwd", cmd_user_passwd, 1, 1, "password-file=", 1,
+	{ "user", "list", ctl_user_list, 0, 0, "json", 1, "user list [--json]" },
+	{ "user", "passwd", ctl_user_passwd, 1, 1, "password-file=", 1,
 	  "user passwd NAME --password-file F" },
-	{ "user", "disable", cmd_user_disable, 1, 1, "", 1, "user disable NAME" },
-	{ "user", "enable", cmd_user_enable, 1, 1, "", 1, "user enable NAME" },
-	{ "user", "del", cmd_user_del, 1, 1, "", 1, "user del NAME" },
-	{ "service", "add", cmd_service_add, 1, 1,
+	{ "user", "disable", ctl_user_disable, 1, 1, "", 1, "user disable NAME" },
+	{ "user", "enable", ctl_user_enable, 1, 1, "", 1, "user enable NAME" },
+	{ "user", "del", ctl_user_del, 1, 1, "", 1, "user del NAME" },
+	{ "service", "add", ctl_service_add, 1, 1,
 	  "url= max-usage= max-interval= cap= admin= guard* entry-url=", 1,
 	  "service add NAME --url URL --max-usage MIN --max-interval MIN --cap N --admin USER "
 	  "[--guard ADDR[:PORT]]... [--entry-url URL]" },
-	{ "service", "list", cmd_service_list, 0, 0, "json", 1, "service list [--json]" },
-	{ "service", "show", cmd_service_show, 1, 1, "json", 1, "service show NAME [--json]" },
-	{ "service", "edit", cmd_service_edit, 1, 1,
+	{ "service", "list", ctl_service_list, 0, 0, "json", 1, "service list [--json]" },
+	{ "service", "show", ctl_service_show, 1, 1, "json", 1, "service show NAME [--json]" },
+	{ "service", "edit", ctl_service_edit, 1, 1,
 	  "url= max-usage= max-interval= cap= admin= guard* no-guards entry-url= enable disable", 1,
 	  "service edit NAME [--url URL] [--max-usage MIN] [--max-interval MIN] [--cap N] "
 	  "[--admin USER] [--guard ADDR[:PORT]]... [--no-guards] [--entry-url URL] "
 	  "[--enable|--disable]" },
-	{ "service", "del", cmd_service_del, 1, 1, "", 1, "service del NAME" },
-	{ "session", "list", cmd_session_list, 0, 0, "service= json", 1,
+	{ "service", "del", ctl_service_del, 1, 1, "", 1, "service del NAME" },
+	{ "session", "list", ctl_session_list, 0, 0, "service= json", 1,
 	  "session list [--service NAME] [--json]" },
-	{ "session", "revoke", cmd_session_revoke, 1, 1, "", 1, "session revoke ID" },
-	{ "grant", NULL, cmd_grant, 3, 3, "", 1, "grant USER SERVICE IP" },
-	{ "status", NULL, cmd_status, 0, 0, "json", 1, "status [--json]" },
-	{ "key", "list", cmd_key_list, 0, 0, "json", 1, "key list [--json]" },
-	{ "key", "rotate", cmd_key_rotate, 0, 0, "", 1, "key rotate" },
-	{ "audit", NULL, cmd_audit, 0, 0, "service= user= limit= json", 1,
+	{ "session", "revoke", ctl_session_revoke, 1, 1, "", 1, "session revoke ID" },
+	{ "grant", NULL, ctl_grant, 3, 3, "", 1, "grant USER SERVICE IP" },
+	{ "status", NULL, ctl_status, 0, 0, "json", 1, "status [--json]" },
+	{ "key", "list", ctl_key_list, 0, 0, "json", 1, "key list [--json]" },
+	{ "key", "rotate", ctl_key_rotate, 0, 0, "", 1, "key rotate" },
+	{ "audit", NULL, ctl_audit_list, 0, 0, "service= user= limit= json", 1,
 	  "audit [--service NAME] [--user NAME] [--limit N] [--json]" },
 };
 
@@ -136,7 +136,7 @@ run(struct ctl *c, const struct ctl_cmd *cmd)
 			return ctl_fail("%s", err);
 	}
 	rc = cmd->run(c);
-	fw_close(c);
+	ctl_fw_close(c);
 	if (c->s != NULL)
 		store_close(c->s);
 	c->s = NULL;

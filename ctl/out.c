@@ -7,7 +7,7 @@
 #define OUT_MAX (64u << 20)
 
 void
-out_init(struct out *o, int json)
+ctl_out_init(struct out *o, int json)
 {
 	buf_init(&o->b, OUT_MAX);
 	o->json = json;
@@ -16,7 +16,7 @@ out_init(struct out *o, int json)
 }
 
 int
-out_flush(struct out *o)
+ctl_out_flush(struct out *o)
 {
 	int rc = CTL_OK;
 
@@ -33,7 +33,7 @@ out_flush(struct out *o)
 }
 
 void
-out_text(struct out *o, const char *fmt, ...)
+ctl_out_text(struct out *o, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -44,7 +44,7 @@ out_text(struct out *o, const char *fmt, ...)
 
 /* The comma before every value but the first of its level, then "key": when given. */
 static void
-json_prefix(struct out *o, const char *key)
+ctl_json_prefix(struct out *o, const char *key)
 {
 	if (o->items[o->depth]++ > 0)
 		buf_puts(&o->b, ",");
@@ -55,9 +55,9 @@ json_prefix(struct out *o, const char *key)
 }
 
 static void
-json_open(struct out *o, const char *key, const char *open)
+ctl_json_open(struct out *o, const char *key, const char *open)
 {
-	json_prefix(o, key);
+	ctl_json_prefix(o, key);
 	buf_puts(&o->b, open);
 	if (o->depth + 1 < (int)(sizeof o->items / sizeof o->items[0]))
 		o->depth++;
@@ -65,19 +65,19 @@ json_open(struct out *o, const char *key, const char *open)
 }
 
 void
-json_obj(struct out *o, const char *key)
+ctl_json_obj(struct out *o, const char *key)
 {
-	json_open(o, key, "{");
+	ctl_json_open(o, key, "{");
 }
 
 void
-json_arr(struct out *o, const char *key)
+ctl_json_arr(struct out *o, const char *key)
 {
-	json_open(o, key, "[");
+	ctl_json_open(o, key, "[");
 }
 
 void
-json_end(struct out *o, char close)
+ctl_json_end(struct out *o, char close)
 {
 	if (o->depth > 0)
 		o->depth--;
@@ -85,22 +85,22 @@ json_end(struct out *o, char close)
 }
 
 void
-json_str(struct out *o, const char *key, const char *v)
+ctl_json_str(struct out *o, const char *key, const char *v)
 {
-	json_prefix(o, key);
+	ctl_json_prefix(o, key);
 	buf_json(&o->b, v ? v : "");
 }
 
 void
-json_int(struct out *o, const char *key, long long v)
+ctl_json_int(struct out *o, const char *key, long long v)
 {
-	json_prefix(o, key);
+	ctl_json_prefix(o, key);
 	buf_printf(&o->b, "%lld", v);
 }
 
 void
-json_bool(struct out *o, const char *key, int v)
+ctl_json_bool(struct out *o, const char *key, int v)
 {
-	json_prefix(o, key);
+	ctl_json_prefix(o, key);
 	buf_puts(&o->b, v ? "true" : "false");
 }

@@ -61,7 +61,7 @@ set_admin(struct ctl *c, struct store_service *svc)
 
 	if (name == NULL)
 		return CTL_OK;
-	if ((rc = ctl_user(c, name, &u)) != CTL_OK)
+	if ((rc = ctl_get_user(c, name, &u)) != CTL_OK)
 		return rc;
 	if (u.role != ROLE_ADMIN && u.role != ROLE_ROOT)
 		return ctl_fail("user %s is not an admin (role %s)", u.name, role_str(u.role));
@@ -108,7 +108,7 @@ service_apply(struct ctl *c, struct store_service *svc)
 }
 
 int
-cmd_service_add(struct ctl *c)
+ctl_service_add(struct ctl *c)
 {
 	static const char *const required[] = { "url", "max-usage", "max-interval", "cap", "admin" };
 	struct store_service svc;
@@ -136,7 +136,7 @@ cmd_service_add(struct ctl *c)
 	                    "max_interval=%d guards=%d", svc.cap, svc.max_usage_min,
 	                    svc.max_interval_min, svc.n_guards)) != CTL_OK)
 		return rc;
-	fw_sync(c, id);
+	ctl_fw_sync(c, id);
 	printf("added service %s (cap %d, admin %s)\n", svc.name, svc.cap, svc.admin_name);
 	return CTL_OK;
 }
@@ -156,27 +156,27 @@ guards_text(const struct store_service *svc, char *out, size_t n)
 }
 
 void
-service_json(struct out *o, const struct store_service *svc)
+ctl_service_json(struct out *o, const struct store_service *svc)
 {
 	char g[GUARD_STR_MAX];
 
-	json_obj(o, NULL);
-	json_str(o, "name", svc->name);
-	json_str(o, "url", svc->url);
-	json_str(o, "entry_url", svc->entry_url);
-	json_int(o, "max_usage_min", svc->max_usage_min);
-	json_int(o, "max_interval_min", svc->max_interval_min);
-	json_int(o, "cap", svc->cap);
-	json_int(o, "active", svc->active);
-	json_str(o, "admin", svc->admin_name);
-	json_bool(o, "enabled", svc->enabled);
-	json_arr(o, "guards");
+	ctl_json_obj(o, NULL);
+	ctl_json_str(o, "name", svc->name);
+	ctl_json_str(o, "url", svc->url);
+	ctl_json_str(o, "entry_url", svc->entry_url);
+	ctl_json_int(o, "max_usage_min", svc->max_usage_min);
+	ctl_json_int(o, "max_interval_min", svc->max_interval_min);
+	ctl_json_int(o, "cap", svc->cap);
+	ctl_json_int(o, "active", svc->active);
+	ctl_json_str(o, "admin", svc->admin_name);
+	ctl_json_bool(o, "enabled", svc->enabled);
+	ctl_json_arr(o, "guards");
 	for (int i = 0; i < svc->n_guards; i++)
-		json_str(o, NULL, guard_str(&svc->guards[i], g, sizeof g));
-	json_end(o, ']');
-	json_int(o, "created_at", svc->created_at);
-	json_int(o, "updated_at", svc->updated_at);
-	json_end(o, '}');
+		ctl_json_str(o, NULL, guard_str(&svc->guards[i], g, sizeof g));
+	ctl_json_end(o, ']');
+	ctl_json_int(o, "created_at", svc->created_at);
+	ctl_json_int(o, "updated_at", svc->updated_at);
+	ctl_json_end(o, '}');
 }
 
 static int
@@ -186,56 +186,56 @@ list_one(const struct store_service *svc, void *arg)
 	char use[32];
 
 	if (o->json) {
-		service_json(o, svc);
+		ctl_service_json(o, svc);
 		return 0;
 	}
 	snprintf(use, sizeof use, "%d/%d", svc->active, svc->cap);
-	out_text(o, "%-32s %-15s %-8s %-32s %s\n", svc->name, use,
+	ctl_out_text(o, "%-32s %-15s %-8s %-32s %s\n", svc->name, use,
 	         svc->enabled ? "enabled" : "disabled", svc->admin_name, svc->url);
 	return 0;
 }
 
 int
-cmd_service_list(struct ctl *c)
+ctl_service_list(struct ctl *c)
 {
 	struct out o;
 	int rc;
 
-	out_init(&o, ctl_flag(c, "json"));
+	ctl_out_init(&o, ctl_flag(c, "json"));
 	if (o.json) {
-		json_obj(&o, NULL);
-		json_arr(&o, "services");
+		ctl_json_obj(&o, NULL);
+		ctl_json_arr(&o, "services");
 	} else {
-		out_text(&o, "%-32s %-15s %-8s %-32s %s\n", "NAME", "ACTIVE/CAP", "STATE", "ADMIN", "URL");
+		ctl_out_text(&o, "%-32s %-15s %-8s %-32s %s\n", "NAME", "ACTIVE/CAP", "STATE", "ADMIN", "URL");
 	}
 	if ((rc = store_service_list(c->s, 0, list_one, &o)) != STORE_OK) {
 		buf_free(&o.b);
 		return ctl_store_fail(c, rc, "service list", NULL);
 	}
 	if (o.json) {
-		json_end(&o, ']');
-		json_end(&o, '}');
+		ctl_json_end(&o, ']');
+		ctl_json_end(&o, '}');
 	}
-	return out_flush(&o);
+	return ctl_out_flush(&o);
 }
 
 int
-cmd_service_show(struct ctl *c)
+ctl_service_show(struct ctl *c)
 {
 	struct store_service svc;
 	struct out o;
 	char g[GUARDS_MAX * (GUARD_STR_MAX + 2)], t1[32], t2[32];
 	int rc;
 
-	if ((rc = ctl_service(c, c->pos[0], &svc)) != CTL_OK)
+	if ((rc = ctl_get_service(c, c->pos[0], &svc)) != CTL_OK)
 		return rc;
-	out_init(&o, ctl_flag(c, "json"));
+	ctl_out_init(&o, ctl_flag(c, "json"));
 	if (o.json) {
-		service_json(&o, &svc);
-		return out_flush(&o);
+		ctl_service_json(&o, &svc);
+		return ctl_out_flush(&o);
 	}
 	guards_text(&svc, g, sizeof g);
-	out_text(&o, "name:          %s\nurl:           %s\nentry url:     %s\n"
+	ctl_out_text(&o, "name:          %s\nurl:           %s\nentry url:     %s\n"
 	         "max usage:     %d min\nmax interval:  %d min\ncap:           %d (%d in use)\n"
 	         "admin:         %s\nstate:         %s\nguards:        %s\n"
 	         "created:       %s\nupdated:       %s\n", svc.name, svc.url,
@@ -243,17 +243,17 @@ cmd_service_show(struct ctl *c)
 	         svc.max_usage_min, svc.max_interval_min, svc.cap, svc.active, svc.admin_name,
 	         svc.enabled ? "enabled" : "disabled", g, ctl_time(svc.created_at, t1, sizeof t1),
 	         ctl_time(svc.updated_at, t2, sizeof t2));
-	return out_flush(&o);
+	return ctl_out_flush(&o);
 }
 
 int
-cmd_service_edit(struct ctl *c)
+ctl_service_edit(struct ctl *c)
 {
 	struct store_service svc;
 	char err[512] = "";
 	int rc, was_enabled;
 
-	if ((rc = ctl_service(c, c->pos[0], &svc)) != CTL_OK)
+	if ((rc = ctl_get_service(c, c->pos[0], &svc)) != CTL_OK)
 		return rc;
 	if (c->nopt == 0)
 		return ctl_usage("service edit: nothing to change (try sekishoctl -h)");
@@ -267,27 +267,27 @@ cmd_service_edit(struct ctl *c)
 	               svc.n_guards, svc.enabled);
 	if (rc != CTL_OK)
 		return rc;
-	fw_sync(c, svc.id);
+	ctl_fw_sync(c, svc.id);
 	printf("updated service %s%s\n", svc.name,
 	       was_enabled && !svc.enabled ? " (disabled: its sessions ended)" : "");
 	return CTL_OK;
 }
 
 int
-cmd_service_del(struct ctl *c)
+ctl_service_del(struct ctl *c)
 {
 	struct store_service svc;
 	char err[512] = "";
 	int rc;
 
-	if ((rc = ctl_service(c, c->pos[0], &svc)) != CTL_OK)
+	if ((rc = ctl_get_service(c, c->pos[0], &svc)) != CTL_OK)
 		return rc;
 	if ((rc = store_service_del(c->s, svc.id, c->now, err, sizeof err)) != STORE_OK)
 		return ctl_store_fail(c, rc, "service del", err);
 	rc = ctl_audit(c, "service.del", svc.name, NULL, "rights_ended=%d", svc.active);
 	if (rc != CTL_OK)
 		return rc;
-	fw_sync(c, svc.id);
+	ctl_fw_sync(c, svc.id);
 	printf("deleted service %s (%d sessions ended)\n", svc.name, svc.active);
 	return CTL_OK;
 }

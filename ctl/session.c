@@ -10,16 +10,16 @@ right_json(struct out *o, const struct store_right *r)
 {
 	char ip[ADDR_STR_MAX];
 
-	json_obj(o, NULL);
-	json_int(o, "id", r->id);
-	json_str(o, "user", r->user_name);
-	json_str(o, "service", r->service_name);
-	json_str(o, "ip", addr_str(&r->ip, ip, sizeof ip));
-	json_int(o, "created_at", r->created_at);
-	json_int(o, "expires_at", r->expires_at);
-	json_int(o, "last_seen", r->last_seen);
-	json_int(o, "idle_deadline", r->idle_deadline);
-	json_end(o, '}');
+	ctl_json_obj(o, NULL);
+	ctl_json_int(o, "id", r->id);
+	ctl_json_str(o, "user", r->user_name);
+	ctl_json_str(o, "service", r->service_name);
+	ctl_json_str(o, "ip", addr_str(&r->ip, ip, sizeof ip));
+	ctl_json_int(o, "created_at", r->created_at);
+	ctl_json_int(o, "expires_at", r->expires_at);
+	ctl_json_int(o, "last_seen", r->last_seen);
+	ctl_json_int(o, "idle_deadline", r->idle_deadline);
+	ctl_json_end(o, '}');
 }
 
 static int
@@ -32,7 +32,7 @@ list_one(const struct store_right *r, void *arg)
 		right_json(o, r);
 		return 0;
 	}
-	out_text(o, "%-8" PRId64 " %-20s %-20s %-39s %-19s %-19s %s\n", r->id, r->user_name,
+	ctl_out_text(o, "%-8" PRId64 " %-20s %-20s %-39s %-19s %-19s %s\n", r->id, r->user_name,
 	         r->service_name, addr_str(&r->ip, ip, sizeof ip),
 	         ctl_time(r->created_at, t1, sizeof t1), ctl_time(r->last_seen, t2, sizeof t2),
 	         ctl_time(r->expires_at < r->idle_deadline ? r->expires_at : r->idle_deadline,
@@ -41,7 +41,7 @@ list_one(const struct store_right *r, void *arg)
 }
 
 int
-cmd_session_list(struct ctl *c)
+ctl_session_list(struct ctl *c)
 {
 	const char *name = ctl_opt(c, "service");
 	struct store_service svc;
@@ -49,14 +49,14 @@ cmd_session_list(struct ctl *c)
 	int rc;
 
 	svc.id = 0;
-	if (name != NULL && (rc = ctl_service(c, name, &svc)) != CTL_OK)
+	if (name != NULL && (rc = ctl_get_service(c, name, &svc)) != CTL_OK)
 		return rc;
-	out_init(&o, ctl_flag(c, "json"));
+	ctl_out_init(&o, ctl_flag(c, "json"));
 	if (o.json) {
-		json_obj(&o, NULL);
-		json_arr(&o, "sessions");
+		ctl_json_obj(&o, NULL);
+		ctl_json_arr(&o, "sessions");
 	} else {
-		out_text(&o, "%-8s %-20s %-20s %-39s %-19s %-19s %s\n", "ID", "USER", "SERVICE", "IP",
+		ctl_out_text(&o, "%-8s %-20s %-20s %-39s %-19s %-19s %s\n", "ID", "USER", "SERVICE", "IP",
 		         "SINCE", "LAST SEEN", "ENDS BY");
 	}
 	if ((rc = store_right_list(c->s, svc.id, 0, list_one, &o)) != STORE_OK) {
@@ -64,14 +64,14 @@ cmd_session_list(struct ctl *c)
 		return ctl_store_fail(c, rc, "session list", NULL);
 	}
 	if (o.json) {
-		json_end(&o, ']');
-		json_end(&o, '}');
+		ctl_json_end(&o, ']');
+		ctl_json_end(&o, '}');
 	}
-	return out_flush(&o);
+	return ctl_out_flush(&o);
 }
 
 int
-cmd_session_revoke(struct ctl *c)
+ctl_session_revoke(struct ctl *c)
 {
 	struct store_right r;
 	char ip[ADDR_STR_MAX];
@@ -89,7 +89,7 @@ cmd_session_revoke(struct ctl *c)
 	rc = ctl_audit(c, "session.revoke", r.service_name, r.user_name, "right=%lld ip=%s", id, ip);
 	if (rc != CTL_OK)
 		return rc;
-	fw_revoke(c, id);
+	ctl_fw_revoke(c, id);
 	printf("revoked session %lld (%s on %s from %s)\n", id, r.user_name, r.service_name, ip);
 	return CTL_OK;
 }
@@ -100,8 +100,8 @@ grant_lookup(struct ctl *c, struct store_user *u, struct store_service *svc, str
 {
 	int rc;
 
-	if ((rc = ctl_user(c, c->pos[0], u)) != CTL_OK ||
-	    (rc = ctl_service(c, c->pos[1], svc)) != CTL_OK)
+	if ((rc = ctl_get_user(c, c->pos[0], u)) != CTL_OK ||
+	    (rc = ctl_get_service(c, c->pos[1], svc)) != CTL_OK)
 		return rc;
 	if (addr_parse(c->pos[2], ip) == -1)
 		return ctl_usage("grant: \"%s\" is not an IP address", c->pos[2]);
@@ -138,7 +138,7 @@ grant_rollback(struct ctl *c, const struct store_admission *a, const char *why)
 }
 
 int
-cmd_grant(struct ctl *c)
+ctl_grant(struct ctl *c)
 {
 	struct store_user u;
 	struct store_service svc;
@@ -155,10 +155,10 @@ cmd_grant(struct ctl *c)
 		return grant_denied(c, &svc, &a);
 	if (rc != STORE_OK)
 		return ctl_store_fail(c, rc, "grant", NULL);
-	if (fw_admit(c, a.right.id, err, sizeof err) == -1)
+	if (ctl_fw_admit(c, a.right.id, err, sizeof err) == -1)
 		return grant_rollback(c, &a, err);
 	if (a.replaced)
-		fw_revoke(c, a.replaced_id);
+		ctl_fw_revoke(c, a.replaced_id);
 	addr_str(&ip, ips, sizeof ips);
 	rc = ctl_audit(c, "grant", svc.name, u.name, "right=%" PRId64 " ip=%s replaced=%" PRId64,
 	               a.right.id, ips, a.replaced ? a.replaced_id : 0);

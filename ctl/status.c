@@ -14,33 +14,33 @@ status_service(const struct store_service *svc, void *arg)
 	char use[32];
 
 	if (o->json) {
-		service_json(o, svc);
+		ctl_service_json(o, svc);
 		return 0;
 	}
 	snprintf(use, sizeof use, "%d/%d", svc->active, svc->cap);
-	out_text(o, "  %-32s %-15s %s\n", svc->name, use, svc->enabled ? "enabled" : "disabled");
+	ctl_out_text(o, "  %-32s %-15s %s\n", svc->name, use, svc->enabled ? "enabled" : "disabled");
 	return 0;
 }
 
 static void
 status_ipfd_json(struct out *o, int up, const struct ipc_stats *st, const char *err)
 {
-	json_obj(o, "ipfd");
-	json_str(o, "state", up == 1 ? "up" : up == 0 ? "disabled" : "unreachable");
+	ctl_json_obj(o, "ipfd");
+	ctl_json_str(o, "state", up == 1 ? "up" : up == 0 ? "disabled" : "unreachable");
 	if (up == -1)
-		json_str(o, "error", err);
+		ctl_json_str(o, "error", err);
 	if (up == 1) {
-		json_int(o, "services", (long long)st->services);
-		json_int(o, "addresses", (long long)st->elements);
-		json_int(o, "batches", (long long)st->batches);
-		json_int(o, "batch_errors", (long long)st->batch_errors);
-		json_int(o, "admits", (long long)st->admits);
-		json_int(o, "revokes", (long long)st->revokes);
-		json_int(o, "syncs", (long long)st->syncs);
-		json_int(o, "last_sync", st->last_sync);
-		json_int(o, "started", st->started);
+		ctl_json_int(o, "services", (long long)st->services);
+		ctl_json_int(o, "addresses", (long long)st->elements);
+		ctl_json_int(o, "batches", (long long)st->batches);
+		ctl_json_int(o, "batch_errors", (long long)st->batch_errors);
+		ctl_json_int(o, "admits", (long long)st->admits);
+		ctl_json_int(o, "revokes", (long long)st->revokes);
+		ctl_json_int(o, "syncs", (long long)st->syncs);
+		ctl_json_int(o, "last_sync", st->last_sync);
+		ctl_json_int(o, "started", st->started);
 	}
-	json_end(o, '}');
+	ctl_json_end(o, '}');
 }
 
 static void
@@ -49,11 +49,11 @@ status_ipfd_text(struct out *o, int up, const struct ipc_stats *st, const char *
 	char t[32];
 
 	if (up == 0)
-		out_text(o, "ipfd:           disabled in the configuration\n");
+		ctl_out_text(o, "ipfd:           disabled in the configuration\n");
 	else if (up == -1)
-		out_text(o, "ipfd:           unreachable (%s)\n", err);
+		ctl_out_text(o, "ipfd:           unreachable (%s)\n", err);
 	else
-		out_text(o, "ipfd:           up: %" PRIu64 " services, %" PRIu64 " addresses, %" PRIu64
+		ctl_out_text(o, "ipfd:           up: %" PRIu64 " services, %" PRIu64 " addresses, %" PRIu64
 		         " batches (%" PRIu64 " failed), last sync %s\n", st->services, st->elements,
 		         st->batches, st->batch_errors, ctl_time(st->last_sync, t, sizeof t));
 }
@@ -64,20 +64,20 @@ status_head(struct out *o, const struct ctl *c, const struct store_stats *st)
 	const char *db = c->conf.db.url[0] ? "PostgreSQL" : c->conf.db.path;
 
 	if (o->json) {
-		json_obj(o, NULL);
-		json_str(o, "database", db);
-		json_int(o, "schema", st->schema_version);
-		json_int(o, "users", st->users);
-		json_int(o, "live_sessions", st->live_rights);
+		ctl_json_obj(o, NULL);
+		ctl_json_str(o, "database", db);
+		ctl_json_int(o, "schema", st->schema_version);
+		ctl_json_int(o, "users", st->users);
+		ctl_json_int(o, "live_sessions", st->live_rights);
 		return;
 	}
-	out_text(o, "database:       %s (schema %d)\n", db, st->schema_version);
-	out_text(o, "users:          %" PRId64 "\nlive sessions:  %" PRId64 "\n", st->users,
+	ctl_out_text(o, "database:       %s (schema %d)\n", db, st->schema_version);
+	ctl_out_text(o, "users:          %" PRId64 "\nlive sessions:  %" PRId64 "\n", st->users,
 	         st->live_rights);
 }
 
 int
-cmd_status(struct ctl *c)
+ctl_status(struct ctl *c)
 {
 	struct store_stats st;
 	struct ipc_stats ist;
@@ -87,25 +87,25 @@ cmd_status(struct ctl *c)
 
 	if ((rc = store_stats(c->s, &st)) != STORE_OK)
 		return ctl_store_fail(c, rc, "status", NULL);
-	up = fw_status(c, &ist, err, sizeof err);
-	out_init(&o, ctl_flag(c, "json"));
+	up = ctl_fw_status(c, &ist, err, sizeof err);
+	ctl_out_init(&o, ctl_flag(c, "json"));
 	status_head(&o, c, &st);
 	if (o.json) {
 		status_ipfd_json(&o, up, &ist, err);
-		json_arr(&o, "services");
+		ctl_json_arr(&o, "services");
 	} else {
 		status_ipfd_text(&o, up, &ist, err);
-		out_text(&o, "services:\n  %-32s %-15s %s\n", "NAME", "ACTIVE/CAP", "STATE");
+		ctl_out_text(&o, "services:\n  %-32s %-15s %s\n", "NAME", "ACTIVE/CAP", "STATE");
 	}
 	if ((rc = store_service_list(c->s, 0, status_service, &o)) != STORE_OK) {
 		buf_free(&o.b);
 		return ctl_store_fail(c, rc, "status", NULL);
 	}
 	if (o.json) {
-		json_end(&o, ']');
-		json_end(&o, '}');
+		ctl_json_end(&o, ']');
+		ctl_json_end(&o, '}');
 	}
-	return out_flush(&o);
+	return ctl_out_flush(&o);
 }
 
 static const char *
@@ -117,7 +117,7 @@ key_state(const struct keyring *kr, const struct store_key *k, int64_t now)
 }
 
 int
-cmd_key_list(struct ctl *c)
+ctl_key_list(struct ctl *c)
 {
 	struct keyring kr;
 	struct out o;
@@ -126,39 +126,39 @@ cmd_key_list(struct ctl *c)
 
 	if ((rc = keyring_load(c->s, c->now, &kr)) != STORE_OK)
 		return ctl_store_fail(c, rc, "key list", NULL);
-	out_init(&o, ctl_flag(c, "json"));
+	ctl_out_init(&o, ctl_flag(c, "json"));
 	if (o.json) {
-		json_obj(&o, NULL);
-		json_arr(&o, "keys");
+		ctl_json_obj(&o, NULL);
+		ctl_json_arr(&o, "keys");
 	} else {
-		out_text(&o, "%-8s %-8s %-19s %s\n", "KID", "STATE", "SIGNS FROM", "VERIFIES UNTIL");
+		ctl_out_text(&o, "%-8s %-8s %-19s %s\n", "KID", "STATE", "SIGNS FROM", "VERIFIES UNTIL");
 	}
 	for (int i = 0; i < kr.n; i++) {
 		const struct store_key *k = &kr.keys[i];
 
 		snprintf(kid, sizeof kid, "%08" PRIx32, k->kid);
 		if (!o.json) {
-			out_text(&o, "%-8s %-8s %-19s %s\n", kid, key_state(&kr, k, c->now),
+			ctl_out_text(&o, "%-8s %-8s %-19s %s\n", kid, key_state(&kr, k, c->now),
 			         ctl_time(k->activates_at, t1, sizeof t1), ctl_time(k->expires_at, t2, sizeof t2));
 			continue;
 		}
-		json_obj(&o, NULL);
-		json_str(&o, "kid", kid);
-		json_str(&o, "state", key_state(&kr, k, c->now));
-		json_int(&o, "created_at", k->created_at);
-		json_int(&o, "activates_at", k->activates_at);
-		json_int(&o, "expires_at", k->expires_at);
-		json_end(&o, '}');
+		ctl_json_obj(&o, NULL);
+		ctl_json_str(&o, "kid", kid);
+		ctl_json_str(&o, "state", key_state(&kr, k, c->now));
+		ctl_json_int(&o, "created_at", k->created_at);
+		ctl_json_int(&o, "activates_at", k->activates_at);
+		ctl_json_int(&o, "expires_at", k->expires_at);
+		ctl_json_end(&o, '}');
 	}
 	if (o.json) {
-		json_end(&o, ']');
-		json_end(&o, '}');
+		ctl_json_end(&o, ']');
+		ctl_json_end(&o, '}');
 	}
-	return out_flush(&o);
+	return ctl_out_flush(&o);
 }
 
 int
-cmd_key_rotate(struct ctl *c)
+ctl_key_rotate(struct ctl *c)
 {
 	struct keyring kr;
 	const struct store_key *k;
@@ -184,25 +184,25 @@ audit_one(const struct store_audit *a, void *arg)
 	char t[32];
 
 	if (!o->json) {
-		out_text(o, "%-19s %-12s %-16s %-20s %-20s %s\n", ctl_time(a->at, t, sizeof t), a->actor,
+		ctl_out_text(o, "%-19s %-12s %-16s %-20s %-20s %s\n", ctl_time(a->at, t, sizeof t), a->actor,
 		         a->action, a->service[0] ? a->service : "-", a->target[0] ? a->target : "-",
 		         a->detail);
 		return 0;
 	}
-	json_obj(o, NULL);
-	json_int(o, "id", a->id);
-	json_int(o, "at", a->at);
-	json_str(o, "actor", a->actor);
-	json_str(o, "action", a->action);
-	json_str(o, "service", a->service);
-	json_str(o, "target", a->target);
-	json_str(o, "detail", a->detail);
-	json_end(o, '}');
+	ctl_json_obj(o, NULL);
+	ctl_json_int(o, "id", a->id);
+	ctl_json_int(o, "at", a->at);
+	ctl_json_str(o, "actor", a->actor);
+	ctl_json_str(o, "action", a->action);
+	ctl_json_str(o, "service", a->service);
+	ctl_json_str(o, "target", a->target);
+	ctl_json_str(o, "detail", a->detail);
+	ctl_json_end(o, '}');
 	return 0;
 }
 
 int
-cmd_audit(struct ctl *c)
+ctl_audit_list(struct ctl *c)
 {
 	struct store_audit_filter f;
 	struct out o;
@@ -215,12 +215,12 @@ cmd_audit(struct ctl *c)
 	f.service = ctl_opt(c, "service");
 	f.user = ctl_opt(c, "user");
 	f.limit = (int)limit;
-	out_init(&o, ctl_flag(c, "json"));
+	ctl_out_init(&o, ctl_flag(c, "json"));
 	if (o.json) {
-		json_obj(&o, NULL);
-		json_arr(&o, "audit");
+		ctl_json_obj(&o, NULL);
+		ctl_json_arr(&o, "audit");
 	} else {
-		out_text(&o, "%-19s %-12s %-16s %-20s %-20s %s\n", "TIME", "ACTOR", "ACTION", "SERVICE",
+		ctl_out_text(&o, "%-19s %-12s %-16s %-20s %-20s %s\n", "TIME", "ACTOR", "ACTION", "SERVICE",
 		         "TARGET", "DETAIL");
 	}
 	if ((rc = store_audit_list(c->s, &f, audit_one, &o)) != STORE_OK) {
@@ -228,8 +228,8 @@ cmd_audit(struct ctl *c)
 		return ctl_store_fail(c, rc, "audit", NULL);
 	}
 	if (o.json) {
-		json_end(&o, ']');
-		json_end(&o, '}');
+		ctl_json_end(&o, ']');
+		ctl_json_end(&o, '}');
 	}
-	return out_flush(&o);
+	return ctl_out_flush(&o);
 }

@@ -36,7 +36,7 @@ ctl_audit(struct ctl *c, const char *action, const char *service, const char *ta
 }
 
 int
-ctl_user(struct ctl *c, const char *name, struct store_user *u)
+ctl_get_user(struct ctl *c, const char *name, struct store_user *u)
 {
 	int rc;
 
@@ -51,7 +51,7 @@ ctl_user(struct ctl *c, const char *name, struct store_user *u)
 }
 
 int
-ctl_service(struct ctl *c, const char *name, struct store_service *svc)
+ctl_get_service(struct ctl *c, const char *name, struct store_service *svc)
 {
 	int rc;
 

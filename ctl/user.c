@@ -26,7 +26,7 @@ password_from_file(struct ctl *c, const char *what, char *hash, size_t n)
 }
 
 int
-cmd_user_add(struct ctl *c)
+ctl_user_add(struct ctl *c)
 {
 	const char *name = c->pos[0], *role_s = ctl_opt(c, "role");
 	char hash[HASH_MAX_LEN + 1], err[512] = "";
@@ -59,51 +59,51 @@ list_one(const struct store_user *u, void *arg)
 	char t[32];
 
 	if (!o->json) {
-		out_text(o, "%-32s %-6s %-8s %s\n", u->name, role_str(u->role),
+		ctl_out_text(o, "%-32s %-6s %-8s %s\n", u->name, role_str(u->role),
 		         u->disabled ? "disabled" : "enabled", ctl_time(u->created_at, t, sizeof t));
 		return 0;
 	}
-	json_obj(o, NULL);
-	json_str(o, "name", u->name);
-	json_str(o, "role", role_str(u->role));
-	json_bool(o, "disabled", u->disabled);
-	json_int(o, "created_at", u->created_at);
-	json_end(o, '}');
+	ctl_json_obj(o, NULL);
+	ctl_json_str(o, "name", u->name);
+	ctl_json_str(o, "role", role_str(u->role));
+	ctl_json_bool(o, "disabled", u->disabled);
+	ctl_json_int(o, "created_at", u->created_at);
+	ctl_json_end(o, '}');
 	return 0;
 }
 
 int
-cmd_user_list(struct ctl *c)
+ctl_user_list(struct ctl *c)
 {
 	struct out o;
 	int rc;
 
-	out_init(&o, ctl_flag(c, "json"));
+	ctl_out_init(&o, ctl_flag(c, "json"));
 	if (o.json) {
-		json_obj(&o, NULL);
-		json_arr(&o, "users");
+		ctl_json_obj(&o, NULL);
+		ctl_json_arr(&o, "users");
 	} else {
-		out_text(&o, "%-32s %-6s %-8s %s\n", "NAME", "ROLE", "STATE", "CREATED");
+		ctl_out_text(&o, "%-32s %-6s %-8s %s\n", "NAME", "ROLE", "STATE", "CREATED");
 	}
 	if ((rc = store_user_list(c->s, list_one, &o)) != STORE_OK) {
 		buf_free(&o.b);
 		return ctl_store_fail(c, rc, "user list", NULL);
 	}
 	if (o.json) {
-		json_end(&o, ']');
-		json_end(&o, '}');
+		ctl_json_end(&o, ']');
+		ctl_json_end(&o, '}');
 	}
-	return out_flush(&o);
+	return ctl_out_flush(&o);
 }
 
 int
-cmd_user_passwd(struct ctl *c)
+ctl_user_passwd(struct ctl *c)
 {
 	struct store_user u;
 	char hash[HASH_MAX_LEN + 1];
 	int rc;
 
-	if ((rc = ctl_user(c, c->pos[0], &u)) != CTL_OK ||
+	if ((rc = ctl_get_user(c, c->pos[0], &u)) != CTL_OK ||
 	    (rc = password_from_file(c, "user passwd", hash, sizeof hash)) != CTL_OK)
 		return rc;
 	if ((rc = store_user_set_password(c->s, u.id, hash)) != STORE_OK)
@@ -158,7 +158,7 @@ static void
 revoke_all(struct ctl *c, struct id_list *l)
 {
 	for (size_t i = 0; i < l->n; i++)
-		fw_revoke(c, l->ids[i]);
+		ctl_fw_revoke(c, l->ids[i]);
 	free(l->ids);
 }
 
@@ -170,7 +170,7 @@ user_set_disabled(struct ctl *c, int disabled)
 	char err[512] = "";
 	int rc;
 
-	if ((rc = ctl_user(c, c->pos[0], &u)) != CTL_OK ||
+	if ((rc = ctl_get_user(c, c->pos[0], &u)) != CTL_OK ||
 	    (rc = user_rights(c, u.id, &l)) != CTL_OK)
 		return rc;
 	rc = store_user_set_disabled(c->s, u.id, disabled, c->now, err, sizeof err);
@@ -194,26 +194,26 @@ user_set_disabled(struct ctl *c, int disabled)
 }
 
 int
-cmd_user_disable(struct ctl *c)
+ctl_user_disable(struct ctl *c)
 {
 	return user_set_disabled(c, 1);
 }
 
 int
-cmd_user_enable(struct ctl *c)
+ctl_user_enable(struct ctl *c)
 {
 	return user_set_disabled(c, 0);
 }
 
 int
-cmd_user_del(struct ctl *c)
+ctl_user_del(struct ctl *c)
 {
 	struct store_user u;
 	struct id_list l;
 	char err[512] = "";
 	int rc;
 
-	if ((rc = ctl_user(c, c->pos[0], &u)) != CTL_OK ||
+	if ((rc = ctl_get_user(c, c->pos[0], &u)) != CTL_OK ||
 	    (rc = user_rights(c, u.id, &l)) != CTL_OK)
 		return rc;
 	if ((rc = store_user_del(c->s, u.id, c->now, err, sizeof err)) != STORE_OK) {
