@@ -55,6 +55,7 @@ struct nft {
 	int      ended;
 	int      oom;                    /* a builder failed: commit refuses */
 	size_t   sndbuf;
+	uint32_t set_id;                 /* transaction-local set ids */
 	struct nftnl_set_elem *elem;     /* reused for every element */
 };
 
@@ -343,6 +344,7 @@ set_msg(struct nft *n, uint16_t type, uint16_t flags, const char *name, int fami
 		nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_TIMEOUT);
 		nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, family == AF_INET6 ? SET_KEY_IPV6 : SET_KEY_IPV4);
 		nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, family == AF_INET6 ? 16 : 4);
+		nftnl_set_set_u32(s, NFTNL_SET_ID, ++n->set_id);   /* the kernel requires one */
 	}
 	if ((nlh = msg_start(n, type, flags, name)) != NULL) {
 		if (type == NFT_MSG_NEWSET)

@@ -1,0 +1,198 @@
+/*
+ * ipfd: the only sekisho process with CAP_NET_ADMIN. Start-up checks the
+ * config, opens the store and the netlink socket, rebuilds the table from the
+ * store and only then listens. One poll() loop serves the control socket,
+ * gathers requests for batch_window_us, and resyncs every sync_interval_s.
+ * On exit the table stays: the sets keep their elements with their timeouts,
+ * and with ipfd down nobody new gets in (fail closed).
+ */
+#include <errno.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "ipfd.h"
+#include "log.h"
+
+static void
+schedule_sync(struct ipfd *d, int ok)
+{
+	int s = ok ? d->conf.ipfd.sync_interval_s : IPFD_RETRY_SYNC_S;
+
+	d->next_sync = now_mono_us() + (int64_t)s * 1000000;
+}
+
+static void
+periodic_sync(struct ipfd *d, const char *why)
+{
+	char err[256];
+	int st, rc;
+
+	rc = sync_all(d, &st, err, sizeof err);
+	if (rc == -1)
+		log_err("event=sync scope=all why=%s status=%s error=\"%s\" action=retry_in_%ds",
+		        why, ipc_status_str(st), err, IPFD_RETRY_SYNC_S);
+	schedule_sync(d, rc == 0);
+}
+
+/* SIGHUP: re-read the config; hook and timing apply now, socket and store need a restart. */
+static void
+reload(struct ipfd *d)
+{
+	struct conf c;
+	char err[512];
+
+	conf_defaults(&c);
+	if (conf_load(d->conf.file, &c, err, sizeof err) == -1) {
+		log_err("event=reload status=failed error=\"%s\" action=keep_old_config", err);
+		return;
+	}
+	if (strcmp(c.ipfd.socket, d->conf.ipfd.socket) != 0 || strcmp(c.ipfd.group, d->conf.ipfd.group) != 0 ||
+	    strcmp(c.db.path, d->conf.db.path) != 0 || strcmp(c.db.url, d->conf.db.url) != 0)
+		log_warn("event=reload note=\"socket, group and db changes need a restart\"");
+	d->conf.ipfd.hook = c.ipfd.hook;
+	d->conf.ipfd.sync_interval_s = c.ipfd.sync_interval_s;
+	d->conf.ipfd.batch_window_us = c.ipfd.batch_window_us;
+	d->conf.log_level = c.log_level;
+	log_set_level(c.log_level);
+	log_info("event=reload status=ok");
+}
+
+/* What -n can check besides the file itself: the group exists and the socket path fits. */
+static int
+check_conf(const struct conf *c, char *err, size_t errlen)
+{
+	struct sockaddr_un sun;
+
+	if (getgrnam(c->ipfd.group) == NULL) {
+		snprintf(err, errlen, "ipfd.group \"%s\": no such group", c->ipfd.group);
+		return -1;
+	}
+	if (c->ipfd.socket[0] == '\0' || strlen(c->ipfd.socket) >= sizeof sun.sun_path) {
+		snprintf(err, errlen, "ipfd.socket: path empty or longer than %zu bytes",
+		         sizeof sun.sun_path - 1);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+start(struct ipfd *d)
+{
+	char err[512];
+	int st;
+
+	d->listen_fd = -1;
+	d->stats.started = now_wall_ms() / 1000;
+	if ((d->store = store_open(&d->conf.db, 0, err, sizeof err)) == NULL)
+		fatal("store: %s", err);
+	if ((d->nft = nft_open(1, err, sizeof err)) == NULL)
+		fatal("%s", err);
+	if (sync_all(d, &st, err, sizeof err) == -1)
+		fatal("first sync (%s): %s", ipc_status_str(st), err);
+	schedule_sync(d, 1);
+	if (ctl_listen(d, err, sizeof err) == -1)
+		fatal("%s", err);
+	log_info("event=start socket=%s group=%s hook=%s services=%zu elements=%zu",
+	         d->conf.ipfd.socket, d->conf.ipfd.group,
+	         d->conf.ipfd.hook == CONF_HOOK_BOTH ? "both" : nft_hook_chain(d->conf.ipfd.hook),
+	         d->mirror.n, mirror_elements(&d->mirror));
+}
+
+/* Fills fds: the listener first, then readable clients. Returns the count. */
+static nfds_t
+poll_set(struct ipfd *d, struct pollfd *fds, int *slot_of)
+{
+	nfds_t n = 0;
+	int i;
+
+	fds[n].fd = d->listen_fd;
+	fds[n++].events = POLLIN;
+	for (i = 0; i < IPFD_CLIENTS_MAX; i++) {
+		if (d->clients[i].fd == -1)
+			continue;
+		fds[n].fd = d->clients[i].fd;
+		/* A full queue or a client with too much in flight waits for the next round. */
+		fds[n].events = d->nqueue < IPFD_QUEUE_MAX &&
+		                d->clients[i].inflight < IPFD_CLIENT_INFLIGHT ? POLLIN : 0;
+		slot_of[n++] = i;
+	}
+	return n;
+}
+
+/* Microseconds until the next thing to do: the end of the batch window or the next sync. */
+static int64_t
+wait_us(const struct ipfd *d, int64_t batch_deadline)
+{
+	int64_t now = now_mono_us(), until = d->next_sync;
+
+	if (d->nqueue > 0 && batch_deadline < until)
+		until = batch_deadline;
+	return until > now ? until - now : 0;
+}
+
+static void
+serve(struct ipfd *d)
+{
+	struct pollfd fds[IPFD_CLIENTS_MAX + 1];
+	int slot_of[IPFD_CLIENTS_MAX + 1];
+	int64_t batch_deadline = 0, us;
+	struct timespec ts;
+	size_t before;
+	nfds_t n, i;
+
+	while (!daemon_stop) {
+		if (daemon_reload) {
+			daemon_reload = 0;
+			reload(d);
+			periodic_sync(d, "sighup");
+		}
+		n = poll_set(d, fds, slot_of);
+		us = wait_us(d, batch_deadline);
+		ts.tv_sec = us / 1000000;
+		ts.tv_nsec = (us % 1000000) * 1000;
+		if (ppoll(fds, n, &ts, NULL) == -1 && errno != EINTR)
+			fatal("poll: %s", strerror(errno));
+		before = d->nqueue;
+		if (fds[0].revents & POLLIN)
+			ctl_accept(d);
+		for (i = 1; i < n; i++)
+			if (fds[i].revents & (POLLIN | POLLHUP | POLLERR))
+				ctl_read(d, slot_of[i]);
+		if (before == 0 && d->nqueue > 0)
+			batch_deadline = now_mono_us() + d->conf.ipfd.batch_window_us;
+		if (d->nqueue > 0 && (now_mono_us() >= batch_deadline || d->nqueue == IPFD_QUEUE_MAX))
+			ops_run(d);
+		if (now_mono_us() >= d->next_sync)
+			periodic_sync(d, "timer");
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct daemon_opts o;
+	struct ipfd *d;
+
+	if ((d = calloc(1, sizeof *d)) == NULL)
+		return 1;
+	daemon_start_check("ipfd", argc, argv, &o, &d->conf, check_conf);
+	daemon_signals();
+	start(d);
+	serve(d);
+	log_info("event=stop table=kept services=%zu elements=%zu",
+	         d->mirror.n, mirror_elements(&d->mirror));
+	ctl_close(d);
+	nft_close(d->nft);
+	store_close(d->store);
+	mirror_free(&d->mirror);
+	free(d);
+	return 0;
+}
