@@ -81,16 +81,16 @@ $(B)/sekishoctl: $(CTL_OBJ) $(B)/libcommon.a
 # non-main objects of every program, so a test can reach any module.
 $(B)/tests/%: tests/unit/%.c $(TLIB_OBJ) $(AUTHD_LIB) $(CID_LIB) $(IPFD_LIB) $(CTL_LIB) $(B)/libcommon.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLCFLAGS) -Itests/lib -o $@ $^ $(REQLDFLAGS) $(HTTPLIBS) $(NFTLIBS) $(LIBS) -lcriterion
+	$(CC) $(ALLCFLAGS) -Itests/lib -o $@ $(filter %.c %.o %.a,$^) $(REQLDFLAGS) $(HTTPLIBS) $(NFTLIBS) $(LIBS) -lcriterion
 
 # Helper programs for the system tests and benchmarks (e.g. mkcode).
 $(B)/tests/tools/%: tests/tools/%.c $(B)/libcommon.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLCFLAGS) -o $@ $^ $(REQLDFLAGS) $(LIBS)
+	$(CC) $(ALLCFLAGS) -o $@ $(filter %.c %.o %.a,$^) $(REQLDFLAGS) $(LIBS)
 
 $(B)/bench/%: bench/%.c $(AUTHD_LIB) $(CID_LIB) $(IPFD_LIB) $(B)/libcommon.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLCFLAGS) -o $@ $^ $(REQLDFLAGS) $(HTTPLIBS) $(NFTLIBS) $(LIBS)
+	$(CC) $(ALLCFLAGS) -o $@ $(filter %.c %.o %.a,$^) $(REQLDFLAGS) $(HTTPLIBS) $(NFTLIBS) $(LIBS)
 
 deps:
 	@sh .ci/deps.sh

@@ -289,7 +289,7 @@ static void
 take_body(struct http_req *r, const char *data, size_t size)
 {
 	r->body_len += size;
-	if (r->body_len > r->srv->o.max_body) {
+	if (r->body == BODY_TOO_LARGE || r->body_len > r->srv->o.max_body) {
 		r->body = BODY_TOO_LARGE;
 		return;
 	}
@@ -339,12 +339,12 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 		return MHD_YES;
 	}
 	if (*upload_size > 0) {
+		/* No response may be queued while upload data is handed over:
+		 * a too-large body is read and dropped, up to a bound, then answered. */
 		if (!r->replied)
 			take_body(r, upload, *upload_size);
 		*upload_size = 0;
-		if (r->body == BODY_TOO_LARGE && !r->replied)
-			reply_plain(r, 413, "request body too large\n");
-		return MHD_YES;
+		return r->body_len > HTTP_DISCARD_FACTOR * s->o.max_body ? MHD_NO : MHD_YES;
 	}
 	if (!r->replied)
 		finish(r);
@@ -449,23 +449,36 @@ load_tls(struct http_server *s, char *err, size_t errlen)
 	return 0;
 }
 
+/* MHD's own messages (protocol errors of clients, mostly) go to our log. */
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	struct http_server *s = cls;
+	char msg[256], safe[200];
+
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	log_debug("event=http_protocol server=%s msg=%s", s->name, log_value(safe, sizeof safe, msg));
+}
+
 static struct MHD_Daemon *
 start_daemon(struct http_server *s, const struct sockaddr *sa)
 {
 	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
-	struct MHD_OptionItem op[12];
+	struct MHD_OptionItem op[16];
 	int n = 0;
 
 	op[n++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, (void *)sa };
 	op[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED,
 	                                   (intptr_t)on_completed, s };
 	op[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	                                   HTTP_HEADER_LIMIT + 16384, NULL };
+	                                   HTTP_HEADER_LIMIT, NULL };
 	op[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT,
 	                                   s->o.max_conns > 0 ? s->o.max_conns : 1024, NULL };
 	op[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT,
 	                                   s->o.timeout_s > 0 ? s->o.timeout_s : 30, NULL };
 	op[n++] = (struct MHD_OptionItem){ MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL };
+	op[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, s };
 	if (s->o.threads > 0) {
 		flags |= MHD_USE_EPOLL;
 		op[n++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE, s->o.threads, NULL };

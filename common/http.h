@@ -8,7 +8,9 @@
  *
  * Before a handler runs, the glue has already answered, without calling it:
  *   405 methods other than GET, HEAD, POST;
- *   413 bodies larger than max_body (early, from Content-Length when given);
+ *   413 bodies larger than max_body: at once from Content-Length; for a chunked
+ *       body after reading and dropping it, and a body past
+ *       HTTP_DISCARD_FACTOR * max_body closes the connection instead;
  *   415 POST bodies that are not application/x-www-form-urlencoded;
  *   400 malformed forms: undecodable, a NUL in a value, a repeated field,
  *       more than HTTP_FIELDS_MAX fields or a name longer than HTTP_NAME_MAX;
@@ -23,6 +25,7 @@
 #define HTTP_RESP_HDRS    16      /* response headers a handler may add */
 #define HTTP_HDR_SPACE    4096    /* bytes for those headers */
 #define HTTP_HEADER_LIMIT 16384   /* request line + headers, per connection */
+#define HTTP_DISCARD_FACTOR 16    /* chunked bodies read and dropped before closing */
 
 struct http_req;
 typedef void (*http_handler)(struct http_req *r, void *arg);

@@ -139,7 +139,7 @@ ParameterizedTestParameters(http, refuses_before_the_handler)
 	return cr_make_param_array(struct refusal, cases, sizeof cases / sizeof cases[0]);
 }
 
-ParameterizedTest(struct refusal *c, http, refuses_before_the_handler, .init = start, .fini = stop)
+ParameterizedTest(struct refusal *c, http, refuses_before_the_handler)
 {
 	char *r = exchange(c->req);
 
