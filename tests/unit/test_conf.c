@@ -41,7 +41,7 @@ example_path(char *out, size_t n)
 	ssize_t len;
 
 	if (top != NULL) {
-		snprintf(out, n, "%s/sekisho.conf.example", top);
+		cr_assert_lt(snprintf(out, n, "%s/sekisho.conf.example", top), (int)n);
 		return;
 	}
 	len = readlink("/proc/self/exe", dir, sizeof dir - 1);
@@ -49,8 +49,7 @@ example_path(char *out, size_t n)
 	dir[len] = '\0';
 	for (char *slash; (slash = strrchr(dir, '/')) != NULL;) {
 		*slash = '\0';
-		snprintf(out, n, "%s/sekisho.conf.example", dir);
-		if (access(out, R_OK) == 0)
+		if (snprintf(out, n, "%s/sekisho.conf.example", dir) < (int)n && access(out, R_OK) == 0)
 			return;
 	}
 	cr_assert_fail("sekisho.conf.example not found");

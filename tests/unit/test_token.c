@@ -7,6 +7,7 @@
 
 #include "b64.h"
 #include "conf.h"
+#include "fixture.h"
 #include "store.h"
 #include "token.h"
 
@@ -351,4 +352,93 @@ Test(b64, decoding_never_writes_past_its_buffer)
 	cr_assert_eq(b64_decode("Zm9vYg", 6, raw, sizeof raw, &n, B64_STD), -1);
 	cr_assert_eq(b64_decode("Zm9v", 4, raw, sizeof raw, &n, B64_STD), 0);
 	cr_assert_eq(b64_encode("foo", 3, (char *)raw, sizeof raw, B64_STD), -1);
+}
+
+#define ROTATE 3600
+
+static struct fx fx;
+static struct store *ks;
+
+static void
+keys_setup(void)
+{
+	fx_init(&fx);
+	ks = fx_open(&fx);
+}
+
+static void
+keys_teardown(void)
+{
+	store_close(ks);
+	fx_cleanup(&fx);
+}
+
+Test(keyring, ensure_provisions_a_current_and_a_next_key, .init = keys_setup, .fini = keys_teardown)
+{
+	struct keyring kr;
+	const struct store_key *cur;
+	int added;
+
+	cr_assert_eq(keyring_ensure(ks, NOW, ROTATE, &added), STORE_OK);
+	cr_assert_eq(added, 2);
+	cr_assert_eq(keyring_load(ks, NOW, &kr), STORE_OK);
+	cr_assert_eq(kr.n, 2);
+	cr_assert_not_null(cur = keyring_current(&kr, NOW));
+	cr_assert_eq(cur->activates_at, NOW);
+	cr_assert_eq(cur->expires_at, NOW + 3 * ROTATE, "verifies 2 * rotate after it stops signing");
+	cr_assert_eq(kr.keys[0].activates_at, NOW + ROTATE, "the next key, newest first");
+	cr_assert_neq(kr.keys[0].kid, cur->kid);
+	cr_assert_neq(memcmp(kr.keys[0].secret, cur->secret, KEY_SECRET_LEN), 0);
+	cr_assert_eq(keyring_ensure(ks, NOW + 10, ROTATE, &added), STORE_OK);
+	cr_assert_eq(added, 0, "nothing missing");
+}
+
+Test(keyring, the_next_key_takes_over_and_a_new_next_is_added, .init = keys_setup,
+     .fini = keys_teardown)
+{
+	struct keyring kr;
+	struct token t = sample(NOW + 2 * ROTATE), got;
+	char s[TOKEN_STR_MAX];
+	uint32_t first;
+	int added;
+
+	cr_assert_eq(keyring_ensure(ks, NOW, ROTATE, &added), STORE_OK);
+	cr_assert_eq(keyring_load(ks, NOW, &kr), STORE_OK);
+	cr_assert_eq(token_sign(&kr, NOW, &t, s, sizeof s), 0);
+	first = t.kid;
+	cr_assert_eq(keyring_ensure(ks, NOW + ROTATE, ROTATE, &added), STORE_OK);
+	cr_assert_eq(added, 1);
+	cr_assert_eq(keyring_load(ks, NOW + ROTATE, &kr), STORE_OK);
+	cr_assert_neq(keyring_current(&kr, NOW + ROTATE)->kid, first);
+	cr_assert_eq(token_verify(&kr, NOW + ROTATE, s, strlen(s), &got), TOKEN_OK,
+	             "a cookie of the previous key still verifies");
+}
+
+Test(keyring, a_stale_ring_is_renewed, .init = keys_setup, .fini = keys_teardown)
+{
+	int added;
+
+	cr_assert_eq(keyring_ensure(ks, NOW, ROTATE, &added), STORE_OK);
+	cr_assert_eq(keyring_ensure(ks, NOW + 10 * ROTATE, ROTATE, &added), STORE_OK);
+	cr_assert_eq(added, 2);
+	cr_assert_eq(keyring_ensure(ks, NOW, 0, &added), STORE_INVALID);
+}
+
+Test(keyring, rotate_signs_with_a_new_key_at_once, .init = keys_setup, .fini = keys_teardown)
+{
+	struct keyring kr;
+	struct token t = sample(NOW + ROTATE), got;
+	char s[TOKEN_STR_MAX];
+	uint32_t before;
+	int added;
+
+	cr_assert_eq(keyring_ensure(ks, NOW, ROTATE, &added), STORE_OK);
+	cr_assert_eq(keyring_load(ks, NOW, &kr), STORE_OK);
+	cr_assert_eq(token_sign(&kr, NOW, &t, s, sizeof s), 0);
+	before = t.kid;
+	cr_assert_eq(keyring_rotate(ks, NOW + 60, ROTATE), STORE_OK);
+	cr_assert_eq(keyring_load(ks, NOW + 60, &kr), STORE_OK);
+	cr_assert_neq(keyring_current(&kr, NOW + 60)->kid, before);
+	cr_assert_eq(keyring_current(&kr, NOW + 60)->activates_at, NOW + 60);
+	cr_assert_eq(token_verify(&kr, NOW + 60, s, strlen(s), &got), TOKEN_OK);
 }
