@@ -185,9 +185,12 @@ conf_each(const char *v, int (*fn)(const char *, char *, size_t), char *err, siz
 		len = end ? (size_t)(end - v) : strlen(v);
 		while (len > 0 && v[len - 1] == ' ')
 			len--;
-		if (len == 0 || len >= sizeof entry || ++n > CONF_LIST_MAX) {
-			snprintf(err, errlen, len == 0 ? "empty list entry" : "more than %d entries",
-			         CONF_LIST_MAX);
+		if (len == 0) {
+			snprintf(err, errlen, "empty list entry");
+			return -1;
+		}
+		if (++n > CONF_LIST_MAX) {
+			snprintf(err, errlen, "more than %d entries", CONF_LIST_MAX);
 			return -1;
 		}
 		memcpy(entry, v, len);

@@ -137,7 +137,7 @@ Test(conf, a_missing_file_names_the_path)
 }
 
 struct bad {
-	char text[160];
+	char text[200];
 	int line;
 	char msg[80];
 };
@@ -172,6 +172,9 @@ ParameterizedTestParameters(conf, bad_files_name_file_line_and_reason)
 		{ "[db]\npath = /x\n[db\n", 3, "syntax error" },
 		{ "[authd]\ntrusted_proxies = 10.0.0.1, nothost\n", 2, "\"nothost\" is not an IP address" },
 		{ "[authd]\ntrusted_proxies = 10.0.0.1,\n", 2, "empty list entry" },
+		{ "[authd]\ntrusted_proxies = 1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,"
+		  "1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1\n", 2,
+		  "more than 16 entries" },
 		{ "[cid]\nhost_map = app.example\n", 2, "is not host=service" },
 		{ "[authd]\ntls_cert = /c.pem\n", 2, "tls_cert and authd.tls_key must be set together" },
 		{ "[cid]\ncookie_name = a;b\n", 2, "cid.cookie_name: want 1..63" },
