@@ -259,6 +259,53 @@ Test(ctl, disabling_a_user_or_service_ends_its_sessions, .init = setup_populated
 	cr_assert_str_eq(r.err, "sekishoctl: no such service: lab\n");
 }
 
+/* Switches the fixture's config to ipfd enabled, at a socket where nobody listens. */
+static void
+ipfd_on_but_absent(void)
+{
+	char text[512];
+
+	snprintf(text, sizeof text, "[db]\npath = %s\n\n[ipfd]\nenabled = on\nsocket = %s/ipfd.sock\n"
+	         "\n[authd]\nipfd_timeout_ms = 200\n", db_file, dir);
+	put(conf_file, text);
+}
+
+Test(ctl, grant_fails_closed_when_ipfd_does_not_confirm, .init = setup_populated, .fini = teardown)
+{
+	struct run r;
+	char want[256];
+
+	ipfd_on_but_absent();
+	ctl_run(&r, "grant bob lab 10.0.0.9");
+	cr_assert_eq(r.status, 1);
+	snprintf(want, sizeof want, "sekishoctl: ipfd did not confirm the admission (connect %s/ipfd.sock: "
+	         "No such file or directory); right 1 rolled back\n", dir);
+	cr_assert_str_eq(r.err, want);
+	ctl_ok(&r, "session list --json");
+	cr_assert_str_eq(r.out, "{\"sessions\":[]}\n", "nobody is admitted without the firewall");
+	ctl_ok(&r, "audit --limit 1 --json");
+	contains(r.out, "\"action\":\"grant.rollback\"");
+}
+
+Test(ctl, changes_stand_with_a_warning_when_ipfd_is_unreachable, .init = setup_populated,
+     .fini = teardown)
+{
+	struct run r;
+
+	ctl_ok(&r, "grant bob lab 10.0.0.9");
+	ipfd_on_but_absent();
+	ctl_run(&r, "session revoke 1");
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_str_eq(r.out, "revoked session 1 (bob on lab from 10.0.0.9)\n");
+	cr_assert_eq(strncmp(r.err, "sekishoctl: warning: ", 21), 0, "%s", r.err);
+	contains(r.err, "ipfd catches up at its next sync\n");
+	cr_assert_eq(strchr(r.err, '\n')[1], '\0', "one line: %s", r.err);
+	ctl_run(&r, "status --json");
+	cr_assert_eq(r.status, 0);
+	contains(r.out, "\"ipfd\":{\"state\":\"unreachable\",\"error\":\"connect ");
+	contains(r.out, "\"live_sessions\":0");
+}
+
 Test(ctl, listings_have_text_and_json, .init = setup_populated, .fini = teardown)
 {
 	struct run r;
