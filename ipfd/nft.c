@@ -460,6 +460,9 @@ ack_one(struct acks *a, const struct nlmsghdr *nlh)
 
 	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof *e))
 		return;
+	/* Only answers about this batch count: its messages, or BEGIN for a failed commit. */
+	if (idx >= a->n->nmsgs && e->msg.nlmsg_seq != a->n->first_seq - 1)
+		return;
 	if (e->error == 0) {
 		a->ok++;
 		return;
@@ -546,10 +549,6 @@ nft_commit(struct nft *n, char *err, size_t errlen)
 	if (n->nmsgs == 0)
 		return 0;
 	nft_end(n);
-	memset(&a, 0, sizeof a);
-	a.n = n;
-	if (drain(n, &a, err, errlen) == -1)   /* leftovers of an earlier failure */
-		return -1;
 	memset(&a, 0, sizeof a);
 	a.n = n;
 	if (send_batch(n, err, errlen) == -1 || drain(n, &a, err, errlen) == -1)

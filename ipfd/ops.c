@@ -7,7 +7,8 @@
  * Each planned address is written as "add; delete; add" (or "add; delete" to
  * remove it). That sequence is valid in one atomic batch whether or not the
  * kernel still holds the element (it may have just timed out), and it leaves
- * the element with exactly the planned timeout.
+ * the element with exactly the planned timeout. An address the kernel surely
+ * lacks (ipfd never put it there, or it timed out well ago) is a single add.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -19,12 +20,14 @@
 
 #define REMOVE_TIMEOUT_MS 1000       /* placeholder add before a delete */
 #define RESYNC_MAX 16                /* services resynced for the cap in one round */
+#define GONE_GRACE_MS 2000           /* the kernel's timer may lag ipfd's clock this much */
 
 struct step {
 	int64_t service_id;
 	struct addr ip;
 	int     present;
 	int64_t until_ms;
+	int     fresh;                   /* the kernel surely lacks it: a plain add will do */
 };
 
 struct run {
@@ -80,6 +83,7 @@ step_get(struct run *r, int64_t service_id, const struct addr *ip)
 	memset(s, 0, sizeof *s);
 	s->service_id = service_id;
 	s->ip = *ip;
+	s->fresh = -1;                   /* not decided yet: the first admit decides */
 	return s;
 }
 
@@ -110,9 +114,15 @@ fits_cap(struct run *r, struct svc *v, const struct addr *ip)
 {
 	const struct step *s = step_find(r, v->id, ip);
 
+	size_t extra;
+
 	if (held_until(r, v, ip) != 0 || (s != NULL && s->present))
 		return 1;
-	return ipset_prune(&v->ips, r->now_ms) + planned_new(r, v) + 1 <= (size_t)v->cap;
+	extra = planned_new(r, v) + 1;
+	/* n counts timed-out entries too: prune (a full scan) only when that matters. */
+	if (v->ips.n + extra <= (size_t)v->cap)
+		return 1;
+	return ipset_prune(&v->ips, r->now_ms) + extra <= (size_t)v->cap;
 }
 
 static int
@@ -185,6 +195,11 @@ admit(struct run *r, struct pending *p)
 		until = held_until(r, v, &rt.ip);
 	if (s->present && s->until_ms > until)
 		until = s->until_ms;
+	if (s->fresh == -1) {
+		const struct ipent *e = ipset_get(&v->ips, &rt.ip);
+
+		s->fresh = e == NULL || e->until_ms + GONE_GRACE_MS <= r->now_ms;
+	}
 	s->present = 1;
 	s->until_ms = until;
 	p->in_batch = 1;
@@ -240,6 +255,7 @@ revoke(struct run *r, struct pending *p)
 		return;
 	}
 	/* NAT: another live right uses the address; it stays until the latest of those ends. */
+	s->fresh = 0;
 	s->present = k.until_ms > r->now_ms;
 	s->until_ms = k.until_ms;
 	p->in_batch = 1;
@@ -265,14 +281,19 @@ batch_group(struct run *r, const struct step *s, size_t n, struct nft_elem *buf)
 
 	nft_set_name(s[0].service_id, family, name);
 	for (i = 0; i < n; i++) {
-		buf[i].ip = s[i].ip;
-		buf[i].timeout_ms = s[i].present ? (uint64_t)(s[i].until_ms - r->now_ms) : REMOVE_TIMEOUT_MS;
+		if (s[i].fresh == 1)
+			continue;
+		buf[k].ip = s[i].ip;
+		buf[k++].timeout_ms = s[i].present ? (uint64_t)(s[i].until_ms - r->now_ms) : REMOVE_TIMEOUT_MS;
 	}
-	nft_elems(r->d->nft, name, family, NFT_ELEM_ADD, buf, n);
-	nft_elems(r->d->nft, name, family, NFT_ELEM_DEL, buf, n);
-	for (i = 0; i < n; i++)
-		if (s[i].present)
-			buf[k++] = buf[i];
+	nft_elems(r->d->nft, name, family, NFT_ELEM_ADD, buf, k);
+	nft_elems(r->d->nft, name, family, NFT_ELEM_DEL, buf, k);
+	for (i = k = 0; i < n; i++) {
+		if (!s[i].present)
+			continue;
+		buf[k].ip = s[i].ip;
+		buf[k++].timeout_ms = (uint64_t)(s[i].until_ms - r->now_ms);
+	}
 	nft_elems(r->d->nft, name, family, NFT_ELEM_ADD, buf, k);
 }
 
@@ -408,11 +429,15 @@ run_syncs(struct ipfd *d)
 static void
 fill_status(struct ipfd *d)
 {
-	size_t i;
+	size_t i, asked = 0;
 	int64_t now = now_wall_ms();
 
+	for (i = 0; i < d->nqueue; i++)
+		asked += d->queue[i].req.type == IPC_STATUS;
+	if (asked == 0)
+		return;
 	for (i = 0; i < d->mirror.n; i++)
-		ipset_prune(&d->mirror.svcs[i].ips, now);
+		ipset_prune(&d->mirror.svcs[i].ips, now);   /* a full scan: only when asked */
 	d->stats.services = d->mirror.n;
 	d->stats.elements = mirror_elements(&d->mirror);
 	for (i = 0; i < d->nqueue; i++) {
