@@ -18,6 +18,7 @@ else
 B        = build
 SANFLAGS =
 endif
+O        = $(B)/obj
 
 REQCFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
             -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
@@ -31,14 +32,14 @@ HTTPLIBS  = $(shell pkg-config --libs $(HTTPPKGS) 2>/dev/null)
 NFTLIBS   = $(shell pkg-config --libs $(NFTPKGS) 2>/dev/null)
 
 COMMON_SRC = $(wildcard common/*.c) $(B)/gen/migrations.c
-COMMON_OBJ = $(patsubst %.c,$(B)/%.o,$(filter-out $(B)/%,$(COMMON_SRC))) $(B)/gen/migrations.o
-AUTHD_OBJ  = $(patsubst %.c,$(B)/%.o,$(wildcard authd/*.c))
-IPFD_OBJ   = $(patsubst %.c,$(B)/%.o,$(wildcard ipfd/*.c))
-CID_OBJ    = $(patsubst %.c,$(B)/%.o,$(wildcard cid/*.c))
-CTL_OBJ    = $(patsubst %.c,$(B)/%.o,$(wildcard ctl/*.c))
+COMMON_OBJ = $(patsubst %.c,$(O)/%.o,$(filter-out $(B)/%,$(COMMON_SRC))) $(O)/gen/migrations.o
+AUTHD_OBJ  = $(patsubst %.c,$(O)/%.o,$(wildcard authd/*.c))
+IPFD_OBJ   = $(patsubst %.c,$(O)/%.o,$(wildcard ipfd/*.c))
+CID_OBJ    = $(patsubst %.c,$(O)/%.o,$(wildcard cid/*.c))
+CTL_OBJ    = $(patsubst %.c,$(O)/%.o,$(wildcard ctl/*.c))
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 UNIT_BIN   = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
-TLIB_OBJ   = $(patsubst %.c,$(B)/%.o,$(wildcard tests/lib/*.c))
+TLIB_OBJ   = $(patsubst %.c,$(O)/%.o,$(wildcard tests/lib/*.c))
 BENCH_BIN  = $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
 TOOL_BIN   = $(patsubst tests/tools/%.c,$(B)/tests/tools/%,$(wildcard tests/tools/*.c))
 BINS       = $(B)/authd $(B)/ipfd $(B)/cid $(B)/sekishoctl
@@ -51,7 +52,7 @@ CTL_LIB    = $(filter-out %/main.o,$(CTL_OBJ))
 
 all: $(BINS)
 
-$(B)/%.o: %.c
+$(O)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -c -o $@ $<
 
@@ -59,7 +60,8 @@ $(B)/gen/migrations.c: sql/embed.sh $(sort $(wildcard sql/[0-9]*.sql))
 	@mkdir -p $(dir $@)
 	sh sql/embed.sh $(sort $(wildcard sql/[0-9]*.sql)) > $@.tmp && mv $@.tmp $@
 
-$(B)/gen/migrations.o: $(B)/gen/migrations.c
+$(O)/gen/migrations.o: $(B)/gen/migrations.c
+	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -c -o $@ $<
 
 $(B)/libcommon.a: $(COMMON_OBJ)
