@@ -124,25 +124,58 @@ buf_html(struct buf *b, const char *s)
 	buf_add(b, run, (size_t)(s - run));
 }
 
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 when it is not one. */
+static size_t
+utf8_len(const unsigned char *s)
+{
+	size_t n;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
+	    (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
+		return 0;          /* overlong, surrogate, or past U+10FFFF */
+	return n;
+}
+
 void
 buf_json(struct buf *b, const char *s)
 {
-	buf_add(b, "\"", 1);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	const unsigned char *p = (const unsigned char *)s;
 
-		if (c == '"' || c == '\\')
-			buf_printf(b, "\\%c", c);
-		else if (c == '\n')
+	buf_add(b, "\"", 1);
+	while (*p) {
+		size_t n = utf8_len(p);
+
+		if (n == 0) {
+			buf_puts(b, "\\ufffd");
+			p++;
+			continue;
+		}
+		if (*p == '"' || *p == '\\')
+			buf_printf(b, "\\%c", *p);
+		else if (*p == '\n')
 			buf_puts(b, "\\n");
-		else if (c == '\t')
+		else if (*p == '\t')
 			buf_puts(b, "\\t");
-		else if (c == '\r')
+		else if (*p == '\r')
 			buf_puts(b, "\\r");
-		else if (c < 0x20 || c == 0x7f)
-			buf_printf(b, "\\u%04x", c);
+		else if (*p < 0x20 || *p == 0x7f)
+			buf_printf(b, "\\u%04x", *p);
 		else
-			buf_add(b, s, 1);
+			buf_add(b, p, n);
+		p += n;
 	}
 	buf_add(b, "\"", 1);
 }

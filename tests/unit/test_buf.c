@@ -43,6 +43,9 @@ ParameterizedTestParameters(buf, escapes)
 		{ "back\\slash", "back\\slash", "\"back\\\\slash\"" },
 		{ "nl\nt\t\x01", "nl\nt\t\x01", "\"nl\\nt\\t\\u0001\"" },
 		{ "", "", "\"\"" },
+		{ "caf\xc3\xa9", "caf\xc3\xa9", "\"caf\xc3\xa9\"" },
+		{ "bad\xff\xc3(", "bad\xff\xc3(", "\"bad\\ufffd\\ufffd(\"" },
+		{ "\xed\xa0\x80", "\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\"" },
 	};
 	return cr_make_param_array(struct esc, cases, sizeof cases / sizeof cases[0]);
 }
