@@ -99,7 +99,8 @@ snap_fill(struct snap *s, int64_t now_ms)
 	struct ipent *e;
 	size_t i, over = 0;
 
-	qsort(s->rows, s->n, sizeof *s->rows, row_cmp);
+	if (s->n > 1)
+		qsort(s->rows, s->n, sizeof *s->rows, row_cmp);
 	for (i = 0; i < s->n; i++) {
 		struct row *r = &s->rows[i];
 

@@ -92,7 +92,11 @@ check "topology: the service answers on its unguarded port before ipfd runs" wai
 check "ipfd -n refuses a group that does not exist" sh -c \
 	"sed 's/^group = root/group = no-such-group-$$/' '$CONF' >'$T/badgroup.conf' &&
 	 ! '$B/ipfd' -n -f '$T/badgroup.conf' 2>'$T/badgroup.err' && grep -q 'no such group' '$T/badgroup.err'"
-ipfd_start
+if ! ipfd_start; then
+	not_ok "ipfd starts" "$(cat "$T/ipfd.log")"
+	echo "Bail out! ipfd does not start"
+	exit 1
+fi
 check "ipfd starts and builds its table" nft_gw list chain inet sekisho s1
 
 # ---- admission ----
