@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <grp.h>
+#include <inttypes.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -241,6 +242,9 @@ ctl_reply_all(struct ipfd *d)
 		if (c->fd == -1 || c->gen != p->gen)
 			continue;
 		c->inflight--;
+		log_debug("event=reply type=%u right_id=%" PRId64 " service_id=%" PRId64 " status=%s",
+		          (unsigned)p->req.type, p->req.right_id, p->req.service_id,
+		          ipc_status_str(p->rep.status));
 		n = send(c->fd, &p->rep, sizeof p->rep, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (n != (ssize_t)sizeof p->rep) {
 			log_warn("event=ctl_reply_failed uid=%u pid=%d error=\"%s\" action=close",

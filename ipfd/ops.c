@@ -183,6 +183,8 @@ admit(struct run *r, struct pending *p)
 		v = mirror_find(&r->d->mirror, rt.service_id);
 	}
 	if (v == NULL || !fits_cap(r, v, &rt.ip)) {
+		log_warn("event=admit_refused right_id=%" PRId64 " service_id=%" PRId64
+		         " reason=over_cap", rt.id, rt.service_id);
 		ipc_rep_init(&p->rep, &p->req, IPC_ECAP, "set would exceed the service's cap");
 		return;
 	}

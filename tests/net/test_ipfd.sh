@@ -223,6 +223,16 @@ check "garbage changed nothing in the kernel" test "$before" = "$after"
 check "ipfd keeps serving after garbage" ipfd_serves
 check "the admitted client is still served" tcp_ok c1 10.0.9.2 80
 
+# ---- SIGHUP re-reads the hook ----
+sed -i 's/^hook = forward/hook = both/' "$CONF"
+ipfd_resync
+check "SIGHUP: hook = both adds an input chain" nft_gw list chain inet sekisho input
+check "SIGHUP: the forward chain still guards" tcp_ok c1 10.0.9.2 80
+sed -i 's/^hook = both/hook = forward/' "$CONF"
+ipfd_resync
+check "SIGHUP: hook = forward drops the input chain" no_chain input
+check "SIGHUP: an unadmitted client is still refused" refused c2 10.0.9.2 80
+
 # ---- clean exit ----
 bg_stop ipfd
 check "SIGTERM: ipfd exits cleanly and removes its socket" sh -c "! test -e '$T/ipfd.sock' && grep -q 'event=stop table=kept' '$T/ipfd.log'"
