@@ -20,6 +20,7 @@
  *   clientip.c clientip_ the client's address, trusted proxies
  *   sweeper.c  sweeper_ ends expired and idle rights, prunes, rotates keys
  *   metrics.c  ametrics_ counters for /metrics; /healthz; /static
+ *   admin*.c   admin_   the admin web UI under /admin/ (its own header: admin.h)
  */
 
 #include <pthread.h>
@@ -121,6 +122,7 @@ struct route {
 /* Route tables, each ended by an entry with path NULL; route.c lists them. */
 extern const struct route portal_routes[];
 extern const struct route ametrics_routes[];
+extern const struct route admin_routes[];
 
 /* The http_handler: client IP, route, login and CSRF checks, then the handler. */
 void route_dispatch(struct http_req *r, void *arg);

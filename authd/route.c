@@ -12,6 +12,7 @@
 static const struct route *const route_tables[] = {
 	portal_routes,
 	ametrics_routes,
+	admin_routes,
 };
 
 #define N_TABLES (sizeof route_tables / sizeof route_tables[0])

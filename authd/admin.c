@@ -1,0 +1,375 @@
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "admin.h"
+#include "log.h"
+#include "passwd.h"
+
+/*
+ * The admin UI's routes, the role gate every handler passes first, the admin
+ * login (a portal login without an admission), and what every admin page
+ * shares. GET pages check the login themselves (so a missing login leads to
+ * /admin/login); every POST is ROUTE_LOGIN, which also checks the login's
+ * CSRF token before the handler runs.
+ */
+
+static void admin_home(struct req *q);
+static void admin_login_form(struct req *q);
+static void admin_login(struct req *q);
+static void admin_logout(struct req *q);
+
+const struct route admin_routes[] = {
+	{ "GET",  "/admin",                  0,               admin_home },
+	{ "GET",  "/admin/",                 0,               admin_services_list },
+	{ "GET",  "/admin/login",            0,               admin_login_form },
+	{ "POST", "/admin/login",            ROUTE_FORM_CSRF, admin_login },
+	{ "POST", "/admin/logout",           ROUTE_LOGIN,     admin_logout },
+	{ "GET",  "/admin/services/new",     0,               admin_service_new_form },
+	{ "POST", "/admin/services/new",     ROUTE_LOGIN,     admin_service_new },
+	{ "GET",  "/admin/services/edit",    0,               admin_service_edit_form },
+	{ "POST", "/admin/services/edit",    ROUTE_LOGIN,     admin_service_edit },
+	{ "POST", "/admin/services/enable",  ROUTE_LOGIN,     admin_service_enable },
+	{ "POST", "/admin/services/disable", ROUTE_LOGIN,     admin_service_disable },
+	{ "GET",  "/admin/services/delete",  0,               admin_service_delete_form },
+	{ "POST", "/admin/services/delete",  ROUTE_LOGIN,     admin_service_delete },
+	{ "GET",  "/admin/rights",           0,               admin_rights_list },
+	{ "POST", "/admin/rights/revoke",    ROUTE_LOGIN,     admin_right_revoke },
+	{ "GET",  "/admin/users",            0,               admin_users_list },
+	{ "POST", "/admin/users/new",        ROUTE_LOGIN,     admin_user_new },
+	{ "GET",  "/admin/users/edit",       0,               admin_user_show },
+	{ "POST", "/admin/users/role",       ROUTE_LOGIN,     admin_user_role },
+	{ "POST", "/admin/users/password",   ROUTE_LOGIN,     admin_user_password },
+	{ "POST", "/admin/users/enable",     ROUTE_LOGIN,     admin_user_enable },
+	{ "POST", "/admin/users/disable",    ROUTE_LOGIN,     admin_user_disable },
+	{ "GET",  "/admin/users/delete",     0,               admin_user_delete_form },
+	{ "POST", "/admin/users/delete",     ROUTE_LOGIN,     admin_user_delete },
+	{ "GET",  "/admin/audit",            0,               admin_audit_list },
+	{ NULL, NULL, 0, NULL },
+};
+
+/* What a ?done= code on a page after a change says; never text from the request. */
+static const struct { const char *code, *text; } done_texts[] = {
+	{ "svc_added",     "The service was registered." },
+	{ "svc_saved",     "The changes were saved." },
+	{ "svc_enabled",   "The service is enabled: users may log in to it again." },
+	{ "svc_disabled",  "The service is disabled; its live access rights have ended." },
+	{ "svc_deleted",   "The service was deleted; its live access rights have ended." },
+	{ "revoked",       "The access right was revoked." },
+	{ "user_added",    "The user was created." },
+	{ "role_set",      "The role was changed." },
+	{ "password_set",  "The password was changed." },
+	{ "user_enabled",  "The user is enabled." },
+	{ "user_disabled", "The user is disabled; their access rights and logins have ended." },
+	{ "user_deleted",  "The user was deleted." },
+	{ "logged_out",    "You are logged out of the admin pages." },
+};
+
+int
+admin_is_root(const struct req *q)
+{
+	return q->logged_in && q->login.role == ROLE_ROOT;
+}
+
+int
+admin_gate(struct req *q, int level)
+{
+	int role = q->login.role;
+
+	if (!q->logged_in) {
+		if (strcmp(http_method(q->r), "POST") != 0)
+			page_redirect(q, "/admin/login");
+		else
+			page_message(q, 403, "Not logged in", "Your login has ended. Please log in again.",
+			             "/admin/login", "Log in");
+		return -1;
+	}
+	if (role == ROLE_ROOT || (role == ROLE_ADMIN && level == ADMIN_ANY))
+		return 0;
+	http_log_kv(q->r, "admin=forbidden user=%s", q->login.user_name);
+	if (role == ROLE_USER)
+		page_message(q, 403, "Not allowed",
+		             "The admin pages are for service administrators, and your account is a "
+		             "user account. Ask root if you need to manage a service.",
+		             "/me", "Back to your access");
+	else
+		page_message(q, 403, "Not allowed", "Only root may use this page.", "/admin/",
+		             "Back to your services");
+	return -1;
+}
+
+void
+admin_forbidden(struct req *q, const char *text)
+{
+	http_log_kv(q->r, "admin=forbidden user=%s", q->login.user_name);
+	page_message(q, 403, "Not allowed", text, "/admin/", "Back to the services");
+}
+
+void
+admin_store_down(struct req *q, struct store *st, int rc)
+{
+	if (rc == STORE_UNAVAILABLE || st == NULL)
+		q->st_broken = st != NULL;
+	if (st != NULL)
+		log_err("event=store_unavailable where=admin why=\"%s\"", store_error(st));
+	page_message(q, 503, "Service unavailable",
+	             "The session database is not answering. Please try again shortly.",
+	             "/admin/", "Back to the services");
+}
+
+int64_t
+admin_id_arg(struct req *q, const char *name, int form)
+{
+	const char *s = form ? http_form(q->r, name) : http_query(q->r, name);
+	long long v;
+
+	if (s == NULL || parse_int(s, 1, INT64_MAX, &v) == -1)
+		return 0;
+	return (int64_t)v;
+}
+
+static void
+set_done(struct req *q, struct tmpl_ctx *c)
+{
+	const char *code = http_query(q->r, "done");
+
+	for (size_t i = 0; code != NULL && i < sizeof done_texts / sizeof done_texts[0]; i++)
+		if (strcmp(code, done_texts[i].code) == 0)
+			tmpl_set(c, "done", done_texts[i].text);
+	if (http_query(q->r, "fw") != NULL && strcmp(http_query(q->r, "fw"), "late") == 0)
+		tmpl_set(c, "fw_late", "1");
+}
+
+struct tmpl_ctx *
+admin_ctx(struct req *q, const char *title, const char *section)
+{
+	struct tmpl_ctx *c = page_ctx(q, title);
+	char key[32];
+
+	if (c == NULL)
+		return NULL;
+	tmpl_set(c, "csrf", q->login.csrf);
+	if (admin_is_root(q))
+		tmpl_set(c, "is_root", "1");
+	snprintf(key, sizeof key, "at_%s", section);
+	tmpl_set(c, key, "1");
+	set_done(q, c);
+	return c;
+}
+
+void
+admin_audit(struct req *q, struct store *st, const char *action, const char *service,
+            const char *target, const char *fmt, ...)
+{
+	char detail[AUDIT_TEXT_MAX + 1];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof detail, fmt, ap);
+	va_end(ap);
+	if (store_audit(st, q->now, q->login.user_name, action, service ? service : "",
+	                target ? target : "", detail) != STORE_OK)
+		log_warn("event=audit_failed action=%s why=\"%s\"", action, store_error(st));
+	log_info("event=admin action=%s by=%s service=%s target=%s", action, q->login.user_name,
+	         service ? service : "-", target ? target : "-");
+}
+
+int
+admin_fw_sync(struct req *q, int64_t service_id)
+{
+	char err[160];
+
+	if (fwc_call(q->a->fw, IPC_SYNC, 0, service_id, err, sizeof err) == 0)
+		return 0;
+	log_warn("event=sync_failed service_id=%lld why=\"%s\"", (long long)service_id, err);
+	return -1;
+}
+
+/* Waits for a free hash worker. 0, or -1 when none came free in time. */
+static int
+hash_slot(struct req *q)
+{
+	struct timespec deadline;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += HASH_WAIT_S;
+	while (sem_timedwait(&q->a->hash_sem, &deadline) == -1)
+		if (errno != EINTR)
+			return -1;
+	return 0;
+}
+
+int
+admin_hash_password(struct req *q, const char *pw, char *out, size_t n)
+{
+	char err[160];
+	int rc;
+
+	if (hash_slot(q) == -1)
+		return -1;
+	rc = passwd_hash(pw, &passwd_default, out, n, err, sizeof err);
+	sem_post(&q->a->hash_sem);
+	if (rc == -1)
+		log_err("event=hash_failed why=\"%s\"", err);
+	return rc;
+}
+
+void
+admin_form_errors(struct tmpl_ctx *c, const struct admin_field *f, int n,
+                  const char *(*field_name)(int))
+{
+	char key[48];
+
+	for (int i = 0; i < n; i++) {
+		snprintf(key, sizeof key, "f_%s", field_name(i));
+		tmpl_set(c, key, f[i].in);
+		if (f[i].err[0] == '\0')
+			continue;
+		snprintf(key, sizeof key, "err_%s", field_name(i));
+		tmpl_set(c, key, f[i].err);
+	}
+}
+
+static void
+admin_home(struct req *q)
+{
+	page_redirect(q, "/admin/");
+}
+
+static void
+login_page(struct req *q, int status, const char *error, const char *user)
+{
+	char csrf[RANDOM_STR_LEN + 1];
+	struct tmpl_ctx *c;
+
+	if (login_csrf_issue(q, csrf) == NULL) {
+		page_message(q, 503, "Service unavailable", "Please try again shortly.", NULL, NULL);
+		return;
+	}
+	if ((c = page_ctx(q, "Admin login")) != NULL) {
+		tmpl_set(c, "csrf", csrf);
+		tmpl_set(c, "error", error);
+		tmpl_set(c, "user", user);
+		set_done(q, c);
+	}
+	page_render(q, status, "admin_login", c);
+}
+
+static void
+admin_login_form(struct req *q)
+{
+	if (q->logged_in && q->login.role != ROLE_USER) {
+		page_redirect(q, "/admin/");
+		return;
+	}
+	login_page(q, 200, NULL, NULL);
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * 1 when name and pw are an enabled account's (u filled), 0 when not, -1 when
+ * the store is down, -2 when no hash worker came free in time.
+ */
+static int
+check_password(struct req *q, struct store *st, const char *name, const char *pw,
+               struct store_user *u)
+{
+	char err[160];
+	int rc = name_valid(name) ? store_user_get(st, name, u) : STORE_NOTFOUND, match;
+
+	if (rc != STORE_OK && rc != STORE_NOTFOUND) {
+		q->st_broken = 1;
+		return -1;
+	}
+	if (hash_slot(q) == -1)
+		return -2;
+	match = passwd_verify(pw, rc == STORE_OK ? u->pwhash : q->a->dummy_hash, err, sizeof err);
+	sem_post(&q->a->hash_sem);
+	if (match == -1)
+		log_err("event=bad_password_hash why=\"%s\"", err);
+	return rc == STORE_OK && !u->disabled && match == 1;
+}
+
+static void
+login_refused(struct req *q, struct store *st, const char *name, const char *account)
+{
+	char detail[AUDIT_TEXT_MAX + 1];
+
+	snprintf(detail, sizeof detail, "ip=%s", q->ipstr);
+	if (store_audit(st, q->now, "-", "admin.login_failed", "", account ? account : "",
+	                detail) != STORE_OK)
+		log_warn("event=audit_failed action=admin.login_failed why=\"%s\"", store_error(st));
+	http_log_kv(q->r, "admin_login=refused");
+	login_page(q, 401, "Wrong name or password.", name);
+}
+
+/* Throttled like the portal's login (the same buckets), without an admission. */
+static void
+admin_login(struct req *q)
+{
+	const char *name = http_form(q->r, "user"), *pw = http_form(q->r, "password");
+	const char *account;
+	struct throttle_ticket tk;
+	struct store_user u;
+	struct store *st;
+	char ra[16];
+	int retry, ok;
+
+	if (name == NULL || pw == NULL || strlen(name) > NAME_MAX_LEN || strlen(pw) > PASSWD_MAX) {
+		login_page(q, 400, "Give your name and password.", NULL);
+		return;
+	}
+	account = name_valid(name) ? name : NULL;
+	if ((st = req_store(q)) == NULL) {
+		admin_store_down(q, NULL, STORE_UNAVAILABLE);
+		return;
+	}
+	if (throttle_begin(q->a->throttle, q->ipstr, account, now_ms(), &tk, &retry) == -1) {
+		snprintf(ra, sizeof ra, "%d", retry);
+		http_add_header(q->r, "Retry-After", ra);
+		login_page(q, 429, "Too many failed attempts. Please wait and try again.", name);
+		return;
+	}
+	ok = check_password(q, st, name, pw, &u);
+	throttle_done(q->a->throttle, q->ipstr, account,
+	              ok == 1 ? THROTTLE_OK : (ok == 0 ? THROTTLE_FAILED : THROTTLE_CANCEL), now_ms(),
+	              &tk);
+	if (ok == -2) {
+		http_add_header(q->r, "Retry-After", "5");
+		page_message(q, 503, "Busy", "The portal is very busy. Please try again in a few seconds.",
+		             "/admin/login", "Back");
+		return;
+	}
+	if (ok == -1) {
+		admin_store_down(q, st, STORE_UNAVAILABLE);
+		return;
+	}
+	if (ok == 0) {
+		login_refused(q, st, name, account);
+		return;
+	}
+	if (login_begin(q, &u) == -1) {
+		admin_store_down(q, st, STORE_UNAVAILABLE);
+		return;
+	}
+	admin_audit(q, st, "admin.login", NULL, u.name, "ip=%s", q->ipstr);
+	page_redirect(q, "/admin/");
+}
+
+/* Ends the login only: access rights held to services stay (the portal's /logout ends those). */
+static void
+admin_logout(struct req *q)
+{
+	login_end(q);
+	page_redirect(q, "/admin/login?done=logged_out");
+}
