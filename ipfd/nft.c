@@ -538,17 +538,17 @@ nft_commit(struct nft *n, char *err, size_t errlen)
 {
 	struct acks a;
 
-	if (n->oom) {
-		snprintf(err, errlen, "out of memory building the batch");
-		return -1;
-	}
 	if (n->nl == NULL) {
 		snprintf(err, errlen, "no netlink socket");
 		return -1;
 	}
-	if (n->nmsgs == 0)
+	if (n->nmsgs == 0 && !n->oom)
 		return 0;
 	nft_end(n);
+	if (n->oom) {
+		snprintf(err, errlen, "out of memory building the batch");
+		return -1;
+	}
 	memset(&a, 0, sizeof a);
 	a.n = n;
 	if (send_batch(n, err, errlen) == -1 || drain(n, &a, err, errlen) == -1)

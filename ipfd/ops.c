@@ -35,7 +35,8 @@ struct run {
 	struct step *steps;
 	size_t  n, size;
 	int64_t now_ms;
-	int     synced_all;
+	int     synced_all;              /* this round already rebuilt everything */
+	int     sync_status;             /* and how that went */
 	int64_t resynced[RESYNC_MAX];
 	size_t  nresynced;
 };
@@ -113,7 +114,6 @@ static int
 fits_cap(struct run *r, struct svc *v, const struct addr *ip)
 {
 	const struct step *s = step_find(r, v->id, ip);
-
 	size_t extra;
 
 	if (held_until(r, v, ip) != 0 || (s != NULL && s->present))
@@ -133,25 +133,32 @@ was_resynced(struct run *r, int64_t id)
 	for (i = 0; i < r->nresynced; i++)
 		if (r->resynced[i] == id)
 			return 1;
-	if (r->nresynced < RESYNC_MAX)
-		r->resynced[r->nresynced++] = id;
-	return r->nresynced == RESYNC_MAX;   /* no room left: treat as done, refuse */
+	if (r->nresynced == RESYNC_MAX)
+		return 1;                    /* enough store reads for one round: refuse */
+	r->resynced[r->nresynced++] = id;
+	return 0;
 }
 
-/* Finds the right's service, syncing everything once per round when ipfd does not know it yet. */
+/*
+ * Finds the right's service, syncing everything once per round when ipfd does
+ * not know it yet (added since the last sync). NULL with *status ENOTLIVE when
+ * the store has no such enabled service, or the failed sync's status.
+ */
 static struct svc *
-service_of(struct run *r, int64_t id)
+service_of(struct run *r, int64_t id, int *status)
 {
 	struct svc *v = mirror_find(&r->d->mirror, id);
 	char err[256];
-	int st;
 
-	if (v != NULL || r->synced_all)
-		return v;
-	r->synced_all = 1;
-	if (sync_all(r->d, &st, err, sizeof err) == -1)
-		log_err("event=sync scope=all status=%s error=\"%s\"", ipc_status_str(st), err);
-	return mirror_find(&r->d->mirror, id);
+	if (v == NULL && !r->synced_all) {
+		r->synced_all = 1;
+		if (sync_all(r->d, &r->sync_status, err, sizeof err) == -1)
+			log_err("event=sync scope=all status=%s error=\"%s\"",
+			        ipc_status_str(r->sync_status), err);
+		v = mirror_find(&r->d->mirror, id);
+	}
+	*status = r->sync_status != IPC_OK ? r->sync_status : IPC_ENOTLIVE;
+	return v;
 }
 
 static void
@@ -173,8 +180,9 @@ admit(struct run *r, struct pending *p)
 		ipc_rep_init(&p->rep, &p->req, IPC_ESTORE, store_error(r->d->store));
 		return;
 	}
-	if ((v = service_of(r, rt.service_id)) == NULL) {
-		ipc_rep_init(&p->rep, &p->req, IPC_ENOTLIVE, "service not enabled");
+	if ((v = service_of(r, rt.service_id, &st)) == NULL) {
+		ipc_rep_init(&p->rep, &p->req, st, st == IPC_ENOTLIVE ? "service not enabled"
+		                                                      : ipc_status_str(st));
 		return;
 	}
 	if (!fits_cap(r, v, &rt.ip) && !was_resynced(r, v->id)) {

@@ -355,17 +355,6 @@ done:
 	return ret;
 }
 
-struct one {
-	struct snap s;
-	int64_t service_id;
-};
-
-static int
-one_right(const struct store_right *r, void *arg)
-{
-	return snap_right(r, &((struct one *)arg)->s);
-}
-
 /* Reads service id's live rights into a one-service mirror. */
 static int
 read_service(struct ipfd *d, const struct store_service *ss, struct snap *s, int64_t now_ms)
@@ -373,7 +362,7 @@ read_service(struct ipfd *d, const struct store_service *ss, struct snap *s, int
 	s->now_s = now_ms / 1000;
 	if (mirror_add(&s->m, ss) == NULL)
 		return STORE_UNAVAILABLE;
-	if (store_right_list(d->store, ss->id, 0, one_right, s) != STORE_OK || s->oom)
+	if (store_right_list(d->store, ss->id, 0, snap_right, s) != STORE_OK || s->oom)
 		return STORE_UNAVAILABLE;
 	return snap_fill(s, now_ms) == -1 ? STORE_UNAVAILABLE : STORE_OK;
 }
