@@ -164,8 +164,11 @@ decide_locked(struct cache *c, const struct cid_conf *cc, const struct check_req
 		return CHECK_UNAVAILABLE;
 	if ((svc = cache_service_locked(c, q->service)) == NULL)
 		return CHECK_UNKNOWN_SERVICE;
-	if ((rc = token_result(token_verify(&c->kr, now, q->token, q->token_len, t))) != CHECK_OK)
+	if ((rc = token_result(token_verify(&c->kr, now, q->token, q->token_len, t))) != CHECK_OK) {
+		if (rc == CHECK_BAD_COOKIE || rc == CHECK_BAD_TAG)
+			out->why = rc == CHECK_BAD_TAG ? "forged or damaged cookie" : "not a cookie token";
 		return rc;
+	}
 	if (t->service_id != svc->id)
 		return CHECK_WRONG_SERVICE;
 	if ((r = cache_right_locked(c, t->sid)) == NULL)

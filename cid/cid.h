@@ -331,9 +331,13 @@ struct cid {
 	struct toucher toucher;
 	struct store_pool pool;
 	struct tmpl_set *tmpl;
+	char *css;                           /* web_dir/static/sekisho.css */
+	size_t css_len;
 };
 
 void cid_handle(struct http_req *r, void *arg);
+/* Reads the stylesheet cid's pages use. 0 or -1 with err. */
+int cid_load_css(struct cid *cid, const char *web_dir, char *err, size_t errlen);
 /* Fills in from the request (service may be overridden, e.g. by /go/NAME). */
 void cid_check_in(struct http_req *r, const struct cid *cid, const char *service,
                   struct check_in *in);

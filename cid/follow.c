@@ -238,7 +238,7 @@ follow_tick(struct follower *f)
 		}
 		atomic_store(&f->resnapshot, 1);     /* what happened while away is not in order */
 	}
-	if (!f->cache->loaded || atomic_exchange(&f->resnapshot, 0))
+	if (atomic_exchange(&f->resnapshot, 0) || !f->cache->loaded)
 		rc = follow_snapshot(f, now);
 	else
 		rc = follow_changes(f, now);

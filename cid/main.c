@@ -1,5 +1,6 @@
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cid.h"
@@ -62,6 +63,8 @@ load_templates(void)
 
 	if ((cid.tmpl = tmpl_load(conf.authd.web_dir, err, sizeof err)) == NULL)
 		log_warn("event=templates why=\"%s\" effect=\"error pages in plain text\"", err);
+	else if (cid_load_css(&cid, conf.authd.web_dir, err, sizeof err) == -1)
+		log_warn("event=templates why=\"%s\" effect=\"pages without style\"", err);
 }
 
 static void
@@ -114,6 +117,7 @@ main(int argc, char **argv)
 	touch_stop(&cid.toucher);
 	pool_destroy(&cid.pool);
 	tmpl_free(cid.tmpl);
+	free(cid.css);
 	cache_destroy(&cid.cache);
 	return 0;
 }

@@ -1,7 +1,11 @@
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "cid.h"
@@ -12,6 +16,8 @@
 #define BAD_LOG_PER_S 10         /* lines about malformed input per second */
 #define PAGE_MAX      (64 * 1024)
 #define METRICS_MAX   (64 * 1024)
+#define CSS_MAX       (64 * 1024)
+#define PAGE_CSP      "default-src 'none'; style-src 'self'; frame-ancestors 'none'"
 
 static _Atomic int64_t bad_log_second;
 static atomic_int bad_log_count, bad_log_dropped;
@@ -99,6 +105,9 @@ cid_page(struct http_req *r, struct cid *cid, int status, const char *title, con
 		tmpl_set(ctx, "service", service != NULL && name_valid(service) ? service : NULL);
 	}
 	http_add_header(r, "Cache-Control", "no-store");
+	http_add_header(r, "Content-Security-Policy", PAGE_CSP);
+	http_add_header(r, "X-Content-Type-Options", "nosniff");
+	http_add_header(r, "Referrer-Policy", "no-referrer");
 	if (ctx == NULL || cid->tmpl == NULL || tmpl_render(cid->tmpl, "cid_message", ctx, &b) == -1 ||
 	    buf_failed(&b)) {
 		buf_reset(&b);
@@ -132,10 +141,11 @@ run_check(struct http_req *r, struct cid *cid, const char *service, struct check
 	if (check_parse(&cid->cc, &in, &q, out) == CHECK_OK)
 		check_run(&cid->cache, &cid->cc, &q, time(NULL), out);
 	if (out->why != NULL) {
-		if (in.peer != NULL && addr_from_sockaddr(in.peer, &q.client) == 0)
+		if (q.client.family != 0 ||
+		    (in.peer != NULL && addr_from_sockaddr(in.peer, &q.client) == 0))
 			addr_str(&q.client, ip, sizeof ip);
-		cid_log_bad("event=check result=%s peer=%s why=\"%s\"", check_label(out->result), ip,
-		            out->why);
+		cid_log_bad("event=check result=%s service=%s client=%s why=\"%s\"",
+		            check_label(out->result), q.service[0] ? q.service : "-", ip, out->why);
 	}
 	return out->result;
 }
@@ -168,34 +178,44 @@ redirect(struct http_req *r, const char *url)
 	http_reply(r, 303, NULL, "", 0);
 }
 
+/* The service's URL; 0 when the cache can answer and it exists, else the check's result. */
+static int
+service_url(struct cid *cid, const char *name, char *url, size_t n)
+{
+	const struct cache_service *svc;
+	int rc = CHECK_UNAVAILABLE;
+
+	cache_rdlock(&cid->cache);
+	if (cache_usable_locked(&cid->cache)) {
+		rc = CHECK_UNKNOWN_SERVICE;
+		if ((svc = cache_service_locked(&cid->cache, name)) != NULL) {
+			snprintf(url, n, "%s", svc->url);
+			rc = CHECK_OK;
+		}
+	}
+	cache_unlock(&cid->cache);
+	return rc;
+}
+
 /* The thesis's check-and-redirect: GET /go/SERVICE. */
 static void
 route_go(struct http_req *r, struct cid *cid)
 {
 	const char *name = http_path(r) + strlen("/go/");
 	char url[URL_MAX_LEN + CONF_STR_MAX];
-	const struct cache_service *svc;
 	struct check_out out;
 	struct timespec t0;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (!name_valid(name)) {
+	if (!name_valid(name) || (out.result = service_url(cid, name, url, sizeof url)) == CHECK_UNKNOWN_SERVICE) {
 		cid_page(r, cid, 404, "No such service", "There is no service of that name.", NULL);
 		return;
 	}
-	switch (run_check(r, cid, name, &out)) {
+	if (out.result == CHECK_OK)
+		run_check(r, cid, name, &out);
+	switch (out.result) {
 	case CHECK_OK:
-		url[0] = '\0';
-		cache_rdlock(&cid->cache);
-		if ((svc = cache_service_locked(&cid->cache, name)) != NULL)
-			snprintf(url, sizeof url, "%s", svc->url);
-		cache_unlock(&cid->cache);
-		if (url[0] == '\0')
-			portal_url(cid, name, url, sizeof url);
 		redirect(r, url);
-		break;
-	case CHECK_UNKNOWN_SERVICE:
-		cid_page(r, cid, 404, "No such service", "There is no service of that name.", NULL);
 		break;
 	case CHECK_UNAVAILABLE:
 		cid_page(r, cid, 503, "Temporarily unavailable",
@@ -243,6 +263,44 @@ route_healthz(struct http_req *r, struct cid *cid)
  * A proxy's auth subrequest may keep the original method (nginx does unless
  * told proxy_method GET): the check answers whatever method reaches it.
  */
+int
+cid_load_css(struct cid *cid, const char *web_dir, char *err, size_t errlen)
+{
+	char path[CONF_PATH_MAX + 32];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof path, "%s/static/sekisho.css", web_dir);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if ((cid->css = malloc(CSS_MAX + 1)) == NULL ||
+	    (n = read(fd, cid->css, CSS_MAX + 1)) < 0 || n > CSS_MAX) {
+		snprintf(err, errlen, "%s: unreadable or larger than %d bytes", path, CSS_MAX);
+		free(cid->css);
+		cid->css = NULL;
+		close(fd);
+		return -1;
+	}
+	cid->css_len = (size_t)n;
+	close(fd);
+	return 0;
+}
+
+/* The portal's stylesheet, for cid's own pages on the service's host. */
+static void
+route_css(struct http_req *r, struct cid *cid)
+{
+	if (cid->css == NULL) {
+		http_reply(r, 404, "text/plain; charset=utf-8", "not found\n", 10);
+		return;
+	}
+	http_add_header(r, "Cache-Control", "max-age=3600");
+	http_add_header(r, "X-Content-Type-Options", "nosniff");
+	http_reply(r, 200, "text/css; charset=utf-8", cid->css, cid->css_len);
+}
+
 static const struct route {
 	const char *path;
 	int prefix;
@@ -251,6 +309,7 @@ static const struct route {
 } routes[] = {
 	{ "/_sekisho/auth", 0, 1, route_auth },
 	{ "/_sekisho/enter", 0, 0, handoff_enter },
+	{ "/_sekisho/sekisho.css", 0, 0, route_css },
 	{ "/go/", 1, 0, route_go },
 	{ "/metrics", 0, 0, route_metrics },
 	{ "/healthz", 0, 0, route_healthz },
