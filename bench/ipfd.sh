@@ -8,8 +8,9 @@
 #              p50/p99 over 10 000 admissions, one client; then 8 clients at once
 #              (per-admission cost = wall time / admissions)
 #   rebuild    IPC_SYNC of 100 000 live rights: store snapshot + one atomic batch
-#   baseline   the openNDS way: one "nft add element" process per admission
-#              (spawned directly, no shell: the cheapest form of it), 1000 of them
+#   baseline   the openNDS way: one "nft add element" process per admission,
+#              1000 of them, spawned directly (the cheapest form, used for the
+#              ratios) and through "/bin/sh -c" as system()/popen() do
 # Each figure is the median of ROUNDS runs. Results: bench/results/ipfd.txt.
 # Environment: SEKISHO_BUILD, SEKISHO_TOP, SEKISHO_BENCH_OUT, and to shrink a
 # trial run IPFD_BENCH_RIGHTS, IPFD_BENCH_ADMITS, IPFD_BENCH_NFT, IPFD_BENCH_ROUNDS.
@@ -59,13 +60,14 @@ ipfd_start   # before the seeding: the admissions below put new addresses in the
 echo "seeding $RIGHTS rights through the store API..." >&2
 load seed "$RIGHTS" >"$T/seed.txt" || exit 1
 
-: >"$T/admit1.txt"; : >"$T/admit8.txt"; : >"$T/sync.txt"; : >"$T/nft.txt"
+: >"$T/admit1.txt"; : >"$T/admit8.txt"; : >"$T/sync.txt"; : >"$T/nft.txt"; : >"$T/nftsh.txt"
 r=1
 while [ $r -le "$ROUNDS" ]; do
 	load admit 1 "$ADMITS" 1 >>"$T/admit1.txt" || exit 1
 	load admit 1 "$ADMITS" 8 >>"$T/admit8.txt" || exit 1
 	load sync >>"$T/sync.txt" || exit 1
 	load nft $((RIGHTS + (r - 1) * NFT)) "$NFT" s1_v4 >>"$T/nft.txt" || exit 1
+	load nftsh $((RIGHTS + (r + ROUNDS) * NFT)) "$NFT" s1_v4 >>"$T/nftsh.txt" || exit 1
 	r=$((r + 1))
 done
 bg_stop ipfd
@@ -86,6 +88,8 @@ s_build=$(field build_us <"$T/synclog.txt" | median | awk '{ printf "%.0f", $1 /
 s_commit=$(field commit_us <"$T/synclog.txt" | median | awk '{ printf "%.0f", $1 / 1000 }')
 n_p50=$(field p50_us <"$T/nft.txt" | median)
 n_per=$(field per_admission_us <"$T/nft.txt" | median)
+h_p50=$(field p50_us <"$T/nftsh.txt" | median)
+h_per=$(field per_admission_us <"$T/nftsh.txt" | median)
 w_p50=$(field p50_us <"$T/admit1w.txt")
 
 {
@@ -97,13 +101,15 @@ w_p50=$(field p50_us <"$T/admit1w.txt")
 	printf '%-58s %10s %10s %14s\n' "ipfd admission, 8 clients, $ADMITS admissions (window 0)" "$c_p50" - "$c_per"
 	printf '%-58s %10s %10s %14s\n' "ipfd admission, 1 client, batch_window_us = 500" "$w_p50" - -
 	printf '%-58s %10s %10s %14s\n' "baseline: one nft process per admission, $NFT admissions" "$n_p50" - "$n_per"
+	printf '%-58s %10s %10s %14s\n' "baseline through /bin/sh -c (system/popen), $NFT admissions" "$h_p50" - "$h_per"
 	echo
 	echo "ratio, baseline / ipfd at p50 (1 client):          $(awk "BEGIN { printf \"%.0fx\", $n_p50 / $a_p50 }")"
 	echo "ratio, baseline / ipfd per admission (8 clients):  $(awk "BEGIN { printf \"%.0fx\", $n_per / $c_per }")"
+	echo "ratio, shell baseline / ipfd at p50 (1 client):    $(awk "BEGIN { printf \"%.0fx\", $h_p50 / $a_p50 }")"
 	echo
 	echo "rebuild of $RIGHTS rights (IPC_SYNC round trip): ${s_ms} ms"
 	echo "  of which store snapshot + batch building ${s_build} ms, kernel commit ${s_commit} ms"
 	echo
 	echo "raw:"
-	sed 's/^/  /' "$T/seed.txt" "$T/admit1.txt" "$T/admit8.txt" "$T/admit1w.txt" "$T/sync.txt" "$T/nft.txt"
+	sed 's/^/  /' "$T/seed.txt" "$T/admit1.txt" "$T/admit8.txt" "$T/admit1w.txt" "$T/sync.txt" "$T/nft.txt" "$T/nftsh.txt"
 } | tee "$OUT/ipfd.txt"

@@ -4,8 +4,9 @@
  *   ipfd_load -f CONF seed N              service "bench" (cap N) and N live rights, store only
  *   ipfd_load -f CONF admit FIRST N T     IPC_ADMIT rights FIRST..FIRST+N-1 from T clients
  *   ipfd_load -f CONF sync                one IPC_SYNC(0): a full rebuild from the store
- *   ipfd_load -f CONF nft FIRST N         the openNDS way: one "nft add element" process
+ *   ipfd_load -f CONF nft FIRST N SET     the openNDS way: one "nft add element" process
  *                                         per admission, N of them, one after another
+ *   ipfd_load -f CONF nftsh FIRST N SET   the same through "/bin/sh -c" (system/popen)
  *
  * Each command prints one line of key=value results (times in microseconds).
  */
@@ -210,12 +211,17 @@ cmd_sync(void)
 	return 0;
 }
 
-/* One "nft add element" process per admission, as captive portals do it. */
+/*
+ * One "nft add element" process per admission, as captive portals do it:
+ * spawned directly (shell 0), or through "/bin/sh -c" as system() and popen()
+ * do (shell 1).
+ */
 static int
-cmd_nft(int64_t first, int64_t n, const char *set)
+cmd_nft(int64_t first, int64_t n, const char *set, int shell)
 {
-	char elem[96], ipbuf[ADDR_STR_MAX];
-	char *argv[] = { "nft", "add", "element", "inet", "sekisho", (char *)set, elem, NULL };
+	char elem[96], line[192], ipbuf[ADDR_STR_MAX];
+	char *direct[] = { "nft", "add", "element", "inet", "sekisho", (char *)set, elem, NULL };
+	char *viash[] = { "sh", "-c", line, NULL };
 	int64_t *lat = calloc((size_t)n, sizeof *lat), t, i, t0 = now_us();
 	struct addr ip;
 	pid_t pid;
@@ -226,8 +232,10 @@ cmd_nft(int64_t first, int64_t n, const char *set)
 	for (i = 0; i < n; i++) {
 		ip = client_ip(first + i);
 		snprintf(elem, sizeof elem, "{ %s timeout 3600s }", addr_str(&ip, ipbuf, sizeof ipbuf));
+		snprintf(line, sizeof line, "/usr/sbin/nft add element inet sekisho %s '%s'", set, elem);
 		t = now_us();
-		if (posix_spawn(&pid, "/usr/sbin/nft", NULL, NULL, argv, environ) != 0)
+		if (posix_spawn(&pid, shell ? "/bin/sh" : "/usr/sbin/nft", NULL, NULL,
+		                shell ? viash : direct, environ) != 0)
 			die("nft", strerror(errno));
 		if (waitpid(pid, &st, 0) == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
 			die("nft", "nft add element failed");
@@ -235,8 +243,8 @@ cmd_nft(int64_t first, int64_t n, const char *set)
 	}
 	t = now_us() - t0;
 	qsort(lat, (size_t)n, sizeof *lat, cmp64);
-	printf("nft n=%" PRId64 " p50_us=%" PRId64 " p99_us=%" PRId64 " per_admission_us=%.1f\n",
-	       n, lat[n / 2], lat[n * 99 / 100], (double)t / (double)n);
+	printf("%s n=%" PRId64 " p50_us=%" PRId64 " p99_us=%" PRId64 " per_admission_us=%.1f\n",
+	       shell ? "nftsh" : "nft", n, lat[n / 2], lat[n * 99 / 100], (double)t / (double)n);
 	free(lat);
 	return 0;
 }
@@ -257,7 +265,7 @@ main(int argc, char **argv)
 	char err[512];
 
 	if (argc < 4 || strcmp(argv[1], "-f") != 0) {
-		fprintf(stderr, "usage: ipfd_load -f CONF seed N | admit FIRST N CLIENTS | sync | nft FIRST N SET\n");
+		fprintf(stderr, "usage: ipfd_load -f CONF seed N | admit FIRST N CLIENTS | sync | nft|nftsh FIRST N SET\n");
 		return 2;
 	}
 	conf_defaults(&cf);
@@ -270,7 +278,9 @@ main(int argc, char **argv)
 	if (strcmp(argv[3], "sync") == 0)
 		return cmd_sync();
 	if (strcmp(argv[3], "nft") == 0 && argc == 7 && num(argv[5]) > 0)
-		return cmd_nft(num(argv[4]), num(argv[5]), argv[6]);
+		return cmd_nft(num(argv[4]), num(argv[5]), argv[6], 0);
+	if (strcmp(argv[3], "nftsh") == 0 && argc == 7 && num(argv[5]) > 0)
+		return cmd_nft(num(argv[4]), num(argv[5]), argv[6], 1);
 	fprintf(stderr, "ipfd_load: bad command\n");
 	return 2;
 }

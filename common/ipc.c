@@ -143,15 +143,14 @@ recv_rep(struct ipc_client *c, uint64_t id, struct ipc_rep *rep, int64_t deadlin
 	int w;
 
 	for (;;) {
-		n = recv(c->fd, rep, sizeof *rep, MSG_TRUNC);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && errno == EAGAIN) {
-			if ((w = wait_fd(c->fd, POLLIN, deadline)) == 1)
-				continue;
+		/* The answer is never there at once: wait first, then read. */
+		if ((w = wait_fd(c->fd, POLLIN, deadline)) != 1) {
 			snprintf(err, errlen, "ipfd: %s", w == 0 ? "no answer in time" : "connection broken");
 			return -1;
 		}
+		n = recv(c->fd, rep, sizeof *rep, MSG_TRUNC);
+		if (n == -1 && (errno == EINTR || errno == EAGAIN))
+			continue;
 		if (n <= 0) {
 			snprintf(err, errlen, "ipfd: %s", n == 0 ? "closed the connection" : strerror(errno));
 			return -1;

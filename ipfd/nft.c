@@ -489,7 +489,8 @@ drain(struct nft *n, struct acks *a, char *err, size_t errlen)
 	ssize_t got;
 	int len;
 
-	for (;;) {
+	/* Once every message is answered with no error, nothing else is queued. */
+	while (a->errors > 0 || a->ok < n->nmsgs) {
 		got = recv(mnl_socket_get_fd(n->nl), buf, sizeof buf, MSG_DONTWAIT);
 		if (got == -1 && errno == EINTR)
 			continue;
@@ -506,6 +507,7 @@ drain(struct nft *n, struct acks *a, char *err, size_t errlen)
 			if (nlh->nlmsg_type == NLMSG_ERROR)
 				ack_one(a, nlh);
 	}
+	return 0;
 }
 
 static int
