@@ -33,6 +33,11 @@
 #define IPFD_CLIENT_INFLIGHT 64      /* unanswered requests per connection */
 #define IPFD_ELEMS_PER_MSG 1024      /* set elements per netlink message (< 64 KiB nest) */
 #define IPFD_RETRY_SYNC_S 5          /* next sync after a failed one */
+/*
+ * The kernel's element timers may lag ipfd's clock: an address is forgotten
+ * (pruned, or treated as surely gone) only this long after its timeout.
+ */
+#define IPFD_GONE_GRACE_MS 2000
 
 /* ---- nft.c: netlink batches (the only file that sees libnftnl/libmnl) ---- */
 
@@ -132,7 +137,7 @@ struct ipent *ipset_get(const struct ipset *s, const struct addr *ip);
 /* Inserts ip or sets its until_ms. 0 or -1 (out of memory). */
 int ipset_put(struct ipset *s, const struct addr *ip, int64_t until_ms);
 void ipset_del(struct ipset *s, const struct addr *ip);
-/* Drops entries the kernel has timed out by now_ms; returns what is left. */
+/* Drops entries whose timeout is at or before until_ms; returns what is left. */
 size_t ipset_prune(struct ipset *s, int64_t now_ms);
 void ipset_free(struct ipset *s);
 

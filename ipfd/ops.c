@@ -20,7 +20,6 @@
 
 #define REMOVE_TIMEOUT_MS 1000       /* placeholder add before a delete */
 #define RESYNC_MAX 16                /* services resynced for the cap in one round */
-#define GONE_GRACE_MS 2000           /* the kernel's timer may lag ipfd's clock this much */
 
 struct step {
 	int64_t service_id;
@@ -122,7 +121,7 @@ fits_cap(struct run *r, struct svc *v, const struct addr *ip)
 	/* n counts timed-out entries too: prune (a full scan) only when that matters. */
 	if (v->ips.n + extra <= (size_t)v->cap)
 		return 1;
-	return ipset_prune(&v->ips, r->now_ms) + extra <= (size_t)v->cap;
+	return ipset_prune(&v->ips, r->now_ms - IPFD_GONE_GRACE_MS) + extra <= (size_t)v->cap;
 }
 
 static int
@@ -208,7 +207,7 @@ admit(struct run *r, struct pending *p)
 	if (s->fresh == -1) {
 		const struct ipent *e = ipset_get(&v->ips, &rt.ip);
 
-		s->fresh = e == NULL || e->until_ms + GONE_GRACE_MS <= r->now_ms;
+		s->fresh = e == NULL || e->until_ms + IPFD_GONE_GRACE_MS <= r->now_ms;
 	}
 	s->present = 1;
 	s->until_ms = until;
@@ -446,8 +445,8 @@ fill_status(struct ipfd *d)
 		asked += d->queue[i].req.type == IPC_STATUS;
 	if (asked == 0)
 		return;
-	for (i = 0; i < d->mirror.n; i++)
-		ipset_prune(&d->mirror.svcs[i].ips, now);   /* a full scan: only when asked */
+	for (i = 0; i < d->mirror.n; i++)   /* a full scan: only when asked */
+		ipset_prune(&d->mirror.svcs[i].ips, now - IPFD_GONE_GRACE_MS);
 	d->stats.services = d->mirror.n;
 	d->stats.elements = mirror_elements(&d->mirror);
 	for (i = 0; i < d->nqueue; i++) {
