@@ -1,3 +1,4 @@
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -169,6 +170,7 @@ admin_guards_parse(const char *text, struct guard *g, int *n, char *err, size_t 
 			return -1;
 		}
 		if (guard_parse(tok, &g[count], why, sizeof why) == -1) {
+			why[0] = (char)toupper((unsigned char)why[0]);
 			snprintf(err, errlen, "%s; write ADDR, ADDR:PORT or [IPv6]:PORT.", why);
 			return -1;
 		}

@@ -203,6 +203,7 @@ resolve_admin(struct req *q, struct store *st, struct admin_svc_form *f,
 	*down = 0;
 	if (!admin_is_root(q)) {
 		svc->admin_id = q->login.user_id;
+		f->f[ASF_ADMIN].in = q->login.user_name;
 		return 0;
 	}
 	rc = name != NULL && name_valid(name) ? store_user_get(st, name, &u) : STORE_NOTFOUND;

@@ -1,0 +1,584 @@
+// The admin web UI in a real browser: Debian's chromium driven by
+// playwright-core, against a real authd and a real ipfd in a gateway
+// namespace (tests/web/admin_env.sh builds and tears down that world).
+// Prints TAP; screenshots go to $SEKISHO_TEST_OUT/screenshots/.
+import { spawn, execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const top = process.env.SEKISHO_TOP || join(here, '..', '..');
+const build = process.env.SEKISHO_BUILD || join(top, 'build');
+const out = process.env.SEKISHO_TEST_OUT || tmpdir();
+const shots = join(out, 'screenshots');
+const { chromium } = createRequire(join(here, 'package.json'))('playwright-core');
+
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 844 };
+
+let n = 0, failed = 0;
+function tap(ok, name, why) {
+	n++;
+	if (!ok) failed++;
+	console.log(`${ok ? 'ok' : 'not ok'} ${n} - ${name}`);
+	if (why) for (const line of String(why).split('\n').slice(0, 6)) console.log(`# ${line}`);
+}
+async function check(name, fn) {
+	try {
+		await fn();
+		tap(true, name);
+	} catch (e) {
+		tap(false, name, e && e.stack ? e.stack : e);
+	}
+}
+function assert(cond, msg) {
+	if (!cond) throw new Error(msg || 'assertion failed');
+}
+function eq(got, want, what) {
+	if (got !== want) throw new Error(`${what}: want ${JSON.stringify(want)}, got ${JSON.stringify(got)}`);
+}
+
+function freePort() {
+	return new Promise((resolve, reject) => {
+		const s = createServer();
+		s.once('error', reject);
+		s.listen(0, '127.0.0.1', () => {
+			const { port } = s.address();
+			s.close(() => resolve(port));
+		});
+	});
+}
+
+// Starts admin_env.sh and resolves with its READY line's fields.
+function startEnv(port) {
+	const env = spawn('sh', [join(here, 'admin_env.sh')], {
+		env: { ...process.env, ADMIN_PORT: String(port), SEKISHO_TOP: top, SEKISHO_BUILD: build },
+		stdio: ['pipe', 'pipe', 'inherit'],
+	});
+	const lines = createInterface({ input: env.stdout });
+	return new Promise((resolve, reject) => {
+		const timer = setTimeout(() => reject(new Error('environment not ready in 30 s')), 30000);
+		lines.on('line', (line) => {
+			const m = line.match(/^READY (\S+) (\S+) (\S+)$/);
+			if (!m) return console.log(`# env: ${line}`);
+			clearTimeout(timer);
+			resolve({ proc: env, dir: m[1], conf: m[2], prefix: m[3] });
+		});
+		env.on('exit', (code) => {
+			clearTimeout(timer);
+			reject(new Error(`environment exited (${code}) before it was ready`));
+		});
+	});
+}
+
+// Ends the environment: EOF on its stdin, TERM if it lingers.
+function stopEnv(env, keep) {
+	return new Promise((resolve) => {
+		if (env.proc.exitCode !== null) return resolve();
+		const timer = setTimeout(() => env.proc.kill('SIGTERM'), 20000);
+		env.proc.on('exit', () => { clearTimeout(timer); resolve(); });
+		if (keep) env.proc.stdin.write('FAILED\n');
+		env.proc.stdin.end();
+	});
+}
+
+if (process.getuid() !== 0) {
+	console.log('1..0 # SKIP needs root (network namespaces for ipfd)');
+	process.exit(0);
+}
+mkdirSync(shots, { recursive: true });
+
+const port = await freePort();
+const base = `http://127.0.0.1:${port}`;
+let env, browser;
+try {
+	env = await startEnv(port);
+	browser = await chromium.launch({
+		executablePath: '/usr/bin/chromium',
+		args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking',
+		       '--disable-component-update', '--disable-sync', '--no-first-run'],
+	});
+	await run(env, browser);
+} catch (e) {
+	tap(false, 'the test environment runs', e && e.stack ? e.stack : e);
+} finally {
+	if (browser) await browser.close().catch(() => {});
+	if (env) await stopEnv(env, failed > 0);
+}
+console.log(`1..${n}`);
+process.exit(failed ? 1 : 0);
+
+async function run(env, browser) {
+	const ctl = (...args) => execFileSync(join(build, 'sekishoctl'), ['-f', env.conf, ...args],
+	                                      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+	const ctlJson = (...args) => JSON.parse(ctl(...args, '--json'));
+	const ns = (host, ...cmd) => ['ip', ['netns', 'exec', `${env.prefix}-${host}`, ...cmd]];
+	const run0 = ([cmd, args]) => {
+		try {
+			execFileSync(cmd, args, { stdio: 'ignore', timeout: 10000 });
+			return true;
+		} catch {
+			return false;
+		}
+	};
+	// A TCP connection from client address src to the guarded echo port, and an echo back.
+	const fwOpen = (src) => run0(ns('c1', 'python3', '-c', `import socket, sys
+s = socket.socket(); s.settimeout(2); s.bind((sys.argv[1], 0))
+s.connect(("10.0.9.2", 80)); s.sendall(b"x\\n"); sys.exit(0 if s.recv(8) else 1)`, src));
+	const setList = (id) => {
+		const [cmd, args] = ns('gw', 'nft', 'list', 'set', 'inet', 'sekisho', `s${id}_v4`);
+		return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+	};
+	const setHas = (id, ip) => new RegExp(`[ {]${ip.replace(/\./g, '\\.')}[ ,}]`).test(setList(id));
+	// Whether the kernel holds ip for service id; a set that is gone holds nothing.
+	const kernelHolds = (id, ip) => {
+		try {
+			return setHas(id, ip);
+		} catch {
+			return false;
+		}
+	};
+	const liveOf = (user) => ctlJson('session', 'list').sessions.filter((s) => s.user === user);
+
+	const contexts = [];
+	async function newPage(viewport = DESKTOP) {
+		const ctx = await browser.newContext({ viewport });
+		contexts.push(ctx);
+		const page = await ctx.newPage();
+		page.setDefaultTimeout(10000);
+		return page;
+	}
+	async function submit(page, selector) {
+		const [resp] = await Promise.all([page.waitForNavigation(), page.click(selector)]);
+		return resp;
+	}
+	async function login(page, user, password) {
+		await page.goto(`${base}/admin/login`);
+		await page.fill('#user', user);
+		await page.fill('#password', password);
+		return submit(page, 'main button[type=submit]');
+	}
+	async function shot(page, name) {
+		await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+	}
+	const text = (page, sel) => page.locator(sel).innerText();
+	const serviceId = async (page, name) => {
+		await page.goto(`${base}/admin/`);
+		const href = await page.locator('td[data-label="Name"] a', { hasText: name }).getAttribute('href');
+		return Number(href.match(/id=(\d+)/)[1]);
+	};
+	async function fillService(page, v) {
+		for (const [field, value] of Object.entries(v))
+			await page.fill(`#${field}`, value);
+	}
+	// A POST as a page's login would make it, outside the browser (curl-like).
+	async function forge(page, path, fields, withCsrf = true) {
+		const cookies = await page.context().cookies(base);
+		const cookie = cookies.map((c) => `${c.name}=${c.value}`).join('; ');
+		const csrf = await page.locator('input[name=csrf]').first().getAttribute('value');
+		const body = new URLSearchParams(withCsrf ? { csrf, ...fields } : fields);
+		const r = await fetch(base + path, { method: 'POST', headers: { cookie }, body, redirect: 'manual' });
+		return r.status;
+	}
+
+	const alice = await newPage();
+	let fwlab = 0, bobsvc = 0;
+
+	await check('alice logs in to the admin pages and lands on her services', async () => {
+		const r = await login(alice, 'alice', 'good-password');
+		eq(r.status(), 200, 'status');
+		eq(new URL(alice.url()).pathname, '/admin/', 'page');
+		eq(await text(alice, 'h1'), 'Services', 'heading');
+		assert((await alice.content()).includes('You administer no service yet'), 'empty list notice');
+	});
+
+	await check('alice registers a service and sees it in her list', async () => {
+		await alice.goto(`${base}/admin/services/new`);
+		await shot(alice, 'service-new');
+		eq(await alice.locator('#admin').innerText(), 'alice', 'an admin registers for herself');
+		await fillService(alice, { name: 'fwlab', url: 'http://10.0.9.2/', max_usage: '60',
+		                           max_interval: '15', cap: '2', guards: '10.0.9.2:80' });
+		const r = await submit(alice, 'main button[type=submit]');
+		eq(r.status(), 200, 'status after the redirect');
+		assert((await text(alice, '.alert.success')).includes('registered'), 'notice');
+		const row = alice.locator('tbody tr', { hasText: 'fwlab' });
+		eq(await row.locator('td[data-label="Admin"]').innerText(), 'alice', 'admin column');
+		eq(await row.locator('td[data-label="Cap"]').innerText(), '2', 'cap column');
+		eq(await row.locator('td[data-label="Max usage time"]').innerText(), '60 min', 'usage');
+		eq(await row.locator('td[data-label="Max usage interval"]').innerText(), '15 min', 'interval');
+		fwlab = await serviceId(alice, 'fwlab');
+		await shot(alice, 'services-admin');
+	});
+
+	await check('the new service reaches ipfd at once: its guarded port is closed', async () => {
+		assert(setList(fwlab).includes(`s${fwlab}_v4`), 'the set exists in the kernel');
+		assert(!fwOpen('10.0.1.2'), 'an unadmitted client got through');
+	});
+
+	await check('validation messages sit next to each field and the typed input stays', async () => {
+		await alice.goto(`${base}/admin/services/new`);
+		const typed = { name: 'bad name!', url: 'ftp://example.org/', max_usage: '0',
+		                max_interval: 'soon', cap: '-3', guards: 'example.org:80' };
+		await fillService(alice, typed);
+		const r = await submit(alice, 'main button[type=submit]');
+		eq(r.status(), 400, 'status');
+		for (const [field, value] of Object.entries(typed)) {
+			eq(await alice.inputValue(`#${field}`), value, `${field} kept`);
+			eq(await alice.getAttribute(`#${field}`, 'aria-invalid'), 'true', `${field} marked`);
+			const msg = alice.locator(`#${field} + .field-error`);
+			assert(await msg.isVisible(), `no message right after ${field}`);
+			eq(await alice.getAttribute(`#${field}`, 'aria-describedby'), `${field}-err`, 'described');
+		}
+		assert((await text(alice, '#url-err')).includes('http://'), 'the URL message says what to write');
+		assert((await text(alice, '#cap-err')).includes('whole number'), 'the cap message');
+		await shot(alice, 'service-new-errors');
+		await alice.setViewportSize(PHONE);
+		await shot(alice, 'service-new-errors-phone');
+		await alice.setViewportSize(DESKTOP);
+	});
+
+	await check('a taken name is refused next to the name field', async () => {
+		await alice.goto(`${base}/admin/services/new`);
+		await fillService(alice, { name: 'fwlab', url: 'http://10.0.9.2/', max_usage: '5',
+		                           max_interval: '5', cap: '1' });
+		const r = await submit(alice, 'main button[type=submit]');
+		eq(r.status(), 409, 'status');
+		assert((await text(alice, '#name-err')).includes('exists already'), 'message');
+		eq(await alice.inputValue('#url'), 'http://10.0.9.2/', 'other fields kept');
+	});
+
+	await check('alice edits her service', async () => {
+		await alice.goto(`${base}/admin/services/edit?id=${fwlab}`);
+		eq(await alice.inputValue('#cap'), '2', 'the form shows the stored cap');
+		await fillService(alice, { cap: '3', max_usage: '90' });
+		const r = await submit(alice, 'form[action="/admin/services/edit"] button[type=submit]');
+		eq(r.status(), 200, 'status');
+		assert((await text(alice, '.alert.success')).includes('saved'), 'notice');
+		const svc = ctlJson('service', 'show', 'fwlab');
+		eq(svc.cap, 3, 'stored cap');
+		eq(svc.max_usage_min, 90, 'stored max usage');
+		eq(svc.admin, 'alice', 'admin unchanged');
+		await shot(alice, 'service-edit');
+	});
+
+	const bob = await newPage();
+	await check('bob, another admin, does not see alice\'s service', async () => {
+		await login(bob, 'bob', 'good-password');
+		assert(!(await bob.content()).includes('fwlab'), 'fwlab is listed for bob');
+		await bob.goto(`${base}/admin/services/new`);
+		await fillService(bob, { name: 'bobsvc', url: 'http://10.0.9.2:8080/', max_usage: '30',
+		                         max_interval: '10', cap: '5' });
+		await submit(bob, 'main button[type=submit]');
+		eq(await bob.locator('tbody tr').count(), 1, 'bob sees only his own service');
+		bobsvc = await serviceId(bob, 'bobsvc');
+		await bob.goto(`${base}/admin/rights`);
+		assert(!(await bob.content()).includes('fwlab'), 'fwlab among bob\'s live access choices');
+	});
+
+	await check('bob gets 403 opening the pages of alice\'s service', async () => {
+		for (const path of [`/admin/services/edit?id=${fwlab}`, `/admin/services/delete?id=${fwlab}`,
+		                    `/admin/rights?service=${fwlab}`]) {
+			const r = await bob.goto(base + path);
+			eq(r.status(), 403, path);
+			assert(!(await bob.content()).includes('10.0.9.2/'), `${path} shows the service`);
+		}
+		await shot(bob, 'forbidden-other-admin');
+	});
+
+	await check('forged POSTs with bob\'s own session and CSRF token are refused with 403', async () => {
+		await bob.goto(`${base}/admin/`);
+		const edit = { id: String(fwlab), name: 'fwlab', url: 'http://evil.example/', max_usage: '1',
+		               max_interval: '1', cap: '999', guards: '', admin: 'bob' };
+		eq(await forge(bob, '/admin/services/edit', edit), 403, 'edit');
+		eq(await forge(bob, '/admin/services/disable', { id: String(fwlab) }), 403, 'disable');
+		eq(await forge(bob, '/admin/services/delete', { id: String(fwlab) }), 403, 'delete');
+		eq(await forge(bob, '/admin/users/role', { id: '1', role: 'user' }), 403, 'root page');
+		eq(await forge(bob, '/admin/services/edit', { ...edit, id: String(bobsvc), name: 'bobsvc',
+		                                              admin: 'alice' }),
+		   303, 'bob may still edit his own service');
+	});
+
+	await check('the forged POSTs changed nothing', async () => {
+		const svc = ctlJson('service', 'show', 'fwlab');
+		eq(svc.url, 'http://10.0.9.2/', 'url');
+		eq(svc.cap, 3, 'cap');
+		eq(svc.enabled, true, 'enabled');
+		eq(svc.admin, 'alice', 'admin');
+		eq(ctlJson('service', 'show', 'bobsvc').admin, 'bob', 'an admin cannot give a service away');
+	});
+
+	await check('a POST without the login\'s CSRF token is refused', async () => {
+		eq(await forge(alice, '/admin/services/disable', { id: String(fwlab) }, false), 403, 'status');
+		eq(ctlJson('service', 'show', 'fwlab').enabled, true, 'still enabled');
+	});
+
+	await check('a user gets a clear 403 page on every admin page', async () => {
+		const carol = await newPage();
+		const r = await login(carol, 'carol', 'good-password');
+		eq(r.status(), 403, 'after login');
+		assert((await carol.content()).includes('user account'), 'the page says why');
+		await shot(carol, 'forbidden-user');
+		for (const path of ['/admin/', '/admin/services/new', '/admin/rights', '/admin/users',
+		                    '/admin/audit', `/admin/services/edit?id=${fwlab}`])
+			eq((await carol.goto(base + path)).status(), 403, path);
+		await carol.goto(`${base}/me`);
+		eq(await forge(carol, '/admin/services/new', { name: 'x', url: 'http://x/', max_usage: '1',
+		                                               max_interval: '1', cap: '1' }), 403, 'forged add');
+	});
+
+	await check('an admin cannot open root\'s pages', async () => {
+		eq((await alice.goto(`${base}/admin/users`)).status(), 403, 'users');
+		eq((await alice.goto(`${base}/admin/audit`)).status(), 403, 'audit');
+		assert(!(await alice.content()).includes('>Users<'), 'the nav offers Users to an admin');
+	});
+
+	const root = await newPage();
+	await check('root sees every service with its admin', async () => {
+		await login(root, 'root', 'root-password');
+		eq(await root.locator('tbody tr', { hasText: 'fwlab' }).locator('td[data-label="Admin"]').innerText(),
+		   'alice', 'fwlab');
+		eq(await root.locator('tbody tr', { hasText: 'bobsvc' }).locator('td[data-label="Admin"]').innerText(),
+		   'bob', 'bobsvc');
+		await shot(root, 'services-root');
+		await root.setViewportSize(PHONE);
+		await shot(root, 'services-root-phone');
+		await root.setViewportSize(DESKTOP);
+	});
+
+	await check('root may choose the admin of a service', async () => {
+		await root.goto(`${base}/admin/services/edit?id=${bobsvc}`);
+		await root.selectOption('#admin', 'alice');
+		await submit(root, 'form[action="/admin/services/edit"] button[type=submit]');
+		eq(ctlJson('service', 'show', 'bobsvc').admin, 'alice', 'new admin');
+		await alice.goto(`${base}/admin/`);
+		eq(await alice.locator('tbody tr').count(), 2, 'alice now sees both');
+		await root.goto(`${base}/admin/services/edit?id=${bobsvc}`);
+		await root.selectOption('#admin', 'bob');
+		await submit(root, 'form[action="/admin/services/edit"] button[type=submit]');
+	});
+
+	const userPage = async (name) => {
+		await root.goto(`${base}/admin/users`);
+		await Promise.all([root.waitForNavigation(), root.click(`td[data-label="Name"] a:text-is("${name}")`)]);
+	};
+	const role = (name) => ctlJson('user', 'list').users.find((u) => u.name === name);
+
+	await check('root creates a user', async () => {
+		await root.goto(`${base}/admin/users`);
+		await root.fill('#name', 'frank');
+		await root.selectOption('#role', 'admin');
+		await root.fill('#password', 'frank-password');
+		await root.fill('#again', 'frank-password');
+		await submit(root, 'form[action="/admin/users/new"] button[type=submit]');
+		assert((await text(root, '.alert.success')).includes('created'), 'notice');
+		eq(role('frank').role, 'admin', 'stored role');
+		await shot(root, 'users');
+		await root.setViewportSize(PHONE);
+		await shot(root, 'users-phone');
+		await root.setViewportSize(DESKTOP);
+	});
+
+	await check('a refused new user keeps the name and says why next to the fields', async () => {
+		await root.goto(`${base}/admin/users`);
+		await root.fill('#name', 'no good');
+		await root.fill('#password', 'short');
+		await root.fill('#again', 'short');
+		const r = await submit(root, 'form[action="/admin/users/new"] button[type=submit]');
+		eq(r.status(), 400, 'status');
+		eq(await root.inputValue('#name'), 'no good', 'name kept');
+		eq(await root.inputValue('#password'), '', 'the password is never sent back');
+		assert(await root.locator('#name + .field-error').isVisible(), 'name message');
+		assert((await text(root, '#password-err')).includes('8'), 'password message');
+	});
+
+	await check('root changes a user\'s role', async () => {
+		await userPage('dave');
+		await root.selectOption('#role', 'admin');
+		await submit(root, 'form[action="/admin/users/role"] button[type=submit]');
+		assert((await text(root, '.alert.success')).includes('role'), 'notice');
+		eq(role('dave').role, 'admin', 'stored');
+		await shot(root, 'user');
+	});
+
+	await check('the last root cannot be demoted; the store\'s reason is shown', async () => {
+		await userPage('root');
+		await root.selectOption('#role', 'user');
+		const r = await submit(root, 'form[action="/admin/users/role"] button[type=submit]');
+		eq(r.status(), 409, 'status');
+		assert((await text(root, '#role-err')).includes('last enabled root'), 'message');
+		eq(role('root').role, 'root', 'still root');
+	});
+
+	await check('an admin who still administers services is not demoted', async () => {
+		await userPage('bob');
+		await root.selectOption('#role', 'user');
+		const r = await submit(root, 'form[action="/admin/users/role"] button[type=submit]');
+		eq(r.status(), 409, 'status');
+		assert((await text(root, '#role-err')).includes('still administers'), 'message');
+		eq(role('bob').role, 'admin', 'still admin');
+	});
+
+	await check('root resets a password; the new one works and the old one does not', async () => {
+		await userPage('erin');
+		await root.fill('#password', 'erin-new-pass');
+		await root.fill('#again', 'erin-new-pas');
+		let r = await submit(root, 'form[action="/admin/users/password"] button[type=submit]');
+		eq(r.status(), 400, 'mismatch refused');
+		assert((await text(root, '#password-err')).includes('differ'), 'mismatch message');
+		await root.fill('#password', 'erin-new-pass');
+		await root.fill('#again', 'erin-new-pass');
+		await submit(root, 'form[action="/admin/users/password"] button[type=submit]');
+		assert((await text(root, '.alert.success')).includes('password'), 'notice');
+		const erin = await newPage();
+		eq((await login(erin, 'erin', 'good-password')).status(), 401, 'old password');
+		eq((await login(erin, 'erin', 'erin-new-pass')).status(), 403, 'new password logs in (a user: 403)');
+	});
+
+	await check('root disables a user: their access ends and the firewall closes', async () => {
+		ctl('grant', 'erin', 'fwlab', '10.0.1.3');
+		assert(setHas(fwlab, '10.0.1.3') && fwOpen('10.0.1.3'), 'the grant opened the firewall');
+		await userPage('erin');
+		await submit(root, 'form[action="/admin/users/disable"] button');
+		assert((await text(root, '.alert.success')).includes('disabled'), 'notice');
+		eq(role('erin').disabled, true, 'stored');
+		eq(liveOf('erin').length, 0, 'live rights');
+		assert(!setHas(fwlab, '10.0.1.3'), 'still in the set');
+		assert(!fwOpen('10.0.1.3'), 'the client still gets through');
+		await submit(root, 'form[action="/admin/users/enable"] button');
+		eq(role('erin').disabled, false, 'enabled again');
+	});
+
+	await check('revoking a live right closes the firewall at once', async () => {
+		ctl('grant', 'carol', 'fwlab', '10.0.1.2');
+		assert(fwOpen('10.0.1.2'), 'the grant opened the firewall');
+		await alice.goto(`${base}/admin/rights?service=${fwlab}`);
+		const row = alice.locator('tbody tr', { hasText: 'carol' });
+		eq(await row.locator('td[data-label="From"]').innerText(), '10.0.1.2', 'address');
+		assert((await row.locator('td[data-label="Ends in"]').innerText()).includes('h'), 'remaining time');
+		eq(await alice.locator('meta[http-equiv=refresh]').getAttribute('content'), '30', 'auto-refresh');
+		await shot(alice, 'rights');
+		await alice.setViewportSize(PHONE);
+		await shot(alice, 'rights-phone');
+		await alice.setViewportSize(DESKTOP);
+		await submit(alice, 'tbody tr:has-text("carol") button:text("Revoke")');
+		assert((await text(alice, '.alert.success')).includes('revoked'), 'notice');
+		assert(!setHas(fwlab, '10.0.1.2'), 'the address is still in the set');
+		assert(!fwOpen('10.0.1.2'), 'the client still gets through');
+		eq(liveOf('carol').length, 0, 'live rights');
+		assert((await alice.content()).includes('Nobody holds access'), 'the list is empty');
+	});
+
+	await check('disabling a service ends its rights and drops them from the kernel at once', async () => {
+		ctl('grant', 'carol', 'fwlab', '10.0.1.2');
+		assert(fwOpen('10.0.1.2') && setHas(fwlab, '10.0.1.2'), 'the grant opened the firewall');
+		await alice.goto(`${base}/admin/`);
+		await submit(alice, 'tbody tr:has-text("fwlab") button:text("Disable")');
+		assert((await text(alice, '.alert.success')).includes('disabled'), 'notice');
+		eq(ctlJson('service', 'show', 'fwlab').enabled, false, 'stored');
+		eq(liveOf('carol').length, 0, 'live rights');
+		assert(!kernelHolds(fwlab, '10.0.1.2'), 'the kernel still holds the address');
+		await submit(alice, 'tbody tr:has-text("fwlab") button:text("Enable")');
+		eq(ctlJson('service', 'show', 'fwlab').enabled, true, 'enabled again');
+		assert(!fwOpen('10.0.1.2'), 'enabling admitted nobody');
+	});
+
+	await check('deleting a service asks first, then removes it', async () => {
+		await root.goto(`${base}/admin/services/edit?id=${bobsvc}`);
+		await Promise.all([root.waitForNavigation(), root.click('a:text("Delete…")')]);
+		eq(await text(root, 'h1'), 'Delete the service bobsvc?', 'confirmation page');
+		await shot(root, 'service-delete-confirm');
+		eq(ctlJson('service', 'show', 'bobsvc').name, 'bobsvc', 'nothing deleted yet');
+		await submit(root, 'main button.danger');
+		assert((await text(root, '.alert.success')).includes('deleted'), 'notice');
+		assert(!(await root.content()).includes('bobsvc'), 'still listed');
+		let gone = false;
+		try { ctl('service', 'show', 'bobsvc'); } catch { gone = true; }
+		assert(gone, 'sekishoctl still shows it');
+	});
+
+	await check('a URL with markup is shown escaped, and pages carry no inline script or style', async () => {
+		const evil = 'http://10.0.9.2/?q="><script>alert(1)</script>';
+		await alice.goto(`${base}/admin/services/new`);
+		await fillService(alice, { name: 'esc', url: evil, max_usage: '5', max_interval: '5', cap: '1' });
+		await submit(alice, 'main button[type=submit]');
+		const r = await alice.goto(`${base}/admin/`);
+		const html = await r.text();
+		assert(html.includes('?q=&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;'), 'escaped form');
+		assert(!/<script|\sstyle=|\son[a-z]+=/i.test(html), 'inline script or style');
+		const csp = r.headers()['content-security-policy'] || '';
+		assert(csp.includes("default-src 'none'") && !csp.includes('unsafe-inline'), `CSP: ${csp}`);
+		eq(r.headers()['x-frame-options'], 'DENY', 'frame option');
+		eq(await alice.locator('tbody tr', { hasText: 'esc' }).locator('td.url').innerText(), evil, 'shown as text');
+	});
+
+	await check('audit entries appear for admin actions, admissions and ends', async () => {
+		await root.goto(`${base}/admin/audit`);
+		const html = await root.content();
+		for (const action of ['service.add', 'service.edit', 'service.disable', 'service.enable',
+		                      'service.del', 'right.revoke', 'user.add', 'user.role', 'user.passwd',
+		                      'user.disable', 'user.enable', 'admin.login', 'end'])
+			assert(html.includes(`>${action}<`), `no ${action} entry`);
+		const revoke = root.locator('tbody tr', { hasText: 'right.revoke' }).first();
+		eq(await revoke.locator('td[data-label="Actor"]').innerText(), 'alice', 'actor');
+		eq(await revoke.locator('td[data-label="Target"]').innerText(), 'carol', 'target');
+		eq(await revoke.locator('td[data-label="Service"]').innerText(), 'fwlab', 'service');
+		await shot(root, 'audit');
+		await root.setViewportSize(PHONE);
+		await shot(root, 'audit-phone');
+		await root.setViewportSize(DESKTOP);
+	});
+
+	await check('the audit filter by service and by user works', async () => {
+		await root.fill('#service', 'fwlab');
+		await submit(root, 'form.filter button[type=submit]');
+		const services = await root.locator('td[data-label="Service"]').allInnerTexts();
+		assert(services.length > 0 && services.every((s) => s === 'fwlab'), `services: ${services}`);
+		await root.fill('#service', '');
+		await root.fill('#user', 'bob');
+		await submit(root, 'form.filter button[type=submit]');
+		const rows = await root.locator('tbody tr').all();
+		assert(rows.length > 0, 'no rows for bob');
+		for (const row of rows) {
+			const who = [await row.locator('td[data-label="Actor"]').innerText(),
+			             await row.locator('td[data-label="Target"]').innerText()];
+			assert(who.includes('bob'), `row without bob: ${who}`);
+		}
+		await root.fill('#user', 'no such/name');
+		const r = await submit(root, 'form.filter button[type=submit]');
+		eq(r.status(), 400, 'a bad filter');
+		assert(await root.locator('#user + .field-error').isVisible(), 'its message');
+	});
+
+	await check('the audit log is paginated', async () => {
+		const [cmd, args] = ['sqlite3', [join(env.dir, 'db.sqlite'), `WITH RECURSIVE k(i) AS
+			(SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < 60)
+			INSERT INTO audit (at, actor, action, service, target, detail)
+			SELECT strftime('%s','now'), 'tester', 'test.row', 'pager', '', 'row ' || i FROM k`]];
+		execFileSync(cmd, args);
+		await root.goto(`${base}/admin/audit?service=pager`);
+		eq(await root.locator('tbody tr').count(), 50, 'first page');
+		eq(await root.locator('tbody tr td.detail').first().innerText(), 'row 60', 'newest first');
+		await Promise.all([root.waitForNavigation(), root.click('a:text("Older entries")')]);
+		eq(await root.locator('tbody tr').count(), 10, 'second page');
+		eq(await root.locator('tbody tr td.detail').last().innerText(), 'row 1', 'oldest last');
+		eq(await root.locator('a:text("Older entries")').count(), 0, 'no third page');
+		eq(await root.locator('a:text("Newest")').count(), 1, 'a way back');
+	});
+
+	await check('logging out ends the admin login', async () => {
+		await alice.goto(`${base}/admin/`);
+		await submit(alice, 'header button:text("Log out")');
+		eq(new URL(alice.url()).pathname, '/admin/login', 'back at the login');
+		assert((await text(alice, '.alert.success')).includes('logged out'), 'notice');
+		await shot(alice, 'login');
+		await alice.goto(`${base}/admin/`);
+		eq(new URL(alice.url()).pathname, '/admin/login', 'the services page needs a login again');
+	});
+
+	for (const ctx of contexts) await ctx.close();
+}
