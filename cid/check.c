@@ -43,20 +43,25 @@ fail(struct check_out *out, int result, const char *why)
 	return result;
 }
 
-/* The asked service: the proxy's header, else the Host mapping. */
+/*
+ * The asked service: the proxy's header, else the host mapping of the Host
+ * (X-Forwarded-Host from a trusted proxy, as Traefik's forwardAuth sends it).
+ */
 static int
 parse_service(const struct cid_conf *cc, const struct check_in *in, struct check_req *q,
               struct check_out *out)
 {
 	const char *name = in->service;
+	const char *host = q->via_proxy && in->xfh != NULL ? in->xfh : in->host;
 
 	if (in->n_service > 1)
 		return fail(out, CHECK_BAD_REQUEST, "repeated X-Sekisho-Service");
-	if (name == NULL && (name = cid_host_service(cc, in->host)) == NULL)
-		return fail(out, CHECK_BAD_REQUEST, "no X-Sekisho-Service and no host_map entry for Host");
+	if (name == NULL && (name = cid_host_service(cc, host)) == NULL)
+		return fail(out, CHECK_BAD_REQUEST, "no X-Sekisho-Service and no host_map entry for the host");
 	if (!name_valid(name))
 		return fail(out, CHECK_BAD_REQUEST, "invalid service name");
 	snprintf(q->service, sizeof q->service, "%s", name);
+	memcpy(out->service, q->service, sizeof out->service);
 	return CHECK_OK;
 }
 
@@ -105,6 +110,7 @@ check_client(const struct cid_conf *cc, const struct check_in *in, struct check_
 		return fail(out, CHECK_BAD_REQUEST, "no peer address");
 	trusted = cid_trusted(cc, &q->client);
 	q->https = in->tls;
+	q->via_proxy = trusted;
 	if (!trusted)
 		return CHECK_OK;
 	if (in->xfp != NULL && strcasecmp(in->xfp, "https") == 0)
@@ -122,7 +128,7 @@ check_parse(const struct cid_conf *cc, const struct check_in *in, struct check_r
 {
 	memset(q, 0, sizeof *q);
 	memset(out, 0, sizeof *out);
-	if (parse_service(cc, in, q, out) != CHECK_OK || check_client(cc, in, q, out) != CHECK_OK)
+	if (check_client(cc, in, q, out) != CHECK_OK || parse_service(cc, in, q, out) != CHECK_OK)
 		return out->result;
 	if (in->n_cookie > 1)
 		return fail(out, CHECK_BAD_COOKIE, "repeated cookie");
@@ -222,6 +228,7 @@ check_run(struct cache *c, const struct cid_conf *cc, const struct check_req *q,
 	int rechk = 0;
 
 	memset(out, 0, sizeof *out);
+	memcpy(out->service, q->service, sizeof out->service);
 	cache_rdlock(c);
 	out->result = decide_locked(c, cc, q, now, out, &t, &rechk);
 	cache_unlock(c);

@@ -188,6 +188,7 @@ struct check_in {
 	const char *xff;
 	int n_xff;
 	const char *xfp;                     /* X-Forwarded-Proto */
+	const char *xfh;                     /* X-Forwarded-Host */
 	const struct sockaddr *peer;
 	int tls;
 };
@@ -199,11 +200,13 @@ struct check_req {
 	size_t token_len;
 	struct addr client;
 	int https;
+	int via_proxy;                       /* the peer is a trusted proxy */
 };
 
 struct check_out {
 	int result;
 	const char *why;                     /* for the log when the input was malformed */
+	char service[NAME_MAX_LEN + 1];      /* the asked service, once known */
 	int64_t right_id;
 	int64_t service_id;
 	char user[NAME_MAX_LEN + 1];

@@ -71,6 +71,7 @@ cid_check_in(struct http_req *r, const struct cid *cid, const char *service, str
 	in->n_cookie = in->cookie != NULL ? http_cookie_count(r, cid->cc.cookie) : 0;
 	in->xff = header(r, "X-Forwarded-For", &in->n_xff);
 	in->xfp = http_header(r, "X-Forwarded-Proto");
+	in->xfh = http_header(r, "X-Forwarded-Host");
 	in->peer = http_peer(r);
 	in->tls = http_is_tls(r);
 }
@@ -151,11 +152,20 @@ run_check(struct http_req *r, struct cid *cid, const char *service, struct check
 }
 
 static void
+redirect(struct http_req *r, const char *url)
+{
+	http_add_header(r, "Location", url);
+	http_add_header(r, "Cache-Control", "no-store");
+	http_reply(r, 303, NULL, "", 0);
+}
+
+static void
 route_auth(struct http_req *r, struct cid *cid)
 {
+	char n[24], url[CONF_STR_MAX + NAME_MAX_LEN + 16];
 	struct check_out out;
 	struct timespec t0;
-	char n[24];
+	const char *q;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (run_check(r, cid, NULL, &out) == CHECK_OK) {
@@ -166,16 +176,15 @@ route_auth(struct http_req *r, struct cid *cid)
 	if (cid->conf->log_level >= LOG_DEBUG)
 		http_log_kv(r, "result=%s user=%s", check_label(out.result),
 		            out.result == CHECK_OK ? out.user : "-");
-	http_reply(r, check_status(out.result), NULL, "", 0);
+	if (check_status(out.result) == 401 && (q = http_query(r, "redirect")) != NULL &&
+	    strcmp(q, "1") == 0 && out.service[0] != '\0') {
+		/* For proxies that pass the answer on as it is (Traefik): send the browser to the portal. */
+		portal_url(cid, out.service, url, sizeof url);
+		redirect(r, url);
+	} else {
+		http_reply(r, check_status(out.result), NULL, "", 0);
+	}
 	metrics_check(out.result, elapsed_ns(&t0));
-}
-
-static void
-redirect(struct http_req *r, const char *url)
-{
-	http_add_header(r, "Location", url);
-	http_add_header(r, "Cache-Control", "no-store");
-	http_reply(r, 303, NULL, "", 0);
 }
 
 /* The service's URL; 0 when the cache can answer and it exists, else the check's result. */

@@ -10,7 +10,7 @@
 #
 # Rights come from sekishoctl grant ([ipfd] enabled = off); entry codes from
 # tests/tools/mkcode, as authd would make them.
-. "$SEKISHO_TOP/tests/net/lib.sh"
+. "${SEKISHO_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/net/lib.sh"
 net_init
 
 B=$SEKISHO_BUILD
@@ -246,6 +246,9 @@ loc=$(cu 127.0.0.5 -o /dev/null -w '%{http_code} %{redirect_url}' -b "sekisho=$A
 loc=$(cu 127.0.0.5 -o /dev/null -w '%{http_code} %{redirect_url}' "$CID/go/lab")
 [ "$loc" = "303 $PORTAL/?service=lab" ] && ok "/go/lab without a cookie redirects to the portal" ||
 	not_ok "/go/lab without a cookie redirects to the portal" "$loc"
+loc=$(cu 127.0.0.1 -o /dev/null -w '%{http_code} %{redirect_url}' -H 'X-Sekisho-Service: lab' "$CID/_sekisho/auth?redirect=1")
+[ "$loc" = "303 $PORTAL/?service=lab" ] && ok "auth?redirect=1 refuses with a redirect to the portal (Traefik)" ||
+	not_ok "auth?redirect=1 refuses with a redirect to the portal (Traefik)" "$loc"
 [ "$(status 127.0.0.5 "$CID/go/nosuch")" = 404 ] && ok "/go/ of an unknown service is a 404" ||
 	not_ok "/go/ of an unknown service is a 404"
 

@@ -547,6 +547,27 @@ Test(check, proxy_headers_are_parsed_strictly)
 		check_parse_case(&parse_cases[i]);
 }
 
+Test(check, forwarded_host_picks_the_mapping_only_from_a_trusted_proxy)
+{
+	struct sockaddr_in proxy = v4("127.0.0.1"), stranger = v4("10.0.0.2");
+	struct check_in in = { .host = "cid.internal:8081", .xfh = "lab.example", .cookie = "x",
+	                       .n_cookie = 1, .peer = (struct sockaddr *)&proxy };
+	struct check_req q;
+	struct check_out out;
+	char err[128];
+	struct conf c;
+
+	conf_defaults(&c);
+	snprintf(c.cid.trusted_proxies, sizeof c.cid.trusted_proxies, "127.0.0.1");
+	snprintf(c.cid.host_map, sizeof c.cid.host_map, "lab.example=lab");
+	cr_assert_eq(cid_conf_build(&c, &cc, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(check_parse(&cc, &in, &q, &out), CHECK_OK);
+	cr_assert_str_eq(q.service, "lab");
+	cr_assert_str_eq(out.service, "lab");
+	in.peer = (struct sockaddr *)&stranger;
+	cr_assert_eq(check_parse(&cc, &in, &q, &out), CHECK_BAD_REQUEST);
+}
+
 Test(check, forwarded_for_longer_than_its_bound_is_refused)
 {
 	struct sockaddr_in peer = v4("127.0.0.1");
