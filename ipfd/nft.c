@@ -456,10 +456,11 @@ ack_one(struct acks *a, const struct nlmsghdr *nlh)
 {
 	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
 	const struct nlattr *tb[NLMSGERR_ATTR_MAX + 1] = { 0 };
-	uint32_t idx = e->msg.nlmsg_seq - a->n->first_seq;
+	uint32_t idx;
 
 	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof *e))
 		return;
+	idx = e->msg.nlmsg_seq - a->n->first_seq;
 	/* Only answers about this batch count: its messages, or BEGIN for a failed commit. */
 	if (idx >= a->n->nmsgs && e->msg.nlmsg_seq != a->n->first_seq - 1)
 		return;
