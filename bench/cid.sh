@@ -132,11 +132,30 @@ run_wrk() {   # name url [header]
 	bad=$(sed -n 's/^ *Non-2xx or 3xx responses: *//p' "$f")
 	echo "$name $run ${rps:-0} ${p50:-0} ${p99:-0} ${bad:-0}" >>"$T/runs"
 }
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 : >"$T/runs"
 for run in $(seq 1 "$RUNS"); do
 	run_wrk ceiling http://127.0.0.1:8090/
 	run_wrk nginx http://127.0.0.1:8080/
 	run_wrk direct http://127.0.0.1:8081/_sekisho/auth -H 'X-Sekisho-Service: lab'
+done
+
+# Open loop: a fixed offered rate, latency counted from when each request was due.
+LOAD=$B/bench/cidload
+fixed() {   # name port path rate [header]
+	name=$1 port=$2 path=$3 rate=$4; shift 4
+	[ -x "$LOAD" ] || return 0
+	line=$(in_ns gw "$LOAD" 127.0.0.1 "$port" "$path" "$rate" "$CONNS" "$DUR" "Cookie: sekisho=$cookie" "$@")
+	echo "$name@$rate $run $(echo "$line" | sed 's/[a-z0-9_]*=//g')" >>"$T/fixed"
+}
+: >"$T/fixed"
+for run in $(seq 1 "$RUNS"); do
+	for rate in 10000 20000 40000; do
+		fixed direct 8081 /_sekisho/auth "$rate" 'X-Sekisho-Service: lab'
+	done
+	for rate in 5000 10000; do
+		fixed nginx 8080 / "$rate"
+	done
 done
 
 median() {   # name column
@@ -148,6 +167,7 @@ mkdir -p "$(dirname "$OUT")"
 	echo "cid forward-auth benchmark ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, commit $(git -C "$SEKISHO_TOP" rev-parse --short HEAD 2>/dev/null))"
 	echo "wrk -t2 -c$CONNS -d${DUR}s --latency, $RUNS runs per target, interleaved; one valid cookie;"
 	echo "nginx $(nginx -v 2>&1 | sed 's/.*\///'), 2 workers; cid threads = 2; everything on one machine's loopback."
+	echo "load average before the runs: $LOAD_BEFORE (other work on the machine skews every figure)"
 	echo
 	printf '%-8s %12s %10s %10s %9s  %s\n' target "req/s(med)" "p50 ms" "p99 ms" non-2xx "req/s per run"
 	for n in ceiling nginx direct; do
@@ -156,6 +176,18 @@ mkdir -p "$(dirname "$OUT")"
 			"$(awk -v n="$n" '$1 == n { printf "%s ", $3 }' "$T/runs")"
 	done
 	echo
+	if [ -s "$T/fixed" ]; then
+		echo "open loop (bench/cidload): fixed offered rate over $CONNS connections, latency from when each"
+		echo "request was due (queueing included); medians of $RUNS runs of ${DUR}s"
+		printf '%-14s %10s %9s %9s %9s %9s %8s\n' target achieved "p50 ms" "p90 ms" "p99 ms" "p99.9 ms" non-2xx
+		for n in $(awk '{ print $1 }' "$T/fixed" | awk '!seen[$0]++'); do
+			awk -v n="$n" '$1 == n' "$T/fixed" >"$T/fixed.one"
+			m() { awk -v c="$1" '{ print $c }' "$T/fixed.one" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+			printf '%-14s %10s %9.3f %9.3f %9.3f %9.3f %8s\n' "$n" "$(m 7)" "$(m 8)e-3" "$(m 9)e-3" "$(m 10)e-3" \
+				"$(m 11)e-3" "$(awk '{ s += $6 } END { print s + 0 }' "$T/fixed.one")"
+		done
+		echo
+	fi
 	c=$(median ceiling 3) g=$(median nginx 3) d=$(median direct 3) p=$(median direct 5) pn=$(median nginx 5)
 	awk -v c="$c" -v g="$g" -v d="$d" -v p="$p" -v pn="$pn" 'BEGIN {
 		printf "nginx->cid / nginx->trivial 204 = %.2f   (goal >= 0.80: %s)\n", g / c, (g / c >= 0.8) ? "met" : "NOT met"
