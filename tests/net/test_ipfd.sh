@@ -233,6 +233,16 @@ ipfd_resync
 check "SIGHUP: hook = forward drops the input chain" no_chain input
 check "SIGHUP: an unadmitted client is still refused" refused c2 10.0.9.2 80
 
+# ---- a failed batch is recovered from the store ----
+sed -i 's/^sync_interval_s = 2/sync_interval_s = 3600/' "$CONF"
+ipfd_resync   # no periodic sync may repair the table before the admission does
+nft_gw delete table inet sekisho
+r_h=$(grant bob web 10.0.2.2)
+check "a batch failing on a table deleted behind ipfd's back is logged" grep -q 'event=batch_failed' "$T/ipfd.log"
+check "ipfd rebuilds the table from the store and still admits" tcp_ok c2 10.0.9.2 80
+check "the rebuilt table keeps earlier rights" tcp_ok c1 10.0.9.2 80
+check "the rebuilt table still refuses the others" refused c6 10.0.9.2 80
+
 # ---- clean exit ----
 bg_stop ipfd
 check "SIGTERM: ipfd exits cleanly and removes its socket" sh -c "! test -e '$T/ipfd.sock' && grep -q 'event=stop table=kept' '$T/ipfd.log'"
