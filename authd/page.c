@@ -58,6 +58,8 @@ page_ctx(struct req *q, const char *title)
 	tmpl_set(c, "title", title);
 	if (q->logged_in)
 		tmpl_set(c, "login_user", q->login.user_name);
+	if (q->logged_in && q->login.role != ROLE_USER)
+		tmpl_set(c, "login_admin", "1");
 	return c;
 }
 

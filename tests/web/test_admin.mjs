@@ -327,6 +327,7 @@ s.connect(("10.0.9.2", 80)); s.sendall(b"x\\n"); sys.exit(0 if s.recv(8) else 1)
 		                    '/admin/audit', `/admin/services/edit?id=${fwlab}`])
 			eq((await carol.goto(base + path)).status(), 403, path);
 		await carol.goto(`${base}/me`);
+		eq(await carol.locator('header a[href="/admin/"]').count(), 0, 'the portal offers a user the admin pages');
 		eq(await forge(carol, '/admin/services/new', { name: 'x', url: 'http://x/', max_usage: '1',
 		                                               max_interval: '1', cap: '1' }), 403, 'forged add');
 	});
@@ -340,6 +341,9 @@ s.connect(("10.0.9.2", 80)); s.sendall(b"x\\n"); sys.exit(0 if s.recv(8) else 1)
 	const root = await newPage();
 	await check('root sees every service with its admin', async () => {
 		await login(root, 'root', 'root-password');
+		await root.goto(`${base}/me`);
+		eq(await root.locator('header a[href="/admin/"]').count(), 1, 'the portal links root to the admin pages');
+		await root.goto(`${base}/admin/`);
 		eq(await root.locator('tbody tr', { hasText: 'fwlab' }).locator('td[data-label="Admin"]').innerText(),
 		   'alice', 'fwlab');
 		eq(await root.locator('tbody tr', { hasText: 'bobsvc' }).locator('td[data-label="Admin"]').innerText(),
@@ -568,6 +572,21 @@ s.connect(("10.0.9.2", 80)); s.sendall(b"x\\n"); sys.exit(0 if s.recv(8) else 1)
 		eq(await root.locator('tbody tr td.detail').last().innerText(), 'row 1', 'oldest last');
 		eq(await root.locator('a:text("Older entries")').count(), 0, 'no third page');
 		eq(await root.locator('a:text("Newest")').count(), 1, 'a way back');
+	});
+
+	await check('an admin login left idle past login_idle_min has ended', async () => {
+		execFileSync('sqlite3', ['-cmd', '.timeout 5000', join(env.dir, 'db.sqlite'),
+		             `UPDATE logins SET last_seen = strftime('%s','now') - 31 * 60
+		              WHERE user_id = (SELECT id FROM users WHERE name = 'bob')`]);
+		await bob.goto(`${base}/admin/`);
+		eq(new URL(bob.url()).pathname, '/admin/login', 'sent to the login');
+		const edit = { id: String(fwlab), name: 'fwlab', url: 'http://10.0.9.2/', max_usage: '1',
+		               max_interval: '1', cap: '1' };
+		const cookies = await bob.context().cookies(base);
+		const r = await fetch(`${base}/admin/services/edit`, {
+			method: 'POST', redirect: 'manual', body: new URLSearchParams(edit),
+			headers: { cookie: cookies.map((c) => `${c.name}=${c.value}`).join('; ') } });
+		eq(r.status, 403, 'a POST on the idle login');
 	});
 
 	await check('logging out ends the admin login', async () => {
