@@ -275,6 +275,7 @@ struct toucher {
 	int running;
 	atomic_int stop;
 	struct store *store;                 /* the touch thread's own */
+	int64_t ids[CID_TOUCH_BATCH], seen[CID_TOUCH_BATCH];
 };
 
 /* Writes every pending last-seen time. Rights written, or -1 when the store failed. */

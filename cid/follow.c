@@ -184,29 +184,42 @@ apply_batch(struct follower *f, struct change_arg *a, int64_t now)
 	return rc;
 }
 
-int
-follow_changes(struct follower *f, int64_t now)
+/* Reads and applies batches until the log is exhausted. STORE_OK or why not. */
+static int
+follow_batches(struct follower *f, struct change_arg *a, int64_t now)
 {
-	static struct change_arg a;      /* only the follower thread calls this */
 	int64_t seq = f->cache->seq;
 	int rc;
 
 	do {
-		a.n = 0;
-		if ((rc = store_changes(f->store, seq, FOLLOW_BATCH, take_change, &a)) != STORE_OK)
+		a->n = 0;
+		if ((rc = store_changes(f->store, seq, FOLLOW_BATCH, take_change, a)) != STORE_OK)
 			return rc;
-		for (int i = 0; i < a.n; i++)
-			if (a.ch[i].seq != seq + 1 + i) {
+		for (int i = 0; i < a->n; i++)
+			if (a->ch[i].seq != seq + 1 + i) {
 				log_warn("event=change_gap after=%lld next=%lld why=\"pruned or reordered; full reload\"",
-				         (long long)seq, (long long)a.ch[i].seq);
+				         (long long)seq, (long long)a->ch[i].seq);
 				return follow_snapshot(f, now);
 			}
-		if (a.n > 0 && (rc = apply_batch(f, &a, now)) != STORE_OK)
+		if (a->n > 0 && (rc = apply_batch(f, a, now)) != STORE_OK)
 			return rc;
-		seq += a.n;
-	} while (a.n == FOLLOW_BATCH);
+		seq += a->n;
+	} while (a->n == FOLLOW_BATCH);
 	cache_synced(f->cache);
 	return STORE_OK;
+}
+
+int
+follow_changes(struct follower *f, int64_t now)
+{
+	struct change_arg *a = malloc(sizeof *a);
+	int rc;
+
+	if (a == NULL)
+		return STORE_UNAVAILABLE;
+	rc = follow_batches(f, a, now);
+	free(a);
+	return rc;
 }
 
 static void

@@ -127,7 +127,7 @@ void
 metrics_render(struct buf *b, struct cache *c)
 {
 	size_t rights;
-	int services, usable;
+	int services, usable, loaded;
 
 	render_checks(b);
 	buf_puts(b, "# HELP sekisho_cid_handoffs_total Entry code redemptions by result.\n"
@@ -145,10 +145,11 @@ metrics_render(struct buf *b, struct cache *c)
 	cache_sizes(c, &rights, &services);
 	cache_rdlock(c);
 	usable = cache_usable_locked(c);
+	loaded = c->loaded;
 	cache_unlock(c);
 	gauge(b, "sekisho_cid_cache_rights", "Live rights held in memory.", (double)rights);
 	gauge(b, "sekisho_cid_cache_services", "Enabled services held in memory.", services);
 	gauge(b, "sekisho_cid_store_sync_age_seconds", "Time since the cache last caught up with the store.",
-	      c->loaded ? (double)(mono_ms() - atomic_load(&c->synced_ms)) / 1e3 : -1);
+	      loaded ? (double)(mono_ms() - atomic_load(&c->synced_ms)) / 1e3 : -1);
 	gauge(b, "sekisho_cid_up", "1 when checks can be answered (fresh view of the store).", usable);
 }

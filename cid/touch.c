@@ -31,7 +31,7 @@ touch_open(struct toucher *t)
 long
 touch_flush(struct toucher *t)
 {
-	static int64_t ids[CID_TOUCH_BATCH], seen[CID_TOUCH_BATCH];   /* touch thread only */
+	int64_t *ids = t->ids, *seen = t->seen;
 	long total = 0;
 	size_t n;
 	int rc;
