@@ -110,13 +110,31 @@ admin_forbidden(struct req *q, const char *text)
 void
 admin_store_down(struct req *q, struct store *st, int rc)
 {
-	if (rc == STORE_UNAVAILABLE || st == NULL)
-		q->st_broken = st != NULL;
-	if (st != NULL)
-		log_err("event=store_unavailable where=admin why=\"%s\"", store_error(st));
+	if (st != NULL && rc == STORE_UNAVAILABLE)
+		q->st_broken = 1;
+	log_err("event=store_unavailable where=admin rc=%s why=\"%s\"", store_rc_str(rc),
+	        st != NULL ? store_error(st) : "no connection");
 	page_message(q, 503, "Service unavailable",
 	             "The session database is not answering. Please try again shortly.",
 	             "/admin/", "Back to the services");
+}
+
+void
+admin_busy(struct req *q)
+{
+	http_add_header(q->r, "Retry-After", "5");
+	page_message(q, 503, "Busy", "authd is very busy. Please try again in a few seconds.",
+	             "/admin/", "Back to the services");
+}
+
+struct store *
+admin_store(struct req *q)
+{
+	struct store *st = req_store(q);
+
+	if (st == NULL)
+		admin_store_down(q, NULL, STORE_UNAVAILABLE);
+	return st;
 }
 
 int64_t
@@ -330,10 +348,8 @@ admin_login(struct req *q)
 		return;
 	}
 	account = name_valid(name) ? name : NULL;
-	if ((st = req_store(q)) == NULL) {
-		admin_store_down(q, NULL, STORE_UNAVAILABLE);
+	if ((st = admin_store(q)) == NULL)
 		return;
-	}
 	if (throttle_begin(q->a->throttle, q->ipstr, account, now_ms(), &tk, &retry) == -1) {
 		snprintf(ra, sizeof ra, "%d", retry);
 		http_add_header(q->r, "Retry-After", ra);
@@ -345,9 +361,7 @@ admin_login(struct req *q)
 	              ok == 1 ? THROTTLE_OK : (ok == 0 ? THROTTLE_FAILED : THROTTLE_CANCEL), now_ms(),
 	              &tk);
 	if (ok == -2) {
-		http_add_header(q->r, "Retry-After", "5");
-		page_message(q, 503, "Busy", "The portal is very busy. Please try again in a few seconds.",
-		             "/admin/login", "Back");
+		admin_busy(q);
 		return;
 	}
 	if (ok == -1) {

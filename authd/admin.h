@@ -89,8 +89,12 @@ int admin_gate(struct req *q, int level);
 int admin_is_root(const struct req *q);
 /* A page context with the admin navigation, the CSRF token and the ?done= notice. */
 struct tmpl_ctx *admin_ctx(struct req *q, const char *title, const char *section);
-/* 503 "the store is not answering"; marks the connection broken when rc says so. */
+/* 503 "the store is not answering"; marks st broken when rc is STORE_UNAVAILABLE. */
 void admin_store_down(struct req *q, struct store *st, int rc);
+/* 503 for what is not the store's fault (no hash worker, no memory). */
+void admin_busy(struct req *q);
+/* The request's store connection; NULL after answering 503. */
+struct store *admin_store(struct req *q);
 /* 403 for an object the login may not touch. */
 void admin_forbidden(struct req *q, const char *text);
 /* A positive id from form field or query argument name; 0 when absent or malformed. */

@@ -87,10 +87,8 @@ admin_audit_list(struct req *q)
 
 	if (admin_gate(q, ADMIN_ROOT) == -1)
 		return;
-	if ((st = req_store(q)) == NULL) {
-		admin_store_down(q, NULL, STORE_UNAVAILABLE);
+	if ((st = admin_store(q)) == NULL)
 		return;
-	}
 	memset(&p, 0, sizeof p);
 	if ((p.c = admin_ctx(q, "Audit log", "audit")) == NULL) {
 		page_render(q, 500, "admin_audit", NULL);

@@ -112,8 +112,10 @@ admin_rights_list(struct req *q)
 
 	if (admin_gate(q, ADMIN_ANY) == -1)
 		return;
-	if ((st = req_store(q)) == NULL || (p = calloc(1, sizeof *p)) == NULL) {
-		admin_store_down(q, st, STORE_UNAVAILABLE);
+	if ((st = admin_store(q)) == NULL)
+		return;
+	if ((p = calloc(1, sizeof *p)) == NULL) {
+		admin_busy(q);
 		return;
 	}
 	if (id > 0 && admin_service_load(q, st, id, &svc) == -1)
@@ -170,10 +172,8 @@ admin_right_revoke(struct req *q)
 
 	if (admin_gate(q, ADMIN_ANY) == -1)
 		return;
-	if ((st = req_store(q)) == NULL) {
-		admin_store_down(q, NULL, STORE_UNAVAILABLE);
+	if ((st = admin_store(q)) == NULL)
 		return;
-	}
 	rc = id > 0 ? store_right_get(st, id, &r) : STORE_NOTFOUND;
 	if (rc == STORE_NOTFOUND) {
 		page_message(q, 404, "Not found", "There is no such access right.", "/admin/rights",

@@ -1,3 +1,4 @@
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -81,10 +82,8 @@ admin_services_list(struct req *q)
 
 	if (admin_gate(q, ADMIN_ANY) == -1)
 		return;
-	if ((st = req_store(q)) == NULL) {
-		admin_store_down(q, NULL, STORE_UNAVAILABLE);
+	if ((st = admin_store(q)) == NULL)
 		return;
-	}
 	if ((l.c = admin_ctx(q, "Services", "services")) == NULL) {
 		page_render(q, 500, "admin_services", NULL);
 		return;
@@ -111,33 +110,38 @@ admin_option(const struct store_user *u, void *arg)
 	struct admin_choice *ch = arg;
 	struct tmpl_ctx *row;
 
-	if (u->role == ROLE_USER || u->disabled)
+	int want = ch->want != NULL && strcmp(ch->want, u->name) == 0;
+
+	if ((u->role == ROLE_USER || u->disabled) && !want)
 		return 0;
 	if ((row = tmpl_row(ch->c, "admins")) == NULL)
 		return 1;
 	tmpl_set(row, "value", u->name);
-	if (ch->want != NULL && strcmp(ch->want, u->name) == 0)
+	if (want)
 		tmpl_set(row, "selected", "1");
+	if (u->role == ROLE_USER || u->disabled)
+		tmpl_set(row, "note", u->disabled ? " (disabled)" : " (not an admin)");
 	return 0;
 }
 
 /*
  * Renders the register (svc NULL) or edit form with the values and messages
- * of f. Root chooses the admin from the enabled admins and roots.
+ * of f. Root chooses the admin from the enabled admins and roots (and the
+ * one named in f, whatever it has become, so an edit never changes it unseen).
  */
 static void
 service_form(struct req *q, int status, const struct admin_svc_form *f,
              const struct store_service *svc, const char *error)
 {
-	struct store *st = req_store(q);
 	struct admin_choice ch;
 	struct tmpl_ctx *c;
+	struct store *st;
 	char when[32];
 
-	c = admin_ctx(q, svc ? "Edit service" : "Register a service", "services");
-	if (c == NULL || st == NULL) {
-		tmpl_ctx_free(c);
-		admin_store_down(q, st, STORE_UNAVAILABLE);
+	if ((st = admin_store(q)) == NULL)
+		return;
+	if ((c = admin_ctx(q, svc ? "Edit service" : "Register a service", "services")) == NULL) {
+		admin_busy(q);
 		return;
 	}
 	admin_form_errors(c, f->f, ASF_N, admin_svc_field_name);
@@ -189,8 +193,9 @@ form_from(struct admin_svc_form *f, const struct store_service *svc, struct svc_
 }
 
 /*
- * The admin of the service: root names an enabled admin or root in the form;
- * an admin is always themselves. 0, or -1 with the field's message (or *down).
+ * The admin of the service: root names an enabled admin or root in the form
+ * (or keeps the service's current admin, whatever it has become); an admin is
+ * always themselves. 0, or -1 with the field's message (or *down).
  */
 static int
 resolve_admin(struct req *q, struct store *st, struct admin_svc_form *f,
@@ -211,7 +216,7 @@ resolve_admin(struct req *q, struct store *st, struct admin_svc_form *f,
 		*down = 1;
 		return -1;
 	}
-	if (rc != STORE_OK || u.role == ROLE_USER || u.disabled) {
+	if (rc != STORE_OK || ((u.role == ROLE_USER || u.disabled) && u.id != svc->admin_id)) {
 		snprintf(f->f[ASF_ADMIN].err, ADMIN_MSG_MAX, "Choose an enabled admin or root.");
 		return -1;
 	}
@@ -274,10 +279,8 @@ admin_service_new(struct req *q)
 
 	if (admin_gate(q, ADMIN_ANY) == -1)
 		return;
-	if ((st = req_store(q)) == NULL) {
-		admin_store_down(q, NULL, STORE_UNAVAILABLE);
+	if ((st = admin_store(q)) == NULL)
 		return;
-	}
 	form_read(q, &f);
 	memset(&svc, 0, sizeof svc);
 	svc.enabled = 1;
@@ -310,14 +313,40 @@ admin_service_edit_form(struct req *q)
 
 	if (admin_gate(q, ADMIN_ANY) == -1)
 		return;
-	if ((st = req_store(q)) == NULL) {
-		admin_store_down(q, NULL, STORE_UNAVAILABLE);
+	if ((st = admin_store(q)) == NULL)
 		return;
-	}
 	if (admin_service_load(q, st, admin_id_arg(q, "id", 0), &svc) == -1)
 		return;
 	form_from(&f, &svc, &t);
 	service_form(q, 200, &f, &svc, NULL);
+}
+
+/* Appends to out (of size n, *len used) while it fits; a part that does not fit is left out. */
+static void __attribute__((format(printf, 4, 5)))
+append(char *out, size_t n, size_t *len, const char *fmt, ...)
+{
+	va_list ap;
+	int w;
+
+	va_start(ap, fmt);
+	w = vsnprintf(out + *len, n - *len, fmt, ap);
+	va_end(ap);
+	if (w > 0 && (size_t)w < n - *len)
+		*len += (size_t)w;
+	else
+		out[*len] = '\0';
+}
+
+static int
+same_guards(const struct store_service *a, const struct store_service *b)
+{
+	if (a->n_guards != b->n_guards)
+		return 0;
+	for (int i = 0; i < a->n_guards; i++)
+		if (!addr_eq(&a->guards[i].addr, &b->guards[i].addr) ||
+		    a->guards[i].port != b->guards[i].port)
+			return 0;
+	return 1;
 }
 
 /* "cap 10->5 name a->b ..." for the audit row: what an edit changed. */
@@ -327,29 +356,24 @@ describe_changes(const struct store_service *a, const struct store_service *b, c
 {
 	size_t len = 0;
 
-#define CHANGED(...) do { \
-		int w_ = snprintf(out + len, n - len, __VA_ARGS__); \
-		if (w_ > 0 && (size_t)w_ < n - len) len += (size_t)w_; \
-	} while (0)
 	out[0] = '\0';
 	if (strcmp(a->name, b->name) != 0)
-		CHANGED("name %s->%s ", a->name, b->name);
+		append(out, n, &len, "name %s->%s ", a->name, b->name);
 	if (a->cap != b->cap)
-		CHANGED("cap %d->%d ", a->cap, b->cap);
+		append(out, n, &len, "cap %d->%d ", a->cap, b->cap);
 	if (a->max_usage_min != b->max_usage_min)
-		CHANGED("max_usage %d->%d ", a->max_usage_min, b->max_usage_min);
+		append(out, n, &len, "max_usage %d->%d ", a->max_usage_min, b->max_usage_min);
 	if (a->max_interval_min != b->max_interval_min)
-		CHANGED("max_interval %d->%d ", a->max_interval_min, b->max_interval_min);
+		append(out, n, &len, "max_interval %d->%d ", a->max_interval_min, b->max_interval_min);
 	if (a->admin_id != b->admin_id)
-		CHANGED("admin_id %lld->%lld ", (long long)a->admin_id, (long long)b->admin_id);
-	if (a->n_guards != b->n_guards ||
-	    memcmp(a->guards, b->guards, (size_t)a->n_guards * sizeof a->guards[0]) != 0)
-		CHANGED("guards %d->%d ", a->n_guards, b->n_guards);
+		append(out, n, &len, "admin_id %lld->%lld ", (long long)a->admin_id,
+		       (long long)b->admin_id);
+	if (!same_guards(a, b))
+		append(out, n, &len, "guards %d->%d ", a->n_guards, b->n_guards);
 	if (strcmp(a->url, b->url) != 0)
-		CHANGED("url ");
+		append(out, n, &len, "url ");
 	if (strcmp(a->entry_url, b->entry_url) != 0)
-		CHANGED("entry_url ");
-#undef CHANGED
+		append(out, n, &len, "entry_url ");
 	if (len > 0)
 		out[len - 1] = '\0';
 	else
@@ -367,10 +391,8 @@ admin_service_edit(struct req *q)
 
 	if (admin_gate(q, ADMIN_ANY) == -1)
 		return;
-	if ((st = req_store(q)) == NULL) {
-		admin_store_down(q, NULL, STORE_UNAVAILABLE);
+	if ((st = admin_store(q)) == NULL)
 		return;
-	}
 	if (admin_service_load(q, st, admin_id_arg(q, "id", 1), &old) == -1)
 		return;
 	form_read(q, &f);
@@ -408,10 +430,8 @@ set_enabled(struct req *q, int enabled)
 
 	if (admin_gate(q, ADMIN_ANY) == -1)
 		return;
-	if ((st = req_store(q)) == NULL) {
-		admin_store_down(q, NULL, STORE_UNAVAILABLE);
+	if ((st = admin_store(q)) == NULL)
 		return;
-	}
 	if (admin_service_load(q, st, admin_id_arg(q, "id", 1), &svc) == -1)
 		return;
 	ended = enabled ? 0 : svc.active;
@@ -456,10 +476,8 @@ admin_service_delete_form(struct req *q)
 
 	if (admin_gate(q, ADMIN_ANY) == -1)
 		return;
-	if ((st = req_store(q)) == NULL) {
-		admin_store_down(q, NULL, STORE_UNAVAILABLE);
+	if ((st = admin_store(q)) == NULL)
 		return;
-	}
 	if (admin_service_load(q, st, admin_id_arg(q, "id", 0), &svc) == -1)
 		return;
 	if ((c = admin_ctx(q, "Delete service", "services")) != NULL) {
@@ -485,10 +503,8 @@ admin_service_delete(struct req *q)
 
 	if (admin_gate(q, ADMIN_ANY) == -1)
 		return;
-	if ((st = req_store(q)) == NULL) {
-		admin_store_down(q, NULL, STORE_UNAVAILABLE);
+	if ((st = admin_store(q)) == NULL)
 		return;
-	}
 	if (admin_service_load(q, st, admin_id_arg(q, "id", 1), &svc) == -1)
 		return;
 	if ((rc = store_service_del(st, svc.id, q->now, err, sizeof err)) != STORE_OK) {

@@ -74,12 +74,14 @@ user_row(const struct store_user *u, void *arg)
 static void
 users_page(struct req *q, int status, const struct admin_user_form *f, const char *error)
 {
-	struct store *st = req_store(q);
 	struct tmpl_ctx *c;
+	struct store *st;
 	int rc;
 
-	if (st == NULL || (c = admin_ctx(q, "Users", "users")) == NULL) {
-		admin_store_down(q, st, STORE_UNAVAILABLE);
+	if ((st = admin_store(q)) == NULL)
+		return;
+	if ((c = admin_ctx(q, "Users", "users")) == NULL) {
+		admin_busy(q);
 		return;
 	}
 	if ((rc = store_user_list(st, user_row, c)) != STORE_OK) {
@@ -148,9 +150,10 @@ admin_user_new(struct req *q)
 		users_page(q, 400, &f, "Please correct the marked fields.");
 		return;
 	}
-	if ((st = req_store(q)) == NULL || admin_hash_password(q, f.f[AUF_PASSWORD].in, hash,
-	                                                       sizeof hash) == -1) {
-		admin_store_down(q, st, STORE_UNAVAILABLE);
+	if ((st = admin_store(q)) == NULL)
+		return;
+	if (admin_hash_password(q, f.f[AUF_PASSWORD].in, hash, sizeof hash) == -1) {
+		admin_busy(q);
 		return;
 	}
 	rc = store_user_add(st, f.f[AUF_NAME].in, role, hash, q->now, &id, err, sizeof err);
@@ -200,17 +203,27 @@ static void
 user_page(struct req *q, int status, const struct store_user *u, const char *role_err,
           const char *pw_err)
 {
-	struct user_rights *l = calloc(1, sizeof *l);
-	struct store *st = req_store(q);
-	struct tmpl_ctx *c = NULL;
+	struct user_rights *l;
+	struct tmpl_ctx *c;
+	struct store *st;
 	char when[32];
-	int n_svc = 0;
+	int n_svc = 0, rc;
 
-	if (l == NULL || st == NULL || store_service_list(st, u->id, count_service, &n_svc) !=
-	    STORE_OK || store_right_list(st, 0, u->id, collect, l) != STORE_OK ||
-	    (c = admin_ctx(q, "User", "users")) == NULL) {
+	if ((st = admin_store(q)) == NULL)
+		return;
+	if ((l = calloc(1, sizeof *l)) == NULL) {
+		admin_busy(q);
+		return;
+	}
+	if ((rc = store_service_list(st, u->id, count_service, &n_svc)) != STORE_OK ||
+	    (rc = store_right_list(st, 0, u->id, collect, l)) != STORE_OK) {
 		free(l);
-		admin_store_down(q, st, STORE_UNAVAILABLE);
+		admin_store_down(q, st, rc);
+		return;
+	}
+	if ((c = admin_ctx(q, "User", "users")) == NULL) {
+		free(l);
+		admin_busy(q);
 		return;
 	}
 	tmpl_setf(c, "id", "%lld", (long long)u->id);
@@ -238,10 +251,8 @@ admin_user_show(struct req *q)
 
 	if (admin_gate(q, ADMIN_ROOT) == -1)
 		return;
-	if ((st = req_store(q)) == NULL) {
-		admin_store_down(q, NULL, STORE_UNAVAILABLE);
+	if ((st = admin_store(q)) == NULL)
 		return;
-	}
 	if (user_load(q, st, 0, &u) == 0)
 		user_page(q, 200, &u, NULL, NULL);
 }
@@ -257,10 +268,8 @@ admin_user_role(struct req *q)
 
 	if (admin_gate(q, ADMIN_ROOT) == -1)
 		return;
-	if ((st = req_store(q)) == NULL) {
-		admin_store_down(q, NULL, STORE_UNAVAILABLE);
+	if ((st = admin_store(q)) == NULL)
 		return;
-	}
 	if (user_load(q, st, 1, &u) == -1)
 		return;
 	if (role == -1) {
@@ -300,10 +309,8 @@ admin_user_password(struct req *q)
 
 	if (admin_gate(q, ADMIN_ROOT) == -1)
 		return;
-	if ((st = req_store(q)) == NULL) {
-		admin_store_down(q, NULL, STORE_UNAVAILABLE);
+	if ((st = admin_store(q)) == NULL)
 		return;
-	}
 	if (user_load(q, st, 1, &u) == -1)
 		return;
 	if (admin_password_check(pw, again, err, sizeof err) == -1) {
@@ -311,7 +318,7 @@ admin_user_password(struct req *q)
 		return;
 	}
 	if (admin_hash_password(q, pw, hash, sizeof hash) == -1) {
-		admin_store_down(q, NULL, STORE_UNAVAILABLE);
+		admin_busy(q);
 		return;
 	}
 	rc = store_user_set_password(st, u.id, hash);
@@ -371,10 +378,8 @@ set_disabled(struct req *q, int disabled)
 
 	if (admin_gate(q, ADMIN_ROOT) == -1)
 		return;
-	if ((st = req_store(q)) == NULL) {
-		admin_store_down(q, NULL, STORE_UNAVAILABLE);
+	if ((st = admin_store(q)) == NULL)
 		return;
-	}
 	if (user_load(q, st, 1, &u) == -1)
 		return;
 	if (disabled)
@@ -414,10 +419,8 @@ admin_user_delete_form(struct req *q)
 
 	if (admin_gate(q, ADMIN_ROOT) == -1)
 		return;
-	if ((st = req_store(q)) == NULL) {
-		admin_store_down(q, NULL, STORE_UNAVAILABLE);
+	if ((st = admin_store(q)) == NULL)
 		return;
-	}
 	if (user_load(q, st, 0, &u) == -1)
 		return;
 	if ((c = admin_ctx(q, "Delete user", "users")) != NULL) {
@@ -443,10 +446,8 @@ admin_user_delete(struct req *q)
 
 	if (admin_gate(q, ADMIN_ROOT) == -1)
 		return;
-	if ((st = req_store(q)) == NULL) {
-		admin_store_down(q, NULL, STORE_UNAVAILABLE);
+	if ((st = admin_store(q)) == NULL)
 		return;
-	}
 	if (user_load(q, st, 1, &u) == -1)
 		return;
 	if ((rc = cut_off(q, st, &u, 1, err, sizeof err)) == STORE_UNAVAILABLE) {
