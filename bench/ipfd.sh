@@ -5,8 +5,10 @@
 # One run measures, on the same namespace and store:
 #   admission  IPC_ADMIT round trips through ipfd's socket (client sends, ipfd
 #              reads the right from the store, commits the netlink batch, answers):
-#              p50/p99 over 10 000 admissions, one client; then 8 clients at once
-#              (per-admission cost = wall time / admissions)
+#              p50/p99 over 10 000 admissions of new addresses, one client; then
+#              8 clients at once (per-admission cost = wall time / admissions);
+#              then re-admissions of addresses already held, and the default
+#              500 us batch window
 #   rebuild    IPC_SYNC of 100 000 live rights: store snapshot + one atomic batch
 #   baseline   the openNDS way: one "nft add element" process per admission,
 #              1000 of them, spawned directly (the cheapest form, used for the
@@ -26,6 +28,7 @@ ROUNDS=${IPFD_BENCH_ROUNDS:-3}
 LOAD=$B/bench/ipfd_load
 
 [ -x "$LOAD" ] || { echo "ipfd bench: $LOAD missing (make build/bench/ipfd_load)" >&2; exit 1; }
+[ $((2 * ROUNDS * ADMITS)) -le "$RIGHTS" ] || { echo "ipfd bench: need 2 x ROUNDS x ADMITS <= RIGHTS" >&2; exit 1; }
 net_init
 mkdir -p "$OUT"
 host_add gw
@@ -61,17 +64,25 @@ echo "seeding $RIGHTS rights through the store API..." >&2
 load seed "$RIGHTS" >"$T/seed.txt" || exit 1
 
 : >"$T/admit1.txt"; : >"$T/admit8.txt"; : >"$T/sync.txt"; : >"$T/nft.txt"; : >"$T/nftsh.txt"
+# Admissions first, each round with rights not admitted before: every one puts
+# a new address in the set (the rebuilds below would put them all there).
 r=1
 while [ $r -le "$ROUNDS" ]; do
-	load admit 1 "$ADMITS" 1 >>"$T/admit1.txt" || exit 1
-	load admit 1 "$ADMITS" 8 >>"$T/admit8.txt" || exit 1
-	load sync >>"$T/sync.txt" || exit 1
-	load nft $((RIGHTS + (r - 1) * NFT)) "$NFT" s1_v4 >>"$T/nft.txt" || exit 1
-	load nftsh $((RIGHTS + (r + ROUNDS) * NFT)) "$NFT" s1_v4 >>"$T/nftsh.txt" || exit 1
+	load admit $(((2 * r - 2) * ADMITS + 1)) "$ADMITS" 1 >>"$T/admit1.txt" || exit 1
+	load admit $(((2 * r - 1) * ADMITS + 1)) "$ADMITS" 8 >>"$T/admit8.txt" || exit 1
 	r=$((r + 1))
 done
-bg_stop ipfd
+r=1
+while [ $r -le "$ROUNDS" ]; do
+	load nft $((RIGHTS + (r - 1) * NFT)) "$NFT" s1_v4 >>"$T/nft.txt" || exit 1
+	load nftsh $((RIGHTS + (r + ROUNDS) * NFT)) "$NFT" s1_v4 >>"$T/nftsh.txt" || exit 1
+	load sync >>"$T/sync.txt" || exit 1
+	r=$((r + 1))
+done
 grep 'event=sync scope=all' "$T/ipfd.log" | tail -n "$ROUNDS" >"$T/synclog.txt"
+# Now every right is held: re-admissions (add, delete, add in one batch).
+load admit 1 "$ADMITS" 1 >"$T/readmit.txt" || exit 1
+bg_stop ipfd
 
 write_conf 500   # the shipped default window, for its price in latency
 ipfd_start
@@ -91,6 +102,8 @@ n_per=$(field per_admission_us <"$T/nft.txt" | median)
 h_p50=$(field p50_us <"$T/nftsh.txt" | median)
 h_per=$(field per_admission_us <"$T/nftsh.txt" | median)
 w_p50=$(field p50_us <"$T/admit1w.txt")
+re_p50=$(field p50_us <"$T/readmit.txt")
+re_p99=$(field p99_us <"$T/readmit.txt")
 
 {
 	echo "ipfd benchmark ($(date -u +%Y-%m-%dT%H:%M:%SZ), kernel $(uname -r), $(nproc) CPUs)"
@@ -99,7 +112,8 @@ w_p50=$(field p50_us <"$T/admit1w.txt")
 	printf '%-58s %10s %10s %14s\n' "" p50 p99 per-admission
 	printf '%-58s %10s %10s %14s\n' "ipfd admission, 1 client, $ADMITS admissions (window 0)" "$a_p50" "$a_p99" "$a_per"
 	printf '%-58s %10s %10s %14s\n' "ipfd admission, 8 clients, $ADMITS admissions (window 0)" "$c_p50" - "$c_per"
-	printf '%-58s %10s %10s %14s\n' "ipfd admission, 1 client, batch_window_us = 500" "$w_p50" - -
+	printf '%-58s %10s %10s %14s\n' "ipfd re-admission of held addresses, 1 client" "$re_p50" "$re_p99" -
+	printf '%-58s %10s %10s %14s\n' "ipfd re-admission, 1 client, batch_window_us = 500" "$w_p50" - -
 	printf '%-58s %10s %10s %14s\n' "baseline: one nft process per admission, $NFT admissions" "$n_p50" - "$n_per"
 	printf '%-58s %10s %10s %14s\n' "baseline through /bin/sh -c (system/popen), $NFT admissions" "$h_p50" - "$h_per"
 	echo
@@ -111,5 +125,5 @@ w_p50=$(field p50_us <"$T/admit1w.txt")
 	echo "  of which store snapshot + batch building ${s_build} ms, kernel commit ${s_commit} ms"
 	echo
 	echo "raw:"
-	sed 's/^/  /' "$T/seed.txt" "$T/admit1.txt" "$T/admit8.txt" "$T/admit1w.txt" "$T/sync.txt" "$T/nft.txt" "$T/nftsh.txt"
+	sed 's/^/  /' "$T/seed.txt" "$T/admit1.txt" "$T/admit8.txt" "$T/admit1w.txt" "$T/readmit.txt" "$T/sync.txt" "$T/nft.txt" "$T/nftsh.txt"
 } | tee "$OUT/ipfd.txt"
