@@ -125,18 +125,17 @@ roll_back(struct store *st, struct fwc *fw, const struct admit_in *in, int64_t r
 		fwc_revoke_later(fw, right_id);
 }
 
-/* Tells ipfd what else the admission changed: a replaced right, reaped rights. */
+/*
+ * Tells ipfd what else the admission changed (a replaced right, reaped
+ * rights) without making the user wait: the notifier sends it at once.
+ */
 static void
 fw_follow_up(struct fwc *fw, const struct admit_in *in, const struct store_admission *a)
 {
-	char err[160];
-
-	if (a->replaced && fwc_call(fw, IPC_REVOKE, a->replaced_id, 0, err, sizeof err) == -1) {
-		log_warn("event=revoke_failed right=%lld why=\"%s\"", (long long)a->replaced_id, err);
-		fwc_revoke_later(fw, a->replaced_id);
-	}
-	if (a->reaped > 0 && fwc_call(fw, IPC_SYNC, 0, in->svc->id, err, sizeof err) == -1)
-		log_warn("event=sync_failed service=%s why=\"%s\"", in->svc->name, err);
+	if (a->replaced)
+		fwc_later(fw, IPC_REVOKE, a->replaced_id, 0);
+	if (a->reaped > 0)
+		fwc_later(fw, IPC_SYNC, 0, in->svc->id);
 }
 
 static int

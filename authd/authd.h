@@ -10,6 +10,7 @@
  *   view.c     view_    what SIGHUP replaces: config, templates, stylesheet
  *   route.c    route_   the flat route table and the dispatcher
  *   login.c    login_   portal login cookie and CSRF (shared with admin pages)
+ *   authn.c    authn_   name and password checks: throttle, hash workers, dummy hash
  *   page.c     page_    rendering, security headers, redirects, messages
  *   portal.c   portal_  GET /, POST /login
  *   rights.c   rights_  GET /me, POST /release, POST /logout
@@ -153,6 +154,18 @@ int clientip_parse_list(const char *s, struct addr *list, int max, int *n);
 int clientip_resolve(const struct addr *peer, const char *xff, int xff_count,
                      const struct addr *trusted, int n_trusted, struct addr *out);
 
+/* ---- authn.c ---- */
+
+enum authn_result { AUTHN_OK, AUTHN_BAD, AUTHN_THROTTLED, AUTHN_BUSY, AUTHN_STORE_DOWN };
+
+/*
+ * Checks a login form's name and password, throttled per client IP and
+ * account, on a hash worker; u is filled on AUTHN_OK, *retry_s on
+ * AUTHN_THROTTLED. AUTHN_BUSY: no hash worker came free in HASH_WAIT_S.
+ */
+int authn_check(struct req *q, struct store *st, const char *name, const char *pw,
+                struct store_user *u, int *retry_s);
+
 /* ---- login.c ---- */
 
 /* Looks up the portal login named by the cookie. 0 (q->logged_in says), -1 store down. */
@@ -254,9 +267,9 @@ int fwc_enabled(const struct fwc *f);
 /* One request, waiting for ipfd's reply. 0 when ipfd answered IPC_OK; -1 with err. */
 int fwc_call(struct fwc *f, int type, int64_t right_id, int64_t service_id,
              char *err, size_t errlen);
-/* Remembers a revoke that could not be delivered; fwc_flush retries them. */
+/* Queues a request nobody waits for; a notifier thread sends it at once and retries. */
+void fwc_later(struct fwc *f, int type, int64_t right_id, int64_t service_id);
 void fwc_revoke_later(struct fwc *f, int64_t right_id);
-void fwc_flush(struct fwc *f);
 /* ipfd's counters; 0 or -1 with err. */
 int fwc_status(struct fwc *f, struct ipc_stats *st, char *err, size_t errlen);
 
@@ -295,6 +308,9 @@ void throttle_set(struct throttle *t, const struct throttle_params *p);
  */
 int throttle_begin(struct throttle *t, const char *ip, const char *user, int64_t now_ms,
                    struct throttle_ticket *tk, int *retry_s);
+/* What throttle_begin would say, without reserving anything. 0 or -1 (*retry_s). */
+int throttle_check(struct throttle *t, const char *ip, const char *user, int64_t now_ms,
+                   int *retry_s);
 /* FAILED keeps the reservation; OK returns it and remembers (user, ip); CANCEL returns it. */
 void throttle_done(struct throttle *t, const char *ip, const char *user, int result,
                    int64_t now_ms, const struct throttle_ticket *tk);

@@ -13,20 +13,35 @@
  * takes an idle connection (or opens one), makes one request, and gives it
  * back. A connection that failed in any way is closed, never reused, so a late
  * reply can never be taken for the answer to a later request.
+ *
+ * What nobody waits for (revoking the right a relogin replaced, a resync
+ * after reaping, a revoke that failed) goes to a queue that a notifier thread
+ * sends at once, retrying every second while ipfd does not answer.
  */
 
-#define REVOKE_LATER_MAX 256
+#define LATER_MAX 256
+#define RETRY_S   1
+
+struct later {
+	int type;
+	int64_t right_id, service_id;
+};
 
 struct fwc {
 	pthread_mutex_t lock;
+	pthread_cond_t work;
+	pthread_t notifier;
+	int stop, started;
 	char path[CONF_PATH_MAX];
 	atomic_int timeout_ms;
 	int enabled;
 	struct ipc_client *idle[FWC_POOL_MAX];
 	int n_idle;
-	int64_t later[REVOKE_LATER_MAX];
+	struct later later[LATER_MAX];
 	int n_later;
 };
+
+static void *notifier_main(void *arg);
 
 struct fwc *
 fwc_new(const char *socket_path, int timeout_ms, int enabled)
@@ -36,9 +51,15 @@ fwc_new(const char *socket_path, int timeout_ms, int enabled)
 	if (f == NULL)
 		return NULL;
 	pthread_mutex_init(&f->lock, NULL);
+	pthread_cond_init(&f->work, NULL);
 	snprintf(f->path, sizeof f->path, "%s", socket_path);
 	atomic_store(&f->timeout_ms, timeout_ms);
 	f->enabled = enabled;
+	if (enabled && pthread_create(&f->notifier, NULL, notifier_main, f) != 0) {
+		fwc_free(f);
+		return NULL;
+	}
+	f->started = enabled;
 	return f;
 }
 
@@ -47,8 +68,19 @@ fwc_free(struct fwc *f)
 {
 	if (f == NULL)
 		return;
+	if (f->started) {
+		pthread_mutex_lock(&f->lock);
+		f->stop = 1;
+		pthread_cond_signal(&f->work);
+		pthread_mutex_unlock(&f->lock);
+		pthread_join(f->notifier, NULL);
+	}
+	if (f->n_later > 0)
+		log_warn("event=fw_queue_dropped count=%d why=\"stopping; ipfd's sync will catch up\"",
+		         f->n_later);
 	for (int i = 0; i < f->n_idle; i++)
 		ipc_close(f->idle[i]);
+	pthread_cond_destroy(&f->work);
 	pthread_mutex_destroy(&f->lock);
 	free(f);
 }
@@ -153,36 +185,83 @@ fwc_status(struct fwc *f, struct ipc_stats *st, char *err, size_t errlen)
 }
 
 void
-fwc_revoke_later(struct fwc *f, int64_t right_id)
+fwc_later(struct fwc *f, int type, int64_t right_id, int64_t service_id)
 {
 	if (!f->enabled)
 		return;
 	pthread_mutex_lock(&f->lock);
-	if (f->n_later < REVOKE_LATER_MAX)
-		f->later[f->n_later++] = right_id;
-	else
-		log_warn("event=revoke_dropped right=%lld why=\"queue full; ipfd's sync will catch it\"",
-		         (long long)right_id);
+	if (f->n_later < LATER_MAX) {
+		f->later[f->n_later++] = (struct later){ type, right_id, service_id };
+		pthread_cond_signal(&f->work);
+	} else {
+		log_warn("event=fw_queue_full type=%d right=%lld why=\"ipfd's sync will catch it\"",
+		         type, (long long)right_id);
+	}
 	pthread_mutex_unlock(&f->lock);
 }
 
 void
-fwc_flush(struct fwc *f)
+fwc_revoke_later(struct fwc *f, int64_t right_id)
 {
-	int64_t ids[REVOKE_LATER_MAX];
+	fwc_later(f, IPC_REVOKE, right_id, 0);
+}
+
+/* Sends items in order; returns how many went through before the first failure. */
+static int
+send_items(struct fwc *f, const struct later *items, int n)
+{
 	char err[160];
-	int n;
+
+	for (int i = 0; i < n; i++)
+		if (fwc_call(f, items[i].type, items[i].right_id, items[i].service_id, err,
+		             sizeof err) == -1) {
+			log_warn("event=fw_later_failed type=%d right=%lld service_id=%lld why=\"%s\"",
+			         items[i].type, (long long)items[i].right_id,
+			         (long long)items[i].service_id, err);
+			return i;
+		}
+	return n;
+}
+
+/* Puts the unsent items back at the head of the queue (as many as fit). */
+static void
+requeue(struct fwc *f, const struct later *items, int n)
+{
+	int room = LATER_MAX - f->n_later, keep = n < room ? n : room;
+
+	memmove(f->later + keep, f->later, (size_t)f->n_later * sizeof f->later[0]);
+	memcpy(f->later, items, (size_t)keep * sizeof items[0]);
+	f->n_later += keep;
+}
+
+static void *
+notifier_main(void *arg)
+{
+	struct fwc *f = arg;
+	struct later items[LATER_MAX];
+	struct timespec until;
+	int n, sent, failed = 0;
 
 	pthread_mutex_lock(&f->lock);
-	n = f->n_later;
-	memcpy(ids, f->later, (size_t)n * sizeof ids[0]);
-	f->n_later = 0;
-	pthread_mutex_unlock(&f->lock);
-	for (int i = 0; i < n; i++) {
-		if (fwc_call(f, IPC_REVOKE, ids[i], 0, err, sizeof err) == 0)
-			continue;
-		log_warn("event=revoke_failed right=%lld why=\"%s\"", (long long)ids[i], err);
-		for (; i < n; i++)
-			fwc_revoke_later(f, ids[i]);
+	for (;;) {
+		if (failed) {
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += RETRY_S;
+			pthread_cond_timedwait(&f->work, &f->lock, &until);
+		}
+		while (f->n_later == 0 && !f->stop)
+			pthread_cond_wait(&f->work, &f->lock);
+		if (f->n_later == 0 || (f->stop && failed))
+			break;
+		n = f->n_later;
+		memcpy(items, f->later, (size_t)n * sizeof items[0]);
+		f->n_later = 0;
+		pthread_mutex_unlock(&f->lock);
+		sent = send_items(f, items, n);
+		pthread_mutex_lock(&f->lock);
+		requeue(f, items + sent, n - sent);
+		failed = sent < n;
 	}
+	pthread_mutex_unlock(&f->lock);
+	return NULL;
 }

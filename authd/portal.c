@@ -1,4 +1,3 @@
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -100,37 +99,6 @@ portal_index(struct req *q)
 	portal_form(q, 200, NULL, NULL, http_query(q->r, "service"));
 }
 
-/* Verifies under the hash semaphore. 1 match, 0 no match, -1 no worker free in time. */
-static int
-verify_password(struct req *q, const char *pw, const char *hash)
-{
-	struct timespec deadline;
-	char err[160];
-	int rc;
-
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += HASH_WAIT_S;
-	while (sem_timedwait(&q->a->hash_sem, &deadline) == -1)
-		if (errno != EINTR)
-			return -1;
-	rc = passwd_verify(pw, hash, err, sizeof err);
-	sem_post(&q->a->hash_sem);
-	if (rc == -1) {
-		log_err("event=bad_password_hash why=\"%s\"", err);
-		return 0;
-	}
-	return rc;
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A login attempt's fields, checked for presence and size. */
 struct login_form {
 	const char *user, *password, *service;
@@ -195,18 +163,20 @@ audit_bad_password(struct req *q, struct store *st, const struct login_form *f)
 }
 
 /*
- * Throttle, look up and verify. The account in u on success (0); otherwise the
- * answer is sent and the login result is returned through *lr (-1).
+ * Throttle, look up and verify (authn.c). 0 with the account in u; otherwise
+ * the answer is sent and the login result is returned through *lr (-1).
  */
 static int
 authenticate(struct req *q, struct store *st, const struct login_form *f,
              struct store_user *u, int *lr)
 {
-	struct throttle_ticket tk;
 	char msg[160], ra[16];
-	int retry, found = 0, rc, match;
+	int retry = 0;
 
-	if (throttle_begin(q->a->throttle, q->ipstr, f->account, now_ms(), &tk, &retry) == -1) {
+	switch (authn_check(q, st, f->user, f->password, u, &retry)) {
+	case AUTHN_OK:
+		return 0;
+	case AUTHN_THROTTLED:
 		snprintf(msg, sizeof msg, "Too many failed attempts. Please wait %d s and try again.",
 		         retry);
 		snprintf(ra, sizeof ra, "%d", retry);
@@ -214,35 +184,21 @@ authenticate(struct req *q, struct store *st, const struct login_form *f,
 		portal_form(q, 429, msg, f->user, f->service);
 		*lr = LR_THROTTLED;
 		return -1;
-	}
-	rc = f->account != NULL ? store_user_get(st, f->account, u) : STORE_NOTFOUND;
-	if (rc == STORE_OK)
-		found = 1;
-	else if (rc != STORE_NOTFOUND)
-		goto down;
-	match = verify_password(q, f->password, found ? u->pwhash : q->a->dummy_hash);
-	if (match == -1) {
-		throttle_done(q->a->throttle, q->ipstr, f->account, THROTTLE_CANCEL, now_ms(), &tk);
-		http_add_header(q->r, "Retry-After", "5");
-		unavailable(q, "The portal is very busy. Please try again in a few seconds.");
-		*lr = LR_UNAVAILABLE;
-		return -1;
-	}
-	if (!found || u->disabled || match != 1) {
-		throttle_done(q->a->throttle, q->ipstr, f->account, THROTTLE_FAILED, now_ms(), &tk);
+	case AUTHN_BAD:
 		audit_bad_password(q, st, f);
 		portal_form(q, 401, "Wrong name or password.", f->user, f->service);
 		*lr = LR_BAD_CREDENTIALS;
 		return -1;
+	case AUTHN_BUSY:
+		http_add_header(q->r, "Retry-After", "5");
+		unavailable(q, "The portal is very busy. Please try again in a few seconds.");
+		*lr = LR_UNAVAILABLE;
+		return -1;
+	default:
+		unavailable(q, "The session database is not answering. Please try again shortly.");
+		*lr = LR_UNAVAILABLE;
+		return -1;
 	}
-	throttle_done(q->a->throttle, q->ipstr, f->account, THROTTLE_OK, now_ms(), &tk);
-	return 0;
-down:
-	throttle_done(q->a->throttle, q->ipstr, f->account, THROTTLE_CANCEL, now_ms(), &tk);
-	q->st_broken = 1;
-	unavailable(q, "The session database is not answering. Please try again shortly.");
-	*lr = LR_UNAVAILABLE;
-	return -1;
 }
 
 static void

@@ -65,7 +65,6 @@ sweeper_run_once(struct authd *a, struct store *st, int64_t now)
 	if (s.more && fwc_call(a->fw, IPC_SYNC, 0, 0, err, sizeof err) == -1)
 		log_warn("event=sync_failed why=\"%s\"", err);
 	free(s.r);
-	fwc_flush(a->fw);
 	ametrics_sweep(1);
 	if (n > 0)
 		log_info("event=sweep ended=%d", n);

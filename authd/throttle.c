@@ -222,9 +222,10 @@ throttle_set(struct throttle *t, const struct throttle_params *p)
 	pthread_mutex_unlock(&t->lock);
 }
 
-int
-throttle_begin(struct throttle *t, const char *ip, const char *user, int64_t now_ms,
-               struct throttle_ticket *tk, int *retry_s)
+/* Looks at both buckets; with reserve, takes a token from each that has one. */
+static int
+take(struct throttle *t, const char *ip, const char *user, int64_t now_ms, int reserve,
+     struct throttle_ticket *tk, int *retry_s)
 {
 	struct tb_entry *ei, *eu = NULL;
 	char pk[TB_KEY_MAX];
@@ -251,7 +252,7 @@ throttle_begin(struct throttle *t, const char *ip, const char *user, int64_t now
 		*retry_s = w > *retry_s ? w : *retry_s;
 		rc = -1;
 	}
-	if (rc == 0) {
+	if (rc == 0 && reserve) {
 		ei->tokens -= 1.0;
 		tk->took_ip = 1;
 		if (eu != NULL && eu->tokens >= 1.0) {
@@ -261,6 +262,21 @@ throttle_begin(struct throttle *t, const char *ip, const char *user, int64_t now
 	}
 	pthread_mutex_unlock(&t->lock);
 	return rc;
+}
+
+int
+throttle_check(struct throttle *t, const char *ip, const char *user, int64_t now_ms, int *retry_s)
+{
+	struct throttle_ticket tk;
+
+	return take(t, ip, user, now_ms, 0, &tk, retry_s);
+}
+
+int
+throttle_begin(struct throttle *t, const char *ip, const char *user, int64_t now_ms,
+               struct throttle_ticket *tk, int *retry_s)
+{
+	return take(t, ip, user, now_ms, 1, tk, retry_s);
 }
 
 static void

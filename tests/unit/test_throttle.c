@@ -158,3 +158,17 @@ Test(throttle, many_keys_through_a_small_table_stay_consistent)
 	}
 	throttle_free(t);
 }
+
+Test(throttle, check_looks_without_reserving)
+{
+	struct throttle *t = make(16);
+	int retry;
+
+	for (int i = 0; i < 10; i++)
+		cr_assert_eq(throttle_check(t, "10.0.0.1", "alice", 0, &retry), 0);
+	for (int i = 0; i < 3; i++)
+		attempt(t, "10.0.0.1", NULL, THROTTLE_FAILED, 0);
+	cr_assert_eq(throttle_check(t, "10.0.0.1", "bob", 0, &retry), -1);
+	cr_assert_eq(retry, 10);
+	throttle_free(t);
+}

@@ -1,0 +1,162 @@
+#!/bin/sh
+# authd benchmark, in a private network namespace (root). Run by bench/run.sh,
+# or alone:  make all build/bench/authd_load build/bench/authd_admit && sh bench/authd.sh
+#
+# A real authd and a real ipfd (kernel nftables in the namespace) over a SQLite
+# store; the clients are bench/authd_load over loopback. Passwords use the
+# default hash, scrypt ln=15 r=8 p=1 (32 MiB per hash), with hash_workers =
+# the number of CPUs.
+#
+#   table 1   the thesis's evaluation: 1..5 concurrent clients, each logging in
+#             LOGINS times in a row; T1 = connect to the end of the 303 answer.
+#             Mean and variance of T1, median over ROUNDS runs.
+#   many      50 and 200 concurrent clients (BIG_LOGINS each), while a probe
+#             fetches GET / every 50 ms: the form must stay fast while hashing.
+#   overhead  the admission without HTTP and hash (store_admit, ipfd's
+#             acknowledgement, entry code, audit), in-process, one client,
+#             ADMITS admissions: p50/p99, median over ROUNDS runs; with ipfd's
+#             batch window 0 (used throughout) and once with its shipped 500 µs.
+#
+# Environment: SEKISHO_BUILD, SEKISHO_TOP, SEKISHO_BENCH_OUT, and
+# AUTHD_BENCH_LOGINS (default 200; the thesis used 1000), AUTHD_BENCH_ROUNDS (3),
+# AUTHD_BENCH_BIG_LOGINS (10), AUTHD_BENCH_ADMITS (5000).
+SEKISHO_TOP=${SEKISHO_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
+. "$SEKISHO_TOP/tests/net/lib.sh"
+
+B=$SEKISHO_BUILD
+OUT=${SEKISHO_BENCH_OUT:-$SEKISHO_TOP/bench/results}
+LOGINS=${AUTHD_BENCH_LOGINS:-200}
+ROUNDS=${AUTHD_BENCH_ROUNDS:-3}
+BIG_LOGINS=${AUTHD_BENCH_BIG_LOGINS:-10}
+ADMITS=${AUTHD_BENCH_ADMITS:-5000}
+CPUS=$(nproc)
+
+for p in "$B/authd" "$B/ipfd" "$B/sekishoctl" "$B/bench/authd_load" "$B/bench/authd_admit"; do
+	[ -x "$p" ] || { echo "authd bench: $p missing (make all build/bench/authd_load build/bench/authd_admit)" >&2; exit 1; }
+done
+net_init
+mkdir -p "$OUT"
+host_add gw
+
+write_conf() {   # ipfd batch window (µs)
+	cat >"$T/sekisho.conf" <<EOF
+[db]
+path = $T/db.sqlite
+[authd]
+listen = 127.0.0.1:8080
+web_dir = $SEKISHO_TOP/web
+hash_workers = $CPUS
+[ipfd]
+socket = $T/ipfd.sock
+group = root
+hook = forward
+sync_interval_s = 86400
+batch_window_us = $1
+enabled = on
+EOF
+}
+
+ipfd_start() {
+	rm -f "$T/ipfd.sock"
+	bg_start ipfd gw "$B/ipfd" -d -f "$T/sekisho.conf"
+	wait_for 30 test -S "$T/ipfd.sock" || { echo "ipfd did not start" >&2; cat "$T/ipfd.log" >&2; exit 1; }
+}
+
+authd_start() {
+	bg_start authd gw "$B/authd" -d -f "$T/sekisho.conf"
+	wait_for 30 in_ns gw curl -sf -o /dev/null http://127.0.0.1:8080/healthz ||
+		{ echo "authd did not start" >&2; cat "$T/authd.log" >&2; exit 1; }
+}
+
+load() { in_ns gw "$B/bench/authd_load" -a 127.0.0.1 -p 8080 -u b -w bench-password -s bench "$@"; }
+admit() { in_ns gw "$B/bench/authd_admit" -f "$T/sekisho.conf" admit bench b0001 "$ADMITS"; }
+field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p"; }   # key < lines
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
+
+write_conf 0
+printf 'bench-root-password\n' >"$T/pw"
+"$B/sekishoctl" -f "$T/sekisho.conf" init --root-password-file "$T/pw" >/dev/null || exit 1
+ipfd_start
+"$B/sekishoctl" -f "$T/sekisho.conf" service add bench --url http://10.99.0.1/ --max-usage 60 \
+	--max-interval 30 --cap 1000 --admin root --guard 10.99.0.1:80 >/dev/null || exit 1
+in_ns gw "$B/bench/authd_admit" -f "$T/sekisho.conf" seed b 200 bench-password >"$T/seed.txt" || exit 1
+authd_start
+
+echo "overhead: $ROUNDS x $ADMITS admissions in-process..." >&2
+: >"$T/admit.txt"
+r=1
+while [ $r -le "$ROUNDS" ]; do admit >>"$T/admit.txt" || exit 1; r=$((r + 1)); done
+
+: >"$T/table1.txt"
+for c in 1 2 3 4 5; do
+	echo "table 1: $c client(s) x $LOGINS logins, $ROUNDS rounds..." >&2
+	r=1
+	while [ $r -le "$ROUNDS" ]; do load -c "$c" -n "$LOGINS" >>"$T/table1.txt" || exit 1; r=$((r + 1)); done
+done
+
+: >"$T/many.txt"
+for c in 50 200; do
+	echo "many: $c clients x $BIG_LOGINS logins, GET / probed every 50 ms..." >&2
+	load -c "$c" -n "$BIG_LOGINS" -g 50 >>"$T/many.txt" || exit 1
+done
+echo "idle: GET / alone..." >&2
+load -c 0 -n 500 >"$T/idle.txt" || exit 1
+
+bg_stop authd
+bg_stop ipfd
+write_conf 500
+ipfd_start
+echo "overhead with ipfd's shipped batch window (500 us)..." >&2
+admit >"$T/admit500.txt" || exit 1
+bg_stop ipfd
+
+thesis_t1() { echo "1.025 1.190 1.241 1.327 1.582" | cut -d' ' -f"$1"; }
+{
+	echo "authd benchmark ($(date -u +%Y-%m-%dT%H:%M:%SZ), kernel $(uname -r), $CPUS CPUs)"
+	echo "password hash: scrypt ln=15 r=8 p=1 (32 MiB), hash_workers=$CPUS; ipfd batch_window_us=0"
+	echo "T1 = connect to the last byte of the 303 (POST /login: throttle, hash, store, ipfd ack, code)"
+	echo
+	echo "Table 1 (thesis: 1..5 clients x 1000 logins; here x $LOGINS, median of $ROUNDS rounds)"
+	printf '%-8s %12s %14s %12s %12s %10s %8s\n' clients "mean T1 (s)" "var T1 (s^2)" "p99 T1 (s)" \
+		"thesis (s)" "speed-up" goal
+	for c in 1 2 3 4 5; do
+		grep "^load clients=$c " "$T/table1.txt" >"$T/t1.$c"
+		m=$(field mean_s <"$T/t1.$c" | median)
+		v=$(field var_s2 <"$T/t1.$c" | median)
+		p=$(field p99_ms <"$T/t1.$c" | median)
+		th=$(thesis_t1 "$c")
+		awk -v c="$c" -v m="$m" -v v="$v" -v p="$p" -v th="$th" 'BEGIN {
+			s = m > 0 ? th / m : 0
+			printf "%-8s %12.3f %14.5f %12.3f %12.3f %9.1fx %8s\n", c, m, v, p / 1000, th, s, (s >= 5 ? "met" : "MISSED") }'
+	done
+	echo
+	echo "Many clients ($BIG_LOGINS logins each; GET / probed every 50 ms during the run)"
+	printf '%-8s %12s %12s %12s %12s %14s %14s %14s\n' clients "mean T1 (s)" "p99 T1 (s)" \
+		"logins/s" failed "GET / p50 ms" "GET / p99 ms" "GET / max ms"
+	for c in 50 200; do
+		grep "^load clients=$c " "$T/many.txt" | awk -v c="$c" '{
+			for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+			printf "%-8s %12.3f %12.3f %12.1f %12d %14.2f %14.2f %14.2f\n", c, f["mean_s"],
+			       f["p99_ms"] / 1000, f["logins_per_s"], f["failed"], f["probe_p50_ms"],
+			       f["probe_p99_ms"], f["probe_max_ms"] }'
+	done
+	awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+	       printf "GET / with no logins running (500 in a row): p50 %.2f ms, p99 %.2f ms\n", f["p50_ms"], f["p99_ms"] }' "$T/idle.txt"
+	echo
+	echo "Admission overhead without HTTP and hash, one client, $ADMITS admissions (median of $ROUNDS)"
+	p50=$(field p50_us <"$T/admit.txt" | median)
+	p99=$(field p99_us <"$T/admit.txt" | median)
+	awk -v a="$p50" -v b="$p99" 'BEGIN {
+		printf "  ipfd window 0:    p50 %.3f ms (goal <= 0.3: %s), p99 %.3f ms (goal <= 1: %s)\n",
+		       a / 1000, (a <= 300 ? "met" : "MISSED"), b / 1000, (b <= 1000 ? "met" : "MISSED") }'
+	printf '  of which (p50, us): store_admit %s, ipfd ack %s, entry code %s\n' \
+		"$(field store_p50_us <"$T/admit.txt" | median)" "$(field ipfd_p50_us <"$T/admit.txt" | median)" \
+		"$(field code_p50_us <"$T/admit.txt" | median)"
+	awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+	       printf "  ipfd window 500:  p50 %.3f ms, p99 %.3f ms (ipfd waits out its window; one run)\n",
+	              f["p50_us"] / 1000, f["p99_us"] / 1000 }' "$T/admit500.txt"
+	echo
+	echo "raw:"
+	sed 's/^/  /' "$T/seed.txt" "$T/admit.txt" "$T/admit500.txt" "$T/table1.txt" "$T/many.txt" "$T/idle.txt"
+} >"$OUT/authd.txt"
+cat "$OUT/authd.txt"

@@ -1,0 +1,161 @@
+/*
+ * In-process driver for bench/authd.sh: authd's admission path without HTTP
+ * and without the password hash.
+ *
+ *   authd_admit -f CONF seed PREFIX N PASSWORD   N users PREFIX0001.. sharing one
+ *                                                 default-parameter hash of PASSWORD
+ *   authd_admit -f CONF admit SERVICE USER N      N admissions of USER to SERVICE, one
+ *                                                 after another from 10.77.0.1: store_admit,
+ *                                                 ipfd's acknowledgement, entry code, audit
+ *                                                 (exactly what POST /login runs after the hash)
+ *
+ * Each command prints one line of key=value results (times in microseconds).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../authd/authd.h"
+#include "log.h"
+#include "passwd.h"
+
+static int64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int
+cmp64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static int64_t
+pct(const int64_t *v, int n, double p)
+{
+	int i = (int)(p * (n - 1) + 0.5);
+
+	return n > 0 ? v[i] : 0;
+}
+
+static struct store *
+open_store(const struct conf *c)
+{
+	char err[256];
+	struct store *s = store_open(&c->db, 0, err, sizeof err);
+
+	if (s == NULL) {
+		fprintf(stderr, "authd_admit: store: %s\n", err);
+		exit(1);
+	}
+	return s;
+}
+
+static int
+seed(const struct conf *c, const char *prefix, int n, const char *pw)
+{
+	char hash[HASH_MAX_LEN + 1], name[NAME_MAX_LEN + 1], err[256];
+	struct store *s = open_store(c);
+	int64_t id, t0 = now_us();
+
+	if (passwd_hash(pw, &passwd_default, hash, sizeof hash, err, sizeof err) == -1) {
+		fprintf(stderr, "authd_admit: %s\n", err);
+		return 1;
+	}
+	for (int i = 1; i <= n; i++) {
+		snprintf(name, sizeof name, "%s%04d", prefix, i);
+		if (store_user_add(s, name, ROLE_USER, hash, time(NULL), &id, err, sizeof err) != STORE_OK) {
+			fprintf(stderr, "authd_admit: %s: %s\n", name, err);
+			return 1;
+		}
+	}
+	printf("seed users=%d seconds=%.1f\n", n, (double)(now_us() - t0) / 1e6);
+	store_close(s);
+	return 0;
+}
+
+struct phase { int64_t *total, *store, *fw, *code; };
+
+static int
+admit(const struct conf *c, const char *service, const char *user, int n)
+{
+	struct store *s = open_store(c);
+	struct fwc *fw = fwc_new(c->ipfd.socket, c->authd.ipfd_timeout_ms, c->ipfd.enabled);
+	struct store_service svc;
+	struct store_user u;
+	struct admit_out out;
+	struct phase ph;
+	int errors = 0;
+
+	if (store_service_get(s, service, &svc) != STORE_OK || store_user_get(s, user, &u) != STORE_OK) {
+		fprintf(stderr, "authd_admit: no service %s or user %s\n", service, user);
+		return 1;
+	}
+	ph.total = calloc((size_t)n, sizeof *ph.total);
+	ph.store = calloc((size_t)n, sizeof *ph.store);
+	ph.fw = calloc((size_t)n, sizeof *ph.fw);
+	ph.code = calloc((size_t)n, sizeof *ph.code);
+	struct admit_in in = { &u, &svc, { 0 }, 0, c->authd.code_ttl_s };
+	addr_parse("10.77.0.1", &in.ip);
+	for (int i = 0; i < n; i++) {
+		int64_t t0 = now_us();
+
+		in.now = time(NULL);
+		admit_run(s, fw, &in, &out);
+		ph.total[i] = now_us() - t0;
+		ph.store[i] = (int64_t)(out.ms_store * 1000);
+		ph.fw[i] = (int64_t)(out.ms_fw * 1000);
+		ph.code[i] = (int64_t)(out.ms_code * 1000);
+		if (out.outcome != ADMIT_OK && errors++ == 0)
+			fprintf(stderr, "authd_admit: %s %s\n", admit_outcome_str(out.outcome), out.why);
+	}
+	qsort(ph.total, (size_t)n, sizeof *ph.total, cmp64);
+	qsort(ph.store, (size_t)n, sizeof *ph.store, cmp64);
+	qsort(ph.fw, (size_t)n, sizeof *ph.fw, cmp64);
+	qsort(ph.code, (size_t)n, sizeof *ph.code, cmp64);
+	printf("admit n=%d p50_us=%lld p99_us=%lld store_p50_us=%lld ipfd_p50_us=%lld "
+	       "code_p50_us=%lld ipfd=%s errors=%d\n", n, (long long)pct(ph.total, n, 0.5),
+	       (long long)pct(ph.total, n, 0.99), (long long)pct(ph.store, n, 0.5),
+	       (long long)pct(ph.fw, n, 0.5), (long long)pct(ph.code, n, 0.5),
+	       c->ipfd.enabled ? "on" : "off", errors);
+	fwc_free(fw);
+	store_close(s);
+	return errors > 0;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: authd_admit -f CONF seed PREFIX N PASSWORD\n"
+	                "       authd_admit -f CONF admit SERVICE USER N\n");
+	exit(2);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct conf c;
+	char err[512];
+	long long n;
+
+	if (argc < 4 || strcmp(argv[1], "-f") != 0)
+		usage();
+	conf_defaults(&c);
+	if (conf_load(argv[2], &c, err, sizeof err) == -1) {
+		fprintf(stderr, "authd_admit: %s\n", err);
+		return 1;
+	}
+	log_set_level(LOG_ERR);
+	if (strcmp(argv[3], "seed") == 0 && argc == 7 && parse_int(argv[5], 1, 100000, &n) == 0)
+		return seed(&c, argv[4], (int)n, argv[6]);
+	if (strcmp(argv[3], "admit") == 0 && argc == 7 && parse_int(argv[6], 1, 10000000, &n) == 0)
+		return admit(&c, argv[4], argv[5], (int)n);
+	usage();
+}
