@@ -3,6 +3,7 @@
 #   . "$SEKISHO_TOP/tests/net/lib.sh"
 #   net_init                         temp dir $T, cleanup trap (always runs)
 #   host_add c1                      a network namespace (lo up)
+#   host_del c1                      kill what runs in it and delete it (cleanup does all)
 #   link_add c1 10.0.1.2/24 gw 10.0.1.1/24 [fd00:1::2/64 fd00:1::1/64]
 #                                    a veth pair between two hosts, v4 (+ v6)
 #   route_add c1 default 10.0.1.1    routes (v6 when the gateway has a ':')
@@ -40,9 +41,7 @@ net_cleanup() {
 		bg_stop "$n" KILL 2>/dev/null
 	done
 	for h in $NET_HOSTS; do
-		# Anything still running inside (a stray client) goes with the namespace.
-		for p in $(ip netns pids "$NET_PREFIX-$h" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
-		ip netns del "$NET_PREFIX-$h" 2>/dev/null
+		host_del "$h"   # anything still running inside (a stray client) goes with it
 	done
 	NET_HOSTS="" NET_BG=""
 	if [ "$TAP_FAILED" -ne 0 ] && [ -n "${SEKISHO_TEST_OUT:-}" ]; then
@@ -70,12 +69,19 @@ host_add() {   # name
 	in_ns "$1" ip link set lo up
 }
 
+host_del() {   # name
+	for p in $(ip netns pids "$NET_PREFIX-$1" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+	ip netns del "$NET_PREFIX-$1" 2>/dev/null
+	NET_HOSTS=$(echo "$NET_HOSTS" | tr ' ' '\n' | grep -vx "$1" | tr '\n' ' ')
+}
+
 in_ns() {   # host cmd...
 	h=$1; shift
 	ip netns exec "$NET_PREFIX-$h" "$@"
 }
 
 # A veth pair "to-B" in A and "to-A" in B, with addresses (CIDR) on each end.
+# Host names stay within 12 characters (interface names hold 15).
 link_add() {   # hostA addrA hostB addrB [addr6A addr6B]
 	ip link add "to-$3" netns "$NET_PREFIX-$1" type veth peer name "to-$1" netns "$NET_PREFIX-$3" || return 1
 	in_ns "$1" ip addr add "$2" dev "to-$3"
