@@ -285,39 +285,6 @@ admin_login_form(struct req *q)
 	login_page(q, 200, NULL, NULL);
 }
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/*
- * 1 when name and pw are an enabled account's (u filled), 0 when not, -1 when
- * the store is down, -2 when no hash worker came free in time.
- */
-static int
-check_password(struct req *q, struct store *st, const char *name, const char *pw,
-               struct store_user *u)
-{
-	char err[160];
-	int rc = name_valid(name) ? store_user_get(st, name, u) : STORE_NOTFOUND, match;
-
-	if (rc != STORE_OK && rc != STORE_NOTFOUND) {
-		q->st_broken = 1;
-		return -1;
-	}
-	if (hash_slot(q) == -1)
-		return -2;
-	match = passwd_verify(pw, rc == STORE_OK ? u->pwhash : q->a->dummy_hash, err, sizeof err);
-	sem_post(&q->a->hash_sem);
-	if (match == -1)
-		log_err("event=bad_password_hash why=\"%s\"", err);
-	return rc == STORE_OK && !u->disabled && match == 1;
-}
-
 static void
 login_refused(struct req *q, struct store *st, const char *name, const char *account)
 {
@@ -331,45 +298,38 @@ login_refused(struct req *q, struct store *st, const char *name, const char *acc
 	login_page(q, 401, "Wrong name or password.", name);
 }
 
-/* Throttled like the portal's login (the same buckets), without an admission. */
+/* authn_check, as for the portal's login (the same throttle buckets), without an admission. */
 static void
 admin_login(struct req *q)
 {
 	const char *name = http_form(q->r, "user"), *pw = http_form(q->r, "password");
-	const char *account;
-	struct throttle_ticket tk;
 	struct store_user u;
 	struct store *st;
 	char ra[16];
-	int retry, ok;
+	int retry = 0;
 
 	if (name == NULL || pw == NULL || strlen(name) > NAME_MAX_LEN || strlen(pw) > PASSWD_MAX) {
 		login_page(q, 400, "Give your name and password.", NULL);
 		return;
 	}
-	account = name_valid(name) ? name : NULL;
 	if ((st = admin_store(q)) == NULL)
 		return;
-	if (throttle_begin(q->a->throttle, q->ipstr, account, now_ms(), &tk, &retry) == -1) {
+	switch (authn_check(q, st, name, pw, &u, &retry)) {
+	case AUTHN_OK:
+		break;
+	case AUTHN_BAD:
+		login_refused(q, st, name, name_valid(name) ? name : NULL);
+		return;
+	case AUTHN_THROTTLED:
 		snprintf(ra, sizeof ra, "%d", retry);
 		http_add_header(q->r, "Retry-After", ra);
 		login_page(q, 429, "Too many failed attempts. Please wait and try again.", name);
 		return;
-	}
-	ok = check_password(q, st, name, pw, &u);
-	throttle_done(q->a->throttle, q->ipstr, account,
-	              ok == 1 ? THROTTLE_OK : (ok == 0 ? THROTTLE_FAILED : THROTTLE_CANCEL), now_ms(),
-	              &tk);
-	if (ok == -2) {
+	case AUTHN_BUSY:
 		admin_busy(q);
 		return;
-	}
-	if (ok == -1) {
+	default:
 		admin_store_down(q, st, STORE_UNAVAILABLE);
-		return;
-	}
-	if (ok == 0) {
-		login_refused(q, st, name, account);
 		return;
 	}
 	if (login_begin(q, &u) == -1) {

@@ -599,5 +599,15 @@ s.connect(("10.0.9.2", 80)); s.sendall(b"x\\n"); sys.exit(0 if s.recv(8) else 1)
 		eq(new URL(alice.url()).pathname, '/admin/login', 'the services page needs a login again');
 	});
 
+	await check('failed admin logins are throttled like the portal\'s', async () => {
+		const page = await newPage();
+		for (let i = 0; i < 5; i++)
+			eq((await login(page, 'frank', `guess-${i}`)).status(), 401, `guess ${i}`);
+		const r = await login(page, 'frank', 'frank-password');
+		eq(r.status(), 429, 'the account has no attempt left');
+		assert(Number(r.headers()['retry-after']) > 0, 'Retry-After');
+		eq(await page.inputValue('#user'), 'frank', 'the name stays in the form');
+	});
+
 	for (const ctx of contexts) await ctx.close();
 }
