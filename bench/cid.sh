@@ -122,15 +122,25 @@ s=$(in_ns gw curl -s -o /dev/null -w '%{http_code}' -b "sekisho=$cookie" -H 'X-S
 # wrk's "Latency" percentile lines in ms.
 to_ms() { awk '{ v = $1; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
 	if (u == "us") v /= 1000; else if (u == "s") v *= 1000; else if (u == "m") v *= 60000; printf "%.3f\n", v }'; }
+# CPU time (clock ticks, user + system) of processes: a measure other load on the machine skews less.
+ticks() { for p in "$@"; do awk '{ print $14 + $15 }' "/proc/$p/stat"; done | awk '{ s += $1 } END { print s + 0 }'; }
+CID_PID=$(cat "$T/cid.pid")
+NGINX_PIDS="$(cat "$T/nginx.pid") $(pgrep -P "$(cat "$T/nginx.pid")" | tr '\n' ' ')"
+HZ=$(getconf CLK_TCK)
 run_wrk() {   # name url [header]
 	name=$1 url=$2; shift 2
 	f="$T/$name.$run.wrk"
+	c0=$(ticks "$CID_PID") n0=$(ticks $NGINX_PIDS)
 	in_ns gw wrk -t2 -c"$CONNS" -d"${DUR}s" --latency -H "Cookie: sekisho=$cookie" "$@" "$url" >"$f" 2>&1
+	c1=$(ticks "$CID_PID") n1=$(ticks $NGINX_PIDS)
 	rps=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$f")
+	reqs=$(sed -n 's/^ *\([0-9][0-9]*\) requests in.*/\1/p' "$f")
 	p50=$(sed -n 's/^ *50% *//p' "$f" | to_ms)
 	p99=$(sed -n 's/^ *99% *//p' "$f" | to_ms)
 	bad=$(sed -n 's/^ *Non-2xx or 3xx responses: *//p' "$f")
-	echo "$name $run ${rps:-0} ${p50:-0} ${p99:-0} ${bad:-0}" >>"$T/runs"
+	cpu=$(awk -v c=$((c1 - c0)) -v n=$((n1 - n0)) -v r="${reqs:-1}" -v hz="$HZ" \
+		'BEGIN { printf "%.2f %.2f", c * 1e6 / hz / r, n * 1e6 / hz / r }')
+	echo "$name $run ${rps:-0} ${p50:-0} ${p99:-0} ${bad:-0} $cpu" >>"$T/runs"
 }
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 : >"$T/runs"
@@ -169,12 +179,15 @@ mkdir -p "$(dirname "$OUT")"
 	echo "nginx $(nginx -v 2>&1 | sed 's/.*\///'), 2 workers; cid threads = 2; everything on one machine's loopback."
 	echo "load average before the runs: $LOAD_BEFORE (other work on the machine skews every figure)"
 	echo
-	printf '%-8s %12s %10s %10s %9s  %s\n' target "req/s(med)" "p50 ms" "p99 ms" non-2xx "req/s per run"
+	printf '%-8s %11s %8s %8s %8s %9s %9s  %s\n' target "req/s(med)" "p50 ms" "p99 ms" non-2xx \
+		"cid us/r" "ngx us/r" "req/s per run"
 	for n in ceiling nginx direct; do
-		printf '%-8s %12s %10s %10s %9s  %s\n' "$n" "$(median "$n" 3)" "$(median "$n" 4)" "$(median "$n" 5)" \
-			"$(awk -v n="$n" '$1 == n { s += $6 } END { print s + 0 }' "$T/runs")" \
-			"$(awk -v n="$n" '$1 == n { printf "%s ", $3 }' "$T/runs")"
+		printf '%-8s %11s %8s %8s %8s %9s %9s  %s\n' "$n" "$(median "$n" 3)" "$(median "$n" 4)" \
+			"$(median "$n" 5)" "$(awk -v n="$n" '$1 == n { s += $6 } END { print s + 0 }' "$T/runs")" \
+			"$(median "$n" 7)" "$(median "$n" 8)" "$(awk -v n="$n" '$1 == n { printf "%s ", $3 }' "$T/runs")"
 	done
+	echo "(us/r: CPU microseconds, user + system, that cid and nginx (all workers) spent per request;"
+	echo " in the ceiling, nginx's figure includes the trivial 204 upstream)"
 	echo
 	if [ -s "$T/fixed" ]; then
 		echo "open loop (bench/cidload): fixed offered rate over $CONNS connections, latency from when each"
