@@ -51,12 +51,15 @@ authd_init(struct authd *a, const struct conf *c, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot make the hash semaphore");
 		return -1;
 	}
+	if ((a->hashes = hashpool_start(a, c->authd.hash_workers, err, errlen)) == NULL)
+		return -1;
 	return make_dummy_hash(a->dummy_hash, sizeof a->dummy_hash, err, errlen);
 }
 
 void
 authd_fini(struct authd *a)
 {
+	hashpool_stop(a->hashes);
 	view_swap(a, NULL);
 	throttle_free(a->throttle);
 	fwc_free(a->fw);

@@ -10,7 +10,8 @@
  *   view.c     view_    what SIGHUP replaces: config, templates, stylesheet
  *   route.c    route_   the flat route table and the dispatcher
  *   login.c    login_   portal login cookie and CSRF (shared with admin pages)
- *   authn.c    authn_   name and password checks: throttle, hash workers, dummy hash
+ *   authn.c    authn_   name and password checks: throttle, dummy hash
+ *   hashpool.c hashpool_ the threads that compute password hashes
  *   page.c     page_    rendering, security headers, redirects, messages
  *   portal.c   portal_  GET /, POST /login
  *   rights.c   rights_  GET /me, POST /release, POST /logout
@@ -65,6 +66,7 @@ struct dbpool;
 struct fwc;
 struct throttle;
 struct sweeper;
+struct hashpool;
 
 struct authd {
 	struct conf boot;                    /* as loaded at start: listen, db, tls, user */
@@ -74,7 +76,8 @@ struct authd {
 	struct fwc *fw;
 	struct throttle *throttle;
 	struct sweeper *sweeper;
-	sem_t hash_sem;
+	struct hashpool *hashes;             /* the portal's password checks */
+	sem_t hash_sem;                      /* bounds every hash in authd to hash_workers */
 	char dummy_hash[HASH_MAX_LEN + 1];   /* verified for unknown users: same timing */
 	atomic_int inflight;
 	atomic_int stopping;
@@ -165,6 +168,18 @@ enum authn_result { AUTHN_OK, AUTHN_BAD, AUTHN_THROTTLED, AUTHN_BUSY, AUTHN_STOR
  */
 int authn_check(struct req *q, struct store *st, const char *name, const char *pw,
                 struct store_user *u, int *retry_s);
+
+/* ---- hashpool.c ---- */
+
+struct hashpool *hashpool_start(struct authd *a, int n, char *err, size_t errlen);
+void hashpool_stop(struct hashpool *p);
+/*
+ * On a worker: reserves an attempt for ip/account (throttle_begin), verifies
+ * pw against hash, settles (OK only when account_ok too). AUTHN_OK, AUTHN_BAD,
+ * AUTHN_THROTTLED (*retry_s), or AUTHN_BUSY when no worker took it in HASH_WAIT_S.
+ */
+int hashpool_verify(struct hashpool *p, const char *ip, const char *account, const char *pw,
+                    const char *hash, int account_ok, int *retry_s);
 
 /* ---- login.c ---- */
 

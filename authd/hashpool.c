@@ -1,0 +1,194 @@
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "authd.h"
+#include "log.h"
+#include "passwd.h"
+
+/*
+ * Password checks run on hash_workers long-lived threads. Each scrypt hash
+ * needs 32 MiB; a long-lived thread gets the same memory back from its malloc
+ * arena every time (main.c keeps such blocks off mmap), where a fresh
+ * connection thread would fault in 32 MiB of new zeroed pages per login. The
+ * workers also take the hash semaphore, which bounds every other hash in
+ * authd (the admin pages) to the same hash_workers.
+ *
+ * A job's throttle reservation is made when a worker takes it and settled
+ * before the worker moves on, so at most hash_workers reservations are ever
+ * outstanding.
+ */
+
+enum { JOB_QUEUED, JOB_RUNNING, JOB_DONE };
+
+struct hash_job {
+	const char *ip, *account, *pw, *hash;
+	int account_ok;                      /* the account exists and is enabled */
+	int state, result, retry_s;
+	pthread_cond_t done;
+	struct hash_job *next;
+};
+
+struct hashpool {
+	struct authd *a;
+	pthread_mutex_t lock;
+	pthread_cond_t work;
+	struct hash_job *head, *tail;
+	pthread_t *threads;
+	int n, stop;
+};
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+sem_take(sem_t *s)
+{
+	while (sem_wait(s) == -1 && errno == EINTR)
+		;
+}
+
+/* Reserve, verify, settle. */
+static void
+run_job(struct authd *a, struct hash_job *j)
+{
+	struct throttle_ticket tk;
+	char err[160];
+	int match;
+
+	sem_take(&a->hash_sem);
+	if (throttle_begin(a->throttle, j->ip, j->account, now_ms(), &tk, &j->retry_s) == -1) {
+		j->result = AUTHN_THROTTLED;
+	} else {
+		match = passwd_verify(j->pw, j->hash, err, sizeof err);
+		if (match == -1)
+			log_err("event=bad_password_hash why=\"%s\"", err);
+		j->result = match == 1 && j->account_ok ? AUTHN_OK : AUTHN_BAD;
+		throttle_done(a->throttle, j->ip, j->account,
+		              j->result == AUTHN_OK ? THROTTLE_OK : THROTTLE_FAILED, now_ms(), &tk);
+	}
+	sem_post(&a->hash_sem);
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct hashpool *p = arg;
+	struct hash_job *j;
+
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		while (p->head == NULL && !p->stop)
+			pthread_cond_wait(&p->work, &p->lock);
+		if (p->stop)
+			break;
+		j = p->head;
+		if ((p->head = j->next) == NULL)
+			p->tail = NULL;
+		j->state = JOB_RUNNING;
+		pthread_mutex_unlock(&p->lock);
+		run_job(p->a, j);
+		pthread_mutex_lock(&p->lock);
+		j->state = JOB_DONE;
+		pthread_cond_signal(&j->done);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+struct hashpool *
+hashpool_start(struct authd *a, int n, char *err, size_t errlen)
+{
+	struct hashpool *p = calloc(1, sizeof *p);
+
+	if (p == NULL || (p->threads = calloc((size_t)n, sizeof *p->threads)) == NULL) {
+		free(p);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	p->a = a;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->work, NULL);
+	for (; p->n < n; p->n++)
+		if (pthread_create(&p->threads[p->n], NULL, worker_main, p) != 0) {
+			snprintf(err, errlen, "cannot start hash worker %d", p->n);
+			hashpool_stop(p);
+			return NULL;
+		}
+	return p;
+}
+
+void
+hashpool_stop(struct hashpool *p)
+{
+	if (p == NULL)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stop = 1;
+	pthread_cond_broadcast(&p->work);
+	pthread_mutex_unlock(&p->lock);
+	for (int i = 0; i < p->n; i++)
+		pthread_join(p->threads[i], NULL);
+	pthread_cond_destroy(&p->work);
+	pthread_mutex_destroy(&p->lock);
+	free(p->threads);
+	free(p);
+}
+
+/* Takes a job that no worker started out of the queue. Called with the lock held. */
+static void
+unlink_job(struct hashpool *p, struct hash_job *j)
+{
+	struct hash_job **pp = &p->head, *prev = NULL;
+
+	while (*pp != NULL && *pp != j) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	if (*pp == NULL)
+		return;
+	*pp = j->next;
+	if (p->tail == j)
+		p->tail = prev;
+}
+
+int
+hashpool_verify(struct hashpool *p, const char *ip, const char *account, const char *pw,
+                const char *hash, int account_ok, int *retry_s)
+{
+	struct hash_job j = { ip, account, pw, hash, account_ok, JOB_QUEUED, AUTHN_BUSY, 0,
+	                      PTHREAD_COND_INITIALIZER, NULL };
+	struct timespec deadline;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += HASH_WAIT_S;
+	pthread_mutex_lock(&p->lock);
+	if (p->tail != NULL)
+		p->tail->next = &j;
+	else
+		p->head = &j;
+	p->tail = &j;
+	pthread_cond_signal(&p->work);
+	while (j.state != JOB_DONE) {
+		if (j.state == JOB_RUNNING) {
+			pthread_cond_wait(&j.done, &p->lock);
+		} else if (pthread_cond_timedwait(&j.done, &p->lock, &deadline) == ETIMEDOUT &&
+		           j.state == JOB_QUEUED) {
+			unlink_job(p, &j);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	pthread_cond_destroy(&j.done);
+	*retry_s = j.retry_s;
+	return j.result;
+}
