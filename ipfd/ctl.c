@@ -138,11 +138,12 @@ void
 ctl_accept(struct ipfd *d)
 {
 	struct ucred cr;
-	socklen_t len = sizeof cr;
+	socklen_t len;
 	int fd, i;
 
 	while ((fd = accept4(d->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) != -1) {
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == -1) {
+		len = sizeof cr;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == -1 || len != sizeof cr) {
 			log_warn("event=ctl_refused reason=no_peercred error=\"%s\"", strerror(errno));
 			close(fd);
 			continue;
