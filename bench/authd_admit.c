@@ -4,6 +4,9 @@
  *
  *   authd_admit -f CONF seed PREFIX N PASSWORD   N users PREFIX0001.. sharing one
  *                                                 default-parameter hash of PASSWORD
+ *   authd_admit -f CONF hash N                    N password checks with the default
+ *                                                 parameters, one after another (as a
+ *                                                 hash worker runs them): CPU and wall time
  *   authd_admit -f CONF admit SERVICE USER N      N admissions of USER to SERVICE, one
  *                                                 after another from 10.77.0.1: store_admit,
  *                                                 ipfd's acknowledgement, entry code, audit
@@ -11,6 +14,7 @@
  *
  * Each command prints one line of key=value results (times in microseconds).
  */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,10 +134,45 @@ admit(const struct conf *c, const char *service, const char *user, int n)
 	return errors > 0;
 }
 
+static int64_t
+cpu_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int
+hash(int n)
+{
+	char h[HASH_MAX_LEN + 1], err[256];
+	int64_t w0, c0;
+
+	mallopt(M_MMAP_THRESHOLD, 64 << 20);     /* as authd does */
+	mallopt(M_TRIM_THRESHOLD, 128 << 20);
+	if (passwd_hash("bench-password", &passwd_default, h, sizeof h, err, sizeof err) == -1) {
+		fprintf(stderr, "authd_admit: %s\n", err);
+		return 1;
+	}
+	w0 = now_us();
+	c0 = cpu_us();
+	for (int i = 0; i < n; i++)
+		if (passwd_verify("bench-password", h, err, sizeof err) != 1) {
+			fprintf(stderr, "authd_admit: verify failed: %s\n", err);
+			return 1;
+		}
+	printf("hash n=%d params=ln%d,r%d,p%d cpu_ms=%.1f wall_ms=%.1f\n", n, passwd_default.ln,
+	       passwd_default.r, passwd_default.p, (double)(cpu_us() - c0) / n / 1000,
+	       (double)(now_us() - w0) / n / 1000);
+	return 0;
+}
+
 static void
 usage(void)
 {
 	fprintf(stderr, "usage: authd_admit -f CONF seed PREFIX N PASSWORD\n"
+	                "       authd_admit -f CONF hash N\n"
 	                "       authd_admit -f CONF admit SERVICE USER N\n");
 	exit(2);
 }
@@ -155,6 +194,8 @@ main(int argc, char **argv)
 	log_set_level(LOG_ERR);
 	if (strcmp(argv[3], "seed") == 0 && argc == 7 && parse_int(argv[5], 1, 100000, &n) == 0)
 		return seed(&c, argv[4], (int)n, argv[6]);
+	if (strcmp(argv[3], "hash") == 0 && argc == 5 && parse_int(argv[4], 1, 100000, &n) == 0)
+		return hash((int)n);
 	if (strcmp(argv[3], "admit") == 0 && argc == 7 && parse_int(argv[6], 1, 10000000, &n) == 0)
 		return admit(&c, argv[4], argv[5], (int)n);
 	usage();
