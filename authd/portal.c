@@ -273,6 +273,9 @@ admit_and_answer(struct req *q, struct store *st, const struct store_user *u,
 	struct admit_out out;
 	struct timespec t0;
 
+	/* The password check may have queued for seconds: the right and its entry
+	 * code are dated from the admission, not from the request's arrival. */
+	in.now = q->now = time(NULL);
 	if (!q->logged_in || q->login.user_id != u->id) {
 		if (login_begin(q, u) == -1) {
 			unavailable(q, "The session database is not answering. Please try again shortly.");
