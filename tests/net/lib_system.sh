@@ -12,6 +12,8 @@
 # client by its default route.
 #
 #   sys_init                     config, topology core (gw, srv), store with root
+#                                (the store at $SYS_DB, default $T/db.sqlite; ipfd's
+#                                socket at $SYS_SOCK, default $T/ipfd.sock)
 #   sys_client NAME N            a client host NAME at 10.0.N.2 (N in 1..199)
 #   sys_crowd NAME COUNT         one host with COUNT addresses, crowd_addr I gives the I-th
 #   sys_user NAME...             users with password $SYS_PW (scrypt, default parameters)
@@ -53,6 +55,7 @@ PORTAL=http://10.8.0.1:8080
 CID_URL=http://10.9.0.1:8081
 SYS_PW=demo-password-1
 SYS_SERVICES=""
+SYS_AS_CTL=${SYS_AS_CTL:-} SYS_AS_IPFD=${SYS_AS_IPFD:-} SYS_AS_AUTHD=${SYS_AS_AUTHD:-} SYS_AS_CID=${SYS_AS_CID:-}
 B=$SEKISHO_BUILD
 
 sys_conf() {
@@ -69,8 +72,8 @@ hash_workers = ${SYS_HASH_WORKERS:-2}
 threads = ${SYS_AUTHD_THREADS:-8}
 ipfd_timeout_ms = 5000
 [ipfd]
-socket = $T/ipfd.sock
-group = root
+socket = $SOCK
+group = ${SYS_IPFD_GROUP:-root}
 hook = forward
 sync_interval_s = ${SYS_SYNC_S:-30}
 [cid]
@@ -78,16 +81,18 @@ listen = 10.9.0.1:8081
 base_url = $CID_URL
 trusted_proxies = 10.9.0.2,10.9.0.3,10.9.0.4,10.9.0.5,10.9.0.6,10.9.0.7,10.9.0.8
 threads = ${SYS_CID_THREADS:-4}
-touch_interval_ms = 500
-refresh_ms = 100
+touch_interval_ms = ${SYS_CID_TOUCH_MS:-500}
+refresh_ms = ${SYS_CID_REFRESH_MS:-100}
 EOF
 }
 
-ctl() { "$B/sekishoctl" -f "$CONF" "$@"; }
+# SYS_AS_CTL, SYS_AS_IPFD, SYS_AS_AUTHD, SYS_AS_CID: a command prefix to run that
+# program under (e.g. setpriv with a user and capabilities); empty: as root.
+ctl() { $SYS_AS_CTL "$B/sekishoctl" -f "$CONF" "$@"; }
 sql() { sqlite3 -cmd ".timeout 10000" "$DB" "$@"; }
 
 sys_init() {
-	DB=$T/db.sqlite
+	DB=${SYS_DB:-$T/db.sqlite} SOCK=${SYS_SOCK:-$T/ipfd.sock}
 	CONF=$T/sekisho.conf
 	sys_conf >"$CONF"
 	host_add gw && host_add srv || return 1
@@ -194,14 +199,14 @@ app_up() { in_ns srv curl -sf -o /dev/null --max-time 2 http://127.0.0.1:9000/; 
 sys_start() {   # ipfd|authd|cid|nginx
 	case $1 in
 	ipfd)
-		rm -f "$T/ipfd.sock"
-		bg_start ipfd gw "$B/ipfd" -d -f "$CONF"
-		wait_for 10 test -S "$T/ipfd.sock" ;;
+		rm -f "$SOCK"
+		bg_start ipfd gw $SYS_AS_IPFD "$B/ipfd" -d -f "$CONF"
+		wait_for 10 test -S "$SOCK" ;;
 	authd)
-		bg_start authd gw "$B/authd" -d -f "$CONF"
+		bg_start authd gw $SYS_AS_AUTHD "$B/authd" -d -f "$CONF"
 		wait_for 10 portal_up ;;
 	cid)
-		bg_start cid gw "$B/cid" -d -f "$CONF"
+		bg_start cid gw $SYS_AS_CID "$B/cid" -d -f "$CONF"
 		wait_for 10 cid_up ;;
 	nginx)
 		sys_nginx_conf >"$T/nginx.conf"
