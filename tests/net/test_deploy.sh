@@ -44,6 +44,18 @@ check "the cid unit: user sekisho, no capabilities" sh -c "
 	grep -qx 'User=sekisho' '$SEKISHO_TOP/dist/sekisho-cid.service' &&
 	grep -qx 'CapabilityBoundingSet=' '$SEKISHO_TOP/dist/sekisho-cid.service'"
 
+if command -v systemd-sysusers >/dev/null && command -v systemd-tmpfiles >/dev/null; then
+	R=$T/root
+	mkdir -p "$R/etc"
+	systemd-sysusers --root="$R" "$SEKISHO_TOP/dist/sekisho.sysusers" >/dev/null 2>&1
+	systemd-tmpfiles --root="$R" --create "$SEKISHO_TOP/dist/sekisho.tmpfiles" >/dev/null 2>&1
+	id=$(sed -n 's/^sekisho:x:\([0-9]*\):.*/\1/p' "$R/etc/passwd")
+	check "sysusers: a system user and group sekisho" sh -c "[ -n '$id' ] && grep -q '^sekisho:x:$id:' '$R/etc/group'"
+	check "tmpfiles: /var/lib/sekisho 0770 sekisho:sekisho, /etc/sekisho 0750 root:sekisho" sh -c "
+		[ \"\$(stat -c '%a %u %g' '$R/var/lib/sekisho')\" = '770 $id $id' ] &&
+		[ \"\$(stat -c '%a %u %g' '$R/etc/sekisho')\" = '750 0 $id' ]"
+fi
+
 # ---- the store and the daemons as the units run them ----
 sys_init || { not_ok "sekishoctl init as the sekisho user"; tap_done; exit 1; }
 chgrp "$G" "$CONF" && chmod 0640 "$CONF"
