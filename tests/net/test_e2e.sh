@@ -172,6 +172,14 @@ expect "the kernel set still holds exactly the three" 3 "$(set_count lab)"
 check "a machine that never logged in still cannot connect" fw_closed c4 10.0.4.2 2
 expect "the cap still holds after the restarts" 503 "$(web_login c4 10.0.4.2 dave lab | cut -d' ' -f1)"
 
+# ---- someone's "nft flush ruleset" (a reload of /etc/nftables.conf) ----
+in_ns gw nft flush ruleset
+kill -HUP "$(cat "$T/ipfd.pid")"   # what the unit's ReloadPropagatedFrom=nftables.service does
+table_back() { in_ns gw nft list set inet sekisho "s$(sql "SELECT id FROM services WHERE name = 'lab'")_v4" | grep -q 10.0.1.2; }
+check "after a flushed ruleset, ipfd's reload rebuilds the table from the store" wait_for 5 table_back
+check "the stranger is refused again" fw_closed probe 10.0.199.2 2
+expect "alice is served again" 200 "$(web_get c1 10.0.1.2 "$LAB")"
+
 # ---- every way a right ends closes both the firewall and the door ----
 sleep 1   # cid has written the last uses; nothing below touches these rights again
 r=$(right_of alice lab)
