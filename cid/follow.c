@@ -53,9 +53,10 @@ follow_snapshot(struct follower *f, int64_t now)
 
 	if (data_init(&d) == -1)
 		return STORE_UNAVAILABLE;
-	rc = keyring_load(f->store, now, &kr);
+	/* Keys after the snapshot: a key change past its seq is replayed anyway. */
+	rc = store_snapshot(f->store, now, snap_service, snap_right, &a, &seq);
 	if (rc == STORE_OK)
-		rc = store_snapshot(f->store, now, snap_service, snap_right, &a, &seq);
+		rc = keyring_load(f->store, now, &kr);
 	if (rc == STORE_OK && a.failed)
 		rc = STORE_UNAVAILABLE;
 	if (rc != STORE_OK) {
