@@ -290,7 +290,7 @@ void touch_stop(struct toucher *t);
 
 /* Store connections for HTTP threads, opened on demand. */
 struct store_pool {
-	const struct conf_db *db;
+	struct conf_db db;                   /* [db], with a short busy timeout */
 	pthread_mutex_t lock;
 	struct store *free[POOL_MAX];
 	int n_free;

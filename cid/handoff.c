@@ -13,13 +13,21 @@
  * service. Rare next to checks, so it may use the store on the HTTP thread.
  */
 
-#define SYNC_WAIT_MS 1000        /* for the follower to pick up the new right */
+#define SYNC_WAIT_MS 500         /* for the follower to pick up the new right */
+#define POOL_BUSY_MS 250         /* longest wait for the store's write lock */
 
+/*
+ * Handoffs and re-reads run on the HTTP event threads, where every check of
+ * the thread waits with them: their connections wait at most POOL_BUSY_MS
+ * for a busy store and then fail (the user retries) instead of stalling checks.
+ */
 void
 pool_init(struct store_pool *p, const struct conf_db *db)
 {
 	memset(p, 0, sizeof *p);
-	p->db = db;
+	p->db = *db;
+	if (p->db.busy_timeout_ms > POOL_BUSY_MS)
+		p->db.busy_timeout_ms = POOL_BUSY_MS;
 	pthread_mutex_init(&p->lock, NULL);
 }
 
@@ -42,7 +50,7 @@ pool_get(struct store_pool *p)
 	if (p->n_free > 0)
 		s = p->free[--p->n_free];
 	pthread_mutex_unlock(&p->lock);
-	if (s == NULL && (s = store_open(p->db, 0, err, sizeof err)) == NULL)
+	if (s == NULL && (s = store_open(&p->db, 0, err, sizeof err)) == NULL)
 		log_warn("event=store_unavailable why=\"%s\"", err);
 	return s;
 }
