@@ -26,6 +26,8 @@ snap_service(const struct store_service *s, void *arg)
 {
 	struct snap_arg *a = arg;
 
+	if (!s->enabled)
+		return 0;          /* nobody may pass a disabled service's door */
 	if (data_put_service(a->d, s) == -1)
 		a->failed = 1;
 	return a->failed;

@@ -104,7 +104,7 @@ sq_ip_users(struct store *s, int64_t service_id, const struct addr *ip, int64_t 
 static const char SQL_LAST_SEQ[] =
 	"SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)";
 static const char SQL_SNAP_SERVICES[] =
-	"SELECT " SQ_SERVICE_COLS " FROM services WHERE enabled = 1 ORDER BY name";
+	"SELECT " SQ_SERVICE_COLS " FROM services ORDER BY name";
 static const char SQL_SNAP_RIGHTS[] =
 	"SELECT " SQ_RIGHT_COLS " FROM sessions WHERE service_id = ?1 AND ended_at IS NULL "
 	"AND expires_at > ?2 AND last_seen > ?3 ORDER BY id";
@@ -150,7 +150,8 @@ sq_snapshot(struct store *s, int64_t now, store_service_fn svc_fn, store_right_f
 	for (i = 0; i < n && !stop; i++) {
 		if (svc_fn && svc_fn(&v[i], arg))
 			break;
-		if (right_fn && (rc = snap_rights(q, &v[i], now, right_fn, arg, &stop)) != STORE_OK)
+		if (right_fn && v[i].enabled &&
+		    (rc = snap_rights(q, &v[i], now, right_fn, arg, &stop)) != STORE_OK)
 			break;
 	}
 done:

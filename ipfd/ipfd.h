@@ -123,6 +123,7 @@ struct ipset {
 struct svc {
 	int64_t id;
 	int     cap;
+	int     enabled;              /* disabled: chain kept, sets empty, nobody admitted */
 	int     n_guards;
 	struct guard guards[GUARDS_MAX];
 	struct ipset ips;

@@ -177,6 +177,7 @@ mirror_add(struct mirror *m, const struct store_service *ss)
 	memset(p, 0, sizeof *p);
 	p->id = ss->id;
 	p->cap = ss->cap;
+	p->enabled = ss->enabled != 0;
 	p->n_guards = n_guards;
 	memcpy(p->guards, ss->guards, (size_t)n_guards * sizeof p->guards[0]);
 	return p;

@@ -141,7 +141,7 @@ was_resynced(struct run *r, int64_t id)
 /*
  * Finds the right's service, syncing everything once per round when ipfd does
  * not know it yet (added since the last sync). NULL with *status ENOTLIVE when
- * the store has no such enabled service, or the failed sync's status.
+ * the store has no such service, or the failed sync's status.
  */
 static struct svc *
 service_of(struct run *r, int64_t id, int *status)
@@ -180,8 +180,12 @@ admit(struct run *r, struct pending *p)
 		return;
 	}
 	if ((v = service_of(r, rt.service_id, &st)) == NULL) {
-		ipc_rep_init(&p->rep, &p->req, st, st == IPC_ENOTLIVE ? "service not enabled"
+		ipc_rep_init(&p->rep, &p->req, st, st == IPC_ENOTLIVE ? "no such service"
 		                                                      : ipc_status_str(st));
+		return;
+	}
+	if (!v->enabled) {
+		ipc_rep_init(&p->rep, &p->req, IPC_ENOTLIVE, "service disabled");
 		return;
 	}
 	if (!fits_cap(r, v, &rt.ip) && !was_resynced(r, v->id)) {

@@ -1,8 +1,9 @@
 /*
  * Store -> kernel. A full sync reads one consistent snapshot of the store and
  * rewrites the whole table in ONE batch: ensure table and base chains, flush
- * every chain, drop what no enabled service owns, flush and refill every set,
- * re-add every rule. The kernel swaps the old state for the new one
+ * every chain, drop what no service owns, flush and refill every set,
+ * re-add every rule. A disabled service keeps its chain with empty sets, so
+ * its endpoints refuse everyone rather than falling open. The kernel swaps the old state for the new one
  * atomically, so nothing is open, even briefly, while it runs.
  *
  * Defence in depth: a service never gets more distinct addresses than its
@@ -43,7 +44,7 @@ snap_service(const struct store_service *ss, void *arg)
 {
 	struct snap *s = arg;
 
-	if (ss->enabled && mirror_add(&s->m, ss) == NULL)
+	if (mirror_add(&s->m, ss) == NULL)
 		s->oom = 1;
 	return s->oom;
 }
@@ -362,7 +363,7 @@ read_service(struct ipfd *d, const struct store_service *ss, struct snap *s, int
 	s->now_s = now_ms / 1000;
 	if (mirror_add(&s->m, ss) == NULL)
 		return STORE_UNAVAILABLE;
-	if (store_right_list(d->store, ss->id, 0, snap_right, s) != STORE_OK || s->oom)
+	if (ss->enabled && (store_right_list(d->store, ss->id, 0, snap_right, s) != STORE_OK || s->oom))
 		return STORE_UNAVAILABLE;
 	return snap_fill(s, now_ms) == -1 ? STORE_UNAVAILABLE : STORE_OK;
 }
@@ -384,11 +385,11 @@ sync_service(struct ipfd *d, int64_t id, int *status, char *err, size_t errlen)
 		return -1;
 	}
 	v = mirror_find(&d->mirror, id);
-	if ((rc == STORE_NOTFOUND || !ss.enabled) && v == NULL) {
+	if (rc == STORE_NOTFOUND && v == NULL) {
 		*status = IPC_OK;          /* neither the store nor the kernel has it */
 		return 0;
 	}
-	if (rc == STORE_NOTFOUND || !ss.enabled || v == NULL || !svc_same_rules(v, &ss))
+	if (rc == STORE_NOTFOUND || v == NULL || !svc_same_rules(v, &ss))
 		return sync_all(d, status, err, errlen);
 	memset(&s, 0, sizeof s);
 	*status = IPC_ESTORE;
@@ -411,6 +412,7 @@ sync_service(struct ipfd *d, int64_t id, int *status, char *err, size_t errlen)
 	ipset_free(&v->ips);
 	v->ips = s.m.svcs[0].ips;
 	v->cap = ss.cap;
+	v->enabled = ss.enabled != 0;
 	memset(&s.m.svcs[0].ips, 0, sizeof s.m.svcs[0].ips);
 	d->stats.syncs++;
 	*status = IPC_OK;

@@ -39,7 +39,7 @@ grant() {   # user service ip -> prints the right id
 }
 nft_gw() { in_ns gw nft "$@"; }
 # The table without counters and countdowns, for before/after comparisons.
-table_shape() { nft_gw -s list table inet sekisho | sed 's/ expires [^,}]*//g'; }
+table_shape() { nft_gw -s list table inet sekisho | sed -e 's/ expires [^,}]*//g' -e 's/ timeout [0-9][0-9dhms]*//g'; }   # time values move on their own
 set_has() { nft_gw list set inet sekisho "$1" | grep -q "$2 "; }
 
 ipfd_start() {
@@ -178,6 +178,16 @@ r_x=$(grant alice extra 10.0.1.2)
 check "the new service admits its client" tcp_ok c1 10.0.9.2 8443
 ctl grant bob extra 10.0.2.2 >/dev/null 2>&1
 check "the store refuses past the cap and nothing opens" refused c2 10.0.9.2 8443
+ctl service edit extra --disable >/dev/null
+check "a disabled service keeps its chain (fail closed)" nft_gw list chain inet sekisho s2
+check "a disabled service's set is empty" not_in_set s2_v4 10.0.1.2
+check "a disabled service refuses its formerly admitted client" refused c1 10.0.9.2 8443
+check "a disabled service refuses everyone else" refused c2 10.0.9.2 8443
+ipfd_resync
+check "a full sync keeps a disabled service closed" refused c1 10.0.9.2 8443
+ctl service edit extra --enable >/dev/null
+r_x=$(grant alice extra 10.0.1.2)
+check "a re-enabled service admits again" tcp_ok c1 10.0.9.2 8443
 ctl service del extra >/dev/null
 check "a deleted service loses its chain and sets" no_chain s2
 check "a deleted service's port is open again" tcp_ok c2 10.0.9.2 8443
