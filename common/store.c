@@ -200,6 +200,13 @@ store_version(struct store *s)
 }
 
 int
+store_maintain(struct store *s)
+{
+	clear(s);
+	return s->ops->maintain(s);
+}
+
+int
 store_user_add(struct store *s, const char *name, int role, const char *pwhash,
                int64_t now, int64_t *id, char *err, size_t errlen)
 {

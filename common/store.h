@@ -184,6 +184,16 @@ void store_close(struct store *s);
 int store_schema_version(void);
 int store_version(struct store *s);
 
+/*
+ * Housekeeping kept off the request path: on SQLite, copies the write-ahead
+ * log into the database (a checkpoint that blocks neither readers nor
+ * writers). Commits do not checkpoint by themselves until the log passes a
+ * safety limit (16 MB), so a writing daemon (authd) calls this from a
+ * background thread about once a second; any connection to the database
+ * will do. Cheap when there is nothing to copy.
+ */
+int store_maintain(struct store *s);
+
 /* ---- users ---- */
 
 int store_user_add(struct store *s, const char *name, int role, const char *pwhash,
@@ -198,7 +208,10 @@ int store_user_set_role(struct store *s, int64_t id, int role, char *err, size_t
 /* Disabling ends the user's live rights (END_USER_DISABLED) and portal logins. */
 int store_user_set_disabled(struct store *s, int64_t id, int disabled, int64_t now,
                             char *err, size_t errlen);
-/* Refuses the last root and a user who still administers services (err names them). */
+/*
+ * Refuses the last root and a user who still administers services (err names
+ * them). Ends the user's live rights (END_USER_DISABLED), which keep the name.
+ */
 int store_user_del(struct store *s, int64_t id, int64_t now, char *err, size_t errlen);
 
 /* ---- services ---- */
@@ -272,8 +285,10 @@ int store_sweep(struct store *s, int64_t now,
 int store_prune(struct store *s, int64_t before, int *n);
 
 /*
- * Consistent snapshot of what the firewall should hold: every enabled service
- * (svc_fn) and then its live rights (right_fn), in one read transaction.
+ * Consistent snapshot of what the firewall should hold: every service (svc_fn;
+ * disabled ones too, so their endpoints stay closed) and, after each enabled
+ * one, its rights usable at now: live, not past expiry, not idle (right_fn);
+ * all in one read transaction.
  * *seq gets the change-log position the snapshot reflects. Either fn may be NULL.
  */
 int store_snapshot(struct store *s, int64_t now,

@@ -24,6 +24,7 @@ typedef int (*store_user_fn)(const struct store_user *, void *);
 struct store_ops {
 	void (*close)(struct store *);
 	int (*version)(struct store *);
+	int (*maintain)(struct store *);
 
 	int (*user_add)(struct store *, const char *name, int role, const char *pwhash,
 	                int64_t now, int64_t *id);

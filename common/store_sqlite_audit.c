@@ -15,11 +15,11 @@ sq_audit(struct store *s, int64_t now, const char *actor, const char *action,
          const char *service, const char *target, const char *detail)
 {
 	struct sq *q = sq_of(s);
-	sqlite3_stmt *st = sq_stmt(q, SQL_AUDIT_ADD);
+	sqlite3_stmt *st;
 	int rc, row;
 
-	if (!st)
-		return STORE_UNAVAILABLE;
+	if ((rc = sq_begin_stmt(q, SQL_AUDIT_ADD, &st)) != STORE_OK)
+		return rc;
 	sqlite3_bind_int64(st, 1, now);
 	sq_bind_text(st, 2, actor);
 	sq_bind_text(st, 3, action);
@@ -28,7 +28,7 @@ sq_audit(struct store *s, int64_t now, const char *actor, const char *action,
 	sq_bind_text(st, 6, detail);
 	rc = sq_step(q, st, "audit", &row);
 	sqlite3_reset(st);
-	return rc;
+	return sq_finish(q, rc);
 }
 
 /*
@@ -92,11 +92,11 @@ int
 sq_key_add(struct store *s, const struct store_key *k)
 {
 	struct sq *q = sq_of(s);
-	sqlite3_stmt *st = sq_stmt(q, SQL_KEY_ADD);
+	sqlite3_stmt *st;
 	int rc;
 
-	if (!st)
-		return STORE_UNAVAILABLE;
+	if ((rc = sq_begin_stmt(q, SQL_KEY_ADD, &st)) != STORE_OK)
+		return rc;
 	sqlite3_bind_int64(st, 1, k->kid);
 	sqlite3_bind_blob(st, 2, k->secret, KEY_SECRET_LEN, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 3, k->created_at);
@@ -106,10 +106,12 @@ sq_key_add(struct store *s, const struct store_key *k)
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
-		return store_fail(s, STORE_EXISTS, "key %u exists", k->kid);
-	if (rc != SQLITE_DONE)
-		return sq_fail(q, rc, "key add");
-	return STORE_OK;
+		rc = store_fail(s, STORE_EXISTS, "key %u exists", k->kid);
+	else if (rc != SQLITE_DONE)
+		rc = sq_fail(q, rc, "key add");
+	else
+		rc = STORE_OK;
+	return sq_finish(q, rc);
 }
 
 static const char SQL_KEY_LIST[] =
@@ -146,7 +148,12 @@ static const char SQL_KEY_DEL_EXPIRED[] = "DELETE FROM keys WHERE expires_at <= 
 int
 sq_key_del_expired(struct store *s, int64_t now, int *n)
 {
-	return sq_run(sq_of(s), SQL_KEY_DEL_EXPIRED, &now, 1, n);
+	struct sq *q = sq_of(s);
+	int rc;
+
+	if ((rc = sq_begin(q, 1)) != STORE_OK)
+		return rc;
+	return sq_finish(q, sq_run(q, SQL_KEY_DEL_EXPIRED, &now, 1, n));
 }
 
 /*

@@ -17,16 +17,20 @@
 
 #define SQ_CACHE_SLOTS 128
 
+struct sq_wlock;
+
 struct sq_slot {
 	const char   *sql;
 	sqlite3_stmt *st;
 };
 
 struct sq {
-	struct store   base;
-	sqlite3       *db;
-	int            version;
-	struct sq_slot cache[SQ_CACHE_SLOTS];
+	struct store      base;
+	sqlite3          *db;
+	int               version;
+	struct sq_wlock  *wlock;       /* this process's queue of writers to the file */
+	int               writing;     /* holds its turn in wlock */
+	struct sq_slot    cache[SQ_CACHE_SLOTS];
 };
 
 /* Rights collected while a transaction runs, handed to a callback after commit. */
@@ -65,9 +69,26 @@ int sq_fail(struct sq *q, int rc, const char *what);
 /* Steps st and maps anything but SQLITE_ROW/SQLITE_DONE through sq_fail. */
 int sq_step(struct sq *q, sqlite3_stmt *st, const char *what, int *row);
 
-int sq_begin(struct sq *q, int write);   /* write: BEGIN IMMEDIATE, else a read txn */
+/*
+ * Transactions. A write transaction first waits for this thread's turn among
+ * the process's writers to the file (sq_wlock), then takes SQLite's write lock
+ * up front (BEGIN IMMEDIATE), so it never fails half-way because another
+ * writer got there first. Every write, even of one statement, runs in one.
+ */
+int sq_begin(struct sq *q, int write);
 int sq_commit(struct sq *q);
 void sq_rollback(struct sq *q);
+/* Commits when rc is STORE_OK, else rolls back; returns rc or the commit's failure. */
+int sq_finish(struct sq *q, int rc);
+/* Begins a write transaction and hands back the cached statement for sql. */
+int sq_begin_stmt(struct sq *q, const char *sql, sqlite3_stmt **st);
+
+struct sq_wlock;
+/* The writers' queue of the database file at path (shared by its connections). */
+struct sq_wlock *sq_wlock_get(const char *path, char *err, size_t errlen);
+void sq_wlock_put(struct sq_wlock *w);
+void sq_wlock_acquire(struct sq_wlock *w);
+void sq_wlock_release(struct sq_wlock *w);
 
 /* Binds args[0..n-1] to ?1..?n. */
 void sq_bind_ints(sqlite3_stmt *st, const int64_t *args, int n);
@@ -88,6 +109,9 @@ void sq_read_right(sqlite3_stmt *st, int col, struct store_right *r);
  * every ended right to out (when out is not NULL); *n counts them.
  */
 int sq_end_rows(struct sq *q, sqlite3_stmt *st, struct sq_rights *out, int *n);
+/* The same as a transaction of its own, for an all-integer statement sql. */
+int sq_end_txn(struct sq *q, const char *sql, const int64_t *args, int nargs,
+               struct sq_rights *out, int *n);
 /* Calls fn on each collected right until it returns non-zero; frees them. */
 void sq_rights_deliver(struct sq_rights *rs, store_right_fn fn, void *arg);
 

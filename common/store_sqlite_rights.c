@@ -180,16 +180,11 @@ static const char SQL_END_ONE[] =
 int
 sq_end(struct store *s, int64_t right_id, int reason, int64_t now, struct store_right *out)
 {
-	struct sq *q = sq_of(s);
 	struct sq_rights rs = { 0 };
 	int64_t args[] = { right_id, now, reason };
-	sqlite3_stmt *st = sq_stmt(q, SQL_END_ONE);
 	int rc, n;
 
-	if (!st)
-		return STORE_UNAVAILABLE;
-	sq_bind_ints(st, args, 3);
-	rc = sq_end_rows(q, st, &rs, &n);
+	rc = sq_end_txn(sq_of(s), SQL_END_ONE, args, 3, &rs, &n);
 	if (rc == STORE_OK && n == 0)
 		rc = store_fail(s, STORE_NOTFOUND, "right %lld is not live", (long long)right_id);
 	if (rc == STORE_OK && out)
@@ -207,16 +202,11 @@ int
 sq_end_user(struct store *s, int64_t user_id, int64_t service_id, int reason, int64_t now,
             store_right_fn fn, void *arg)
 {
-	struct sq *q = sq_of(s);
 	struct sq_rights rs = { 0 };
 	int64_t args[] = { user_id, service_id, now, reason };
-	sqlite3_stmt *st = sq_stmt(q, SQL_END_USER);
 	int rc, n;
 
-	if (!st)
-		return STORE_UNAVAILABLE;
-	sq_bind_ints(st, args, 4);
-	if ((rc = sq_end_rows(q, st, fn ? &rs : NULL, &n)) != STORE_OK)
+	if ((rc = sq_end_txn(sq_of(s), SQL_END_USER, args, 4, fn ? &rs : NULL, &n)) != STORE_OK)
 		fn = NULL;
 	sq_rights_deliver(&rs, fn, arg);
 	return rc;
@@ -247,7 +237,7 @@ sq_touch(struct store *s, const int64_t *ids, const int64_t *seen, size_t n)
 /*
  * One statement ends every right past expiry or idle: expiry wins when both
  * hold. The rights are collected from RETURNING and handed to fn once the
- * statement (and so the transaction) has committed.
+ * transaction has committed.
  */
 static const char SQL_SWEEP[] =
 	"UPDATE sessions SET ended_at = ?1, "
@@ -260,15 +250,10 @@ static const char SQL_SWEEP[] =
 int
 sq_sweep(struct store *s, int64_t now, store_right_fn fn, void *arg, int *n)
 {
-	struct sq *q = sq_of(s);
 	struct sq_rights rs = { 0 };
-	sqlite3_stmt *st = sq_stmt(q, SQL_SWEEP);
 	int rc;
 
-	if (!st)
-		return STORE_UNAVAILABLE;
-	sqlite3_bind_int64(st, 1, now);
-	if ((rc = sq_end_rows(q, st, fn ? &rs : NULL, n)) != STORE_OK)
+	if ((rc = sq_end_txn(sq_of(s), SQL_SWEEP, &now, 1, fn ? &rs : NULL, n)) != STORE_OK)
 		fn = NULL;
 	sq_rights_deliver(&rs, fn, arg);
 	return rc;
@@ -282,23 +267,25 @@ int
 sq_code_put(struct store *s, const char *code_hash, int64_t right_id, int64_t expires_at)
 {
 	struct sq *q = sq_of(s);
-	sqlite3_stmt *st = sq_stmt(q, SQL_CODE_PUT);
+	sqlite3_stmt *st;
 	int rc;
 
-	if (!st)
-		return STORE_UNAVAILABLE;
+	if ((rc = sq_begin_stmt(q, SQL_CODE_PUT, &st)) != STORE_OK)
+		return rc;
 	sq_bind_text(st, 1, code_hash);
 	sqlite3_bind_int64(st, 2, right_id);
 	sqlite3_bind_int64(st, 3, expires_at);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
-		return store_fail(s, STORE_EXISTS, "entry code exists");
-	if (rc != SQLITE_DONE)
-		return sq_fail(q, rc, "code put");
-	if (sqlite3_changes(q->db) == 0)
-		return store_fail(s, STORE_NOTFOUND, "right %lld is not live", (long long)right_id);
-	return STORE_OK;
+		rc = store_fail(s, STORE_EXISTS, "entry code exists");
+	else if (rc != SQLITE_DONE)
+		rc = sq_fail(q, rc, "code put");
+	else if (sqlite3_changes(q->db) == 0)
+		rc = store_fail(s, STORE_NOTFOUND, "right %lld is not live", (long long)right_id);
+	else
+		rc = STORE_OK;
+	return sq_finish(q, rc);
 }
 
 static const char SQL_CODE_TAKE[] =

@@ -29,11 +29,11 @@ sq_user_add(struct store *s, const char *name, int role, const char *pwhash, int
             int64_t *id)
 {
 	struct sq *q = sq_of(s);
-	sqlite3_stmt *st = sq_stmt(q, SQL_USER_ADD);
+	sqlite3_stmt *st;
 	int rc;
 
-	if (!st)
-		return STORE_UNAVAILABLE;
+	if ((rc = sq_begin_stmt(q, SQL_USER_ADD, &st)) != STORE_OK)
+		return rc;
 	sq_bind_text(st, 1, name);
 	sqlite3_bind_int(st, 2, role);
 	sq_bind_text(st, 3, pwhash);
@@ -43,10 +43,12 @@ sq_user_add(struct store *s, const char *name, int role, const char *pwhash, int
 		*id = sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
 	if (rc == SQLITE_CONSTRAINT_UNIQUE)
-		return store_fail(s, STORE_EXISTS, "user %s exists", name);
-	if (rc != SQLITE_ROW)
-		return sq_fail(q, rc, "user add");
-	return STORE_OK;
+		rc = store_fail(s, STORE_EXISTS, "user %s exists", name);
+	else if (rc != SQLITE_ROW)
+		rc = sq_fail(q, rc, "user add");
+	else
+		rc = STORE_OK;
+	return sq_finish(q, rc);
 }
 
 #define USER_COLS "id, name, role, pwhash, disabled, created_at"
@@ -100,18 +102,18 @@ int
 sq_user_set_password(struct store *s, int64_t id, const char *pwhash)
 {
 	struct sq *q = sq_of(s);
-	sqlite3_stmt *st = sq_stmt(q, SQL_SET_PASSWORD);
+	sqlite3_stmt *st;
 	int rc, row;
 
-	if (!st)
-		return STORE_UNAVAILABLE;
+	if ((rc = sq_begin_stmt(q, SQL_SET_PASSWORD, &st)) != STORE_OK)
+		return rc;
 	sqlite3_bind_int64(st, 1, id);
 	sq_bind_text(st, 2, pwhash);
 	rc = sq_step(q, st, "set password", &row);
 	sqlite3_reset(st);
 	if (rc == STORE_OK && sqlite3_changes(q->db) == 0)
 		rc = store_fail(s, STORE_NOTFOUND, "no such user");
-	return rc;
+	return sq_finish(q, rc);
 }
 
 static const char SQL_ROOTS[] =
@@ -275,11 +277,11 @@ sq_login_put(struct store *s, const char *id_hash, int64_t user_id, const char *
              int64_t now, int64_t expires_at)
 {
 	struct sq *q = sq_of(s);
-	sqlite3_stmt *st = sq_stmt(q, SQL_LOGIN_PUT);
+	sqlite3_stmt *st;
 	int rc;
 
-	if (!st)
-		return STORE_UNAVAILABLE;
+	if ((rc = sq_begin_stmt(q, SQL_LOGIN_PUT, &st)) != STORE_OK)
+		return rc;
 	sq_bind_text(st, 1, id_hash);
 	sqlite3_bind_int64(st, 2, user_id);
 	sq_bind_text(st, 3, csrf);
@@ -288,12 +290,14 @@ sq_login_put(struct store *s, const char *id_hash, int64_t user_id, const char *
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
-		return store_fail(s, STORE_EXISTS, "login exists");
-	if (rc != SQLITE_DONE)
-		return sq_fail(q, rc, "login put");
-	if (sqlite3_changes(q->db) == 0)
-		return store_fail(s, STORE_NOTFOUND, "no such enabled user");
-	return STORE_OK;
+		rc = store_fail(s, STORE_EXISTS, "login exists");
+	else if (rc != SQLITE_DONE)
+		rc = sq_fail(q, rc, "login put");
+	else if (sqlite3_changes(q->db) == 0)
+		rc = store_fail(s, STORE_NOTFOUND, "no such enabled user");
+	else
+		rc = STORE_OK;
+	return sq_finish(q, rc);
 }
 
 static const char SQL_LOGIN_GET[] =
@@ -333,13 +337,14 @@ sq_login_get(struct store *s, const char *id_hash, int64_t now, int idle_s,
 	if (!row)
 		return store_fail(s, STORE_NOTFOUND, "no such login, or expired, idle or user disabled");
 	if (idle_s > 0 && l->last_seen < now) {
-		if (!(st = sq_stmt(q, SQL_LOGIN_SEEN)))
-			return STORE_UNAVAILABLE;
+		if ((rc = sq_begin_stmt(q, SQL_LOGIN_SEEN, &st)) != STORE_OK)
+			return rc;
 		sq_bind_text(st, 1, id_hash);
 		sqlite3_bind_int64(st, 2, now);
 		rc = sq_step(q, st, "login seen", &row);
 		sqlite3_reset(st);
-		l->last_seen = now;
+		if ((rc = sq_finish(q, rc)) == STORE_OK)
+			l->last_seen = now;
 	}
 	return rc;
 }
@@ -350,15 +355,15 @@ int
 sq_login_del(struct store *s, const char *id_hash)
 {
 	struct sq *q = sq_of(s);
-	sqlite3_stmt *st = sq_stmt(q, SQL_LOGIN_DEL);
+	sqlite3_stmt *st;
 	int rc, row;
 
-	if (!st)
-		return STORE_UNAVAILABLE;
+	if ((rc = sq_begin_stmt(q, SQL_LOGIN_DEL, &st)) != STORE_OK)
+		return rc;
 	sq_bind_text(st, 1, id_hash);
 	rc = sq_step(q, st, "login del", &row);
 	sqlite3_reset(st);
 	if (rc == STORE_OK && sqlite3_changes(q->db) == 0)
 		rc = store_fail(s, STORE_NOTFOUND, "no such login");
-	return rc;
+	return sq_finish(q, rc);
 }
