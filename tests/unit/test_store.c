@@ -523,6 +523,41 @@ Test(store, user_who_administers_services_cannot_be_deleted)
 	cr_assert(strstr(err, "carol") && strstr(err, "lab, wiki"), "%s", err);
 }
 
+Test(store, deleting_a_user_ends_their_rights_which_keep_the_name)
+{
+	int64_t u = fx_user(s, "alice", 0);
+	int64_t v = fx_service(s, "lab", 5, 60, 10, root);
+	struct store_admission a;
+	struct store_right r;
+	struct store_user gone;
+
+	cr_assert_eq(admit(u, v, "10.0.0.1", T0, &a), STORE_OK);
+	cr_assert_eq(store_user_del(s, u, T0 + 5, NULL, 0), STORE_OK);
+	cr_assert_eq(store_user_get_id(s, u, &gone), STORE_NOTFOUND);
+	cr_assert_eq(store_right_get(s, a.right.id, &r), STORE_OK);
+	cr_assert_eq(r.end_reason, END_USER_DISABLED);
+	cr_assert_str_eq(r.user_name, "alice");
+	cr_assert_eq(active_of(s, v), 0);
+	cr_assert_neq(fx_user(s, "alice", 0), u, "ids are never reused");
+}
+
+Test(store, maintain_checkpoints_without_disturbing_readers)
+{
+	int64_t v = fx_service(s, "lab", 100, 60, 10, root);
+	struct store *reader = fx_open(&fx);
+	struct store_admission a;
+	char name[16];
+
+	for (int i = 0; i < 50; i++) {
+		snprintf(name, sizeof name, "u%d", i);
+		cr_assert_eq(admit(fx_user(s, name, 0), v, "10.0.0.1", T0, &a), STORE_OK);
+	}
+	cr_assert_eq(store_maintain(s), STORE_OK);
+	cr_assert_eq(store_maintain(reader), STORE_OK, "any connection may maintain");
+	cr_assert_eq(live_rights(reader, v), 50);
+	store_close(reader);
+}
+
 Test(store, disabling_a_user_ends_their_rights_and_logins)
 {
 	int64_t u = fx_user(s, "alice", 0);
@@ -710,7 +745,7 @@ snap_right(const struct store_right *r, void *arg)
 	return 0;
 }
 
-Test(store, snapshot_lists_enabled_services_each_with_its_usable_rights)
+Test(store, snapshot_lists_services_and_the_usable_rights_of_enabled_ones)
 {
 	int64_t v1 = fx_service(s, "lab", 5, 60, 10, root);
 	int64_t v2 = fx_service(s, "wiki", 5, 60, 10, root);
@@ -729,7 +764,8 @@ Test(store, snapshot_lists_enabled_services_each_with_its_usable_rights)
 	cr_assert_eq(store_service_update(s, &off, T0, NULL, 0), STORE_OK);
 
 	cr_assert_eq(store_snapshot(s, T0, snap_svc, snap_right, &sn, &seq), STORE_OK);
-	cr_assert_str_eq(sn.log, "[lab 192.0.2.10:80] u1 u3 [wiki 192.0.2.10:80] u3 ");
+	cr_assert_str_eq(sn.log,
+	                 "[lab 192.0.2.10:80] u1 u3 [off 192.0.2.10:80] [wiki 192.0.2.10:80] u3 ");
 	cr_assert_eq(seq, last_seq());
 }
 

@@ -1,0 +1,338 @@
+/*
+ * Store benchmark on SQLite: store_admit throughput and latency with 1 and 8
+ * threads (each its own connection, distinct users, a cap nobody reaches),
+ * then store_snapshot and store_sweep over 100 000 rights. Every figure is the
+ * median of RUNS runs, each on a fresh database in $TMPDIR (default /tmp).
+ * Usage: bench_store [admissions-per-run] [rights]
+ */
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "store.h"
+
+#define RUNS      5
+#define THREADS   8
+#define T0        1700000000LL
+#define USAGE_MIN 600
+
+struct bench {
+	char dir[200];
+	struct conf_db db;
+};
+
+struct worker {
+	const struct bench *b;
+	pthread_barrier_t *go;
+	int64_t service_id;
+	const int64_t *users;
+	int n;
+	double *lat_us;
+	int failed;
+};
+
+/* Calls store_maintain every MAINTAIN_MS on its own connection, as authd's housekeeping would. */
+struct maintainer {
+	const struct bench *b;
+	volatile int stop;
+	int failed;
+};
+
+#define MAINTAIN_MS 1000        /* authd's sweeper thread maintains once a second */
+
+struct result {
+	double per_s, p50, p99, p999, max;
+};
+
+static double
+clock_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double
+median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof *v, cmp_double);
+	return v[n / 2];
+}
+
+static void
+die(const char *what, const char *why)
+{
+	fprintf(stderr, "bench_store: %s: %s\n", what, why);
+	exit(1);
+}
+
+static struct store *
+open_store(const struct bench *b, int flags)
+{
+	char err[256];
+	struct store *s = store_open(&b->db, flags, err, sizeof err);
+
+	if (!s)
+		die("open", err);
+	return s;
+}
+
+static void
+remove_db(const struct bench *b)
+{
+	static const char *const sfx[] = { "", "-wal", "-shm" };
+	char path[512];
+
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof path, "%s%s", b->db.path, sfx[i]);
+		unlink(path);
+	}
+}
+
+/* A fresh database with a root, services with a cap nobody reaches, and n users. */
+static struct store *
+fresh(const struct bench *b, int n, int services, int64_t *svc, int64_t *users)
+{
+	char name[NAME_MAX_LEN + 1], err[256];
+	struct store_service v = { .url = "http://bench.example/", .max_usage_min = USAGE_MIN,
+	                           .max_interval_min = USAGE_MIN, .cap = 1000000, .enabled = 1 };
+	struct store *s;
+
+	remove_db(b);
+	s = open_store(b, STORE_OPEN_CREATE);
+	if (store_user_add(s, "root", ROLE_ROOT, "$x$", T0, &v.admin_id, err, sizeof err))
+		die("root", err);
+	for (int i = 0; i < services; i++) {
+		snprintf(v.name, sizeof v.name, "svc%d", i);
+		if (store_service_add(s, &v, T0, &svc[i], err, sizeof err))
+			die("service", err);
+	}
+	for (int i = 0; i < n; i++) {
+		snprintf(name, sizeof name, "user%d", i);
+		if (store_user_add(s, name, ROLE_USER, "$x$", T0, &users[i], err, sizeof err))
+			die("user", err);
+	}
+	return s;
+}
+
+static void *
+admit_worker(void *arg)
+{
+	struct worker *w = arg;
+	struct store *s = open_store(w->b, 0);
+	struct store_admission a;
+	struct addr ip = { .family = AF_INET, .bytes = { 10 } };
+	double t;
+
+	pthread_barrier_wait(w->go);
+	for (int i = 0; i < w->n; i++) {
+		ip.bytes[2] = (uint8_t)(i >> 8);
+		ip.bytes[3] = (uint8_t)i;
+		t = clock_us();
+		w->failed += store_admit(s, w->users[i], w->service_id, &ip, T0, &a) != STORE_OK;
+		w->lat_us[i] = clock_us() - t;
+	}
+	store_close(s);
+	return NULL;
+}
+
+static void *
+maintain_loop(void *arg)
+{
+	struct maintainer *m = arg;
+	struct store *s = open_store(m->b, 0);
+
+	while (!m->stop) {
+		m->failed += store_maintain(s) != STORE_OK;
+		usleep(MAINTAIN_MS * 1000);
+	}
+	store_close(s);
+	return NULL;
+}
+
+/* One run: n admissions of distinct users spread over threads. */
+static struct result
+admit_run(const struct bench *b, int threads, int n)
+{
+	int64_t *users = calloc((size_t)n, sizeof *users), svc;
+	double *lat = calloc((size_t)n, sizeof *lat), t;
+	struct worker w[THREADS];
+	struct maintainer m = { .b = b };
+	pthread_t th[THREADS], mt;
+	pthread_barrier_t go;
+	struct result r;
+	int per = n / threads, failed = 0;
+
+	if (!users || !lat)
+		die("admit", "out of memory");
+	store_close(fresh(b, n, 1, &svc, users));
+	pthread_create(&mt, NULL, maintain_loop, &m);
+	pthread_barrier_init(&go, NULL, (unsigned)threads + 1);
+	for (int i = 0; i < threads; i++) {
+		w[i] = (struct worker){ .b = b, .go = &go, .service_id = svc, .users = users + i * per,
+		                        .n = per, .lat_us = lat + i * per };
+		pthread_create(&th[i], NULL, admit_worker, &w[i]);
+	}
+	pthread_barrier_wait(&go);
+	t = clock_us();
+	for (int i = 0; i < threads; i++) {
+		pthread_join(th[i], NULL);
+		failed += w[i].failed;
+	}
+	t = clock_us() - t;
+	m.stop = 1;
+	pthread_join(mt, NULL);
+	pthread_barrier_destroy(&go);
+	if (failed || m.failed)
+		die("admit", "some admissions or checkpoints failed");
+	n = per * threads;
+	qsort(lat, (size_t)n, sizeof *lat, cmp_double);
+	r = (struct result){ n / (t / 1e6), lat[n / 2], lat[n * 99 / 100], lat[n * 999 / 1000],
+	                     lat[n - 1] };
+	free(users);
+	free(lat);
+	return r;
+}
+
+static struct result
+admit_median(const struct bench *b, int threads, int n)
+{
+	double v[5][RUNS];
+	struct result r;
+
+	for (int i = 0; i < RUNS; i++) {
+		r = admit_run(b, threads, n);
+		v[0][i] = r.per_s;
+		v[1][i] = r.p50;
+		v[2][i] = r.p99;
+		v[3][i] = r.p999;
+		v[4][i] = r.max;
+	}
+	return (struct result){ median(v[0], RUNS), median(v[1], RUNS), median(v[2], RUNS),
+	                        median(v[3], RUNS), median(v[4], RUNS) };
+}
+
+static int
+count(const void *x, void *arg)
+{
+	(void)x;
+	++*(long *)arg;
+	return 0;
+}
+
+static int
+count_right(const struct store_right *r, void *arg)
+{
+	return count(r, arg);
+}
+
+static int
+count_service(const struct store_service *v, void *arg)
+{
+	(void)v;
+	(void)arg;
+	return 0;
+}
+
+/* n live rights: n / 10 users, each admitted to ten services. */
+static struct store *
+fill(const struct bench *b, int n)
+{
+	int nu = n / 10;
+	int64_t *users = calloc((size_t)nu, sizeof *users), svc[10];
+	struct store_admission a;
+	struct addr ip = { .family = AF_INET, .bytes = { 10 } };
+	struct store *s;
+
+	if (!users)
+		die("fill", "out of memory");
+	s = fresh(b, nu, 10, svc, users);
+	for (int i = 0; i < nu; i++)
+		for (int k = 0; k < 10; k++) {
+			ip.bytes[2] = (uint8_t)(i >> 8);
+			ip.bytes[3] = (uint8_t)i;
+			if (store_admit(s, users[i], svc[k], &ip, T0, &a) != STORE_OK)
+				die("fill", store_error(s));
+		}
+	free(users);
+	return s;
+}
+
+/* Milliseconds of store_snapshot over n live rights, and of the sweep ending them all. */
+static void
+big_run(const struct bench *b, int n, double *snap_ms, double *sweep_ms)
+{
+	struct store *s = fill(b, n);
+	long got = 0;
+	int64_t seq;
+	int ended = 0;
+	double t = clock_us();
+
+	if (store_snapshot(s, T0, count_service, count_right, &got, &seq) != STORE_OK || got != n)
+		die("snapshot", store_error(s));
+	*snap_ms = (clock_us() - t) / 1e3;
+	got = 0;
+	t = clock_us();
+	if (store_sweep(s, T0 + USAGE_MIN * 60, count_right, &got, &ended) != STORE_OK ||
+	    ended != n || got != n)
+		die("sweep", store_error(s));
+	*sweep_ms = (clock_us() - t) / 1e3;
+	store_close(s);
+}
+
+static void
+print_admit(int threads, const struct result *r)
+{
+	printf("%7d  %9.0f  %7.0f  %7.0f  %8.0f  %7.0f\n", threads, r->per_s, r->p50, r->p99,
+	       r->p999, r->max);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct bench b = { .db = { .busy_timeout_ms = 30000 } };
+	const char *tmp = getenv("TMPDIR");
+	long long n = 8000, big = 100000;
+	double snap[RUNS], sweep[RUNS];
+	struct result r1, r8;
+
+	if ((argc > 1 && parse_int(argv[1], THREADS * 10, 10000000, &n) < 0) ||
+	    (argc > 2 && parse_int(argv[2], 10, 10000000, &big) < 0))
+		die("usage", "bench_store [admissions 80..10000000] [rights 10..10000000]");
+	snprintf(b.dir, sizeof b.dir, "%s/sekisho-bench.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(b.dir))
+		die("mkdtemp", b.dir);
+	snprintf(b.db.path, sizeof b.db.path, "%s/bench.db", b.dir);
+
+	r1 = admit_median(&b, 1, (int)n);
+	r8 = admit_median(&b, THREADS, (int)n);
+	for (int i = 0; i < RUNS; i++)
+		big_run(&b, (int)big, &snap[i], &sweep[i]);
+
+	printf("store_admit, SQLite WAL synchronous=NORMAL, store_maintain every %d ms,\n"
+	       "%lld admissions per run, median of %d runs\n", MAINTAIN_MS, n, RUNS);
+	printf("threads  admits/s  p50 us  p99 us  p99.9 us  max us\n");
+	print_admit(1, &r1);
+	print_admit(THREADS, &r8);
+	printf("\n%lld live rights, median of %d runs\n", big, RUNS);
+	printf("store_snapshot  %8.1f ms\n", median(snap, RUNS));
+	printf("store_sweep     %8.1f ms  (all expired)\n", median(sweep, RUNS));
+
+	remove_db(&b);
+	rmdir(b.dir);
+	return 0;
+}
