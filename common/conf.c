@@ -83,7 +83,7 @@ static const struct conf_item conf_items[] = {
 	STR(ipfd, group, K_ACCOUNT, "sekisho", "members of this group (and root) may talk to ipfd"),
 	TYPED(ipfd, hook, T_HOOK, "forward", "where rules attach: forward, input or both"),
 	INT(ipfd, sync_interval_s, 1, 86400, "30", "seconds between full reconciles with the database"),
-	INT(ipfd, batch_window_us, 0, 100000, "500", "requests arriving within this window share one netlink batch"),
+	INT(ipfd, batch_window_us, 0, 100000, "0", "extra wait for more requests before a batch (0: take what has arrived)"),
 	TYPED(ipfd, enabled, T_BOOL, "on", "authd and sekishoctl require ipfd (off: database only)"),
 
 	STR(cid, listen, K_LISTEN, "127.0.0.1:8081", "cookie checker address, ADDR:PORT or [V6]:PORT"),

@@ -84,7 +84,7 @@ Test(conf, defaults_are_the_documented_values)
 	cr_assert_str_eq(c.ipfd.group, "sekisho");
 	cr_assert_eq(c.ipfd.hook, CONF_HOOK_FORWARD);
 	cr_assert_eq(c.ipfd.sync_interval_s, 30);
-	cr_assert_eq(c.ipfd.batch_window_us, 500);
+	cr_assert_eq(c.ipfd.batch_window_us, 0);
 	cr_assert_eq(c.ipfd.enabled, 1);
 	cr_assert_str_eq(c.cid.listen, "127.0.0.1:8081");
 	cr_assert_str_eq(c.cid.base_url, "http://127.0.0.1:8081");
