@@ -9,7 +9,8 @@
  * the same functions (store.c dispatches through struct store_ops).
  *
  * Threads: a struct store is one connection and is used by one thread at a
- * time. A multi-threaded daemon opens one per thread.
+ * time. A multi-threaded daemon opens one per thread. Callbacks (fn) must not
+ * call into the struct store that is calling them.
  *
  * Time: every function that decides by time takes `now` (unix seconds) from
  * the caller, so tests control the clock.

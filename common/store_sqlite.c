@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store_sqlite_int.h"
@@ -126,19 +127,40 @@ turn_done(struct sq *q)
 	}
 }
 
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /*
  * A read transaction starts its snapshot at its first read; every read in it
- * then sees that one snapshot.
+ * then sees that one snapshot. A writer's busy timeout counts from the moment
+ * it asked, its wait in the queue included: when another process holds the
+ * lock, the queued threads all give up about busy_timeout_ms after they came,
+ * not one timeout after another.
  */
 int
 sq_begin(struct sq *q, int write)
 {
+	int64_t start, left;
 	int rc;
 
 	if (!write)
 		return sq_run(q, SQL_BEGIN_READ, NULL, 0, NULL);
+	start = mono_ms();
 	sq_wlock_acquire(q->wlock);
 	q->writing = 1;
+	left = q->busy_ms - (mono_ms() - start);
+	if (left <= 0) {
+		turn_done(q);
+		return store_fail(&q->base, STORE_UNAVAILABLE,
+		                  "store busy: waited %d ms for the writers ahead", q->busy_ms);
+	}
+	sqlite3_busy_timeout(q->db, (int)left);
 	if ((rc = sq_run(q, SQL_BEGIN_WRITE, NULL, 0, NULL)) != STORE_OK)
 		turn_done(q);
 	return rc;
@@ -514,7 +536,8 @@ store_sqlite_open(const struct conf_db *c, int flags, char *err, size_t errlen)
 		goto fail;
 	}
 	sqlite3_extended_result_codes(q->db, 1);
-	sqlite3_busy_timeout(q->db, c->busy_timeout_ms > 0 ? c->busy_timeout_ms : BUSY_DEFAULT_MS);
+	q->busy_ms = c->busy_timeout_ms > 0 ? c->busy_timeout_ms : BUSY_DEFAULT_MS;
+	sqlite3_busy_timeout(q->db, q->busy_ms);
 	if (!(q->wlock = sq_wlock_get(c->path, err, errlen)) || pragmas(q, err, errlen) < 0 ||
 	    schema(q, c->path, flags, err, errlen) < 0)
 		goto fail;

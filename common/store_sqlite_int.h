@@ -28,6 +28,7 @@ struct sq {
 	struct store      base;
 	sqlite3          *db;
 	int               version;
+	int               busy_ms;     /* conf busy_timeout_ms: longest wait for a write turn */
 	struct sq_wlock  *wlock;       /* this process's queue of writers to the file */
 	int               writing;     /* holds its turn in wlock */
 	struct sq_slot    cache[SQ_CACHE_SLOTS];

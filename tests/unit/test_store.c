@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <criterion/criterion.h>
 #include <sqlite3.h>
@@ -1115,4 +1116,69 @@ Test(store, cap_is_never_exceeded_while_slots_free_and_refill, .timeout = 60)
 	rp = replay(s, v);
 	cr_assert_leq(rp.max, cap, "some commit held %d live rights", rp.max);
 	cr_assert_eq(rp.running, ok - replaced - ended);
+}
+
+struct locked_out {
+	struct conf_db db;
+	int64_t user_id, service_id;
+	int rc;
+	char err[256];
+};
+
+static void *
+admit_locked_out(void *arg)
+{
+	struct locked_out *l = arg;
+	struct store *c = store_open(&l->db, 0, l->err, sizeof l->err);
+	struct store_admission a;
+	struct addr ip = { .family = AF_INET, .bytes = { 10, 3, 0, 1 } };
+
+	l->rc = -1;
+	if (c) {
+		l->rc = store_admit(c, l->user_id, l->service_id, &ip, T0, &a);
+		snprintf(l->err, sizeof l->err, "%s", store_error(c));
+		store_close(c);
+	}
+	return NULL;
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+Test(store, admission_fails_closed_when_another_process_holds_the_lock, .timeout = 30)
+{
+	int64_t v = fx_service(s, "lab", 10, 60, 10, root);
+	struct locked_out l[4];
+	pthread_t th[4];
+	sqlite3 *other;
+	int64_t start;
+	char name[16];
+
+	for (int i = 0; i < 4; i++) {
+		snprintf(name, sizeof name, "u%d", i);
+		l[i] = (struct locked_out){ .db = fx.db, .user_id = fx_user(s, name, 0), .service_id = v };
+		l[i].db.busy_timeout_ms = 300;
+	}
+	cr_assert_eq(sqlite3_open(fx.db.path, &other), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	start = mono_ms();
+	for (int i = 0; i < 4; i++)
+		pthread_create(&th[i], NULL, admit_locked_out, &l[i]);
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	for (int i = 0; i < 4; i++) {
+		cr_assert_eq(l[i].rc, STORE_UNAVAILABLE, "thread %d: %s", i, l[i].err);
+		cr_assert(strstr(l[i].err, "busy"), "%s", l[i].err);
+	}
+	cr_assert_lt(mono_ms() - start, 4 * 300 - 100,
+	             "queued threads give up together, not one timeout after another");
+	sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(other);
+	cr_assert_eq(live_rights(s, v), 0);
 }
