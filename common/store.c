@@ -176,7 +176,7 @@ struct store *
 store_open(const struct conf_db *db, int flags, char *err, size_t errlen)
 {
 	if (db->url[0]) {
-		snprintf(err, errlen, "db.url is set but the PostgreSQL backend not built");
+		snprintf(err, errlen, "db.url: PostgreSQL backend not built (use db.path for SQLite)");
 		return NULL;
 	}
 	if (!db->path[0]) {
