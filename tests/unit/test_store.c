@@ -1151,32 +1151,35 @@ mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+#define LOCKED_OUT    6
+#define LOCKED_OUT_MS 400
+
 Test(store, admission_fails_closed_when_another_process_holds_the_lock, .timeout = 30)
 {
 	int64_t v = fx_service(s, "lab", 10, 60, 10, root);
-	struct locked_out l[4];
-	pthread_t th[4];
+	struct locked_out l[LOCKED_OUT];
+	pthread_t th[LOCKED_OUT];
 	sqlite3 *other;
 	int64_t start;
 	char name[16];
 
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < LOCKED_OUT; i++) {
 		snprintf(name, sizeof name, "u%d", i);
 		l[i] = (struct locked_out){ .db = fx.db, .user_id = fx_user(s, name, 0), .service_id = v };
-		l[i].db.busy_timeout_ms = 300;
+		l[i].db.busy_timeout_ms = LOCKED_OUT_MS;
 	}
 	cr_assert_eq(sqlite3_open(fx.db.path, &other), SQLITE_OK);
 	cr_assert_eq(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
 	start = mono_ms();
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < LOCKED_OUT; i++)
 		pthread_create(&th[i], NULL, admit_locked_out, &l[i]);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < LOCKED_OUT; i++)
 		pthread_join(th[i], NULL);
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < LOCKED_OUT; i++) {
 		cr_assert_eq(l[i].rc, STORE_UNAVAILABLE, "thread %d: %s", i, l[i].err);
 		cr_assert(strstr(l[i].err, "busy"), "%s", l[i].err);
 	}
-	cr_assert_lt(mono_ms() - start, 4 * 300 - 100,
+	cr_assert_lt(mono_ms() - start, LOCKED_OUT * LOCKED_OUT_MS * 2 / 3,
 	             "queued threads give up together, not one timeout after another");
 	sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
 	sqlite3_close(other);
