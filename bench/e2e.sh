@@ -2,7 +2,7 @@
 # End-to-end benchmarks of the whole system (run by bench/run.sh as root):
 # the topology of tests/net/test_e2e.sh (ipfd, authd, cid on a gateway
 # namespace; nginx + the sekisho door + an app on a service namespace; clients
-# in their own namespaces), driven by bench/e2e_client.sh (sh + curl, timed
+# in their own namespaces), driven by bench/drivers/e2e_client.sh (sh + curl, timed
 # by curl's -w). See bench/README.md.
 #
 #   1. the thesis's Table 1: 1..5 concurrent clients x A accesses each
@@ -24,7 +24,7 @@ OUT=${SEKISHO_BENCH_OUT:-$SEKISHO_TOP/bench/results}
 A=${SEKISHO_BENCH_E2E_ACCESSES:-100}
 PARTS=${SEKISHO_BENCH_E2E_PARTS:-table1 scaled bulk}
 BULK=${SEKISHO_BENCH_E2E_BULK:-100000}
-DRIVER=$SEKISHO_TOP/bench/e2e_client.sh
+DRIVER=$SEKISHO_TOP/bench/drivers/e2e_client.sh
 mkdir -p "$OUT"
 TAG=""
 [ "$A" = 100 ] || TAG=_A$A
