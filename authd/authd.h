@@ -132,6 +132,11 @@ extern const struct route admin_routes[];
 void route_dispatch(struct http_req *r, void *arg);
 /* The store connection for this request, NULL when unavailable (answer 503). */
 struct store *req_store(struct req *q);
+/*
+ * Gives the connection back before a long wait (a password hash), so waiting
+ * logins never hold the pool; req_store() takes one again afterwards.
+ */
+void req_store_release(struct req *q);
 
 /* ---- view.c ---- */
 
@@ -165,9 +170,15 @@ enum authn_result { AUTHN_OK, AUTHN_BAD, AUTHN_THROTTLED, AUTHN_BUSY, AUTHN_STOR
  * Checks a login form's name and password, throttled per client IP and
  * account, on a hash worker; u is filled on AUTHN_OK, *retry_s on
  * AUTHN_THROTTLED. AUTHN_BUSY: no hash worker came free in HASH_WAIT_S.
+ * authn_check keeps st (the request's connection) throughout; authn_login
+ * gives the request's connection back to the pool while the hash waits and
+ * is computed, so a crowd of logins never holds the pool (call req_store()
+ * again afterwards).
  */
 int authn_check(struct req *q, struct store *st, const char *name, const char *pw,
                 struct store_user *u, int *retry_s);
+int authn_login(struct req *q, const char *name, const char *pw, struct store_user *u,
+                int *retry_s);
 
 /* ---- hashpool.c ---- */
 

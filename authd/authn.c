@@ -25,21 +25,42 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int
-authn_check(struct req *q, struct store *st, const char *name, const char *pw,
-            struct store_user *u, int *retry_s)
+/* The check; with release, q's store connection goes back to the pool during the hash. */
+static int
+check(struct req *q, struct store *st, const char *name, const char *pw, struct store_user *u,
+      int *retry_s, int release)
 {
 	const char *account = name_valid(name) ? name : NULL;
-	int rc, found;
+	int rc = STORE_NOTFOUND, found;
 
 	if (throttle_check(q->a->throttle, q->ipstr, account, now_ms(), retry_s) == -1)
 		return AUTHN_THROTTLED;
-	rc = account != NULL ? store_user_get(st, account, u) : STORE_NOTFOUND;
+	if (account != NULL)
+		rc = store_user_get(st, account, u);
 	if (rc != STORE_OK && rc != STORE_NOTFOUND) {
 		q->st_broken = 1;
 		return AUTHN_STORE_DOWN;
 	}
 	found = rc == STORE_OK;
+	if (release)
+		req_store_release(q);
 	return hashpool_verify(q->a->hashes, q->ipstr, account, pw,
 	                       found ? u->pwhash : q->a->dummy_hash, found && !u->disabled, retry_s);
+}
+
+int
+authn_check(struct req *q, struct store *st, const char *name, const char *pw,
+            struct store_user *u, int *retry_s)
+{
+	return check(q, st, name, pw, u, retry_s, 0);
+}
+
+int
+authn_login(struct req *q, const char *name, const char *pw, struct store_user *u, int *retry_s)
+{
+	struct store *st = req_store(q);
+
+	if (st == NULL)
+		return AUTHN_STORE_DOWN;
+	return check(q, st, name, pw, u, retry_s, 1);
 }

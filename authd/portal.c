@@ -152,13 +152,14 @@ find_service(struct req *q, struct store *st, const char *name, struct store_ser
 }
 
 static void
-audit_bad_password(struct req *q, struct store *st, const struct login_form *f)
+audit_bad_password(struct req *q, const struct login_form *f)
 {
 	char detail[AUDIT_TEXT_MAX + 1];
+	struct store *st = req_store(q);
 
 	snprintf(detail, sizeof detail, "reason=password ip=%s", q->ipstr);
-	if (store_audit(st, q->now, "-", "deny", f->service, f->account ? f->account : "",
-	                detail) != STORE_OK)
+	if (st != NULL && store_audit(st, q->now, "-", "deny", f->service,
+	                              f->account ? f->account : "", detail) != STORE_OK)
 		log_warn("event=audit_failed action=deny why=\"%s\"", store_error(st));
 }
 
@@ -167,13 +168,12 @@ audit_bad_password(struct req *q, struct store *st, const struct login_form *f)
  * the answer is sent and the login result is returned through *lr (-1).
  */
 static int
-authenticate(struct req *q, struct store *st, const struct login_form *f,
-             struct store_user *u, int *lr)
+authenticate(struct req *q, const struct login_form *f, struct store_user *u, int *lr)
 {
 	char msg[160], ra[16];
 	int retry = 0;
 
-	switch (authn_check(q, st, f->user, f->password, u, &retry)) {
+	switch (authn_login(q, f->user, f->password, u, &retry)) {
 	case AUTHN_OK:
 		return 0;
 	case AUTHN_THROTTLED:
@@ -185,7 +185,7 @@ authenticate(struct req *q, struct store *st, const struct login_form *f,
 		*lr = LR_THROTTLED;
 		return -1;
 	case AUTHN_BAD:
-		audit_bad_password(q, st, f);
+		audit_bad_password(q, f);
 		portal_form(q, 401, "Wrong name or password.", f->user, f->service);
 		*lr = LR_BAD_CREDENTIALS;
 		return -1;
@@ -266,16 +266,18 @@ log_admission(struct req *q, const struct store_user *u, const struct store_serv
 
 /* Admits the authenticated user u to svc and answers. Returns the login result. */
 static int
-admit_and_answer(struct req *q, struct store *st, const struct store_user *u,
-                 const struct store_service *svc)
+admit_and_answer(struct req *q, const struct store_user *u, const struct store_service *svc)
 {
-	struct admit_in in = { u, svc, q->ip, q->now, q->v->conf.authd.code_ttl_s };
+	struct admit_in in = { u, svc, q->ip, time(NULL), q->v->conf.authd.code_ttl_s };
+	struct store *st = req_store(q);
 	struct admit_out out;
 	struct timespec t0;
 
-	/* The password check may have queued for seconds: the right and its entry
-	 * code are dated from the admission, not from the request's arrival. */
-	in.now = q->now = time(NULL);
+	if (st == NULL) {
+		unavailable(q, "The session database is not answering. Please try again shortly.");
+		return LR_UNAVAILABLE;
+	}
+	q->now = in.now;
 	if (!q->logged_in || q->login.user_id != u->id) {
 		if (login_begin(q, u) == -1) {
 			unavailable(q, "The session database is not answering. Please try again shortly.");
@@ -309,8 +311,8 @@ portal_login(struct req *q)
 		lr = LR_UNAVAILABLE;
 	} else if (find_service(q, st, f.service, &svc) == -1) {
 		lr = q->st_broken ? LR_UNAVAILABLE : LR_NO_SERVICE;
-	} else if (authenticate(q, st, &f, &u, &lr) == 0) {
-		lr = admit_and_answer(q, st, &u, &svc);
+	} else if (authenticate(q, &f, &u, &lr) == 0) {
+		lr = admit_and_answer(q, &u, &svc);
 	}
 	ametrics_login(lr, elapsed_s(&t0));
 }

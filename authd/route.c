@@ -55,6 +55,15 @@ req_store(struct req *q)
 	return q->st;
 }
 
+void
+req_store_release(struct req *q)
+{
+	if (q->st != NULL)
+		dbpool_put(q->a->pool, q->st, q->st_broken);
+	q->st = NULL;
+	q->st_broken = 0;
+}
+
 /* Client address from the peer and trusted proxies. 0, or -1 after answering 400. */
 static int
 resolve_client(struct req *q)
@@ -156,8 +165,7 @@ route_dispatch(struct http_req *r, void *arg)
 	} else {
 		serve(&q);
 	}
-	if (q.st != NULL)
-		dbpool_put(a->pool, q.st, q.st_broken);
+	req_store_release(&q);
 	view_release(a, q.v);
 	atomic_fetch_sub(&a->inflight, 1);
 }
