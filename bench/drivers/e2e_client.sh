@@ -1,7 +1,8 @@
 #!/bin/sh
-# One client of bench/e2e.sh (not a benchmark itself: bench/run.sh runs bench/*.sh) (run inside its network namespace): K accesses
-# one after another, each a fresh login followed by the first use of the
-# service, timed by curl itself (-w, from the start of the transfer to its end:
+# One client of bench/e2e.sh, run inside its network namespace (kept out of
+# bench/*.sh, which bench/run.sh runs as benchmarks): K accesses one after
+# another, each a fresh login followed by the first use of the service, timed
+# by curl itself (-w, from the start of the transfer to its end:
 # curl's own start-up is not counted).
 #
 #   T1  POST /login -> 303 (password check, admission, ipfd's kernel ack, entry code)
