@@ -1,8 +1,10 @@
 /*
  * Store benchmark on SQLite: store_admit throughput and latency with 1 and 8
  * threads (each its own connection, distinct users, a cap nobody reaches),
- * then store_snapshot and store_sweep over 100 000 rights. Every figure is the
- * median of RUNS runs, each on a fresh database in $TMPDIR (default /tmp).
+ * flat out and paced; then store_snapshot and store_sweep over 100 000
+ * rights. The paced pair shows where WAL checkpoints land: on commits (no
+ * store_maintain) or in a housekeeping thread. Every figure is the median of
+ * RUNS runs, each on a fresh database in $TMPDIR (default /tmp).
  * Usage: bench_store [admissions-per-run] [rights]
  */
 
@@ -26,8 +28,18 @@ struct bench {
 	struct conf_db db;
 };
 
+/* How one admission run goes: threads, admissions per second (0 = flat out), upkeep. */
+struct plan {
+	const char *label;
+	int threads;
+	int n;
+	int rate;
+	int maintain_ms;             /* store_maintain period on its own connection, 0 = never */
+};
+
 struct worker {
 	const struct bench *b;
+	const struct plan *p;
 	pthread_barrier_t *go;
 	int64_t service_id;
 	const int64_t *users;
@@ -36,14 +48,15 @@ struct worker {
 	int failed;
 };
 
-/* Calls store_maintain every MAINTAIN_MS on its own connection, as authd's housekeeping would. */
 struct maintainer {
 	const struct bench *b;
+	int period_ms;
 	volatile int stop;
 	int failed;
 };
 
-#define MAINTAIN_MS 1000        /* authd's sweeper thread maintains once a second */
+#define PACED_N    2000
+#define PACED_RATE 500
 
 struct result {
 	double per_s, p50, p99, p999, max;
@@ -136,12 +149,15 @@ admit_worker(void *arg)
 	struct store *s = open_store(w->b, 0);
 	struct store_admission a;
 	struct addr ip = { .family = AF_INET, .bytes = { 10 } };
-	double t;
+	double t, start;
 
 	pthread_barrier_wait(w->go);
+	start = clock_us();
 	for (int i = 0; i < w->n; i++) {
 		ip.bytes[2] = (uint8_t)(i >> 8);
 		ip.bytes[3] = (uint8_t)i;
+		if (w->p->rate && (t = start + i * 1e6 / w->p->rate - clock_us()) > 0)
+			usleep((useconds_t)t);
 		t = clock_us();
 		w->failed += store_admit(s, w->users[i], w->service_id, &ip, T0, &a) != STORE_OK;
 		w->lat_us[i] = clock_us() - t;
@@ -158,48 +174,50 @@ maintain_loop(void *arg)
 
 	while (!m->stop) {
 		m->failed += store_maintain(s) != STORE_OK;
-		usleep(MAINTAIN_MS * 1000);
+		usleep((useconds_t)m->period_ms * 1000);
 	}
 	store_close(s);
 	return NULL;
 }
 
-/* One run: n admissions of distinct users spread over threads. */
+/* One run of plan p: admissions of distinct users spread over its threads. */
 static struct result
-admit_run(const struct bench *b, int threads, int n)
+admit_run(const struct bench *b, const struct plan *p)
 {
+	int n = p->n, per = n / p->threads, failed = 0;
 	int64_t *users = calloc((size_t)n, sizeof *users), svc;
 	double *lat = calloc((size_t)n, sizeof *lat), t;
 	struct worker w[THREADS];
-	struct maintainer m = { .b = b };
+	struct maintainer m = { .b = b, .period_ms = p->maintain_ms };
 	pthread_t th[THREADS], mt;
 	pthread_barrier_t go;
 	struct result r;
-	int per = n / threads, failed = 0;
 
 	if (!users || !lat)
 		die("admit", "out of memory");
 	store_close(fresh(b, n, 1, &svc, users));
-	pthread_create(&mt, NULL, maintain_loop, &m);
-	pthread_barrier_init(&go, NULL, (unsigned)threads + 1);
-	for (int i = 0; i < threads; i++) {
-		w[i] = (struct worker){ .b = b, .go = &go, .service_id = svc, .users = users + i * per,
-		                        .n = per, .lat_us = lat + i * per };
+	if (p->maintain_ms)
+		pthread_create(&mt, NULL, maintain_loop, &m);
+	pthread_barrier_init(&go, NULL, (unsigned)p->threads + 1);
+	for (int i = 0; i < p->threads; i++) {
+		w[i] = (struct worker){ .b = b, .p = p, .go = &go, .service_id = svc,
+		                        .users = users + i * per, .n = per, .lat_us = lat + i * per };
 		pthread_create(&th[i], NULL, admit_worker, &w[i]);
 	}
 	pthread_barrier_wait(&go);
 	t = clock_us();
-	for (int i = 0; i < threads; i++) {
+	for (int i = 0; i < p->threads; i++) {
 		pthread_join(th[i], NULL);
 		failed += w[i].failed;
 	}
 	t = clock_us() - t;
 	m.stop = 1;
-	pthread_join(mt, NULL);
+	if (p->maintain_ms)
+		pthread_join(mt, NULL);
 	pthread_barrier_destroy(&go);
 	if (failed || m.failed)
 		die("admit", "some admissions or checkpoints failed");
-	n = per * threads;
+	n = per * p->threads;
 	qsort(lat, (size_t)n, sizeof *lat, cmp_double);
 	r = (struct result){ n / (t / 1e6), lat[n / 2], lat[n * 99 / 100], lat[n * 999 / 1000],
 	                     lat[n - 1] };
@@ -209,13 +227,13 @@ admit_run(const struct bench *b, int threads, int n)
 }
 
 static struct result
-admit_median(const struct bench *b, int threads, int n)
+admit_median(const struct bench *b, const struct plan *p)
 {
 	double v[5][RUNS];
 	struct result r;
 
 	for (int i = 0; i < RUNS; i++) {
-		r = admit_run(b, threads, n);
+		r = admit_run(b, p);
 		v[0][i] = r.per_s;
 		v[1][i] = r.p50;
 		v[2][i] = r.p99;
@@ -295,10 +313,10 @@ big_run(const struct bench *b, int n, double *snap_ms, double *sweep_ms)
 }
 
 static void
-print_admit(int threads, const struct result *r)
+print_admit(const struct plan *p, const struct result *r)
 {
-	printf("%7d  %9.0f  %7.0f  %7.0f  %8.0f  %7.0f\n", threads, r->per_s, r->p50, r->p99,
-	       r->p999, r->max);
+	printf("%-34s  %7d  %8.0f  %6.0f  %6.0f  %8.0f  %6.0f\n", p->label, p->threads, r->per_s,
+	       r->p50, r->p99, r->p999, r->max);
 }
 
 int
@@ -308,7 +326,13 @@ main(int argc, char **argv)
 	const char *tmp = getenv("TMPDIR");
 	long long n = 8000, big = 100000;
 	double snap[RUNS], sweep[RUNS];
-	struct result r1, r8;
+	struct plan plans[] = {
+		{ "flat out, maintain every 100 ms", 1, 0, 0, 100 },
+		{ "flat out, maintain every 100 ms", THREADS, 0, 0, 100 },
+		{ "500/s, no maintain (SQLite's own)", 1, PACED_N, PACED_RATE, 0 },
+		{ "500/s, maintain every 100 ms", 1, PACED_N, PACED_RATE, 100 },
+	};
+	struct result r[sizeof plans / sizeof plans[0]];
 
 	if ((argc > 1 && parse_int(argv[1], THREADS * 10, 10000000, &n) < 0) ||
 	    (argc > 2 && parse_int(argv[2], 10, 10000000, &big) < 0))
@@ -318,16 +342,19 @@ main(int argc, char **argv)
 		die("mkdtemp", b.dir);
 	snprintf(b.db.path, sizeof b.db.path, "%s/bench.db", b.dir);
 
-	r1 = admit_median(&b, 1, (int)n);
-	r8 = admit_median(&b, THREADS, (int)n);
+	for (size_t i = 0; i < sizeof plans / sizeof plans[0]; i++) {
+		if (!plans[i].n)
+			plans[i].n = (int)n;
+		r[i] = admit_median(&b, &plans[i]);
+	}
 	for (int i = 0; i < RUNS; i++)
 		big_run(&b, (int)big, &snap[i], &sweep[i]);
 
-	printf("store_admit, SQLite WAL synchronous=NORMAL, store_maintain every %d ms,\n"
-	       "%lld admissions per run, median of %d runs\n", MAINTAIN_MS, n, RUNS);
-	printf("threads  admits/s  p50 us  p99 us  p99.9 us  max us\n");
-	print_admit(1, &r1);
-	print_admit(THREADS, &r8);
+	printf("store_admit on SQLite (WAL, synchronous=NORMAL), distinct users, median of %d runs\n"
+	       "of %lld admissions (paced: %d)\n", RUNS, n, PACED_N);
+	printf("%-34s  threads  admits/s  p50 us  p99 us  p99.9 us  max us\n", "run");
+	for (size_t i = 0; i < sizeof plans / sizeof plans[0]; i++)
+		print_admit(&plans[i], &r[i]);
 	printf("\n%lld live rights, median of %d runs\n", big, RUNS);
 	printf("store_snapshot  %8.1f ms\n", median(snap, RUNS));
 	printf("store_sweep     %8.1f ms  (all expired)\n", median(sweep, RUNS));

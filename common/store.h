@@ -188,10 +188,10 @@ int store_version(struct store *s);
 /*
  * Housekeeping kept off the request path: on SQLite, copies the write-ahead
  * log into the database (a checkpoint that blocks neither readers nor
- * writers). Commits do not checkpoint by themselves until the log passes a
- * safety limit (16 MB), so a writing daemon (authd) calls this from a
- * background thread about once a second; any connection to the database
- * will do. Cheap when there is nothing to copy.
+ * writers). A commit checkpoints by itself only when the log has grown past
+ * about a hundred admissions since the last store_maintain, so a writing
+ * daemon (authd) calls this from a background thread every 100 ms to 1 s;
+ * any connection to the database will do. Cheap when there is nothing to copy.
  */
 int store_maintain(struct store *s);
 

@@ -4,9 +4,8 @@
  *
  * Every connection runs WAL with synchronous=NORMAL (a commit is durable
  * against a crash of the process, and against power loss once checkpointed),
- * foreign keys on, and waits busy_timeout_ms for the write lock. Writers take
- * the lock up front (BEGIN IMMEDIATE) so a transaction never fails half-way
- * because another writer got there first.
+ * foreign keys on, and waits at most busy_timeout_ms for a write turn (see
+ * sq_begin and store_sqlite_wlock.c).
  */
 
 #include <errno.h>
@@ -390,28 +389,31 @@ precreate(const char *path, char *err, size_t errlen)
 /*
  * Checkpoints belong to store_maintain(): one on the commit path costs that
  * commit milliseconds of copying and fsync (bench_store, one thread: p99 of
- * store_admit 4.5 ms with SQLite's default of every 1000 pages, 0.3 ms with
- * none). WAL_SAFETY_PAGES (16 MB) only bounds the log when nobody maintains
- * often enough; WAL_KEEP_BYTES is what an emptied log may keep on disk.
+ * store_admit 4.5 ms with SQLite's checkpoint every 1000 pages, 0.3 ms with
+ * none). Commits still checkpoint once the log passes WAL_FALLBACK_PAGES
+ * (SQLite's own default, about a hundred admissions), so a store nobody
+ * maintains, or one written faster than it is maintained, behaves as plain
+ * SQLite would. WAL_KEEP_BYTES is what an emptied log may keep on disk.
  */
-#define WAL_SAFETY_PAGES "4096"
-#define WAL_KEEP_BYTES   "67108864"
+#define WAL_FALLBACK_PAGES "1000"
+#define WAL_KEEP_BYTES     "16777216"
 
 static int
 pragmas(struct sq *q, char *err, size_t errlen)
 {
 	static const char *const set[] = {
 		"PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON",
-		"PRAGMA wal_autocheckpoint = " WAL_SAFETY_PAGES,
+		"PRAGMA wal_autocheckpoint = " WAL_FALLBACK_PAGES,
 		"PRAGMA journal_size_limit = " WAL_KEEP_BYTES,
 	};
 	sqlite3_stmt *st = NULL;
+	const unsigned char *mode;
 	int ok;
 
 	if (sqlite3_prepare_v2(q->db, "PRAGMA journal_mode = WAL", -1, &st, NULL) != SQLITE_OK)
 		goto fail;
-	ok = sqlite3_step(st) == SQLITE_ROW &&
-	     strcmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
+	ok = sqlite3_step(st) == SQLITE_ROW && (mode = sqlite3_column_text(st, 0)) != NULL &&
+	     strcmp((const char *)mode, "wal") == 0;
 	sqlite3_finalize(st);
 	if (!ok)
 		goto fail;
