@@ -24,6 +24,7 @@ count_tap() {   # name logfile
 run_suite() {   # name command...
 	name=$1; shift
 	log="$out/$name.log"
+	mkdir -p "$(dirname "$log")"
 	printf '== %s\n' "$name"
 	start=$(date +%s)
 	"$@" >"$log" 2>&1
