@@ -7,8 +7,8 @@
  * (one request in flight per connection) and measures each one from the time
  * it was *scheduled*, not sent, so a server that falls behind is charged for
  * the queue it causes (no coordinated omission). Prints one line:
- *   rate=R sent=N ok=N bad=N achieved=R p50_us= p90_us= p99_us= p999_us= max_us=
- * "ok" counts 2xx answers. Exits 1 when the run could not be made at all.
+ *   rate=R sent=N ok=N bad=N achieved=R p50_us= p90_us= p99_us= p999_us= max_us= reconnects=N
+ * "ok" counts 2xx answers; a request lost with a closed connection is "bad". Exits 1 when the run could not be made at all.
  */
 
 #include <arpa/inet.h>
@@ -145,24 +145,48 @@ on_readable(struct conn *c)
 	return 1;
 }
 
+static struct sockaddr_in server;
+static uint64_t n_reconnects;
+
+static int
+connect_one(struct conn *c, int ep)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+	int one = 1;
+
+	c->busy = 0;
+	c->len = 0;
+	if ((c->fd = socket(AF_INET, SOCK_STREAM, 0)) == -1 ||
+	    connect(c->fd, (struct sockaddr *)&server, sizeof server) == -1)
+		return -1;
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	return epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
+}
+
+/* A server may close a keep-alive connection (nginx after keepalive_requests): open another. */
+static int
+reconnect(struct conn *c, int ep)
+{
+	if (c->busy) {
+		record((now_ns() - c->sched_ns) / 1000);
+		n_done++;
+		n_bad++;
+	}
+	close(c->fd);
+	n_reconnects++;
+	return connect_one(c, ep);
+}
+
 static int
 connect_all(const char *ip, int port, int n, int ep)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	struct epoll_event ev = { .events = EPOLLIN };
-	int one = 1;
-
-	if (inet_pton(AF_INET, ip, &sa.sin_addr) != 1)
+	server.sin_family = AF_INET;
+	server.sin_port = htons((uint16_t)port);
+	if (inet_pton(AF_INET, ip, &server.sin_addr) != 1)
 		return -1;
-	for (int i = 0; i < n; i++) {
-		if ((conns[i].fd = socket(AF_INET, SOCK_STREAM, 0)) == -1 ||
-		    connect(conns[i].fd, (struct sockaddr *)&sa, sizeof sa) == -1)
+	for (int i = 0; i < n; i++)
+		if (connect_one(&conns[i], ep) == -1)
 			return -1;
-		setsockopt(conns[i].fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-		ev.data.ptr = &conns[i];
-		if (epoll_ctl(ep, EPOLL_CTL_ADD, conns[i].fd, &ev) == -1)
-			return -1;
-	}
 	return 0;
 }
 
@@ -195,7 +219,7 @@ run(int ep, int nconns, long long rate, long long secs)
 		if ((n = epoll_pwait2(ep, evs, 64, &ts, NULL)) == -1 && errno != EINTR)
 			return -1;
 		for (int i = 0; i < n; i++)
-			if (on_readable(evs[i].data.ptr) == -1)
+			if (on_readable(evs[i].data.ptr) == -1 && reconnect(evs[i].data.ptr, ep) == -1)
 				return -1;
 	}
 	return 0;
@@ -230,10 +254,10 @@ main(int argc, char **argv)
 	if (run(ep, (int)nconns, rate, secs) == -1)
 		perror("cidload: run");
 	printf("rate=%lld sent=%llu ok=%llu bad=%llu achieved=%.0f p50_us=%lld p90_us=%lld "
-	       "p99_us=%lld p999_us=%lld max_us=%lld\n", rate, (unsigned long long)n_done,
+	       "p99_us=%lld p999_us=%lld max_us=%lld reconnects=%llu\n", rate, (unsigned long long)n_done,
 	       (unsigned long long)n_ok, (unsigned long long)n_bad,
 	       (double)n_done * 1e9 / (double)(now_ns() - t0), (long long)percentile(0.5),
 	       (long long)percentile(0.9), (long long)percentile(0.99), (long long)percentile(0.999),
-	       (long long)max_us);
+	       (long long)max_us, (unsigned long long)n_reconnects);
 	return 0;
 }
