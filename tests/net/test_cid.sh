@@ -282,7 +282,7 @@ metric() { cu 127.0.0.1 "$CID/metrics" | sed -n "s/^$1 //p"; }
 # A burst of one user's requests (wrk, 32 connections, 2 s) costs a handful of writes.
 $CTL grant w lab 127.0.0.1 >/dev/null && enter 127.0.0.1 w lab "$LAB" || not_ok "user w entered"
 c0=$(metric 'sekisho_cid_checks_total{result="ok"}') t0=$(metric sekisho_cid_touch_rights_total)
-in_ns gw wrk -t2 -c32 -d2s -H "Cookie: sekisho=$(cat "$T/w.cookie")" "$LAB/" >"$T/wrk.out" 2>&1
+in_ns gw wrk -t2 -c32 -d2s --timeout 10s -H "Cookie: sekisho=$(cat "$T/w.cookie")" "$LAB/" >"$T/wrk.out" 2>&1
 sleep 0.5
 c1=$(metric 'sekisho_cid_checks_total{result="ok"}') t1=$(metric sekisho_cid_touch_rights_total)
 reqs=$(sed -n 's/^ *\([0-9][0-9]*\) requests in.*/\1/p' "$T/wrk.out")
@@ -345,6 +345,16 @@ bg_stop cid3
 seen=$(sqlite3 "$T/sekisho.db" "SELECT last_seen FROM sessions WHERE id = $(cat "$T/u1.id")")
 [ "$seen" -ge "$t_before" ] && ok "SIGTERM: pending last-seen times are written before exit" ||
 	not_ok "SIGTERM: pending last-seen times are written before exit" "last_seen=$seen"
+
+# Started as root with [cid] user, cid binds and then runs as that user.
+mkdir -p "$T/priv" && cp "$T/sekisho.db" "$T/priv/" && chown -R nobody "$T/priv"
+sed -e "s|^path = .*|path = $T/priv/sekisho.db|" -e 's/^\[cid\]$/[cid]\nuser = nobody/' "$CONF" >"$T/priv.conf"
+bg_start cid4 gw "$B/cid" -d -f "$T/priv.conf"
+wait_for 5 healthz_is 200
+uid=$(awk '/^Uid:/ { print $2 }' "/proc/$(cat "$T/cid4.pid")/status" 2>/dev/null)
+[ "$uid" = "$(id -u nobody)" ] && ok "cid drops to [cid] user after binding" ||
+	not_ok "cid drops to [cid] user after binding" "uid=$uid"
+bg_stop cid4
 
 sed "s|^path = .*|path = $T/missing/sekisho.db|" "$CONF" >"$T/nostore.conf"
 bg_start cid2 gw "$B/cid" -d -f "$T/nostore.conf"
