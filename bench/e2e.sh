@@ -108,7 +108,8 @@ table1() {
 	say "   access = POST /login (scrypt N=2^15 r=8 p=1, admission, ipfd kernel ack) -> 303 = T1;"
 	say "            handoff 303 + first page through firewall, nginx auth_request, cid = T2; T = T1 + T2"
 	say "   seconds; 'thesis' = the Kagawa University thesis's Table 1; var = population variance of T"
-	say "clients   T1 (thesis)      T2 (thesis)      T (thesis)       var T (thesis)    p50 T  p99 T  max T  errors  wall s"
+	say "   load = the machine's 1-minute load average at the end of the row (other work on it shows there)"
+	say "clients   T1 (thesis)      T2 (thesis)      T (thesis)       var T (thesis)    p50 T  p99 T  max T  errors  wall s  load"
 	: >"$DAT"
 	for n in 1 2 3 4 5; do
 		# Each client is its own machine: run from its own namespace.
@@ -123,10 +124,10 @@ table1() {
 		echo $(($(now_ms) - t0)) >"$T/t1_$n.wall"
 		cat "$T/t1_$n".part.[0-9] >"$T/t1_$n.out"
 		set -- $(stats "t1_$n")
-		say "$(printf '%-9s %.3f (%s)    %.4f (%s)   %.3f (%s)    %.4f (%s)    %.3f  %.3f  %.3f  %-6s  %s' \
+		say "$(printf '%-9s %.3f (%s)    %.4f (%s)   %.3f (%s)    %.4f (%s)    %.3f  %.3f  %.3f  %-6s  %-6s  %s' \
 			"$n" "$3" "$(nth "$n" "$THESIS_T1")" "$4" "$(nth "$n" "$THESIS_T2")" \
 			"$5" "$(nth "$n" "$THESIS_T")" "$6" "$(nth "$n" "$THESIS_V")" "$7" "$8" "$9" "$2" \
-			"$(awk -v w="$(cat "$T/t1_$n.wall")" 'BEGIN { printf "%.0f", w / 1000 }')")"
+			"$(awk -v w="$(cat "$T/t1_$n.wall")" 'BEGIN { printf "%.0f", w / 1000 }')" "$(cut -d' ' -f1 /proc/loadavg)")"
 		echo "$n $3 $4 $5 $6 $(nth "$n" "$THESIS_T1") $(nth "$n" "$THESIS_T2") $(nth "$n" "$THESIS_T") $(nth "$n" "$THESIS_V")" \
 			>>"$DAT"
 	done
