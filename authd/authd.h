@@ -43,7 +43,7 @@
 #define RANDOM_STR_LEN   43              /* RANDOM_BYTES as base64url */
 #define XFF_MAX_LEN      1024            /* longest X-Forwarded-For accepted */
 #define XFF_MAX_ENTRIES  32
-#define ENTRY_URL_MAX    (URL_MAX_LEN + 64)
+#define ENTRY_URL_MAX    (URL_MAX_LEN + 96)  /* + "/_sekisho/enter?code=" + a code */
 #define CSP_MAX          1536
 #define THROTTLE_SLOTS   4096            /* remembered IPs, accounts, known pairs (each) */
 #define DBPOOL_MAX       64              /* store connections open at once */
