@@ -203,6 +203,7 @@ int store_user_get(struct store *s, const char *name, struct store_user *u);
 int store_user_get_id(struct store *s, int64_t id, struct store_user *u);
 /* Calls fn for each user by name; fn returns non-zero to stop. */
 int store_user_list(struct store *s, int (*fn)(const struct store_user *, void *), void *arg);
+/* Also ends every portal/admin login of the user: an old session dies with the old password. */
 int store_user_set_password(struct store *s, int64_t id, const char *pwhash);
 /* Refuses (STORE_INVALID) to demote or disable the last enabled root. */
 int store_user_set_role(struct store *s, int64_t id, int role, char *err, size_t errlen);

@@ -97,7 +97,9 @@ sq_user_list(struct store *s, store_user_fn fn, void *arg)
 }
 
 static const char SQL_SET_PASSWORD[] = "UPDATE users SET pwhash = ?2 WHERE id = ?1";
+static const char SQL_LOGINS_DEL_USER[] = "DELETE FROM logins WHERE user_id = ?1";
 
+/* A new password ends every portal login of the user, in the same transaction. */
 int
 sq_user_set_password(struct store *s, int64_t id, const char *pwhash)
 {
@@ -113,6 +115,8 @@ sq_user_set_password(struct store *s, int64_t id, const char *pwhash)
 	sqlite3_reset(st);
 	if (rc == STORE_OK && sqlite3_changes(q->db) == 0)
 		rc = store_fail(s, STORE_NOTFOUND, "no such user");
+	if (rc == STORE_OK)
+		rc = sq_run(q, SQL_LOGINS_DEL_USER, &id, 1, NULL);
 	return sq_finish(q, rc);
 }
 
@@ -172,7 +176,6 @@ fail:
 static const char SQL_END_USER_ALL[] =
 	"UPDATE sessions SET ended_at = ?2, end_reason = ?3 "
 	"WHERE user_id = ?1 AND ended_at IS NULL";
-static const char SQL_LOGINS_DEL_USER[] = "DELETE FROM logins WHERE user_id = ?1";
 
 /* Ends the user's live rights (END_USER_DISABLED) and drops their logins. */
 static int

@@ -578,6 +578,21 @@ Test(store, disabling_a_user_ends_their_rights_and_logins)
 	             "logins do not come back with the account");
 }
 
+Test(store, a_new_password_ends_the_users_logins_and_no_one_elses)
+{
+	int64_t u = fx_user(s, "pia", 0), other = fx_user(s, "quin", 0);
+	struct store_login l;
+
+	cr_assert_eq(store_login_put(s, "aa11", u, "csrf", T0, T0 + 3600), STORE_OK);
+	cr_assert_eq(store_login_put(s, "bb22", u, "csrf", T0, T0 + 3600), STORE_OK);
+	cr_assert_eq(store_login_put(s, "cc33", other, "csrf", T0, T0 + 3600), STORE_OK);
+	cr_assert_eq(store_user_set_password(s, u, "$scrypt$new"), STORE_OK);
+	cr_assert_eq(store_login_get(s, "aa11", T0 + 1, 0, &l), STORE_NOTFOUND, "old login lives on");
+	cr_assert_eq(store_login_get(s, "bb22", T0 + 1, 0, &l), STORE_NOTFOUND, "old login lives on");
+	cr_assert_eq(store_login_get(s, "cc33", T0 + 1, 0, &l), STORE_OK, "someone else's login ended");
+	cr_assert_eq(store_user_set_password(s, 999999, "$scrypt$new"), STORE_NOTFOUND);
+}
+
 Test(store, login_is_refused_when_expired_idle_or_user_disabled)
 {
 	int64_t u = fx_user(s, "alice", ROLE_ADMIN);
