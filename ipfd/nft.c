@@ -347,7 +347,7 @@ set_msg(struct nft *n, uint16_t type, uint16_t flags, const char *name, int fami
 		nftnl_set_set_u32(s, NFTNL_SET_ID, ++n->set_id);   /* the kernel requires one */
 	}
 	if ((nlh = msg_start(n, type, flags, name)) != NULL) {
-		if (type == NFT_MSG_NEWSET)
+		if (type == NFT_MSG_NEWSET || type == NFT_MSG_DELSET)
 			nftnl_set_nlmsg_build_payload(nlh, s);
 		else
 			nftnl_set_elems_nlmsg_build_payload(nlh, s);
@@ -365,20 +365,7 @@ nft_set_add(struct nft *n, const char *name, int family)
 void
 nft_set_del(struct nft *n, const char *name)
 {
-	struct nftnl_set *s;
-	struct nlmsghdr *nlh;
-
-	if ((s = nftnl_set_alloc()) == NULL) {
-		n->oom = 1;
-		return;
-	}
-	nftnl_set_set_str(s, NFTNL_SET_TABLE, IPFD_TABLE);
-	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
-	if ((nlh = msg_start(n, NFT_MSG_DELSET, 0, name)) != NULL) {
-		nftnl_set_nlmsg_build_payload(nlh, s);
-		msg_end(n, nlh);
-	}
-	nftnl_set_free(s);
+	set_msg(n, NFT_MSG_DELSET, 0, name, 0);
 }
 
 /* A DELSETELEM without elements empties the whole set. */
