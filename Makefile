@@ -115,10 +115,24 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@sh dist/demo.sh $(B)
 
+# Installs what docs/deploy.md describes; DESTDIR stages it elsewhere.
+install: all
+	install -d $(DESTDIR)/usr/sbin $(DESTDIR)/usr/bin $(DESTDIR)/usr/share/sekisho/web/static \
+	        $(DESTDIR)/usr/lib/sysusers.d $(DESTDIR)/usr/lib/tmpfiles.d \
+	        $(DESTDIR)/etc/systemd/system $(DESTDIR)/etc/sekisho $(DESTDIR)/usr/share/doc/sekisho
+	install -m 0755 $(B)/authd $(B)/ipfd $(B)/cid $(DESTDIR)/usr/sbin/
+	install -m 0755 $(B)/sekishoctl $(DESTDIR)/usr/bin/
+	install -m 0644 web/*.html $(DESTDIR)/usr/share/sekisho/web/
+	install -m 0644 web/static/* $(DESTDIR)/usr/share/sekisho/web/static/
+	install -m 0644 dist/sekisho.sysusers $(DESTDIR)/usr/lib/sysusers.d/sekisho.conf
+	install -m 0644 dist/sekisho.tmpfiles $(DESTDIR)/usr/lib/tmpfiles.d/sekisho.conf
+	install -m 0644 dist/sekisho-*.service $(DESTDIR)/etc/systemd/system/
+	install -m 0644 sekisho.conf.example docs/*.md $(DESTDIR)/usr/share/doc/sekisho/
+
 clean:
 	rm -rf build
 
-.PHONY: all deps unit check asan bench demo clean
+.PHONY: all deps unit check asan bench demo install clean
 .SECONDARY:
 
 -include $(shell find build -name '*.d' 2>/dev/null)
