@@ -56,6 +56,7 @@ for n in 1 2 3 4 5; do sys_client "c$n" "$n"; done
 sys_crowd crowd 1000
 sys_user t1 t2 t3 t4 t5
 sys_users_fast w 1000
+sys_users_fast f 400
 sys_service bench 2 300000 60 30
 sys_start_all || { echo "e2e: the system did not start" >&2; exit 1; }
 SVC=$(sql "SELECT id FROM services WHERE name = 'bench'")
@@ -204,23 +205,33 @@ log_ms() {   # file event: the timestamp (ms since the epoch) of the first line 
 }
 ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b - a) / 1000 }'; }
 
-bulk_admission() {   # label
-	label=$1 i=1
-	while [ $i -le 5 ]; do echo "10.0.$i.2 t$i"; i=$((i + 1)); done >"$T/cl5"
-	rm -f "$T/b_$1".part.*
+# Five clients at once, 40 accesses each. relogin: users t1..t5 log in again
+# and again (each login replaces the user's previous right, and ipfd is asked
+# to drop that right while its address stays in use); first: every access is
+# another user's first login (users fBASE+1.., one driver run each).
+bulk_admission() {   # label relogin|first base
+	label=$1 mode=$2 base=$3
+	rm -f "$T/b_$base".part.*
 	from=$(wc -l <"$T/authd.log")
 	pids="" i=1
 	while [ $i -le 5 ]; do
-		in_ns "c$i" sh "$DRIVER" "$PORTAL" "10.0.$i.2" "t$i" "$SYS_PW" bench 40 "$T/b_$1.part.$i" &
+		if [ "$mode" = relogin ]; then
+			in_ns "c$i" sh "$DRIVER" "$PORTAL" "10.0.$i.2" "t$i" "$SYS_PW" bench 40 "$T/b_$base.part.$i" &
+		else
+			in_ns "c$i" sh -c 'j=1; while [ $j -le 40 ]; do
+				sh "$0" "$1" "$2" "f$(($3 + ($4 - 1) * 40 + j))" "$5" bench 1 "$6"; j=$((j + 1))
+			done' "$DRIVER" "$PORTAL" "10.0.$i.2" "$base" "$i" "$SYS_PW" "$T/b_$base.part.$i" &
+		fi
 		pids="$pids $!" i=$((i + 1))
 	done
 	wait $pids
-	cat "$T/b_$1".part.[0-9] >"$T/b_$1.out"
-	set -- $(stats "b_$1")
-	say "$(printf '  %-26s live %-7s T1 %s  T2 %s  T %s  p99 T %s  errors %s' "$label" "$(live bench)" "$3" "$4" "$5" "$8" "$2")"
+	cat "$T/b_$base".part.[0-9] >"$T/b_$base.out"
+	set -- $(stats "b_$base")
+	say "$(printf '  %-30s live %-7s T1 %s  T2 %s  T %s  p99 T %s  errors %s' "$label" "$(live bench)" "$3" "$4" "$5" "$8" "$2")"
 	# authd's own account of the admissions: store transaction, ipfd round trip, entry code.
-	say "$(tail -n +"$((from + 1))" "$T/authd.log" | grep 'event=admit ' | sed 's/.*ms_store=\([0-9.]*\) ms_fw=\([0-9.]*\) ms_code=\([0-9.]*\).*/\1 \2 \3/' |
-		awk '{ s += $1; f += $2; c += $3; n++ } END { if (n) printf "    (authd, mean of %d admissions: store %.2f ms, ipfd %.2f ms, entry code %.2f ms)", n, s / n, f / n, c / n }')"
+	say "$(tail -n +"$((from + 1))" "$T/authd.log" | grep 'event=admit ' |
+		sed 's/.*ms_store=\([0-9.]*\) ms_fw=\([0-9.]*\) ms_code=\([0-9.]*\).*/\1 \2 \3/' |
+		awk '{ s += $1; f += $2; c += $3; n++ } END { if (n) printf "      authd, mean of %d admissions: store %.2f ms, ipfd %.2f ms, entry code %.2f ms", n, s / n, f / n, c / n }')"
 }
 
 # ipfd logs its start after the first full sync's batch was acknowledged by
@@ -241,7 +252,8 @@ check_set() {
 
 bulk() {
 	say "== $BULK live rights (service bench, one address each, fake users)"
-	bulk_admission "admission, before"
+	bulk_admission "first logins, before" first 0
+	bulk_admission "relogins, before" relogin 0
 	for d in authd cid ipfd; do sys_stop "$d"; done
 	t0=$(now_ms)
 	seed "$BULK"
@@ -253,7 +265,8 @@ bulk() {
 	sys_start cid
 	say "  cid start with $(live bench) rights -> healthy: $(ms "$t0" "$(now_ms)") s ($(grep -m1 'event=snapshot' "$T/cid.log" | sed 's/.*event=snapshot //'))"
 	sys_start authd
-	bulk_admission "admission, with $BULK"
+	bulk_admission "first logins, with $BULK" first 200
+	bulk_admission "relogins, with $BULK" relogin 200
 	sys_stop ipfd && mv "$T/ipfd.log" "$T/ipfd.log.1"
 	ipfd_timed_start "restart (set intact)"
 	sys_stop ipfd && mv "$T/ipfd.log" "$T/ipfd.log.2"
