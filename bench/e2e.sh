@@ -167,9 +167,9 @@ scaled() {
 	say "== Scaled: N concurrent clients (one address and user each, all in one namespace), K accesses each"
 	say "   Fewer accesses per client as N grows, to keep the run short. The users share one scrypt hash,"
 	say "   so every login still costs one full scrypt. authd answers 503 (Retry-After: 5) to a login that"
-	say "   found no free hash worker for 20 s, and closes connections past its limit (1024, shared by its"
-	say "   8 threads); the client then waits (Retry-After, or 1 s) and tries again, up to 20 times, and"
-	say "   T1 counts every attempt and every wait. ok = accesses that reached the service page;"
+	say "   found no free hash worker for 20 s, and a connection it does not answer at all (curl: code 000)"
+	say "   counts as refused; the client then waits (Retry-After, or 1 s) and tries again, up to 20"
+	say "   times, and T1 counts every attempt and every wait. ok = accesses that reached the service page;"
 	say "   retried = accesses that needed more than one try; 503s, refused = how many of each in all."
 	say "clients  K  ok     T1 mean  T2 mean  T mean   p50 T    p99 T    max T    retried  503s  refused  failed  wall s  logins/s"
 	for nk in 50:4 200:2 1000:1; do
