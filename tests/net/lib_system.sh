@@ -22,6 +22,7 @@
 #   sys_start ipfd|authd|cid|nginx          start one part and wait until it answers
 #   sys_stop NAME                SIGTERM and wait
 #   sys_restart NAME             stop, keep its log as NAME.log.K, start
+#   within_ms MS CMD...          retry CMD every 50 ms for at most MS milliseconds
 #
 # Browser (curl with one cookie jar per client address, $T/jar.ADDR):
 #   web_login HOST ADDR USER SERVICE [PASSWORD]
@@ -227,6 +228,15 @@ sys_restart() {   # name
 
 sys_start_all() {
 	sys_start ipfd && sys_start authd && sys_start cid && sys_start nginx
+}
+
+# Like wait_for, with a deadline in milliseconds (wait_for's is whole seconds).
+within_ms() {   # ms cmd...
+	_deadline=$(( $(date +%s%3N) + $1 )); shift
+	while ! "$@" >/dev/null 2>&1; do
+		[ "$(date +%s%3N)" -ge "$_deadline" ] && return 1
+		sleep 0.05
+	done
 }
 
 # ---- the browser ----

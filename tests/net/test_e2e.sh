@@ -199,8 +199,13 @@ check "max usage interval: cid refuses bob's cookie" wait_for 2 door_refuses lab
 
 r=$(right_of carol lab)
 ctl session revoke "$r" >/dev/null
+t0=$(date +%s%3N)
 check "revocation by an admin: carol's machine is cut off at once" fw_closed c3 10.0.3.2 2
-check "revocation by an admin: cid refuses carol's cookie within a second" wait_for 1 door_refuses lab 10.0.3.2 "$CAROL"
+if within_ms 1000 door_refuses lab 10.0.3.2 "$CAROL"; then
+	ok "revocation by an admin: cid refuses carol's cookie within a second ($(( $(date +%s%3N) - t0 )) ms)"
+else
+	not_ok "revocation by an admin: cid refuses carol's cookie within a second" "still $(door lab 10.0.3.2 "$CAROL") after 1 s"
+fi
 expect "revocation by an admin: the reason is 'revoked' (5)" 5 "$(reason_of "$r")"
 expect "the freed places admit again" "200 2 $LAB" "$(web_login c4 10.0.4.2 dave lab)"
 
