@@ -13,14 +13,15 @@
 #   many      50 and 200 concurrent clients (BIG_LOGINS each), while a probe
 #             fetches GET / every 50 ms: the form must stay fast while hashing.
 #   overhead  the admission without HTTP and hash (store_admit, ipfd's
-#             acknowledgement, entry code; then with the audit row), in-process,
-#             one client, ADMITS admissions: p50/p99, median over ROUNDS runs;
-#             with ipfd's batch window 0 (used throughout) and once with its
-#             shipped 500 µs.
+#             acknowledgement, entry code): as the running authd logs it for
+#             each login of one client (INLOG logins), and in-process back to
+#             back (ADMITS admissions, median over ROUNDS runs, also with the
+#             audit row); with ipfd's batch window 0 (used throughout) and once
+#             with its shipped 500 µs.
 #
 # Environment: SEKISHO_BUILD, SEKISHO_TOP, SEKISHO_BENCH_OUT, and
 # AUTHD_BENCH_LOGINS (default 100; the thesis used 1000), AUTHD_BENCH_ROUNDS (5),
-# AUTHD_BENCH_BIG_LOGINS (10), AUTHD_BENCH_ADMITS (5000).
+# AUTHD_BENCH_BIG_LOGINS (10), AUTHD_BENCH_ADMITS (5000), AUTHD_BENCH_INLOG (300).
 SEKISHO_TOP=${SEKISHO_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 . "$SEKISHO_TOP/tests/net/lib.sh"
 
@@ -30,6 +31,7 @@ LOGINS=${AUTHD_BENCH_LOGINS:-100}
 ROUNDS=${AUTHD_BENCH_ROUNDS:-5}
 BIG_LOGINS=${AUTHD_BENCH_BIG_LOGINS:-10}
 ADMITS=${AUTHD_BENCH_ADMITS:-5000}
+INLOG=${AUTHD_BENCH_INLOG:-300}
 CPUS=$(nproc)
 
 for p in "$B/authd" "$B/ipfd" "$B/sekishoctl" "$B/bench/authd_load" "$B/bench/authd_admit"; do
@@ -106,6 +108,11 @@ for c in 50 200; do
 	echo "many: $c clients x $BIG_LOGINS logins, GET / probed every 50 ms..." >&2
 	load -c "$c" -n "$BIG_LOGINS" -g 50 >>"$T/many.txt" || exit 1
 done
+echo "overhead in the running authd: 1 client x $INLOG logins..." >&2
+from=$(wc -l <"$T/authd.log")
+load -c 1 -n "$INLOG" >"$T/inlog_load.txt" || exit 1
+tail -n +"$((from + 1))" "$T/authd.log" | grep 'event=admit ' |
+	sed -n 's/.* ms_store=\([0-9.]*\) ms_fw=\([0-9.]*\) ms_code=\([0-9.]*\).*/\1 \2 \3/p' >"$T/inlog.txt"
 echo "idle: GET / alone..." >&2
 load -c 0 -n 500 >"$T/idle.txt" || exit 1
 
@@ -156,22 +163,33 @@ thesis_var() { echo "0.001 0.092 0.099 0.149 0.246" | cut -d' ' -f"$1"; }   # of
 	awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
 	       printf "GET / with no logins running (500 in a row): p50 %.2f ms, p99 %.2f ms\n", f["p50_ms"], f["p99_ms"] }' "$T/idle.txt"
 	echo
-	echo "Admission overhead without HTTP and hash, one client, $ADMITS admissions (median of $ROUNDS)"
+	echo "Admission overhead without HTTP and hash: store_admit + ipfd ack + entry code, one client"
+	awk '{ print ($1 + $2 + $3) * 1000 }' "$T/inlog.txt" | sort -n | awk '{ v[NR] = $1 } END {
+		n = NR
+		if (n == 0) { print "  in the running authd: no admission log lines"; exit }
+		a = v[int(0.5 * (n - 1) + 1.5)]; b = v[int(0.99 * (n - 1) + 1.5)]
+		printf "  in the running authd, %d logins (its admission log): p50 %.3f ms (goal <= 0.3: %s), p99 %.3f ms (goal <= 1: %s)\n",
+		       n, a / 1000, (a <= 300 ? "met" : "MISSED"), b / 1000, (b <= 1000 ? "met" : "MISSED") }'
 	p50=$(field path_p50_us <"$T/admit.txt" | median)
 	p99=$(field path_p99_us <"$T/admit.txt" | median)
-	awk -v a="$p50" -v b="$p99" 'BEGIN {
-		printf "  store_admit + ipfd ack + entry code: p50 %.3f ms (goal <= 0.3: %s), p99 %.3f ms (goal <= 1: %s)\n",
-		       a / 1000, (a <= 300 ? "met" : "MISSED"), b / 1000, (b <= 1000 ? "met" : "MISSED") }'
+	awk -v a="$p50" -v b="$p99" -v n="$ADMITS" -v r="$ROUNDS" 'BEGIN {
+		printf "  in-process, %d back to back (median of %d runs): p50 %.3f ms, p99 %.3f ms\n", n, r, a / 1000, b / 1000 }'
 	printf '    of which (p50, us): store_admit %s, ipfd ack %s, entry code %s\n' \
 		"$(field store_p50_us <"$T/admit.txt" | median)" "$(field ipfd_p50_us <"$T/admit.txt" | median)" \
 		"$(field code_p50_us <"$T/admit.txt" | median)"
-	printf '  with the audit row (all of admit_run): p50 %s us, p99 %s us\n' \
+	printf '    with the audit row (all of admit_run): p50 %s us, p99 %s us\n' \
 		"$(field p50_us <"$T/admit.txt" | median)" "$(field p99_us <"$T/admit.txt" | median)"
 	awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
-	       printf "  ipfd batch_window_us = 500 (its shipped default): path p50 %.3f ms, p99 %.3f ms (one run)\n",
+	       printf "    with ipfd batch_window_us = 500 (its shipped default): p50 %.3f ms, p99 %.3f ms (one run)\n",
 	              f["path_p50_us"] / 1000, f["path_p99_us"] / 1000 }' "$T/admit500.txt"
+	echo "  Notes. In-process, admissions run back to back with a store maintainer every 2 ms"
+	echo "  standing in for authd's 100 ms one; a transaction still checkpoints by itself once"
+	echo "  the WAL passes the store's fallback size (1000 pages: about 20 admissions when they"
+	echo "  never pause), which is the in-process p99. In the running authd each admission"
+	echo "  follows a 60 ms scrypt that has just streamed 32 MiB through the caches, and the"
+	echo "  request thread wakes from sleep: the same steps run with cold caches."
 	echo
 	echo "raw:"
-	sed 's/^/  /' "$T/seed.txt" "$T/hash.txt" "$T/admit.txt" "$T/admit500.txt" "$T/table1.txt" "$T/many.txt" "$T/idle.txt"
+	sed 's/^/  /' "$T/seed.txt" "$T/hash.txt" "$T/inlog_load.txt" "$T/admit.txt" "$T/admit500.txt" "$T/table1.txt" "$T/many.txt" "$T/idle.txt"
 } >"$OUT/authd.txt"
 cat "$OUT/authd.txt"
