@@ -244,14 +244,14 @@ notifier_main(void *arg)
 
 	pthread_mutex_lock(&f->lock);
 	for (;;) {
-		if (failed) {
+		if (failed && !f->stop) {
 			clock_gettime(CLOCK_REALTIME, &until);
 			until.tv_sec += RETRY_S;
 			pthread_cond_timedwait(&f->work, &f->lock, &until);
 		}
 		while (f->n_later == 0 && !f->stop)
 			pthread_cond_wait(&f->work, &f->lock);
-		if (f->n_later == 0 || (f->stop && failed))
+		if (f->n_later == 0)
 			break;
 		n = f->n_later;
 		memcpy(items, f->later, (size_t)n * sizeof items[0]);
@@ -261,6 +261,8 @@ notifier_main(void *arg)
 		pthread_mutex_lock(&f->lock);
 		requeue(f, items + sent, n - sent);
 		failed = sent < n;
+		if (f->stop && failed)
+			break;              /* stopping: one last try, then ipfd's sync catches up */
 	}
 	pthread_mutex_unlock(&f->lock);
 	return NULL;
