@@ -55,7 +55,7 @@ static const struct conf_item conf_items[] = {
 	  "log level of every program: err, warn, info or debug (before any section)" },
 
 	STR(db, path, K_PATH, "/var/lib/sekisho/sekisho.db", "the SQLite database file"),
-	STR(db, url, K_TEXT, "", "PostgreSQL conninfo; non-empty selects PostgreSQL instead of path"),
+	STR(db, url, K_TEXT, "", "reserved for a PostgreSQL conninfo; this build refuses a non-empty url"),
 	INT(db, busy_timeout_ms, 0, 600000, "5000", "how long a writer waits for the database lock"),
 	INT(db, retention_days, 1, 3650, "30", "ended rights and audit rows are kept this many days"),
 

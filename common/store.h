@@ -186,12 +186,14 @@ int store_schema_version(void);
 int store_version(struct store *s);
 
 /*
- * Housekeeping kept off the request path: on SQLite, copies the write-ahead
- * log into the database (a checkpoint that blocks neither readers nor
- * writers). A commit checkpoints by itself only when the log has grown past
- * about a hundred admissions since the last store_maintain, so a writing
- * daemon (authd) calls this from a background thread every 100 ms to 1 s;
- * any connection to the database will do. Cheap when there is nothing to copy.
+ * Housekeeping kept off the request path. On SQLite: flushes the write-ahead
+ * log to disk (commits do not flush it: a power loss takes what was committed
+ * since the last call), and copies the log into the database when it has
+ * grown long or a minute has passed (a checkpoint that blocks neither readers
+ * nor writers). A commit checkpoints by itself only when the log has grown
+ * very long, so a writing daemon (authd) calls this from a background thread
+ * every 100 ms; any connection to the database will do. Cheap when there is
+ * nothing to do.
  */
 int store_maintain(struct store *s);
 

@@ -12,6 +12,7 @@
  */
 
 #include <sqlite3.h>
+#include <stdatomic.h>
 
 #include "store_int.h"
 
@@ -90,6 +91,12 @@ struct sq_wlock *sq_wlock_get(const char *path, char *err, size_t errlen);
 void sq_wlock_put(struct sq_wlock *w);
 void sq_wlock_acquire(struct sq_wlock *w);
 void sq_wlock_release(struct sq_wlock *w);
+/* The file's write-ahead log as this process's commits and maintenance saw it. */
+struct sq_wal {
+	atomic_int frames;         /* log length after the last commit */
+	_Atomic int64_t copied_ms; /* last checkpoint, monotonic ms; 0: none yet */
+};
+struct sq_wal *sq_wlock_wal(struct sq_wlock *w);
 
 /* Binds args[0..n-1] to ?1..?n. */
 void sq_bind_ints(sqlite3_stmt *st, const int64_t *args, int n);

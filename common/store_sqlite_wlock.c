@@ -9,6 +9,9 @@
  * about as long as the writers ahead of them take, and SQLite's lock is left
  * to arbitrate between processes. A queue is shared by every connection to
  * the same file (device and inode) and freed with the last one.
+ *
+ * The same shared record carries what this process knows of the file's
+ * write-ahead log, for the checkpoint policy in store_sqlite.c.
  */
 
 #include <errno.h>
@@ -29,6 +32,7 @@ struct sq_wlock {
 	pthread_mutex_t m;
 	pthread_cond_t turn[WLOCK_WAKE_SLOTS];  /* ticket t waits on turn[t % WLOCK_WAKE_SLOTS] */
 	uint64_t next, serving;                /* ticket dispenser and the ticket now served */
+	struct sq_wal wal;
 	struct sq_wlock *link;
 };
 
@@ -105,4 +109,10 @@ sq_wlock_release(struct sq_wlock *w)
 	w->serving++;
 	pthread_cond_broadcast(&w->turn[w->serving % WLOCK_WAKE_SLOTS]);
 	pthread_mutex_unlock(&w->m);
+}
+
+struct sq_wal *
+sq_wlock_wal(struct sq_wlock *w)
+{
+	return &w->wal;
 }

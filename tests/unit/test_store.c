@@ -559,6 +559,42 @@ Test(store, maintain_checkpoints_without_disturbing_readers)
 	store_close(reader);
 }
 
+static off_t
+file_size(const char *name)
+{
+	char path[FX_PATH_MAX + 32];
+	struct stat sb;
+
+	fx_path(&fx, name, path, sizeof path);
+	return stat(path, &sb) == 0 ? sb.st_size : -1;
+}
+
+Test(store, commits_leave_the_log_to_maintain_which_copies_it_once_long)
+{
+	int64_t v = fx_service(s, "lab", 1000, 60, 10, root);
+	struct store_admission a;
+	char name[16];
+	off_t db;
+
+	cr_assert_eq(store_maintain(s), STORE_OK, "the first call copies what setup wrote");
+	db = file_size("sekisho.db");
+	for (int i = 0; i < 300; i++) {   /* well past SQLite's own 1000-page checkpoint */
+		snprintf(name, sizeof name, "u%d", i);
+		cr_assert_eq(admit(fx_user(s, name, 0), v, "10.0.0.1", T0, &a), STORE_OK);
+	}
+	cr_assert_eq(file_size("sekisho.db"), db, "no commit copied the log into the database");
+	cr_assert_gt(file_size("sekisho.db-wal"), 1000 * 4096);
+	cr_assert_eq(store_maintain(s), STORE_OK);
+	cr_assert_eq(file_size("sekisho.db"), db, "a log under 16 MiB is flushed, not copied");
+	for (int i = 300; i < 1200 && file_size("sekisho.db") == db; i++) {
+		snprintf(name, sizeof name, "u%d", i);
+		cr_assert_eq(admit(fx_user(s, name, 0), v, "10.0.0.1", T0, &a), STORE_OK);
+		cr_assert_eq(store_maintain(s), STORE_OK);
+	}
+	cr_assert_gt(file_size("sekisho.db"), db, "a long log is copied by store_maintain");
+	cr_assert_eq(live_rights(s, v), active_of(s, v));
+}
+
 Test(store, disabling_a_user_ends_their_rights_and_logins)
 {
 	int64_t u = fx_user(s, "alice", 0);
