@@ -416,14 +416,13 @@ store_right_list(struct store *s, int64_t service_id, int64_t user_id,
 }
 
 int
-store_ip_users(struct store *s, int64_t service_id, const struct addr *ip,
-               int64_t except_id, int *count)
+store_ip_rights(struct store *s, int64_t service_id, const struct addr *ip,
+                int (*fn)(const struct store_right *, void *), void *arg)
 {
 	clear(s);
-	*count = 0;
 	if (!addr_ok(ip))
 		return store_fail(s, STORE_INVALID, "no address");
-	return s->ops->ip_users(s, service_id, ip, except_id, count);
+	return s->ops->ip_rights(s, service_id, ip, fn, arg);
 }
 
 int

@@ -267,9 +267,9 @@ int store_right_by_sid(struct store *s, const char *sid, struct store_right *r);
 int store_right_list(struct store *s, int64_t service_id, int64_t user_id,
                      int (*fn)(const struct store_right *, void *), void *arg);
 
-/* Number of live rights of service_id other than except_id that use ip. */
-int store_ip_users(struct store *s, int64_t service_id, const struct addr *ip,
-                   int64_t except_id, int *count);
+/* Live rights of service_id that use ip (behind NAT there may be several), oldest first. */
+int store_ip_rights(struct store *s, int64_t service_id, const struct addr *ip,
+                    int (*fn)(const struct store_right *, void *), void *arg);
 
 /*
  * Last-seen refresh, batched: one transaction for n rights; each right's

@@ -48,8 +48,8 @@ struct store_ops {
 	                int64_t now, store_right_fn, void *);
 	int (*right_get)(struct store *, int64_t id, const char *sid, struct store_right *);
 	int (*right_list)(struct store *, int64_t service_id, int64_t user_id, store_right_fn, void *);
-	int (*ip_users)(struct store *, int64_t service_id, const struct addr *ip,
-	                int64_t except_id, int *count);
+	int (*ip_rights)(struct store *, int64_t service_id, const struct addr *ip,
+	                 store_right_fn fn, void *arg);
 	int (*touch)(struct store *, const int64_t *ids, const int64_t *seen, size_t n);
 	int (*sweep)(struct store *, int64_t now, store_right_fn, void *, int *n);
 	int (*prune)(struct store *, int64_t before, int *n);

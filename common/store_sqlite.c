@@ -35,7 +35,7 @@ static const struct store_ops sq_ops = {
 	.service_list = sq_service_list, .service_update = sq_service_update,
 	.service_del = sq_service_del,
 	.admit = sq_admit, .end = sq_end, .end_user = sq_end_user,
-	.right_get = sq_right_get, .right_list = sq_right_list, .ip_users = sq_ip_users,
+	.right_get = sq_right_get, .right_list = sq_right_list, .ip_rights = sq_ip_rights,
 	.touch = sq_touch, .sweep = sq_sweep, .prune = sq_prune, .snapshot = sq_snapshot,
 	.changes = sq_changes,
 	.code_put = sq_code_put, .code_take = sq_code_take,

@@ -154,7 +154,7 @@ int sq_code_take(struct store *, const char *, int64_t, struct store_right *);
 
 int sq_right_get(struct store *, int64_t, const char *, struct store_right *);
 int sq_right_list(struct store *, int64_t, int64_t, store_right_fn, void *);
-int sq_ip_users(struct store *, int64_t, const struct addr *, int64_t, int *);
+int sq_ip_rights(struct store *, int64_t, const struct addr *, store_right_fn, void *);
 int sq_snapshot(struct store *, int64_t, store_service_fn, store_right_fn, void *, int64_t *);
 int sq_changes(struct store *, int64_t, int, int (*)(const struct store_change *, void *), void *);
 

@@ -78,27 +78,23 @@ sq_right_list(struct store *s, int64_t service_id, int64_t user_id,
 	return each_right(q, st, fn, arg, &stop);
 }
 
-static const char SQL_IP_USERS[] =
-	"SELECT count(*) FROM sessions WHERE service_id = ?1 AND ip = ?2 "
-	"AND ended_at IS NULL AND id <> ?3";
+static const char SQL_IP_RIGHTS[] =   /* index sessions_live_ip */
+	"SELECT " SQ_RIGHT_COLS " FROM sessions WHERE service_id = ?1 AND ip = ?2 "
+	"AND ended_at IS NULL ORDER BY id";
 
 int
-sq_ip_users(struct store *s, int64_t service_id, const struct addr *ip, int64_t except_id,
-            int *count)
+sq_ip_rights(struct store *s, int64_t service_id, const struct addr *ip, store_right_fn fn,
+             void *arg)
 {
 	struct sq *q = sq_of(s);
-	sqlite3_stmt *st = sq_stmt(q, SQL_IP_USERS);
-	int rc, row;
+	sqlite3_stmt *st = sq_stmt(q, SQL_IP_RIGHTS);
+	int stop = 0;
 
 	if (!st)
 		return STORE_UNAVAILABLE;
 	sqlite3_bind_int64(st, 1, service_id);
 	sq_bind_addr(st, 2, ip);
-	sqlite3_bind_int64(st, 3, except_id);
-	if ((rc = sq_step(q, st, "ip users", &row)) == STORE_OK && row)
-		*count = sqlite3_column_int(st, 0);
-	sqlite3_reset(st);
-	return rc;
+	return each_right(q, st, fn, arg, &stop);
 }
 
 static const char SQL_LAST_SEQ[] =

@@ -240,7 +240,7 @@ revoke(struct run *r, struct pending *p)
 	struct store_right rt;
 	struct keep k;
 	struct step *s;
-	int rc, users = 0;
+	int rc;
 
 	rc = store_right_get(r->d->store, p->req.right_id, &rt);
 	if (rc == STORE_NOTFOUND || (rc == STORE_OK && right_live(&rt, r->now_ms / 1000))) {
@@ -256,9 +256,7 @@ revoke(struct run *r, struct pending *p)
 	k.except_id = rt.id;
 	k.now_s = r->now_ms / 1000;
 	if (rc == STORE_OK)
-		rc = store_ip_users(r->d->store, rt.service_id, &rt.ip, rt.id, &users);
-	if (rc == STORE_OK && users > 0)
-		rc = store_right_list(r->d->store, rt.service_id, 0, keep_right, &k);
+		rc = store_ip_rights(r->d->store, rt.service_id, &rt.ip, keep_right, &k);
 	if (rc != STORE_OK) {
 		ipc_rep_init(&p->rep, &p->req, IPC_ESTORE, store_error(r->d->store));
 		return;

@@ -889,24 +889,39 @@ Test(store, every_state_change_is_logged_in_order)
 	cr_assert_eq(store_changes(s, 0, 0, on_change, &rp), STORE_INVALID);
 }
 
-Test(store, ip_users_counts_other_live_rights_behind_one_nat_address)
+struct ids { int64_t v[8]; int n; };
+
+static int
+collect_id(const struct store_right *r, void *arg)
+{
+	struct ids *ids = arg;
+
+	if (ids->n < 8)
+		ids->v[ids->n++] = r->id;
+	return 0;
+}
+
+Test(store, ip_rights_lists_the_live_rights_behind_one_nat_address)
 {
 	int64_t v = fx_service(s, "lab", 5, 60, 10, root), w = fx_service(s, "wiki", 5, 60, 10, root);
 	int64_t u1 = fx_user(s, "u1", 0), u2 = fx_user(s, "u2", 0), u3 = fx_user(s, "u3", 0);
-	struct store_admission a1, a2, a3;
+	struct store_admission a1, a2, a3, a4;
 	struct addr nat = fx_ip("198.51.100.7");
-	int n = -1;
+	struct ids ids = { { 0 }, 0 };
 
 	cr_assert_eq(admit(u1, v, "198.51.100.7", T0, &a1), STORE_OK);
 	cr_assert_eq(admit(u2, v, "198.51.100.7", T0, &a2), STORE_OK);
 	cr_assert_eq(admit(u3, w, "198.51.100.7", T0, &a3), STORE_OK);
-	cr_assert_eq(store_ip_users(s, v, &nat, a1.right.id, &n), STORE_OK);
-	cr_assert_eq(n, 1, "u2 still uses the address on lab");
+	cr_assert_eq(admit(u3, v, "198.51.100.8", T0, &a4), STORE_OK);
+	cr_assert_eq(store_ip_rights(s, v, &nat, collect_id, &ids), STORE_OK);
+	cr_assert_eq(ids.n, 2, "u1 and u2 on lab; not wiki's right, not another address");
+	cr_assert_eq(ids.v[0], a1.right.id);
+	cr_assert_eq(ids.v[1], a2.right.id);
 	cr_assert_eq(store_end(s, a2.right.id, END_LOGOUT, T0 + 1, NULL), STORE_OK);
-	cr_assert_eq(store_ip_users(s, v, &nat, a1.right.id, &n), STORE_OK);
-	cr_assert_eq(n, 0, "wiki's right does not count for lab");
-	cr_assert_eq(store_ip_users(s, v, &nat, 0, &n), STORE_OK);
-	cr_assert_eq(n, 1);
+	ids.n = 0;
+	cr_assert_eq(store_ip_rights(s, v, &nat, collect_id, &ids), STORE_OK);
+	cr_assert_eq(ids.n, 1, "an ended right no longer counts");
+	cr_assert_eq(ids.v[0], a1.right.id);
 }
 
 static int
