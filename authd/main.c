@@ -34,6 +34,7 @@ start_http(struct authd *a, char *err, size_t errlen)
 	o.name = "authd";
 	o.listen = a->boot.authd.listen;
 	o.threads = 0;              /* one thread per connection: a slow hash blocks only its own */
+	o.max_conns = a->boot.authd.max_connections;
 	o.max_body = (size_t)a->boot.authd.max_body;
 	o.tls_cert = a->boot.authd.tls_cert;
 	o.tls_key = a->boot.authd.tls_key;

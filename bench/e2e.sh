@@ -295,7 +295,7 @@ bulk() {
 
 t_start=$(date +%s)
 say "sekisho end-to-end benchmarks, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, commit $(git -C "$SEKISHO_TOP" rev-parse --short HEAD 2>/dev/null || echo "${SEKISHO_COMMIT:-unknown}")"
-say "config: the defaults (authd threads 8, hash_workers 2; cid threads 2, refresh 250 ms) but sweep every 1 s"
+say "config: the defaults (authd hash_workers 2; cid threads 2, refresh 250 ms) but sweep every 1 s"
 say ""
 part table1 && table1
 part scaled && scaled

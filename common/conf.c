@@ -66,7 +66,7 @@ static const struct conf_item conf_items[] = {
 	STR(authd, tls_cert, K_PATH, "", "PEM certificate; with tls_key, serve HTTPS"),
 	STR(authd, tls_key, K_PATH, "", "PEM private key of tls_cert"),
 	STR(authd, web_dir, K_PATH, "/usr/share/sekisho/web", "templates and static files"),
-	INT(authd, threads, 1, 256, "8", "HTTP worker threads"),
+	INT(authd, max_connections, 1, 65536, "1024", "connections served at once, each on its own thread; more are refused"),
 	INT(authd, hash_workers, 1, 64, "2", "password hashes computed at once"),
 	INT(authd, sweep_interval_s, 1, 3600, "60", "seconds between sweeps of expired and idle rights"),
 	INT(authd, ipfd_timeout_ms, 100, 60000, "2000", "how long to wait for ipfd to confirm an admission"),

@@ -34,7 +34,7 @@ struct conf_authd {
 	char tls_cert[CONF_PATH_MAX];  /* both set: serve HTTPS */
 	char tls_key[CONF_PATH_MAX];
 	char web_dir[CONF_PATH_MAX];   /* templates and static files */
-	int  threads;                  /* HTTP worker threads */
+	int  max_connections;          /* concurrent HTTP connections (a thread each) */
 	int  hash_workers;             /* concurrent password hashes */
 	int  sweep_interval_s;         /* sweeper period */
 	int  ipfd_timeout_ms;          /* wait for ipfd's acknowledgement this long */

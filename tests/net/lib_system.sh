@@ -70,7 +70,6 @@ base_url = $PORTAL
 web_dir = $SEKISHO_TOP/web
 sweep_interval_s = ${SYS_SWEEP_S:-1}
 hash_workers = ${SYS_HASH_WORKERS:-2}
-threads = ${SYS_AUTHD_THREADS:-8}
 ipfd_timeout_ms = 5000
 [ipfd]
 socket = $SOCK

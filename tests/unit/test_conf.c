@@ -68,7 +68,7 @@ Test(conf, defaults_are_the_documented_values)
 	cr_assert_str_eq(c.authd.listen, "127.0.0.1:8080");
 	cr_assert_str_eq(c.authd.base_url, "http://127.0.0.1:8080");
 	cr_assert_str_eq(c.authd.web_dir, "/usr/share/sekisho/web");
-	cr_assert_eq(c.authd.threads, 8);
+	cr_assert_eq(c.authd.max_connections, 1024);
 	cr_assert_eq(c.authd.hash_workers, 2);
 	cr_assert_eq(c.authd.sweep_interval_s, 60);
 	cr_assert_eq(c.authd.ipfd_timeout_ms, 2000);
@@ -122,7 +122,7 @@ Test(conf, a_good_file_overrides_only_what_it_sets, .fini = cleanup)
 	cr_assert_eq(c.cid.secure_cookie, 1);
 	cr_assert_eq(c.cid.bind_ip, 0);
 	cr_assert_str_eq(c.file, path);
-	cr_assert_eq(c.authd.threads, d.authd.threads, "untouched keys keep their defaults");
+	cr_assert_eq(c.authd.max_connections, d.authd.max_connections, "untouched keys keep their defaults");
 	cr_assert_eq(c.db.busy_timeout_ms, d.db.busy_timeout_ms);
 }
 
@@ -152,11 +152,12 @@ ParameterizedTestParameters(conf, bad_files_name_file_line_and_reason)
 		{ "[db]\nbusy_timeout_ms = 12x\n", 2, "\"12x\" is not an integer in 0..600000" },
 		{ "[db]\nbusy_timeout_ms = -1\n", 2, "is not an integer in 0..600000" },
 		{ "[db]\nbusy_timeout_ms =\n", 2, "\"\" is not an integer" },
-		{ "[authd]\nthreads = 0\n", 2, "authd.threads: \"0\" is not an integer in 1..256" },
-		{ "[authd]\nthreads = 99999999999999999999\n", 2, "is not an integer" },
-		{ "[authd]\nthreads = +8\n", 2, "is not an integer" },
-		{ "[authd]\nthreads = 0x10\n", 2, "is not an integer" },
-		{ "[authd]\nthreads = 8 8\n", 2, "is not an integer" },
+		{ "[authd]\nmax_connections = 0\n", 2, "authd.max_connections: \"0\" is not an integer in 1..65536" },
+		{ "[authd]\nthreads = 8\n", 2, "unknown key \"threads\" in [authd]" },
+		{ "[authd]\nmax_connections = 99999999999999999999\n", 2, "is not an integer" },
+		{ "[authd]\nmax_connections = +8\n", 2, "is not an integer" },
+		{ "[authd]\nmax_connections = 0x10\n", 2, "is not an integer" },
+		{ "[authd]\nmax_connections = 8 8\n", 2, "is not an integer" },
 		{ "[db]\npath = /a\n\n[db]\npath = /b\n", 5, "duplicate key db.path (first set on line 2)" },
 		{ "[authd]\nlisten = localhost:80\n", 2, "authd.listen: want ADDR:PORT" },
 		{ "[authd]\nlisten = 127.0.0.1\n", 2, "authd.listen: want ADDR:PORT" },
