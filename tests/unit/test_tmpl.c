@@ -146,8 +146,7 @@ ParameterizedTestParameters(tmpl, syntax_errors_name_file_and_line)
 	return cr_make_param_array(struct bad, cases, sizeof cases / sizeof cases[0]);
 }
 
-ParameterizedTest(struct bad *b, tmpl, syntax_errors_name_file_and_line, .init = setup,
-                  .fini = teardown)
+ParameterizedTest(struct bad *b, tmpl, syntax_errors_name_file_and_line)
 {
 	char err[256] = "";
 
