@@ -1,4 +1,3 @@
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -203,35 +202,6 @@ admin_fw_sync(struct req *q, int64_t service_id)
 		return 0;
 	log_warn("event=sync_failed service_id=%lld why=\"%s\"", (long long)service_id, err);
 	return -1;
-}
-
-/* Waits for a free hash worker. 0, or -1 when none came free in time. */
-static int
-hash_slot(struct req *q)
-{
-	struct timespec deadline;
-
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += HASH_WAIT_S;
-	while (sem_timedwait(&q->a->hash_sem, &deadline) == -1)
-		if (errno != EINTR)
-			return -1;
-	return 0;
-}
-
-int
-admin_hash_password(struct req *q, const char *pw, char *out, size_t n)
-{
-	char err[160];
-	int rc;
-
-	if (hash_slot(q) == -1)
-		return -1;
-	rc = passwd_hash(pw, &passwd_default, out, n, err, sizeof err);
-	sem_post(&q->a->hash_sem);
-	if (rc == -1)
-		log_err("event=hash_failed why=\"%s\"", err);
-	return rc;
 }
 
 void

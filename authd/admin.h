@@ -105,7 +105,6 @@ void admin_audit(struct req *q, struct store *st, const char *action, const char
 /* Tells ipfd to rebuild service_id (0 = everything). 0, or -1 after logging why. */
 int admin_fw_sync(struct req *q, int64_t service_id);
 /* Hashes a new password on a hash worker. 0 or -1 (busy or failed). */
-int admin_hash_password(struct req *q, const char *pw, char *out, size_t n);
 /* Copies the form's messages and values into c (names from admin_*_field_name). */
 void admin_form_errors(struct tmpl_ctx *c, const struct admin_field *f, int n,
                        const char *(*field_name)(int));

@@ -152,7 +152,7 @@ admin_user_new(struct req *q)
 	}
 	if ((st = admin_store(q)) == NULL)
 		return;
-	if (admin_hash_password(q, f.f[AUF_PASSWORD].in, hash, sizeof hash) == -1) {
+	if (hashpool_hash(q->a, f.f[AUF_PASSWORD].in, hash, sizeof hash) == -1) {
 		admin_busy(q);
 		return;
 	}
@@ -317,7 +317,7 @@ admin_user_password(struct req *q)
 		user_page(q, 400, &u, NULL, err);
 		return;
 	}
-	if (admin_hash_password(q, pw, hash, sizeof hash) == -1) {
+	if (hashpool_hash(q->a, pw, hash, sizeof hash) == -1) {
 		admin_busy(q);
 		return;
 	}

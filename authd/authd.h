@@ -191,6 +191,12 @@ void hashpool_stop(struct hashpool *p);
  */
 int hashpool_verify(struct hashpool *p, const char *ip, const char *account, const char *pw,
                     const char *hash, int account_ok, int *retry_s);
+/*
+ * Hashes pw with the default parameters on the calling thread once one of the
+ * hash_workers slots is free (new passwords, rehashes). 0, or -1 (logged) when
+ * no slot came free in HASH_WAIT_S or the hash failed.
+ */
+int hashpool_hash(struct authd *a, const char *pw, char *out, size_t n);
 
 /* ---- login.c ---- */
 

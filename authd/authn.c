@@ -1,6 +1,9 @@
+#include <string.h>
 #include <time.h>
 
 #include "authd.h"
+#include "log.h"
+#include "passwd.h"
 
 /*
  * Name and password checks for every login form. The order matters:
@@ -25,13 +28,37 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * After a successful check, a hash made with weaker parameters than today's
+ * default is replaced by one made with it: the password is in hand only now.
+ * It costs this one login a second hash; a failure is logged and changes
+ * nothing else. st NULL: take the request's connection again.
+ */
+static void
+upgrade(struct req *q, struct store *st, struct store_user *u, const char *pw)
+{
+	char h[HASH_MAX_LEN + 1];
+
+	if (!passwd_needs_rehash(u->pwhash, &passwd_default) || hashpool_hash(q->a, pw, h, sizeof h) == -1)
+		return;
+	if (st == NULL && (st = req_store(q)) == NULL)
+		return;
+	if (store_user_rehash(st, u->id, u->pwhash, h) != STORE_OK) {
+		log_warn("event=rehash_failed user=%s why=\"%s\"", u->name, store_error(st));
+		return;
+	}
+	memcpy(u->pwhash, h, sizeof h);
+	log_info("event=rehash user=%s params=ln%d,r%d,p%d", u->name, passwd_default.ln,
+	         passwd_default.r, passwd_default.p);
+}
+
 /* The check; with release, q's store connection goes back to the pool during the hash. */
 static int
 check(struct req *q, struct store *st, const char *name, const char *pw, struct store_user *u,
       int *retry_s, int release)
 {
 	const char *account = name_valid(name) ? name : NULL;
-	int rc = STORE_NOTFOUND, found;
+	int rc = STORE_NOTFOUND, found, result;
 
 	if (throttle_check(q->a->throttle, q->ipstr, account, now_ms(), retry_s) == -1)
 		return AUTHN_THROTTLED;
@@ -44,8 +71,11 @@ check(struct req *q, struct store *st, const char *name, const char *pw, struct 
 	found = rc == STORE_OK;
 	if (release)
 		req_store_release(q);
-	return hashpool_verify(q->a->hashes, q->ipstr, account, pw,
-	                       found ? u->pwhash : q->a->dummy_hash, found && !u->disabled, retry_s);
+	result = hashpool_verify(q->a->hashes, q->ipstr, account, pw,
+	                         found ? u->pwhash : q->a->dummy_hash, found && !u->disabled, retry_s);
+	if (result == AUTHN_OK)
+		upgrade(q, release ? NULL : st, u, pw);
+	return result;
 }
 
 int

@@ -192,3 +192,34 @@ hashpool_verify(struct hashpool *p, const char *ip, const char *account, const c
 	*retry_s = j.retry_s;
 	return j.result;
 }
+
+/* Waits for a free hash slot. 0, or -1 when none came free in time. */
+static int
+hash_slot(struct authd *a)
+{
+	struct timespec deadline;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += HASH_WAIT_S;
+	while (sem_timedwait(&a->hash_sem, &deadline) == -1)
+		if (errno != EINTR)
+			return -1;
+	return 0;
+}
+
+int
+hashpool_hash(struct authd *a, const char *pw, char *out, size_t n)
+{
+	char err[160];
+	int rc;
+
+	if (hash_slot(a) == -1) {
+		log_warn("event=hash_busy why=\"no hash slot came free in %d s\"", HASH_WAIT_S);
+		return -1;
+	}
+	rc = passwd_hash(pw, &passwd_default, out, n, err, sizeof err);
+	sem_post(&a->hash_sem);
+	if (rc == -1)
+		log_err("event=hash_failed why=\"%s\"", err);
+	return rc;
+}

@@ -253,6 +253,15 @@ store_user_set_password(struct store *s, int64_t id, const char *pwhash)
 }
 
 int
+store_user_rehash(struct store *s, int64_t id, const char *old_hash, const char *new_hash)
+{
+	clear(s);
+	if (!text_ok(new_hash, HASH_MAX_LEN) || !new_hash[0] || !text_ok(old_hash, HASH_MAX_LEN))
+		return store_fail(s, STORE_INVALID, "invalid password hash");
+	return s->ops->user_rehash(s, id, old_hash, new_hash);
+}
+
+int
 store_user_set_role(struct store *s, int64_t id, int role, char *err, size_t errlen)
 {
 	clear(s);

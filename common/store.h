@@ -207,6 +207,13 @@ int store_user_get_id(struct store *s, int64_t id, struct store_user *u);
 int store_user_list(struct store *s, int (*fn)(const struct store_user *, void *), void *arg);
 /* Also ends every portal/admin login of the user: an old session dies with the old password. */
 int store_user_set_password(struct store *s, int64_t id, const char *pwhash);
+/*
+ * The same password hashed anew (stronger parameters): replaces the hash only
+ * while it is still old_hash (STORE_NOTFOUND otherwise: the user is gone or
+ * the password was changed meanwhile) and, being the same password, ends no
+ * login.
+ */
+int store_user_rehash(struct store *s, int64_t id, const char *old_hash, const char *new_hash);
 /* Refuses (STORE_INVALID) to demote or disable the last enabled root. */
 int store_user_set_role(struct store *s, int64_t id, int role, char *err, size_t errlen);
 /* Disabling ends the user's live rights (END_USER_DISABLED) and portal logins. */

@@ -31,6 +31,7 @@ struct store_ops {
 	int (*user_get)(struct store *, const char *name, int64_t id, struct store_user *);
 	int (*user_list)(struct store *, store_user_fn, void *);
 	int (*user_set_password)(struct store *, int64_t id, const char *pwhash);
+	int (*user_rehash)(struct store *, int64_t id, const char *old_hash, const char *new_hash);
 	int (*user_set_role)(struct store *, int64_t id, int role);
 	int (*user_set_disabled)(struct store *, int64_t id, int disabled, int64_t now);
 	int (*user_del)(struct store *, int64_t id, int64_t now);

@@ -29,7 +29,8 @@ static int sq_maintain(struct store *s);
 static const struct store_ops sq_ops = {
 	.close = sq_close, .version = sq_version, .maintain = sq_maintain,
 	.user_add = sq_user_add, .user_get = sq_user_get, .user_list = sq_user_list,
-	.user_set_password = sq_user_set_password, .user_set_role = sq_user_set_role,
+	.user_set_password = sq_user_set_password,
+	.user_rehash = sq_user_rehash, .user_set_role = sq_user_set_role,
 	.user_set_disabled = sq_user_set_disabled, .user_del = sq_user_del,
 	.service_add = sq_service_add, .service_get = sq_service_get,
 	.service_list = sq_service_list, .service_update = sq_service_update,

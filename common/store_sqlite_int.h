@@ -128,6 +128,7 @@ int sq_user_add(struct store *, const char *, int, const char *, int64_t, int64_
 int sq_user_get(struct store *, const char *, int64_t, struct store_user *);
 int sq_user_list(struct store *, store_user_fn, void *);
 int sq_user_set_password(struct store *, int64_t, const char *);
+int sq_user_rehash(struct store *, int64_t, const char *, const char *);
 int sq_user_set_role(struct store *, int64_t, int);
 int sq_user_set_disabled(struct store *, int64_t, int, int64_t);
 int sq_user_del(struct store *, int64_t, int64_t);

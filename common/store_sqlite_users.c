@@ -120,6 +120,27 @@ sq_user_set_password(struct store *s, int64_t id, const char *pwhash)
 	return sq_finish(q, rc);
 }
 
+static const char SQL_REHASH[] = "UPDATE users SET pwhash = ?3 WHERE id = ?1 AND pwhash = ?2";
+
+int
+sq_user_rehash(struct store *s, int64_t id, const char *old_hash, const char *new_hash)
+{
+	struct sq *q = sq_of(s);
+	sqlite3_stmt *st;
+	int rc, row;
+
+	if ((rc = sq_begin_stmt(q, SQL_REHASH, &st)) != STORE_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	sq_bind_text(st, 2, old_hash);
+	sq_bind_text(st, 3, new_hash);
+	rc = sq_step(q, st, "rehash", &row);
+	sqlite3_reset(st);
+	if (rc == STORE_OK && sqlite3_changes(q->db) == 0)
+		rc = store_fail(s, STORE_NOTFOUND, "no such user, or the password changed meanwhile");
+	return sq_finish(q, rc);
+}
+
 static const char SQL_ROOTS[] =
 	"SELECT (SELECT role = 2 AND disabled = 0 FROM users WHERE id = ?1), "
 	"(SELECT count(*) FROM users WHERE role = 2 AND disabled = 0)";

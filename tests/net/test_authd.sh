@@ -250,6 +250,29 @@ check "a reflected query value is shown escaped" grep -q '&lt;script&gt;alert(&q
 check "a rejected name is shown escaped" grep -q '&lt;script&gt;alert(&quot;x&quot;)' "$T/esc.user"
 check "no page carries the raw markup" sh -c "! grep -l '<script' '$T'/esc.*"
 
+# ---- a hash made with weaker parameters is made anew at login ----
+# What a store written before the default was raised holds: ln=10 instead of 15.
+weak_hash() {
+	"$PY" -c 'import base64, hashlib, os, sys
+salt = os.urandom(16)
+h = hashlib.scrypt(sys.argv[1].encode(), salt=salt, n=1 << 10, r=8, p=1, dklen=32)
+b = lambda x: base64.b64encode(x).decode().rstrip("=")
+print("$scrypt$ln=10,r=8,p=1$" + b(salt) + "$" + b(h))' "$1"
+}
+pwhash() { sql "SELECT pwhash FROM users WHERE name = '$1'"; }
+ctl user add weak --role user --password-file "$T/pw" >/dev/null
+sql "UPDATE users SET pwhash = '$(weak_hash good-password)' WHERE name = 'weak'"
+old=$(pwhash weak)
+expect "a user with an ln=10 hash logs in" 303 "$(login 10.0.1.56 weak good-password lab)"
+new=$(pwhash weak)
+check "the stored hash now has the default parameters" sh -c "case '$new' in '\$scrypt\$ln=15,r=8,p=1\$'*) true;; *) false;; esac"
+check "and is a new hash, not the old one" test "$new" != "$old"
+check "authd logs the rehash" grep -q 'event=rehash user=weak params=ln15,r8,p1' "$T/authd.log"
+browser 10.0.1.56 -o "$T/me.weak" -w '%{http_code}' "$PORTAL/me" >"$T/me.weak.code"
+expect "/me still answers for the login made with the old hash" 200 "$(cat "$T/me.weak.code")"
+expect "the password still works with the new hash" 303 "$(login 10.0.1.56 weak good-password lab)"
+expect "and the hash is not made again" "$new" "$(pwhash weak)"
+
 # ---- ipfd down: fail closed ----
 bg_stop ipfd
 expect "with ipfd down, login answers 503" 503 "$(login 10.0.1.55 carol good-password lab)"

@@ -629,6 +629,25 @@ Test(store, a_new_password_ends_the_users_logins_and_no_one_elses)
 	cr_assert_eq(store_user_set_password(s, 999999, "$scrypt$new"), STORE_NOTFOUND);
 }
 
+Test(store, a_rehash_replaces_only_the_hash_it_was_made_from_and_keeps_logins)
+{
+	int64_t u = fx_user(s, "pia", 0);
+	struct store_user got;
+	struct store_login l;
+
+	cr_assert_eq(store_user_set_password(s, u, "$scrypt$weak"), STORE_OK);
+	cr_assert_eq(store_login_put(s, "aa11", u, "csrf", T0, T0 + 3600), STORE_OK);
+	cr_assert_eq(store_user_rehash(s, u, "$scrypt$weak", "$scrypt$strong"), STORE_OK);
+	cr_assert_eq(store_user_get_id(s, u, &got), STORE_OK);
+	cr_assert_str_eq(got.pwhash, "$scrypt$strong");
+	cr_assert_eq(store_login_get(s, "aa11", T0 + 1, 0, &l), STORE_OK, "same password: the login stands");
+	cr_assert_eq(store_user_rehash(s, u, "$scrypt$weak", "$scrypt$stale"), STORE_NOTFOUND,
+	             "a rehash of a password changed meanwhile is dropped");
+	cr_assert_eq(store_user_get_id(s, u, &got), STORE_OK);
+	cr_assert_str_eq(got.pwhash, "$scrypt$strong");
+	cr_assert_eq(store_user_rehash(s, u, "$scrypt$strong", ""), STORE_INVALID);
+}
+
 Test(store, login_is_refused_when_expired_idle_or_user_disabled)
 {
 	int64_t u = fx_user(s, "alice", ROLE_ADMIN);
