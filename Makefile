@@ -4,6 +4,8 @@
 #   make asan       the same tests under ASan+UBSan (alias: make check SANITIZE=1)
 #   make bench      benchmarks, results under bench/results/
 #   make demo       the whole system on the embedded default
+#   make fuzz       libFuzzer targets (tests/fuzz/), FUZZ_SECONDS (60) each
+#   make fuzz-regress  each fuzz seed once
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -129,10 +131,56 @@ install: all
 	install -m 0644 dist/sekisho-*.service $(DESTDIR)/etc/systemd/system/
 	install -m 0644 sekisho.conf.example docs/*.md $(DESTDIR)/usr/share/doc/sekisho/
 
+# libFuzzer targets, built by clang into their own tree (build/fuzz) so they
+# never rebuild the programs. A target links its own objects and takes only
+# the members of the fuzz libcommon.a that it needs. Two warnings only clang
+# has are off: vprintf-style wrappers and SQL split over string literals.
+FUZZ_CC      ?= clang
+FUZZ_FLAGS   ?= -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -g -O1
+FUZZ_SECONDS ?= 60
+F            = build/fuzz
+FUZZCFLAGS   = $(filter-out -D_FORTIFY_SOURCE=2,$(REQCFLAGS)) -Wno-format-nonliteral \
+               -Wno-string-concatenation -Itests/fuzz $(PKGCFLAGS) $(FUZZ_FLAGS)
+FUZZ_NAMES   = $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN     = $(patsubst %,$(F)/fuzz_%,$(FUZZ_NAMES))
+FUZZ_COMMON  = $(patsubst %.c,$(F)/obj/%.o,$(wildcard common/*.c)) $(F)/obj/gen/migrations.o
+
+$(F)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZCFLAGS) -c -o $@ $<
+
+$(F)/gen/migrations.c: sql/embed.sh $(sort $(wildcard sql/[0-9]*.sql))
+	@mkdir -p $(dir $@)
+	sh sql/embed.sh $(sort $(wildcard sql/[0-9]*.sql)) > $@.tmp && mv $@.tmp $@
+
+$(F)/obj/gen/migrations.o: $(F)/gen/migrations.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZCFLAGS) -c -o $@ $<
+
+$(F)/libcommon.a: $(FUZZ_COMMON)
+	rm -f $@ && ar rcs $@ $^
+
+# The daemon objects each target needs besides libcommon.a.
+$(F)/fuzz_admin_form: $(F)/obj/authd/admin_form.o
+$(F)/fuzz_check:      $(F)/obj/cid/check.o $(F)/obj/cid/cache.o $(F)/obj/cid/setup.o \
+                      $(F)/obj/authd/clientip.o
+$(F)/fuzz_clientip:   $(F)/obj/authd/clientip.o
+$(F)/fuzz_conf:       $(F)/obj/authd/clientip.o $(F)/obj/cid/setup.o
+
+$(F)/fuzz_%: $(F)/obj/tests/fuzz/fuzz_%.o $(F)/obj/tests/fuzz/fuzz.o $(F)/libcommon.a
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(filter %.o,$^) $(F)/libcommon.a \
+	    $(REQLDFLAGS) $(HTTPLIBS) $(LIBS)
+
+fuzz: $(FUZZ_BIN)
+	@sh tests/fuzz/run.sh $(F) $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+fuzz-regress: $(FUZZ_BIN)
+	@sh tests/fuzz/run.sh $(F) 0 $(FUZZ_NAMES)
+
 clean:
 	rm -rf build
 
-.PHONY: all deps unit check asan bench demo install clean
+.PHONY: all deps unit check asan bench demo install clean fuzz fuzz-regress
 .SECONDARY:
 
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -74,7 +74,7 @@ static int
 xff_client(const struct cid_conf *cc, const char *xff, struct addr *client)
 {
 	char one[ADDR_STR_MAX + 1];
-	size_t len = strnlen(xff, CID_XFF_MAX + 1), b, e;
+	size_t len = strnlen(xff, CID_XFF_MAX + 1), start, b, e;
 	int hops = 0;
 
 	if (len > CID_XFF_MAX)
@@ -83,19 +83,19 @@ xff_client(const struct cid_conf *cc, const char *xff, struct addr *client)
 	while (hops++ < CID_XFF_HOPS) {
 		while (e > 0 && (xff[e - 1] == ' ' || xff[e - 1] == '\t'))
 			e--;
-		for (b = e; b > 0 && xff[b - 1] != ','; b--)
+		for (start = e; start > 0 && xff[start - 1] != ','; start--)
 			;
-		while (b < e && (xff[b] == ' ' || xff[b] == '\t'))
-			b++;
+		for (b = start; b < e && (xff[b] == ' ' || xff[b] == '\t'); b++)
+			;
 		if (e - b == 0 || e - b > ADDR_STR_MAX)
 			return -1;
 		memcpy(one, xff + b, e - b);
 		one[e - b] = '\0';
 		if (addr_parse(one, client) == -1)
 			return -1;
-		if (b == 0 || !cid_trusted(cc, client))
+		if (start == 0 || !cid_trusted(cc, client))
 			return 0;
-		e = b - 1;
+		e = start - 1;   /* the comma before this entry, not the blanks after it */
 	}
 	return 0;
 }

@@ -10,6 +10,7 @@
 #include "addr.h"
 #include "conf.h"
 #include "log.h"
+#include "store.h"
 
 #define CONF_READ_MAX 1024  /* longest raw line read; inih's own limit is usually lower */
 #define CONF_ERR_MAX  256
@@ -230,7 +231,7 @@ conf_check_hostmap(const char *e, char *err, size_t errlen)
 	}
 	memcpy(host, e, (size_t)(eq - e));
 	host[eq - e] = '\0';
-	if (!conf_charset(host, ".-:[]") || !conf_charset(eq + 1, "._-")) {
+	if (!conf_charset(host, ".-:[]") || !name_valid(eq + 1)) {
 		snprintf(err, errlen, "\"%s\" is not host=service", e);
 		return -1;
 	}
