@@ -41,8 +41,6 @@
 #define CSRF_COOKIE      "sekisho_csrf"
 #define RANDOM_BYTES     32              /* login ids, CSRF values, entry codes */
 #define RANDOM_STR_LEN   43              /* RANDOM_BYTES as base64url */
-#define XFF_MAX_LEN      1024            /* longest X-Forwarded-For accepted */
-#define XFF_MAX_ENTRIES  32
 #define ENTRY_URL_MAX    (URL_MAX_LEN + 96)  /* + "/_sekisho/enter?code=" + a code */
 #define CSP_MAX          1536
 #define THROTTLE_SLOTS   4096            /* remembered IPs, accounts, known pairs (each) */
@@ -151,13 +149,10 @@ int view_check(const struct conf *c, char *err, size_t errlen);
 
 /* ---- clientip.c ---- */
 
-/* Parses "ADDR,ADDR,..." ("" = none). 0, or -1 when an entry is not an address or max is passed. */
-int clientip_parse_list(const char *s, struct addr *list, int max, int *n);
 /*
  * The client's address. The TCP peer, unless the peer is a trusted proxy and
- * X-Forwarded-For was sent once: then its right-most entry that is not a
- * trusted proxy (the left-most when all are). -1 when the header is malformed,
- * too long, or repeated.
+ * sent X-Forwarded-For: then the client addr_forwarded_client finds in it.
+ * -1 when the header is repeated, too long, or malformed where it is read.
  */
 int clientip_resolve(const struct addr *peer, const char *xff, int xff_count,
                      const struct addr *trusted, int n_trusted, struct addr *out);

@@ -62,8 +62,8 @@ view_load(const struct conf *c, char *err, size_t errlen)
 	v->conf = *c;
 	v->https = strncmp(c->authd.base_url, "https://", 8) == 0 ||
 	           (c->authd.tls_cert[0] != '\0' && c->authd.tls_key[0] != '\0');
-	if (clientip_parse_list(c->authd.trusted_proxies, v->trusted, CONF_LIST_MAX,
-	                        &v->n_trusted) == -1) {
+	if (addr_parse_list(c->authd.trusted_proxies, v->trusted, CONF_LIST_MAX,
+	                    &v->n_trusted) == -1) {
 		snprintf(err, errlen, "authd.trusted_proxies: not a list of addresses");
 		goto fail;
 	}

@@ -65,41 +65,6 @@ parse_service(const struct cid_conf *cc, const struct check_in *in, struct check
 	return CHECK_OK;
 }
 
-/*
- * The client in "a, b, c" as nginx's real_ip_recursive finds it: from the
- * right, the first address that is not a trusted proxy (or the leftmost
- * looked at). -1 on a malformed list.
- */
-static int
-xff_client(const struct cid_conf *cc, const char *xff, struct addr *client)
-{
-	char one[ADDR_STR_MAX + 1];
-	size_t len = strnlen(xff, CID_XFF_MAX + 1), start, b, e;
-	int hops = 0;
-
-	if (len > CID_XFF_MAX)
-		return -1;
-	e = len;
-	while (hops++ < CID_XFF_HOPS) {
-		while (e > 0 && (xff[e - 1] == ' ' || xff[e - 1] == '\t'))
-			e--;
-		for (start = e; start > 0 && xff[start - 1] != ','; start--)
-			;
-		for (b = start; b < e && (xff[b] == ' ' || xff[b] == '\t'); b++)
-			;
-		if (e - b == 0 || e - b > ADDR_STR_MAX)
-			return -1;
-		memcpy(one, xff + b, e - b);
-		one[e - b] = '\0';
-		if (addr_parse(one, client) == -1)
-			return -1;
-		if (start == 0 || !cid_trusted(cc, client))
-			return 0;
-		e = start - 1;   /* the comma before this entry, not the blanks after it */
-	}
-	return 0;
-}
-
 int
 check_client(const struct cid_conf *cc, const struct check_in *in, struct check_req *q,
              struct check_out *out)
@@ -117,7 +82,7 @@ check_client(const struct cid_conf *cc, const struct check_in *in, struct check_
 		q->https = 1;
 	if (in->n_xff > 1)
 		return fail(out, CHECK_BAD_REQUEST, "repeated X-Forwarded-For");
-	if (in->xff != NULL && xff_client(cc, in->xff, &q->client) == -1)
+	if (in->xff != NULL && addr_forwarded_client(in->xff, cc->proxies, cc->n_proxies, &q->client) == -1)
 		return fail(out, CHECK_BAD_REQUEST, "malformed X-Forwarded-For");
 	return CHECK_OK;
 }

@@ -30,8 +30,6 @@
 #include "token.h"
 
 #define CID_HOST_MAX      255    /* a Host header or host_map key */
-#define CID_XFF_MAX       512    /* bytes of X-Forwarded-For */
-#define CID_XFF_HOPS      16     /* addresses of X-Forwarded-For looked at */
 #define CID_CODE_MIN      16     /* characters of an entry code */
 #define CID_CODE_MAX      128
 #define CID_STALE_MIN_MS  5000   /* no good sync for this long: answer "unavailable" */

@@ -39,17 +39,6 @@ each_entry(const char *v, int (*fn)(struct cid_conf *, const char *, char *, siz
 }
 
 static int
-add_proxy(struct cid_conf *cc, const char *e, char *err, size_t errlen)
-{
-	if (cc->n_proxies == CONF_LIST_MAX || addr_parse(e, &cc->proxies[cc->n_proxies]) == -1) {
-		snprintf(err, errlen, "cid.trusted_proxies: bad entry \"%s\"", e);
-		return -1;
-	}
-	cc->n_proxies++;
-	return 0;
-}
-
-static int
 add_mapping(struct cid_conf *cc, const char *e, char *err, size_t errlen)
 {
 	const char *eq = strchr(e, '=');
@@ -75,8 +64,12 @@ int
 cid_conf_build(const struct conf *c, struct cid_conf *cc, char *err, size_t errlen)
 {
 	memset(cc, 0, sizeof *cc);
-	if (each_entry(c->cid.trusted_proxies, add_proxy, cc, err, errlen) == -1 ||
-	    each_entry(c->cid.host_map, add_mapping, cc, err, errlen) == -1)
+	if (addr_parse_list(c->cid.trusted_proxies, cc->proxies, CONF_LIST_MAX,
+	                    &cc->n_proxies) == -1) {
+		snprintf(err, errlen, "cid.trusted_proxies: not a list of addresses");
+		return -1;
+	}
+	if (each_entry(c->cid.host_map, add_mapping, cc, err, errlen) == -1)
 		return -1;
 	snprintf(cc->cookie, sizeof cc->cookie, "%s", c->cid.cookie_name);
 	cc->bind_ip = c->cid.bind_ip;
@@ -88,10 +81,7 @@ cid_conf_build(const struct conf *c, struct cid_conf *cc, char *err, size_t errl
 int
 cid_trusted(const struct cid_conf *cc, const struct addr *a)
 {
-	for (int i = 0; i < cc->n_proxies; i++)
-		if (addr_eq(&cc->proxies[i], a))
-			return 1;
-	return 0;
+	return addr_in(a, cc->proxies, cc->n_proxies);
 }
 
 static const char *

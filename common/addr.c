@@ -85,6 +85,78 @@ addr_eq(const struct addr *a, const struct addr *b)
 	return a->family == b->family && memcmp(a->bytes, b->bytes, addr_len(a)) == 0;
 }
 
+static int
+is_blank(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* s[b..e) with the blanks around it trimmed, parsed as one address. 0 or -1. */
+static int
+addr_parse_span(const char *s, size_t b, size_t e, struct addr *a)
+{
+	char one[ADDR_STR_MAX + 1];
+
+	while (b < e && is_blank(s[b]))
+		b++;
+	while (e > b && is_blank(s[e - 1]))
+		e--;
+	if (e == b || e - b > ADDR_STR_MAX)
+		return -1;
+	memcpy(one, s + b, e - b);
+	one[e - b] = '\0';
+	return addr_parse(one, a);
+}
+
+int
+addr_parse_list(const char *s, struct addr *list, int max, int *n)
+{
+	size_t b = 0, e;
+
+	*n = 0;
+	if (s[0] == '\0')
+		return 0;
+	for (;;) {
+		for (e = b; s[e] != '\0' && s[e] != ','; e++)
+			;
+		if (*n == max || addr_parse_span(s, b, e, &list[*n]) == -1)
+			return -1;
+		(*n)++;
+		if (s[e] == '\0')
+			return 0;
+		b = e + 1;
+	}
+}
+
+int
+addr_in(const struct addr *a, const struct addr *list, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (addr_eq(a, &list[i]))
+			return 1;
+	return 0;
+}
+
+int
+addr_forwarded_client(const char *xff, const struct addr *trusted, int n_trusted,
+                      struct addr *client)
+{
+	size_t e = strnlen(xff, XFF_MAX_LEN + 1), b;
+
+	if (e > XFF_MAX_LEN)
+		return -1;
+	for (int hops = 0; hops < XFF_MAX_HOPS; hops++) {
+		for (b = e; b > 0 && xff[b - 1] != ','; b--)
+			;
+		if (addr_parse_span(xff, b, e, client) == -1)
+			return -1;
+		if (b == 0 || !addr_in(client, trusted, n_trusted))
+			return 0;
+		e = b - 1;   /* the comma before this entry */
+	}
+	return 0;
+}
+
 int
 parse_int(const char *s, long long min, long long max, long long *out)
 {

@@ -31,6 +31,29 @@ int addr_eq(const struct addr *a, const struct addr *b);
 /* Number of address bytes for the family: 4 or 16. */
 size_t addr_len(const struct addr *a);
 
+/*
+ * Parses "ADDR, ADDR, ..." ("" = none; blanks around entries allowed) into
+ * list. 0, or -1 when an entry is empty or not a literal address, or there
+ * are more than max.
+ */
+int addr_parse_list(const char *s, struct addr *list, int max, int *n);
+/* 1 when a is one of list[0..n), else 0. */
+int addr_in(const struct addr *a, const struct addr *list, int n);
+
+#define XFF_MAX_LEN  1024  /* longest X-Forwarded-For value believed */
+#define XFF_MAX_HOPS 32    /* its entries looked at, from the right */
+
+/*
+ * The client in an X-Forwarded-For value "a, b, c" from a trusted proxy, as
+ * nginx's real_ip_recursive finds it: from the right, the first entry that is
+ * not in trusted (the leftmost looked at when all are). Entries left of it
+ * are the client's own claims and are not read, so a client's "unknown" does
+ * not make its request fail. 0, or -1 when xff is longer than XFF_MAX_LEN or
+ * an entry read is empty or not a literal address (no names, no ports).
+ */
+int addr_forwarded_client(const char *xff, const struct addr *trusted, int n_trusted,
+                          struct addr *client);
+
 /* Parses "ADDR", "ADDR:PORT", "[V6]" or "[V6]:PORT". 0 or -1 with err filled. */
 int guard_parse(const char *s, struct guard *g, char *err, size_t errlen);
 /* Canonical text: "10.0.0.5:80", "[2001:db8::5]:443", "10.0.0.5". Returns buf. */

@@ -71,7 +71,7 @@ check_accepted(const struct conf *c)
 
 	fuzz_assert(strcmp(c->file, path) == 0);
 	fuzz_assert(cid_conf_build(c, &cc, err, sizeof err) == 0);
-	fuzz_assert(clientip_parse_list(c->authd.trusted_proxies, list, CONF_LIST_MAX, &n) == 0);
+	fuzz_assert(addr_parse_list(c->authd.trusted_proxies, list, CONF_LIST_MAX, &n) == 0);
 	fuzz_assert(addr_parse_listen(c->authd.listen, &ss, &sl) == 0);
 	fuzz_assert(addr_parse_listen(c->cid.listen, &ss, &sl) == 0);
 	fuzz_assert(url_valid(c->authd.base_url, err, sizeof err) == 0);

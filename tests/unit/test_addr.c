@@ -246,3 +246,22 @@ Test(url, refuses_urls_longer_than_the_store_holds)
 	u[URL_STR_MAX] = '\0';
 	cr_assert_eq(url_valid(u, err, sizeof err), -1);
 }
+
+Test(addr, lists_are_parsed_strictly)
+{
+	struct addr l[2];
+	char buf[ADDR_STR_MAX];
+	int n;
+
+	cr_assert_eq(addr_parse_list("", l, 2, &n), 0);
+	cr_assert_eq(n, 0);
+	cr_assert_eq(addr_parse_list(" 10.0.0.1,\t::1 ", l, 2, &n), 0);
+	cr_assert_eq(n, 2);
+	cr_assert_str_eq(addr_str(&l[1], buf, sizeof buf), "::1");
+	cr_assert(addr_in(&l[1], l, 2) && !addr_in(&l[1], l, 1));
+	cr_assert_eq(addr_parse_list("10.0.0.1,10.0.0.2,10.0.0.3", l, 2, &n), -1, "too many");
+	cr_assert_eq(addr_parse_list("10.0.0.1,", l, 2, &n), -1, "empty last entry");
+	cr_assert_eq(addr_parse_list(",10.0.0.1", l, 2, &n), -1, "empty first entry");
+	cr_assert_eq(addr_parse_list("10.0.0.0/8", l, 2, &n), -1);
+	cr_assert_eq(addr_parse_list("proxy.example", l, 2, &n), -1);
+}

@@ -494,6 +494,12 @@ static const struct parse_case parse_cases[] = {
 	  "127.0.0.1", CHECK_OK, "10.9.9.9", 1 },
 	{ "rightmost untrusted hop wins", "lab", 1, NULL, "x", 1, " 6.6.6.6 , 10.9.9.9,127.0.0.2 ", 1,
 	  "http", "127.0.0.1", CHECK_OK, "10.9.9.9", 0 },
+	{ "a blank before a trusted hop", "lab", 1, NULL, "x", 1, "10.9.9.9, 127.0.0.2", 1, NULL,
+	  "127.0.0.1", CHECK_OK, "10.9.9.9", 0 },
+	{ "the client's own claims left of it are not read", "lab", 1, NULL, "x", 1,
+	  "unknown, 10.9.9.9 ,\t127.0.0.2", 1, NULL, "127.0.0.1", CHECK_OK, "10.9.9.9", 0 },
+	{ "malformed where it is read", "lab", 1, NULL, "x", 1, "10.9.9.9, unknown, 127.0.0.2", 1,
+	  NULL, "127.0.0.1", CHECK_BAD_REQUEST, NULL, 0 },
 	{ "all hops trusted: the leftmost", "lab", 1, NULL, "x", 1, "127.0.0.2,127.0.0.1", 1, NULL,
 	  "127.0.0.1", CHECK_OK, "127.0.0.2", 0 },
 	{ "forwarded-for with a name", "lab", 1, NULL, "x", 1, "client.example", 1, NULL, "127.0.0.1",
@@ -571,7 +577,7 @@ Test(check, forwarded_host_picks_the_mapping_only_from_a_trusted_proxy)
 Test(check, forwarded_for_longer_than_its_bound_is_refused)
 {
 	struct sockaddr_in peer = v4("127.0.0.1");
-	char xff[CID_XFF_MAX + 32] = "";
+	char xff[XFF_MAX_LEN + 32] = "";
 	struct check_in in = { .service = "lab", .n_service = 1, .cookie = "x", .n_cookie = 1,
 	                       .xff = xff, .n_xff = 1, .peer = (struct sockaddr *)&peer };
 	struct check_req q;

@@ -177,6 +177,7 @@ ParameterizedTestParameters(conf, bad_files_name_file_line_and_reason)
 		  "1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1,1.1.1.1\n", 2,
 		  "more than 16 entries" },
 		{ "[cid]\nhost_map = app.example\n", 2, "is not host=service" },
+		{ "[cid]\nhost_map = a.example=.x\n", 2, "\"a.example=.x\" is not host=service" },
 		{ "[authd]\ntls_cert = /c.pem\n", 2, "tls_cert and authd.tls_key must be set together" },
 		{ "[cid]\ncookie_name = a;b\n", 2, "cid.cookie_name: want 1..63" },
 		{ "[ipfd]\ngroup = -x\n", 2, "not a valid unix account name" },
