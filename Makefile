@@ -1,11 +1,11 @@
 # sekisho — plain Makefile. User CFLAGS/LDFLAGS add to the required flags.
 #   make            build/authd build/ipfd build/cid build/sekishoctl
-#   make check      deps, build, every test (unit, network, browser)
+#   make check      deps, build, every test (unit, network, browser, fuzz seeds)
 #   make asan       the same tests under ASan+UBSan (alias: make check SANITIZE=1)
 #   make bench      benchmarks, results under bench/results/
 #   make demo       the whole system on the embedded default
 #   make fuzz       libFuzzer targets (tests/fuzz/), FUZZ_SECONDS (60) each
-#   make fuzz-regress  each fuzz seed once
+#   make fuzz-regress  each fuzz seed once (part of make check)
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -105,6 +105,7 @@ unit: $(BINS) $(UNIT_BIN)
 check: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(TOOL_BIN)
 	@sh tests/run-all.sh $(B)
+	@$(MAKE) --no-print-directory fuzz-regress
 
 asan:
 	@$(MAKE) --no-print-directory check SANITIZE=1
