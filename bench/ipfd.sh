@@ -12,7 +12,8 @@
 #   rebuild    IPC_SYNC of 100 000 live rights: store snapshot + one atomic batch
 #   baseline   the openNDS way: one "nft add element" process per admission,
 #              1000 of them, spawned directly (the cheapest form, used for the
-#              ratios) and through "/bin/sh -c" as system()/popen() do
+#              ratios) and through "/bin/sh -c" as system()/popen() do, into
+#              a set of the same kind in a table of their own
 # Each figure is the median of ROUNDS runs. Results: bench/results/ipfd.txt.
 # Environment: SEKISHO_BUILD, SEKISHO_TOP, SEKISHO_BENCH_OUT, and to shrink a
 # trial run IPFD_BENCH_RIGHTS, IPFD_BENCH_ADMITS, IPFD_BENCH_NFT, IPFD_BENCH_ROUNDS.
@@ -72,6 +73,10 @@ while [ $r -le "$ROUNDS" ]; do
 	load admit $(((2 * r - 1) * ADMITS + 1)) "$ADMITS" 8 >>"$T/admit8.txt" || exit 1
 	r=$((r + 1))
 done
+# The baseline's own table, shaped like ipfd's sets (another process's
+# elements in ipfd's table would make ipfd rebuild and take them out).
+in_ns gw nft add table inet nftbench || exit 1
+in_ns gw nft add set inet nftbench s1_v4 '{ type ipv4_addr; flags timeout; }' || exit 1
 r=1
 while [ $r -le "$ROUNDS" ]; do
 	load nft $((RIGHTS + (r - 1) * NFT)) "$NFT" s1_v4 >>"$T/nft.txt" || exit 1
@@ -83,6 +88,7 @@ grep 'event=sync scope=all' "$T/ipfd.log" | tail -n "$ROUNDS" >"$T/synclog.txt"
 # Now every right is held: re-admissions (add, delete, add in one batch).
 load admit 1 "$ADMITS" 1 >"$T/readmit.txt" || exit 1
 bg_stop ipfd
+foreign=$(grep -c 'event=table_changed' "$T/ipfd.log")   # none: the baseline has its own table
 
 write_conf 500   # the shipped default window, for its price in latency
 ipfd_start
@@ -123,6 +129,7 @@ re_p99=$(field p99_us <"$T/readmit.txt")
 	echo
 	echo "rebuild of $RIGHTS rights (IPC_SYNC round trip): ${s_ms} ms"
 	echo "  of which store snapshot + batch building ${s_build} ms, kernel commit ${s_commit} ms"
+	echo "  (ipfd listens to the kernel's nftables events throughout; rebuilds they caused: $foreign)"
 	echo
 	echo "raw:"
 	sed 's/^/  /' "$T/seed.txt" "$T/admit1.txt" "$T/admit8.txt" "$T/admit1w.txt" "$T/readmit.txt" "$T/sync.txt" "$T/nft.txt" "$T/nftsh.txt"

@@ -214,13 +214,15 @@ cmd_sync(void)
 /*
  * One "nft add element" process per admission, as captive portals do it:
  * spawned directly (shell 0), or through "/bin/sh -c" as system() and popen()
- * do (shell 1).
+ * do (shell 1). Into SET of the bench's own table inet nftbench (ipfd.sh
+ * makes it): an element added to ipfd's table by another process would make
+ * ipfd rebuild, and take it out again.
  */
 static int
 cmd_nft(int64_t first, int64_t n, const char *set, int shell)
 {
 	char elem[96], line[192], ipbuf[ADDR_STR_MAX];
-	char *direct[] = { "nft", "add", "element", "inet", "sekisho", (char *)set, elem, NULL };
+	char *direct[] = { "nft", "add", "element", "inet", "nftbench", (char *)set, elem, NULL };
 	char *viash[] = { "sh", "-c", line, NULL };
 	int64_t *lat = calloc((size_t)n, sizeof *lat), t, i, t0 = now_us();
 	struct addr ip;
@@ -232,7 +234,7 @@ cmd_nft(int64_t first, int64_t n, const char *set, int shell)
 	for (i = 0; i < n; i++) {
 		ip = client_ip(first + i);
 		snprintf(elem, sizeof elem, "{ %s timeout 3600s }", addr_str(&ip, ipbuf, sizeof ipbuf));
-		snprintf(line, sizeof line, "/usr/sbin/nft add element inet sekisho %s '%s'", set, elem);
+		snprintf(line, sizeof line, "/usr/sbin/nft add element inet nftbench %s '%s'", set, elem);
 		t = now_us();
 		if (posix_spawn(&pid, shell ? "/bin/sh" : "/usr/sbin/nft", NULL, NULL,
 		                shell ? viash : direct, environ) != 0)

@@ -39,7 +39,7 @@
  */
 #define IPFD_GONE_GRACE_MS 2000
 
-/* ---- nft.c: netlink batches (the only file that sees libnftnl/libmnl) ---- */
+/* ---- nft.c, nft_rule.c, nft_read.c: netlink (the only files that see libnftnl/libmnl) ---- */
 
 struct nft;
 
@@ -100,6 +100,28 @@ void nft_elems(struct nft *n, const char *set, int family, int op,
 /* Calls fn for every chain and set of our table. 0 (also when the table is absent) or -1. */
 int nft_list(struct nft *n, int (*fn)(const struct nft_obj *, void *), void *arg,
              char *err, size_t errlen);
+
+/*
+ * Subscribes to the kernel's nftables events, so a change to our table made
+ * by anyone else (nft flush ruleset, a firewall reload) is seen at once.
+ * 0 or -1 with err.
+ */
+int nft_watch_open(struct nft *n, char *err, size_t errlen);
+/* The events' descriptor for poll(), or -1 when not open. */
+int nft_watch_fd(const struct nft *n);
+/*
+ * Whether another process may have committed while a large batch of ours ran
+ * without the subscription (see nft_commit); clears it. The caller then
+ * checks that the table is intact (sync_intact). nft_watch_pending only looks.
+ */
+int nft_watch_missed(struct nft *n);
+int nft_watch_pending(const struct nft *n);
+/*
+ * Reads every queued event without blocking. 1 when another process changed
+ * our table (or events were lost), 0 when not, -1 with err when the socket
+ * failed (it is then closed: nft_watch_fd says -1).
+ */
+int nft_watch_read(struct nft *n, char *err, size_t errlen);
 
 /* Object names. buf holds IPFD_NAME_MAX. */
 const char *nft_chain_name(int64_t id, char *buf);
@@ -202,6 +224,11 @@ void ops_run(struct ipfd *d);
 /* sync.c */
 /* Rebuilds the whole table from a store snapshot in one batch. 0, or -1 (kernel untouched). */
 int sync_all(struct ipfd *d, int *status, char *err, size_t errlen);
+/*
+ * Whether the kernel still has our table's base chains and every service's
+ * chain and sets, as the last rebuild left them: 1 yes, 0 no, -1 with err.
+ */
+int sync_intact(struct ipfd *d, char *err, size_t errlen);
 /* Re-reads one service's rights and refills its sets; falls back to sync_all when its rules changed. */
 int sync_service(struct ipfd *d, int64_t id, int *status, char *err, size_t errlen);
 

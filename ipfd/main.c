@@ -2,7 +2,8 @@
  * ipfd: the only sekisho process with CAP_NET_ADMIN. Start-up checks the
  * config, opens the store and the netlink socket, rebuilds the table from the
  * store and only then listens. One poll() loop serves the control socket,
- * gathers requests for batch_window_us, and resyncs every sync_interval_s.
+ * gathers requests for batch_window_us, and resyncs every sync_interval_s
+ * and whenever another process changes our table (the kernel's events).
  * On exit the table stays: the sets keep their elements with their timeouts,
  * and with ipfd down nobody new gets in (fail closed).
  */
@@ -95,6 +96,10 @@ start(struct ipfd *d)
 		fatal("store: %s", err);
 	if ((d->nft = nft_open(1, err, sizeof err)) == NULL)
 		fatal("%s", err);
+	/* Before the first sync, so no change made after it goes unseen. */
+	if (nft_watch_open(d->nft, err, sizeof err) == -1)
+		log_err("event=watch status=failed error=\"%s\" effect=\"changes to the table by others are "
+		        "repaired only by the periodic sync\"", err);
 	if (sync_all(d, &st, err, sizeof err) == -1)
 		fatal("first sync (%s): %s", ipc_status_str(st), err);
 	schedule_sync(d, 1);
@@ -106,7 +111,30 @@ start(struct ipfd *d)
 	         d->mirror.n, mirror_elements(&d->mirror));
 }
 
-/* Fills fds: the listener first, then readable clients. Returns the count. */
+/*
+ * Another process changed our table (nft flush ruleset, a firewall reload
+ * that does): rebuild it from the store now rather than at the next sync.
+ */
+static void
+table_watch(struct ipfd *d)
+{
+	char err[256];
+	int rc = nft_watch_read(d->nft, err, sizeof err), intact = 1;
+
+	if (rc == -1)
+		log_err("event=watch status=failed error=\"%s\" effect=\"changes to the table by others are "
+		        "repaired only by the periodic sync\"", err);
+	/* Another commit ran while we were not listening: rebuild only if our objects are gone. */
+	if (rc != 1 && nft_watch_missed(d->nft) && (intact = sync_intact(d, err, sizeof err)) != 1)
+		rc = 1;
+	if (rc == 1) {
+		log_warn("event=table_changed by=another_process action=sync%s",
+		         intact == 1 ? "" : " seen=after_a_large_commit");
+		periodic_sync(d, "table_changed");
+	}
+}
+
+/* Fills fds: the listener, the table's events, then readable clients. Returns the count. */
 static nfds_t
 poll_set(struct ipfd *d, struct pollfd *fds, int *slot_of)
 {
@@ -114,6 +142,8 @@ poll_set(struct ipfd *d, struct pollfd *fds, int *slot_of)
 	int i;
 
 	fds[n].fd = d->listen_fd;
+	fds[n++].events = POLLIN;
+	fds[n].fd = nft_watch_fd(d->nft);    /* -1: poll skips it */
 	fds[n++].events = POLLIN;
 	for (i = 0; i < IPFD_CLIENTS_MAX; i++) {
 		if (d->clients[i].fd == -1)
@@ -133,6 +163,8 @@ wait_us(const struct ipfd *d, int64_t batch_deadline)
 {
 	int64_t now = now_mono_us(), until = d->next_sync;
 
+	if (nft_watch_pending(d->nft))
+		return 0;
 	if (d->nqueue > 0 && batch_deadline < until)
 		until = batch_deadline;
 	return until > now ? until - now : 0;
@@ -141,8 +173,8 @@ wait_us(const struct ipfd *d, int64_t batch_deadline)
 static void
 serve(struct ipfd *d)
 {
-	struct pollfd fds[IPFD_CLIENTS_MAX + 1];
-	int slot_of[IPFD_CLIENTS_MAX + 1];
+	struct pollfd fds[IPFD_CLIENTS_MAX + 2];
+	int slot_of[IPFD_CLIENTS_MAX + 2];
 	int64_t batch_deadline = 0, us;
 	struct timespec ts;
 	size_t before;
@@ -163,7 +195,9 @@ serve(struct ipfd *d)
 		before = d->nqueue;
 		if (fds[0].revents & POLLIN)
 			ctl_accept(d);
-		for (i = 1; i < n; i++)
+		if ((fds[1].revents & (POLLIN | POLLERR)) || nft_watch_pending(d->nft))
+			table_watch(d);
+		for (i = 2; i < n; i++)
 			if (fds[i].revents & (POLLIN | POLLHUP | POLLERR))
 				ctl_read(d, slot_of[i]);
 		if (before == 0 && d->nqueue > 0)

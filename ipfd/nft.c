@@ -1,6 +1,7 @@
 /*
  * The kernel side: nftables batches over one long-lived netlink socket.
- * This is the only file that includes libnftnl and libmnl.
+ * Only this file, nft_rule.c (the rules) and nft_read.c (listing, events)
+ * include libnftnl and libmnl.
  *
  * A batch is built into one growing buffer (BATCH_BEGIN, messages, BATCH_END)
  * and sent with one sendmsg, so the kernel applies it atomically or not at
@@ -26,38 +27,16 @@
 #include <libmnl/libmnl.h>
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
-#include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
 
 #include "ipfd.h"
+#include "nft_int.h"
 
 #define MSG_RESERVE   (72 * 1024)    /* room checked before each message */
 #define SET_KEY_IPV4  7              /* nft's datatype ids, so "nft list" prints them */
 #define SET_KEY_IPV6  8
-#define RCVBUF_BYTES  (4 << 20)
-
-struct msginfo {
-	uint16_t type;
-	char     name[IPFD_NAME_MAX];
-};
-
-struct nft {
-	struct mnl_socket *nl;           /* NULL: build only */
-	uint32_t portid;
-	uint32_t seq;
-	char    *buf;
-	size_t   len, size;
-	uint32_t first_seq;              /* seq of the first message after BEGIN */
-	struct msginfo *info;            /* one per message after BEGIN */
-	size_t   nmsgs, info_size;
-	int      ended;
-	int      oom;                    /* a builder failed: commit refuses */
-	size_t   sndbuf;
-	uint32_t set_id;                 /* transaction-local set ids */
-	struct nftnl_set_elem *elem;     /* reused for every element */
-};
 
 static const char *
 msg_type_str(uint16_t t)
@@ -76,8 +55,8 @@ msg_type_str(uint16_t t)
 	}
 }
 
-static const char *
-errno_hint(int e)
+const char *
+nft_errno_hint(int e)
 {
 	switch (e) {
 	case ENOENT:     return "no such table, chain, set or element";
@@ -146,6 +125,8 @@ nft_close(struct nft *n)
 		return;
 	if (n->nl != NULL)
 		mnl_socket_close(n->nl);
+	if (n->watch != NULL)
+		mnl_socket_close(n->watch);
 	if (n->elem != NULL)
 		nftnl_set_elem_free(n->elem);
 	free(n->info);
@@ -183,9 +164,8 @@ nft_begin(struct nft *n)
 	n->first_seq = n->seq;
 }
 
-/* Starts one message of the batch; NULL (sticky oom) when memory ran out. */
-static struct nlmsghdr *
-msg_start(struct nft *n, uint16_t type, uint16_t flags, const char *name)
+struct nlmsghdr *
+nft_msg_start(struct nft *n, uint16_t type, uint16_t flags, const char *name)
 {
 	struct msginfo *mi;
 	size_t size;
@@ -211,8 +191,8 @@ fail:
 	return NULL;
 }
 
-static void
-msg_end(struct nft *n, struct nlmsghdr *nlh)
+void
+nft_msg_end(struct nft *n, struct nlmsghdr *nlh)
 {
 	n->len += NLMSG_ALIGN(nlh->nlmsg_len);
 }
@@ -258,9 +238,9 @@ nft_table_add(struct nft *n)
 	}
 	nftnl_table_set_str(t, NFTNL_TABLE_NAME, IPFD_TABLE);
 	nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, 0);
-	if ((nlh = msg_start(n, NFT_MSG_NEWTABLE, NLM_F_CREATE, IPFD_TABLE)) != NULL) {
+	if ((nlh = nft_msg_start(n, NFT_MSG_NEWTABLE, NLM_F_CREATE, IPFD_TABLE)) != NULL) {
 		nftnl_table_nlmsg_build_payload(nlh, t);
-		msg_end(n, nlh);
+		nft_msg_end(n, nlh);
 	}
 	nftnl_table_free(t);
 }
@@ -284,9 +264,9 @@ chain_msg(struct nft *n, uint16_t type, uint16_t flags, const char *name, int ho
 		nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
 		nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
 	}
-	if ((nlh = msg_start(n, type, flags, name)) != NULL) {
+	if ((nlh = nft_msg_start(n, type, flags, name)) != NULL) {
 		nftnl_chain_nlmsg_build_payload(nlh, c);
-		msg_end(n, nlh);
+		nft_msg_end(n, nlh);
 	}
 	nftnl_chain_free(c);
 }
@@ -321,9 +301,9 @@ nft_chain_flush(struct nft *n, const char *name)
 	}
 	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, IPFD_TABLE);
 	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, name);
-	if ((nlh = msg_start(n, NFT_MSG_DELRULE, 0, name)) != NULL) {
+	if ((nlh = nft_msg_start(n, NFT_MSG_DELRULE, 0, name)) != NULL) {
 		nftnl_rule_nlmsg_build_payload(nlh, r);
-		msg_end(n, nlh);
+		nft_msg_end(n, nlh);
 	}
 	nftnl_rule_free(r);
 }
@@ -346,12 +326,12 @@ set_msg(struct nft *n, uint16_t type, uint16_t flags, const char *name, int fami
 		nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, family == AF_INET6 ? 16 : 4);
 		nftnl_set_set_u32(s, NFTNL_SET_ID, ++n->set_id);   /* the kernel requires one */
 	}
-	if ((nlh = msg_start(n, type, flags, name)) != NULL) {
+	if ((nlh = nft_msg_start(n, type, flags, name)) != NULL) {
 		if (type == NFT_MSG_NEWSET || type == NFT_MSG_DELSET)
 			nftnl_set_nlmsg_build_payload(nlh, s);
 		else
 			nftnl_set_elems_nlmsg_build_payload(nlh, s);
-		msg_end(n, nlh);
+		nft_msg_end(n, nlh);
 	}
 	nftnl_set_free(s);
 }
@@ -385,7 +365,7 @@ elems_msg(struct nft *n, const char *set, int family, int op,
 	uint32_t klen = family == AF_INET6 ? 16 : 4;
 	size_t i;
 
-	nlh = msg_start(n, op == NFT_ELEM_ADD ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM,
+	nlh = nft_msg_start(n, op == NFT_ELEM_ADD ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM,
 	                op == NFT_ELEM_ADD ? NLM_F_CREATE : 0, set);
 	if (nlh == NULL)
 		return;
@@ -401,7 +381,7 @@ elems_msg(struct nft *n, const char *set, int family, int op,
 		nftnl_set_elem_nlmsg_build(nlh, n->elem, NFTA_LIST_ELEM);
 	}
 	mnl_attr_nest_end(nlh, list);
-	msg_end(n, nlh);
+	nft_msg_end(n, nlh);
 }
 
 void
@@ -486,7 +466,7 @@ drain(struct nft *n, struct acks *a, char *err, size_t errlen)
 			return 0;
 		if (got <= 0) {
 			snprintf(err, errlen, "netlink receive: %s",
-			         got == 0 ? "closed" : errno_hint(errno));
+			         got == 0 ? "closed" : nft_errno_hint(errno));
 			return -1;
 		}
 		len = (int)got;
@@ -517,7 +497,7 @@ send_batch(struct nft *n, char *err, size_t errlen)
 	sent = mnl_socket_sendto(n->nl, n->buf, n->len);
 	if (sent != (ssize_t)n->len) {
 		snprintf(err, errlen, "netlink send of %zu bytes: %s", n->len,
-		         sent == -1 ? errno_hint(errno) : "short write");
+		         sent == -1 ? nft_errno_hint(errno) : "short write");
 		return -1;
 	}
 	return 0;
@@ -527,6 +507,8 @@ int
 nft_commit(struct nft *n, char *err, size_t errlen)
 {
 	struct acks a;
+	uint32_t gen = 0;
+	int deaf, rc;
 
 	if (n->nl == NULL) {
 		snprintf(err, errlen, "no netlink socket");
@@ -541,323 +523,19 @@ nft_commit(struct nft *n, char *err, size_t errlen)
 	}
 	memset(&a, 0, sizeof a);
 	a.n = n;
-	if (send_batch(n, err, errlen) == -1 || drain(n, &a, err, errlen) == -1)
-		return -1;
-	if (a.errors > 0) {
-		snprintf(err, errlen, "%s: %s%s", a.where, errno_hint(a.first_errno), a.extmsg);
-		return -1;
+	deaf = n->len >= WATCH_DEAF_BYTES && nft_watch_pause(n, &gen);
+	rc = send_batch(n, err, errlen) == -1 || drain(n, &a, err, errlen) == -1 ? -1 : 0;
+	if (rc == 0 && a.errors > 0) {
+		snprintf(err, errlen, "%s: %s%s", a.where, nft_errno_hint(a.first_errno), a.extmsg);
+		rc = -1;
 	}
-	if (a.ok != n->nmsgs) {
+	if (rc == 0 && a.ok != n->nmsgs) {
 		snprintf(err, errlen, "kernel acknowledged %zu of %zu messages", a.ok, n->nmsgs);
-		return -1;
+		rc = -1;
 	}
-	return 0;
-}
-
-/* ---- reading our table ---- */
-
-struct listing {
-	int (*fn)(const struct nft_obj *, void *);
-	void *arg;
-	int kind;
-	int stop;
-};
-
-static int
-list_cb(const struct nlmsghdr *nlh, void *data)
-{
-	struct listing *l = data;
-	struct nft_obj o;
-	const char *table, *name;
-	struct nftnl_chain *c = NULL;
-	struct nftnl_set *s = NULL;
-
-	memset(&o, 0, sizeof o);
-	o.kind = l->kind;
-	if (l->kind == NFT_OBJ_CHAIN) {
-		if ((c = nftnl_chain_alloc()) == NULL || nftnl_chain_nlmsg_parse(nlh, c) < 0)
-			goto done;
-		table = nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE);
-		name = nftnl_chain_get_str(c, NFTNL_CHAIN_NAME);
-		if (nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM)) {
-			o.base = 1;
-			o.hooknum = (int)nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM);
-			o.prio = nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO);
-		}
-	} else {
-		if ((s = nftnl_set_alloc()) == NULL || nftnl_set_nlmsg_parse(nlh, s) < 0)
-			goto done;
-		table = nftnl_set_get_str(s, NFTNL_SET_TABLE);
-		name = nftnl_set_get_str(s, NFTNL_SET_NAME);
-	}
-	if (table != NULL && name != NULL && strcmp(table, IPFD_TABLE) == 0 && !l->stop) {
-		snprintf(o.name, sizeof o.name, "%s", name);
-		l->stop = l->fn(&o, l->arg);
-	}
-done:
-	if (c != NULL)
-		nftnl_chain_free(c);
-	if (s != NULL)
-		nftnl_set_free(s);
-	return MNL_CB_OK;
-}
-
-static int
-dump(struct nft *n, uint16_t type, struct listing *l, char *err, size_t errlen)
-{
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh;
-	uint32_t seq = n->seq++;
-	ssize_t got;
-	int rc;
-
-	nlh = nftnl_nlmsg_build_hdr(buf, type, NFPROTO_INET, NLM_F_DUMP, seq);
-	if (mnl_socket_sendto(n->nl, nlh, nlh->nlmsg_len) == -1) {
-		snprintf(err, errlen, "netlink dump: %s", strerror(errno));
-		return -1;
-	}
-	for (;;) {
-		got = mnl_socket_recvfrom(n->nl, buf, sizeof buf);
-		if (got == -1) {
-			snprintf(err, errlen, "netlink dump: %s", errno_hint(errno));
-			return -1;
-		}
-		rc = mnl_cb_run(buf, (size_t)got, seq, n->portid, list_cb, l);
-		if (rc == MNL_CB_STOP)
-			return 0;
-		if (rc == MNL_CB_ERROR) {
-			snprintf(err, errlen, "netlink dump: %s", errno_hint(errno));
-			return -1;
-		}
-	}
-}
-
-int
-nft_list(struct nft *n, int (*fn)(const struct nft_obj *, void *), void *arg,
-         char *err, size_t errlen)
-{
-	struct listing l = { fn, arg, NFT_OBJ_CHAIN, 0 };
-
-	if (n->nl == NULL) {
-		snprintf(err, errlen, "no netlink socket");
-		return -1;
-	}
-	if (dump(n, NFT_MSG_GETCHAIN, &l, err, errlen) == -1)
-		return -1;
-	l.kind = NFT_OBJ_SET;
-	return dump(n, NFT_MSG_GETSET, &l, err, errlen);
-}
-
-/* ---- rules ---- */
-
-static struct nftnl_expr *
-expr_new(struct nft *n, struct nftnl_rule *r, const char *name)
-{
-	struct nftnl_expr *e;
-
-	if ((e = nftnl_expr_alloc(name)) == NULL) {
-		n->oom = 1;
-		return NULL;
-	}
-	nftnl_rule_add_expr(r, e);
-	return e;
-}
-
-static void
-expr_meta(struct nft *n, struct nftnl_rule *r, uint32_t key)
-{
-	struct nftnl_expr *e = expr_new(n, r, "meta");
-
-	if (e == NULL)
-		return;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
-}
-
-static void
-expr_cmp(struct nft *n, struct nftnl_rule *r, const void *data, uint32_t len)
-{
-	struct nftnl_expr *e = expr_new(n, r, "cmp");
-
-	if (e == NULL)
-		return;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
-	nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
-}
-
-static void
-expr_payload(struct nft *n, struct nftnl_rule *r, uint32_t base, uint32_t off, uint32_t len)
-{
-	struct nftnl_expr *e = expr_new(n, r, "payload");
-
-	if (e == NULL)
-		return;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, off);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
-}
-
-static void
-expr_verdict(struct nft *n, struct nftnl_rule *r, int verdict, const char *chain)
-{
-	struct nftnl_expr *e = expr_new(n, r, "immediate");
-
-	if (e == NULL)
-		return;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)verdict);
-	if (chain != NULL)
-		nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, chain);
-}
-
-static void
-expr_simple(struct nft *n, struct nftnl_rule *r, const char *name)
-{
-	expr_new(n, r, name);
-}
-
-/* "meta nfproto F": the dependency nft itself puts before ip/ip6 payload in inet tables. */
-static void
-match_family(struct nft *n, struct nftnl_rule *r, int family)
-{
-	uint8_t proto = family == AF_INET6 ? NFPROTO_IPV6 : NFPROTO_IPV4;
-
-	expr_meta(n, r, NFT_META_NFPROTO);
-	expr_cmp(n, r, &proto, 1);
-}
-
-static void
-match_l4proto(struct nft *n, struct nftnl_rule *r, uint8_t proto)
-{
-	expr_meta(n, r, NFT_META_L4PROTO);
-	expr_cmp(n, r, &proto, 1);
-}
-
-static struct nftnl_rule *
-rule_new(struct nft *n, const char *chain)
-{
-	struct nftnl_rule *r;
-
-	if ((r = nftnl_rule_alloc()) == NULL) {
-		n->oom = 1;
-		return NULL;
-	}
-	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, IPFD_TABLE);
-	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
-	return r;
-}
-
-static void
-rule_append(struct nft *n, struct nftnl_rule *r, const char *chain)
-{
-	struct nlmsghdr *nlh;
-
-	if (r == NULL)
-		return;
-	if ((nlh = msg_start(n, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, chain)) != NULL) {
-		nftnl_rule_nlmsg_build_payload(nlh, r);
-		msg_end(n, nlh);
-	}
-	nftnl_rule_free(r);
-}
-
-/* "ip saddr @sID_v4 counter accept" (or ip6). */
-static void
-rule_accept_set(struct nft *n, const char *chain, int64_t id, int family)
-{
-	char set[IPFD_NAME_MAX];
-	struct nftnl_rule *r = rule_new(n, chain);
-	struct nftnl_expr *e;
-
-	if (r == NULL)
-		return;
-	match_family(n, r, family);
-	if (family == AF_INET6)
-		expr_payload(n, r, NFT_PAYLOAD_NETWORK_HEADER, 8, 16);
-	else
-		expr_payload(n, r, NFT_PAYLOAD_NETWORK_HEADER, 12, 4);
-	if ((e = expr_new(n, r, "lookup")) != NULL) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
-		nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, nft_set_name(id, family, set));
-	}
-	expr_simple(n, r, "counter");
-	expr_verdict(n, r, NF_ACCEPT, NULL);
-	rule_append(n, r, chain);
-}
-
-static void
-rule_reject(struct nft *n, const char *chain, int tcp)
-{
-	struct nftnl_rule *r = rule_new(n, chain);
-	struct nftnl_expr *e;
-
-	if (r == NULL)
-		return;
-	if (tcp)
-		match_l4proto(n, r, IPPROTO_TCP);
-	expr_simple(n, r, "counter");
-	if ((e = expr_new(n, r, "reject")) != NULL) {
-		if (tcp) {
-			nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, NFT_REJECT_TCP_RST);
-			nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, 0);
-		} else {
-			nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, NFT_REJECT_ICMPX_UNREACH);
-			nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
-		}
-	}
-	rule_append(n, r, chain);
-}
-
-void
-nft_service_rules(struct nft *n, int64_t id)
-{
-	char chain[IPFD_NAME_MAX];
-
-	nft_chain_name(id, chain);
-	rule_accept_set(n, chain, id, AF_INET);
-	rule_accept_set(n, chain, id, AF_INET6);
-	rule_reject(n, chain, 1);
-	rule_reject(n, chain, 0);
-}
-
-/* "ip daddr G <proto> dport P jump sID" in hook's base chain. */
-static void
-rule_guard(struct nft *n, int hook, const char *target, const struct guard *g, uint8_t proto)
-{
-	const char *chain = nft_hook_chain(hook);
-	struct nftnl_rule *r = rule_new(n, chain);
-	uint16_t port = htons(g->port);
-
-	if (r == NULL)
-		return;
-	match_family(n, r, g->addr.family);
-	if (g->addr.family == AF_INET6)
-		expr_payload(n, r, NFT_PAYLOAD_NETWORK_HEADER, 24, 16);
-	else
-		expr_payload(n, r, NFT_PAYLOAD_NETWORK_HEADER, 16, 4);
-	expr_cmp(n, r, g->addr.bytes, g->addr.family == AF_INET6 ? 16 : 4);
-	match_l4proto(n, r, proto);
-	if (g->port != 0) {
-		expr_payload(n, r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
-		expr_cmp(n, r, &port, 2);
-	}
-	expr_verdict(n, r, NFT_JUMP, target);
-	rule_append(n, r, chain);
-}
-
-void
-nft_guard_rules(struct nft *n, int hook, int64_t id, const struct guard *g, int ng)
-{
-	char target[IPFD_NAME_MAX];
-	int i;
-
-	nft_chain_name(id, target);
-	for (i = 0; i < ng; i++) {
-		rule_guard(n, hook, target, &g[i], IPPROTO_TCP);
-		rule_guard(n, hook, target, &g[i], IPPROTO_UDP);
-	}
+	if (deaf)
+		nft_watch_resume(n, gen, a.errors == 0 && a.ok == n->nmsgs);
+	return rc;
 }
 
 const char *

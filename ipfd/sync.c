@@ -356,6 +356,36 @@ done:
 	return ret;
 }
 
+int
+sync_intact(struct ipfd *d, char *err, size_t errlen)
+{
+	static const int hooks[] = { CONF_HOOK_FORWARD, CONF_HOOK_INPUT };
+	struct inventory inv = { 0 };
+	char name[IPFD_NAME_MAX];
+	int64_t id;
+	size_t i;
+	int ok = 1;
+
+	if (nft_list(d->nft, inv_add, &inv, err, errlen) == -1 || inv.oom) {
+		if (inv.oom)
+			snprintf(err, errlen, "out of memory");
+		free(inv.objs);
+		return -1;
+	}
+	for (i = 0; i < 2; i++)
+		if ((d->conf.ipfd.hook & hooks[i]) &&
+		    inv_find(&inv, NFT_OBJ_CHAIN, nft_hook_chain(hooks[i])) == NULL)
+			ok = 0;
+	for (i = 0; ok && i < d->mirror.n; i++) {
+		id = d->mirror.svcs[i].id;
+		ok = inv_find(&inv, NFT_OBJ_CHAIN, nft_chain_name(id, name)) != NULL &&
+		     inv_find(&inv, NFT_OBJ_SET, nft_set_name(id, AF_INET, name)) != NULL &&
+		     inv_find(&inv, NFT_OBJ_SET, nft_set_name(id, AF_INET6, name)) != NULL;
+	}
+	free(inv.objs);
+	return ok;
+}
+
 /* Reads service id's live rights into a one-service mirror. */
 static int
 read_service(struct ipfd *d, const struct store_service *ss, struct snap *s, int64_t now_ms)

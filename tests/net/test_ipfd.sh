@@ -243,15 +243,53 @@ ipfd_resync
 check "SIGHUP: hook = forward drops the input chain" no_chain input
 check "SIGHUP: an unadmitted client is still refused" refused c2 10.0.9.2 80
 
-# ---- a failed batch is recovered from the store ----
+# ---- others changing the table: repaired at once, not at the next sync ----
 sed -i 's/^sync_interval_s = 2/sync_interval_s = 3600/' "$CONF"
-ipfd_resync   # no periodic sync may repair the table before the admission does
-nft_gw delete table inet sekisho
+ipfd_resync   # from here on no periodic sync may repair the table
+n=$(syncs)
 r_h=$(grant bob web 10.0.2.2)
-check "a batch failing on a table deleted behind ipfd's back is logged" grep -q 'event=batch_failed' "$T/ipfd.log"
-check "ipfd rebuilds the table from the store and still admits" tcp_ok c2 10.0.9.2 80
+ctl session revoke "$r_h" >/dev/null
+sleep 0.3
+check "ipfd's own batches do not make it resync" test "$(syncs)" -eq "$n"
+nft_gw flush ruleset
+check "nft flush ruleset: ipfd rebuilds its table from the store at once" \
+	wait_for 3 nft_gw list chain inet sekisho s1
+check "the flush is logged as a change by another process" \
+	grep -q 'event=table_changed by=another_process action=sync' "$T/ipfd.log"
+check "after the flush the admitted client still connects" tcp_ok c1 10.0.9.2 80
+check "after the flush the others are refused again" refused c2 10.0.9.2 80
+nft_gw delete table inet sekisho
+check "a table deleted behind ipfd's back is rebuilt at once" wait_for 3 nft_gw list chain inet sekisho s1
+r_h=$(grant bob web 10.0.2.2)
+check "ipfd still admits after the rebuild" tcp_ok c2 10.0.9.2 80
 check "the rebuilt table keeps earlier rights" tcp_ok c1 10.0.9.2 80
 check "the rebuilt table still refuses the others" refused c6 10.0.9.2 80
+nft_gw add element inet sekisho s1_v6 '{ fd00:6::2 timeout 1h }'
+check "an address another process put in a set is taken out at once" \
+	wait_for 3 not_in_set s1_v6 fd00:6::2
+check "and its client is refused" refused c6 fd00:9::2 80
+# A rebuild this large is committed with the subscription dropped (the kernel
+# would make an event per element) and takes it back after.
+sqlite3 "$T/db.sqlite" "UPDATE services SET cap = 5000 WHERE name = 'web';
+	WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)
+	INSERT INTO sessions (sid, user_id, user_name, service_id, service_name, ip,
+	                      created_at, expires_at, last_seen)
+	SELECT printf('bulk%05d', i), 100000 + i, 'bulk', s.id, s.name,
+	       CAST(char(10, 64 + i / 127, 1 + i % 127, 2) AS BLOB), unixepoch(), unixepoch() + 600, unixepoch()
+	FROM n, services s WHERE s.name = 'web'"
+changed=$(grep -c 'event=table_changed' "$T/ipfd.log")
+ipfd_resync
+bulk_count() { nft_gw list set inet sekisho s1_v4 | grep -Eo '10\.(6[4-9]|[78][0-9])\.[0-9]+\.2' | wc -l; }
+check "a rebuild of 3000 rights puts them all in the set" test "$(bulk_count)" -eq 3000
+check "ipfd's own large rebuild is not taken for a change by another process" \
+	test "$(grep -c 'event=table_changed' "$T/ipfd.log")" -eq "$changed"
+nft_gw flush ruleset
+check "after a large rebuild ipfd still sees nft flush ruleset at once" \
+	wait_for 3 nft_gw list chain inet sekisho s1
+check "and the rebuilt table keeps the admitted client" tcp_ok c1 10.0.9.2 80
+sqlite3 "$T/db.sqlite" "UPDATE sessions SET ended_at = unixepoch(), end_reason = 5 WHERE sid LIKE 'bulk%';
+	UPDATE services SET cap = 10 WHERE name = 'web'"
+ipfd_resync
 
 # ---- clean exit ----
 bg_stop ipfd
