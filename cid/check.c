@@ -82,7 +82,8 @@ check_client(const struct cid_conf *cc, const struct check_in *in, struct check_
 		q->https = 1;
 	if (in->n_xff > 1)
 		return fail(out, CHECK_BAD_REQUEST, "repeated X-Forwarded-For");
-	if (in->xff != NULL && addr_forwarded_client(in->xff, cc->proxies, cc->n_proxies, &q->client) == -1)
+	if (in->xff != NULL &&
+	    addr_forwarded_client(in->xff, cc->proxies, cc->n_proxies, &q->client) == -1)
 		return fail(out, CHECK_BAD_REQUEST, "malformed X-Forwarded-For");
 	return CHECK_OK;
 }

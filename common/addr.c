@@ -142,18 +142,20 @@ addr_forwarded_client(const char *xff, const struct addr *trusted, int n_trusted
                       struct addr *client)
 {
 	size_t e = strnlen(xff, XFF_MAX_LEN + 1), b;
+	struct addr hop = { 0 };
 
 	if (e > XFF_MAX_LEN)
 		return -1;
 	for (int hops = 0; hops < XFF_MAX_HOPS; hops++) {
 		for (b = e; b > 0 && xff[b - 1] != ','; b--)
 			;
-		if (addr_parse_span(xff, b, e, client) == -1)
+		if (addr_parse_span(xff, b, e, &hop) == -1)
 			return -1;
-		if (b == 0 || !addr_in(client, trusted, n_trusted))
-			return 0;
+		if (b == 0 || !addr_in(&hop, trusted, n_trusted))
+			break;
 		e = b - 1;   /* the comma before this entry */
 	}
+	*client = hop;
 	return 0;
 }
 

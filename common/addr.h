@@ -48,8 +48,9 @@ int addr_in(const struct addr *a, const struct addr *list, int n);
  * nginx's real_ip_recursive finds it: from the right, the first entry that is
  * not in trusted (the leftmost looked at when all are). Entries left of it
  * are the client's own claims and are not read, so a client's "unknown" does
- * not make its request fail. 0, or -1 when xff is longer than XFF_MAX_LEN or
- * an entry read is empty or not a literal address (no names, no ports).
+ * not make its request fail. 0, or -1 (client untouched) when xff is longer
+ * than XFF_MAX_LEN or an entry read is empty or not a literal address (no
+ * names, no ports).
  */
 int addr_forwarded_client(const char *xff, const struct addr *trusted, int n_trusted,
                           struct addr *client);
