@@ -164,7 +164,8 @@ $(F)/libcommon.a: $(FUZZ_COMMON)
 # The daemon objects each target needs besides libcommon.a.
 $(F)/fuzz_admin_form: $(F)/obj/authd/admin_form.o
 $(F)/fuzz_check:      $(F)/obj/cid/check.o $(F)/obj/cid/cache.o $(F)/obj/cid/setup.o \
-                      $(F)/obj/authd/clientip.o
+                      $(F)/obj/authd/clientip.o $(F)/obj/tests/lib/keys.o
+$(F)/fuzz_token:      $(F)/obj/tests/lib/keys.o
 $(F)/fuzz_clientip:   $(F)/obj/authd/clientip.o
 $(F)/fuzz_conf:       $(F)/obj/authd/clientip.o $(F)/obj/cid/setup.o
 

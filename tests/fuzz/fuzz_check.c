@@ -7,6 +7,7 @@
 #include "../../authd/authd.h"
 #include "../../cid/cid.h"
 #include "fuzz.h"
+#include "../lib/keys.h"
 
 /*
  * cid's forward-auth check on what a proxy and a browser send: the service
@@ -39,19 +40,6 @@ static struct keyring ring;
 
 static const uint8_t sid_alice[SID_BYTES] = { 0xa1, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
                                               0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff };
-
-static struct store_key
-key(uint32_t kid, uint8_t fill, int64_t activates_at, int64_t expires_at)
-{
-	struct store_key k;
-
-	memset(&k, 0, sizeof k);
-	k.kid = kid;
-	memset(k.secret, fill, sizeof k.secret);
-	k.created_at = k.activates_at = activates_at;
-	k.expires_at = expires_at;
-	return k;
-}
 
 static struct store_service
 service(int64_t id, const char *name)
@@ -91,8 +79,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	(void)argc; (void)argv;
 	ring.n = 2;
-	ring.keys[0] = key(7, 0x77, NOW - 100, NOW + 86400);
-	ring.keys[1] = key(5, 0x55, NOW - 86400, NOW + 3600);
+	ring.keys[0] = test_key(7, 0x77, NOW - 100, NOW + 86400);
+	ring.keys[1] = test_key(5, 0x55, NOW - 86400, NOW + 3600);
 	memset(&r, 0, sizeof r);
 	r.id = RIGHT;
 	sid_to_hex(sid_alice, r.sid);

@@ -2,6 +2,7 @@
 
 #include "fuzz.h"
 #include "token.h"
+#include "../lib/keys.h"
 
 /*
  * A cookie value through token_verify, against a ring built in memory as
@@ -15,27 +16,14 @@
 
 static struct keyring ring;
 
-static struct store_key
-key(uint32_t kid, uint8_t fill, int64_t activates_at, int64_t expires_at)
-{
-	struct store_key k;
-
-	memset(&k, 0, sizeof k);
-	k.kid = kid;
-	memset(k.secret, fill, sizeof k.secret);
-	k.created_at = k.activates_at = activates_at;
-	k.expires_at = expires_at;
-	return k;
-}
-
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc; (void)argv;
 	ring.n = 3;
-	ring.keys[0] = key(7, 0x77, NOW - 100, NOW + 86400);
-	ring.keys[1] = key(5, 0x55, NOW - 86400, NOW + 3600);
-	ring.keys[2] = key(3, 0x33, NOW - 172800, NOW - 10);
+	ring.keys[0] = test_key(7, 0x77, NOW - 100, NOW + 86400);
+	ring.keys[1] = test_key(5, 0x55, NOW - 86400, NOW + 3600);
+	ring.keys[2] = test_key(3, 0x33, NOW - 172800, NOW - 10);
 	return 0;
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../../cid/cid.h"
+#include "keys.h"
 
 /*
  * The forward-auth decision against an in-memory cache (no store): cookie
@@ -23,27 +24,14 @@ static struct cid_conf cc;
 static const uint8_t sid_alice[SID_BYTES] = { 0xa1, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
                                               0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff };
 
-static struct store_key
-key(uint32_t kid, uint8_t fill, int64_t activates_at, int64_t expires_at)
-{
-	struct store_key k;
-
-	memset(&k, 0, sizeof k);
-	k.kid = kid;
-	memset(k.secret, fill, sizeof k.secret);
-	k.created_at = k.activates_at = activates_at;
-	k.expires_at = expires_at;
-	return k;
-}
-
 /* Key 7 signs now; key 5 signed before it and still verifies (rotation window). */
 static struct keyring
 ring(void)
 {
 	struct keyring kr = { .n = 2 };
 
-	kr.keys[0] = key(7, 0x77, NOW - 100, NOW + 86400);
-	kr.keys[1] = key(5, 0x55, NOW - 86400, NOW + 3600);
+	kr.keys[0] = test_key(7, 0x77, NOW - 100, NOW + 86400);
+	kr.keys[1] = test_key(5, 0x55, NOW - 86400, NOW + 3600);
 	return kr;
 }
 
@@ -261,7 +249,7 @@ Test(check, unknown_key_is_refused)
 	struct keyring foreign = { .n = 1 };
 	char tok[TOKEN_STR_MAX];
 
-	foreign.keys[0] = key(99, 0x99, NOW - 10, NOW + 1000);
+	foreign.keys[0] = test_key(99, 0x99, NOW - 10, NOW + 1000);
 	sign(&foreign, NOW, sid_alice, LAB, NOW + 3600, tok);
 	cr_assert_eq(run("lab", tok, "10.0.0.2"), CHECK_UNKNOWN_KEY);
 }
@@ -271,7 +259,7 @@ Test(check, same_kid_with_another_secret_is_a_bad_tag)
 	struct keyring forged = { .n = 1 };
 	char tok[TOKEN_STR_MAX];
 
-	forged.keys[0] = key(7, 0x01, NOW - 10, NOW + 1000);
+	forged.keys[0] = test_key(7, 0x01, NOW - 10, NOW + 1000);
 	sign(&forged, NOW, sid_alice, LAB, NOW + 3600, tok);
 	cr_assert_eq(run("lab", tok, "10.0.0.2"), CHECK_BAD_TAG);
 }
@@ -281,7 +269,7 @@ Test(check, rotated_key_still_verifies_within_its_window)
 	struct keyring old = { .n = 1 };
 	char tok[TOKEN_STR_MAX];
 
-	old.keys[0] = key(5, 0x55, NOW - 86400, NOW + 3600);
+	old.keys[0] = test_key(5, 0x55, NOW - 86400, NOW + 3600);
 	sign(&old, NOW - 200, sid_alice, LAB, NOW + 3600, tok);
 	cr_assert_eq(run("lab", tok, "10.0.0.2"), CHECK_OK);
 	cr_assert_eq(run_at("lab", tok, "10.0.0.2", NOW + 3600, &(struct check_out){ 0 }),

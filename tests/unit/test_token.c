@@ -10,6 +10,7 @@
 #include "fixture.h"
 #include "store.h"
 #include "token.h"
+#include "keys.h"
 
 #define NOW 1700000000
 #define TOKEN_CHARS 92
@@ -17,27 +18,12 @@
 static const char b64url[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-/* A key that signs from activates_at and verifies until expires_at. */
-static struct store_key
-make_key(uint32_t kid, uint8_t fill, int64_t activates_at, int64_t expires_at)
-{
-	struct store_key k;
-
-	memset(&k, 0, sizeof k);
-	k.kid = kid;
-	memset(k.secret, fill, sizeof k.secret);
-	k.created_at = activates_at;
-	k.activates_at = activates_at;
-	k.expires_at = expires_at;
-	return k;
-}
-
 static struct keyring
 ring1(void)
 {
 	struct keyring kr = { .n = 1 };
 
-	kr.keys[0] = make_key(7, 0x11, NOW - 100, NOW + 1000);
+	kr.keys[0] = test_key(7, 0x11, NOW - 100, NOW + 1000);
 	return kr;
 }
 
@@ -122,7 +108,7 @@ Test(token, an_unknown_kid_is_refused_without_a_key)
 	struct token t = sample(NOW + 600), got;
 	char s[TOKEN_STR_MAX];
 
-	other.keys[0] = make_key(8, 0x11, NOW - 100, NOW + 1000);
+	other.keys[0] = test_key(8, 0x11, NOW - 100, NOW + 1000);
 	cr_assert_eq(token_sign(&kr, NOW, &t, s, sizeof s), 0);
 	cr_assert_eq(token_verify(&other, NOW, s, strlen(s), &got), TOKEN_UNKNOWN_KEY);
 	other.n = 0;
@@ -135,8 +121,8 @@ Test(token, a_rotated_key_verifies_until_it_expires)
 	struct token t = sample(NOW + 5000), got;
 	char old[TOKEN_STR_MAX], fresh[TOKEN_STR_MAX];
 
-	kr.keys[0] = make_key(2, 0x22, NOW, NOW + 3000);          /* signs from NOW */
-	kr.keys[1] = make_key(1, 0x11, NOW - 1000, NOW + 2000);   /* signed before NOW */
+	kr.keys[0] = test_key(2, 0x22, NOW, NOW + 3000);          /* signs from NOW */
+	kr.keys[1] = test_key(1, 0x11, NOW - 1000, NOW + 2000);   /* signed before NOW */
 	cr_assert_eq(token_sign(&kr, NOW - 1, &t, old, sizeof old), 0);
 	cr_assert_eq(t.kid, 1, "the older key signs before the newer one activates");
 	cr_assert_eq(token_sign(&kr, NOW, &t, fresh, sizeof fresh), 0);
@@ -151,8 +137,8 @@ Test(token, a_provisioned_next_key_does_not_sign_yet)
 	struct keyring kr = { .n = 2 };
 	const struct store_key *k;
 
-	kr.keys[0] = make_key(3, 0x33, NOW + 100, NOW + 400);
-	kr.keys[1] = make_key(2, 0x22, NOW - 100, NOW + 200);
+	kr.keys[0] = test_key(3, 0x33, NOW + 100, NOW + 400);
+	kr.keys[1] = test_key(2, 0x22, NOW - 100, NOW + 200);
 	cr_assert_not_null(k = keyring_current(&kr, NOW));
 	cr_assert_eq(k->kid, 2);
 	cr_assert_eq(keyring_current(&kr, NOW + 100)->kid, 3);
@@ -167,7 +153,7 @@ Test(token, signing_without_a_current_key_fails)
 	struct token t = sample(NOW + 600);
 	char s[TOKEN_STR_MAX];
 
-	kr.keys[0] = make_key(1, 0x11, NOW + 10, NOW + 1000);
+	kr.keys[0] = test_key(1, 0x11, NOW + 10, NOW + 1000);
 	cr_assert_eq(token_sign(&kr, NOW, &t, s, sizeof s), -1);
 	kr.n = 0;
 	cr_assert_eq(token_sign(&kr, NOW, &t, s, sizeof s), -1);
