@@ -119,13 +119,14 @@ static void
 table_watch(struct ipfd *d)
 {
 	char err[256];
-	int rc = nft_watch_read(d->nft, err, sizeof err), intact = 1;
+	int missed = nft_watch_missed(d->nft), intact = 1;
+	int rc = nft_watch_read(d->nft, err, sizeof err);
 
 	if (rc == -1)
 		log_err("event=watch status=failed error=\"%s\" effect=\"changes to the table by others are "
 		        "repaired only by the periodic sync\"", err);
 	/* Another commit ran while we were not listening: rebuild only if our objects are gone. */
-	if (rc != 1 && nft_watch_missed(d->nft) && (intact = sync_intact(d, err, sizeof err)) != 1)
+	if (rc != 1 && missed && (intact = sync_intact(d, err, sizeof err)) != 1)
 		rc = 1;
 	if (rc == 1) {
 		log_warn("event=table_changed by=another_process action=sync%s",
