@@ -8,14 +8,6 @@
 
 /* The daemon's state: made at start, partly replaced on SIGHUP, freed at exit. */
 
-static void
-throttle_params(const struct conf *c, struct throttle_params *p)
-{
-	p->ip_burst = c->authd.throttle_ip_burst;
-	p->user_burst = c->authd.throttle_user_burst;
-	p->refill_s = c->authd.throttle_refill_s;
-}
-
 /* The hash verified for unknown names, so a wrong name costs what a wrong password costs. */
 static int
 make_dummy_hash(char *out, size_t n, char *err, size_t errlen)
@@ -39,10 +31,10 @@ authd_init(struct authd *a, const struct conf *c, char *err, size_t errlen)
 	pthread_mutex_init(&a->view_lock, NULL);
 	if ((a->view = view_load(c, err, errlen)) == NULL)
 		return -1;
-	throttle_params(c, &tp);
+	throttle_params_conf(c, &tp);
 	a->pool = dbpool_new(&c->db, DBPOOL_MAX);
 	a->fw = fwc_new(c->ipfd.socket, c->authd.ipfd_timeout_ms, c->ipfd.enabled);
-	a->throttle = throttle_new(THROTTLE_SLOTS, &tp);
+	a->throttle = throttle_new(THROTTLE_SLOTS, &tp, throttle_now_ms());
 	if (a->pool == NULL || a->fw == NULL || a->throttle == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -98,7 +90,7 @@ authd_reload(struct authd *a, const char *path)
 	}
 	warn_fixed(&a->boot, &c);
 	view_swap(a, v);
-	throttle_params(&c, &tp);
+	throttle_params_conf(&c, &tp);
 	throttle_set(a->throttle, &tp);
 	fwc_set_timeout(a->fw, c.authd.ipfd_timeout_ms);
 	log_set_level(c.log_level);

@@ -18,7 +18,8 @@
  *   admit.c    admit_   the admission: store -> ipfd -> entry code
  *   fw.c       fwc_     ipfd client connections
  *   pool.c     dbpool_  store connections shared by the request threads
- *   throttle.c throttle_ token buckets per client IP and per account
+ *   throttle.c throttle_ token buckets per client address, global; backoff rule
+ *   lockout.c  lockout_  per-account failures and known sources, in the store
  *   clientip.c clientip_ the client's address, trusted proxies
  *   sweeper.c  sweeper_ ends expired and idle rights, prunes, rotates keys
  *   metrics.c  ametrics_ counters for /metrics; /healthz; /static
@@ -39,11 +40,13 @@
 
 #define LOGIN_COOKIE     "sekisho_login"
 #define CSRF_COOKIE      "sekisho_csrf"
+#define DEVICE_COOKIE    "sekisho_device"  /* marks a browser that logged in: login throttle */
+#define DEVICE_HEX_LEN   32              /* hex of a device cookie's hash kept as its source */
 #define RANDOM_BYTES     32              /* login ids, CSRF values, entry codes */
 #define RANDOM_STR_LEN   43              /* RANDOM_BYTES as base64url */
 #define ENTRY_URL_MAX    (URL_MAX_LEN + 96)  /* + "/_sekisho/enter?code=" + a code */
 #define CSP_MAX          1536
-#define THROTTLE_SLOTS   4096            /* remembered IPs, accounts, known pairs (each) */
+#define THROTTLE_SLOTS   4096            /* client addresses the throttle remembers */
 #define DBPOOL_MAX       64              /* store connections open at once */
 #define FWC_POOL_MAX     16              /* idle ipfd connections kept */
 #define HASH_WAIT_S      20              /* longest wait for a free hash worker */
@@ -180,11 +183,12 @@ int authn_login(struct req *q, const char *name, const char *pw, struct store_us
 struct hashpool *hashpool_start(struct authd *a, int n, char *err, size_t errlen);
 void hashpool_stop(struct hashpool *p);
 /*
- * On a worker: reserves an attempt for ip/account (throttle_begin), verifies
- * pw against hash, settles (OK only when account_ok too). AUTHN_OK, AUTHN_BAD,
- * AUTHN_THROTTLED (*retry_s), or AUTHN_BUSY when no worker took it in HASH_WAIT_S.
+ * On a worker: reserves a check for ip and the global bucket (throttle_begin
+ * with flags), verifies pw against hash, settles (OK only when account_ok
+ * too). AUTHN_OK, AUTHN_BAD, AUTHN_THROTTLED (*retry_s), or AUTHN_BUSY when no
+ * worker took it in HASH_WAIT_S.
  */
-int hashpool_verify(struct hashpool *p, const char *ip, const char *account, const char *pw,
+int hashpool_verify(struct hashpool *p, const char *ip, int flags, const char *pw,
                     const char *hash, int account_ok, int *retry_s);
 /*
  * Hashes pw with the default parameters on the calling thread once one of the
@@ -207,6 +211,13 @@ const char *login_csrf_issue(struct req *q, char out[RANDOM_STR_LEN + 1]);
 int login_csrf_check(struct req *q, int logged_in_form);
 /* Adds Set-Cookie for name=value (Max-Age max_age_s; 0 clears it). */
 void login_cookie_set(struct req *q, const char *name, const char *value, int max_age_s);
+/*
+ * The device cookie (DEVICE_COOKIE) q brought, as a throttle source: "d:" and
+ * DEVICE_HEX_LEN hex of its SHA-256. 0, or -1 when q brought none of ours.
+ */
+int login_device(struct req *q, char out[LOCK_SOURCE_MAX + 1]);
+/* Gives the client a new device cookie for max_age_s; its source into out. 0 or -1. */
+int login_device_issue(struct req *q, int max_age_s, char out[LOCK_SOURCE_MAX + 1]);
 
 /* ---- page.c ---- */
 
@@ -311,36 +322,83 @@ void dbpool_put(struct dbpool *p, struct store *s, int broken);
 
 /* ---- throttle.c ---- */
 
+#define THROTTLE_FORGET_S 86400          /* failures older than this count no more */
+
 struct throttle_params {
-	int ip_burst, user_burst;            /* failed attempts allowed before 429 */
-	int refill_s;                        /* one attempt comes back every refill_s */
+	int ip_burst;                        /* failed checks per client address before 429 */
+	int user_burst;                      /* failed checks per (account, source) before backoff */
+	int account_burst;                   /* per account, before unknown sources must wait */
+	int refill_s;                        /* an address's check comes back; the first backoff */
+	int backoff_max_s;                   /* the longest backoff */
+	int checks_per_s;                    /* failed password checks per second, all clients */
+	int known_days;                      /* a known source or device cookie lasts this long */
 };
 
 enum throttle_result { THROTTLE_FAILED, THROTTLE_OK, THROTTLE_CANCEL };
 
-/* A reservation from throttle_begin, settled by throttle_done. */
-struct throttle_ticket {
-	int took_ip, took_user;
+enum {
+	THROTTLE_NO_IP     = 1,              /* the client's address bucket does not apply */
+	THROTTLE_NO_GLOBAL = 2,              /* the global bucket does not apply */
 };
 
-/* slots: entries per table (IPs, accounts, known account+IP pairs); oldest evicted. */
-struct throttle *throttle_new(int slots, const struct throttle_params *p);
+/* A reservation from throttle_begin, settled by throttle_done. */
+struct throttle_ticket {
+	int took_ip, took_global;
+};
+
+/* The throttle's clock: monotonic milliseconds. */
+int64_t throttle_now_ms(void);
+/* The throttle's settings from the [authd] section. */
+void throttle_params_conf(const struct conf *c, struct throttle_params *p);
+/* slots: client addresses remembered at most. now_ms: the clock the caller will use. */
+struct throttle *throttle_new(int slots, const struct throttle_params *p, int64_t now_ms);
 void throttle_free(struct throttle *t);
 void throttle_set(struct throttle *t, const struct throttle_params *p);
 /*
- * Reserves one attempt for ip and user (user NULL: no account bucket) at
- * now_ms. 0: go ahead and settle with throttle_done. -1: too many failures,
- * *retry_s is when one comes back. An empty account bucket does not stop a
- * client IP that logged in to that account before.
+ * Reserves one password check for ip and the global bucket (flags: which do
+ * not apply) at now_ms. 0: go ahead and settle with throttle_done. -1: too
+ * many failures, *retry_s is when one comes back.
  */
-int throttle_begin(struct throttle *t, const char *ip, const char *user, int64_t now_ms,
+int throttle_begin(struct throttle *t, const char *ip, int flags, int64_t now_ms,
                    struct throttle_ticket *tk, int *retry_s);
-/* What throttle_begin would say, without reserving anything. 0 or -1 (*retry_s). */
-int throttle_check(struct throttle *t, const char *ip, const char *user, int64_t now_ms,
-                   int *retry_s);
-/* FAILED keeps the reservation; OK returns it and remembers (user, ip); CANCEL returns it. */
-void throttle_done(struct throttle *t, const char *ip, const char *user, int result,
-                   int64_t now_ms, const struct throttle_ticket *tk);
+/* What throttle_begin would say, without reserving or remembering anything. */
+int throttle_check(struct throttle *t, const char *ip, int flags, int64_t now_ms, int *retry_s);
+/* FAILED keeps the reservation; OK and CANCEL give it back. */
+void throttle_done(struct throttle *t, const char *ip, int result, int64_t now_ms,
+                   const struct throttle_ticket *tk);
+/* Client addresses remembered now. */
+int throttle_entries(struct throttle *t);
+/*
+ * Seconds (unix clock) a source or account with failures, the latest at
+ * last_at, must still wait at now: none below burst; then refill_s, doubled
+ * by each further failure, at most backoff_max_s. Failures older than
+ * THROTTLE_FORGET_S count no more.
+ */
+int throttle_backoff_s(const struct throttle_params *p, int failures, int burst, int64_t last_at,
+                       int64_t now);
+
+/* ---- lockout.c ---- */
+
+/* Who is trying, as the per-account throttle sees it. */
+struct lockout_src {
+	char source[LOCK_SOURCE_MAX + 1];    /* the known device, else the client address */
+	char device[LOCK_SOURCE_MAX + 1];    /* the device cookie the client brought, or "" */
+	int flags;                           /* THROTTLE_NO_* for the in-memory buckets */
+	int trusted;                         /* a device or address the user logged in from */
+};
+
+/* Finds the source of a login to account by q (device cookie, known address). 0 or -1 store down. */
+int lockout_source(struct req *q, struct store *st, const char *account, struct lockout_src *src);
+/*
+ * Counts one failure for (account, source) before the password check, unless
+ * the source's backoff or (untrusted sources) the account's is running: then
+ * 1 with *retry_s. 0 go ahead; -1 store down.
+ */
+int lockout_begin(struct store *st, const struct throttle_params *p, const char *account,
+                  const struct lockout_src *src, int64_t now, int *retry_s);
+/* After the check: AUTHN_OK clears the source and remembers it; BAD keeps; else gives back. */
+void lockout_settle(struct req *q, struct store *st, const char *account,
+                    const struct lockout_src *src, int result);
 
 /* ---- sweeper.c ---- */
 

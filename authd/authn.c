@@ -1,32 +1,30 @@
+#include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "authd.h"
 #include "log.h"
 #include "passwd.h"
 
 /*
- * Name and password checks for every login form. The order matters:
- *   1. refuse at once when the client IP or the account has no attempt left,
- *      so a flood of guesses never queues for a hash worker;
- *   2. queue for a hash worker (hashpool.c: memory-hard hashes are bounded to
+ * Name and password checks for every login form (docs/security.md, "Login
+ * throttling"). The order matters:
+ *   1. find the login's source: a device cookie or address that logged in to
+ *      the account before is trusted (lockout.c);
+ *   2. refuse at once, remembering nothing, when the client address's bucket
+ *      or the global one is empty (throttle.c), so a flood of guesses never
+ *      queues for a hash worker nor fills a table;
+ *   3. refuse while the (account, source) backoff runs, or the account's for
+ *      an untrusted source; else count the failure before the hash (lockout.c);
+ *   4. queue for a hash worker (hashpool.c: memory-hard hashes are bounded to
  *      hash_workers);
- *   3. the worker reserves the attempt, verifies (an unknown name against a
- *      dummy hash: same cost) and settles before taking the next: at most
- *      hash_workers reservations are ever outstanding, so parallel guesses
- *      cannot overdraw a bucket, and many honest users behind one NAT address
- *      logging in at once are not refused (as long as throttle_ip_burst >=
- *      hash_workers).
+ *   5. the worker reserves the address's and the global check, verifies (an
+ *      unknown name against a dummy hash: same cost) and settles before
+ *      taking the next: at most hash_workers reservations are ever
+ *      outstanding, so parallel guesses cannot overdraw a bucket, and many
+ *      honest users behind one NAT address logging in at once are not refused
+ *      (as long as throttle_ip_burst >= hash_workers);
+ *   6. a right password clears its source's count and remembers the source.
  */
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /*
  * After a successful check, a hash made with weaker parameters than today's
@@ -53,26 +51,53 @@ upgrade(struct req *q, struct store *st, struct store_user *u, const char *pw)
 }
 
 /* The check; with release, q's store connection goes back to the pool during the hash. */
+/* Steps 1-3 above. AUTHN_OK to go on to the hash, else the answer. */
+static int
+admit_attempt(struct req *q, struct store *st, const char *account, struct lockout_src *src,
+              int *retry_s)
+{
+	struct throttle_params p;
+	int rc;
+
+	memset(src, 0, sizeof *src);
+	snprintf(src->source, sizeof src->source, "%s", q->ipstr);
+	if (account != NULL && lockout_source(q, st, account, src) == -1)
+		return AUTHN_STORE_DOWN;
+	if (throttle_check(q->a->throttle, q->ipstr, src->flags, throttle_now_ms(), retry_s) == -1)
+		return AUTHN_THROTTLED;
+	if (account == NULL)
+		return AUTHN_OK;
+	throttle_params_conf(&q->v->conf, &p);
+	if ((rc = lockout_begin(st, &p, account, src, q->now, retry_s)) == -1) {
+		q->st_broken = 1;
+		return AUTHN_STORE_DOWN;
+	}
+	return rc == 1 ? AUTHN_THROTTLED : AUTHN_OK;
+}
+
 static int
 check(struct req *q, struct store *st, const char *name, const char *pw, struct store_user *u,
       int *retry_s, int release)
 {
 	const char *account = name_valid(name) ? name : NULL;
+	struct lockout_src src;
 	int rc = STORE_NOTFOUND, found, result;
 
-	if (throttle_check(q->a->throttle, q->ipstr, account, now_ms(), retry_s) == -1)
-		return AUTHN_THROTTLED;
+	if ((result = admit_attempt(q, st, account, &src, retry_s)) != AUTHN_OK)
+		return result;
 	if (account != NULL)
 		rc = store_user_get(st, account, u);
 	if (rc != STORE_OK && rc != STORE_NOTFOUND) {
 		q->st_broken = 1;
+		lockout_settle(q, st, account, &src, AUTHN_STORE_DOWN);
 		return AUTHN_STORE_DOWN;
 	}
 	found = rc == STORE_OK;
 	if (release)
 		req_store_release(q);
-	result = hashpool_verify(q->a->hashes, q->ipstr, account, pw,
+	result = hashpool_verify(q->a->hashes, q->ipstr, src.flags, pw,
 	                         found ? u->pwhash : q->a->dummy_hash, found && !u->disabled, retry_s);
+	lockout_settle(q, release ? NULL : st, account, &src, result);
 	if (result == AUTHN_OK)
 		upgrade(q, release ? NULL : st, u, pw);
 	return result;

@@ -25,7 +25,8 @@
 enum { JOB_QUEUED, JOB_RUNNING, JOB_DONE };
 
 struct hash_job {
-	const char *ip, *account, *pw, *hash;
+	const char *ip, *pw, *hash;
+	int flags;                           /* THROTTLE_NO_*: buckets that do not apply */
 	int account_ok;                      /* the account exists and is enabled */
 	int state, result, retry_s;
 	pthread_cond_t done;
@@ -40,15 +41,6 @@ struct hashpool {
 	pthread_t *threads;
 	int n, stop;
 };
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 sem_take(sem_t *s)
@@ -66,15 +58,15 @@ run_job(struct authd *a, struct hash_job *j)
 	int match;
 
 	sem_take(&a->hash_sem);
-	if (throttle_begin(a->throttle, j->ip, j->account, now_ms(), &tk, &j->retry_s) == -1) {
+	if (throttle_begin(a->throttle, j->ip, j->flags, throttle_now_ms(), &tk, &j->retry_s) == -1) {
 		j->result = AUTHN_THROTTLED;
 	} else {
 		match = passwd_verify(j->pw, j->hash, err, sizeof err);
 		if (match == -1)
 			log_err("event=bad_password_hash why=\"%s\"", err);
 		j->result = match == 1 && j->account_ok ? AUTHN_OK : AUTHN_BAD;
-		throttle_done(a->throttle, j->ip, j->account,
-		              j->result == AUTHN_OK ? THROTTLE_OK : THROTTLE_FAILED, now_ms(), &tk);
+		throttle_done(a->throttle, j->ip, j->result == AUTHN_OK ? THROTTLE_OK : THROTTLE_FAILED,
+		              throttle_now_ms(), &tk);
 	}
 	sem_post(&a->hash_sem);
 }
@@ -162,10 +154,10 @@ unlink_job(struct hashpool *p, struct hash_job *j)
 }
 
 int
-hashpool_verify(struct hashpool *p, const char *ip, const char *account, const char *pw,
-                const char *hash, int account_ok, int *retry_s)
+hashpool_verify(struct hashpool *p, const char *ip, int flags, const char *pw, const char *hash,
+                int account_ok, int *retry_s)
 {
-	struct hash_job j = { ip, account, pw, hash, account_ok, JOB_QUEUED, AUTHN_BUSY, 0,
+	struct hash_job j = { ip, pw, hash, flags, account_ok, JOB_QUEUED, AUTHN_BUSY, 0,
 	                      PTHREAD_COND_INITIALIZER, NULL };
 	struct timespec deadline;
 

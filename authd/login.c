@@ -14,6 +14,10 @@
  * random value in the cookie CSRF_COOKIE and the same value in the form. Both
  * cookies are HttpOnly and SameSite=Strict; in addition a browser's
  * Sec-Fetch-Site must say the form came from this origin (or was typed).
+ *
+ * A device cookie (DEVICE_COOKIE), given at a successful login, is another
+ * random value: the store keeps only its hash as a source the user logged in
+ * from, which the login throttle trusts (lockout.c).
  */
 
 #define CSRF_COOKIE_AGE (24 * 3600)
@@ -46,6 +50,32 @@ login_cookie_set(struct req *q, const char *name, const char *value, int max_age
 	snprintf(c, sizeof c, "%s=%s; Path=/; Max-Age=%d; HttpOnly; SameSite=Strict%s",
 	         name, value, max_age_s, q->v->https || http_is_tls(q->r) ? "; Secure" : "");
 	http_add_header(q->r, "Set-Cookie", c);
+}
+
+int
+login_device(struct req *q, char out[LOCK_SOURCE_MAX + 1])
+{
+	const char *v = our_cookie(q, DEVICE_COOKIE);
+	char h[CODE_HASH_LEN + 1];
+
+	if (v == NULL)
+		return -1;
+	sha256_hex(v, strlen(v), h);
+	snprintf(out, LOCK_SOURCE_MAX + 1, "d:%.*s", DEVICE_HEX_LEN, h);
+	return 0;
+}
+
+int
+login_device_issue(struct req *q, int max_age_s, char out[LOCK_SOURCE_MAX + 1])
+{
+	char id[RANDOM_STR_LEN + 1], h[CODE_HASH_LEN + 1];
+
+	if (random_b64url(id, sizeof id, RANDOM_BYTES) == -1)
+		return -1;
+	sha256_hex(id, strlen(id), h);
+	snprintf(out, LOCK_SOURCE_MAX + 1, "d:%.*s", DEVICE_HEX_LEN, h);
+	login_cookie_set(q, DEVICE_COOKIE, id, max_age_s);
+	return 0;
 }
 
 int

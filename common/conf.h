@@ -42,8 +42,12 @@ struct conf_authd {
 	int  login_ttl_min;            /* portal/admin login lifetime */
 	int  login_idle_min;           /* portal/admin login idle timeout */
 	int  throttle_ip_burst;        /* failed logins allowed per client IP before 429 */
-	int  throttle_user_burst;      /* failed logins allowed per account before 429 */
+	int  throttle_user_burst;      /* failed logins per (account, address or device) */
+	int  throttle_account_burst;   /* failed logins per account before unknown sources wait */
 	int  throttle_refill_s;        /* one attempt comes back every this many seconds */
+	int  throttle_backoff_max_s;   /* the longest backoff */
+	int  throttle_checks_per_s;    /* failed password checks per second, all clients */
+	int  throttle_known_days;      /* known addresses and device cookies last this long */
 	int  max_body;                 /* bytes of a request body */
 	int  key_rotate_h;             /* a new cookie key signs every this many hours */
 };

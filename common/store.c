@@ -537,6 +537,96 @@ store_login_del(struct store *s, const char *id_hash)
 	return s->ops->login_del(s, id_hash);
 }
 
+/* A source: 1..LOCK_SOURCE_MAX printable characters, not the account's own "*". */
+static int
+source_ok(const char *src)
+{
+	size_t n;
+
+	if (!src || strcmp(src, LOCK_ACCOUNT) == 0)
+		return 0;
+	for (n = 0; src[n]; n++)
+		if (n >= LOCK_SOURCE_MAX || src[n] <= ' ' || src[n] > '~')
+			return 0;
+	return n > 0;
+}
+
+/* Name and source checked for the lockout and known-source calls. */
+static int
+lock_args(struct store *s, const char *name, const char *source)
+{
+	clear(s);
+	if (!name_valid(name))
+		return store_fail(s, STORE_INVALID, "invalid account name");
+	if (!source_ok(source))
+		return store_fail(s, STORE_INVALID, "invalid login source");
+	return STORE_OK;
+}
+
+int
+store_lockout_state(struct store *s, const char *name, const char *source,
+                    struct store_lockout *pair, struct store_lockout *acct)
+{
+	int rc = lock_args(s, name, source);
+
+	return rc != STORE_OK ? rc : s->ops->lockout_state(s, name, source, pair, acct);
+}
+
+int
+store_lockout_fail(struct store *s, const char *name, const char *source, int64_t now,
+                   int64_t since)
+{
+	int rc = lock_args(s, name, source);
+
+	return rc != STORE_OK ? rc : s->ops->lockout_fail(s, name, source, now, since);
+}
+
+int
+store_lockout_refund(struct store *s, const char *name, const char *source, int clear_source)
+{
+	int rc = lock_args(s, name, source);
+
+	return rc != STORE_OK ? rc : s->ops->lockout_refund(s, name, source, clear_source);
+}
+
+int
+store_lockout_clear(struct store *s, const char *name, const char *source, int *n)
+{
+	*n = 0;
+	clear(s);
+	if (!name_valid(name))
+		return store_fail(s, STORE_INVALID, "invalid account name");
+	if (source && strcmp(source, LOCK_ACCOUNT) != 0 && !source_ok(source))
+		return store_fail(s, STORE_INVALID, "invalid login source");
+	return s->ops->lockout_clear(s, name, source, n);
+}
+
+int
+store_lockout_list(struct store *s, const char *name,
+                   int (*fn)(const struct store_lockout *, void *), void *arg)
+{
+	clear(s);
+	if (name && !name_valid(name))
+		return store_fail(s, STORE_INVALID, "invalid account name");
+	return s->ops->lockout_list(s, name, fn, arg);
+}
+
+int
+store_known_add(struct store *s, const char *name, const char *source, int64_t now)
+{
+	int rc = lock_args(s, name, source);
+
+	return rc != STORE_OK ? rc : s->ops->known_add(s, name, source, now);
+}
+
+int
+store_known_has(struct store *s, const char *name, const char *source, int64_t since)
+{
+	int rc = lock_args(s, name, source);
+
+	return rc != STORE_OK ? rc : s->ops->known_has(s, name, source, since);
+}
+
 int
 store_key_add(struct store *s, const struct store_key *k)
 {

@@ -327,6 +327,49 @@ int store_login_get(struct store *s, const char *id_hash, int64_t now, int idle_
                     struct store_login *l);
 int store_login_del(struct store *s, const char *id_hash);
 
+/* ---- login throttle: failure counts and known sources ---- */
+
+#define LOCK_SOURCE_MAX 48   /* a client address, or "d:" and 32 hex of a device cookie hash */
+#define LOCK_ACCOUNT    "*"  /* the source of an account's row across every source */
+
+/*
+ * Failed logins of one account name from one source (or from all, source
+ * LOCK_ACCOUNT). The name need not be a user's. Policy is the caller's
+ * (authd/throttle.c): the store only counts.
+ */
+struct store_lockout {
+	char    name[NAME_MAX_LEN + 1];
+	char    source[LOCK_SOURCE_MAX + 1];
+	int     failures;
+	int64_t last_at;                     /* the latest counted failure */
+};
+
+/* The rows (name, source) and (name, LOCK_ACCOUNT); absent ones left as the caller set them. */
+int store_lockout_state(struct store *s, const char *name, const char *source,
+                        struct store_lockout *pair, struct store_lockout *acct);
+/*
+ * One more failure on both rows, at now, in one transaction. A row whose last
+ * failure is older than since counts from zero again.
+ */
+int store_lockout_fail(struct store *s, const char *name, const char *source, int64_t now,
+                       int64_t since);
+/*
+ * Gives back what store_lockout_fail took: one failure off the account's row,
+ * and off the source's row (clear_source: the source's row goes entirely).
+ * A row that reaches zero goes.
+ */
+int store_lockout_refund(struct store *s, const char *name, const char *source,
+                         int clear_source);
+/* Removes name's rows from source (NULL: every row of name); *n gets how many. */
+int store_lockout_clear(struct store *s, const char *name, const char *source, int *n);
+/* Rows of name (NULL: everyone's) by name, the account's row first. */
+int store_lockout_list(struct store *s, const char *name,
+                       int (*fn)(const struct store_lockout *, void *), void *arg);
+/* Remembers that user name logged in from source at now (nothing when no such user). */
+int store_known_add(struct store *s, const char *name, const char *source, int64_t now);
+/* STORE_OK when user name logged in from source at or after since, else STORE_NOTFOUND. */
+int store_known_has(struct store *s, const char *name, const char *source, int64_t since);
+
 /* ---- keys ---- */
 
 int store_key_add(struct store *s, const struct store_key *k);

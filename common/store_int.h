@@ -20,6 +20,7 @@
 typedef int (*store_right_fn)(const struct store_right *, void *);
 typedef int (*store_service_fn)(const struct store_service *, void *);
 typedef int (*store_user_fn)(const struct store_user *, void *);
+typedef int (*store_lockout_fn)(const struct store_lockout *, void *);
 
 struct store_ops {
 	void (*close)(struct store *);
@@ -67,6 +68,16 @@ struct store_ops {
 	int (*login_get)(struct store *, const char *id_hash, int64_t now, int idle_s,
 	                 struct store_login *);
 	int (*login_del)(struct store *, const char *id_hash);
+
+	int (*lockout_state)(struct store *, const char *name, const char *source,
+	                     struct store_lockout *pair, struct store_lockout *acct);
+	int (*lockout_fail)(struct store *, const char *name, const char *source, int64_t now,
+	                    int64_t since);
+	int (*lockout_refund)(struct store *, const char *name, const char *source, int clear_source);
+	int (*lockout_clear)(struct store *, const char *name, const char *source, int *n);
+	int (*lockout_list)(struct store *, const char *name, store_lockout_fn, void *);
+	int (*known_add)(struct store *, const char *name, const char *source, int64_t now);
+	int (*known_has)(struct store *, const char *name, const char *source, int64_t since);
 
 	int (*key_add)(struct store *, const struct store_key *);
 	int (*key_list)(struct store *, int64_t now, struct store_key *, int max, int *n);

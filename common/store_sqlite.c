@@ -41,6 +41,9 @@ static const struct store_ops sq_ops = {
 	.changes = sq_changes,
 	.code_put = sq_code_put, .code_take = sq_code_take,
 	.login_put = sq_login_put, .login_get = sq_login_get, .login_del = sq_login_del,
+	.lockout_state = sq_lockout_state, .lockout_fail = sq_lockout_fail,
+	.lockout_refund = sq_lockout_refund, .lockout_clear = sq_lockout_clear,
+	.lockout_list = sq_lockout_list, .known_add = sq_known_add, .known_has = sq_known_has,
 	.key_add = sq_key_add, .key_list = sq_key_list, .key_del_expired = sq_key_del_expired,
 	.audit = sq_audit, .audit_list = sq_audit_list, .stats = sq_stats,
 };

@@ -136,6 +136,15 @@ int sq_login_put(struct store *, const char *, int64_t, const char *, int64_t, i
 int sq_login_get(struct store *, const char *, int64_t, int, struct store_login *);
 int sq_login_del(struct store *, const char *);
 
+int sq_lockout_state(struct store *, const char *, const char *, struct store_lockout *,
+                     struct store_lockout *);
+int sq_lockout_fail(struct store *, const char *, const char *, int64_t, int64_t);
+int sq_lockout_refund(struct store *, const char *, const char *, int);
+int sq_lockout_clear(struct store *, const char *, const char *, int *);
+int sq_lockout_list(struct store *, const char *, store_lockout_fn, void *);
+int sq_known_add(struct store *, const char *, const char *, int64_t);
+int sq_known_has(struct store *, const char *, const char *, int64_t);
+
 int sq_service_add(struct store *, const struct store_service *, int64_t, int64_t *);
 int sq_service_get(struct store *, const char *, int64_t, struct store_service *);
 int sq_service_list(struct store *, int64_t, store_service_fn, void *);
