@@ -141,5 +141,7 @@ int ctl_status(struct ctl *c);
 int ctl_key_list(struct ctl *c);
 int ctl_key_rotate(struct ctl *c);
 int ctl_audit_list(struct ctl *c);
+int ctl_lockout_list(struct ctl *c);
+int ctl_lockout_clear(struct ctl *c);
 
 #endif

@@ -40,6 +40,9 @@ static const struct ctl_cmd cmds[] = {
 	{ "key", "rotate", ctl_key_rotate, 0, 0, "", 1, "key rotate" },
 	{ "audit", NULL, ctl_audit_list, 0, 0, "service= user= limit= json", 1,
 	  "audit [--service NAME] [--user NAME] [--limit N] [--json]" },
+	{ "lockout", "list", ctl_lockout_list, 0, 1, "json", 1, "lockout list [USER] [--json]" },
+	{ "lockout", "clear", ctl_lockout_clear, 1, 1, "source=", 1,
+	  "lockout clear USER [--source ADDR|d:DEVICE|*]" },
 };
 
 #define N_CMDS (sizeof cmds / sizeof cmds[0])
