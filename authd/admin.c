@@ -46,6 +46,8 @@ const struct route admin_routes[] = {
 	{ "GET",  "/admin/users/delete",     0,               admin_user_delete_form },
 	{ "POST", "/admin/users/delete",     ROUTE_LOGIN,     admin_user_delete },
 	{ "GET",  "/admin/audit",            0,               admin_audit_list },
+	{ "GET",  "/admin/lockouts",         0,               admin_lockouts_list },
+	{ "POST", "/admin/lockouts/clear",   ROUTE_LOGIN,     admin_lockout_clear },
 	{ NULL, NULL, 0, NULL },
 };
 
@@ -64,6 +66,7 @@ static const struct { const char *code, *text; } done_texts[] = {
 	{ "user_disabled", "The user is disabled; their access rights and logins have ended." },
 	{ "user_deleted",  "The user was deleted." },
 	{ "logged_out",    "You are logged out of the admin pages." },
+	{ "lockout_cleared", "The failed logins were cleared: that address may try again now." },
 };
 
 int
@@ -85,7 +88,7 @@ admin_gate(struct req *q, int level)
 			             "/admin/login", "Log in");
 		return -1;
 	}
-	if (role == ROLE_ROOT || (role == ROLE_ADMIN && level == ADMIN_ANY))
+	if (level == ADMIN_SELF || role == ROLE_ROOT || (role == ROLE_ADMIN && level == ADMIN_ANY))
 		return 0;
 	http_log_kv(q->r, "admin=forbidden user=%s", q->login.user_name);
 	if (role == ROLE_USER)

@@ -2,7 +2,7 @@
 #define SEKISHO_AUTHD_ADMIN_H
 
 /*
- * The admin web UI under /admin/ (one prefix, admin_, in five files):
+ * The admin web UI under /admin/ (one prefix, admin_):
  *
  *   admin.c           routes, the role gate, admin login, page helpers
  *   admin_form.c      form checks with a message per field (pure; unit-tested)
@@ -10,6 +10,7 @@
  *   admin_rights.c    live rights per service, revoke
  *   admin_users.c     users (root): create, role, password, disable, delete
  *   admin_audit.c     the audit log (root): filter, pages
+ *   admin_lockouts.c  failed logins (root: all; others: their own), clear
  *
  * Every handler calls admin_gate() first: the login's role is read from the
  * store on every request, and every object (a service, a right) is checked
@@ -77,11 +78,12 @@ int admin_user_check(struct admin_user_form *f, int *role);
 
 /* ---- admin.c ---- */
 
-enum admin_level { ADMIN_ANY = 1, ADMIN_ROOT = 2 };
+enum admin_level { ADMIN_SELF = 0, ADMIN_ANY = 1, ADMIN_ROOT = 2 };
 
 /*
- * Lets the request through when its login may see pages of level: admin or
- * root for ADMIN_ANY, root for ADMIN_ROOT. Otherwise answers (a GET without a
+ * Lets the request through when its login may see pages of level: any login
+ * for ADMIN_SELF (pages about the login's own account), admin or root for
+ * ADMIN_ANY, root for ADMIN_ROOT. Otherwise answers (a GET without a
  * login goes to /admin/login; a user or an admin on a root page gets 403) and
  * returns -1.
  */
@@ -141,5 +143,8 @@ void admin_user_delete_form(struct req *q);
 void admin_user_delete(struct req *q);
 
 void admin_audit_list(struct req *q);
+/* ---- admin_lockouts.c ---- */
+void admin_lockouts_list(struct req *q);
+void admin_lockout_clear(struct req *q);
 
 #endif

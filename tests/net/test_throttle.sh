@@ -155,11 +155,48 @@ ctl lockout list victim >"$T/locks"
 check "lockout list shows the stranger's address" grep -Eq '^victim +10\.0\.1\.50 +[0-9]+' "$T/locks"
 check "lockout list shows the account's count" grep -Eq '^victim +\* +[0-9]+' "$T/locks"
 expect "lockout list refuses a bad name (exit 2)" 2 "$(ctl lockout list 'no such' 2>/dev/null; echo $?)"
+# ---- the admin pages: users see their own, root sees and clears everyone's ----
+# page_csrf BROWSER ADDR PATH: GET the page into $T/page.BROWSER; prints its form's csrf value.
+page_csrf() {
+	browser "$1" "$2" -o "$T/page.$1" "$PORTAL$3"
+	sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' "$T/page.$1" | head -n 1
+}
+clear_form() {   # BROWSER ADDR USER [SOURCE]: POST /admin/lockouts/clear; prints the status code
+	c=$(page_csrf "$1" "$2" /admin/lockouts)
+	browser "$1" "$2" -o "$T/clear.$1" -w '%{http_code}' --data-urlencode "csrf=$c" \
+		--data-urlencode "user=$3" ${4:+--data-urlencode "source=$4"} "$PORTAL/admin/lockouts/clear"
+}
+page_csrf desk 10.0.1.60 /admin/lockouts >/dev/null
+check "the user sees the failed logins on its account" grep -q '10\.0\.1\.50' "$T/page.desk"
+login o2 10.0.1.66 other wrong-1 >/dev/null
+login o2 10.0.1.66 other good-password >/dev/null
+page_csrf o2 10.0.1.66 /admin/lockouts >/dev/null
+check "another user does not see them" sh -c "! grep -q 'victim' '$T/page.o2'"
+expect "another user may not clear them (403)" 403 "$(clear_form o2 10.0.1.66 victim)"
+check "... because they are not its own" grep -q 'of your own account only' "$T/clear.o2"
+c=$(page_csrf root 10.0.1.68 /admin/login)
+browser root 10.0.1.68 -o /dev/null --data-urlencode "csrf=$c" --data-urlencode "user=root" \
+	--data-urlencode "password=root-password" "$PORTAL/admin/login"
+page_csrf root 10.0.1.68 /admin/lockouts >/dev/null
+check "root sees every account's failed logins" \
+	sh -c "grep -q '10\.0\.1\.50' '$T/page.root' && grep -q '<td data-label=\"User\">other</td>' '$T/page.root'"
+expect "root clears one source from the admin page" 303 "$(clear_form root 10.0.1.68 victim 10.0.1.50)"
+page_csrf root 10.0.1.68 /admin/lockouts >/dev/null
+check "the cleared source is gone from the page" sh -c "! grep -q '10\.0\.1\.50' '$T/page.root'"
+expect "the user clears its own account's count from the admin page" 303 \
+	"$(clear_form desk 10.0.1.60 victim '*')"
+expect "after that an unknown address of the user gets in" 303 \
+	"$(login newcomer 10.0.1.63 victim good-password)"
+expect "and the stranger's address may try again" 401 "$(login x1 10.0.1.50 victim wrong-again)"
+check "clearing from the admin page is audited" sh -c "'$B/sekishoctl' -f '$CONF' audit | grep -q 'lockout.clear'"
+
+# ---- sekishoctl lockout clear ----
+guesses x3 10.0.1.69 victim 4 >/dev/null
+expect "a fresh stranger is refused" 429 "$(login x3 10.0.1.69 victim good-password)"
 ctl lockout clear victim >"$T/cleared"
-check "lockout clear reports what it cleared" grep -Eq '^cleared [1-9][0-9]* lockout rows of victim' "$T/cleared"
-expect "after lockout clear the newcomer gets in" 303 "$(login newcomer 10.0.1.63 victim good-password)"
-expect "after lockout clear the stranger's address may try again" 401 \
-	"$(login x1 10.0.1.50 victim wrong-again)"
-check "lockout clear is audited" sh -c "'$B/sekishoctl' -f '$CONF' audit | grep -q 'lockout.clear'"
+check "lockout clear reports what it cleared" grep -Eq '^cleared [1-9][0-9]* lockout rows? of victim' "$T/cleared"
+expect "after lockout clear that address gets in" 303 "$(login x3 10.0.1.69 victim good-password)"
+check "lockout clear is audited with the unix user" \
+	sh -c "sqlite3 '$DB' \"SELECT detail FROM audit WHERE action = 'lockout.clear' AND actor = 'sekishoctl'\" | grep -q 'by='"
 
 tap_done
