@@ -78,6 +78,10 @@ Test(conf, defaults_are_the_documented_values)
 	cr_assert_eq(c.authd.throttle_ip_burst, 10);
 	cr_assert_eq(c.authd.throttle_user_burst, 5);
 	cr_assert_eq(c.authd.throttle_refill_s, 30);
+	cr_assert_eq(c.authd.throttle_account_burst, 20);
+	cr_assert_eq(c.authd.throttle_backoff_max_s, 3600);
+	cr_assert_eq(c.authd.throttle_checks_per_s, 20);
+	cr_assert_eq(c.authd.throttle_known_days, 90);
 	cr_assert_eq(c.authd.max_body, 8192);
 	cr_assert_eq(c.authd.key_rotate_h, 24);
 	cr_assert_str_eq(c.ipfd.socket, "/run/sekisho/ipfd.sock");
@@ -153,6 +157,8 @@ ParameterizedTestParameters(conf, bad_files_name_file_line_and_reason)
 		{ "[db]\nbusy_timeout_ms = -1\n", 2, "is not an integer in 0..600000" },
 		{ "[db]\nbusy_timeout_ms =\n", 2, "\"\" is not an integer" },
 		{ "[authd]\nmax_connections = 0\n", 2, "authd.max_connections: \"0\" is not an integer in 1..65536" },
+		{ "[authd]\nthrottle_checks_per_s = 0\n", 2, "authd.throttle_checks_per_s: \"0\" is not an integer in 1..100000" },
+		{ "[authd]\n\nthrottle_backoff_max_s = 1h\n", 3, "authd.throttle_backoff_max_s: \"1h\" is not an integer in 1..86400" },
 		{ "[authd]\nthreads = 8\n", 2, "unknown key \"threads\" in [authd]" },
 		{ "[authd]\nmax_connections = 99999999999999999999\n", 2, "is not an integer" },
 		{ "[authd]\nmax_connections = +8\n", 2, "is not an integer" },
