@@ -3,6 +3,7 @@
 #include <strings.h>
 
 #include "cid.h"
+#include "right.h"
 
 static const struct {
 	const char *label;
@@ -130,7 +131,7 @@ decide_locked(struct cache *c, const struct cid_conf *cc, const struct check_req
 	const struct cache_service *svc;
 	struct cache_right *r;
 	int64_t at;
-	int rc;
+	int rc, state;
 
 	if (!cache_usable_locked(c))
 		return CHECK_UNAVAILABLE;
@@ -147,11 +148,13 @@ decide_locked(struct cache *c, const struct cid_conf *cc, const struct check_req
 		return CHECK_NO_RIGHT;
 	if (r->service_id != svc->id)
 		return CHECK_WRONG_SERVICE;
-	if (now >= r->expires_at)
+	state = right_state(0, r->expires_at,
+	                    atomic_load_explicit(&r->seen, memory_order_relaxed) + svc->interval_s, now);
+	if (state == RIGHT_EXPIRED)
 		return CHECK_EXPIRED;
 	if (cc->bind_ip && !addr_eq(&r->ip, &q->client))
 		return CHECK_WRONG_IP;
-	if (now >= atomic_load_explicit(&r->seen, memory_order_relaxed) + svc->interval_s) {
+	if (state == RIGHT_IDLE) {
 		at = atomic_load(&r->recheck_at);
 		*rechk = at <= now && atomic_compare_exchange_strong(&r->recheck_at, &at,
 		                                                      now + CID_RECHECK_S);
@@ -183,7 +186,7 @@ reread_idle(struct cache *c, const struct token *t, int64_t now)
 	if (rc != STORE_OK)
 		return 0;
 	cache_raise_seen(c, sr.id, sr.last_seen);
-	return now < sr.idle_deadline;
+	return right_usable(&sr, now);
 }
 
 int

@@ -5,6 +5,7 @@
 #include "cid.h"
 #include "http.h"
 #include "log.h"
+#include "right.h"
 
 /*
  * The entry handoff: authd sends the browser to <service origin>/_sekisho/enter
@@ -110,7 +111,7 @@ redeem(struct cid *cid, const char *code, int64_t now, struct store_right *r,
 	if ((s = pool_get(&cid->pool)) == NULL)
 		return STORE_UNAVAILABLE;
 	rc = store_code_take(s, hash, now, r);
-	if (rc == STORE_OK && (r->ended_at != 0 || now >= r->expires_at))
+	if (rc == STORE_OK && !right_usable(r, now))
 		rc = STORE_NOTFOUND;
 	if (rc == STORE_OK) {
 		rc = store_service_get_id(s, r->service_id, svc);

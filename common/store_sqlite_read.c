@@ -105,7 +105,11 @@ static const char SQL_SNAP_RIGHTS[] =
 	"SELECT " SQ_RIGHT_COLS " FROM sessions WHERE service_id = ?1 AND ended_at IS NULL "
 	"AND expires_at > ?2 AND last_seen > ?3 ORDER BY id";
 
-/* The usable rights of one service: live, not past expiry, not idle at now. */
+/*
+ * The usable rights of one service, the rule of right_usable() (common/right.c)
+ * in SQL: not ended, now < expires_at, now < last_seen + interval (?3 is now -
+ * interval).
+ */
 static int
 snap_rights(struct sq *q, const struct store_service *v, int64_t now,
             store_right_fn fn, void *arg, int *stop)

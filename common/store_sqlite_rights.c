@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "right.h"
 #include "store_sqlite_int.h"
 #include "token.h"
 
@@ -60,6 +61,11 @@ admit_load(struct sq *q, struct admit_ctx *c)
 	return row ? STORE_OK : store_fail(&q->base, STORE_NOTFOUND, "no such enabled user");
 }
 
+/*
+ * Ends the rights that are no longer usable by right_usable() (common/right.c):
+ * expired (now >= expires_at) or idle (now >= last_seen + interval, ?3 being
+ * now - interval). Expiry wins when both hold.
+ */
 static const char SQL_REAP_SERVICE[] =
 	"UPDATE sessions SET ended_at = ?2, "
 	"end_reason = CASE WHEN expires_at <= ?2 THEN 1 ELSE 2 END "
@@ -235,8 +241,9 @@ sq_touch(struct store *s, const int64_t *ids, const int64_t *seen, size_t n)
 }
 
 /*
- * One statement ends every right past expiry or idle: expiry wins when both
- * hold. The rights are collected from RETURNING and handed to fn once the
+ * One statement ends every right past expiry or idle, the complement of
+ * right_usable() (common/right.c): expiry wins when both hold. The rights
+ * are collected from RETURNING and handed to fn once the
  * transaction has committed.
  */
 static const char SQL_SWEEP[] =
@@ -353,7 +360,7 @@ sq_code_take(struct store *s, const char *code_hash, int64_t now, struct store_r
 	}
 	if ((rc = sq_commit(q)) != STORE_OK)
 		return rc;
-	if (!found || r->ended_at || r->expires_at <= now || r->idle_deadline <= now)
+	if (!found || !right_usable(r, now))
 		return store_fail(s, STORE_NOTFOUND, "no such code, or used, expired or its right ended");
 	return STORE_OK;
 }

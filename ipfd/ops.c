@@ -17,6 +17,7 @@
 
 #include "ipfd.h"
 #include "log.h"
+#include "right.h"
 
 #define REMOVE_TIMEOUT_MS 1000       /* placeholder add before a delete */
 #define RESYNC_MAX 16                /* services resynced for the cap in one round */
@@ -39,13 +40,6 @@ struct run {
 	int64_t resynced[RESYNC_MAX];
 	size_t  nresynced;
 };
-
-static int
-right_live(const struct store_right *r, int64_t now_s)
-{
-	return r->ended_at == 0 && r->expires_at > now_s &&
-	       (r->idle_deadline == 0 || r->idle_deadline > now_s);
-}
 
 static int
 same_ip(const struct addr *a, const struct addr *b)
@@ -171,7 +165,7 @@ admit(struct run *r, struct pending *p)
 	int rc, st;
 
 	rc = store_right_get(r->d->store, p->req.right_id, &rt);
-	if (rc == STORE_NOTFOUND || (rc == STORE_OK && !right_live(&rt, r->now_ms / 1000))) {
+	if (rc == STORE_NOTFOUND || (rc == STORE_OK && !right_usable(&rt, r->now_ms / 1000))) {
 		ipc_rep_init(&p->rep, &p->req, IPC_ENOTLIVE, rc == STORE_OK ? "right not live" : "no such right");
 		return;
 	}
@@ -228,7 +222,7 @@ keep_right(const struct store_right *rt, void *arg)
 {
 	struct keep *k = arg;
 
-	if (rt->id != k->except_id && same_ip(&rt->ip, k->ip) && right_live(rt, k->now_s) &&
+	if (rt->id != k->except_id && same_ip(&rt->ip, k->ip) && right_usable(rt, k->now_s) &&
 	    rt->expires_at * 1000 > k->until_ms)
 		k->until_ms = rt->expires_at * 1000;
 	return 0;
@@ -243,7 +237,7 @@ revoke(struct run *r, struct pending *p)
 	int rc;
 
 	rc = store_right_get(r->d->store, p->req.right_id, &rt);
-	if (rc == STORE_NOTFOUND || (rc == STORE_OK && right_live(&rt, r->now_ms / 1000))) {
+	if (rc == STORE_NOTFOUND || (rc == STORE_OK && right_usable(&rt, r->now_ms / 1000))) {
 		ipc_rep_init(&p->rep, &p->req, IPC_EINVAL, rc == STORE_OK ? "right is still live" : "no such right");
 		return;
 	}

@@ -17,6 +17,7 @@
 
 #include "ipfd.h"
 #include "log.h"
+#include "right.h"
 
 struct row {
 	int64_t service_id;
@@ -56,7 +57,7 @@ snap_right(const struct store_right *r, void *arg)
 	struct row *p;
 	size_t size;
 
-	if (r->ended_at != 0 || r->expires_at <= s->now_s)
+	if (!right_usable(r, s->now_s))
 		return 0;
 	if (s->n == s->size) {
 		size = s->size ? s->size * 2 : 1024;
