@@ -18,9 +18,8 @@
  */
 
 #include "authd.h"
+#include "service_rules.h"
 
-#define ADMIN_MINUTES_MAX  (366 * 24 * 60)   /* max usage time and interval */
-#define ADMIN_CAP_MAX      1000000
 #define ADMIN_GUARDS_TEXT  1024              /* the guarded-endpoints text area */
 #define ADMIN_PASSWD_MIN   8
 #define ADMIN_MSG_MAX      200               /* one field's message */
@@ -56,9 +55,11 @@ const char *admin_user_field_name(int f);
  * each has its message in its err.
  */
 int admin_service_check(struct admin_svc_form *f, struct store_service *svc);
-/* Whole minutes 1..ADMIN_MINUTES_MAX. 0 or -1 with err. */
-int admin_minutes_parse(const char *s, int *out, char *err, size_t errlen);
-/* A cap 1..ADMIN_CAP_MAX. 0 or -1 with err. */
+/* One of service_rules.h's number rules. */
+typedef int (*service_rule_fn)(long long v, char *err, size_t errlen);
+/* Whole minutes held to rule (service_usage_check or _interval_check). 0 or -1 with err. */
+int admin_minutes_parse(const char *s, service_rule_fn rule, int *out, char *err, size_t errlen);
+/* A cap held to service_cap_check. 0 or -1 with err. */
 int admin_cap_parse(const char *s, int *out, char *err, size_t errlen);
 /* An http(s) URL of at most URL_MAX_LEN bytes; "" allowed when optional. 0 or -1 with err. */
 int admin_url_check(const char *s, int optional, char *err, size_t errlen);

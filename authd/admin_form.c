@@ -1,4 +1,5 @@
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -53,46 +54,42 @@ admin_name_check(const char *s, const char *what, char *err, size_t errlen)
 	return 0;
 }
 
-/* A whole number in [1, max] from a short text. */
+/*
+ * A whole number from a short text, held to rule (service_rules.h): the
+ * rule's message, the one the store and sekishoctl give, when the text is not
+ * a number or breaks the rule.
+ */
 static int
-positive_parse(const char *s, long long max, long long *v)
+number_parse(const char *s, service_rule_fn rule, int *out, char *err, size_t errlen)
 {
-	return s != NULL && s[0] != '\0' && strnlen(s, ADMIN_NUM_TEXT + 1) <= ADMIN_NUM_TEXT &&
-	       parse_int(s, 1, max, v) == 0 ? 0 : -1;
+	long long v = 0;
+
+	if (strnlen(s, ADMIN_NUM_TEXT + 1) > ADMIN_NUM_TEXT || parse_int(s, INT_MIN, INT_MAX, &v) == -1)
+		v = 0;  /* breaks every rule, so the rule says what it wants */
+	if (rule(v, err, errlen) != STORE_OK)
+		return -1;
+	*out = (int)v;
+	return 0;
 }
 
 int
-admin_minutes_parse(const char *s, int *out, char *err, size_t errlen)
+admin_minutes_parse(const char *s, service_rule_fn rule, int *out, char *err, size_t errlen)
 {
-	long long v;
-
 	if (s == NULL || s[0] == '\0') {
 		snprintf(err, errlen, "Give a number of minutes.");
 		return -1;
 	}
-	if (positive_parse(s, ADMIN_MINUTES_MAX, &v) == -1) {
-		snprintf(err, errlen, "Give whole minutes from 1 to %d (366 days).", ADMIN_MINUTES_MAX);
-		return -1;
-	}
-	*out = (int)v;
-	return 0;
+	return number_parse(s, rule, out, err, errlen);
 }
 
 int
 admin_cap_parse(const char *s, int *out, char *err, size_t errlen)
 {
-	long long v;
-
 	if (s == NULL || s[0] == '\0') {
 		snprintf(err, errlen, "Give how many users may use the service at once.");
 		return -1;
 	}
-	if (positive_parse(s, ADMIN_CAP_MAX, &v) == -1) {
-		snprintf(err, errlen, "Give a whole number from 1 to %d.", ADMIN_CAP_MAX);
-		return -1;
-	}
-	*out = (int)v;
-	return 0;
+	return number_parse(s, service_cap_check, out, err, errlen);
 }
 
 int
@@ -226,10 +223,10 @@ admin_service_check(struct admin_svc_form *f, struct store_service *svc)
 		copy(svc->url, sizeof svc->url, f->f[ASF_URL].in);
 	if (admin_url_check(f->f[ASF_ENTRY_URL].in, 1, f->f[ASF_ENTRY_URL].err, ADMIN_MSG_MAX) == 0)
 		copy(svc->entry_url, sizeof svc->entry_url, f->f[ASF_ENTRY_URL].in);
-	admin_minutes_parse(f->f[ASF_MAX_USAGE].in, &svc->max_usage_min, f->f[ASF_MAX_USAGE].err,
-	                    ADMIN_MSG_MAX);
-	admin_minutes_parse(f->f[ASF_MAX_INTERVAL].in, &svc->max_interval_min,
-	                    f->f[ASF_MAX_INTERVAL].err, ADMIN_MSG_MAX);
+	admin_minutes_parse(f->f[ASF_MAX_USAGE].in, service_usage_check, &svc->max_usage_min,
+	                    f->f[ASF_MAX_USAGE].err, ADMIN_MSG_MAX);
+	admin_minutes_parse(f->f[ASF_MAX_INTERVAL].in, service_interval_check,
+	                    &svc->max_interval_min, f->f[ASF_MAX_INTERVAL].err, ADMIN_MSG_MAX);
 	admin_cap_parse(f->f[ASF_CAP].in, &svc->cap, f->f[ASF_CAP].err, ADMIN_MSG_MAX);
 	admin_guards_parse(f->f[ASF_GUARDS].in, svc->guards, &svc->n_guards, f->f[ASF_GUARDS].err,
 	                   ADMIN_MSG_MAX);

@@ -216,10 +216,12 @@ resolve_admin(struct req *q, struct store *st, struct admin_svc_form *f,
 		*down = 1;
 		return -1;
 	}
-	if (rc != STORE_OK || ((u.role == ROLE_USER || u.disabled) && u.id != svc->admin_id)) {
+	if (rc != STORE_OK) {
 		snprintf(f->f[ASF_ADMIN].err, ADMIN_MSG_MAX, "Choose an enabled admin or root.");
 		return -1;
 	}
+	if (service_admin_check(&u, svc->admin_id, f->f[ASF_ADMIN].err, ADMIN_MSG_MAX) != STORE_OK)
+		return -1;
 	svc->admin_id = u.id;
 	return 0;
 }

@@ -9,10 +9,9 @@
 #include <sys/socket.h>
 
 #include "store.h"
+#include "service_rules.h"
 #include "store_int.h"
 
-#define CAP_MAX          1000000
-#define MINUTES_MAX      (366 * 24 * 60)
 #define CHANGES_MAX      100000
 #define TOUCH_BATCH_MAX  100000
 
@@ -285,27 +284,31 @@ store_user_del(struct store *s, int64_t id, int64_t now, char *err, size_t errle
 	return report(s, s->ops->user_del(s, id, now), err, errlen);
 }
 
-/* The editable fields of a service, bounded. 0 or STORE_INVALID with s->err. */
+/*
+ * The editable fields of a service, bounded, and the rules of service_rules.h
+ * (service_id: the one updated, 0 for a new one). 0, or a store_rc with s->err.
+ */
 static int
-service_check(struct store *s, const struct store_service *v)
+service_check(struct store *s, const struct store_service *v, int64_t service_id)
 {
+	char msg[sizeof s->err];
+	int rc;
+
 	if (!name_valid(v->name))
 		return store_fail(s, STORE_INVALID, "invalid service name");
 	if (!text_ok(v->url, URL_MAX_LEN) || !v->url[0])
 		return store_fail(s, STORE_INVALID, "service url missing or longer than %d", URL_MAX_LEN);
 	if (!text_ok(v->entry_url, URL_MAX_LEN))
 		return store_fail(s, STORE_INVALID, "entry url longer than %d", URL_MAX_LEN);
-	if (v->max_usage_min < 1 || v->max_usage_min > MINUTES_MAX)
-		return store_fail(s, STORE_INVALID, "max usage must be 1..%d minutes", MINUTES_MAX);
-	if (v->max_interval_min < 1 || v->max_interval_min > MINUTES_MAX)
-		return store_fail(s, STORE_INVALID, "max interval must be 1..%d minutes", MINUTES_MAX);
-	if (v->cap < 0 || v->cap > CAP_MAX)
-		return store_fail(s, STORE_INVALID, "cap must be 0..%d", CAP_MAX);
+	if ((rc = service_limits_check(v, s->err, sizeof s->err)) != STORE_OK)
+		return rc;
 	if (v->n_guards < 0 || v->n_guards > GUARDS_MAX)
 		return store_fail(s, STORE_INVALID, "at most %d guarded endpoints", GUARDS_MAX);
 	for (int i = 0; i < v->n_guards; i++)
 		if (!addr_ok(&v->guards[i].addr))
 			return store_fail(s, STORE_INVALID, "guard %d has no address", i + 1);
+	if ((rc = service_admin_verify(s, v->admin_id, service_id, msg, sizeof msg)) != STORE_OK)
+		return store_fail(s, rc, "%s", msg);
 	return STORE_OK;
 }
 
@@ -316,7 +319,7 @@ store_service_add(struct store *s, const struct store_service *svc, int64_t now,
 	int rc;
 
 	clear(s);
-	if ((rc = service_check(s, svc)) != STORE_OK)
+	if ((rc = service_check(s, svc, 0)) != STORE_OK)
 		return report(s, rc, err, errlen);
 	return report(s, s->ops->service_add(s, svc, now, id), err, errlen);
 }
@@ -352,7 +355,7 @@ store_service_update(struct store *s, const struct store_service *svc, int64_t n
 	int rc;
 
 	clear(s);
-	if ((rc = service_check(s, svc)) != STORE_OK)
+	if ((rc = service_check(s, svc, svc->id)) != STORE_OK)
 		return report(s, rc, err, errlen);
 	return report(s, s->ops->service_update(s, svc, now), err, errlen);
 }

@@ -1,11 +1,10 @@
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "addr.h"
 #include "ctl.h"
-
-#define MINUTES_MAX 525600   /* a year */
-#define CAP_MAX     1000000
+#include "service_rules.h"
 
 static int
 set_url(const char *opt, const char *v, int allow_empty, char *dst)
@@ -51,35 +50,41 @@ set_guards(struct ctl *c, struct store_service *svc)
 	return CTL_OK;
 }
 
-/* The admin must exist and be allowed to administer services. */
+/* The admin must exist and pass service_admin_check (the store's rule and words). */
 static int
 set_admin(struct ctl *c, struct store_service *svc)
 {
 	const char *name = ctl_opt(c, "admin");
 	struct store_user u;
+	char err[256];
 	int rc;
 
 	if (name == NULL)
 		return CTL_OK;
 	if ((rc = ctl_get_user(c, name, &u)) != CTL_OK)
 		return rc;
-	if (u.role != ROLE_ADMIN && u.role != ROLE_ROOT)
-		return ctl_fail("user %s is not an admin (role %s)", u.name, role_str(u.role));
+	if (service_admin_check(&u, svc->admin_id, err, sizeof err) != STORE_OK)
+		return ctl_fail("%s", err);
 	svc->admin_id = u.id;
 	snprintf(svc->admin_name, sizeof svc->admin_name, "%s", u.name);
 	return CTL_OK;
 }
 
+/* A whole number option held to rule (service_rules.h), with the rule's message. */
 static int
-set_minutes(struct ctl *c, const char *opt, long long max, int *dst)
+set_number(struct ctl *c, const char *opt, int (*rule)(long long, char *, size_t), int *dst)
 {
-	long long v;
-	int rc = ctl_opt_int(c, opt, 1, max, &v);
+	const char *v = ctl_opt(c, opt);
+	char err[256];
+	long long n;
 
-	if (rc == -1)
-		return CTL_USAGE;
-	if (rc == 0)
-		*dst = (int)v;
+	if (v == NULL)
+		return CTL_OK;
+	if (parse_int(v, INT_MIN, INT_MAX, &n) == -1)
+		return ctl_usage("--%s: \"%s\" is not an integer", opt, v);
+	if (rule(n, err, sizeof err) != STORE_OK)
+		return ctl_usage("--%s: %s", opt, err);
+	*dst = (int)n;
 	return CTL_OK;
 }
 
@@ -95,9 +100,10 @@ service_apply(struct ctl *c, struct store_service *svc)
 	if ((v = ctl_opt(c, "entry-url")) != NULL &&
 	    (rc = set_url("entry-url", v, 1, svc->entry_url)) != CTL_OK)
 		return rc;
-	if ((rc = set_minutes(c, "max-usage", MINUTES_MAX, &svc->max_usage_min)) != CTL_OK ||
-	    (rc = set_minutes(c, "max-interval", MINUTES_MAX, &svc->max_interval_min)) != CTL_OK ||
-	    (rc = set_minutes(c, "cap", CAP_MAX, &svc->cap)) != CTL_OK ||
+	if ((rc = set_number(c, "max-usage", service_usage_check, &svc->max_usage_min)) != CTL_OK ||
+	    (rc = set_number(c, "max-interval", service_interval_check,
+	                     &svc->max_interval_min)) != CTL_OK ||
+	    (rc = set_number(c, "cap", service_cap_check, &svc->cap)) != CTL_OK ||
 	    (rc = set_guards(c, svc)) != CTL_OK)
 		return rc;
 	if (ctl_flag(c, "enable") && ctl_flag(c, "disable"))

@@ -62,9 +62,9 @@ service_form(const char **in)
 	fuzz_assert(name_valid(svc.name) && strcmp(svc.name, in[ASF_NAME]) == 0);
 	fuzz_assert(url_valid(svc.url, err, sizeof err) == 0 && strcmp(svc.url, in[ASF_URL]) == 0);
 	fuzz_assert(svc.entry_url[0] == '\0' || url_valid(svc.entry_url, err, sizeof err) == 0);
-	fuzz_assert(svc.max_usage_min >= 1 && svc.max_usage_min <= ADMIN_MINUTES_MAX);
-	fuzz_assert(svc.max_interval_min >= 1 && svc.max_interval_min <= ADMIN_MINUTES_MAX);
-	fuzz_assert(svc.cap >= 1 && svc.cap <= ADMIN_CAP_MAX);
+	fuzz_assert(svc.max_usage_min >= 1 && svc.max_usage_min <= SERVICE_MINUTES_MAX);
+	fuzz_assert(svc.max_interval_min >= 1 && svc.max_interval_min <= SERVICE_MINUTES_MAX);
+	fuzz_assert(svc.cap >= 1 && svc.cap <= SERVICE_CAP_MAX);
 	check_guards(&svc);
 }
 

@@ -41,11 +41,13 @@ ParameterizedTest(struct text_case *c, admin_form, minutes_are_whole_positive_an
 	int v = -7;
 
 	if (c->ok) {
-		cr_assert_eq(admin_minutes_parse(c->in, &v, err, sizeof err), 0, "refused \"%s\"", c->in);
+		cr_assert_eq(admin_minutes_parse(c->in, service_usage_check, &v, err, sizeof err), 0,
+		             "refused \"%s\"", c->in);
 		cr_assert_eq(v, c->want);
 		return;
 	}
-	cr_assert_eq(admin_minutes_parse(c->in, &v, err, sizeof err), -1, "accepted \"%s\"", c->in);
+	cr_assert_eq(admin_minutes_parse(c->in, service_usage_check, &v, err, sizeof err), -1,
+	             "accepted \"%s\"", c->in);
 	cr_assert_eq(v, -7, "out changed on refusal");
 	cr_assert_neq(err[0], '\0', "no message for \"%s\"", c->in);
 }
@@ -83,8 +85,24 @@ Test(admin_form, cap_and_minutes_explain_an_empty_field)
 
 	cr_assert_eq(admin_cap_parse(NULL, &v, err, sizeof err), -1);
 	cr_assert(strstr(err, "at once") != NULL, "%s", err);
-	cr_assert_eq(admin_minutes_parse(NULL, &v, err, sizeof err), -1);
+	cr_assert_eq(admin_minutes_parse(NULL, service_usage_check, &v, err, sizeof err), -1);
 	cr_assert(strstr(err, "minutes") != NULL, "%s", err);
+}
+
+Test(admin_form, number_fields_show_the_service_rules_words)
+{
+	char err[ADMIN_MSG_MAX], rule[ADMIN_MSG_MAX];
+	int v;
+
+	cr_assert_eq(admin_cap_parse("0", &v, err, sizeof err), -1);
+	cr_assert_eq(service_cap_check(0, rule, sizeof rule), STORE_INVALID);
+	cr_assert_str_eq(err, rule);
+	cr_assert_eq(admin_cap_parse("ten", &v, err, sizeof err), -1);
+	cr_assert_str_eq(err, rule);
+	cr_assert_eq(admin_minutes_parse("527041", service_interval_check, &v, err, sizeof err), -1);
+	cr_assert_eq(service_interval_check(527041, rule, sizeof rule), STORE_INVALID);
+	cr_assert_str_eq(err, rule);
+	cr_assert(strstr(err, "max interval") != NULL, "%s", err);
 }
 
 ParameterizedTestParameters(admin_form, urls_must_be_http_or_https_with_a_host)

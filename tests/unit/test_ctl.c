@@ -379,6 +379,67 @@ Test(ctl, init_without_a_password_file_prints_a_working_one, .init = setup_conf,
 	store_close(s);
 }
 
+/* The fixture's database, opened directly. */
+static struct store *
+store_of_fixture(void)
+{
+	struct conf_db db;
+	struct store *s;
+	char err[256];
+
+	memset(&db, 0, sizeof db);
+	snprintf(db.path, sizeof db.path, "%s", db_file);
+	db.busy_timeout_ms = 5000;
+	cr_assert_not_null(s = store_open(&db, 0, err, sizeof err), "%s", err);
+	return s;
+}
+
+/* A rule broken through the store directly and through the CLI: the same words. */
+static void
+same_words(struct store *s, const struct store_service *svc, const char *args)
+{
+	char err[256] = "";
+	int64_t id;
+	struct run r;
+
+	cr_assert_eq(store_service_add(s, svc, 1, &id, err, sizeof err), STORE_INVALID);
+	cr_assert_str_not_empty(err);
+	ctl_run(&r, args);
+	cr_assert_neq(r.status, 0);
+	contains(r.err, err);
+}
+
+Test(ctl, service_rules_speak_with_the_stores_words, .init = setup_populated, .fini = teardown)
+{
+	struct store_service svc;
+	struct store_user bob, alice;
+	struct store *s = store_of_fixture();
+
+	cr_assert_eq(store_user_get(s, "bob", &bob), STORE_OK);
+	cr_assert_eq(store_user_get(s, "alice", &alice), STORE_OK);
+	memset(&svc, 0, sizeof svc);
+	snprintf(svc.name, sizeof svc.name, "x");
+	snprintf(svc.url, sizeof svc.url, "http://x/");
+	svc.max_usage_min = svc.max_interval_min = 1;
+	svc.admin_id = alice.id;
+	svc.cap = 0;
+	same_words(s, &svc, "service add x --url http://x/ --max-usage 1 --max-interval 1 --cap 0 "
+	                    "--admin alice");
+	svc.cap = 1;
+	svc.max_usage_min = 366 * 24 * 60 + 1;
+	same_words(s, &svc, "service add x --url http://x/ --max-usage 527041 --max-interval 1 "
+	                    "--cap 1 --admin alice");
+	svc.max_usage_min = 1;
+	svc.max_interval_min = 0;
+	same_words(s, &svc, "service add x --url http://x/ --max-usage 1 --max-interval 0 "
+	                    "--cap 1 --admin alice");
+	svc.max_interval_min = 1;
+	svc.admin_id = bob.id;
+	same_words(s, &svc, "service add x --url http://x/ --max-usage 1 --max-interval 1 "
+	                    "--cap 1 --admin bob");
+	store_close(s);
+}
+
 Test(ctl, a_missing_config_file_is_one_line, .init = setup, .fini = teardown)
 {
 	struct run r;
@@ -431,7 +492,7 @@ ParameterizedTestParameters(ctl, mistakes_exit_non_zero_with_one_clear_line)
 		{ "service add x --url ftp://x --max-usage 1 --max-interval 1 --cap 1 --admin alice", 2,
 		  "--url: URL must start with http:// or https://: \"ftp://x\"" },
 		{ "service add x --url http://x --max-usage 1 --max-interval 1 --cap 0 --admin alice", 2,
-		  "--cap: \"0\" is not an integer in 1..1000000" },
+		  "--cap: cap must be a whole number from 1 to 1000000" },
 		{ "service add x --url http://x --max-usage 1 --max-interval 1 --cap 2.5 --admin alice", 2,
 		  "--cap: \"2.5\" is not an integer" },
 		{ "service add x --url http://x --max-usage 1 --max-interval 1 --cap 99999999999999999999 "
@@ -441,7 +502,7 @@ ParameterizedTestParameters(ctl, mistakes_exit_non_zero_with_one_clear_line)
 		{ "service add x --url http://x --max-usage 1 --max-interval 1 --admin alice", 2,
 		  "service add: --cap is required" },
 		{ "service add x --url http://x --max-usage 1 --max-interval 1 --cap 1 --admin bob", 1,
-		  "user bob is not an admin (role user)" },
+		  "user bob may not administer a service: role user, needs admin or root" },
 		{ "service add x --url http://x --max-usage 1 --max-interval 1 --cap 1 --admin nobody", 1,
 		  "no such user: nobody" },
 		{ "service add lab --url http://x --max-usage 1 --max-interval 1 --cap 1 --admin alice", 1,
@@ -454,7 +515,9 @@ ParameterizedTestParameters(ctl, mistakes_exit_non_zero_with_one_clear_line)
 		{ "service add x --url http://a --url http://b", 2, "option --url given twice" },
 		{ "service edit lab", 2, "service edit: nothing to change" },
 		{ "service edit lab --enable --disable", 2, "--enable and --disable contradict each other" },
-		{ "service edit lab --cap -1", 2, "--cap: \"-1\" is not an integer" },
+		{ "service edit lab --cap -1", 2, "--cap: cap must be a whole number from 1 to 1000000" },
+		{ "service edit lab --max-usage 527041", 2,
+		  "--max-usage: max usage time must be whole minutes from 1 to 527040 (366 days)" },
 		{ "session revoke 999", 1, "no live session 999" },
 		{ "session revoke abc", 2, "session revoke: \"abc\" is not a session id" },
 		{ "session list --service nolab", 1, "no such service: nolab" },
