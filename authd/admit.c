@@ -10,15 +10,7 @@
 const char *
 admit_outcome_str(int outcome)
 {
-	switch (outcome) {
-	case ADMIT_OK:         return "ok";
-	case ADMIT_DENIED:     return "denied";
-	case ADMIT_NOSERVICE:  return "no_service";
-	case ADMIT_STORE_DOWN: return "store_unavailable";
-	case ADMIT_FW_DOWN:    return "ipfd_unavailable";
-	case ADMIT_BAD_URL:    return "bad_url";
-	default:               return "unknown";
-	}
+	return outcome == ADMIT_BAD_URL ? "bad_url" : admission_outcome_str(outcome);
 }
 
 int
@@ -61,31 +53,6 @@ admit_entry_url(const char *url, const char *entry_url, const char *code, char *
 	return w < 0 || (size_t)w >= n ? -1 : 0;
 }
 
-static double
-ms_since(const struct timespec *t0)
-{
-	return elapsed_s(t0) * 1e3;
-}
-
-static void
-audit_admit(struct store *st, const struct admit_in *in, const struct admit_out *out)
-{
-	char ip[ADDR_STR_MAX], detail[AUDIT_TEXT_MAX + 1];
-	const struct store_admission *a = &out->adm;
-
-	addr_str(&in->ip, ip, sizeof ip);
-	if (out->outcome == ADMIT_OK)
-		snprintf(detail, sizeof detail, "right=%lld ip=%s active=%d cap=%d replaced=%lld",
-		         (long long)a->right.id, ip, a->active, a->cap,
-		         a->replaced ? (long long)a->replaced_id : 0LL);
-	else
-		snprintf(detail, sizeof detail, "reason=%s ip=%s active=%d cap=%d",
-		         admit_outcome_str(out->outcome), ip, a->active, a->cap);
-	if (store_audit(st, in->now, in->user->name, out->outcome == ADMIT_OK ? "admit" : "deny",
-	                in->svc->name, in->user->name, detail) != STORE_OK)
-		log_warn("event=audit_failed action=admit why=\"%s\"", store_error(st));
-}
-
 struct soonest { int64_t at; };
 
 static int
@@ -112,53 +79,24 @@ retry_after(struct store *st, const struct admit_in *in)
 	return w < 1 ? 1 : (w > 3600 ? 3600 : (int)w);
 }
 
-/* Undoes an admitted right that cannot be completed; ipfd is told when it can be. */
-static void
-roll_back(struct store *st, struct fwc *fw, const struct admit_in *in, int64_t right_id)
-{
-	char err[160];
-
-	if (store_end(st, right_id, END_ROLLBACK, in->now, NULL) != STORE_OK)
-		log_err("event=rollback_failed right=%lld why=\"%s\"", (long long)right_id,
-		        store_error(st));
-	if (fwc_call(fw, IPC_REVOKE, right_id, 0, err, sizeof err) == -1)
-		fwc_revoke_later(fw, right_id);
-}
-
-/*
- * Tells ipfd what else the admission changed (a replaced right, reaped
- * rights) without making the user wait: the notifier sends it at once.
- */
-static void
-fw_follow_up(struct fwc *fw, const struct admit_in *in, const struct store_admission *a)
-{
-	if (a->replaced)
-		fwc_later(fw, IPC_REVOKE, a->replaced_id, 0);
-	if (a->reaped > 0)
-		fwc_later(fw, IPC_SYNC, 0, in->svc->id);
-}
-
+/* The firewall side of the admission (common/admission.c) through authd's ipfd client. */
 static int
-store_step(struct store *st, const struct admit_in *in, struct admit_out *out)
+fw_admit(void *arg, int64_t right_id, char *err, size_t errlen)
 {
-	int rc = store_admit(st, in->user->id, in->svc->id, &in->ip, in->now, &out->adm);
+	return fwc_call(arg, IPC_ADMIT, right_id, 0, err, errlen);
+}
 
-	switch (rc) {
-	case STORE_OK:
-		return 0;
-	case STORE_DENIED:
-		out->outcome = ADMIT_DENIED;
-		out->retry_after_s = retry_after(st, in);
-		return -1;
-	case STORE_NOTFOUND:
-	case STORE_INVALID:
-		out->outcome = ADMIT_NOSERVICE;
-		return -1;
-	default:
-		out->outcome = ADMIT_STORE_DOWN;
-		snprintf(out->why, sizeof out->why, "store: %s", store_error(st));
-		return -1;
-	}
+/* At once when ipfd answers, else queued: the user does not wait for a second try. */
+static void
+fw_revoke(void *arg, int64_t right_id)
+{
+	fwc_later(arg, IPC_REVOKE, right_id, 0);
+}
+
+static void
+fw_sync(void *arg, int64_t service_id)
+{
+	fwc_later(arg, IPC_SYNC, 0, service_id);
 }
 
 static int
@@ -186,41 +124,41 @@ code_step(struct store *st, const struct admit_in *in, struct admit_out *out)
 void
 admit_run(struct store *st, struct fwc *fw, const struct admit_in *in, struct admit_out *out)
 {
+	const struct admission_fw afw = { fw_admit, fw_revoke, fw_sync, fw };
+	struct admission a;
 	struct timespec t0;
 	char probe[ENTRY_URL_MAX], err[160];
 
 	memset(out, 0, sizeof *out);
-	out->outcome = ADMIT_OK;
 	if (admit_entry_url(in->svc->url, in->svc->entry_url, "x", probe, sizeof probe) == -1) {
 		out->outcome = ADMIT_BAD_URL;
 		snprintf(out->why, sizeof out->why, "no entry URL from the service's URLs");
 		return;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (store_step(st, in, out) == -1)
-		goto done;
-	out->ms_store = ms_since(&t0);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (fwc_call(fw, IPC_ADMIT, out->adm.right.id, 0, err, sizeof err) == -1) {
-		out->outcome = ADMIT_FW_DOWN;
-		snprintf(out->why, sizeof out->why, "ipfd: %.140s", err);
-		roll_back(st, fw, in, out->adm.right.id);
-		fw_follow_up(fw, in, &out->adm);
-		goto done;
+	admission_run(st, &afw, in->user->id, in->svc->id, &in->ip, in->now, &a);
+	out->outcome = a.outcome;
+	out->adm = a.adm;
+	out->ms_store = a.ms_store;
+	out->ms_fw = a.ms_fw;
+	snprintf(out->why, sizeof out->why, "%.150s", a.why);
+	if (a.outcome == ADMISSION_DENIED)
+		out->retry_after_s = retry_after(st, in);
+	if (a.outcome == ADMISSION_OK) {
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		if (code_step(st, in, out) == -1) {
+			out->outcome = ADMIT_STORE_DOWN;
+			if (admission_roll_back(st, &afw, a.adm.right.id, in->now, err, sizeof err) == -1)
+				log_err("event=rollback_failed right=%lld error=\"%s\"",
+				        (long long)a.adm.right.id, err);
+			return;
+		}
+		out->ms_code = elapsed_s(&t0) * 1e3;
 	}
-	out->ms_fw = ms_since(&t0);
-	fw_follow_up(fw, in, &out->adm);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (code_step(st, in, out) == -1) {
-		out->outcome = ADMIT_STORE_DOWN;
-		roll_back(st, fw, in, out->adm.right.id);
-		goto done;
-	}
-	out->ms_code = ms_since(&t0);
-done:
-	if (out->outcome == ADMIT_OK || out->outcome == ADMIT_DENIED ||
-	    out->outcome == ADMIT_FW_DOWN)
-		audit_admit(st, in, out);
+	if (a.outcome == ADMISSION_OK || a.outcome == ADMISSION_DENIED ||
+	    a.outcome == ADMISSION_FW_DOWN)
+		if (admission_audit(st, in->now, in->user->name, NULL, in->user->name, in->svc->name,
+		                    &in->ip, &a) != STORE_OK)
+			log_warn("event=audit_failed action=admit error=\"%s\"", store_error(st));
 }
 
 void

@@ -31,6 +31,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "admission.h"
 #include "addr.h"
 #include "conf.h"
 #include "http.h"
@@ -253,13 +254,14 @@ void rights_logout(struct req *q);
 
 /* ---- admit.c ---- */
 
+/* The outcomes of common/admission.c, and one of the portal's own. */
 enum admit_outcome {
-	ADMIT_OK = 0,
-	ADMIT_DENIED,           /* cap reached: nothing written */
-	ADMIT_NOSERVICE,        /* the service is gone or disabled */
-	ADMIT_STORE_DOWN,       /* store unavailable: nothing admitted */
-	ADMIT_FW_DOWN,          /* ipfd did not confirm: rolled back */
-	ADMIT_BAD_URL,          /* the service's URLs give no entry URL */
+	ADMIT_OK = ADMISSION_OK,
+	ADMIT_DENIED = ADMISSION_DENIED,           /* cap reached: nothing written */
+	ADMIT_NOSERVICE = ADMISSION_NOTFOUND,      /* the service is gone or disabled */
+	ADMIT_STORE_DOWN = ADMISSION_STORE_DOWN,   /* store unavailable: nothing admitted */
+	ADMIT_FW_DOWN = ADMISSION_FW_DOWN,         /* ipfd did not confirm: rolled back */
+	ADMIT_BAD_URL,                             /* the service's URLs give no entry URL */
 };
 
 struct admit_in {

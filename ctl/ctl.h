@@ -41,6 +41,7 @@ struct ctl {
 	struct ctl_opt opt[CTL_OPT_MAX];
 	struct ipc_client *ipfd;             /* opened on first use by fw.c */
 	int ipfd_down;                       /* connecting failed once: do not retry this run */
+	int legacy_session;                  /* invoked as "session": JSON keeps its old key */
 };
 
 /* One command: "user add", or "grant" with name NULL. */
@@ -117,6 +118,11 @@ void ctl_service_json(struct out *o, const struct store_service *svc);
 int  ctl_fw_admit(struct ctl *c, int64_t right_id, char *err, size_t errlen);
 void ctl_fw_revoke(struct ctl *c, int64_t right_id);
 void ctl_fw_sync(struct ctl *c, int64_t service_id);
+/*
+ * Asks ipfd to drop right_id's address on a fresh connection, silently: the
+ * last call may have failed only because its reply was lost. 0, or -1 with err.
+ */
+int  ctl_fw_revoke_fresh(struct ctl *c, int64_t right_id, char *err, size_t errlen);
 /* 1 with st filled, 0 when ipfd is disabled, -1 with err when it is unreachable. */
 int  ctl_fw_status(struct ctl *c, struct ipc_stats *st, char *err, size_t errlen);
 void ctl_fw_close(struct ctl *c);
@@ -134,8 +140,8 @@ int ctl_service_list(struct ctl *c);
 int ctl_service_show(struct ctl *c);
 int ctl_service_edit(struct ctl *c);
 int ctl_service_del(struct ctl *c);
-int ctl_session_list(struct ctl *c);
-int ctl_session_revoke(struct ctl *c);
+int ctl_right_list(struct ctl *c);
+int ctl_right_revoke(struct ctl *c);
 int ctl_grant(struct ctl *c);
 int ctl_status(struct ctl *c);
 int ctl_key_list(struct ctl *c);

@@ -74,6 +74,18 @@ ctl_fw_revoke(struct ctl *c, int64_t right_id)
 	ctl_fw_notify(c, IPC_REVOKE, right_id, 0);
 }
 
+int
+ctl_fw_revoke_fresh(struct ctl *c, int64_t right_id, char *err, size_t errlen)
+{
+	struct ipc_rep rep;
+
+	if (!c->conf.ipfd.enabled)
+		return 0;
+	ctl_fw_close(c);
+	c->ipfd_down = 0;
+	return ctl_fw_call(c, IPC_REVOKE, right_id, 0, &rep, err, errlen);
+}
+
 void
 ctl_fw_sync(struct ctl *c, int64_t service_id)
 {

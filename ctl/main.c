@@ -31,9 +31,9 @@ static const struct ctl_cmd cmds[] = {
 	  "[--admin USER] [--guard ADDR[:PORT]]... [--no-guards] [--entry-url URL] "
 	  "[--enable|--disable]" },
 	{ "service", "del", ctl_service_del, 1, 1, "", 1, "service del NAME" },
-	{ "session", "list", ctl_session_list, 0, 0, "service= json", 1,
-	  "session list [--service NAME] [--json]" },
-	{ "session", "revoke", ctl_session_revoke, 1, 1, "", 1, "session revoke ID" },
+	{ "right", "list", ctl_right_list, 0, 0, "service= json", 1,
+	  "right list [--service NAME] [--json]" },
+	{ "right", "revoke", ctl_right_revoke, 1, 1, "", 1, "right revoke ID" },
 	{ "grant", NULL, ctl_grant, 3, 3, "", 1, "grant USER SERVICE IP" },
 	{ "status", NULL, ctl_status, 0, 0, "json", 1, "status [--json]" },
 	{ "key", "list", ctl_key_list, 0, 0, "json", 1, "key list [--json]" },
@@ -55,7 +55,8 @@ usage(FILE *f)
 	        CONF_DEFAULT_PATH);
 	for (size_t i = 0; i < N_CMDS; i++)
 		fprintf(f, "  %s\n", cmds[i].usage);
-	fprintf(f, "\nPasswords are read from files (first line), never from arguments.\n");
+	fprintf(f, "\n\"session\" is an old name of \"right\" and still works.\n");
+	fprintf(f, "Passwords are read from files (first line), never from arguments.\n");
 }
 
 /* The command named by argv[0] (and argv[1] for groups); *words gets 1 or 2. */
@@ -157,6 +158,10 @@ main(int argc, char **argv)
 
 	if ((first = global_opts(argc, argv, &config, &rc)) == -1)
 		return rc;
+	if (strcmp(argv[first], "session") == 0) {   /* the old name, kept for one release */
+		argv[first] = "right";
+		c.legacy_session = 1;
+	}
 	if ((cmd = find_cmd(argc - first, argv + first, &words)) == NULL)
 		return CTL_USAGE;
 	if ((rc = ctl_parse_args(&c, cmd, argc - first - words, argv + first + words)) != CTL_OK)

@@ -252,30 +252,49 @@ ctl_service_show(struct ctl *c)
 	return ctl_out_flush(&o);
 }
 
+/*
+ * The audit rows of an edit, named as the admin pages name the same acts:
+ * service.enable / service.disable when the state changed, service.edit when
+ * anything else was given.
+ */
+static int
+edit_audit(struct ctl *c, const struct store_service *svc, int was_enabled, int active)
+{
+	int flags = ctl_flag(c, "enable") + ctl_flag(c, "disable"), rc;
+
+	if (svc->enabled != was_enabled &&
+	    (rc = ctl_audit(c, svc->enabled ? "service.enable" : "service.disable", svc->name, NULL,
+	                    "ended=%d", svc->enabled ? 0 : active)) != CTL_OK)
+		return rc;
+	if (c->nopt == flags)
+		return CTL_OK;
+	return ctl_audit(c, "service.edit", svc->name, NULL, "cap=%d max_usage=%d max_interval=%d "
+	                 "guards=%d", svc->cap, svc->max_usage_min, svc->max_interval_min,
+	                 svc->n_guards);
+}
+
 int
 ctl_service_edit(struct ctl *c)
 {
 	struct store_service svc;
 	char err[512] = "";
-	int rc, was_enabled;
+	int rc, was_enabled, active;
 
 	if ((rc = ctl_get_service(c, c->pos[0], &svc)) != CTL_OK)
 		return rc;
 	if (c->nopt == 0)
 		return ctl_usage("service edit: nothing to change (try sekishoctl -h)");
 	was_enabled = svc.enabled;
+	active = svc.active;
 	if ((rc = service_apply(c, &svc)) != CTL_OK)
 		return rc;
 	if ((rc = store_service_update(c->s, &svc, c->now, err, sizeof err)) != STORE_OK)
 		return ctl_store_fail(c, rc, "service edit", err);
-	rc = ctl_audit(c, "service.edit", svc.name, NULL, "cap=%d max_usage=%d max_interval=%d "
-	               "guards=%d enabled=%d", svc.cap, svc.max_usage_min, svc.max_interval_min,
-	               svc.n_guards, svc.enabled);
-	if (rc != CTL_OK)
+	if ((rc = edit_audit(c, &svc, was_enabled, active)) != CTL_OK)
 		return rc;
 	ctl_fw_sync(c, svc.id);
 	printf("updated service %s%s\n", svc.name,
-	       was_enabled && !svc.enabled ? " (disabled: its sessions ended)" : "");
+	       was_enabled && !svc.enabled ? " (disabled: its rights ended)" : "");
 	return CTL_OK;
 }
 
@@ -290,10 +309,10 @@ ctl_service_del(struct ctl *c)
 		return rc;
 	if ((rc = store_service_del(c->s, svc.id, c->now, err, sizeof err)) != STORE_OK)
 		return ctl_store_fail(c, rc, "service del", err);
-	rc = ctl_audit(c, "service.del", svc.name, NULL, "rights_ended=%d", svc.active);
+	rc = ctl_audit(c, "service.del", svc.name, NULL, "ended=%d", svc.active);
 	if (rc != CTL_OK)
 		return rc;
 	ctl_fw_sync(c, svc.id);
-	printf("deleted service %s (%d sessions ended)\n", svc.name, svc.active);
+	printf("deleted service %s (%d rights ended)\n", svc.name, svc.active);
 	return CTL_OK;
 }

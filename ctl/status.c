@@ -68,11 +68,12 @@ status_head(struct out *o, const struct ctl *c, const struct store_stats *st)
 		ctl_json_str(o, "database", db);
 		ctl_json_int(o, "schema", st->schema_version);
 		ctl_json_int(o, "users", st->users);
-		ctl_json_int(o, "live_sessions", st->live_rights);
+		ctl_json_int(o, "live_rights", st->live_rights);
+		ctl_json_int(o, "live_sessions", st->live_rights);   /* the old name, for one release */
 		return;
 	}
 	ctl_out_text(o, "database:       %s (schema %d)\n", db, st->schema_version);
-	ctl_out_text(o, "users:          %" PRId64 "\nlive sessions:  %" PRId64 "\n", st->users,
+	ctl_out_text(o, "users:          %" PRId64 "\nlive rights:    %" PRId64 "\n", st->users,
 	         st->live_rights);
 }
 

@@ -148,7 +148,7 @@ user_rights(struct ctl *c, int64_t user_id, struct id_list *l)
 	rc = store_right_list(c->s, 0, user_id, collect_right, l);
 	if (rc != STORE_OK || l->oom) {
 		free(l->ids);
-		return rc != STORE_OK ? ctl_store_fail(c, rc, "session list", NULL)
+		return rc != STORE_OK ? ctl_store_fail(c, rc, "right list", NULL)
 		                      : ctl_fail("out of memory");
 	}
 	return CTL_OK;
@@ -182,12 +182,12 @@ user_set_disabled(struct ctl *c, int disabled)
 		revoke_all(c, &l);
 	else
 		free(l.ids);
-	rc = ctl_audit(c, disabled ? "user.disable" : "user.enable", NULL, u.name, "rights_ended=%zu",
+	rc = ctl_audit(c, disabled ? "user.disable" : "user.enable", NULL, u.name, "ended=%zu",
 	               disabled ? l.n : 0);
 	if (rc != CTL_OK)
 		return rc;
 	if (disabled)
-		printf("disabled user %s (%zu sessions ended)\n", u.name, l.n);
+		printf("disabled user %s (%zu rights ended)\n", u.name, l.n);
 	else
 		printf("enabled user %s\n", u.name);
 	return CTL_OK;
@@ -221,8 +221,8 @@ ctl_user_del(struct ctl *c)
 		return ctl_store_fail(c, rc, "user del", err);
 	}
 	revoke_all(c, &l);
-	if ((rc = ctl_audit(c, "user.del", NULL, u.name, "rights_ended=%zu", l.n)) != CTL_OK)
+	if ((rc = ctl_audit(c, "user.del", NULL, u.name, "ended=%zu", l.n)) != CTL_OK)
 		return rc;
-	printf("deleted user %s (%zu sessions ended)\n", u.name, l.n);
+	printf("deleted user %s (%zu rights ended)\n", u.name, l.n);
 	return CTL_OK;
 }

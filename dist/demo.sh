@@ -299,8 +299,8 @@ host once one user is in; the cookie check still tells users apart.
 
 Watch and act from another terminal:
   $B/sekishoctl -f $RUN/sekisho.conf status
-  $B/sekishoctl -f $RUN/sekisho.conf session list
-  $B/sekishoctl -f $RUN/sekisho.conf session revoke ID
+  $B/sekishoctl -f $RUN/sekisho.conf right list
+  $B/sekishoctl -f $RUN/sekisho.conf right revoke ID
   ip netns exec $GW nft list table inet sekisho
 Logs: $RUN/*.log
 

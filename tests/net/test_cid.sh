@@ -317,7 +317,7 @@ refused_within() {   # seconds client cookie base: polls every 50 ms
 	done
 	return 1
 }
-$CTL session revoke "$(cat "$T/alice.id")" >/dev/null
+$CTL right revoke "$(cat "$T/alice.id")" >/dev/null
 refused_within 1 127.0.0.5 "$ALICE" "$LAB" && ok "a revoked right is refused within 1 s" ||
 	not_ok "a revoked right is refused within 1 s"
 

@@ -80,7 +80,7 @@ expect "alice logs in and reaches the service" "200 2 $(svc_url 2)" "$(web_login
 check "bob, not logged in, cannot connect" fw_closed c2 10.0.2.2 2
 check "the sekisho user without CAP_NET_ADMIN cannot change the firewall" \
 	sh -c "! ip netns exec $NET_PREFIX-gw $SYS_AS_AUTHD nft add table inet intruder 2>/dev/null"
-ctl session revoke "$(right_of alice lab)" >/dev/null
+ctl right revoke "$(right_of alice lab)" >/dev/null
 check "a revocation by the operator (sekishoctl as sekisho) closes the firewall" fw_closed c1 10.0.1.2 2
 
 # Restart order of a boot: ipfd first, so it opens the store before anyone else.

@@ -198,7 +198,7 @@ check "max usage interval: bob's machine cannot connect" fw_closed c2 10.0.2.2 2
 check "max usage interval: cid refuses bob's cookie" wait_for 2 door_refuses lab 10.0.2.2 "$BOB"
 
 r=$(right_of carol lab)
-ctl session revoke "$r" >/dev/null
+ctl right revoke "$r" >/dev/null
 t0=$(date +%s%3N)
 check "revocation by an admin: carol's machine is cut off at once" fw_closed c3 10.0.3.2 2
 if within_ms 1000 door_refuses lab 10.0.3.2 "$CAROL"; then

@@ -35,7 +35,7 @@ sed 's/^enabled = on/enabled = off/' "$CONF" >"$T/quiet.conf"
 ctl() { "$B/sekishoctl" -f "$CONF" "$@"; }
 ctl_quiet() { "$B/sekishoctl" -f "$T/quiet.conf" "$@"; }
 grant() {   # user service ip -> prints the right id
-	ctl grant "$@" | sed -n 's/^granted session \([0-9]*\):.*/\1/p'
+	ctl grant "$@" | sed -n 's/^granted right \([0-9]*\):.*/\1/p'
 }
 nft_gw() { in_ns gw nft "$@"; }
 # The table without counters and countdowns, for before/after comparisons.
@@ -113,7 +113,7 @@ check "admitting one client opens nothing for another" refused c2 10.0.9.2 80
 mkdir -p "$T/hold" && chmod 777 "$T/hold"
 bg_start hold c1 "$PY" "$NET_HELPERS/tcp.py" hold 10.0.9.2 80 "$T/hold"
 if wait_for 5 grep -q up "$T/hold/state"; then
-	ctl session revoke "$r_alice" >/dev/null
+	ctl right revoke "$r_alice" >/dev/null
 	touch "$T/hold/go"
 	wait_for 5 grep -q -e alive -e cut "$T/hold/state"
 	check "revoke cuts an established TCP connection" grep -q '^cut' "$T/hold/state"
@@ -126,9 +126,9 @@ check "a revoked client cannot connect again" refused c1 10.0.9.2 80
 # ---- NAT: two rights, one address ----
 r_bob=$(grant bob web 10.0.2.2)
 r_carol=$(grant carol web 10.0.2.2)
-ctl session revoke "$r_bob" >/dev/null
+ctl right revoke "$r_bob" >/dev/null
 check "NAT: revoking one of two rights on one address keeps it open" tcp_ok c2 10.0.9.2 80
-ctl session revoke "$r_carol" >/dev/null
+ctl right revoke "$r_carol" >/dev/null
 check "NAT: revoking the last right on the address closes it" refused c2 10.0.9.2 80
 
 # ---- IPv6 ----
@@ -137,7 +137,7 @@ check "IPv6: the unguarded port stays reachable" tcp_ok c6 fd00:9::2 8080
 r_v6=$(grant alice web fd00:6::2)
 check "IPv6: an admitted client can connect" tcp_ok c6 fd00:9::2 80
 check "IPv6: its v4 address is not admitted by the v6 right" refused c6 10.0.9.2 80
-ctl session revoke "$r_v6" >/dev/null
+ctl right revoke "$r_v6" >/dev/null
 check "IPv6: revoke closes it again" refused c6 fd00:9::2 80
 
 # ---- restart: fail closed, rights come back from the store ----
@@ -152,7 +152,7 @@ ipfd_start
 check "after a restart the rights come back from the store" wait_tcp c1 10.0.9.2 80
 wait_for 8 grep -q tries "$T/hammer.log"
 check "nothing is open during the restart (a prober never connected)" grep -q 'connected 0$' "$T/hammer.log"
-ctl session revoke "$r_dave" >/dev/null
+ctl right revoke "$r_dave" >/dev/null
 
 # ---- the kernel ends access on time with ipfd stopped ----
 r_erin=$(grant erin web 10.0.2.2)
@@ -200,7 +200,7 @@ ctl service add small --url http://10.0.9.2:8443/ --max-usage 5 --max-interval 5
 small=$(sqlite3 "$T/db.sqlite" "SELECT id FROM services WHERE name = 'small'")
 r_s1=$(grant alice small 10.0.1.2)
 sqlite3 "$T/db.sqlite" "UPDATE services SET cap = 2 WHERE name = 'small'"
-r_s2=$(ctl_quiet grant bob small 10.0.2.2 | sed -n 's/^granted session \([0-9]*\):.*/\1/p')
+r_s2=$(ctl_quiet grant bob small 10.0.2.2 | sed -n 's/^granted right \([0-9]*\):.*/\1/p')
 sqlite3 "$T/db.sqlite" "UPDATE services SET cap = 1 WHERE name = 'small'"
 got=$("$PY" "$NET_HELPERS/ipc_send.py" "$T/ipfd.sock" admit "$r_s2")
 check "ipfd refuses an admission that would exceed the service's cap" test "$got" = "reply 3"
@@ -248,7 +248,7 @@ sed -i 's/^sync_interval_s = 2/sync_interval_s = 3600/' "$CONF"
 ipfd_resync   # from here on no periodic sync may repair the table
 n=$(syncs)
 r_h=$(grant bob web 10.0.2.2)
-ctl session revoke "$r_h" >/dev/null
+ctl right revoke "$r_h" >/dev/null
 sleep 0.3
 check "ipfd's own batches do not make it resync" test "$(syncs)" -eq "$n"
 nft_gw flush ruleset

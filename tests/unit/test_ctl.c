@@ -5,10 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "../../ctl/ctl.h"
+#include "ipc.h"
 #include "passwd.h"
 #include "store.h"
 
@@ -191,24 +194,60 @@ Test(ctl, grant_status_and_revoke_follow_the_store, .init = setup_populated, .fi
 	struct run r;
 
 	ctl_ok(&r, "grant bob lab 10.0.0.9");
-	contains(r.out, "granted session 1: bob on lab from 10.0.0.9");
+	contains(r.out, "granted right 1: bob on lab from 10.0.0.9");
 	contains(r.out, "(1/1 in use)");
 	ctl_ok(&r, "status --json");
-	contains(r.out, "\"live_sessions\":1");
+	contains(r.out, "\"live_rights\":1");
 	contains(r.out, "\"ipfd\":{\"state\":\"disabled\"}");
 	contains(r.out, "\"name\":\"lab\"");
 	contains(r.out, "\"cap\":1,\"active\":1");
-	ctl_ok(&r, "session list --json --service lab");
-	contains(r.out, "{\"sessions\":[{\"id\":1,\"user\":\"bob\",\"service\":\"lab\",\"ip\":\"10.0.0.9\"");
-	ctl_ok(&r, "session revoke 1");
-	contains(r.out, "revoked session 1 (bob on lab from 10.0.0.9)");
+	ctl_ok(&r, "right list --json --service lab");
+	contains(r.out, "{\"rights\":[{\"id\":1,\"user\":\"bob\",\"service\":\"lab\",\"ip\":\"10.0.0.9\"");
+	ctl_ok(&r, "right revoke 1");
+	contains(r.out, "revoked right 1 (bob on lab from 10.0.0.9)");
 	ctl_ok(&r, "status --json");
 	contains(r.out, "\"cap\":1,\"active\":0");
-	ctl_ok(&r, "session list --json");
-	cr_assert_str_eq(r.out, "{\"sessions\":[]}\n");
+	ctl_ok(&r, "right list --json");
+	cr_assert_str_eq(r.out, "{\"rights\":[]}\n");
 	ctl_ok(&r, "audit --json --service lab");
-	contains(r.out, "\"action\":\"session.revoke\"");
-	contains(r.out, "\"action\":\"grant\"");
+	contains(r.out, "\"action\":\"right.revoke\"");
+	contains(r.out, "\"action\":\"admit\"");
+}
+
+Test(ctl, session_is_still_an_alias_of_right, .init = setup_populated, .fini = teardown)
+{
+	struct run r;
+
+	ctl_ok(&r, "grant bob lab 10.0.0.9");
+	ctl_ok(&r, "session list --json");
+	contains(r.out, "{\"sessions\":[{\"id\":1,\"user\":\"bob\"");
+	ctl_ok(&r, "session list");
+	contains(r.out, "bob");
+	ctl_ok(&r, "session revoke 1");
+	cr_assert_str_eq(r.out, "revoked right 1 (bob on lab from 10.0.0.9)\n");
+	ctl_ok(&r, "right list --json");
+	cr_assert_str_eq(r.out, "{\"rights\":[]}\n");
+	ctl_run(&r, "session revoke 1");
+	cr_assert_eq(r.status, 1);
+	contains(r.err, "no live right 1");
+	ctl_ok(&r, "audit --json --limit 1");
+	contains(r.out, "\"action\":\"right.revoke\"");
+}
+
+Test(ctl, one_audit_name_per_act_whatever_the_interface, .init = setup_populated,
+     .fini = teardown)
+{
+	struct run r;
+
+	ctl_ok(&r, "grant bob lab 10.0.0.9");
+	ctl_ok(&r, "right revoke 1");
+	ctl_ok(&r, "service edit lab --disable");
+	ctl_ok(&r, "audit --json --limit 3");
+	/* the names the admin pages write for the same acts (tests/web/test_admin.mjs) */
+	contains(r.out, "\"action\":\"service.disable\"");
+	contains(r.out, "\"action\":\"right.revoke\"");
+	contains(r.out, "\"action\":\"admit\"");
+	cr_assert_null(strstr(r.out, "service.edit"), "a state change alone is not an edit");
 }
 
 Test(ctl, grant_refuses_past_the_cap_with_one_line, .init = setup_populated, .fini = teardown)
@@ -220,37 +259,37 @@ Test(ctl, grant_refuses_past_the_cap_with_one_line, .init = setup_populated, .fi
 	cr_assert_eq(r.status, CTL_DENIED);
 	cr_assert_str_eq(r.err, "sekishoctl: cap reached: lab 1/1\n");
 	cr_assert_str_empty(r.out);
-	ctl_ok(&r, "session list --json");
+	ctl_ok(&r, "right list --json");
 	cr_assert_null(strstr(r.out, "alice"), "nothing written for a denied grant");
 }
 
-Test(ctl, granting_again_replaces_the_users_session, .init = setup_populated, .fini = teardown)
+Test(ctl, granting_again_replaces_the_users_right, .init = setup_populated, .fini = teardown)
 {
 	struct run r;
 
 	ctl_ok(&r, "grant bob lab 10.0.0.9");
 	ctl_ok(&r, "grant bob lab 10.0.0.10");
-	contains(r.out, "granted session 2");
-	contains(r.out, "replaced session 1");
-	ctl_ok(&r, "session list --json");
+	contains(r.out, "granted right 2");
+	contains(r.out, "replaced right 1");
+	ctl_ok(&r, "right list --json");
 	cr_assert_null(strstr(r.out, "10.0.0.9\""));
 	contains(r.out, "\"ip\":\"10.0.0.10\"");
 }
 
-Test(ctl, disabling_a_user_or_service_ends_its_sessions, .init = setup_populated, .fini = teardown)
+Test(ctl, disabling_a_user_or_service_ends_its_rights, .init = setup_populated, .fini = teardown)
 {
 	struct run r;
 
 	ctl_ok(&r, "grant bob lab 10.0.0.9");
 	ctl_ok(&r, "user disable bob");
-	cr_assert_str_eq(r.out, "disabled user bob (1 sessions ended)\n");
+	cr_assert_str_eq(r.out, "disabled user bob (1 rights ended)\n");
 	ctl_run(&r, "grant bob lab 10.0.0.9");
 	cr_assert_eq(r.status, 1);
 	cr_assert_str_eq(r.err, "sekishoctl: user bob is disabled\n");
 	ctl_ok(&r, "user enable bob");
 	ctl_ok(&r, "grant bob lab 10.0.0.9");
 	ctl_ok(&r, "service edit lab --disable --cap 2");
-	contains(r.out, "disabled: its sessions ended");
+	contains(r.out, "disabled: its rights ended");
 	ctl_ok(&r, "service show lab --json");
 	contains(r.out, "\"cap\":2,\"active\":0");
 	contains(r.out, "\"enabled\":false");
@@ -279,12 +318,74 @@ Test(ctl, grant_fails_closed_when_ipfd_does_not_confirm, .init = setup_populated
 	ctl_run(&r, "grant bob lab 10.0.0.9");
 	cr_assert_eq(r.status, 1);
 	snprintf(want, sizeof want, "sekishoctl: ipfd did not confirm the admission (connect %s/ipfd.sock: "
-	         "No such file or directory); right 1 rolled back\n", dir);
+	         "No such file or directory); right 1 rolled back in the store; ipfd drops its "
+	         "address at its next sync\n", dir);
 	cr_assert_str_eq(r.err, want);
-	ctl_ok(&r, "session list --json");
-	cr_assert_str_eq(r.out, "{\"sessions\":[]}\n", "nobody is admitted without the firewall");
+	ctl_ok(&r, "right list --json");
+	cr_assert_str_eq(r.out, "{\"rights\":[]}\n", "nobody is admitted without the firewall");
 	ctl_ok(&r, "audit --limit 1 --json");
-	contains(r.out, "\"action\":\"grant.rollback\"");
+	contains(r.out, "\"action\":\"deny\"");
+	contains(r.out, "reason=ipfd_unavailable");
+}
+
+/*
+ * A stand-in for ipfd at dir/ipfd.sock that never answers an admission (its
+ * reply is lost) and answers everything else; it writes what it was asked to
+ * log, one "TYPE RIGHT" line per request, until two connections have ended.
+ */
+static pid_t
+ipfd_losing_replies(const char *log)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct ipc_req req;
+	struct ipc_rep rep;
+	int l, a;
+	pid_t pid;
+
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s/ipfd.sock", dir);
+	cr_assert_geq(l = socket(AF_UNIX, SOCK_SEQPACKET, 0), 0);
+	cr_assert_eq(bind(l, (struct sockaddr *)&sa, sizeof sa), 0);
+	cr_assert_eq(listen(l, 4), 0);
+	if ((pid = fork()) == 0) {
+		FILE *f = fopen(log, "w");
+
+		for (int conn = 0; f != NULL && conn < 2 && (a = accept(l, NULL, NULL)) >= 0; conn++) {
+			while (recv(a, &req, sizeof req, 0) == (ssize_t)sizeof req) {
+				fprintf(f, "%s %lld\n", req.type == IPC_ADMIT ? "admit" :
+				        req.type == IPC_REVOKE ? "revoke" : "other", (long long)req.right_id);
+				fflush(f);
+				if (req.type == IPC_ADMIT)
+					continue;
+				ipc_rep_init(&rep, &req, IPC_OK, NULL);
+				send(a, &rep, sizeof rep, 0);
+			}
+			close(a);
+		}
+		_exit(0);
+	}
+	close(l);
+	return pid;
+}
+
+Test(ctl, grant_removes_the_address_when_ipfds_reply_is_lost, .init = setup_populated,
+     .fini = teardown)
+{
+	struct run r;
+	char log[128], seen[256];
+	pid_t pid;
+
+	ipfd_on_but_absent();
+	snprintf(log, sizeof log, "%s/ipfd.log", dir);
+	pid = ipfd_losing_replies(log);
+	ctl_run(&r, "grant bob lab 10.0.0.9");
+	cr_assert_eq(waitpid(pid, NULL, 0), pid);
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	contains(r.err, "ipfd did not confirm the admission");
+	contains(r.err, "right 1 rolled back\n");
+	slurp(log, seen, sizeof seen);
+	cr_assert_str_eq(seen, "admit 1\nrevoke 1\n", "the address ipfd may hold is asked away");
+	ctl_ok(&r, "right list --json");
+	cr_assert_str_eq(r.out, "{\"rights\":[]}\n");
 }
 
 Test(ctl, changes_stand_with_a_warning_when_ipfd_is_unreachable, .init = setup_populated,
@@ -294,16 +395,16 @@ Test(ctl, changes_stand_with_a_warning_when_ipfd_is_unreachable, .init = setup_p
 
 	ctl_ok(&r, "grant bob lab 10.0.0.9");
 	ipfd_on_but_absent();
-	ctl_run(&r, "session revoke 1");
+	ctl_run(&r, "right revoke 1");
 	cr_assert_eq(r.status, 0, "%s", r.err);
-	cr_assert_str_eq(r.out, "revoked session 1 (bob on lab from 10.0.0.9)\n");
+	cr_assert_str_eq(r.out, "revoked right 1 (bob on lab from 10.0.0.9)\n");
 	cr_assert_eq(strncmp(r.err, "sekishoctl: warning: ", 21), 0, "%s", r.err);
 	contains(r.err, "ipfd catches up at its next sync\n");
 	cr_assert_eq(strchr(r.err, '\n')[1], '\0', "one line: %s", r.err);
 	ctl_run(&r, "status --json");
 	cr_assert_eq(r.status, 0);
 	contains(r.out, "\"ipfd\":{\"state\":\"unreachable\",\"error\":\"connect ");
-	contains(r.out, "\"live_sessions\":0");
+	contains(r.out, "\"live_rights\":0");
 }
 
 Test(ctl, listings_have_text_and_json, .init = setup_populated, .fini = teardown)
@@ -518,9 +619,9 @@ ParameterizedTestParameters(ctl, mistakes_exit_non_zero_with_one_clear_line)
 		{ "service edit lab --cap -1", 2, "--cap: cap must be a whole number from 1 to 1000000" },
 		{ "service edit lab --max-usage 527041", 2,
 		  "--max-usage: max usage time must be whole minutes from 1 to 527040 (366 days)" },
-		{ "session revoke 999", 1, "no live session 999" },
-		{ "session revoke abc", 2, "session revoke: \"abc\" is not a session id" },
-		{ "session list --service nolab", 1, "no such service: nolab" },
+		{ "right revoke 999", 1, "no live right 999" },
+		{ "right revoke abc", 2, "right revoke: \"abc\" is not a right id" },
+		{ "right list --service nolab", 1, "no such service: nolab" },
 		{ "user list --json=yes", 2, "option --json takes no value" },
 		{ "audit --limit 0", 2, "--limit: \"0\" is not an integer in 1..1000" },
 		{ "frob", 2, "unknown command \"frob\"" },

@@ -143,7 +143,7 @@ s.connect(("10.0.9.2", 80)); s.sendall(b"x\\n"); sys.exit(0 if s.recv(8) else 1)
 			return false;
 		}
 	};
-	const liveOf = (user) => ctlJson('session', 'list').sessions.filter((s) => s.user === user);
+	const liveOf = (user) => ctlJson('right', 'list').rights.filter((s) => s.user === user);
 
 	const contexts = [];
 	async function newPage(viewport = DESKTOP) {

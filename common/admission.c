@@ -1,0 +1,114 @@
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "admission.h"
+
+const char *
+admission_outcome_str(int outcome)
+{
+	switch (outcome) {
+	case ADMISSION_OK:         return "ok";
+	case ADMISSION_DENIED:     return "denied";
+	case ADMISSION_NOTFOUND:   return "no_service";
+	case ADMISSION_STORE_DOWN: return "store_unavailable";
+	case ADMISSION_FW_DOWN:    return "ipfd_unavailable";
+	default:                   return "unknown";
+	}
+}
+
+static double
+ms_between(const struct timespec *a, const struct timespec *b)
+{
+	return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
+}
+
+static int
+outcome_of(int rc)
+{
+	switch (rc) {
+	case STORE_OK:       return ADMISSION_OK;
+	case STORE_DENIED:   return ADMISSION_DENIED;
+	case STORE_NOTFOUND:
+	case STORE_INVALID:  return ADMISSION_NOTFOUND;
+	default:             return ADMISSION_STORE_DOWN;
+	}
+}
+
+int
+admission_roll_back(struct store *st, const struct admission_fw *fw, int64_t right_id,
+                    int64_t now, char *err, size_t errlen)
+{
+	int rc = store_end(st, right_id, END_ROLLBACK, now, NULL);
+
+	if (rc != STORE_OK && rc != STORE_NOTFOUND)
+		snprintf(err, errlen, "ending right %lld: %s", (long long)right_id, store_error(st));
+	fw->revoke(fw->arg, right_id);
+	return rc == STORE_OK || rc == STORE_NOTFOUND ? 0 : -1;
+}
+
+/* What else the admission changed, for ipfd, without waiting. */
+static void
+follow_up(const struct admission_fw *fw, int64_t service_id, const struct store_admission *a)
+{
+	if (a->replaced)
+		fw->revoke(fw->arg, a->replaced_id);
+	if (a->reaped > 0)
+		fw->sync(fw->arg, service_id);
+}
+
+void
+admission_run(struct store *st, const struct admission_fw *fw, int64_t user_id,
+              int64_t service_id, const struct addr *ip, int64_t now, struct admission *out)
+{
+	struct timespec t0, t1;
+	char err[160], rb[160];
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = store_admit(st, user_id, service_id, ip, now, &out->adm);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	out->ms_store = ms_between(&t0, &t1);
+	if ((out->outcome = outcome_of(rc)) != ADMISSION_OK) {
+		if (out->outcome == ADMISSION_STORE_DOWN)
+			snprintf(out->why, sizeof out->why, "store: %.180s", store_error(st));
+		return;
+	}
+	if (fw->admit(fw->arg, out->adm.right.id, err, sizeof err) == -1) {
+		out->outcome = ADMISSION_FW_DOWN;
+		if (admission_roll_back(st, fw, out->adm.right.id, now, rb, sizeof rb) == -1)
+			snprintf(out->why, sizeof out->why, "ipfd: %.80s; %.100s", err, rb);
+		else
+			snprintf(out->why, sizeof out->why, "ipfd: %.180s", err);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	out->ms_fw = ms_between(&t1, &t0);
+	follow_up(fw, service_id, &out->adm);
+}
+
+int
+admission_audit(struct store *st, int64_t now, const char *actor, const char *by,
+                const char *user, const char *service, const struct addr *ip,
+                const struct admission *a)
+{
+	char ips[ADDR_STR_MAX], who[NAME_MAX_LEN + 8] = "", detail[AUDIT_TEXT_MAX + 1];
+	const struct store_admission *m = &a->adm;
+
+	addr_str(ip, ips, sizeof ips);
+	if (by != NULL)
+		snprintf(who, sizeof who, "by=%.*s ", NAME_MAX_LEN, by);
+	if (a->outcome == ADMISSION_OK)
+		snprintf(detail, sizeof detail, "%sright=%lld ip=%s active=%d cap=%d replaced=%lld",
+		         who, (long long)m->right.id, ips, m->active, m->cap,
+		         m->replaced ? (long long)m->replaced_id : 0LL);
+	else if (a->outcome == ADMISSION_FW_DOWN)
+		snprintf(detail, sizeof detail, "%sreason=%s ip=%s active=%d cap=%d right=%lld", who,
+		         admission_outcome_str(a->outcome), ips, m->active, m->cap,
+		         (long long)m->right.id);
+	else
+		snprintf(detail, sizeof detail, "%sreason=%s ip=%s active=%d cap=%d", who,
+		         admission_outcome_str(a->outcome), ips, m->active, m->cap);
+	return store_audit(st, now, actor, a->outcome == ADMISSION_OK ? "admit" : "deny", service,
+	                   user, detail);
+}

@@ -1,0 +1,76 @@
+#ifndef SEKISHO_ADMISSION_H
+#define SEKISHO_ADMISSION_H
+
+/*
+ * The admission sequence, once, for the portal (authd/admit.c) and for
+ * sekishoctl grant (ctl/session.c):
+ *
+ *   1. store_admit: one atomic step (reap, replace, count, insert);
+ *   2. ask ipfd to open the new right and wait for its ACK;
+ *   3. without an ACK (ipfd down, refused, or the reply lost): end the right
+ *      in the store (END_ROLLBACK) and ask ipfd to remove the address, which
+ *      it may have put in the set before the reply went missing. Fail closed;
+ *   4. tell ipfd what else the admission changed (a replaced right, reaped
+ *      rights) without waiting.
+ *
+ * The firewall side is injected (struct admission_fw), so each program uses
+ * its own connection to ipfd: authd's pooled client with its retry queue,
+ * sekishoctl's one connection.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "store.h"
+
+struct admission_fw {
+	/* Asks ipfd to open right_id and waits for its ACK: 0, or -1 with err. */
+	int  (*admit)(void *arg, int64_t right_id, char *err, size_t errlen);
+	/* Asks ipfd to drop right_id's address (the right has ended); may queue. */
+	void (*revoke)(void *arg, int64_t right_id);
+	/* Asks ipfd to rebuild one service from the store; may queue. */
+	void (*sync)(void *arg, int64_t service_id);
+	void *arg;
+};
+
+enum admission_outcome {
+	ADMISSION_OK = 0,
+	ADMISSION_DENIED,        /* the cap is reached; nothing written */
+	ADMISSION_NOTFOUND,      /* no such enabled user or service */
+	ADMISSION_STORE_DOWN,    /* the store did not answer */
+	ADMISSION_FW_DOWN,       /* ipfd did not confirm; the right was rolled back */
+};
+
+struct admission {
+	int outcome;                         /* enum admission_outcome */
+	struct store_admission adm;          /* what the store did (right filled on OK) */
+	double ms_store, ms_fw;              /* time spent in steps 1 and 2 */
+	char why[200];                       /* for the log and the operator when not OK */
+};
+
+void admission_run(struct store *st, const struct admission_fw *fw, int64_t user_id,
+                   int64_t service_id, const struct addr *ip, int64_t now, struct admission *out);
+
+/*
+ * Undoes an admitted right: ends it in the store (END_ROLLBACK) and asks
+ * ipfd to drop its address. 0, or -1 with err when the store could not end it
+ * (ipfd is asked all the same; its sync repairs the rest).
+ */
+int admission_roll_back(struct store *st, const struct admission_fw *fw, int64_t right_id,
+                        int64_t now, char *err, size_t errlen);
+
+/* "ok", "denied", "no_service", "store_unavailable", "ipfd_unavailable". */
+const char *admission_outcome_str(int outcome);
+
+/*
+ * The audit row of an admission, one name whatever interface admitted:
+ * "admit" on OK, else "deny" with the reason. actor: who asked (the user at
+ * the portal, "sekishoctl"); by, when not NULL, leads the detail as "by=BY"
+ * (sekishoctl's Unix user). Returns a store_rc.
+ */
+int admission_audit(struct store *st, int64_t now, const char *actor, const char *by,
+                    const char *user, const char *service, const struct addr *ip,
+                    const struct admission *a);
+
+#endif
