@@ -44,24 +44,37 @@ fail(struct check_out *out, int result, const char *why)
 	return result;
 }
 
-/*
- * The asked service: the proxy's header, else the host mapping of the Host
- * (X-Forwarded-Host from a trusted proxy, as Traefik's forwardAuth sends it).
- */
+int
+check_service(const struct cid_conf *cc, const struct check_in *in, int via_proxy,
+              char name[NAME_MAX_LEN + 1], const char **why)
+{
+	const char *s = in->service;
+	const char *host = via_proxy && in->xfh != NULL ? in->xfh : in->host;
+
+	if (in->n_service > 1) {
+		*why = "repeated X-Sekisho-Service";
+		return -1;
+	}
+	if (s == NULL && (s = cid_host_service(cc, host)) == NULL) {
+		*why = "no X-Sekisho-Service and no host_map entry for the host";
+		return 0;
+	}
+	if (!name_valid(s)) {
+		*why = "invalid service name";
+		return -1;
+	}
+	snprintf(name, NAME_MAX_LEN + 1, "%s", s);
+	return 1;
+}
+
 static int
 parse_service(const struct cid_conf *cc, const struct check_in *in, struct check_req *q,
               struct check_out *out)
 {
-	const char *name = in->service;
-	const char *host = q->via_proxy && in->xfh != NULL ? in->xfh : in->host;
+	const char *why = NULL;
 
-	if (in->n_service > 1)
-		return fail(out, CHECK_BAD_REQUEST, "repeated X-Sekisho-Service");
-	if (name == NULL && (name = cid_host_service(cc, host)) == NULL)
-		return fail(out, CHECK_BAD_REQUEST, "no X-Sekisho-Service and no host_map entry for the host");
-	if (!name_valid(name))
-		return fail(out, CHECK_BAD_REQUEST, "invalid service name");
-	snprintf(q->service, sizeof q->service, "%s", name);
+	if (check_service(cc, in, q->via_proxy, q->service, &why) != 1)
+		return fail(out, CHECK_BAD_REQUEST, why);
 	memcpy(out->service, q->service, sizeof out->service);
 	return CHECK_OK;
 }

@@ -224,6 +224,15 @@ int check_parse(const struct cid_conf *cc, const struct check_in *in, struct che
  */
 int check_client(const struct cid_conf *cc, const struct check_in *in, struct check_req *q,
                  struct check_out *out);
+/*
+ * Which service a request is for, the one way check and handoff both ask:
+ * X-Sekisho-Service (once), else the host_map entry of the Host, or of
+ * X-Forwarded-Host when via_proxy (a trusted proxy, as Traefik's forwardAuth
+ * sends it). 1 with name filled; 0 when the request does not say; -1 when
+ * what it says is malformed. *why says what was missing or wrong.
+ */
+int check_service(const struct cid_conf *cc, const struct check_in *in, int via_proxy,
+                  char name[NAME_MAX_LEN + 1], const char **why);
 /* The decision for q at now; a valid check records the use. Returns out->result. */
 int check_run(struct cache *c, const struct cid_conf *cc, const struct check_req *q,
               int64_t now, struct check_out *out);

@@ -159,37 +159,36 @@ refuse(struct http_req *req, struct cid *cid, int result, int status, const char
 	cid_page(req, cid, status, title, text, service);
 }
 
-/* The service this request came through, when the proxy says so; NULL when it does not. */
-static const char *
-asked_service(struct http_req *req, struct cid *cid)
-{
-	const char *s = http_header(req, "X-Sekisho-Service");
-
-	return s != NULL ? s : cid_host_service(&cid->cc, http_header(req, "Host"));
-}
-
+/*
+ * The request as check sees it: whether it came over HTTPS and, in asked, the
+ * service it came through (check_service). 1 asked filled, 0 not said, -1
+ * malformed (then asked holds nothing).
+ */
 static int
-request_https(struct http_req *req, struct cid *cid)
+request_view(struct http_req *req, struct cid *cid, int *https, char asked[NAME_MAX_LEN + 1])
 {
 	struct check_in in;
 	struct check_req q;
 	struct check_out out;
+	const char *why;
 
 	cid_check_in(req, cid, NULL, &in);
 	memset(&q, 0, sizeof q);
 	memset(&out, 0, sizeof out);
-	return check_client(&cid->cc, &in, &q, &out) == CHECK_OK && q.https;
+	asked[0] = '\0';
+	*https = check_client(&cid->cc, &in, &q, &out) == CHECK_OK && q.https;
+	return check_service(&cid->cc, &in, q.via_proxy, asked, &why);
 }
 
 void
 handoff_enter(struct http_req *req, struct cid *cid)
 {
-	const char *code = http_query(req, "code"), *asked;
+	const char *code = http_query(req, "code");
 	struct store_service svc;
 	struct store_right r;
-	char tok[TOKEN_STR_MAX], who[NAME_MAX_LEN * 2];
+	char tok[TOKEN_STR_MAX], asked[NAME_MAX_LEN + 1];
 	int64_t now = time(NULL);
-	int rc;
+	int rc, https, said = request_view(req, cid, &https, asked);
 
 	if (!code_valid(code)) {
 		cid_log_bad("event=handoff result=bad_code why=\"missing, oversized or not base64url\"");
@@ -206,16 +205,16 @@ handoff_enter(struct http_req *req, struct cid *cid)
 			log_info("event=handoff result=unknown_code");
 			refuse(req, cid, HANDOFF_UNKNOWN_CODE, 410, "This entry link has already been used",
 			       "Entry links work once and only for a short time. Please sign in again.",
-			       asked_service(req, cid));
+			       said == 1 ? asked : NULL);
 		}
 		return;
 	}
-	asked = asked_service(req, cid);
-	if (asked != NULL && strcmp(asked, svc.name) != 0) {
+	if (said == -1 || (said == 1 && strcmp(asked, svc.name) != 0)) {
 		log_warn("event=handoff result=wrong_service right=%lld service=%s asked=%s",
-		         (long long)r.id, svc.name, log_value(who, sizeof who, asked));
+		         (long long)r.id, svc.name, said == 1 ? asked : "(malformed)");
 		refuse(req, cid, HANDOFF_WRONG_SERVICE, 403, "This entry link is for another service",
-		       "The link was issued for a different service. Please sign in again.", asked);
+		       "The link was issued for a different service. Please sign in again.",
+		       said == 1 ? asked : NULL);
 		return;
 	}
 	if (follow_sync(&cid->follower, SYNC_WAIT_MS) != STORE_OK)
@@ -227,7 +226,7 @@ handoff_enter(struct http_req *req, struct cid *cid)
 		       "Access cannot be granted right now. Please try again in a moment.", svc.name);
 		return;
 	}
-	if (set_cookie(req, cid, tok, r.expires_at - now, request_https(req, cid)) == -1 ||
+	if (set_cookie(req, cid, tok, r.expires_at - now, https) == -1 ||
 	    http_add_header(req, "Location", svc.url) == -1 ||
 	    http_add_header(req, "Cache-Control", "no-store") == -1 ||
 	    http_add_header(req, "Referrer-Policy", "no-referrer") == -1) {

@@ -562,6 +562,33 @@ Test(check, forwarded_host_picks_the_mapping_only_from_a_trusted_proxy)
 	cr_assert_eq(check_parse(&cc, &in, &q, &out), CHECK_BAD_REQUEST);
 }
 
+/* handoff asks the same question: it must tell "not said" from "malformed". */
+Test(check, the_asked_service_is_said_unsaid_or_malformed)
+{
+	struct check_in in = { .host = "cid.internal", .xfh = "lab.example" };
+	char name[NAME_MAX_LEN + 1], err[128];
+	const char *why = NULL;
+	struct conf c;
+
+	conf_defaults(&c);
+	snprintf(c.cid.host_map, sizeof c.cid.host_map, "lab.example=lab");
+	cr_assert_eq(cid_conf_build(&c, &cc, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(check_service(&cc, &in, 0, name, &why), 0, "X-Forwarded-Host from a stranger");
+	cr_assert_not_null(why);
+	cr_assert_eq(check_service(&cc, &in, 1, name, &why), 1);
+	cr_assert_str_eq(name, "lab");
+	in.service = "other";
+	in.n_service = 1;
+	cr_assert_eq(check_service(&cc, &in, 1, name, &why), 1, "the header wins over the host");
+	cr_assert_str_eq(name, "other");
+	in.n_service = 2;
+	cr_assert_eq(check_service(&cc, &in, 1, name, &why), -1);
+	cr_assert_str_eq(why, "repeated X-Sekisho-Service");
+	in.service = "../lab";
+	in.n_service = 1;
+	cr_assert_eq(check_service(&cc, &in, 1, name, &why), -1);
+}
+
 Test(check, forwarded_for_longer_than_its_bound_is_refused)
 {
 	struct sockaddr_in peer = v4("127.0.0.1");
