@@ -114,7 +114,7 @@ admin_store_down(struct req *q, struct store *st, int rc)
 {
 	if (st != NULL && rc == STORE_UNAVAILABLE)
 		q->st_broken = 1;
-	log_err("event=store_unavailable where=admin rc=%s why=\"%s\"", store_rc_str(rc),
+	log_err("event=store_unavailable where=admin rc=%s error=\"%s\"", store_rc_str(rc),
 	        st != NULL ? store_error(st) : "no connection");
 	page_message(q, 503, "Service unavailable",
 	             "The session database is not answering. Please try again shortly.",
@@ -191,7 +191,7 @@ admin_audit(struct req *q, struct store *st, const char *action, const char *ser
 	va_end(ap);
 	if (store_audit(st, q->now, q->login.user_name, action, service ? service : "",
 	                target ? target : "", detail) != STORE_OK)
-		log_warn("event=audit_failed action=%s why=\"%s\"", action, store_error(st));
+		log_warn("event=audit_failed action=%s error=\"%s\"", action, store_error(st));
 	log_info("event=admin action=%s by=%s service=%s target=%s", action, q->login.user_name,
 	         service ? service : "-", target ? target : "-");
 }
@@ -203,7 +203,7 @@ admin_fw_sync(struct req *q, int64_t service_id)
 
 	if (fwc_call(q->a->fw, IPC_SYNC, 0, service_id, err, sizeof err) == 0)
 		return 0;
-	log_warn("event=sync_failed service_id=%lld why=\"%s\"", (long long)service_id, err);
+	log_warn("event=sync_failed service_id=%lld error=\"%s\"", (long long)service_id, err);
 	return -1;
 }
 
@@ -266,7 +266,7 @@ login_refused(struct req *q, struct store *st, const char *name, const char *acc
 	snprintf(detail, sizeof detail, "ip=%s", q->ipstr);
 	if (store_audit(st, q->now, "-", "admin.login_failed", "", account ? account : "",
 	                detail) != STORE_OK)
-		log_warn("event=audit_failed action=admin.login_failed why=\"%s\"", store_error(st));
+		log_warn("event=audit_failed action=admin.login_failed error=\"%s\"", store_error(st));
 	http_log_kv(q->r, "admin_login=refused");
 	login_page(q, 401, "Wrong name or password.", name);
 }

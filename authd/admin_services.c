@@ -150,7 +150,7 @@ service_form(struct req *q, int status, const struct admin_svc_form *f,
 		ch.c = c;
 		ch.want = f->f[ASF_ADMIN].in;
 		if (store_user_list(st, admin_option, &ch) != STORE_OK)
-			log_warn("event=store_error op=user_list why=\"%s\"", store_error(st));
+			log_warn("event=store_error op=user_list error=\"%s\"", store_error(st));
 	}
 	if (svc != NULL) {
 		tmpl_setf(c, "id", "%lld", (long long)svc->id);

@@ -168,7 +168,7 @@ admit_ended(struct store *st, struct fwc *fw, const struct store_right *r, const
 	char err[160], ip[ADDR_STR_MAX], detail[AUDIT_TEXT_MAX + 1];
 
 	if (fwc_call(fw, IPC_REVOKE, r->id, 0, err, sizeof err) == -1) {
-		log_warn("event=revoke_failed right=%lld why=\"%s\"", (long long)r->id, err);
+		log_warn("event=revoke_failed right=%lld error=\"%s\"", (long long)r->id, err);
 		fwc_revoke_later(fw, r->id);
 	}
 	addr_str(&r->ip, ip, sizeof ip);
@@ -177,6 +177,6 @@ admit_ended(struct store *st, struct fwc *fw, const struct store_right *r, const
 	snprintf(detail, sizeof detail, "right=%lld ip=%s reason=%s", (long long)r->id, ip,
 	         end_reason_str(r->end_reason));
 	if (store_audit(st, now, actor, "end", r->service_name, r->user_name, detail) != STORE_OK)
-		log_warn("event=audit_failed action=end why=\"%s\"", store_error(st));
+		log_warn("event=audit_failed action=end error=\"%s\"", store_error(st));
 	ametrics_end(r->end_reason);
 }

@@ -71,7 +71,7 @@ warn_fixed(const struct conf *old, const struct conf *new)
 	    strcmp(old->ipfd.socket, new->ipfd.socket) != 0 ||
 	    old->ipfd.enabled != new->ipfd.enabled ||
 	    old->authd.hash_workers != new->authd.hash_workers)
-		log_warn("event=reload note=\"listen, tls, user, db, ipfd socket/enabled and "
+		log_warn("event=reload result=needs_restart note=\"listen, tls, user, db, ipfd socket/enabled and "
 		         "hash_workers change only at restart\"");
 }
 
@@ -85,7 +85,8 @@ authd_reload(struct authd *a, const char *path)
 
 	conf_defaults(&c);
 	if (conf_load(path, &c, err, sizeof err) == -1 || (v = view_load(&c, err, sizeof err)) == NULL) {
-		log_err("event=reload_failed why=\"%s\"", err);
+		log_err("event=reload result=failed file=%s error=\"%s\" effect=kept_old_config", path,
+		        err);
 		return;
 	}
 	warn_fixed(&a->boot, &c);
@@ -94,5 +95,5 @@ authd_reload(struct authd *a, const char *path)
 	throttle_set(a->throttle, &tp);
 	fwc_set_timeout(a->fw, c.authd.ipfd_timeout_ms);
 	log_set_level(c.log_level);
-	log_info("event=reload file=%s", path);
+	log_info("event=reload result=ok file=%s", path);
 }

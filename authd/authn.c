@@ -42,7 +42,7 @@ upgrade(struct req *q, struct store *st, struct store_user *u, const char *pw)
 	if (st == NULL && (st = req_store(q)) == NULL)
 		return;
 	if (store_user_rehash(st, u->id, u->pwhash, h) != STORE_OK) {
-		log_warn("event=rehash_failed user=%s why=\"%s\"", u->name, store_error(st));
+		log_warn("event=rehash_failed user=%s error=\"%s\"", u->name, store_error(st));
 		return;
 	}
 	memcpy(u->pwhash, h, sizeof h);

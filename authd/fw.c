@@ -76,7 +76,7 @@ fwc_free(struct fwc *f)
 		pthread_join(f->notifier, NULL);
 	}
 	if (f->n_later > 0)
-		log_warn("event=fw_queue_dropped count=%d why=\"stopping; ipfd's sync will catch up\"",
+		log_warn("event=fw_queue_dropped count=%d effect=\"stopping; ipfd's sync will catch up\"",
 		         f->n_later);
 	for (int i = 0; i < f->n_idle; i++)
 		ipc_close(f->idle[i]);
@@ -194,7 +194,7 @@ fwc_later(struct fwc *f, int type, int64_t right_id, int64_t service_id)
 		f->later[f->n_later++] = (struct later){ type, right_id, service_id };
 		pthread_cond_signal(&f->work);
 	} else {
-		log_warn("event=fw_queue_full type=%d right=%lld why=\"ipfd's sync will catch it\"",
+		log_warn("event=fw_queue_full type=%d right=%lld effect=\"ipfd's sync will catch it\"",
 		         type, (long long)right_id);
 	}
 	pthread_mutex_unlock(&f->lock);
@@ -215,7 +215,7 @@ send_items(struct fwc *f, const struct later *items, int n)
 	for (int i = 0; i < n; i++)
 		if (fwc_call(f, items[i].type, items[i].right_id, items[i].service_id, err,
 		             sizeof err) == -1) {
-			log_warn("event=fw_later_failed type=%d right=%lld service_id=%lld why=\"%s\"",
+			log_warn("event=fw_later_failed type=%d right=%lld service_id=%lld error=\"%s\"",
 			         items[i].type, (long long)items[i].right_id,
 			         (long long)items[i].service_id, err);
 			return i;

@@ -63,7 +63,7 @@ run_job(struct authd *a, struct hash_job *j)
 	} else {
 		match = passwd_verify(j->pw, j->hash, err, sizeof err);
 		if (match == -1)
-			log_err("event=bad_password_hash why=\"%s\"", err);
+			log_err("event=bad_password_hash error=\"%s\"", err);
 		j->result = match == 1 && j->account_ok ? AUTHN_OK : AUTHN_BAD;
 		throttle_done(a->throttle, j->ip, j->result == AUTHN_OK ? THROTTLE_OK : THROTTLE_FAILED,
 		              throttle_now_ms(), &tk);
@@ -206,12 +206,12 @@ hashpool_hash(struct authd *a, const char *pw, char *out, size_t n)
 	int rc;
 
 	if (hash_slot(a) == -1) {
-		log_warn("event=hash_busy why=\"no hash slot came free in %d s\"", HASH_WAIT_S);
+		log_warn("event=hash_busy error=\"no hash slot came free in %d s\"", HASH_WAIT_S);
 		return -1;
 	}
 	rc = passwd_hash(pw, &passwd_default, out, n, err, sizeof err);
 	sem_post(&a->hash_sem);
 	if (rc == -1)
-		log_err("event=hash_failed why=\"%s\"", err);
+		log_err("event=hash_failed error=\"%s\"", err);
 	return rc;
 }

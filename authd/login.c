@@ -100,7 +100,7 @@ login_lookup(struct req *q)
 	if (rc == STORE_NOTFOUND)
 		return 0;
 	q->st_broken = 1;
-	log_err("event=store_unavailable op=login_get why=\"%s\"", store_error(st));
+	log_err("event=store_unavailable op=login_get error=\"%s\"", store_error(st));
 	return -1;
 }
 
@@ -121,7 +121,7 @@ login_begin(struct req *q, const struct store_user *u)
 		return -1;
 	sha256_hex(id, strlen(id), q->login_hash);
 	if (store_login_put(st, q->login_hash, u->id, csrf, q->now, q->now + ttl) != STORE_OK) {
-		log_err("event=store_unavailable op=login_put why=\"%s\"", store_error(st));
+		log_err("event=store_unavailable op=login_put error=\"%s\"", store_error(st));
 		q->st_broken = 1;
 		return -1;
 	}
@@ -144,7 +144,7 @@ login_end(struct req *q)
 
 	if (q->logged_in && (st = req_store(q)) != NULL &&
 	    store_login_del(st, q->login_hash) == STORE_UNAVAILABLE)
-		log_err("event=store_unavailable op=login_del why=\"%s\"", store_error(st));
+		log_err("event=store_unavailable op=login_del error=\"%s\"", store_error(st));
 	q->logged_in = 0;
 	login_cookie_set(q, LOGIN_COOKIE, "", 0);
 }

@@ -74,7 +74,7 @@ portal_form(struct req *q, int status, const char *error, const char *user, cons
 		return;
 	}
 	if ((rc = store_service_list(st, 0, add_service, &fl)) != STORE_OK) {
-		log_err("event=store_unavailable op=service_list why=\"%s\"", store_error(st));
+		log_err("event=store_unavailable op=service_list error=\"%s\"", store_error(st));
 		q->st_broken = rc == STORE_UNAVAILABLE;
 		tmpl_ctx_free(fl.c);
 		page_message(q, 503, "Service unavailable",
@@ -160,7 +160,7 @@ audit_bad_password(struct req *q, const struct login_form *f)
 	snprintf(detail, sizeof detail, "reason=password ip=%s", q->ipstr);
 	if (st != NULL && store_audit(st, q->now, "-", "deny", f->service,
 	                              f->account ? f->account : "", detail) != STORE_OK)
-		log_warn("event=audit_failed action=deny why=\"%s\"", store_error(st));
+		log_warn("event=audit_failed action=deny error=\"%s\"", store_error(st));
 }
 
 /*
@@ -260,7 +260,7 @@ log_admission(struct req *q, const struct store_user *u, const struct store_serv
 		         out->ms_fw, out->ms_code);
 	else
 		log_info("event=deny user=%s service=%s ip=%s reason=%s%s%s%s", u->name, svc->name,
-		         q->ipstr, admit_outcome_str(out->outcome), out->why[0] ? " why=\"" : "",
+		         q->ipstr, admit_outcome_str(out->outcome), out->why[0] ? " error=\"" : "",
 		         out->why, out->why[0] ? "\"" : "");
 }
 

@@ -154,7 +154,7 @@ rights_logout(struct req *q)
 		admit_ended(st, q->a->fw, &l->r[i], q->login.user_name, q->now);
 	}
 	if (l->more && fwc_call(q->a->fw, IPC_SYNC, 0, 0, err, sizeof err) == -1)
-		log_warn("event=sync_failed why=\"%s\"", err);
+		log_warn("event=sync_failed error=\"%s\"", err);
 	free(l);
 	login_end(q);
 	page_message(q, 200, "Logged out",

@@ -51,7 +51,7 @@ req_store(struct req *q)
 	char err[256];
 
 	if (q->st == NULL && (q->st = dbpool_get(q->a->pool, err, sizeof err)) == NULL)
-		log_err("event=store_unavailable why=\"%s\"", err);
+		log_err("event=store_unavailable error=\"%s\"", err);
 	return q->st;
 }
 

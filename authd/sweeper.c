@@ -61,7 +61,7 @@ sweeper_run_once(struct authd *a, struct store *st, int64_t now)
 		return -1;
 	rc = store_sweep(st, now, collect, &s, &n);
 	if (rc != STORE_OK) {
-		log_err("event=sweep_failed why=\"%s\"", store_error(st));
+		log_err("event=sweep_failed error=\"%s\"", store_error(st));
 		free(s.r);
 		ametrics_sweep(0);
 		return -1;
@@ -69,7 +69,7 @@ sweeper_run_once(struct authd *a, struct store *st, int64_t now)
 	for (int i = 0; i < s.n; i++)
 		admit_ended(st, a->fw, &s.r[i], "sweeper", now);
 	if (s.more && fwc_call(a->fw, IPC_SYNC, 0, 0, err, sizeof err) == -1)
-		log_warn("event=sync_failed why=\"%s\"", err);
+		log_warn("event=sync_failed error=\"%s\"", err);
 	free(s.r);
 	ametrics_sweep(1);
 	if (n > 0)
@@ -83,13 +83,13 @@ housekeeping(struct sweeper *sw, struct store *st, const struct conf *c, int64_t
 	int n = 0, added = 0;
 
 	if (keyring_ensure(st, now, (int64_t)c->authd.key_rotate_h * 3600, &added) != STORE_OK)
-		log_err("event=keyring_failed why=\"%s\"", store_error(st));
+		log_err("event=keyring_failed error=\"%s\"", store_error(st));
 	else if (added > 0)
 		log_info("event=keys_added count=%d", added);
 	if (now - sw->last_prune < PRUNE_EVERY_S)
 		return;
 	if (store_prune(st, now - (int64_t)c->db.retention_days * 86400, &n) != STORE_OK) {
-		log_err("event=prune_failed why=\"%s\"", store_error(st));
+		log_err("event=prune_failed error=\"%s\"", store_error(st));
 		return;
 	}
 	sw->last_prune = now;
@@ -107,7 +107,7 @@ sweep_now(struct sweeper *sw)
 	int rc;
 
 	if (st == NULL) {
-		log_err("event=sweep_failed why=\"%s\"", err);
+		log_err("event=sweep_failed error=\"%s\"", err);
 		ametrics_sweep(0);
 		view_release(sw->a, v);
 		return;
@@ -140,7 +140,7 @@ maintain(struct sweeper *sw)
 	if (st == NULL)
 		return;
 	if ((rc = store_maintain(st)) != STORE_OK)
-		log_warn("event=maintain_failed why=\"%s\"", store_error(st));
+		log_warn("event=maintain_failed error=\"%s\"", store_error(st));
 	dbpool_put(sw->a->pool, st, rc == STORE_UNAVAILABLE);
 }
 

@@ -136,13 +136,13 @@ apply_op(struct cache_data *d, const struct change_op *op)
 		if (!op->found)
 			data_drop_right(d, op->id);
 		else if (data_put_right(d, &op->u.r) == -1)
-			log_err("event=cache_error why=\"out of memory\" right=%lld", (long long)op->id);
+			log_err("event=cache_error error=\"out of memory\" right=%lld", (long long)op->id);
 		break;
 	case CHANGE_SERVICE:
 		if (!op->found)
 			data_drop_service(d, op->id);
 		else if (data_put_service(d, &op->u.s) == -1)
-			log_err("event=cache_error why=\"out of memory\" service=%lld", (long long)op->id);
+			log_err("event=cache_error error=\"out of memory\" service=%lld", (long long)op->id);
 		break;
 	}
 }
@@ -200,7 +200,7 @@ follow_batches(struct follower *f, struct change_arg *a, int64_t now)
 			return rc;
 		for (int i = 0; i < a->n; i++)
 			if (a->ch[i].seq != seq + 1 + i) {
-				log_warn("event=change_gap after=%lld next=%lld why=\"pruned or reordered; full reload\"",
+				log_warn("event=change_gap after=%lld next=%lld reason=\"pruned or reordered\" effect=\"full reload\"",
 				         (long long)seq, (long long)a->ch[i].seq);
 				return follow_snapshot(f, now);
 			}
@@ -229,7 +229,7 @@ static void
 store_down(struct follower *f, int rc)
 {
 	if (!f->down)
-		log_err("event=store_unavailable rc=%s why=\"%s\" effect=\"checks answer 503 until it is back\"",
+		log_err("event=store_unavailable rc=%s error=\"%s\" effect=\"checks answer 503 until it is back\"",
 		        store_rc_str(rc), f->store ? store_error(f->store) : "cannot open");
 	f->down = 1;
 	if (f->store != NULL) {
@@ -248,7 +248,7 @@ follow_tick(struct follower *f)
 	if (f->store == NULL) {
 		if ((f->store = store_open(&f->conf->db, 0, err, sizeof err)) == NULL) {
 			if (!f->down)
-				log_err("event=store_unavailable why=\"%s\" effect=\"checks answer 503 until it is back\"", err);
+				log_err("event=store_unavailable error=\"%s\" effect=\"checks answer 503 until it is back\"", err);
 			f->down = 1;
 			return STORE_UNAVAILABLE;
 		}

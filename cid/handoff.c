@@ -52,7 +52,7 @@ pool_get(struct store_pool *p)
 		s = p->free[--p->n_free];
 	pthread_mutex_unlock(&p->lock);
 	if (s == NULL && (s = store_open(&p->db, 0, err, sizeof err)) == NULL)
-		log_warn("event=store_unavailable why=\"%s\"", err);
+		log_warn("event=store_unavailable error=\"%s\"", err);
 	return s;
 }
 
@@ -191,14 +191,14 @@ handoff_enter(struct http_req *req, struct cid *cid)
 	int rc, https, said = request_view(req, cid, &https, asked);
 
 	if (!code_valid(code)) {
-		cid_log_bad("event=handoff result=bad_code why=\"missing, oversized or not base64url\"");
+		cid_log_bad("event=handoff result=bad_code error=\"missing, oversized or not base64url\"");
 		refuse(req, cid, HANDOFF_BAD_CODE, 400, "This entry link is not valid",
 		       "The link that brought you here is incomplete or damaged. Please sign in again.", NULL);
 		return;
 	}
 	if ((rc = redeem(cid, code, now, &r, &svc)) != STORE_OK) {
 		if (rc == STORE_UNAVAILABLE) {
-			log_err("event=handoff result=unavailable why=\"store unavailable\"");
+			log_err("event=handoff result=unavailable error=\"store unavailable\"");
 			refuse(req, cid, HANDOFF_UNAVAILABLE, 503, "Temporarily unavailable",
 			       "Access cannot be checked right now. Please try again in a moment.", NULL);
 		} else {
@@ -218,10 +218,10 @@ handoff_enter(struct http_req *req, struct cid *cid)
 		return;
 	}
 	if (follow_sync(&cid->follower, SYNC_WAIT_MS) != STORE_OK)
-		log_warn("event=handoff why=\"cache not caught up; the first check may wait\" right=%lld",
+		log_warn("event=handoff error=\"cache not caught up; the first check may wait\" right=%lld",
 		         (long long)r.id);
 	if (sign_cookie(cid, &r, now, tok, sizeof tok) == -1) {
-		log_err("event=handoff result=unavailable why=\"no current cookie key\"");
+		log_err("event=handoff result=unavailable error=\"no current cookie key\"");
 		refuse(req, cid, HANDOFF_UNAVAILABLE, 503, "Temporarily unavailable",
 		       "Access cannot be granted right now. Please try again in a moment.", svc.name);
 		return;

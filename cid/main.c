@@ -62,9 +62,9 @@ load_templates(void)
 	char err[512];
 
 	if ((cid.tmpl = tmpl_load(conf.authd.web_dir, err, sizeof err)) == NULL)
-		log_warn("event=templates why=\"%s\" effect=\"error pages in plain text\"", err);
+		log_warn("event=templates error=\"%s\" effect=\"error pages in plain text\"", err);
 	else if (cid_load_css(&cid, conf.authd.web_dir, err, sizeof err) == -1)
-		log_warn("event=templates why=\"%s\" effect=\"pages without style\"", err);
+		log_warn("event=templates error=\"%s\" effect=\"pages without style\"", err);
 }
 
 static void
@@ -74,7 +74,7 @@ serve(const sigset_t *waitmask)
 		sigsuspend(waitmask);
 		if (daemon_reload) {
 			daemon_reload = 0;
-			log_info("event=reload why=SIGHUP effect=\"full reload from the store\"");
+			log_info("event=reload result=ok reason=SIGHUP effect=\"full reload from the store\"");
 			follow_request_snapshot(&cid.follower);
 		}
 	}

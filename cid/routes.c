@@ -33,7 +33,7 @@ cid_log_bad(const char *fmt, ...)
 	if (was != now && atomic_compare_exchange_strong(&bad_log_second, &was, now)) {
 		atomic_store(&bad_log_count, 0);
 		if ((dropped = atomic_exchange(&bad_log_dropped, 0)) > 0)
-			log_warn("event=log_suppressed lines=%d why=\"more than %d malformed requests a second\"",
+			log_warn("event=log_suppressed lines=%d reason=\"more than %d malformed requests a second\"",
 			         dropped, BAD_LOG_PER_S);
 	}
 	if (atomic_fetch_add(&bad_log_count, 1) >= BAD_LOG_PER_S) {
@@ -145,7 +145,7 @@ run_check(struct http_req *r, struct cid *cid, const char *service, struct check
 		if (q.client.family != 0 ||
 		    (in.peer != NULL && addr_from_sockaddr(in.peer, &q.client) == 0))
 			addr_str(&q.client, ip, sizeof ip);
-		cid_log_bad("event=check result=%s service=%s client=%s why=\"%s\"",
+		cid_log_bad("event=check result=%s service=%s client=%s error=\"%s\"",
 		            check_label(out->result), q.service[0] ? q.service : "-", ip, out->why);
 	}
 	return out->result;

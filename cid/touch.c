@@ -22,7 +22,7 @@ touch_open(struct toucher *t)
 	if (t->store != NULL)
 		return 0;
 	if ((t->store = store_open(&t->conf->db, 0, err, sizeof err)) == NULL) {
-		log_warn("event=touch_error why=\"%s\"", err);
+		log_warn("event=touch_error error=\"%s\"", err);
 		return -1;
 	}
 	return 0;
@@ -39,7 +39,7 @@ touch_flush(struct toucher *t)
 	while ((n = cache_take_dirty(t->cache, ids, seen, CID_TOUCH_BATCH)) > 0) {
 		if (touch_open(t) == -1 || (rc = store_touch(t->store, ids, seen, n)) != STORE_OK) {
 			if (t->store != NULL) {
-				log_warn("event=touch_error rights=%zu why=\"%s\"", n, store_error(t->store));
+				log_warn("event=touch_error rights=%zu error=\"%s\"", n, store_error(t->store));
 				store_close(t->store);
 				t->store = NULL;
 			}
@@ -105,7 +105,7 @@ touch_stop(struct toucher *t)
 		t->running = 0;
 	}
 	if (touch_flush(t) < 0)
-		log_err("event=touch_error why=\"last-seen times not written at exit\"");
+		log_err("event=touch_error error=\"last-seen times not written at exit\"");
 	if (t->store != NULL)
 		store_close(t->store);
 	t->store = NULL;

@@ -172,7 +172,7 @@ queue(struct http_req *r, int status, const char *ctype, const char *body, size_
 
 	resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
 	if (resp == NULL) {
-		log_err("event=http_error server=%s why=\"cannot create response\"", r->srv->name);
+		log_err("event=http_error server=%s error=\"cannot create response\"", r->srv->name);
 		return;
 	}
 	if (ctype != NULL)
@@ -189,7 +189,7 @@ void
 http_reply(struct http_req *r, int status, const char *content_type, const char *body, size_t len)
 {
 	if (r->replied) {
-		log_err("event=http_error server=%s why=\"second reply\" path=%s", r->srv->name, r->path);
+		log_err("event=http_error server=%s error=\"second reply\" path=%s", r->srv->name, r->path);
 		return;
 	}
 	if (r->hdr_overflow) {

@@ -190,7 +190,7 @@ refuse(struct ipfd *d, int slot, const char *why)
 {
 	char v[160];
 
-	log_warn("event=ctl_garbage uid=%u pid=%d why=%s action=close",
+	log_warn("event=ctl_garbage uid=%u pid=%d error=%s effect=close",
 	         (unsigned)d->clients[slot].uid, (int)d->clients[slot].pid,
 	         log_value(v, sizeof v, why));
 	ctl_drop(d, slot);
@@ -248,7 +248,7 @@ ctl_reply_all(struct ipfd *d)
 		          ipc_status_str(p->rep.status));
 		n = send(c->fd, &p->rep, sizeof p->rep, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (n != (ssize_t)sizeof p->rep) {
-			log_warn("event=ctl_reply_failed uid=%u pid=%d error=\"%s\" action=close",
+			log_warn("event=ctl_reply_failed uid=%u pid=%d error=\"%s\" effect=close",
 			         (unsigned)c->uid, (int)c->pid, n == -1 ? strerror(errno) : "short");
 			ctl_drop(d, p->slot);
 		}

@@ -38,7 +38,7 @@ periodic_sync(struct ipfd *d, const char *why)
 
 	rc = sync_all(d, &st, err, sizeof err);
 	if (rc == -1)
-		log_err("event=sync scope=all why=%s status=%s error=\"%s\" action=retry_in_%ds",
+		log_err("event=sync scope=all reason=%s status=%s error=\"%s\" effect=retry_in_%ds",
 		        why, ipc_status_str(st), err, IPFD_RETRY_SYNC_S);
 	schedule_sync(d, rc == 0);
 }
@@ -52,18 +52,20 @@ reload(struct ipfd *d)
 
 	conf_defaults(&c);
 	if (conf_load(d->conf.file, &c, err, sizeof err) == -1) {
-		log_err("event=reload status=failed error=\"%s\" action=keep_old_config", err);
+		log_err("event=reload result=failed file=%s error=\"%s\" effect=kept_old_config",
+		        d->conf.file, err);
 		return;
 	}
 	if (strcmp(c.ipfd.socket, d->conf.ipfd.socket) != 0 || strcmp(c.ipfd.group, d->conf.ipfd.group) != 0 ||
 	    strcmp(c.db.path, d->conf.db.path) != 0 || strcmp(c.db.url, d->conf.db.url) != 0)
-		log_warn("event=reload note=\"socket, group and db changes need a restart\"");
+		log_warn("event=reload result=needs_restart "
+		         "note=\"socket, group and db changes need a restart\"");
 	d->conf.ipfd.hook = c.ipfd.hook;
 	d->conf.ipfd.sync_interval_s = c.ipfd.sync_interval_s;
 	d->conf.ipfd.batch_window_us = c.ipfd.batch_window_us;
 	d->conf.log_level = c.log_level;
 	log_set_level(c.log_level);
-	log_info("event=reload status=ok");
+	log_info("event=reload result=ok file=%s", d->conf.file);
 }
 
 /* What -n can check besides the file itself: the group exists and the socket path fits. */
@@ -98,7 +100,7 @@ start(struct ipfd *d)
 		fatal("%s", err);
 	/* Before the first sync, so no change made after it goes unseen. */
 	if (nft_watch_open(d->nft, err, sizeof err) == -1)
-		log_err("event=watch status=failed error=\"%s\" effect=\"changes to the table by others are "
+		log_err("event=watch result=failed error=\"%s\" effect=\"changes to the table by others are "
 		        "repaired only by the periodic sync\"", err);
 	if (sync_all(d, &st, err, sizeof err) == -1)
 		fatal("first sync (%s): %s", ipc_status_str(st), err);
@@ -123,13 +125,13 @@ table_watch(struct ipfd *d)
 	int rc = nft_watch_read(d->nft, err, sizeof err);
 
 	if (rc == -1)
-		log_err("event=watch status=failed error=\"%s\" effect=\"changes to the table by others are "
+		log_err("event=watch result=failed error=\"%s\" effect=\"changes to the table by others are "
 		        "repaired only by the periodic sync\"", err);
 	/* Another commit ran while we were not listening: rebuild only if our objects are gone. */
 	if (rc != 1 && missed && (intact = sync_intact(d, err, sizeof err)) != 1)
 		rc = 1;
 	if (rc == 1) {
-		log_warn("event=table_changed by=another_process action=sync%s",
+		log_warn("event=table_changed by=another_process effect=sync%s",
 		         intact == 1 ? "" : " seen=after_a_large_commit");
 		periodic_sync(d, "table_changed");
 	}

@@ -397,7 +397,7 @@ run_batch(struct run *r)
 		 * store is the truth, so rebuild from it and answer from the rebuilt
 		 * state. If that fails too, every batched request fails closed.
 		 */
-		log_err("event=batch_failed requests=%zu error=\"%s\" action=full_sync", r->n, err);
+		log_err("event=batch_failed requests=%zu error=\"%s\" effect=full_sync", r->n, err);
 		recovered = sync_all(r->d, &(int){ 0 }, err, sizeof err) == 0;
 		if (!recovered)
 			r->d->next_sync = 0;

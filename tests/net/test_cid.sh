@@ -234,7 +234,7 @@ case $s in 302|4*) ok "a huge cookie is refused ($s)" ;; *) not_ok "a huge cooki
 [ "$(status 127.0.0.5 "$CID/_sekisho/auth" -b "sekisho=$ALICE")" = 400 ] &&
 	ok "a check without X-Sekisho-Service or host mapping is a 400" ||
 	not_ok "a check without X-Sekisho-Service or host mapping is a 400"
-grep -q 'event=check result=bad_request' "$T/cid.log" && grep -q 'why="oversized cookie"' "$T/cid.log" && ok "malformed input is logged" ||
+grep -q 'event=check result=bad_request' "$T/cid.log" && grep -q 'error="oversized cookie"' "$T/cid.log" && ok "malformed input is logged" ||
 	not_ok "malformed input is logged"
 [ "$(status 127.0.0.5 "$LAB/" -b "sekisho=$ALICE")" = 200 ] && ok "cid still serves after malformed input" ||
 	not_ok "cid still serves after malformed input"

@@ -255,7 +255,7 @@ nft_gw flush ruleset
 check "nft flush ruleset: ipfd rebuilds its table from the store at once" \
 	wait_for 3 nft_gw list chain inet sekisho s1
 check "the flush is logged as a change by another process" \
-	grep -q 'event=table_changed by=another_process action=sync' "$T/ipfd.log"
+	grep -q 'event=table_changed by=another_process effect=sync' "$T/ipfd.log"
 check "after the flush the admitted client still connects" tcp_ok c1 10.0.9.2 80
 check "after the flush the others are refused again" refused c2 10.0.9.2 80
 nft_gw delete table inet sekisho
