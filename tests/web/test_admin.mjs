@@ -477,6 +477,17 @@ s.connect(("10.0.9.2", 80)); s.sendall(b"x\\n"); sys.exit(0 if s.recv(8) else 1)
 		assert((await alice.content()).includes('Nobody holds access'), 'the list is empty');
 	});
 
+	await check('a revoke has one audit name whether the page or sekishoctl did it', async () => {
+		ctl('grant', 'carol', 'fwlab', '10.0.1.2');
+		ctl('right', 'revoke', String(liveOf('carol')[0].id));
+		const rows = ctlJson('audit', '--service', 'fwlab', '--limit', '50').audit
+			.filter((a) => a.target === 'carol' && a.action.endsWith('revoke'));
+		const by = (actor) => rows.filter((a) => a.actor === actor).length;
+		assert(by('alice') > 0 && by('sekishoctl') > 0, `revokes by both: ${JSON.stringify(rows)}`);
+		assert(rows.every((a) => a.action === 'right.revoke'), `one name: ${rows.map((a) => a.action)}`);
+		assert(!setHas(fwlab, '10.0.1.2'), 'the CLI revoke left the address in the set');
+	});
+
 	await check('disabling a service ends its rights and keeps its door shut', async () => {
 		ctl('grant', 'carol', 'fwlab', '10.0.1.2');
 		assert(fwOpen('10.0.1.2') && setHas(fwlab, '10.0.1.2'), 'the grant opened the firewall');
@@ -528,7 +539,8 @@ s.connect(("10.0.9.2", 80)); s.sendall(b"x\\n"); sys.exit(0 if s.recv(8) else 1)
 		                      'service.del', 'right.revoke', 'user.add', 'user.role', 'user.passwd',
 		                      'user.disable', 'user.enable', 'admin.login', 'end'])
 			assert(html.includes(`>${action}<`), `no ${action} entry`);
-		const revoke = root.locator('tbody tr', { hasText: 'right.revoke' }).first();
+		const revoke = root.locator('tbody tr', { hasText: 'right.revoke' })
+			.filter({ has: root.locator('td[data-label="Actor"]', { hasText: /^alice$/ }) }).first();
 		eq(await revoke.locator('td[data-label="Actor"]').innerText(), 'alice', 'actor');
 		eq(await revoke.locator('td[data-label="Target"]').innerText(), 'carol', 'target');
 		eq(await revoke.locator('td[data-label="Service"]').innerText(), 'fwlab', 'service');
