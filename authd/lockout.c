@@ -35,7 +35,7 @@ known(struct req *q, struct store *st, const char *account, const char *source)
 
 	if (rc != STORE_OK && rc != STORE_NOTFOUND) {
 		q->st_broken = 1;
-		log_err("event=store_unavailable op=known_has why=\"%s\"", store_error(st));
+		log_err("event=store_unavailable op=known_has error=\"%s\"", store_error(st));
 	}
 	return rc;
 }
@@ -84,7 +84,7 @@ lockout_begin(struct store *st, const struct throttle_params *p, const char *acc
 	}
 	pthread_mutex_unlock(&count_lock);
 	if (rc != STORE_OK) {
-		log_err("event=store_unavailable op=lockout why=\"%s\"", store_error(st));
+		log_err("event=store_unavailable op=lockout error=\"%s\"", store_error(st));
 		return -1;
 	}
 	return *retry_s > 0;
@@ -123,6 +123,6 @@ lockout_settle(struct req *q, struct store *st, const char *account,
 		rc = -1;
 	if (rc == -1) {
 		q->st_broken = 1;
-		log_err("event=store_unavailable op=lockout_settle why=\"%s\"", store_error(st));
+		log_err("event=store_unavailable op=lockout_settle error=\"%s\"", store_error(st));
 	}
 }
