@@ -86,7 +86,10 @@ fw_admit(void *arg, int64_t right_id, char *err, size_t errlen)
 	return fwc_call(arg, IPC_ADMIT, right_id, 0, err, errlen);
 }
 
-/* At once when ipfd answers, else queued: the user does not wait for a second try. */
+/*
+ * Queued for the notifier thread, which sends it at once and retries every
+ * second while ipfd is away: the user never waits on a second call.
+ */
 static void
 fw_revoke(void *arg, int64_t right_id)
 {
