@@ -191,7 +191,7 @@ seed() {   # count: live rights of service bench for fake users, addresses 10.64
 	awk -v n="$1" -v svc="$SVC" -v now="$(date +%s)" 'BEGIN {
 		print "BEGIN;"
 		for (i = 0; i < n; i++)
-			printf "INSERT INTO sessions (sid, user_id, user_name, service_id, service_name, ip, created_at, expires_at, last_seen) VALUES (\047%032x\047, %d, \047bulk%d\047, %d, \047bench\047, X\047%08x\047, %d, %d, %d);\n",
+			printf "INSERT INTO rights (sid, user_id, user_name, service_id, service_name, ip, created_at, expires_at, last_seen) VALUES (\047%032x\047, %d, \047bulk%d\047, %d, \047bench\047, X\047%08x\047, %d, %d, %d);\n",
 				i + 1, 1000000 + i, i, svc, 167772160 + 4194304 + i, now, now + 3600, now
 		print "COMMIT;"
 	}' >"$T/seed.sql"
@@ -277,9 +277,9 @@ bulk() {
 	tp=$(now_ms); set_count bench >/dev/null; poll=$(ms "$tp" "$(now_ms)")
 	before=$(grep -c 'event=sweep ' "$T/authd.log")
 	t0=$(now_ms)
-	sql "UPDATE sessions SET expires_at = unixepoch() - 1 WHERE ended_at IS NULL AND user_id >= 1000000"
+	sql "UPDATE rights SET expires_at = unixepoch() - 1 WHERE ended_at IS NULL AND user_id >= 1000000"
 	t1=$(now_ms)
-	gone() { [ "$(sql "SELECT count(*) FROM sessions WHERE ended_at IS NULL AND user_id >= 1000000")" = 0 ]; }
+	gone() { [ "$(sql "SELECT count(*) FROM rights WHERE ended_at IS NULL AND user_id >= 1000000")" = 0 ]; }
 	wait_for 600 gone
 	t2=$(now_ms)
 	left() { ! in_set "$(bulk_ip 0)" && ! in_set "$(bulk_ip $((BULK - 1)))" && [ "$(set_count bench)" -le "$(live bench)" ]; }

@@ -163,7 +163,7 @@ sq_key_del_expired(struct store *s, int64_t now, int *n)
  */
 static const char *const SQL_PRUNE[] = {
 	"DELETE FROM entry_codes WHERE expires_at < ?1",
-	"DELETE FROM sessions WHERE ended_at IS NOT NULL AND ended_at < ?1",
+	"DELETE FROM rights WHERE ended_at IS NOT NULL AND ended_at < ?1",
 	"DELETE FROM audit WHERE at < ?1",
 	"DELETE FROM logins WHERE expires_at < ?1",
 	"DELETE FROM lockouts WHERE last_at < ?1",
@@ -192,8 +192,8 @@ sq_prune(struct store *s, int64_t before, int *n)
 
 static const char SQL_STATS[] =
 	"SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM services), "
-	"(SELECT count(*) FROM sessions WHERE ended_at IS NULL), "
-	"(SELECT count(*) FROM sessions WHERE ended_at IS NOT NULL), "
+	"(SELECT count(*) FROM rights WHERE ended_at IS NULL), "
+	"(SELECT count(*) FROM rights WHERE ended_at IS NOT NULL), "
 	"(SELECT count(*) FROM audit), "
 	"coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)";
 

@@ -43,14 +43,14 @@ struct sq_rights {
 
 /*
  * Columns of a right as sq_read_right() reads them. Unqualified, so the same
- * list serves "SELECT ... FROM sessions" and "UPDATE sessions ... RETURNING"
+ * list serves "SELECT ... FROM rights" and "UPDATE rights ... RETURNING"
  * (which can neither join nor use an alias).
  */
 #define SQ_RIGHT_COLS \
 	"id, sid, user_id, user_name, service_id, service_name, ip, " \
 	"created_at, expires_at, last_seen, " \
 	"last_seen + 60 * coalesce((SELECT v.max_interval_min FROM services v " \
-	"WHERE v.id = sessions.service_id), 0), coalesce(ended_at, 0), end_reason"
+	"WHERE v.id = rights.service_id), 0), coalesce(ended_at, 0), end_reason"
 
 /* Columns of a service as sq_services_load() reads them, from services. */
 #define SQ_SERVICE_COLS \

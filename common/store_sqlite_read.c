@@ -8,9 +8,9 @@
 #include "store_sqlite_int.h"
 
 static const char SQL_RIGHT_ID[] =
-	"SELECT " SQ_RIGHT_COLS " FROM sessions WHERE id = ?1";
+	"SELECT " SQ_RIGHT_COLS " FROM rights WHERE id = ?1";
 static const char SQL_RIGHT_SID[] =
-	"SELECT " SQ_RIGHT_COLS " FROM sessions WHERE sid = ?1";
+	"SELECT " SQ_RIGHT_COLS " FROM rights WHERE sid = ?1";
 
 int
 sq_right_get(struct store *s, int64_t id, const char *sid, struct store_right *r)
@@ -52,12 +52,12 @@ each_right(struct sq *q, sqlite3_stmt *st, store_right_fn fn, void *arg, int *st
 }
 
 static const char *const SQL_LIVE[] = {
-	"SELECT " SQ_RIGHT_COLS " FROM sessions WHERE ended_at IS NULL ORDER BY id",
-	"SELECT " SQ_RIGHT_COLS " FROM sessions WHERE ended_at IS NULL "
+	"SELECT " SQ_RIGHT_COLS " FROM rights WHERE ended_at IS NULL ORDER BY id",
+	"SELECT " SQ_RIGHT_COLS " FROM rights WHERE ended_at IS NULL "
 	"AND service_id = ?1 ORDER BY id",
-	"SELECT " SQ_RIGHT_COLS " FROM sessions WHERE ended_at IS NULL "
+	"SELECT " SQ_RIGHT_COLS " FROM rights WHERE ended_at IS NULL "
 	"AND user_id = ?2 ORDER BY id",
-	"SELECT " SQ_RIGHT_COLS " FROM sessions WHERE ended_at IS NULL "
+	"SELECT " SQ_RIGHT_COLS " FROM rights WHERE ended_at IS NULL "
 	"AND service_id = ?1 AND user_id = ?2 ORDER BY id",
 };
 
@@ -78,8 +78,8 @@ sq_right_list(struct store *s, int64_t service_id, int64_t user_id,
 	return each_right(q, st, fn, arg, &stop);
 }
 
-static const char SQL_IP_RIGHTS[] =   /* index sessions_live_ip */
-	"SELECT " SQ_RIGHT_COLS " FROM sessions WHERE service_id = ?1 AND ip = ?2 "
+static const char SQL_IP_RIGHTS[] =   /* index rights_live_ip */
+	"SELECT " SQ_RIGHT_COLS " FROM rights WHERE service_id = ?1 AND ip = ?2 "
 	"AND ended_at IS NULL ORDER BY id";
 
 int
@@ -102,7 +102,7 @@ static const char SQL_LAST_SEQ[] =
 static const char SQL_SNAP_SERVICES[] =
 	"SELECT " SQ_SERVICE_COLS " FROM services ORDER BY name";
 static const char SQL_SNAP_RIGHTS[] =
-	"SELECT " SQ_RIGHT_COLS " FROM sessions WHERE service_id = ?1 AND ended_at IS NULL "
+	"SELECT " SQ_RIGHT_COLS " FROM rights WHERE service_id = ?1 AND ended_at IS NULL "
 	"AND expires_at > ?2 AND last_seen > ?3 ORDER BY id";
 
 /*

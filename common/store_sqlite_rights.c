@@ -67,13 +67,13 @@ admit_load(struct sq *q, struct admit_ctx *c)
  * now - interval). Expiry wins when both hold.
  */
 static const char SQL_REAP_SERVICE[] =
-	"UPDATE sessions SET ended_at = ?2, "
+	"UPDATE rights SET ended_at = ?2, "
 	"end_reason = CASE WHEN expires_at <= ?2 THEN 1 ELSE 2 END "
-	"WHERE id IN (SELECT id FROM sessions WHERE service_id = ?1 AND ended_at IS NULL "
-	"AND expires_at <= ?2 UNION ALL SELECT id FROM sessions WHERE service_id = ?1 "
+	"WHERE id IN (SELECT id FROM rights WHERE service_id = ?1 AND ended_at IS NULL "
+	"AND expires_at <= ?2 UNION ALL SELECT id FROM rights WHERE service_id = ?1 "
 	"AND ended_at IS NULL AND last_seen <= ?3)";
 static const char SQL_REPLACE[] =
-	"UPDATE sessions SET ended_at = ?3, end_reason = 6 "
+	"UPDATE rights SET ended_at = ?3, end_reason = 6 "
 	"WHERE user_id = ?1 AND service_id = ?2 AND ended_at IS NULL RETURNING id, ip";
 
 /* Ends the service's expired and idle rights and the user's own live one. */
@@ -101,7 +101,7 @@ admit_clear(struct sq *q, const struct admit_ctx *c, struct store_admission *a)
 
 static const char SQL_ACTIVE[] = "SELECT active FROM services WHERE id = ?1";
 static const char SQL_INSERT_RIGHT[] =
-	"INSERT INTO sessions (sid, user_id, user_name, service_id, service_name, ip, "
+	"INSERT INTO rights (sid, user_id, user_name, service_id, service_name, ip, "
 	"created_at, expires_at, last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?7) "
 	"RETURNING id";
 
@@ -180,7 +180,7 @@ fail:
 }
 
 static const char SQL_END_ONE[] =
-	"UPDATE sessions SET ended_at = ?2, end_reason = ?3 "
+	"UPDATE rights SET ended_at = ?2, end_reason = ?3 "
 	"WHERE id = ?1 AND ended_at IS NULL RETURNING " SQ_RIGHT_COLS;
 
 int
@@ -200,7 +200,7 @@ sq_end(struct store *s, int64_t right_id, int reason, int64_t now, struct store_
 }
 
 static const char SQL_END_USER[] =
-	"UPDATE sessions SET ended_at = ?3, end_reason = ?4 "
+	"UPDATE rights SET ended_at = ?3, end_reason = ?4 "
 	"WHERE user_id = ?1 AND (?2 = 0 OR service_id = ?2) AND ended_at IS NULL "
 	"RETURNING " SQ_RIGHT_COLS;
 
@@ -219,7 +219,7 @@ sq_end_user(struct store *s, int64_t user_id, int64_t service_id, int reason, in
 }
 
 static const char SQL_TOUCH[] =
-	"UPDATE sessions SET last_seen = ?2 "
+	"UPDATE rights SET last_seen = ?2 "
 	"WHERE id = ?1 AND ended_at IS NULL AND last_seen < ?2";
 
 int
@@ -247,9 +247,9 @@ sq_touch(struct store *s, const int64_t *ids, const int64_t *seen, size_t n)
  * transaction has committed.
  */
 static const char SQL_SWEEP[] =
-	"UPDATE sessions SET ended_at = ?1, "
+	"UPDATE rights SET ended_at = ?1, "
 	"end_reason = CASE WHEN expires_at <= ?1 THEN 1 ELSE 2 END "
-	"WHERE id IN (SELECT s.id FROM sessions s JOIN services v ON v.id = s.service_id "
+	"WHERE id IN (SELECT s.id FROM rights s JOIN services v ON v.id = s.service_id "
 	"WHERE s.ended_at IS NULL AND (s.expires_at <= ?1 "
 	"OR s.last_seen + 60 * v.max_interval_min <= ?1)) "
 	"RETURNING " SQ_RIGHT_COLS;
@@ -268,7 +268,7 @@ sq_sweep(struct store *s, int64_t now, store_right_fn fn, void *arg, int *n)
 
 static const char SQL_CODE_PUT[] =
 	"INSERT INTO entry_codes (code_hash, right_id, expires_at) "
-	"SELECT ?1, id, ?3 FROM sessions WHERE id = ?2 AND ended_at IS NULL";
+	"SELECT ?1, id, ?3 FROM rights WHERE id = ?2 AND ended_at IS NULL";
 
 int
 sq_code_put(struct store *s, const char *code_hash, int64_t right_id, int64_t expires_at)
@@ -298,7 +298,7 @@ sq_code_put(struct store *s, const char *code_hash, int64_t right_id, int64_t ex
 static const char SQL_CODE_TAKE[] =
 	"DELETE FROM entry_codes WHERE code_hash = ?1 RETURNING right_id, expires_at";
 static const char SQL_RIGHT_BY_ID[] =
-	"SELECT " SQ_RIGHT_COLS " FROM sessions WHERE id = ?1";
+	"SELECT " SQ_RIGHT_COLS " FROM rights WHERE id = ?1";
 
 /* Deletes the code; *right_id gets its right when it was still valid at now, else 0. */
 static int

@@ -244,7 +244,7 @@ fail:
 }
 
 static const char SQL_END_SERVICE[] =
-	"UPDATE sessions SET ended_at = ?2, end_reason = ?3 "
+	"UPDATE rights SET ended_at = ?2, end_reason = ?3 "
 	"WHERE service_id = ?1 AND ended_at IS NULL";
 static const char SQL_SERVICE_UPDATE[] =
 	"UPDATE services SET name = ?1, url = ?2, entry_url = ?3, max_usage_min = ?4, "

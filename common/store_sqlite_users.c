@@ -195,7 +195,7 @@ fail:
 }
 
 static const char SQL_END_USER_ALL[] =
-	"UPDATE sessions SET ended_at = ?2, end_reason = ?3 "
+	"UPDATE rights SET ended_at = ?2, end_reason = ?3 "
 	"WHERE user_id = ?1 AND ended_at IS NULL";
 
 /* Ends the user's live rights (END_USER_DISABLED) and drops their logins. */

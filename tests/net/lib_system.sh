@@ -307,9 +307,9 @@ hammer_start() {   # name host addr n stop-file
 }
 
 right_of() {   # user service -> id of the live right
-	sql "SELECT id FROM sessions WHERE ended_at IS NULL AND user_name = '$1' AND service_name = '$2'"
+	sql "SELECT id FROM rights WHERE ended_at IS NULL AND user_name = '$1' AND service_name = '$2'"
 }
-live() { sql "SELECT count(*) FROM sessions WHERE ended_at IS NULL AND service_name = '$1'"; }
+live() { sql "SELECT count(*) FROM rights WHERE ended_at IS NULL AND service_name = '$1'"; }
 set_count() {   # service -> addresses in its IPv4 set
 	id=$(sql "SELECT id FROM services WHERE name = '$1'")
 	in_ns gw nft list set inet sekisho "s${id}_v4" 2>/dev/null | grep -Eo '10\.[0-9]+\.[0-9]+\.[0-9]+' | wc -l

@@ -41,7 +41,7 @@ EOF
 ctl() { "$B/sekishoctl" -f "$CONF" "$@"; }
 sql() { sqlite3 -cmd ".timeout 5000" "$DB" "$@"; }
 svc_id() { sql "SELECT id FROM services WHERE name = '$1'"; }
-live() { sql "SELECT count(*) FROM sessions WHERE ended_at IS NULL AND service_name = '$1'"; }
+live() { sql "SELECT count(*) FROM rights WHERE ended_at IS NULL AND service_name = '$1'"; }
 # Addresses held in the kernel set of a service (IPv4).
 set_count() { in_ns gw nft list set inet sekisho "s$(svc_id "$1")_v4" | grep -o '10\.0\.1\.[0-9]*' | wc -l; }
 set_has() { in_ns gw nft list set inet sekisho "s$(svc_id "$1")_v4" | grep -q "$2[ ,]"; }
@@ -180,7 +180,7 @@ expect "20 concurrent logins, cap 4: four addresses in the set" 4 "$(set_count r
 
 # ---- relogin, release, logout ----
 expect "alice logs in again from another machine" 303 "$(login 10.0.1.8 alice good-password lab)"
-expect "relogin replaces the old right" 1 "$(sql "SELECT count(*) FROM sessions WHERE ended_at IS NULL AND user_name = 'alice' AND service_name = 'lab'")"
+expect "relogin replaces the old right" 1 "$(sql "SELECT count(*) FROM rights WHERE ended_at IS NULL AND user_name = 'alice' AND service_name = 'lab'")"
 check "relogin: the old address leaves the set (sent right after the answer)" wait_for 2 set_lacks lab 10.0.1.2
 check "relogin: the old machine is cut off" fw_closed 10.0.1.2
 check "relogin: the new machine gets through" fw_open 10.0.1.8
@@ -194,7 +194,7 @@ check "a refused release leaves the access open" fw_open 10.0.1.9
 expect "release answers 303 to /me" 303 "$(browser 10.0.1.9 -o /dev/null -w '%{http_code}' \
 	--data "right=$(cat "$T/meright.10.0.1.9")&csrf=$(cat "$T/mecsrf.10.0.1.9")" "$PORTAL/release")"
 check "release closes the firewall at once" fw_closed 10.0.1.9
-expect "release records the reason (4, released)" 4 "$(sql "SELECT end_reason FROM sessions WHERE id = $(cat "$T/meright.10.0.1.9")")"
+expect "release records the reason (4, released)" 4 "$(sql "SELECT end_reason FROM rights WHERE id = $(cat "$T/meright.10.0.1.9")")"
 
 me 10.0.1.8
 expect "logout answers 200" 200 "$(browser 10.0.1.8 -o /dev/null -w '%{http_code}' \
@@ -205,14 +205,14 @@ expect "after logout /me sends to the form" 303 "$(browser 10.0.1.8 -o /dev/null
 # ---- the sweeper ----
 login 10.0.1.11 alice good-password sweep >/dev/null
 login 10.0.1.12 bob good-password sweep >/dev/null
-r_exp=$(sql "SELECT id FROM sessions WHERE ended_at IS NULL AND user_name = 'alice' AND service_name = 'sweep'")
-r_idle=$(sql "SELECT id FROM sessions WHERE ended_at IS NULL AND user_name = 'bob' AND service_name = 'sweep'")
+r_exp=$(sql "SELECT id FROM rights WHERE ended_at IS NULL AND user_name = 'alice' AND service_name = 'sweep'")
+r_idle=$(sql "SELECT id FROM rights WHERE ended_at IS NULL AND user_name = 'bob' AND service_name = 'sweep'")
 check "sweep: alice's machine is in before" fw_open 10.0.1.11 83
-sql "UPDATE sessions SET expires_at = strftime('%s','now') - 1 WHERE id = $r_exp"
-sql "UPDATE sessions SET last_seen = strftime('%s','now') - 31 * 60 WHERE id = $r_idle"
+sql "UPDATE rights SET expires_at = strftime('%s','now') - 1 WHERE id = $r_exp"
+sql "UPDATE rights SET last_seen = strftime('%s','now') - 31 * 60 WHERE id = $r_idle"
 wait_for 5 no_live sweep
-expect "the sweeper ends an expired right (reason 1, expired)" 1 "$(sql "SELECT end_reason FROM sessions WHERE id = $r_exp")"
-expect "the sweeper ends an idle right (reason 2, idle)" 2 "$(sql "SELECT end_reason FROM sessions WHERE id = $r_idle")"
+expect "the sweeper ends an expired right (reason 1, expired)" 1 "$(sql "SELECT end_reason FROM rights WHERE id = $r_exp")"
+expect "the sweeper ends an idle right (reason 2, idle)" 2 "$(sql "SELECT end_reason FROM rights WHERE id = $r_idle")"
 in_ns gw nft list set inet sekisho "s$(svc_id sweep)_v4" | grep -o '10\.0\.1\.1[12]' >"$T/sweepset"
 check "the swept addresses leave the set" sh -c "! grep -q . '$T/sweepset'"
 check "the expired client cannot connect" fw_closed 10.0.1.11 83
@@ -276,7 +276,7 @@ expect "and the hash is not made again" "$new" "$(pwhash weak)"
 # ---- ipfd down: fail closed ----
 bg_stop ipfd
 expect "with ipfd down, login answers 503" 503 "$(login 10.0.1.55 carol good-password lab)"
-expect "with ipfd down, the right is rolled back" 0 "$(sql "SELECT count(*) FROM sessions WHERE ended_at IS NULL AND user_name = 'carol' AND service_name = 'lab'")"
+expect "with ipfd down, the right is rolled back" 0 "$(sql "SELECT count(*) FROM rights WHERE ended_at IS NULL AND user_name = 'carol' AND service_name = 'lab'")"
 check "healthz reports ipfd unavailable" healthz_says 'ipfd unavailable'
 bg_start ipfd gw "$B/ipfd" -d -f "$CONF"
 wait_for 5 test -S "$T/ipfd.sock"

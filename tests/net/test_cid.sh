@@ -276,7 +276,7 @@ good=$(grep -c '^good$' "$T/jobs.out")
 # --- last seen, batched ---
 t_before=$(date +%s)
 status 127.0.0.5 "$LAB/" -b "sekisho=$ALICE" >/dev/null
-seen_ok() { [ "$(sqlite3 "$T/sekisho.db" "SELECT last_seen FROM sessions WHERE id = $(cat "$T/alice.id")")" -ge "$t_before" ]; }
+seen_ok() { [ "$(sqlite3 "$T/sekisho.db" "SELECT last_seen FROM rights WHERE id = $(cat "$T/alice.id")")" -ge "$t_before" ]; }
 check "a valid check refreshes last_seen in the store" wait_for 3 seen_ok
 metric() { cu 127.0.0.1 "$CID/metrics" | sed -n "s/^$1 //p"; }
 # A burst of one user's requests (wrk, 32 connections, 2 s) costs a handful of writes.
@@ -325,7 +325,7 @@ check "carol's handoff" enter 127.0.0.7 carol lab "$LAB"
 CAROL=$(cat "$T/carol.cookie")
 [ "$(status 127.0.0.7 "$LAB/" -b "sekisho=$CAROL")" = 200 ] || not_ok "carol passes before going idle"
 sleep 0.5   # the touch thread has written carol's use
-sqlite3 "$T/sekisho.db" "UPDATE sessions SET last_seen = last_seen - 3600 WHERE id = $(cat "$T/carol.id")"
+sqlite3 "$T/sekisho.db" "UPDATE rights SET last_seen = last_seen - 3600 WHERE id = $(cat "$T/carol.id")"
 kill -HUP "$(cat "$T/cid.pid")"
 refused_within 1 127.0.0.7 "$CAROL" "$LAB" && ok "an idle right is refused" || not_ok "an idle right is refused"
 
@@ -340,13 +340,13 @@ grep -q 'event=stop' "$T/cid.log" && ok "SIGTERM: cid says it stops" || not_ok "
 # A cid that would write last-seen times only once a minute still writes them when stopped.
 sed 's/^touch_interval_ms = .*/touch_interval_ms = 60000/' "$CONF" >"$T/slow.conf"
 U1=$(cat "$T/u1.cookie")
-sqlite3 "$T/sekisho.db" "UPDATE sessions SET last_seen = $(( $(date +%s) - 60 )) WHERE id = $(cat "$T/u1.id")"
+sqlite3 "$T/sekisho.db" "UPDATE rights SET last_seen = $(( $(date +%s) - 60 )) WHERE id = $(cat "$T/u1.id")"
 bg_start cid3 gw "$B/cid" -d -f "$T/slow.conf"
 wait_for 5 healthz_is 200
 t_before=$(date +%s)
 [ "$(status 127.0.1.1 "$LAB/" -b "sekisho=$U1")" = 200 ] || not_ok "u1 passes on the restarted cid"
 bg_stop cid3
-seen=$(sqlite3 "$T/sekisho.db" "SELECT last_seen FROM sessions WHERE id = $(cat "$T/u1.id")")
+seen=$(sqlite3 "$T/sekisho.db" "SELECT last_seen FROM rights WHERE id = $(cat "$T/u1.id")")
 [ "$seen" -ge "$t_before" ] && ok "SIGTERM: pending last-seen times are written before exit" ||
 	not_ok "SIGTERM: pending last-seen times are written before exit" "last_seen=$seen"
 

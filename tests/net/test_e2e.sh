@@ -19,8 +19,8 @@ expect() {   # name want got
 	if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "want '$2', got '$3'"; fi
 }
 page_says() { grep -q "service $2 user $3" "$T/page.$1"; }
-reason_of() { sql "SELECT end_reason FROM sessions WHERE id = $1"; }
-ended() { [ -n "$(sql "SELECT 1 FROM sessions WHERE id = $1 AND ended_at IS NOT NULL")" ]; }
+reason_of() { sql "SELECT end_reason FROM rights WHERE id = $1"; }
+ended() { [ -n "$(sql "SELECT 1 FROM rights WHERE id = $1 AND ended_at IS NOT NULL")" ]; }
 not_in_any_set() { ! in_any_set "$1"; }
 door_refuses() { [ "$(door "$1" "$2" "$3")" = 401 ]; }
 
@@ -87,7 +87,7 @@ expect "admitted to lab is not admitted to wiki (firewall)" 000 "$(web_get c1 10
 old=$(right_of alice lab)
 expect "alice logs in again from the same address" "200 2 $LAB" "$(web_login c1 10.0.1.2 alice lab)"
 new=$(right_of alice lab)
-check "the new right replaced the old one" sh -c "[ -n '$new' ] && [ '$new' != '$old' ] && [ \$(sqlite3 '$DB' 'SELECT end_reason FROM sessions WHERE id = $old') = 6 ]"
+check "the new right replaced the old one" sh -c "[ -n '$new' ] && [ '$new' != '$old' ] && [ \$(sqlite3 '$DB' 'SELECT end_reason FROM rights WHERE id = $old') = 6 ]"
 expect "the old cookie is refused" 401 "$(door lab 10.0.1.2 "$ALICE")"
 ALICE=$(web_cookie 10.0.1.2 2)
 expect "the replacement kept the address open and the new cookie works" 200 "$(web_get c1 10.0.1.2 "$LAB")"
@@ -127,7 +127,7 @@ only() {   # name from to allowed-codes...: every status in the segment is one o
 	bad=$(sed -n "$((f + 1)),${t}p" "$T/$n.out" | grep -cvx -e "$(echo "$@" | sed 's/ /\\|/g')")
 	[ "$bad" -eq 0 ] && [ "$t" -gt "$f" ]
 }
-before=$(sql "SELECT group_concat(id) FROM (SELECT id FROM sessions WHERE ended_at IS NULL ORDER BY id)")
+before=$(sql "SELECT group_concat(id) FROM (SELECT id FROM rights WHERE ended_at IS NULL ORDER BY id)")
 rm -f "$T/stop"
 loop user c1 10.0.1.2 -b "sekisho=$ALICE"
 loop nocookie c2 10.0.2.2
@@ -167,7 +167,7 @@ expect "after the restarts alice is served" 200 "$(web_get c1 10.0.1.2 "$LAB")"
 expect "after the restarts bob is served" 200 "$(web_get c2 10.0.2.2 "$LAB")"
 expect "after the restarts carol is served" 200 "$(web_get c3 10.0.3.2 "$LAB")"
 expect "the same rights are live as before (nobody lost one, nobody got one)" "$before" \
-	"$(sql "SELECT group_concat(id) FROM (SELECT id FROM sessions WHERE ended_at IS NULL ORDER BY id)")"
+	"$(sql "SELECT group_concat(id) FROM (SELECT id FROM rights WHERE ended_at IS NULL ORDER BY id)")"
 expect "the kernel set still holds exactly the three" 3 "$(set_count lab)"
 check "a machine that never logged in still cannot connect" fw_closed c4 10.0.4.2 2
 expect "the cap still holds after the restarts" 503 "$(web_login c4 10.0.4.2 dave lab | cut -d' ' -f1)"
@@ -183,7 +183,7 @@ expect "alice is served again" 200 "$(web_get c1 10.0.1.2 "$LAB")"
 # ---- every way a right ends closes both the firewall and the door ----
 sleep 1   # cid has written the last uses; nothing below touches these rights again
 r=$(right_of alice lab)
-sql "UPDATE sessions SET expires_at = unixepoch() - 1 WHERE id = $r"
+sql "UPDATE rights SET expires_at = unixepoch() - 1 WHERE id = $r"
 check "max usage time: the sweeper ends alice's right" wait_for 5 ended "$r"
 expect "max usage time: the reason is 'expired' (1)" 1 "$(reason_of "$r")"
 check "max usage time: alice's address left the kernel set" not_in_any_set 10.0.1.2
@@ -191,7 +191,7 @@ check "max usage time: alice's machine cannot connect" fw_closed c1 10.0.1.2 2
 check "max usage time: cid refuses alice's cookie" wait_for 2 door_refuses lab 10.0.1.2 "$ALICE"
 
 r=$(right_of bob lab)
-sql "UPDATE sessions SET last_seen = unixepoch() - 30 * 60 - 1 WHERE id = $r"
+sql "UPDATE rights SET last_seen = unixepoch() - 30 * 60 - 1 WHERE id = $r"
 check "max usage interval: the sweeper ends bob's idle right" wait_for 5 ended "$r"
 expect "max usage interval: the reason is 'idle' (2)" 2 "$(reason_of "$r")"
 check "max usage interval: bob's machine cannot connect" fw_closed c2 10.0.2.2 2

@@ -156,7 +156,7 @@ ctl right revoke "$r_dave" >/dev/null
 
 # ---- the kernel ends access on time with ipfd stopped ----
 r_erin=$(grant erin web 10.0.2.2)
-sqlite3 "$T/db.sqlite" "UPDATE sessions SET expires_at = unixepoch() + 3 WHERE id = $r_erin"
+sqlite3 "$T/db.sqlite" "UPDATE rights SET expires_at = unixepoch() + 3 WHERE id = $r_erin"
 ipfd_resync   # a full sync reads the shortened right
 short_timeout() { nft_gw list set inet sekisho s1_v4 | grep -Eq '10\.0\.2\.2 timeout [0-3]s'; }
 check "a right with 3 s left is pushed with a 3 s timeout" short_timeout
@@ -272,7 +272,7 @@ check "and its client is refused" refused c6 fd00:9::2 80
 # would make an event per element) and takes it back after.
 sqlite3 "$T/db.sqlite" "UPDATE services SET cap = 5000 WHERE name = 'web';
 	WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)
-	INSERT INTO sessions (sid, user_id, user_name, service_id, service_name, ip,
+	INSERT INTO rights (sid, user_id, user_name, service_id, service_name, ip,
 	                      created_at, expires_at, last_seen)
 	SELECT printf('bulk%05d', i), 100000 + i, 'bulk', s.id, s.name,
 	       CAST(char(10, 64 + i / 127, 1 + i % 127, 2) AS BLOB), unixepoch(), unixepoch() + 600, unixepoch()
@@ -287,7 +287,7 @@ nft_gw flush ruleset
 check "after a large rebuild ipfd still sees nft flush ruleset at once" \
 	wait_for 3 nft_gw list chain inet sekisho s1
 check "and the rebuilt table keeps the admitted client" tcp_ok c1 10.0.9.2 80
-sqlite3 "$T/db.sqlite" "UPDATE sessions SET ended_at = unixepoch(), end_reason = 5 WHERE sid LIKE 'bulk%';
+sqlite3 "$T/db.sqlite" "UPDATE rights SET ended_at = unixepoch(), end_reason = 5 WHERE sid LIKE 'bulk%';
 	UPDATE services SET cap = 10 WHERE name = 'web'"
 ipfd_resync
 
