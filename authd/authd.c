@@ -64,6 +64,11 @@ static void
 warn_fixed(const struct conf *old, const struct conf *new)
 {
 	if (strcmp(old->authd.listen, new->authd.listen) != 0 ||
+	    strcmp(old->authd.monitor_listen, new->authd.monitor_listen) != 0 ||
+	    strcmp(old->authd.tls_priorities, new->authd.tls_priorities) != 0 ||
+	    old->authd.hsts_max_age != new->authd.hsts_max_age ||
+	    old->authd.max_connections_per_ip != new->authd.max_connections_per_ip ||
+	    old->authd.request_timeout_s != new->authd.request_timeout_s ||
 	    strcmp(old->authd.tls_cert, new->authd.tls_cert) != 0 ||
 	    strcmp(old->authd.tls_key, new->authd.tls_key) != 0 ||
 	    strcmp(old->authd.user, new->authd.user) != 0 ||
@@ -71,8 +76,8 @@ warn_fixed(const struct conf *old, const struct conf *new)
 	    strcmp(old->ipfd.socket, new->ipfd.socket) != 0 ||
 	    old->ipfd.enabled != new->ipfd.enabled ||
 	    old->authd.hash_workers != new->authd.hash_workers)
-		log_warn("event=reload result=needs_restart note=\"listen, tls, user, db, ipfd socket/enabled and "
-		         "hash_workers change only at restart\"");
+		log_warn("event=reload result=needs_restart note=\"listeners and their limits, tls, "
+		         "user, db, ipfd socket/enabled and hash_workers change only at restart\"");
 }
 
 void

@@ -22,7 +22,7 @@
  *   lockout.c  lockout_  per-account failures and known sources, in the store
  *   clientip.c clientip_ the client's address, trusted proxies
  *   sweeper.c  sweeper_ ends expired and idle rights, prunes, rotates keys
- *   metrics.c  ametrics_ counters for /metrics; /healthz; /static
+ *   metrics.c  ametrics_ counters for /metrics; /healthz (monitor listener); /static
  *   admin*.c   admin_   the admin web UI under /admin/ (its own header: admin.h)
  */
 
@@ -127,11 +127,14 @@ struct route {
 
 /* Route tables, each ended by an entry with path NULL; route.c lists them. */
 extern const struct route portal_routes[];
-extern const struct route ametrics_routes[];
+extern const struct route ametrics_routes[];   /* the monitor listener's only */
+extern const struct route static_routes[];
 extern const struct route admin_routes[];
 
-/* The http_handler: client IP, route, login and CSRF checks, then the handler. */
+/* The http_handler of the portal: client IP, route, login and CSRF checks, then the handler. */
 void route_dispatch(struct http_req *r, void *arg);
+/* The same for the monitor listener: /metrics and /healthz, nothing else. */
+void route_monitor(struct http_req *r, void *arg);
 /* The store connection for this request, NULL when unavailable (answer 503). */
 struct store *req_store(struct req *q);
 /*

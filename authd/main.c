@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include "authd.h"
+#include "addr.h"
 #include "daemon.h"
+#include "http.h"
 #include "log.h"
 
 #define STOP_GRACE_MS 10000       /* longest wait for requests in flight at SIGTERM */
@@ -25,21 +27,74 @@ check_store(struct authd *a, char *err, size_t errlen)
 	return 0;
 }
 
+#define MONITOR_CONNS 16          /* connections of the monitor listener */
+
+static struct addr proxies[CONF_LIST_MAX];
+
+/* The portal's listener as configured; o keeps pointers into c. */
+static int
+portal_opts(const struct conf *c, struct http_opts *o, char *err, size_t errlen)
+{
+	int n = 0;
+
+	memset(o, 0, sizeof *o);
+	if (addr_parse_list(c->authd.trusted_proxies, proxies, CONF_LIST_MAX, &n) == -1) {
+		snprintf(err, errlen, "authd.trusted_proxies: not a list of addresses");
+		return -1;
+	}
+	o->name = "authd";
+	o->listen = c->authd.listen;
+	o->threads = 0;             /* one thread per connection: a slow hash blocks only its own */
+	o->max_conns = c->authd.max_connections;
+	o->per_ip_max = c->authd.max_connections_per_ip;
+	o->request_timeout_s = c->authd.request_timeout_s;
+	o->exempt = proxies;        /* a proxy's connections carry many clients */
+	o->n_exempt = n;
+	o->max_body = (size_t)c->authd.max_body;
+	o->tls_cert = c->authd.tls_cert;
+	o->tls_key = c->authd.tls_key;
+	o->tls_priorities = c->authd.tls_priorities;
+	o->hsts_max_age = c->authd.hsts_max_age;
+	o->access_log = 1;
+	return 0;
+}
+
+/* "-n" and start: the views load and HTTPS (key mode, priorities) can be served. */
+static int
+startup_check(const struct conf *c, char *err, size_t errlen)
+{
+	struct http_opts o;
+
+	if (view_check(c, err, errlen) == -1 || portal_opts(c, &o, err, errlen) == -1)
+		return -1;
+	return http_tls_check(&o, err, errlen);
+}
+
 static struct http_server *
 start_http(struct authd *a, char *err, size_t errlen)
 {
 	struct http_opts o;
 
-	memset(&o, 0, sizeof o);
-	o.name = "authd";
-	o.listen = a->boot.authd.listen;
-	o.threads = 0;              /* one thread per connection: a slow hash blocks only its own */
-	o.max_conns = a->boot.authd.max_connections;
-	o.max_body = (size_t)a->boot.authd.max_body;
-	o.tls_cert = a->boot.authd.tls_cert;
-	o.tls_key = a->boot.authd.tls_key;
-	o.access_log = 1;
+	if (portal_opts(&a->boot, &o, err, errlen) == -1)
+		return NULL;
 	return http_start(&o, route_dispatch, a, err, errlen);
+}
+
+/* /metrics and /healthz, plain HTTP, on their own address (loopback by default). */
+static struct http_server *
+start_monitor(struct authd *a, char *err, size_t errlen)
+{
+	struct http_opts o;
+
+	memset(&o, 0, sizeof o);
+	o.name = "authd-monitor";
+	o.listen = a->boot.authd.monitor_listen;
+	o.threads = 0;
+	o.max_conns = MONITOR_CONNS;
+	o.per_ip_max = MONITOR_CONNS;
+	o.request_timeout_s = a->boot.authd.request_timeout_s;
+	o.max_body = 0;
+	return http_start(&o, route_monitor, a, err, errlen);
 }
 
 /* Waits until no request is being answered (or the grace period ends). */
@@ -73,12 +128,12 @@ main(int argc, char **argv)
 {
 	static struct authd a;
 	struct daemon_opts o;
-	struct http_server *srv;
+	struct http_server *srv, *mon;
 	sigset_t block, orig;
 	struct conf c;
 	char err[512];
 
-	daemon_start_check("authd", argc, argv, &o, &c, view_check);
+	daemon_start_check("authd", argc, argv, &o, &c, startup_check);
 	/*
 	 * A password hash allocates 32 MiB. Served from the heap instead of a
 	 * fresh mmap, a hash worker reuses the pages it already touched: 15-20% less
@@ -96,19 +151,23 @@ main(int argc, char **argv)
 		fatal("%s", err);
 	if ((srv = start_http(&a, err, sizeof err)) == NULL)
 		fatal("%s", err);
+	if ((mon = start_monitor(&a, err, sizeof err)) == NULL)
+		fatal("monitor_listen: %s", err);
 	if (daemon_drop_privileges(c.authd.user, err, sizeof err) == -1)
 		fatal("%s", err);
 	if (check_store(&a, err, sizeof err) == -1)
 		fatal("store: %s", err);
 	if ((a.sweeper = sweeper_start(&a, err, sizeof err)) == NULL)
 		fatal("%s", err);
-	log_info("event=start listen=%s port=%d ipfd=%s hash_workers=%d", c.authd.listen,
-	         http_port(srv), c.ipfd.enabled ? c.ipfd.socket : "off", c.authd.hash_workers);
+	log_info("event=start listen=%s port=%d monitor=%s monitor_port=%d ipfd=%s hash_workers=%d",
+	         c.authd.listen, http_port(srv), c.authd.monitor_listen, http_port(mon),
+	         c.ipfd.enabled ? c.ipfd.socket : "off", c.authd.hash_workers);
 	serve_until_stopped(&a, o.config, &orig);
 	log_info("event=stopping inflight=%d", atomic_load(&a.inflight));
 	drain(&a);
 	sweeper_stop(a.sweeper);
 	http_stop(srv);
+	http_stop(mon);
 	authd_fini(&a);
 	log_info("event=stop");
 	return 0;

@@ -197,6 +197,10 @@ serve_css(struct req *q)
 const struct route ametrics_routes[] = {
 	{ "GET", "/metrics",            ROUTE_NO_STORE, serve_metrics },
 	{ "GET", "/healthz",            ROUTE_NO_STORE, serve_healthz },
+	{ NULL, NULL, 0, NULL },
+};
+
+const struct route static_routes[] = {
 	{ "GET", "/static/sekisho.css", ROUTE_NO_STORE, serve_css },
 	{ NULL, NULL, 0, NULL },
 };

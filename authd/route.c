@@ -6,16 +6,21 @@
 #include "log.h"
 
 /*
- * Every table of routes authd serves. A new set of pages (the admin UI) adds
- * its own file with a table and one line here; nothing else changes.
+ * Every table of routes the portal serves. A new set of pages (the admin UI)
+ * adds its own file with a table and one line here; nothing else changes.
+ * Metrics and health are served only on the monitor listener.
  */
-static const struct route *const route_tables[] = {
+static const struct route *const portal_tables[] = {
 	portal_routes,
-	ametrics_routes,
+	static_routes,
 	admin_routes,
+	NULL,
 };
 
-#define N_TABLES (sizeof route_tables / sizeof route_tables[0])
+static const struct route *const monitor_tables[] = {
+	ametrics_routes,
+	NULL,
+};
 
 static int
 path_matches(const struct route *rt, const char *path)
@@ -27,15 +32,15 @@ path_matches(const struct route *rt, const char *path)
 
 /* The route for method and path; NULL with *known = 1 when only the method is wrong. */
 static const struct route *
-route_find(const char *method, const char *path, int *known)
+route_find(const struct route *const *tables, const char *method, const char *path, int *known)
 {
 	const struct route *rt;
 
 	if (strcmp(method, "HEAD") == 0)
 		method = "GET";
 	*known = 0;
-	for (size_t t = 0; t < N_TABLES; t++)
-		for (rt = route_tables[t]; rt->path != NULL; rt++) {
+	for (size_t t = 0; tables[t] != NULL; t++)
+		for (rt = tables[t]; rt->path != NULL; rt++) {
 			if (!path_matches(rt, path))
 				continue;
 			if (strcmp(rt->method, method) == 0)
@@ -123,14 +128,14 @@ check_access(struct req *q, const struct route *rt)
 }
 
 static void
-serve(struct req *q)
+serve(struct req *q, const struct route *const *tables)
 {
 	const struct route *rt;
 	int known;
 
 	if (resolve_client(q) == -1)
 		return;
-	rt = route_find(http_method(q->r), http_path(q->r), &known);
+	rt = route_find(tables, http_method(q->r), http_path(q->r), &known);
 	if (rt == NULL) {
 		if (known) {
 			http_add_header(q->r, "Allow", "GET, HEAD, POST");
@@ -146,10 +151,9 @@ serve(struct req *q)
 		rt->fn(q);
 }
 
-void
-route_dispatch(struct http_req *r, void *arg)
+static void
+dispatch(struct http_req *r, struct authd *a, const struct route *const *tables)
 {
-	struct authd *a = arg;
 	struct req q;
 
 	memset(&q, 0, sizeof q);
@@ -163,9 +167,21 @@ route_dispatch(struct http_req *r, void *arg)
 		page_message(&q, 503, "Restarting", "The portal is restarting. Please try again.",
 		             NULL, NULL);
 	} else {
-		serve(&q);
+		serve(&q, tables);
 	}
 	req_store_release(&q);
 	view_release(a, q.v);
 	atomic_fetch_sub(&a->inflight, 1);
+}
+
+void
+route_dispatch(struct http_req *r, void *arg)
+{
+	dispatch(r, arg, portal_tables);
+}
+
+void
+route_monitor(struct http_req *r, void *arg)
+{
+	dispatch(r, arg, monitor_tables);
 }

@@ -37,6 +37,9 @@ block_signals(sigset_t *old)
 	pthread_sigmask(SIG_BLOCK, &set, old);
 }
 
+#define MONITOR_CONNS 16          /* connections of the monitor listener */
+
+/* The service-side listener; the trusted proxies carry many clients: no per-address limit. */
 static struct http_server *
 listen_http(void)
 {
@@ -49,10 +52,35 @@ listen_http(void)
 	ho.listen = conf.cid.listen;
 	ho.threads = conf.cid.threads;
 	ho.max_body = 0;
-	ho.max_conns = 4096;
+	ho.max_conns = conf.cid.max_connections;
+	ho.per_ip_max = conf.cid.max_connections_per_ip;
+	ho.request_timeout_s = conf.cid.request_timeout_s;
+	ho.exempt = cid.cc.proxies;
+	ho.n_exempt = cid.cc.n_proxies;
 	ho.access_log = conf.log_level >= LOG_DEBUG;
 	if ((srv = http_start(&ho, cid_handle, &cid, err, sizeof err)) == NULL)
 		fatal("%s", err);
+	return srv;
+}
+
+/* /metrics and /healthz on their own address (loopback by default). */
+static struct http_server *
+listen_monitor(void)
+{
+	struct http_opts ho;
+	struct http_server *srv;
+	char err[256];
+
+	memset(&ho, 0, sizeof ho);
+	ho.name = "cid-monitor";
+	ho.listen = conf.cid.monitor_listen;
+	ho.threads = 1;
+	ho.max_conns = MONITOR_CONNS;
+	ho.per_ip_max = MONITOR_CONNS;
+	ho.request_timeout_s = conf.cid.request_timeout_s;
+	ho.access_log = conf.log_level >= LOG_DEBUG;
+	if ((srv = http_start(&ho, cid_handle_monitor, &cid, err, sizeof err)) == NULL)
+		fatal("monitor_listen: %s", err);
 	return srv;
 }
 
@@ -84,7 +112,7 @@ int
 main(int argc, char **argv)
 {
 	struct daemon_opts o;
-	struct http_server *srv;
+	struct http_server *srv, *mon;
 	sigset_t waitmask;
 	char err[256];
 
@@ -100,6 +128,7 @@ main(int argc, char **argv)
 		fatal("out of memory");
 	load_templates();
 	srv = listen_http();
+	mon = listen_monitor();
 	if (daemon_drop_privileges(conf.cid.user, err, sizeof err) == -1)
 		fatal("%s", err);
 	pool_init(&cid.pool, &conf.db);
@@ -108,11 +137,16 @@ main(int argc, char **argv)
 	if (follow_start(&cid.follower, &cid.cache, &conf) == -1 ||
 	    touch_start(&cid.toucher, &cid.cache, &conf) == -1)
 		fatal("cannot start threads");
-	log_info("event=start listen=%s threads=%d bind_ip=%s", conf.cid.listen, conf.cid.threads,
+	log_info("event=start listen=%s monitor=%s monitor_port=%d threads=%d bind_ip=%s",
+	         conf.cid.listen, conf.cid.monitor_listen, http_port(mon), conf.cid.threads,
 	         conf.cid.bind_ip ? "on" : "off");
+	if (cid.cc.n_proxies == 0)
+		log_warn("event=config note=\"cid.trusted_proxies is empty: /_sekisho/auth answers "
+		         "nobody (403)\"");
 	serve(&waitmask);
 	log_info("event=stop");
 	http_stop(srv);
+	http_stop(mon);
 	follow_stop(&cid.follower);
 	touch_stop(&cid.toucher);
 	pool_destroy(&cid.pool);

@@ -310,46 +310,90 @@ route_css(struct http_req *r, struct cid *cid)
 	http_reply(r, 200, "text/css; charset=utf-8", cid->css, cid->css_len);
 }
 
-static const struct route {
+enum { R_PREFIX = 1, R_ANY_METHOD = 2, R_PROXY_ONLY = 4 };
+
+struct route {
 	const char *path;
-	int prefix;
-	int any_method;
+	int flags;
 	void (*fn)(struct http_req *, struct cid *);
-} routes[] = {
-	{ "/_sekisho/auth", 0, 1, route_auth },
-	{ "/_sekisho/enter", 0, 0, handoff_enter },
-	{ "/_sekisho/sekisho.css", 0, 0, route_css },
-	{ "/go/", 1, 0, route_go },
-	{ "/metrics", 0, 0, route_metrics },
-	{ "/healthz", 0, 0, route_healthz },
+};
+
+/* The service-side listener: clients (through the proxy) and the proxy's checks. */
+static const struct route routes[] = {
+	{ "/_sekisho/auth", R_ANY_METHOD | R_PROXY_ONLY, route_auth },
+	{ "/_sekisho/enter", 0, handoff_enter },
+	{ "/_sekisho/sekisho.css", 0, route_css },
+	{ "/go/", R_PREFIX, route_go },
+	{ NULL, 0, NULL },
+};
+
+/* The monitor listener (loopback by default). */
+static const struct route monitor_routes[] = {
+	{ "/metrics", 0, route_metrics },
+	{ "/healthz", 0, route_healthz },
+	{ NULL, 0, NULL },
 };
 
 static int
 route_match(const struct route *rt, const char *path)
 {
-	if (rt->prefix)
+	if (rt->flags & R_PREFIX)
 		return strncmp(path, rt->path, strlen(rt->path)) == 0;
 	return strcmp(path, rt->path) == 0;
+}
+
+/*
+ * The forward-auth check answers only the proxies (trusted_proxies): a client
+ * that reaches cid directly must not use it to test cookies, nor read who
+ * they belong to. 1 when the peer may, else answered 403.
+ */
+static int
+from_proxy(struct http_req *r, struct cid *cid)
+{
+	const struct sockaddr *sa = http_peer(r);
+	char ip[ADDR_STR_MAX] = "-";
+	struct addr a;
+
+	if (sa != NULL && addr_from_sockaddr(sa, &a) == 0) {
+		if (cid_trusted(&cid->cc, &a))
+			return 1;
+		addr_str(&a, ip, sizeof ip);
+	}
+	cid_log_bad("event=check result=forbidden client=%s why=\"not a trusted proxy\"", ip);
+	http_reply(r, 403, "text/plain; charset=utf-8", "forbidden: for the proxy only\n", 30);
+	return 0;
+}
+
+static void
+handle(struct http_req *r, struct cid *cid, const struct route *table)
+{
+	const char *path = http_path(r), *m = http_method(r);
+	const struct route *rt;
+
+	for (rt = table; rt->path != NULL; rt++) {
+		if (!route_match(rt, path))
+			continue;
+		if (!(rt->flags & R_ANY_METHOD) && strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0) {
+			http_add_header(r, "Allow", "GET, HEAD");
+			http_reply(r, 405, "text/plain; charset=utf-8", "method not allowed\n", 19);
+			return;
+		}
+		if ((rt->flags & R_PROXY_ONLY) && !from_proxy(r, cid))
+			return;
+		rt->fn(r, cid);
+		return;
+	}
+	http_reply(r, 404, "text/plain; charset=utf-8", "not found\n", 10);
 }
 
 void
 cid_handle(struct http_req *r, void *arg)
 {
-	struct cid *cid = arg;
-	const char *path = http_path(r), *m = http_method(r);
-	const struct route *rt;
+	handle(r, arg, routes);
+}
 
-	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-		rt = &routes[i];
-		if (!route_match(rt, path))
-			continue;
-		if (!rt->any_method && strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0) {
-			http_add_header(r, "Allow", "GET, HEAD");
-			http_reply(r, 405, "text/plain; charset=utf-8", "method not allowed\n", 19);
-			return;
-		}
-		rt->fn(r, cid);
-		return;
-	}
-	http_reply(r, 404, "text/plain; charset=utf-8", "not found\n", 10);
+void
+cid_handle_monitor(struct http_req *r, void *arg)
+{
+	handle(r, arg, monitor_routes);
 }

@@ -9,6 +9,7 @@
 
 #include "addr.h"
 #include "conf.h"
+#include "http.h"
 #include "log.h"
 #include "store.h"
 
@@ -68,6 +69,11 @@ static const struct conf_item conf_items[] = {
 	STR(authd, tls_key, K_PATH, "", "PEM private key of tls_cert"),
 	STR(authd, web_dir, K_PATH, "/usr/share/sekisho/web", "templates and static files"),
 	INT(authd, max_connections, 1, 65536, "1024", "connections served at once, each on its own thread; more are refused"),
+	INT(authd, max_connections_per_ip, 1, 65536, "16", "connections one client address may hold at once (trusted proxies: only max_connections)"),
+	INT(authd, request_timeout_s, 1, 600, "10", "a request must arrive whole within this many seconds, however slowly it trickles"),
+	STR(authd, tls_priorities, K_TEXT, HTTP_TLS_PRIORITIES, "GnuTLS priority string of authd's HTTPS (default: TLS 1.2/1.3, forward-secret AEAD suites)"),
+	INT(authd, hsts_max_age, 0, 63072000, "31536000", "Strict-Transport-Security max-age sent under HTTPS (0: no header)"),
+	STR(authd, monitor_listen, K_LISTEN, "127.0.0.1:9080", "/metrics and /healthz, on their own listener (not the portal)"),
 	INT(authd, hash_workers, 1, 64, "2", "password hashes computed at once"),
 	INT(authd, sweep_interval_s, 1, 3600, "60", "seconds between sweeps of expired and idle rights"),
 	INT(authd, ipfd_timeout_ms, 100, 60000, "2000", "how long to wait for ipfd to confirm an admission"),
@@ -98,6 +104,10 @@ static const struct conf_item conf_items[] = {
 	STR(cid, host_map, K_HOSTMAP, "", "host=service,... used when a request has no X-Sekisho-Service"),
 	STR(cid, cookie_name, K_COOKIE, "sekisho", "name of the access cookie"),
 	INT(cid, threads, 1, 256, "2", "HTTP worker threads"),
+	INT(cid, max_connections, 1, 65536, "4096", "connections served at once; more are refused"),
+	INT(cid, max_connections_per_ip, 1, 65536, "16", "connections one address may hold at once (trusted proxies: only max_connections)"),
+	INT(cid, request_timeout_s, 1, 600, "10", "a request must arrive whole within this many seconds, however slowly it trickles"),
+	STR(cid, monitor_listen, K_LISTEN, "127.0.0.1:9081", "/metrics and /healthz, on their own listener (not the service side)"),
 	TYPED(cid, bind_ip, T_BOOL, "on", "a cookie is valid only from the client IP it was issued to"),
 	TYPED(cid, secure_cookie, T_TRI, "auto", "Secure cookie attribute: on, off, or auto (when the request is HTTPS)"),
 	INT(cid, touch_interval_ms, 10, 60000, "1000", "last-seen times are written this often"),
@@ -515,6 +525,20 @@ conf_read_line(char *str, int num, void *stream)
 	return str;
 }
 
+/* The monitor listener must not share the public one's address (port 0 aside). */
+static void
+conf_check_monitor(struct conf_parse *p, const char *section, const char *listen,
+                   const char *monitor)
+{
+	int l = conf_find(section, "listen"), m = conf_find(section, "monitor_listen");
+	size_t n = strlen(listen);
+
+	if (strcmp(listen, monitor) == 0 && !(n >= 2 && strcmp(listen + n - 2, ":0") == 0))
+		conf_fail(p, p->seen[m] ? p->seen[m] : p->seen[l],
+		          "%s.monitor_listen must differ from %s.listen: metrics and health are "
+		          "not for the public listener", section, section);
+}
+
 /* Rules between keys, checked after the whole file is read. */
 static void
 conf_check_all(struct conf_parse *p)
@@ -524,6 +548,8 @@ conf_check_all(struct conf_parse *p)
 	if ((p->tmp.authd.tls_cert[0] == '\0') != (p->tmp.authd.tls_key[0] == '\0'))
 		conf_fail(p, p->seen[cert] ? p->seen[cert] : p->seen[key],
 		          "authd.tls_cert and authd.tls_key must be set together");
+	conf_check_monitor(p, "authd", p->tmp.authd.listen, p->tmp.authd.monitor_listen);
+	conf_check_monitor(p, "cid", p->tmp.cid.listen, p->tmp.cid.monitor_listen);
 }
 
 int

@@ -35,6 +35,11 @@ struct conf_authd {
 	char tls_key[CONF_PATH_MAX];
 	char web_dir[CONF_PATH_MAX];   /* templates and static files */
 	int  max_connections;          /* concurrent HTTP connections (a thread each) */
+	int  max_connections_per_ip;   /* of those, from one client address */
+	int  request_timeout_s;        /* a whole request must arrive within this */
+	char tls_priorities[CONF_STR_MAX]; /* GnuTLS priority string of the HTTPS listener */
+	int  hsts_max_age;             /* Strict-Transport-Security max-age under HTTPS, 0 = none */
+	char monitor_listen[CONF_STR_MAX]; /* /metrics and /healthz, ADDR:PORT */
 	int  hash_workers;             /* concurrent password hashes */
 	int  sweep_interval_s;         /* sweeper period */
 	int  ipfd_timeout_ms;          /* wait for ipfd's acknowledgement this long */
@@ -69,6 +74,10 @@ struct conf_cid {
 	char host_map[CONF_STR_MAX];   /* "host=service,host=service" when no X-Sekisho-Service */
 	char cookie_name[64];
 	int  threads;
+	int  max_connections;          /* concurrent HTTP connections */
+	int  max_connections_per_ip;   /* of those, from one address (trusted proxies exempt) */
+	int  request_timeout_s;        /* a whole request must arrive within this */
+	char monitor_listen[CONF_STR_MAX]; /* /metrics and /healthz, ADDR:PORT */
 	int  bind_ip;                  /* cookie valid only from the admitted client IP */
 	int  secure_cookie;            /* 1 Secure always, 0 never, -1 when the request is HTTPS */
 	int  touch_interval_ms;        /* last-seen writes are flushed this often */

@@ -1,23 +1,21 @@
-#include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
 
 #include "addr.h"
+#include "conns.h"
 #include "http.h"
+#include "httptls.h"
 #include "log.h"
 
-#define TLS_FILE_MAX (64 * 1024)
+#define HSTS_MAX 64                /* "max-age=N" */
 
 struct http_server {
 	struct MHD_Daemon *d;
@@ -25,7 +23,9 @@ struct http_server {
 	void *arg;
 	struct http_opts o;
 	char name[32];
-	char *cert, *key;          /* PEM in memory, for MHD */
+	struct httptls tls;
+	struct conns *conns;
+	char hsts[HSTS_MAX];       /* Strict-Transport-Security value, "" = none */
 };
 
 struct http_field {
@@ -39,6 +39,7 @@ enum body_state { BODY_OK, BODY_TOO_LARGE, BODY_MALFORMED };
 struct http_req {
 	struct MHD_Connection *conn;
 	struct http_server *srv;
+	struct conn *ce;            /* the connection's entry in srv->conns */
 	const char *method, *path;
 	struct timespec start;
 	struct MHD_PostProcessor *pp;
@@ -62,6 +63,15 @@ const char *
 http_header(const struct http_req *r, const char *name)
 {
 	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+static struct conn *
+conn_entry(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci != NULL ? ci->socket_context : NULL;
 }
 
 const char *
@@ -130,7 +140,7 @@ http_peer(const struct http_req *r)
 int
 http_is_tls(const struct http_req *r)
 {
-	return r->srv->cert != NULL;
+	return r->srv->tls.cert != NULL;
 }
 
 int
@@ -179,6 +189,8 @@ queue(struct http_req *r, int status, const char *ctype, const char *body, size_
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
 	for (int i = 0; i < r->n_hdrs; i++)
 		MHD_add_response_header(resp, r->hdr_name[i], r->hdr_value[i]);
+	if (r->srv->hsts[0] != '\0')
+		MHD_add_response_header(resp, "Strict-Transport-Security", r->srv->hsts);
 	MHD_queue_response(r->conn, status, resp);
 	MHD_destroy_response(resp);
 	r->replied = 1;
@@ -305,6 +317,7 @@ take_body(struct http_req *r, const char *data, size_t size)
 static void
 finish(struct http_req *r)
 {
+	conns_answering(r->srv->conns, r->ce);
 	if (r->body == BODY_TOO_LARGE) {
 		reply_plain(r, 413, "request body too large\n");
 		return;
@@ -333,6 +346,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 		r->srv = s;
 		r->method = method;
 		r->path = url;
+		r->ce = conn_entry(c);
 		clock_gettime(CLOCK_MONOTONIC, &r->start);
 		*state = r;
 		begin(r);
@@ -366,7 +380,7 @@ tls_kv(struct http_req *r, char *buf, size_t n)
 	const union MHD_ConnectionInfo *p, *ci;
 
 	buf[0] = '\0';
-	if (r->srv->cert == NULL)
+	if (r->srv->tls.cert == NULL)
 		return;
 	p = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_PROTOCOL);
 	ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CIPHER_ALGO);
@@ -396,8 +410,8 @@ on_completed(void *cls, struct MHD_Connection *c, void **state, enum MHD_Request
 	struct http_server *s = cls;
 	struct http_req *r = *state;
 
-	(void)c;
 	(void)tc;
+	conns_waiting(s->conns, conn_entry(c));
 	if (r == NULL)
 		return;
 	if (s->o.access_log && r->replied)
@@ -410,43 +424,31 @@ on_completed(void *cls, struct MHD_Connection *c, void **state, enum MHD_Request
 	*state = NULL;
 }
 
-static char *
-read_small_file(const char *path, char *err, size_t errlen)
+/*
+ * Every connection is entered in s->conns when it opens (or shut down at
+ * once when its address holds its limit) and leaves it when it closes,
+ * before MHD closes the socket.
+ */
+static void
+on_connection(void *cls, struct MHD_Connection *c, void **ctx, enum MHD_ConnectionNotificationCode code)
 {
-	char *buf = NULL;
-	ssize_t n;
-	int fd;
+	struct http_server *s = cls;
+	const union MHD_ConnectionInfo *fd, *peer;
+	struct addr a;
+	int refused;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return NULL;
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		conns_close(s->conns, *ctx);
+		*ctx = NULL;
+		return;
 	}
-	if ((buf = malloc(TLS_FILE_MAX + 1)) == NULL)
-		goto fail;
-	if ((n = read(fd, buf, TLS_FILE_MAX + 1)) < 0 || n > TLS_FILE_MAX) {
-		snprintf(err, errlen, "%s: %s", path, n < 0 ? strerror(errno) : "larger than 64 KiB");
-		goto fail;
-	}
-	buf[n] = '\0';
-	close(fd);
-	return buf;
-fail:
-	free(buf);
-	close(fd);
-	return NULL;
-}
-
-static int
-load_tls(struct http_server *s, char *err, size_t errlen)
-{
-	const char *c = s->o.tls_cert, *k = s->o.tls_key;
-
-	if (c == NULL || c[0] == '\0' || k == NULL || k[0] == '\0')
-		return 0;
-	if ((s->cert = read_small_file(c, err, errlen)) == NULL ||
-	    (s->key = read_small_file(k, err, errlen)) == NULL)
-		return -1;
-	return 0;
+	fd = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	peer = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (fd == NULL)
+		return;
+	if (peer == NULL || addr_from_sockaddr(peer->client_addr, &a) == -1 ||
+	    (*ctx = conns_open(s->conns, fd->connect_fd, &a, &refused)) == NULL)
+		shutdown(fd->connect_fd, SHUT_RDWR);   /* fail closed: unknown peer, limit, memory */
 }
 
 /* MHD's own messages (protocol errors of clients, mostly) go to our log. */
@@ -471,6 +473,8 @@ start_daemon(struct http_server *s, const struct sockaddr *sa)
 	op[n++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, (void *)sa };
 	op[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED,
 	                                   (intptr_t)on_completed, s };
+	op[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_CONNECTION,
+	                                   (intptr_t)on_connection, s };
 	op[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 	                                   HTTP_HEADER_LIMIT, NULL };
 	op[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT,
@@ -485,16 +489,34 @@ start_daemon(struct http_server *s, const struct sockaddr *sa)
 	} else {
 		flags |= MHD_USE_THREAD_PER_CONNECTION;
 	}
-	if (s->cert != NULL) {
+	if (s->tls.cert != NULL) {
 		flags |= MHD_USE_TLS;
-		op[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, s->key };
-		op[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, s->cert };
+		op[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls.key };
+		op[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls.cert };
+		op[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES, 0,
+		                                   (void *)s->tls.priorities };
 	}
 	if (sa->sa_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	op[n] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
 	return MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
 	                        MHD_OPTION_ARRAY, op, MHD_OPTION_END);
+}
+
+static int
+start_conns(struct http_server *s, char *err, size_t errlen)
+{
+	struct conns_opts co = {
+		.name = s->name,
+		.per_addr = s->o.per_ip_max > 0 ? s->o.per_ip_max : HTTP_PER_IP_DEFAULT,
+		.deadline_s = s->o.request_timeout_s > 0 ? s->o.request_timeout_s :
+		              HTTP_REQUEST_TIMEOUT_DEFAULT,
+		.exempt = s->o.exempt,
+		.n_exempt = s->o.n_exempt,
+	};
+
+	s->conns = conns_new(&co, err, errlen);
+	return s->conns != NULL ? 0 : -1;
 }
 
 struct http_server *
@@ -516,8 +538,10 @@ http_start(const struct http_opts *o, http_handler fn, void *arg, char *err, siz
 	s->fn = fn;
 	s->arg = arg;
 	snprintf(s->name, sizeof s->name, "%s", o->name ? o->name : "http");
-	if (load_tls(s, err, errlen) == -1)
+	if (httptls_load(o, &s->tls, err, errlen) == -1 || start_conns(s, err, errlen) == -1)
 		goto fail;
+	if (s->tls.cert != NULL && o->hsts_max_age > 0)
+		snprintf(s->hsts, sizeof s->hsts, "max-age=%d", o->hsts_max_age);
 	s->d = start_daemon(s, (struct sockaddr *)&ss);
 	if (s->d == NULL) {
 		snprintf(err, errlen, "cannot listen on %s", o->listen);
@@ -525,8 +549,8 @@ http_start(const struct http_opts *o, http_handler fn, void *arg, char *err, siz
 	}
 	return s;
 fail:
-	free(s->cert);
-	free(s->key);
+	conns_free(s->conns);
+	httptls_free(&s->tls);
 	free(s);
 	return NULL;
 }
@@ -545,7 +569,7 @@ http_stop(struct http_server *s)
 	if (s == NULL)
 		return;
 	MHD_stop_daemon(s->d);
-	free(s->cert);
-	free(s->key);
+	conns_free(s->conns);
+	httptls_free(&s->tls);
 	free(s);
 }

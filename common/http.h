@@ -15,6 +15,12 @@
  *   400 malformed forms: undecodable, a NUL in a value, a repeated field,
  *       more than HTTP_FIELDS_MAX fields or a name longer than HTTP_NAME_MAX;
  *   431 header blocks larger than the connection memory limit (by MHD itself).
+ *
+ * Connections (common/conns.h): one client address holds at most per_ip_max
+ * at once (addresses in exempt, the trusted proxies, only max_conns); a
+ * request must arrive whole within request_timeout_s of the connection's
+ * opening or the previous answer, however slowly it trickles in, or the
+ * connection is closed. timeout_s is the idle limit, reset by any activity.
  */
 
 #include <stddef.h>
@@ -26,7 +32,18 @@
 #define HTTP_HDR_SPACE    4096    /* bytes for those headers */
 #define HTTP_HEADER_LIMIT 16384   /* request line + headers, per connection */
 #define HTTP_DISCARD_FACTOR 16    /* chunked bodies read and dropped before closing */
+#define HTTP_PER_IP_DEFAULT 16    /* per_ip_max when 0 */
+#define HTTP_REQUEST_TIMEOUT_DEFAULT 10  /* request_timeout_s when 0 */
 
+/*
+ * TLS 1.2 and 1.3 only, AEAD ciphers only, forward-secret key exchange only
+ * (TLS 1.3 always is; for 1.2, ECDHE): no CBC, no static RSA, no TLS 1.0/1.1.
+ */
+#define HTTP_TLS_PRIORITIES "SECURE:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:" \
+	"-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305:" \
+	"-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:%SERVER_PRECEDENCE"
+
+struct addr;
 struct http_req;
 typedef void (*http_handler)(struct http_req *r, void *arg);
 
@@ -38,12 +55,25 @@ struct http_opts {
 	size_t max_body;
 	int max_conns;             /* 0 = 1024 */
 	int timeout_s;             /* idle connection timeout; 0 = 30 */
+	int per_ip_max;            /* connections one address may hold; 0 = HTTP_PER_IP_DEFAULT */
+	int request_timeout_s;     /* a whole request within; 0 = HTTP_REQUEST_TIMEOUT_DEFAULT */
+	const struct addr *exempt; /* addresses without a per-address limit (trusted proxies) */
+	int n_exempt;
 	const char *tls_cert;      /* both non-empty: HTTPS */
 	const char *tls_key;
+	const char *tls_priorities; /* GnuTLS priority string; NULL or "" = HTTP_TLS_PRIORITIES */
+	int hsts_max_age;          /* > 0 and HTTPS: Strict-Transport-Security on every answer */
 	int access_log;            /* one log line per request */
 };
 
 struct http_server;
+
+/*
+ * What HTTPS needs, checked before anything binds (for "-n" too): the key is
+ * neither readable nor writable by others, both files are readable and the
+ * priority string is valid. 0 (also when o is plain HTTP) or -1 with err.
+ */
+int http_tls_check(const struct http_opts *o, char *err, size_t errlen);
 
 /* Starts serving on its own threads. NULL with err when it cannot listen. */
 struct http_server *http_start(const struct http_opts *o, http_handler fn, void *arg,
