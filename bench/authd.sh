@@ -49,6 +49,8 @@ path = $T/db.sqlite
 listen = 127.0.0.1:8080
 web_dir = $SEKISHO_TOP/web
 hash_workers = $CPUS
+# every load client connects from 127.0.0.1
+max_connections_per_ip = 65536
 [ipfd]
 socket = $T/ipfd.sock
 group = root
@@ -67,7 +69,7 @@ ipfd_start() {
 
 authd_start() {
 	bg_start authd gw "$B/authd" -d -f "$T/sekisho.conf"
-	wait_for 30 in_ns gw curl -sf -o /dev/null http://127.0.0.1:8080/healthz ||
+	wait_for 30 in_ns gw curl -sf -o /dev/null http://127.0.0.1:9080/healthz ||
 		{ echo "authd did not start" >&2; cat "$T/authd.log" >&2; exit 1; }
 }
 

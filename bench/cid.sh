@@ -106,7 +106,7 @@ printf 'bench-password-1\n' >"$T/pw"
 host_add gw
 bg_start cid gw "$B/cid" -d -f "$CONF"
 bg_start nginx gw nginx -c "$T/nginx.conf" -p "$T/nginx"
-healthy() { [ "$(in_ns gw curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8081/healthz)" = 200 ]; }
+healthy() { [ "$(in_ns gw curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9081/healthz)" = 200 ]; }
 wait_for 10 healthy || { echo "bench/cid.sh: cid did not start" >&2; cat "$T/cid.log" >&2; exit 1; }
 code=$("$B/tests/tools/mkcode" -f "$CONF" w lab) && code=${code#* }
 cookie=$(in_ns gw curl -s -D - -o /dev/null -H 'X-Sekisho-Service: lab' \

@@ -54,6 +54,8 @@ check() {   # name cmd...
 
 PORTAL=http://10.8.0.1:8080
 CID_URL=http://10.9.0.1:8081
+PORTAL_MON=http://127.0.0.1:9080   # monitor listeners, on gw's loopback
+CID_MON=http://127.0.0.1:9081
 SYS_PW=demo-password-1
 SYS_SERVICES=""
 SYS_AS_CTL=${SYS_AS_CTL:-} SYS_AS_IPFD=${SYS_AS_IPFD:-} SYS_AS_AUTHD=${SYS_AS_AUTHD:-} SYS_AS_CID=${SYS_AS_CID:-}
@@ -192,8 +194,8 @@ EOF
 	echo "}"
 }
 
-portal_up() { in_ns gw curl -sf -o /dev/null --max-time 2 "$PORTAL/healthz"; }
-cid_up() { in_ns gw curl -sf -o /dev/null --max-time 2 "$CID_URL/healthz"; }
+portal_up() { in_ns gw curl -sf -o /dev/null --max-time 2 "$PORTAL_MON/healthz"; }
+cid_up() { in_ns gw curl -sf -o /dev/null --max-time 2 "$CID_MON/healthz"; }
 app_up() { in_ns srv curl -sf -o /dev/null --max-time 2 http://127.0.0.1:9000/; }
 
 sys_start() {   # ipfd|authd|cid|nginx

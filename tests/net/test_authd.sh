@@ -47,7 +47,8 @@ set_count() { in_ns gw nft list set inet sekisho "s$(svc_id "$1")_v4" | grep -o 
 set_has() { in_ns gw nft list set inet sekisho "s$(svc_id "$1")_v4" | grep -q "$2[ ,]"; }
 set_lacks() { ! set_has "$@"; }
 no_live() { [ "$(live "$1")" = 0 ]; }
-healthz_says() { in_ns c1 curl -s "$PORTAL/healthz" | grep -q "$1"; }
+MON=http://127.0.0.1:9080   # authd's monitor listener, on gw's loopback
+healthz_says() { in_ns gw curl -s "$MON/healthz" | grep -q "$1"; }
 
 # 0 when client address $1 can open a TCP connection to guarded port $2 (80) and get an echo.
 fw_open() {
@@ -125,7 +126,7 @@ check "authd -n accepts the config and its templates" "$B/authd" -n -f "$CONF"
 sed "s|^web_dir = .*|web_dir = $T/no-such-dir|" "$CONF" >"$T/bad.conf"
 check "authd -n refuses a web_dir without templates" sh -c "! '$B/authd' -n -f '$T/bad.conf' 2>/dev/null"
 bg_start authd gw "$B/authd" -d -f "$CONF"
-wait_for 10 in_ns c1 curl -sf -o /dev/null "$PORTAL/healthz"
+wait_for 10 in_ns gw curl -sf -o /dev/null "$MON/healthz"
 check "healthz: store and ipfd answer" healthz_says 'ipfd ok'
 
 # ---- login and admission ----
@@ -284,7 +285,7 @@ expect "with ipfd back, login works again" 303 "$(login 10.0.1.55 carol good-pas
 check "with ipfd back, the client gets through" fw_open 10.0.1.55
 
 # ---- metrics, reload, stop ----
-expect "metrics count logins by result" 17 "$(in_ns c1 curl -s "$PORTAL/metrics" | sed -n 's/^sekisho_authd_logins_total{result="cap_reached"} //p')"
+expect "metrics count logins by result" 17 "$(in_ns gw curl -s "$MON/metrics" | sed -n 's/^sekisho_authd_logins_total{result="cap_reached"} //p')"
 kill -HUP "$(cat "$T/authd.pid")"
 wait_for 5 grep -q 'event=reload' "$T/authd.log"
 check "SIGHUP reloads and the portal keeps answering" in_ns c1 curl -sf -o /dev/null "$PORTAL/"

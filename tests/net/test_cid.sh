@@ -21,6 +21,7 @@ PORTAL=http://portal.test
 LAB=http://127.0.0.1:8080
 OTHER=http://127.0.0.1:8082
 CID=http://127.0.0.1:8081
+MON=http://127.0.0.1:9081        # cid's monitor listener: /metrics, /healthz
 for bin in "$B/cid" "$B/sekishoctl" "$MKCODE"; do
 	[ -x "$bin" ] || { not_ok "build has $bin"; tap_done; exit 1; }
 done
@@ -133,7 +134,7 @@ status() {   # client-ip url [curl-args...]: the HTTP status
 	ip=$1 url=$2; shift 2
 	cu "$ip" -o /dev/null -w '%{http_code}' "$@" "$url"
 }
-up() { [ "$(status 127.0.0.1 "$CID/healthz")" = 200 ] && [ "$(status 127.0.0.1 "$LAB/_sekisho/x")" = 404 ]; }
+up() { [ "$(status 127.0.0.1 "$MON/healthz")" = 200 ] && [ "$(status 127.0.0.1 "$LAB/_sekisho/x")" = 404 ]; }
 check "cid, nginx and the service start; cid has a view of the store" wait_for 10 up
 wait_for 5 cu 127.0.0.1 -o /dev/null http://127.0.0.1:9000/
 
@@ -204,7 +205,8 @@ body=$(cu 127.0.0.5 -b "sekisho=$ALICE" "$LAB/")
 [ "$(status 127.0.0.5 "$LAB/" -X POST -d 'a=b' -b "sekisho=$ALICE")" = 501 ] &&
 	ok "a POST passes the check too (the service itself refuses it)" ||
 	not_ok "a POST passes the check too (the service itself refuses it)"
-direct=$(cu 127.0.0.5 -D - -o /dev/null -H 'X-Sekisho-Service: lab' -b "sekisho=$ALICE" "$CID/_sekisho/auth" | tr -d '\r')
+direct=$(cu 127.0.0.1 -D - -o /dev/null -H 'X-Sekisho-Service: lab' -H 'X-Forwarded-For: 127.0.0.5' \
+	-b "sekisho=$ALICE" "$CID/_sekisho/auth" | tr -d '\r')
 if echo "$direct" | head -1 | grep -q ' 204' && echo "$direct" | grep -q '^X-Sekisho-User: alice$' &&
 	echo "$direct" | grep -q '^X-Sekisho-Remaining: [0-9][0-9]*$'; then
 	ok "the check answers 204 with X-Sekisho-User and X-Sekisho-Remaining"
@@ -231,7 +233,7 @@ tampered="$(echo "$ALICE" | cut -c1-40)$r$(echo "$ALICE" | cut -c42-)"
 huge=$(head -c 6000 /dev/zero | tr '\0' 'A')
 s=$(status 127.0.0.5 "$LAB/" -H "Cookie: sekisho=$huge")
 case $s in 302|4*) ok "a huge cookie is refused ($s)" ;; *) not_ok "a huge cookie is refused" "$s" ;; esac
-[ "$(status 127.0.0.5 "$CID/_sekisho/auth" -b "sekisho=$ALICE")" = 400 ] &&
+[ "$(status 127.0.0.1 "$CID/_sekisho/auth" -H 'X-Forwarded-For: 127.0.0.5' -b "sekisho=$ALICE")" = 400 ] &&
 	ok "a check without X-Sekisho-Service or host mapping is a 400" ||
 	not_ok "a check without X-Sekisho-Service or host mapping is a 400"
 grep -q 'event=check result=bad_request' "$T/cid.log" && grep -q 'error="oversized cookie"' "$T/cid.log" && ok "malformed input is logged" ||
@@ -278,7 +280,7 @@ t_before=$(date +%s)
 status 127.0.0.5 "$LAB/" -b "sekisho=$ALICE" >/dev/null
 seen_ok() { [ "$(sqlite3 "$T/sekisho.db" "SELECT last_seen FROM rights WHERE id = $(cat "$T/alice.id")")" -ge "$t_before" ]; }
 check "a valid check refreshes last_seen in the store" wait_for 3 seen_ok
-metric() { cu 127.0.0.1 "$CID/metrics" | sed -n "s/^$1 //p"; }
+metric() { cu 127.0.0.1 "$MON/metrics" | sed -n "s/^$1 //p"; }
 # A burst of one user's requests (wrk, 32 connections, 2 s) costs a handful of writes.
 $CTL grant w lab 127.0.0.1 >/dev/null && enter 127.0.0.1 w lab "$LAB" || not_ok "user w entered"
 c0=$(metric 'sekisho_cid_checks_total{result="ok"}') t0=$(metric sekisho_cid_touch_rights_total)
@@ -300,7 +302,7 @@ if [ $((c1 - c0)) -ge "${reqs:-1}" ] && [ $((t1 - t0)) -ge 1 ] && [ $((t1 - t0))
 else
 	not_ok "last-seen writes are batched" "checks=$((c1 - c0)) written=$((t1 - t0))"
 fi
-cu 127.0.0.1 "$CID/metrics" | grep -q '^sekisho_cid_check_seconds_bucket{le="+Inf"}' &&
+cu 127.0.0.1 "$MON/metrics" | grep -q '^sekisho_cid_check_seconds_bucket{le="+Inf"}' &&
 	ok "metrics: latency histogram" || not_ok "metrics: latency histogram"
 
 # --- keys, revocation, idleness ---
@@ -330,7 +332,7 @@ kill -HUP "$(cat "$T/cid.pid")"
 refused_within 1 127.0.0.7 "$CAROL" "$LAB" && ok "an idle right is refused" || not_ok "an idle right is refused"
 
 # --- stop, and a start without a store ---
-healthz_is() { [ "$(status 127.0.0.1 "$CID/healthz")" = "$1" ]; }
+healthz_is() { [ "$(status 127.0.0.1 "$MON/healthz")" = "$1" ]; }
 pid=$(cat "$T/cid.pid")
 kill -TERM "$pid"
 i=0; while kill -0 "$pid" 2>/dev/null && [ $i -lt 30 ]; do sleep 0.1; i=$((i + 1)); done
@@ -363,7 +365,7 @@ bg_stop cid4
 sed "s|^path = .*|path = $T/missing/sekisho.db|" "$CONF" >"$T/nostore.conf"
 bg_start cid2 gw "$B/cid" -d -f "$T/nostore.conf"
 wait_for 5 healthz_is 503
-s=$(status 127.0.1.1 "$CID/_sekisho/auth" -H 'X-Sekisho-Service: lab' -b "sekisho=$U1")
+s=$(status 127.0.0.1 "$CID/_sekisho/auth" -H 'X-Sekisho-Service: lab' -H 'X-Forwarded-For: 127.0.1.1' -b "sekisho=$U1")
 [ "$s" = 503 ] && ok "without a store cid starts but lets nobody through (503)" ||
 	not_ok "without a store cid starts but lets nobody through (503)" "$s"
 bg_stop cid2

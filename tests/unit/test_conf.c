@@ -187,6 +187,15 @@ ParameterizedTestParameters(conf, bad_files_name_file_line_and_reason)
 		{ "[authd]\ntls_cert = /c.pem\n", 2, "tls_cert and authd.tls_key must be set together" },
 		{ "[cid]\ncookie_name = a;b\n", 2, "cid.cookie_name: want 1..63" },
 		{ "[ipfd]\ngroup = -x\n", 2, "not a valid unix account name" },
+		{ "[authd]\nlisten = 10.0.0.1:80\nmonitor_listen = 10.0.0.1:80\n", 3,
+		  "authd.monitor_listen must differ from authd.listen" },
+		{ "[cid]\nmonitor_listen = 127.0.0.1:8081\n", 2, "cid.monitor_listen must differ from cid.listen" },
+		{ "[cid]\nlisten = 127.0.0.1:9081\n", 2, "cid.monitor_listen must differ from cid.listen" },
+		{ "[authd]\nmax_connections_per_ip = 0\n", 2, "authd.max_connections_per_ip: \"0\" is not an integer in 1..65536" },
+		{ "[authd]\nrequest_timeout_s = 601\n", 2, "authd.request_timeout_s: \"601\" is not an integer in 1..600" },
+		{ "[authd]\nhsts_max_age = -1\n", 2, "authd.hsts_max_age: \"-1\" is not an integer in 0..63072000" },
+		{ "[cid]\nmax_connections = 0\n", 2, "cid.max_connections: \"0\" is not an integer in 1..65536" },
+		{ "[cid]\nrequest_timeout_s = 0\n", 2, "cid.request_timeout_s: \"0\" is not an integer in 1..600" },
 	};
 	return cr_make_param_array(struct bad, cases, sizeof cases / sizeof cases[0]);
 }

@@ -430,20 +430,35 @@ Test(portal, forwarded_for_from_an_untrusted_peer_is_ignored)
 	cr_assert_eq(r.status, 200);
 }
 
-Test(portal, metrics_and_health_answer)
+Test(portal, metrics_and_health_only_on_the_monitor_listener)
 {
+	struct http_opts o = { .name = "authd-monitor", .listen = "127.0.0.1:0" };
+	struct http_server *mon;
+	int portal_port = port;
 	struct resp r;
+	char err[256];
 
 	get("/healthz", NULL, &r);
-	cr_assert_eq(r.status, 200);
-	cr_assert(strstr(r.body, "store ok") != NULL);
+	cr_assert_eq(r.status, 404);
 	get("/metrics", NULL, &r);
-	cr_assert_eq(r.status, 200);
-	cr_assert(strstr(r.body, "sekisho_authd_logins_total{result=\"admitted\"}") != NULL);
+	cr_assert_eq(r.status, 404);
 	get("/static/sekisho.css", NULL, &r);
 	cr_assert_eq(r.status, 200);
+	mon = http_start(&o, route_monitor, &a, err, sizeof err);
+	cr_assert_not_null(mon, "%s", err);
+	port = http_port(mon);
+	get("/healthz", NULL, &r);
+	cr_expect_eq(r.status, 200);
+	cr_expect(strstr(r.body, "store ok") != NULL);
+	get("/metrics", NULL, &r);
+	cr_expect_eq(r.status, 200);
+	cr_expect(strstr(r.body, "sekisho_authd_logins_total{result=\"admitted\"}") != NULL);
+	get("/", NULL, &r);
+	cr_expect_eq(r.status, 404);
 	get("/nowhere", NULL, &r);
-	cr_assert_eq(r.status, 404);
+	cr_expect_eq(r.status, 404);
+	port = portal_port;
+	http_stop(mon);
 }
 
 /* A whole login without Criterion asserts (it runs on its own thread); r->status is the answer. */

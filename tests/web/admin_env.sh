@@ -33,6 +33,8 @@ cat >"$CONF" <<EOF
 path = $T/db.sqlite
 [authd]
 listen = 127.0.0.1:$PORT
+# /healthz on a free port of its own (this authd runs in the host's namespace)
+monitor_listen = 127.0.0.1:0
 base_url = http://127.0.0.1:$PORT
 web_dir = $SEKISHO_TOP/web
 hash_workers = 2
@@ -68,7 +70,11 @@ bg_start ipfd gw "$B/ipfd" -d -f "$CONF"
 wait_for 5 test -S "$T/ipfd.sock" || fail "ipfd did not start: $(tail -n 5 "$T/ipfd.log")"
 "$B/authd" -d -f "$CONF" >"$T/authd.log" 2>&1 &
 AUTHD_PID=$!
-wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz" ||
+monitor_healthy() {
+	mport=$(sed -n 's/.*event=start .* monitor_port=\([0-9]*\).*/\1/p' "$T/authd.log")
+	[ -n "$mport" ] && curl -sf -o /dev/null "http://127.0.0.1:$mport/healthz"
+}
+wait_for 10 monitor_healthy ||
 	fail "authd did not answer: $(tail -n 5 "$T/authd.log")"
 
 echo "READY $T $CONF $NET_PREFIX"
