@@ -5,6 +5,12 @@
 #   198.18.1.1 ---- veth ---------- 198.18.1.2  authd :8080       nginx, auth_request to cid
 #                                    ipfd (nftables, forward) ---- 198.18.2.2:80  "lab"  (cap 2)
 #                                    cid 198.18.2.1:8081           198.18.2.3:80  "wiki" (cap 3)
+#                                    monitor 127.0.0.1:9080/9081
+#
+# Exposure (docs/security.md): the host reaches the gateway itself only at the
+# portal (:8080); cid's port answers only the service side's proxies; metrics
+# and health stay on the gateway's loopback. A table of the demo's own
+# (inet demo_exposure) enforces it beside ipfd's.
 #
 # The host reaches the services only through the gateway's forward hook, so
 # the firewall is real: before login the services refuse the connection.
@@ -68,7 +74,7 @@ preflight() {
 	for b in authd ipfd cid sekishoctl; do
 		[ -x "$B/$b" ] || die "$B/$b missing: run 'make' first"
 	done
-	for t in ip nginx curl; do
+	for t in ip nft nginx curl; do
 		command -v "$t" >/dev/null || die "$t missing: run 'make deps'"
 	done
 	if [ -f "$RUN/demo.pid" ] && demo_running "$(cat "$RUN/demo.pid")"; then
@@ -119,6 +125,24 @@ hook = forward
 listen = $GW_SIP:8081
 base_url = http://$GW_SIP:8081
 trusted_proxies = $LAB_IP,$WIKI_IP
+EOF
+}
+
+# What the gateway itself answers: the portal to clients, cid to the proxies.
+# Monitoring listens on loopback (monitor_listen) and needs no rule.
+exposure() {
+	ip netns exec "$GW" nft -f - <<EOF
+table inet demo_exposure {
+	chain input {
+		type filter hook input priority 0; policy accept;
+		ct state established,related accept
+		iifname "to-host" tcp dport 8080 accept
+		iifname "to-host" meta l4proto icmp accept
+		iifname "to-host" reject
+		iifname "to-srv" ip saddr { $LAB_IP, $WIKI_IP } tcp dport 8081 accept
+		iifname "to-srv" tcp dport 8081 reject
+	}
+}
 EOF
 }
 
@@ -227,9 +251,9 @@ start_all() {
 	start ipfd "$GW" "$B/ipfd" -d -f "$RUN/sekisho.conf"
 	wait_for 10 test -S "$RUN/ipfd.sock" || up ipfd
 	start authd "$GW" "$B/authd" -d -f "$RUN/sekisho.conf"
-	wait_for 10 curl -sf -o /dev/null "$PORTAL/healthz" || up authd
+	wait_for 10 ip netns exec "$GW" curl -sf -o /dev/null http://127.0.0.1:9080/healthz || up authd
 	start cid "$GW" "$B/cid" -d -f "$RUN/sekisho.conf"
-	wait_for 10 ip netns exec "$GW" curl -sf -o /dev/null "http://$GW_SIP:8081/healthz" || up cid
+	wait_for 10 ip netns exec "$GW" curl -sf -o /dev/null http://127.0.0.1:9081/healthz || up cid
 	start nginx "$SRV" nginx -c "$RUN/nginx.conf" -p "$RUN/nginx"
 	wait_for 10 ip netns exec "$SRV" curl -sf -o /dev/null "http://127.0.0.1:9000/lab/" || up nginx
 }
@@ -260,6 +284,12 @@ smoke() {
 	report "carol is refused: lab's cap is 2" "503 $PORTAL/login" "$got"
 	got=$(browse carol wiki "$PW_USER")
 	report "carol logs in to wiki instead" "200 http://$WIKI_IP/" "$got"
+	got=$(curl -s -o /dev/null -w '%{http_code}' --connect-timeout 2 "http://$GW_SIP:8081/_sekisho/auth" || true)
+	report "the host cannot reach cid's port on the gateway" 000 "$got"
+	got=$(curl -s -o /dev/null -w '%{http_code}' "$PORTAL/metrics")
+	report "the portal does not serve /metrics" 404 "$got"
+	got=$(ip netns exec "$GW" curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9080/metrics)
+	report "metrics on the gateway's loopback" 200 "$got"
 	ctl status
 	[ "$fails" -eq 0 ] && say "demo: smoke run passed" || say "demo: smoke run FAILED ($fails)"
 	return "$fails"
@@ -302,6 +332,7 @@ Watch and act from another terminal:
   $B/sekishoctl -f $RUN/sekisho.conf right list
   $B/sekishoctl -f $RUN/sekisho.conf right revoke ID
   ip netns exec $GW nft list table inet sekisho
+  ip netns exec $GW curl -s http://127.0.0.1:9080/metrics   (authd; cid: 9081)
 Logs: $RUN/*.log
 
 Ctrl-C stops the demo and removes everything it made.
@@ -315,6 +346,7 @@ trap 'exit 143' TERM
 mkdir -p "$RUN"
 echo $$ >"$RUN/demo.pid"
 topology
+exposure
 config
 store
 site
