@@ -17,7 +17,7 @@ struct conn {
 	int64_t since_ms;            /* opened, or the last answer sent */
 	int answering;               /* the deadline does not run */
 	int reaped;                  /* shut down once already */
-	int counted;                 /* holds a place in its address's count */
+	int exempt;                  /* a trusted proxy: no count, no deadline */
 	struct conn *prev, *next;
 };
 
@@ -120,8 +120,9 @@ conns_open(struct conns *cs, int fd, const struct addr *a, int *refused)
 	c->fd = fd;
 	c->addr = *a;
 	c->since_ms = conns_now_ms();
+	c->exempt = addr_in(a, cs->exempt, cs->o.n_exempt);
 	pthread_mutex_lock(&cs->mu);
-	if (!addr_in(a, cs->exempt, cs->o.n_exempt)) {
+	if (!c->exempt) {
 		ac = count_find(cs, a, 1);
 		if (ac == NULL || ac->n >= cs->o.per_addr) {
 			if (ac != NULL) {
@@ -133,7 +134,6 @@ conns_open(struct conns *cs, int fd, const struct addr *a, int *refused)
 			return NULL;
 		}
 		ac->n++;
-		c->counted = 1;
 	}
 	c->next = cs->head;
 	if (cs->head != NULL)
@@ -149,7 +149,7 @@ conns_close(struct conns *cs, struct conn *c)
 	if (c == NULL)
 		return;
 	pthread_mutex_lock(&cs->mu);
-	if (c->counted)
+	if (!c->exempt)
 		count_drop(cs, &c->addr);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
@@ -191,7 +191,7 @@ conns_reap(struct conns *cs, int64_t now_ms)
 
 	pthread_mutex_lock(&cs->mu);
 	for (c = cs->head; c != NULL; c = c->next) {
-		if (c->answering || c->reaped || now_ms - c->since_ms <= limit)
+		if (c->exempt || c->answering || c->reaped || now_ms - c->since_ms <= limit)
 			continue;
 		/* Under the lock: conns_close() runs before the server closes fd. */
 		shutdown(c->fd, SHUT_RDWR);

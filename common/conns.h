@@ -7,13 +7,15 @@
  *
  *   per address: at most per_addr connections from one client address at
  *     once; a connection past the limit is refused (the caller closes it).
- *     Addresses in exempt (trusted proxies, whose connections carry many
- *     clients) are bounded only by the listener's max_connections.
  *   request deadline: a request (line, headers, body; TLS handshake of a new
  *     connection included) must arrive within deadline_s of the connection's
  *     opening or of the previous answer. The clock is not reset by received
  *     bytes, so a client that trickles a byte now and then is cut off all the
  *     same. While a request is being answered the deadline does not run.
+ *
+ * Addresses in exempt (trusted proxies: their connections carry many clients,
+ * and they pass on only whole requests) have neither limit; the listener's
+ * max_connections and idle timeout still apply.
  *
  * A reaper thread (one per table) shuts down the socket of an overdue
  * connection; the server then sees the connection end and closes it, calling

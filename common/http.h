@@ -17,10 +17,10 @@
  *   431 header blocks larger than the connection memory limit (by MHD itself).
  *
  * Connections (common/conns.h): one client address holds at most per_ip_max
- * at once (addresses in exempt, the trusted proxies, only max_conns); a
- * request must arrive whole within request_timeout_s of the connection's
- * opening or the previous answer, however slowly it trickles in, or the
- * connection is closed. timeout_s is the idle limit, reset by any activity.
+ * at once; a request must arrive whole within request_timeout_s of the
+ * connection's opening or the previous answer, however slowly it trickles
+ * in, or the connection is closed. Addresses in exempt (the trusted proxies)
+ * have neither limit. timeout_s is the idle limit, reset by any activity.
  */
 
 #include <stddef.h>

@@ -73,7 +73,7 @@ Test(conns, other_addresses_are_not_affected)
 		conns_close(cs, c[i]);
 }
 
-Test(conns, exempt_addresses_have_no_per_address_limit)
+Test(conns, exempt_addresses_have_no_per_address_limit_and_no_deadline)
 {
 	struct conn *c[10];
 	int refused;
@@ -82,6 +82,7 @@ Test(conns, exempt_addresses_have_no_per_address_limit)
 		c[i] = conns_open(cs, -1, &proxy, &refused);
 		cr_assert_not_null(c[i]);
 	}
+	cr_assert_eq(conns_reap(cs, conns_now_ms() + (DEADLINE_S + 1) * 1000LL), 0);
 	for (int i = 0; i < 10; i++)
 		conns_close(cs, c[i]);
 }
