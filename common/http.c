@@ -374,19 +374,43 @@ elapsed_ms(const struct timespec *t0)
 	return (t1.tv_sec - t0->tv_sec) * 1e3 + (t1.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
+/*
+ * An int-valued connection info. MHD answers these with a pointer to an int
+ * field, not to an aligned union: copy the int rather than read the member.
+ */
+static const char *
+tls_info(struct http_req *r, enum MHD_ConnectionInfoType t, const char *(*name)(int))
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, t);
+	const char *s;
+	int v;
+
+	if (ci == NULL)
+		return "-";
+	memcpy(&v, (const void *)ci, sizeof v);
+	return (s = name(v)) != NULL ? s : "-";
+}
+
+static const char *
+protocol_name(int v)
+{
+	return gnutls_protocol_get_name((gnutls_protocol_t)v);
+}
+
+static const char *
+cipher_name(int v)
+{
+	return gnutls_cipher_get_name((gnutls_cipher_algorithm_t)v);
+}
+
 static void
 tls_kv(struct http_req *r, char *buf, size_t n)
 {
-	const union MHD_ConnectionInfo *p, *ci;
-
 	buf[0] = '\0';
 	if (r->srv->tls.cert == NULL)
 		return;
-	p = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_PROTOCOL);
-	ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CIPHER_ALGO);
-	snprintf(buf, n, " tls=%s cipher=%s",
-	         p ? gnutls_protocol_get_name((gnutls_protocol_t)p->protocol) : "-",
-	         ci ? gnutls_cipher_get_name((gnutls_cipher_algorithm_t)ci->cipher_algorithm) : "-");
+	snprintf(buf, n, " tls=%s cipher=%s", tls_info(r, MHD_CONNECTION_INFO_PROTOCOL, protocol_name),
+	         tls_info(r, MHD_CONNECTION_INFO_CIPHER_ALGO, cipher_name));
 }
 
 static void

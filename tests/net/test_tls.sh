@@ -96,6 +96,9 @@ hsts=$(in_ns c1 curl -sk -D - -o /dev/null "$URL/" | tr -d '\r' | grep -i '^stri
 hsts=$(in_ns c1 curl -sk -D - -o /dev/null -X DELETE "$URL/" | tr -d '\r' | grep -ci '^strict-transport-security:')
 [ "$hsts" = 1 ] && ok "HSTS also on answers the HTTP glue gives itself (405)" ||
 	not_ok "HSTS also on answers the HTTP glue gives itself (405)"
+grep -q 'event=http server=authd .* status=200 .* tls=TLS1\.[23] cipher=[A-Z]' "$T/authd.log" &&
+	ok "the access log records the TLS version and cipher" ||
+	not_ok "the access log records the TLS version and cipher" "$(grep 'event=http ' "$T/authd.log" | tail -n 1)"
 bg_stop authd
 
 write_conf "hsts_max_age = 0"
