@@ -97,7 +97,7 @@ for u in victim other; do ctl user add "$u" --role user --password-file "$T/pw" 
 ctl service add lab --url http://10.0.9.2/ --max-usage 60 --max-interval 30 --cap 50 \
 	--admin root >/dev/null
 bg_start authd gw "$B/authd" -d -f "$CONF"
-wait_for 10 in_ns c1 curl -sf -o /dev/null "$PORTAL/healthz"
+wait_for 10 in_ns gw curl -sf -o /dev/null http://127.0.0.1:9080/healthz   # the monitor listener
 
 # The victim logs in before the attack: at its desk (10.0.1.60; the browser
 # "desk" keeps its device cookie) and from home (10.0.1.61; cookies thrown away).
@@ -145,7 +145,7 @@ expect "another account is not slowed by any of it" 303 "$(login o1 10.0.1.65 ot
 # ---- a restart remembers counts and known addresses ----
 bg_stop authd
 bg_start authd gw "$B/authd" -d -f "$CONF"
-wait_for 10 in_ns c1 curl -sf -o /dev/null "$PORTAL/healthz"
+wait_for 10 in_ns gw curl -sf -o /dev/null http://127.0.0.1:9080/healthz   # the monitor listener
 expect "after a restart the stranger is still refused" 429 "$(login x1 10.0.1.50 victim good-password)"
 expect "after a restart the known address still gets in" 303 \
 	"$(login home3 10.0.1.61 victim good-password)"
