@@ -41,19 +41,13 @@ struct run {
 	size_t  nresynced;
 };
 
-static int
-same_ip(const struct addr *a, const struct addr *b)
-{
-	return a->family == b->family && memcmp(a->bytes, b->bytes, addr_len(a)) == 0;
-}
-
 static struct step *
 step_find(struct run *r, int64_t service_id, const struct addr *ip)
 {
 	size_t i;
 
 	for (i = 0; i < r->n; i++)
-		if (r->steps[i].service_id == service_id && same_ip(&r->steps[i].ip, ip))
+		if (r->steps[i].service_id == service_id && addr_eq(&r->steps[i].ip, ip))
 			return &r->steps[i];
 	return NULL;
 }
@@ -222,7 +216,7 @@ keep_right(const struct store_right *rt, void *arg)
 {
 	struct keep *k = arg;
 
-	if (rt->id != k->except_id && same_ip(&rt->ip, k->ip) && right_usable(rt, k->now_s) &&
+	if (rt->id != k->except_id && addr_eq(&rt->ip, k->ip) && right_usable(rt, k->now_s) &&
 	    rt->expires_at * 1000 > k->until_ms)
 		k->until_ms = rt->expires_at * 1000;
 	return 0;
