@@ -33,6 +33,7 @@
 
 #include "admission.h"
 #include "addr.h"
+#include "clock.h"
 #include "conf.h"
 #include "http.h"
 #include "ipc.h"

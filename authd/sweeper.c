@@ -144,15 +144,6 @@ maintain(struct sweeper *sw)
 	dbpool_put(sw->a->pool, st, rc == STORE_UNAVAILABLE);
 }
 
-static int64_t
-mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
-}
-
 /* Sweeps every sweep_interval_s (the first at once), maintains the store every MAINTAIN_MS. */
 static void *
 sweeper_main(void *arg)
@@ -163,17 +154,12 @@ sweeper_main(void *arg)
 	int stop = 0;
 
 	while (!stop) {
-		if (mono_s() >= next_sweep) {
+		if (clock_mono_ms() / 1000 >= next_sweep) {
 			sweep_now(sw);
-			next_sweep = mono_s() + interval_s(sw);
+			next_sweep = clock_mono_ms() / 1000 + interval_s(sw);
 		}
 		maintain(sw);
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_nsec += MAINTAIN_MS * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		clock_mono_after(&until, MAINTAIN_MS);
 		pthread_mutex_lock(&sw->lock);
 		while (!sw->stop && pthread_cond_timedwait(&sw->wake, &sw->lock, &until) == 0)
 			;

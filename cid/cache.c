@@ -13,15 +13,6 @@
 
 #define DATA_BUCKETS_MIN 1024
 
-int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static size_t
 sid_slot(const struct cache_data *d, const uint8_t sid[SID_BYTES])
 {
@@ -339,7 +330,7 @@ void cache_unlock(struct cache *c) { pthread_rwlock_unlock(&c->lock); }
 int
 cache_usable_locked(const struct cache *c)
 {
-	return c->loaded && mono_ms() - atomic_load(&c->synced_ms) < c->stale_ms;
+	return c->loaded && clock_mono_ms() - atomic_load(&c->synced_ms) < c->stale_ms;
 }
 
 struct cache_right *
@@ -410,7 +401,7 @@ cache_set_keyring(struct cache *c, const struct keyring *kr)
 void
 cache_synced(struct cache *c)
 {
-	atomic_store(&c->synced_ms, mono_ms());
+	atomic_store(&c->synced_ms, clock_mono_ms());
 }
 
 /* Unflushed uses of the old data move to the new, so no validated request is forgotten. */

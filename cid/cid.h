@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "clock.h"
 #include "addr.h"
 #include "conf.h"
 #include "store.h"
@@ -107,7 +108,6 @@ struct cache {
 	void *reread_arg;
 };
 
-int64_t mono_ms(void);
 
 int cache_init(struct cache *c, int64_t stale_ms);
 void cache_destroy(struct cache *c);

@@ -283,13 +283,7 @@ follow_wait(struct follower *f, uint64_t *gen)
 	struct timespec ts;
 	int ms = f->conf->cid.refresh_ms, stop;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	clock_mono_after(&ts, ms);
 	pthread_mutex_lock(&f->mu);
 	while (!f->stop && f->gen_req == f->gen_done &&
 	       pthread_cond_timedwait(&f->wake, &f->mu, &ts) != ETIMEDOUT)
@@ -328,13 +322,7 @@ follow_sync(struct follower *f, int timeout_ms)
 	uint64_t mine;
 	int rc = STORE_UNAVAILABLE;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	clock_mono_after(&ts, timeout_ms);
 	pthread_mutex_lock(&f->mu);
 	mine = ++f->gen_req;
 	pthread_cond_signal(&f->wake);

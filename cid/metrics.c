@@ -150,6 +150,6 @@ metrics_render(struct buf *b, struct cache *c)
 	gauge(b, "sekisho_cid_cache_rights", "Live rights held in memory.", (double)rights);
 	gauge(b, "sekisho_cid_cache_services", "Enabled services held in memory.", services);
 	gauge(b, "sekisho_cid_store_sync_age_seconds", "Time since the cache last caught up with the store.",
-	      loaded ? (double)(mono_ms() - atomic_load(&c->synced_ms)) / 1e3 : -1);
+	      loaded ? (double)(clock_mono_ms() - atomic_load(&c->synced_ms)) / 1e3 : -1);
 	gauge(b, "sekisho_cid_up", "1 when checks can be answered (fresh view of the store).", usable);
 }

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "ipc.h"
 
 _Static_assert(sizeof(struct ipc_req) == 32, "ipc_req has no padding");
@@ -34,15 +35,6 @@ ipc_status_str(int status)
 	}
 }
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Waits until fd is ready for events or deadline (monotonic ms) passes. 1 ready, 0 timeout, -1 error. */
 static int
 wait_fd(int fd, short events, int64_t deadline)
@@ -52,7 +44,7 @@ wait_fd(int fd, short events, int64_t deadline)
 	int n;
 
 	for (;;) {
-		left = deadline - now_ms();
+		left = deadline - clock_mono_ms();
 		if (left < 0)
 			left = 0;
 		n = poll(&p, 1, (int)left);
@@ -175,7 +167,7 @@ ipc_call(struct ipc_client *c, int type, int64_t right_id, int64_t service_id,
          struct ipc_rep *rep, char *err, size_t errlen)
 {
 	struct ipc_req req;
-	int64_t deadline = now_ms() + c->timeout_ms;
+	int64_t deadline = clock_mono_ms() + c->timeout_ms;
 
 	memset(&req, 0, sizeof req);
 	req.magic = IPC_MAGIC;

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "store_sqlite_int.h"
 
 #define BUSY_DEFAULT_MS 5000
@@ -130,15 +131,6 @@ turn_done(struct sq *q)
 	}
 }
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * A read transaction starts its snapshot at its first read; every read in it
  * then sees that one snapshot. A writer's busy timeout counts from the moment
@@ -154,10 +146,10 @@ sq_begin(struct sq *q, int write)
 
 	if (!write)
 		return sq_run(q, SQL_BEGIN_READ, NULL, 0, NULL);
-	start = mono_ms();
+	start = clock_mono_ms();
 	sq_wlock_acquire(q->wlock);
 	q->writing = 1;
-	left = q->busy_ms - (mono_ms() - start);
+	left = q->busy_ms - (clock_mono_ms() - start);
 	if (left <= 0) {
 		turn_done(q);
 		return store_fail(&q->base, STORE_UNAVAILABLE,
@@ -631,7 +623,7 @@ sq_maintain(struct store *s)
 {
 	struct sq *q = sq_of(s);
 	struct sq_wal *wal = sq_wlock_wal(q->wlock);
-	int64_t now = mono_ms(), copied = atomic_load(&wal->copied_ms);
+	int64_t now = clock_mono_ms(), copied = atomic_load(&wal->copied_ms);
 	int rc;
 
 	if (copied == 0 || now - copied >= WAL_MAINTAIN_MAX_MS ||

@@ -21,6 +21,7 @@
 #include <sys/types.h>
 
 #include "addr.h"
+#include "clock.h"
 #include "conf.h"
 #include "ipc.h"
 #include "store.h"
@@ -202,11 +203,8 @@ struct ipfd {
 	struct client  clients[IPFD_CLIENTS_MAX];
 	struct pending queue[IPFD_QUEUE_MAX];
 	size_t         nqueue;
-	int64_t        next_sync;     /* monotonic ms */
+	int64_t        next_sync;     /* monotonic µs */
 };
-
-int64_t now_wall_ms(void);
-int64_t now_mono_us(void);
 
 /* ctl.c */
 int  ctl_listen(struct ipfd *d, char *err, size_t errlen);

@@ -27,7 +27,7 @@ schedule_sync(struct ipfd *d, int ok)
 {
 	int s = ok ? d->conf.ipfd.sync_interval_s : IPFD_RETRY_SYNC_S;
 
-	d->next_sync = now_mono_us() + (int64_t)s * 1000000;
+	d->next_sync = clock_mono_us() + (int64_t)s * 1000000;
 }
 
 static void
@@ -93,7 +93,7 @@ start(struct ipfd *d)
 	int st;
 
 	d->listen_fd = -1;
-	d->stats.started = now_wall_ms() / 1000;
+	d->stats.started = clock_wall_ms() / 1000;
 	if ((d->store = store_open(&d->conf.db, 0, err, sizeof err)) == NULL)
 		fatal("store: %s", err);
 	if ((d->nft = nft_open(1, err, sizeof err)) == NULL)
@@ -164,7 +164,7 @@ poll_set(struct ipfd *d, struct pollfd *fds, int *slot_of)
 static int64_t
 wait_us(const struct ipfd *d, int64_t batch_deadline)
 {
-	int64_t now = now_mono_us(), until = d->next_sync;
+	int64_t now = clock_mono_us(), until = d->next_sync;
 
 	if (nft_watch_pending(d->nft))
 		return 0;
@@ -204,10 +204,10 @@ serve(struct ipfd *d)
 			if (fds[i].revents & (POLLIN | POLLHUP | POLLERR))
 				ctl_read(d, slot_of[i]);
 		if (before == 0 && d->nqueue > 0)
-			batch_deadline = now_mono_us() + d->conf.ipfd.batch_window_us;
-		if (d->nqueue > 0 && (now_mono_us() >= batch_deadline || d->nqueue == IPFD_QUEUE_MAX))
+			batch_deadline = clock_mono_us() + d->conf.ipfd.batch_window_us;
+		if (d->nqueue > 0 && (clock_mono_us() >= batch_deadline || d->nqueue == IPFD_QUEUE_MAX))
 			ops_run(d);
-		if (now_mono_us() >= d->next_sync)
+		if (clock_mono_us() >= d->next_sync)
 			periodic_sync(d, "timer");
 	}
 }

@@ -429,7 +429,7 @@ static void
 fill_status(struct ipfd *d)
 {
 	size_t i, asked = 0;
-	int64_t now = now_wall_ms();
+	int64_t now = clock_wall_ms();
 
 	for (i = 0; i < d->nqueue; i++)
 		asked += d->queue[i].req.type == IPC_STATUS;
@@ -454,7 +454,7 @@ ops_run(struct ipfd *d)
 
 	memset(&r, 0, sizeof r);
 	r.d = d;
-	r.now_ms = now_wall_ms();
+	r.now_ms = clock_wall_ms();
 	run_batch(&r);
 	run_syncs(d);
 	fill_status(d);

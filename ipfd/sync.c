@@ -315,7 +315,7 @@ sync_all(struct ipfd *d, int *status, char *err, size_t errlen)
 {
 	struct snap s;
 	struct inventory inv = { 0 };
-	int64_t seq = 0, t0 = now_mono_us(), t1, now_ms = now_wall_ms();
+	int64_t seq = 0, t0 = clock_mono_us(), t1, now_ms = clock_wall_ms();
 	int rc, ret = -1;
 
 	memset(&s, 0, sizeof s);
@@ -335,7 +335,7 @@ sync_all(struct ipfd *d, int *status, char *err, size_t errlen)
 			snprintf(err, errlen, "out of memory");
 		goto done;
 	}
-	t1 = now_mono_us();
+	t1 = clock_mono_us();
 	d->stats.batches++;
 	if (nft_commit(d->nft, err, errlen) == -1) {
 		d->stats.batch_errors++;
@@ -350,7 +350,7 @@ sync_all(struct ipfd *d, int *status, char *err, size_t errlen)
 	ret = 0;
 	log_info("event=sync scope=all services=%zu elements=%zu seq=%" PRId64
 	         " build_us=%" PRId64 " commit_us=%" PRId64,
-	         d->mirror.n, mirror_elements(&d->mirror), seq, t1 - t0, now_mono_us() - t1);
+	         d->mirror.n, mirror_elements(&d->mirror), seq, t1 - t0, clock_mono_us() - t1);
 done:
 	free(inv.objs);
 	snap_free(&s);
@@ -406,7 +406,7 @@ sync_service(struct ipfd *d, int64_t id, int *status, char *err, size_t errlen)
 	struct snap s;
 	struct svc *v;
 	struct nft_elem *buf = NULL;
-	int64_t now_ms = now_wall_ms();
+	int64_t now_ms = clock_wall_ms();
 	int rc, ret = -1;
 
 	rc = store_service_get_id(d->store, id, &ss);

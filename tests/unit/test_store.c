@@ -13,6 +13,7 @@
 #include <criterion/criterion.h>
 #include <sqlite3.h>
 
+#include "clock.h"
 #include "fixture.h"
 #include "migrate.h"
 #include "store.h"
@@ -1234,15 +1235,6 @@ admit_locked_out(void *arg)
 	return NULL;
 }
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 #define LOCKED_OUT    6
 #define LOCKED_OUT_MS 400
 
@@ -1262,7 +1254,7 @@ Test(store, admission_fails_closed_when_another_process_holds_the_lock, .timeout
 	}
 	cr_assert_eq(sqlite3_open(fx.db.path, &other), SQLITE_OK);
 	cr_assert_eq(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
-	start = mono_ms();
+	start = clock_mono_ms();
 	for (int i = 0; i < LOCKED_OUT; i++)
 		pthread_create(&th[i], NULL, admit_locked_out, &l[i]);
 	for (int i = 0; i < LOCKED_OUT; i++)
@@ -1271,7 +1263,7 @@ Test(store, admission_fails_closed_when_another_process_holds_the_lock, .timeout
 		cr_assert_eq(l[i].rc, STORE_UNAVAILABLE, "thread %d: %s", i, l[i].err);
 		cr_assert(strstr(l[i].err, "busy"), "%s", l[i].err);
 	}
-	cr_assert_lt(mono_ms() - start, LOCKED_OUT * LOCKED_OUT_MS * 2 / 3,
+	cr_assert_lt(clock_mono_ms() - start, LOCKED_OUT * LOCKED_OUT_MS * 2 / 3,
 	             "queued threads give up together, not one timeout after another");
 	sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
 	sqlite3_close(other);
