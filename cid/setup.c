@@ -4,43 +4,10 @@
 
 #include "cid.h"
 
-/*
- * Calls fn for each entry of a comma-separated list, spaces around entries
- * trimmed (the syntax conf.c already checked). 0, or -1 with err.
- */
 static int
-each_entry(const char *v, int (*fn)(struct cid_conf *, const char *, char *, size_t),
-           struct cid_conf *cc, char *err, size_t errlen)
+add_mapping(void *arg, const char *e, char *err, size_t errlen)
 {
-	char entry[CONF_STR_MAX];
-	const char *end;
-	size_t len;
-
-	while (*v != '\0') {
-		while (*v == ' ')
-			v++;
-		end = strchr(v, ',');
-		len = end ? (size_t)(end - v) : strlen(v);
-		while (len > 0 && v[len - 1] == ' ')
-			len--;
-		if (len == 0 || len >= sizeof entry) {
-			snprintf(err, errlen, "empty or oversized list entry");
-			return -1;
-		}
-		memcpy(entry, v, len);
-		entry[len] = '\0';
-		if (fn(cc, entry, err, errlen) == -1)
-			return -1;
-		if (end == NULL)
-			break;
-		v = end + 1;
-	}
-	return 0;
-}
-
-static int
-add_mapping(struct cid_conf *cc, const char *e, char *err, size_t errlen)
-{
+	struct cid_conf *cc = arg;
 	const char *eq = strchr(e, '=');
 	struct cid_hostmap *m;
 	size_t hl;
@@ -69,7 +36,7 @@ cid_conf_build(const struct conf *c, struct cid_conf *cc, char *err, size_t errl
 		snprintf(err, errlen, "cid.trusted_proxies: not a list of addresses");
 		return -1;
 	}
-	if (each_entry(c->cid.host_map, add_mapping, cc, err, errlen) == -1)
+	if (conf_list_each(c->cid.host_map, add_mapping, cc, err, errlen) == -1)
 		return -1;
 	snprintf(cc->cookie, sizeof cc->cookie, "%s", c->cid.cookie_name);
 	cc->bind_ip = c->cid.bind_ip;

@@ -181,12 +181,9 @@ conf_charset(const char *v, const char *extra)
 	return 1;
 }
 
-/*
- * Calls fn on each comma-separated entry of v (spaces around entries allowed,
- * empty entries not); at most CONF_LIST_MAX entries. 0 or -1 with err.
- */
-static int
-conf_each(const char *v, int (*fn)(const char *, char *, size_t), char *err, size_t errlen)
+int
+conf_list_each(const char *v, int (*fn)(void *, const char *, char *, size_t), void *arg,
+               char *err, size_t errlen)
 {
 	char entry[CONF_STR_MAX];
 	const char *end;
@@ -200,8 +197,8 @@ conf_each(const char *v, int (*fn)(const char *, char *, size_t), char *err, siz
 		len = end ? (size_t)(end - v) : strlen(v);
 		while (len > 0 && v[len - 1] == ' ')
 			len--;
-		if (len == 0) {
-			snprintf(err, errlen, "empty list entry");
+		if (len == 0 || len >= sizeof entry) {
+			snprintf(err, errlen, "empty or oversized list entry");
 			return -1;
 		}
 		if (++n > CONF_LIST_MAX) {
@@ -210,7 +207,7 @@ conf_each(const char *v, int (*fn)(const char *, char *, size_t), char *err, siz
 		}
 		memcpy(entry, v, len);
 		entry[len] = '\0';
-		if (fn(entry, err, errlen) == -1)
+		if (fn(arg, entry, err, errlen) == -1)
 			return -1;
 		v = end ? end + 1 : v + strlen(v);
 		if (end != NULL && *v == '\0') {
@@ -222,8 +219,9 @@ conf_each(const char *v, int (*fn)(const char *, char *, size_t), char *err, siz
 }
 
 static int
-conf_check_addr(const char *e, char *err, size_t errlen)
+conf_check_addr(void *unused, const char *e, char *err, size_t errlen)
 {
+	(void)unused;
 	struct addr a;
 
 	if (addr_parse(e, &a) == -1) {
@@ -234,11 +232,12 @@ conf_check_addr(const char *e, char *err, size_t errlen)
 }
 
 static int
-conf_check_hostmap(const char *e, char *err, size_t errlen)
+conf_check_hostmap(void *unused, const char *e, char *err, size_t errlen)
 {
 	char host[CONF_STR_MAX];
 	const char *eq = strchr(e, '=');
 
+	(void)unused;
 	if (eq == NULL || eq == e || eq[1] == '\0' || (size_t)(eq - e) >= sizeof host) {
 		snprintf(err, errlen, "\"%s\" is not host=service", e);
 		return -1;
@@ -294,9 +293,9 @@ conf_check_str(const struct conf_item *it, const char *v, char *err, size_t errl
 		snprintf(err, errlen, "not a valid unix account name");
 		return -1;
 	case K_ADDRLIST:
-		return conf_each(v, conf_check_addr, err, errlen);
+		return conf_list_each(v, conf_check_addr, NULL, err, errlen);
 	case K_HOSTMAP:
-		return conf_each(v, conf_check_hostmap, err, errlen);
+		return conf_list_each(v, conf_check_hostmap, NULL, err, errlen);
 	case K_COOKIE:
 		if (v[0] != '\0' && strlen(v) < 64 && conf_charset(v, "_-"))
 			return 0;

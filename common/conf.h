@@ -98,6 +98,13 @@ void conf_defaults(struct conf *c);
 
 /* Reads path over the defaults. 0 on success; -1 with "path:line: why" in err. */
 int conf_load(const char *path, struct conf *c, char *err, size_t errlen);
+/*
+ * Calls fn(arg, entry, ...) on each entry of the comma-separated list v,
+ * spaces around entries trimmed; empty entries and more than CONF_LIST_MAX
+ * are refused. 0, or -1 with err (the list's or fn's).
+ */
+int conf_list_each(const char *v, int (*fn)(void *arg, const char *entry, char *err, size_t errlen),
+                   void *arg, char *err, size_t errlen);
 
 /*
  * The i-th known "section.key" (for tests that check the example file), NULL

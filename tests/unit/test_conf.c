@@ -296,3 +296,53 @@ Test(conf, the_example_file_lists_every_key_with_its_default_and_description)
 	}
 	fclose(f);
 }
+
+/* Appends each entry and a '|' to the buffer in arg. */
+static int
+collect(void *arg, const char *entry, char *err, size_t errlen)
+{
+	(void)err;
+	(void)errlen;
+	strcat(arg, entry);
+	strcat(arg, "|");
+	return 0;
+}
+
+struct list_case {            /* arrays, not pointers: each case runs in a new process */
+	char in[32];
+	int rc;
+	char out[32];
+};
+
+ParameterizedTestParameters(conf, list_entries_are_trimmed_and_empty_ones_refused)
+{
+	static struct list_case cases[] = {
+		{ "", 0, "" },
+		{ "a", 0, "a|" },
+		{ " a , b=c ,d ", 0, "a|b=c|d|" },
+		{ "a,,b", -1, "a|" },
+		{ "a,", -1, "a|" },
+		{ ",a", -1, "" },
+		{ "a, ", -1, "a|" },
+	};
+
+	return cr_make_param_array(struct list_case, cases, sizeof cases / sizeof cases[0]);
+}
+
+ParameterizedTest(struct list_case *lc, conf, list_entries_are_trimmed_and_empty_ones_refused)
+{
+	char out[256] = "", err[128];
+
+	cr_assert_eq(conf_list_each(lc->in, collect, out, err, sizeof err), lc->rc, "\"%s\"", lc->in);
+	cr_assert_str_eq(out, lc->out, "\"%s\"", lc->in);
+}
+
+Test(conf, a_list_longer_than_its_maximum_is_refused)
+{
+	char in[CONF_LIST_MAX * 2 + 3] = "", out[256] = "", err[128];
+
+	for (int i = 0; i <= CONF_LIST_MAX; i++)
+		strcat(in, i ? ",x" : "x");
+	cr_assert_eq(conf_list_each(in, collect, out, err, sizeof err), -1);
+	cr_assert(strstr(err, "entries") != NULL, "%s", err);
+}
