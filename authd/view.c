@@ -1,43 +1,8 @@
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "authd.h"
-
-#define CSS_MAX (64 * 1024)
-
-/* Reads web_dir/static/sekisho.css into memory. 0 or -1 with err. */
-static int
-load_css(struct authd_view *v, const char *dir, char *err, size_t errlen)
-{
-	char path[CONF_PATH_MAX + 32];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof path, "%s/static/sekisho.css", dir);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	if ((v->css = malloc(CSS_MAX + 1)) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		goto fail;
-	}
-	n = read(fd, v->css, CSS_MAX + 1);
-	if (n < 0 || n > CSS_MAX) {
-		snprintf(err, errlen, "%s: %s", path, n < 0 ? strerror(errno) : "larger than 64 KiB");
-		goto fail;
-	}
-	v->css_len = (size_t)n;
-	close(fd);
-	return 0;
-fail:
-	close(fd);
-	return -1;
-}
 
 static void
 view_free(struct authd_view *v)
@@ -69,7 +34,7 @@ view_load(const struct conf *c, char *err, size_t errlen)
 	}
 	if ((v->tmpl = tmpl_load(c->authd.web_dir, err, errlen)) == NULL)
 		goto fail;
-	if (load_css(v, c->authd.web_dir, err, errlen) == -1)
+	if ((v->css = tmpl_load_css(c->authd.web_dir, &v->css_len, err, errlen)) == NULL)
 		goto fail;
 	return v;
 fail:

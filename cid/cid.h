@@ -351,7 +351,6 @@ void cid_handle(struct http_req *r, void *arg);
 /* The monitor listener's: /metrics and /healthz. */
 void cid_handle_monitor(struct http_req *r, void *arg);
 /* Reads the stylesheet cid's pages use. 0 or -1 with err. */
-int cid_load_css(struct cid *cid, const char *web_dir, char *err, size_t errlen);
 /* Fills in from the request (service may be overridden, e.g. by /go/NAME). */
 void cid_check_in(struct http_req *r, const struct cid *cid, const char *service,
                   struct check_in *in);

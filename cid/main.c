@@ -91,7 +91,7 @@ load_templates(void)
 
 	if ((cid.tmpl = tmpl_load(conf.authd.web_dir, err, sizeof err)) == NULL)
 		log_warn("event=templates error=\"%s\" effect=\"error pages in plain text\"", err);
-	else if (cid_load_css(&cid, conf.authd.web_dir, err, sizeof err) == -1)
+	else if ((cid.css = tmpl_load_css(conf.authd.web_dir, &cid.css_len, err, sizeof err)) == NULL)
 		log_warn("event=templates error=\"%s\" effect=\"pages without style\"", err);
 }
 

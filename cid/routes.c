@@ -16,7 +16,6 @@
 #define BAD_LOG_PER_S 10         /* lines about malformed input per second */
 #define PAGE_MAX      (64 * 1024)
 #define METRICS_MAX   (64 * 1024)
-#define CSS_MAX       (64 * 1024)
 #define PAGE_CSP      "default-src 'none'; style-src 'self'; frame-ancestors 'none'"
 
 static _Atomic int64_t bad_log_second;
@@ -268,35 +267,6 @@ route_healthz(struct http_req *r, struct cid *cid)
 		http_reply(r, 503, "text/plain; charset=utf-8", "unavailable: no current view of the store\n", 42);
 }
 
-/*
- * A proxy's auth subrequest may keep the original method (nginx does unless
- * told proxy_method GET): the check answers whatever method reaches it.
- */
-int
-cid_load_css(struct cid *cid, const char *web_dir, char *err, size_t errlen)
-{
-	char path[CONF_PATH_MAX + 32];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof path, "%s/static/sekisho.css", web_dir);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	if ((cid->css = malloc(CSS_MAX + 1)) == NULL ||
-	    (n = read(fd, cid->css, CSS_MAX + 1)) < 0 || n > CSS_MAX) {
-		snprintf(err, errlen, "%s: unreadable or larger than %d bytes", path, CSS_MAX);
-		free(cid->css);
-		cid->css = NULL;
-		close(fd);
-		return -1;
-	}
-	cid->css_len = (size_t)n;
-	close(fd);
-	return 0;
-}
-
 /* The portal's stylesheet, for cid's own pages on the service's host. */
 static void
 route_css(struct http_req *r, struct cid *cid)
@@ -318,7 +288,11 @@ struct route {
 	void (*fn)(struct http_req *, struct cid *);
 };
 
-/* The service-side listener: clients (through the proxy) and the proxy's checks. */
+/*
+ * The service-side listener: clients (through the proxy) and the proxy's
+ * checks. A proxy's auth subrequest may keep the original method (nginx does
+ * unless told proxy_method GET): the check answers whatever method reaches it.
+ */
 static const struct route routes[] = {
 	{ "/_sekisho/auth", R_ANY_METHOD | R_PROXY_ONLY, route_auth },
 	{ "/_sekisho/enter", 0, handoff_enter },

@@ -187,8 +187,9 @@ parse_nodes(struct parser *ps, const char *closing, int depth, struct node **out
 	}
 }
 
+/* Reads a text file of at most max bytes into a new NUL-terminated buffer. NULL with err. */
 static char *
-read_file(const char *path, char *err, size_t errlen)
+read_file(const char *path, size_t max, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "re");
 	char *buf = NULL;
@@ -198,11 +199,13 @@ read_file(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
-	if ((buf = malloc(TMPL_FILE_MAX + 1)) == NULL)
+	if ((buf = malloc(max + 1)) == NULL) {
+		snprintf(err, errlen, "out of memory");
 		goto fail;
-	n = fread(buf, 1, TMPL_FILE_MAX + 1, f);
-	if (ferror(f) || n > TMPL_FILE_MAX) {
-		snprintf(err, errlen, "%s: %s", path, n > TMPL_FILE_MAX ? "too large" : "read error");
+	}
+	n = fread(buf, 1, max + 1, f);
+	if (ferror(f) || n > max) {
+		snprintf(err, errlen, "%s: %s", path, n > max ? "too large" : "read error");
 		goto fail;
 	}
 	buf[n] = '\0';
@@ -216,6 +219,21 @@ fail:
 	free(buf);
 	fclose(f);
 	return NULL;
+}
+
+char *
+tmpl_load_css(const char *web_dir, size_t *len, char *err, size_t errlen)
+{
+	char path[4096];
+	char *css;
+
+	if ((size_t)snprintf(path, sizeof path, "%s/static/sekisho.css", web_dir) >= sizeof path) {
+		snprintf(err, errlen, "web_dir too long");
+		return NULL;
+	}
+	if ((css = read_file(path, TMPL_CSS_MAX, err, errlen)) != NULL)
+		*len = strlen(css);
+	return css;
 }
 
 static int
@@ -232,7 +250,7 @@ load_one(struct tmpl *t, const char *dir, const char *file, char *err, size_t er
 	memcpy(t->name, file, len);
 	t->name[len] = '\0';
 	snprintf(path, sizeof path, "%s/%s", dir, file);
-	if ((t->src = read_file(path, err, errlen)) == NULL)
+	if ((t->src = read_file(path, TMPL_FILE_MAX, err, errlen)) == NULL)
 		return -1;
 	ps = (struct parser){ path, t->src, t->src, err, errlen };
 	return parse_nodes(&ps, NULL, 0, &t->root);

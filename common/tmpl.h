@@ -26,6 +26,13 @@ struct tmpl_ctx;
 /* Loads every *.html in dir. NULL with "FILE:LINE: why" in err. */
 struct tmpl_set *tmpl_load(const char *dir, char *err, size_t errlen);
 void tmpl_free(struct tmpl_set *ts);
+
+#define TMPL_CSS_MAX (64 * 1024)
+/*
+ * Reads web_dir/static/sekisho.css, the stylesheet authd and cid serve, into
+ * a new buffer of *len bytes. NULL with err: unreadable, over TMPL_CSS_MAX.
+ */
+char *tmpl_load_css(const char *web_dir, size_t *len, char *err, size_t errlen);
 /* Renders template name (without .html) with ctx, appending to out. -1 if no such template. */
 int tmpl_render(const struct tmpl_set *ts, const char *name, const struct tmpl_ctx *ctx,
                 struct buf *out);

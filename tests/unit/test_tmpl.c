@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tmpl.h"
@@ -41,6 +42,11 @@ teardown(void)
 		snprintf(path, sizeof path, "%s/%s", dir, f);
 		unlink(path);
 	}
+	snprintf(cmd, sizeof cmd, "%s/static/sekisho.css", dir);
+	unlink(cmd);
+	snprintf(cmd, sizeof cmd, "%s/static", dir);
+	rmdir(cmd);
+	snprintf(cmd, sizeof cmd, "%s", dir);
 	rmdir(cmd);
 }
 
@@ -168,4 +174,44 @@ Test(tmpl, self_including_partial_fails_the_render_not_the_process)
 	cr_assert_eq(tmpl_render(ts, "a", NULL, &b), -1);
 	buf_free(&b);
 	tmpl_free(ts);
+}
+
+/* Writes static/sekisho.css of n bytes of 'a'. */
+static void
+put_css(size_t n)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/static", dir);
+	mkdir(path, 0700);
+	snprintf(path, sizeof path, "%s/static/sekisho.css", dir);
+	cr_assert_not_null(f = fopen(path, "w"));
+	for (size_t i = 0; i < n; i++)
+		fputc('a', f);
+	fclose(f);
+}
+
+Test(tmpl, the_stylesheet_is_read_whole_up_to_its_maximum)
+{
+	char err[256], *css;
+	size_t len = 0;
+
+	put_css(TMPL_CSS_MAX);
+	css = tmpl_load_css(dir, &len, err, sizeof err);
+	cr_assert_not_null(css, "%s", err);
+	cr_assert_eq(len, TMPL_CSS_MAX);
+	free(css);
+}
+
+Test(tmpl, a_stylesheet_over_its_maximum_or_missing_is_an_error_naming_the_file)
+{
+	char err[256];
+	size_t len = 0;
+
+	cr_assert_null(tmpl_load_css(dir, &len, err, sizeof err));
+	cr_assert(strstr(err, "static/sekisho.css") != NULL, "%s", err);
+	put_css(TMPL_CSS_MAX + 1);
+	cr_assert_null(tmpl_load_css(dir, &len, err, sizeof err));
+	cr_assert(strstr(err, "too large") != NULL, "%s", err);
 }
