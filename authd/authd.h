@@ -17,7 +17,6 @@
  *   rights.c   rights_  GET /me, POST /release, POST /logout
  *   admit.c    admit_   the admission: store -> ipfd -> entry code
  *   fw.c       fwc_     ipfd client connections
- *   pool.c     dbpool_  store connections shared by the request threads
  *   throttle.c throttle_ token buckets per client address, global; backoff rule
  *   lockout.c  lockout_  per-account failures and known sources, in the store
  *   clientip.c clientip_ the client's address, trusted proxies
@@ -35,6 +34,7 @@
 #include "addr.h"
 #include "clock.h"
 #include "conf.h"
+#include "dbpool.h"
 #include "http.h"
 #include "ipc.h"
 #include "store.h"
@@ -65,7 +65,6 @@ struct authd_view {
 	int https;                           /* base_url is https: cookies get Secure */
 };
 
-struct dbpool;
 struct fwc;
 struct throttle;
 struct sweeper;
@@ -316,15 +315,6 @@ void fwc_later(struct fwc *f, int type, int64_t right_id, int64_t service_id);
 void fwc_revoke_later(struct fwc *f, int64_t right_id);
 /* ipfd's counters; 0 or -1 with err. */
 int fwc_status(struct fwc *f, struct ipc_stats *st, char *err, size_t errlen);
-
-/* ---- pool.c ---- */
-
-struct dbpool *dbpool_new(const struct conf_db *db, int max);
-void dbpool_free(struct dbpool *p);
-/* A connection for this thread; NULL with err when the store cannot be opened. */
-struct store *dbpool_get(struct dbpool *p, char *err, size_t errlen);
-/* Gives it back; broken != 0 closes it (the next get reconnects). */
-void dbpool_put(struct dbpool *p, struct store *s, int broken);
 
 /* ---- throttle.c ---- */
 

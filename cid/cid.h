@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 
 #include "clock.h"
+#include "dbpool.h"
 #include "addr.h"
 #include "conf.h"
 #include "store.h"
@@ -293,21 +294,10 @@ void touch_stop(struct toucher *t);
 
 /* ---- handoff.c ---- */
 
-#define POOL_MAX 64
-
-/* Store connections for HTTP threads, opened on demand. */
-struct store_pool {
-	struct conf_db db;                   /* [db], with a short busy timeout */
-	pthread_mutex_t lock;
-	struct store *free[POOL_MAX];
-	int n_free;
-};
-
-void pool_init(struct store_pool *p, const struct conf_db *db);
-void pool_destroy(struct store_pool *p);
-struct store *pool_get(struct store_pool *p);
-/* Returns s; a connection that failed (broken = 1) is closed instead. */
-void pool_put(struct store_pool *p, struct store *s, int broken);
+/* The HTTP threads' store connections: a short busy timeout, one per thread. NULL: out of memory. */
+struct dbpool *pool_new(const struct conf *c);
+/* A connection from the pool, or NULL after logging why. */
+struct store *pool_get(struct dbpool *p);
 /* cache_reread_fn over a pool. */
 int pool_reread(void *arg, const uint8_t sid[SID_BYTES], struct store_right *r);
 
@@ -340,7 +330,7 @@ struct cid {
 	struct cache cache;
 	struct follower follower;
 	struct toucher toucher;
-	struct store_pool pool;
+	struct dbpool *pool;                 /* as many connections as HTTP threads: none waits */
 	struct tmpl_set *tmpl;
 	char *css;                           /* web_dir/static/sekisho.css */
 	size_t css_len;

@@ -20,61 +20,34 @@
 /*
  * Handoffs and re-reads run on the HTTP event threads, where every check of
  * the thread waits with them: their connections wait at most POOL_BUSY_MS
- * for a busy store and then fail (the user retries) instead of stalling checks.
+ * for a busy store and then fail (the user retries) instead of stalling
+ * checks. One connection per thread at most, so no thread waits for one.
  */
-void
-pool_init(struct store_pool *p, const struct conf_db *db)
+struct dbpool *
+pool_new(const struct conf *c)
 {
-	memset(p, 0, sizeof *p);
-	p->db = *db;
-	if (p->db.busy_timeout_ms > POOL_BUSY_MS)
-		p->db.busy_timeout_ms = POOL_BUSY_MS;
-	pthread_mutex_init(&p->lock, NULL);
-}
+	struct conf_db db = c->db;
 
-void
-pool_destroy(struct store_pool *p)
-{
-	for (int i = 0; i < p->n_free; i++)
-		store_close(p->free[i]);
-	p->n_free = 0;
-	pthread_mutex_destroy(&p->lock);
+	if (db.busy_timeout_ms > POOL_BUSY_MS)
+		db.busy_timeout_ms = POOL_BUSY_MS;
+	return dbpool_new(&db, c->cid.threads);
 }
 
 struct store *
-pool_get(struct store_pool *p)
+pool_get(struct dbpool *p)
 {
-	struct store *s = NULL;
+	struct store *s;
 	char err[256];
 
-	pthread_mutex_lock(&p->lock);
-	if (p->n_free > 0)
-		s = p->free[--p->n_free];
-	pthread_mutex_unlock(&p->lock);
-	if (s == NULL && (s = store_open(&p->db, 0, err, sizeof err)) == NULL)
+	if ((s = dbpool_get(p, err, sizeof err)) == NULL)
 		log_warn("event=store_unavailable error=\"%s\"", err);
 	return s;
-}
-
-void
-pool_put(struct store_pool *p, struct store *s, int broken)
-{
-	if (s == NULL)
-		return;
-	pthread_mutex_lock(&p->lock);
-	if (!broken && p->n_free < POOL_MAX) {
-		p->free[p->n_free++] = s;
-		s = NULL;
-	}
-	pthread_mutex_unlock(&p->lock);
-	if (s != NULL)
-		store_close(s);
 }
 
 int
 pool_reread(void *arg, const uint8_t sid[SID_BYTES], struct store_right *r)
 {
-	struct store_pool *p = arg;
+	struct dbpool *p = arg;
 	char hex[SID_HEX_LEN + 1];
 	struct store *s;
 	int rc;
@@ -83,7 +56,7 @@ pool_reread(void *arg, const uint8_t sid[SID_BYTES], struct store_right *r)
 		return STORE_UNAVAILABLE;
 	sid_to_hex(sid, hex);
 	rc = store_right_by_sid(s, hex, r);
-	pool_put(p, s, rc == STORE_UNAVAILABLE);
+	dbpool_put(p, s, rc == STORE_UNAVAILABLE);
 	return rc;
 }
 
@@ -108,7 +81,7 @@ redeem(struct cid *cid, const char *code, int64_t now, struct store_right *r,
 	int rc;
 
 	sha256_hex(code, strlen(code), hash);
-	if ((s = pool_get(&cid->pool)) == NULL)
+	if ((s = pool_get(cid->pool)) == NULL)
 		return STORE_UNAVAILABLE;
 	rc = store_code_take(s, hash, now, r);
 	if (rc == STORE_OK && !right_usable(r, now))
@@ -118,7 +91,7 @@ redeem(struct cid *cid, const char *code, int64_t now, struct store_right *r,
 		if (rc == STORE_OK && !svc->enabled)
 			rc = STORE_NOTFOUND;
 	}
-	pool_put(&cid->pool, s, rc == STORE_UNAVAILABLE);
+	dbpool_put(cid->pool, s, rc == STORE_UNAVAILABLE);
 	return rc;
 }
 

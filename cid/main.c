@@ -131,9 +131,10 @@ main(int argc, char **argv)
 	mon = listen_monitor();
 	if (daemon_drop_privileges(conf.cid.user, err, sizeof err) == -1)
 		fatal("%s", err);
-	pool_init(&cid.pool, &conf.db);
+	if ((cid.pool = pool_new(&conf)) == NULL)
+		fatal("out of memory");
 	cid.cache.reread = pool_reread;
-	cid.cache.reread_arg = &cid.pool;
+	cid.cache.reread_arg = cid.pool;
 	if (follow_start(&cid.follower, &cid.cache, &conf) == -1 ||
 	    touch_start(&cid.toucher, &cid.cache, &conf) == -1)
 		fatal("cannot start threads");
@@ -149,7 +150,7 @@ main(int argc, char **argv)
 	http_stop(mon);
 	follow_stop(&cid.follower);
 	touch_stop(&cid.toucher);
-	pool_destroy(&cid.pool);
+	dbpool_free(cid.pool);
 	tmpl_free(cid.tmpl);
 	free(cid.css);
 	cache_destroy(&cid.cache);

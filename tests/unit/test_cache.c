@@ -245,17 +245,17 @@ Test(cache, full_reload_keeps_unwritten_uses)
 Test(cache, use_seen_by_the_store_saves_an_idle_looking_right)
 {
 	struct store_right r = admit(alice, lab, "10.0.0.2");
-	struct store_pool pool;
+	struct dbpool *pool = pool_new(&conf);
 	int64_t seen = t0 + 500;
 
-	pool_init(&pool, &conf.db);
+	cr_assert_not_null(pool);
 	cache.reread = pool_reread;
-	cache.reread_arg = &pool;
+	cache.reread_arg = pool;
 	cr_assert_eq(follow_snapshot(&fol, t0), STORE_OK);
 	cr_assert_eq(store_touch(st, &r.id, &seen, 1), STORE_OK);
 	cr_assert_eq(check(&r, "lab", "10.0.0.2", t0 + 700), CHECK_OK);
 	cr_assert_eq(check(&r, "lab", "10.0.0.2", t0 + 1400), CHECK_IDLE);
-	pool_destroy(&pool);
+	dbpool_free(pool);
 }
 
 Test(cache, follower_thread_syncs_on_request)

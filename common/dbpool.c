@@ -2,13 +2,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "authd.h"
+#include "dbpool.h"
 
-/*
- * Store connections for request threads that come and go: a free list under
- * a mutex. At most max connections exist; a thread that finds none free and
- * the limit reached waits for one to come back.
- */
+/* A free list under a mutex; n_open counts the connections lent and free. */
 
 struct dbpool {
 	pthread_mutex_t lock;
