@@ -129,7 +129,7 @@ main(int argc, char **argv)
 	static struct authd a;
 	struct daemon_opts o;
 	struct http_server *srv, *mon;
-	sigset_t block, orig;
+	sigset_t waitmask;
 	struct conf c;
 	char err[512];
 
@@ -141,12 +141,7 @@ main(int argc, char **argv)
 	 */
 	mallopt(M_MMAP_THRESHOLD, MALLOC_MMAP_MIN);
 	mallopt(M_TRIM_THRESHOLD, 2 * MALLOC_MMAP_MIN);
-	daemon_signals();
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &block, &orig);
+	daemon_signals(&waitmask);
 	if (authd_init(&a, &c, err, sizeof err) == -1)
 		fatal("%s", err);
 	if ((srv = start_http(&a, err, sizeof err)) == NULL)
@@ -162,7 +157,7 @@ main(int argc, char **argv)
 	log_info("event=start listen=%s port=%d monitor=%s monitor_port=%d ipfd=%s hash_workers=%d",
 	         c.authd.listen, http_port(srv), c.authd.monitor_listen, http_port(mon),
 	         c.ipfd.enabled ? c.ipfd.socket : "off", c.authd.hash_workers);
-	serve_until_stopped(&a, o.config, &orig);
+	serve_until_stopped(&a, o.config, &waitmask);
 	log_info("event=stopping inflight=%d", atomic_load(&a.inflight));
 	drain(&a);
 	sweeper_stop(a.sweeper);

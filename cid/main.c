@@ -25,18 +25,6 @@ startup_check(const struct conf *c, char *err, size_t errlen)
 	return cid_conf_build(c, &cid.cc, err, errlen);
 }
 
-static void
-block_signals(sigset_t *old)
-{
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &set, old);
-}
-
 #define MONITOR_CONNS 16          /* connections of the monitor listener */
 
 /* The service-side listener; the trusted proxies carry many clients: no per-address limit. */
@@ -118,11 +106,7 @@ main(int argc, char **argv)
 
 	daemon_start_check("cid", argc, argv, &o, &conf, startup_check);
 	cid.conf = &conf;
-	daemon_signals();
-	block_signals(&waitmask);
-	sigdelset(&waitmask, SIGTERM);
-	sigdelset(&waitmask, SIGINT);
-	sigdelset(&waitmask, SIGHUP);
+	daemon_signals(&waitmask);
 	if (cache_init(&cid.cache, conf.cid.refresh_ms * 4 > CID_STALE_MIN_MS ?
 	                           conf.cid.refresh_ms * 4 : CID_STALE_MIN_MS) == -1)
 		fatal("out of memory");

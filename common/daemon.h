@@ -35,8 +35,16 @@ void daemon_start(const char *name, int argc, char **argv, struct daemon_opts *o
 void daemon_start_check(const char *name, int argc, char **argv, struct daemon_opts *o,
                         struct conf *c, int (*check)(const struct conf *c, char *err,
                                                      size_t errlen));
-/* Installs the flag-setting handlers; ignores SIGPIPE. */
-void daemon_signals(void);
+/*
+ * Installs the flag-setting handlers, ignores SIGPIPE, and blocks SIGTERM,
+ * SIGINT and SIGHUP in the calling thread (and the threads it starts later).
+ * waitmask is the mask to wait with (sigsuspend, ppoll): the old one with
+ * those three open. A signal that arrives between checking the flags and
+ * waiting then stays pending and ends the wait at once; with the signals
+ * open, it could land just before the wait and be seen only when the wait
+ * ends by itself.
+ */
+void daemon_signals(sigset_t *waitmask);
 /* Drops to user (name) when non-empty and running as root. 0 or -1 with err. */
 int daemon_drop_privileges(const char *user, char *err, size_t errlen);
 

@@ -174,7 +174,7 @@ wait_us(const struct ipfd *d, int64_t batch_deadline)
 }
 
 static void
-serve(struct ipfd *d)
+serve(struct ipfd *d, const sigset_t *waitmask)
 {
 	struct pollfd fds[IPFD_CLIENTS_MAX + 2];
 	int slot_of[IPFD_CLIENTS_MAX + 2];
@@ -193,7 +193,7 @@ serve(struct ipfd *d)
 		us = wait_us(d, batch_deadline);
 		ts.tv_sec = us / 1000000;
 		ts.tv_nsec = (us % 1000000) * 1000;
-		if (ppoll(fds, n, &ts, NULL) == -1 && errno != EINTR)
+		if (ppoll(fds, n, &ts, waitmask) == -1 && errno != EINTR)
 			fatal("poll: %s", strerror(errno));
 		before = d->nqueue;
 		if (fds[0].revents & POLLIN)
@@ -216,14 +216,15 @@ int
 main(int argc, char **argv)
 {
 	struct daemon_opts o;
+	sigset_t waitmask;
 	struct ipfd *d;
 
 	if ((d = calloc(1, sizeof *d)) == NULL)
 		return 1;
 	daemon_start_check("ipfd", argc, argv, &o, &d->conf, check_conf);
-	daemon_signals();
+	daemon_signals(&waitmask);
 	start(d);
-	serve(d);
+	serve(d, &waitmask);
 	log_info("event=stop table=kept services=%zu elements=%zu",
 	         d->mirror.n, mirror_elements(&d->mirror));
 	ctl_close(d);
