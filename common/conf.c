@@ -98,7 +98,6 @@ static const struct conf_item conf_items[] = {
 	TYPED(ipfd, enabled, T_BOOL, "on", "authd and sekishoctl require ipfd (off: database only)"),
 
 	STR(cid, listen, K_LISTEN, "127.0.0.1:8081", "cookie checker address, ADDR:PORT or [V6]:PORT"),
-	STR(cid, base_url, K_URL, "http://127.0.0.1:8081", "cid's public URL"),
 	STR(cid, user, K_ACCOUNT, "", "drop to this unix user after binding (empty: stay)"),
 	STR(cid, trusted_proxies, K_ADDRLIST, "", "comma-separated proxy addresses trusted for X-Forwarded-For"),
 	STR(cid, host_map, K_HOSTMAP, "", "host=service,... used when a request has no X-Sekisho-Service"),

@@ -68,7 +68,6 @@ struct conf_ipfd {
 
 struct conf_cid {
 	char listen[CONF_STR_MAX];
-	char base_url[CONF_STR_MAX];
 	char user[CONF_STR_MAX];
 	char trusted_proxies[CONF_STR_MAX];
 	char host_map[CONF_STR_MAX];   /* "host=service,host=service" when no X-Sekisho-Service */

@@ -123,7 +123,6 @@ group = root
 hook = forward
 [cid]
 listen = $GW_SIP:8081
-base_url = http://$GW_SIP:8081
 trusted_proxies = $LAB_IP,$WIKI_IP
 EOF
 }

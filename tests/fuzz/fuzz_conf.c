@@ -75,7 +75,6 @@ check_accepted(const struct conf *c)
 	fuzz_assert(addr_parse_listen(c->authd.listen, &ss, &sl) == 0);
 	fuzz_assert(addr_parse_listen(c->cid.listen, &ss, &sl) == 0);
 	fuzz_assert(url_valid(c->authd.base_url, err, sizeof err) == 0);
-	fuzz_assert(url_valid(c->cid.base_url, err, sizeof err) == 0);
 	fuzz_assert((c->authd.tls_cert[0] == '\0') == (c->authd.tls_key[0] == '\0'));
 	fuzz_assert(c->ipfd.hook >= CONF_HOOK_FORWARD && c->ipfd.hook <= CONF_HOOK_BOTH);
 	fuzz_assert(c->cid.secure_cookie >= -1 && c->cid.secure_cookie <= 1);

@@ -80,7 +80,6 @@ hook = forward
 sync_interval_s = ${SYS_SYNC_S:-30}
 [cid]
 listen = 10.9.0.1:8081
-base_url = $CID_URL
 trusted_proxies = 10.9.0.2,10.9.0.3,10.9.0.4,10.9.0.5,10.9.0.6,10.9.0.7,10.9.0.8
 threads = ${SYS_CID_THREADS:-4}
 touch_interval_ms = ${SYS_CID_TOUCH_MS:-500}

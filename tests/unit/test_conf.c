@@ -91,7 +91,6 @@ Test(conf, defaults_are_the_documented_values)
 	cr_assert_eq(c.ipfd.batch_window_us, 0);
 	cr_assert_eq(c.ipfd.enabled, 1);
 	cr_assert_str_eq(c.cid.listen, "127.0.0.1:8081");
-	cr_assert_str_eq(c.cid.base_url, "http://127.0.0.1:8081");
 	cr_assert_str_eq(c.cid.cookie_name, "sekisho");
 	cr_assert_eq(c.cid.threads, 2);
 	cr_assert_eq(c.cid.bind_ip, 1);
@@ -169,7 +168,7 @@ ParameterizedTestParameters(conf, bad_files_name_file_line_and_reason)
 		{ "[authd]\nlisten = 127.0.0.1\n", 2, "authd.listen: want ADDR:PORT" },
 		{ "[cid]\nlisten = 127.0.0.1:65536\n", 2, "cid.listen: want ADDR:PORT" },
 		{ "[authd]\nbase_url = ftp://x\n", 2, "authd.base_url: URL must start with http" },
-		{ "[cid]\nbase_url = http://\n", 2, "cid.base_url: URL has no valid host" },
+		{ "[cid]\nbase_url = http://x/\n", 2, "unknown key \"base_url\" in [cid]" },
 		{ "[ipfd]\nhook = sideways\n", 2, "ipfd.hook: \"sideways\" is not one of: forward, input, both" },
 		{ "log_level = loud\n", 1, "log_level: \"loud\" is not one of: err, warn, info, debug" },
 		{ "[cid]\nsecure_cookie = maybe\n", 2, "is not one of: on, off, auto" },
