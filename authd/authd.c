@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "authd.h"
+#include "daemon.h"
 #include "log.h"
 #include "passwd.h"
 #include "token.h"
@@ -60,45 +61,25 @@ authd_fini(struct authd *a)
 	pthread_mutex_destroy(&a->view_lock);
 }
 
-static void
-warn_fixed(const struct conf *old, const struct conf *new)
-{
-	if (strcmp(old->authd.listen, new->authd.listen) != 0 ||
-	    strcmp(old->authd.monitor_listen, new->authd.monitor_listen) != 0 ||
-	    strcmp(old->authd.tls_priorities, new->authd.tls_priorities) != 0 ||
-	    old->authd.hsts_max_age != new->authd.hsts_max_age ||
-	    old->authd.max_connections_per_ip != new->authd.max_connections_per_ip ||
-	    old->authd.request_timeout_s != new->authd.request_timeout_s ||
-	    strcmp(old->authd.tls_cert, new->authd.tls_cert) != 0 ||
-	    strcmp(old->authd.tls_key, new->authd.tls_key) != 0 ||
-	    strcmp(old->authd.user, new->authd.user) != 0 ||
-	    strcmp(old->db.path, new->db.path) != 0 || strcmp(old->db.url, new->db.url) != 0 ||
-	    strcmp(old->ipfd.socket, new->ipfd.socket) != 0 ||
-	    old->ipfd.enabled != new->ipfd.enabled ||
-	    old->authd.hash_workers != new->authd.hash_workers)
-		log_warn("event=reload result=needs_restart note=\"listeners and their limits, tls, "
-		         "user, db, ipfd socket/enabled and hash_workers change only at restart\"");
-}
-
 void
-authd_reload(struct authd *a, const char *path)
+authd_reload(struct authd *a)
 {
 	struct throttle_params tp;
 	struct authd_view *v;
 	struct conf c;
 	char err[512];
 
-	conf_defaults(&c);
-	if (conf_load(path, &c, err, sizeof err) == -1 || (v = view_load(&c, err, sizeof err)) == NULL) {
-		log_err("event=reload result=failed file=%s error=\"%s\" effect=kept_old_config", path,
+	if (daemon_reread(CONF_AUTHD, &a->boot, &c) == -1)
+		return;
+	if ((v = view_load(&c, err, sizeof err)) == NULL) {
+		log_err("event=reload result=failed file=%s error=\"%s\" effect=kept_old_config", c.file,
 		        err);
 		return;
 	}
-	warn_fixed(&a->boot, &c);
 	view_swap(a, v);
 	throttle_params_conf(&c, &tp);
 	throttle_set(a->throttle, &tp);
 	fwc_set_timeout(a->fw, c.authd.ipfd_timeout_ms);
 	log_set_level(c.log_level);
-	log_info("event=reload result=ok file=%s", path);
+	log_info("event=reload result=ok file=%s", c.file);
 }

@@ -106,8 +106,11 @@ struct req {
 /* Everything but the HTTP server and the sweeper, from conf. 0 or -1 with err. */
 int authd_init(struct authd *a, const struct conf *c, char *err, size_t errlen);
 void authd_fini(struct authd *a);
-/* SIGHUP: config and templates again from path; on any error the running ones stay. */
-void authd_reload(struct authd *a, const char *path);
+/*
+ * SIGHUP: the config file, templates and stylesheet again; on any error the
+ * running ones stay. Keys read only at start are named (conf_restart_keys).
+ */
+void authd_reload(struct authd *a);
 
 /* ---- route.c ---- */
 

@@ -111,12 +111,12 @@ drain(struct authd *a)
 }
 
 static void
-serve_until_stopped(struct authd *a, const char *config, const sigset_t *waitmask)
+serve_until_stopped(struct authd *a, const sigset_t *waitmask)
 {
 	while (!daemon_stop) {
 		if (daemon_reload) {
 			daemon_reload = 0;
-			authd_reload(a, config);
+			authd_reload(a);
 			continue;
 		}
 		sigsuspend(waitmask);
@@ -157,7 +157,7 @@ main(int argc, char **argv)
 	log_info("event=start listen=%s port=%d monitor=%s monitor_port=%d ipfd=%s hash_workers=%d",
 	         c.authd.listen, http_port(srv), c.authd.monitor_listen, http_port(mon),
 	         c.ipfd.enabled ? c.ipfd.socket : "off", c.authd.hash_workers);
-	serve_until_stopped(&a, o.config, &waitmask);
+	serve_until_stopped(&a, &waitmask);
 	log_info("event=stopping inflight=%d", atomic_load(&a.inflight));
 	drain(&a);
 	sweeper_stop(a.sweeper);

@@ -143,6 +143,21 @@ conf_key_info(int i, const char **def, const char **doc)
 	return 0;
 }
 
+int
+conf_differs(const char *full, const struct conf *a, const struct conf *b)
+{
+	const struct conf_item *it = NULL;
+
+	for (int i = 0; i < N_ITEMS && it == NULL; i++)
+		if (strcmp(conf_items[i].full, full) == 0)
+			it = &conf_items[i];
+	if (it == NULL)
+		return -1;
+	if (it->type == T_STR)
+		return strcmp((const char *)a + it->off, (const char *)b + it->off) != 0;
+	return memcmp((const char *)a + it->off, (const char *)b + it->off, it->size) != 0;
+}
+
 static int
 conf_section_known(const char *s, size_t len)
 {

@@ -112,5 +112,22 @@ int conf_list_each(const char *v, int (*fn)(void *arg, const char *entry, char *
 const char *conf_key(int i);
 /* The i-th key's default as written in the file and its one-line description; -1 past the end. */
 int conf_key_info(int i, const char **def, const char **doc);
+/* 1 when key full ("section.key") has different values in a and b, 0 when the same, -1: no such key. */
+int conf_differs(const char *full, const struct conf *a, const struct conf *b);
+
+/* The programs that read a key, for conf_restart_keys. */
+#define CONF_AUTHD 1u
+#define CONF_IPFD  2u
+#define CONF_CID   4u
+/*
+ * Writes to out the comma-separated keys that differ between the running
+ * config and a new one and that program (CONF_AUTHD, ...) reads only at
+ * start; "" when there are none. Every other key it reads applies on SIGHUP.
+ * The list is conf_restart.c's table.
+ */
+void conf_restart_keys(unsigned program, const struct conf *running, const struct conf *fresh,
+                       char *out, size_t n);
+/* The i-th key of that table, NULL past the end (for tests). */
+const char *conf_restart_key(int i);
 
 #endif

@@ -96,6 +96,24 @@ daemon_signals(sigset_t *waitmask)
 }
 
 int
+daemon_reread(unsigned program, const struct conf *running, struct conf *fresh)
+{
+	char err[512], keys[512];
+
+	conf_defaults(fresh);
+	if (conf_load(running->file, fresh, err, sizeof err) == -1) {
+		log_err("event=reload result=failed file=%s error=\"%s\" effect=kept_old_config",
+		        running->file, err);
+		return -1;
+	}
+	conf_restart_keys(program, running, fresh, keys, sizeof keys);
+	if (keys[0] != '\0')
+		log_warn("event=reload result=needs_restart keys=%s note=\"these take full effect "
+		         "only at a restart\"", keys);
+	return 0;
+}
+
+int
 daemon_drop_privileges(const char *user, char *err, size_t errlen)
 {
 	struct passwd *pw;

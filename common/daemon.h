@@ -45,6 +45,14 @@ void daemon_start_check(const char *name, int argc, char **argv, struct daemon_o
  * ends by itself.
  */
 void daemon_signals(sigset_t *waitmask);
+/*
+ * SIGHUP's first half: rereads running's file into fresh. -1 when the file
+ * no longer loads (logged; the daemon keeps running as it is). 0: fresh
+ * holds the new config, and the keys program (CONF_AUTHD, ...) applies only
+ * at a restart and that changed are named in a warning. The daemon then
+ * applies the rest of fresh itself and logs event=reload result=ok.
+ */
+int daemon_reread(unsigned program, const struct conf *running, struct conf *fresh);
 /* Drops to user (name) when non-empty and running as root. 0 or -1 with err. */
 int daemon_drop_privileges(const char *user, char *err, size_t errlen);
 

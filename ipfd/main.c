@@ -43,23 +43,14 @@ periodic_sync(struct ipfd *d, const char *why)
 	schedule_sync(d, rc == 0);
 }
 
-/* SIGHUP: re-read the config; hook and timing apply now, socket and store need a restart. */
+/* SIGHUP: re-read the config; hook, timing and log level apply now, the rest at a restart. */
 static void
 reload(struct ipfd *d)
 {
 	struct conf c;
-	char err[512];
 
-	conf_defaults(&c);
-	if (conf_load(d->conf.file, &c, err, sizeof err) == -1) {
-		log_err("event=reload result=failed file=%s error=\"%s\" effect=kept_old_config",
-		        d->conf.file, err);
+	if (daemon_reread(CONF_IPFD, &d->conf, &c) == -1)
 		return;
-	}
-	if (strcmp(c.ipfd.socket, d->conf.ipfd.socket) != 0 || strcmp(c.ipfd.group, d->conf.ipfd.group) != 0 ||
-	    strcmp(c.db.path, d->conf.db.path) != 0 || strcmp(c.db.url, d->conf.db.url) != 0)
-		log_warn("event=reload result=needs_restart "
-		         "note=\"socket, group and db changes need a restart\"");
 	d->conf.ipfd.hook = c.ipfd.hook;
 	d->conf.ipfd.sync_interval_s = c.ipfd.sync_interval_s;
 	d->conf.ipfd.batch_window_us = c.ipfd.batch_window_us;

@@ -345,3 +345,37 @@ Test(conf, a_list_longer_than_its_maximum_is_refused)
 	cr_assert_eq(conf_list_each(in, collect, out, err, sizeof err), -1);
 	cr_assert(strstr(err, "entries") != NULL, "%s", err);
 }
+
+Test(conf, every_restart_key_is_a_known_key)
+{
+	struct conf c;
+
+	conf_defaults(&c);
+	cr_assert_not_null(conf_restart_key(0));
+	for (int i = 0; conf_restart_key(i) != NULL; i++)
+		cr_assert_eq(conf_differs(conf_restart_key(i), &c, &c), 0, "%s", conf_restart_key(i));
+}
+
+Test(conf, restart_keys_name_what_changed_for_that_program_only)
+{
+	struct conf a, b;
+	char out[256];
+
+	conf_defaults(&a);
+	b = a;
+	conf_restart_keys(CONF_AUTHD | CONF_IPFD | CONF_CID, &a, &b, out, sizeof out);
+	cr_assert_str_eq(out, "");
+	snprintf(b.cid.listen, sizeof b.cid.listen, "127.0.0.1:9");
+	b.cid.threads = a.cid.threads + 1;
+	b.ipfd.sync_interval_s = a.ipfd.sync_interval_s + 1;      /* applies live */
+	snprintf(b.cid.host_map, sizeof b.cid.host_map, "x=y");    /* applies live */
+	conf_restart_keys(CONF_CID, &a, &b, out, sizeof out);
+	cr_assert_str_eq(out, "cid.listen,cid.threads");
+	conf_restart_keys(CONF_AUTHD | CONF_IPFD, &a, &b, out, sizeof out);
+	cr_assert_str_eq(out, "");
+	b.db.busy_timeout_ms = a.db.busy_timeout_ms + 1;
+	conf_restart_keys(CONF_IPFD, &a, &b, out, sizeof out);
+	cr_assert_str_eq(out, "db.busy_timeout_ms");
+	conf_restart_keys(CONF_CID, &a, &b, out, 12);
+	cr_assert_str_eq(out, "db.busy_tim", "a short buffer is cut, not overrun");
+}
