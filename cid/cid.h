@@ -47,7 +47,7 @@ struct cid_hostmap {
 	char service[NAME_MAX_LEN + 1];
 };
 
-/* The [cid] settings, parsed once. */
+/* The settings cid applies, built at start and again on SIGHUP. */
 struct cid_conf {
 	struct addr proxies[CONF_LIST_MAX];
 	int n_proxies;
@@ -324,8 +324,13 @@ void metrics_render(struct buf *b, struct cache *c);
 
 struct tmpl_set;
 
+/*
+ * What SIGHUP replaces (cc, tmpl, css) changes only under live_lock held
+ * for writing; cid_handle holds it for reading while it answers.
+ */
 struct cid {
-	const struct conf *conf;
+	const struct conf *conf;             /* as started: what only a restart changes */
+	pthread_rwlock_t live_lock;
 	struct cid_conf cc;
 	struct cache cache;
 	struct follower follower;
@@ -340,7 +345,6 @@ struct cid {
 void cid_handle(struct http_req *r, void *arg);
 /* The monitor listener's: /metrics and /healthz. */
 void cid_handle_monitor(struct http_req *r, void *arg);
-/* Reads the stylesheet cid's pages use. 0 or -1 with err. */
 /* Fills in from the request (service may be overridden, e.g. by /go/NAME). */
 void cid_check_in(struct http_req *r, const struct cid *cid, const char *service,
                   struct check_in *in);

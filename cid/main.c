@@ -22,7 +22,24 @@ static struct cid cid;
 static int
 startup_check(const struct conf *c, char *err, size_t errlen)
 {
-	return cid_conf_build(c, &cid.cc, err, errlen);
+	struct cid_conf cc;
+
+	return cid_conf_build(c, &cc, err, errlen);
+}
+
+/*
+ * A writer waits for the requests being answered, and requests that come
+ * after it wait for it: a steady stream of checks cannot hold off a reload.
+ */
+static void
+live_lock_init(void)
+{
+	pthread_rwlockattr_t a;
+
+	pthread_rwlockattr_init(&a);
+	pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&cid.live_lock, &a);
+	pthread_rwlockattr_destroy(&a);
 }
 
 #define MONITOR_CONNS 16          /* connections of the monitor listener */
@@ -72,15 +89,56 @@ listen_monitor(void)
 	return srv;
 }
 
+/* cid's pages without templates or stylesheet are plain text or unstyled: a warning, not an error. */
 static void
-load_templates(void)
+load_templates(const struct conf *c, struct tmpl_set **tmpl, char **css, size_t *css_len)
 {
 	char err[512];
 
-	if ((cid.tmpl = tmpl_load(conf.authd.web_dir, err, sizeof err)) == NULL)
+	*css = NULL;
+	*css_len = 0;
+	if ((*tmpl = tmpl_load(c->authd.web_dir, err, sizeof err)) == NULL)
 		log_warn("event=templates error=\"%s\" effect=\"error pages in plain text\"", err);
-	else if ((cid.css = tmpl_load_css(conf.authd.web_dir, &cid.css_len, err, sizeof err)) == NULL)
+	else if ((*css = tmpl_load_css(c->authd.web_dir, css_len, err, sizeof err)) == NULL)
 		log_warn("event=templates error=\"%s\" effect=\"pages without style\"", err);
+}
+
+/*
+ * SIGHUP: the config file again. host_map, trusted proxies, the cookie's
+ * settings, the portal's URL, templates and log level apply now; keys read
+ * only at start are named. Either way serve() then asks the follower for a
+ * full reload from the store.
+ */
+static void
+reload(void)
+{
+	struct conf c;
+	struct cid_conf cc;
+	struct tmpl_set *tmpl, *old_tmpl;
+	char err[512], *css, *old_css;
+	size_t css_len;
+
+	if (daemon_reread(CONF_CID, &conf, &c) == -1)
+		return;
+	if (cid_conf_build(&c, &cc, err, sizeof err) == -1) {
+		log_err("event=reload result=failed file=%s error=\"%s\" effect=kept_old_config", c.file,
+		        err);
+		return;
+	}
+	load_templates(&c, &tmpl, &css, &css_len);
+	pthread_rwlock_wrlock(&cid.live_lock);
+	old_tmpl = cid.tmpl;
+	old_css = cid.css;
+	cid.cc = cc;
+	cid.tmpl = tmpl;
+	cid.css = css;
+	cid.css_len = css_len;
+	pthread_rwlock_unlock(&cid.live_lock);
+	tmpl_free(old_tmpl);
+	free(old_css);
+	log_set_level(c.log_level);
+	log_info("event=reload result=ok file=%s host_map=%d trusted_proxies=%d "
+	         "effect=\"full reload from the store\"", c.file, cc.n_map, cc.n_proxies);
 }
 
 static void
@@ -90,7 +148,7 @@ serve(const sigset_t *waitmask)
 		sigsuspend(waitmask);
 		if (daemon_reload) {
 			daemon_reload = 0;
-			log_info("event=reload result=ok reason=SIGHUP effect=\"full reload from the store\"");
+			reload();
 			follow_request_snapshot(&cid.follower);
 		}
 	}
@@ -106,11 +164,14 @@ main(int argc, char **argv)
 
 	daemon_start_check("cid", argc, argv, &o, &conf, startup_check);
 	cid.conf = &conf;
+	if (cid_conf_build(&conf, &cid.cc, err, sizeof err) == -1)
+		fatal("%s", err);
+	live_lock_init();
 	daemon_signals(&waitmask);
 	if (cache_init(&cid.cache, conf.cid.refresh_ms * 4 > CID_STALE_MIN_MS ?
 	                           conf.cid.refresh_ms * 4 : CID_STALE_MIN_MS) == -1)
 		fatal("out of memory");
-	load_templates();
+	load_templates(&conf, &cid.tmpl, &cid.css, &cid.css_len);
 	srv = listen_http();
 	mon = listen_monitor();
 	if (daemon_drop_privileges(conf.cid.user, err, sizeof err) == -1)

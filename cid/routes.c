@@ -352,9 +352,10 @@ handle(struct http_req *r, struct cid *cid, const struct route *table)
 			http_reply(r, 405, "text/plain; charset=utf-8", "method not allowed\n", 19);
 			return;
 		}
-		if ((rt->flags & R_PROXY_ONLY) && !from_proxy(r, cid))
-			return;
-		rt->fn(r, cid);
+		pthread_rwlock_rdlock(&cid->live_lock);
+		if (!(rt->flags & R_PROXY_ONLY) || from_proxy(r, cid))
+			rt->fn(r, cid);
+		pthread_rwlock_unlock(&cid->live_lock);
 		return;
 	}
 	http_reply(r, 404, "text/plain; charset=utf-8", "not found\n", 10);
