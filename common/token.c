@@ -276,7 +276,8 @@ keyring_add(struct store *s, const struct keyring *kr, int64_t now, int64_t acti
 /*
  * A current key older than rotate_s is replaced by one signing from now; then,
  * if no key is waiting to activate, one is added for when the current one's
- * period ends.
+ * period ends. Last, expired keys leave the store: they verify nothing, and
+ * without this the table would grow by a row every rotation.
  */
 int
 keyring_ensure(struct store *s, int64_t now, int64_t rotate_s, int *added)
@@ -307,7 +308,7 @@ keyring_ensure(struct store *s, int64_t now, int64_t rotate_s, int *added)
 			return rc;
 		(*added)++;
 	}
-	return STORE_OK;
+	return store_key_del_expired(s, now, NULL);
 }
 
 int

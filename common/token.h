@@ -53,7 +53,8 @@ const struct store_key *keyring_current(const struct keyring *kr, int64_t now);
 const struct store_key *keyring_find(const struct keyring *kr, uint32_t kid, int64_t now);
 /*
  * Makes sure the ring holds a current key and a next one (activating within
- * rotate_s); adds what is missing. Keys verify for 2 * rotate_s after they stop signing.
+ * rotate_s); adds what is missing and deletes expired keys. Keys verify for
+ * 2 * rotate_s after they stop signing.
  */
 int keyring_ensure(struct store *s, int64_t now, int64_t rotate_s, int *added);
 /*

@@ -428,3 +428,23 @@ Test(keyring, rotate_signs_with_a_new_key_at_once, .init = keys_setup, .fini = k
 	cr_assert_eq(keyring_current(&kr, NOW + 60)->activates_at, NOW + 60);
 	cr_assert_eq(token_verify(&kr, NOW + 60, s, strlen(s), &got), TOKEN_OK);
 }
+
+Test(keyring, expired_keys_leave_the_store, .init = keys_setup, .fini = keys_teardown)
+{
+	struct store_key all[KEYRING_MAX];
+	struct keyring kr;
+	struct token t = sample(NOW + 30 * ROTATE), got;
+	char s[TOKEN_STR_MAX];
+	int added, n;
+
+	for (int i = 0; i <= 20; i++)
+		cr_assert_eq(keyring_ensure(ks, NOW + i * ROTATE, ROTATE, &added), STORE_OK);
+	cr_assert_eq(store_key_list(ks, 0, all, KEYRING_MAX, &n), STORE_OK);
+	cr_assert_leq(n, 4, "%d keys after 20 rotations: current, next, two verifying", n);
+	cr_assert_eq(keyring_load(ks, NOW + 20 * ROTATE, &kr), STORE_OK);
+	cr_assert_eq(token_sign(&kr, NOW + 20 * ROTATE, &t, s, sizeof s), 0);
+	cr_assert_eq(keyring_ensure(ks, NOW + 21 * ROTATE, ROTATE, &added), STORE_OK);
+	cr_assert_eq(keyring_load(ks, NOW + 21 * ROTATE, &kr), STORE_OK);
+	cr_assert_eq(token_verify(&kr, NOW + 21 * ROTATE, s, strlen(s), &got), TOKEN_OK,
+	             "the previous key still verifies after the prune");
+}
