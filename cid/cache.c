@@ -339,27 +339,12 @@ cache_right_locked(const struct cache *c, const uint8_t sid[SID_BYTES])
 	return find_sid(&c->d, sid);
 }
 
-struct cache_right *
-cache_right_id_locked(const struct cache *c, int64_t id)
-{
-	return find_id(&c->d, id);
-}
-
 const struct cache_service *
 cache_service_locked(const struct cache *c, const char *name)
 {
 	int at;
 
 	return svc_index(&c->d, name, &at) ? &c->d.svcs[at] : NULL;
-}
-
-const struct cache_service *
-cache_service_id_locked(const struct cache *c, int64_t id)
-{
-	for (int i = 0; i < c->d.n_svcs; i++)
-		if (c->d.svcs[i].id == id)
-			return &c->d.svcs[i];
-	return NULL;
 }
 
 void

@@ -120,9 +120,7 @@ void cache_unlock(struct cache *c);
 /* Under a lock: */
 int cache_usable_locked(const struct cache *c);
 struct cache_right *cache_right_locked(const struct cache *c, const uint8_t sid[SID_BYTES]);
-struct cache_right *cache_right_id_locked(const struct cache *c, int64_t id);
 const struct cache_service *cache_service_locked(const struct cache *c, const char *name);
-const struct cache_service *cache_service_id_locked(const struct cache *c, int64_t id);
 /* Records a validated use at now (lock-free on the right itself). */
 void cache_seen(struct cache_right *r, int64_t now);
 

@@ -20,12 +20,6 @@ usage(const char *name)
 }
 
 void
-daemon_start(const char *name, int argc, char **argv, struct daemon_opts *o, struct conf *c)
-{
-	daemon_start_check(name, argc, argv, o, c, NULL);
-}
-
-void
 daemon_start_check(const char *name, int argc, char **argv, struct daemon_opts *o,
                    struct conf *c, int (*check)(const struct conf *c, char *err, size_t errlen))
 {

@@ -21,16 +21,11 @@ extern volatile sig_atomic_t daemon_stop;     /* SIGTERM, SIGINT */
 extern volatile sig_atomic_t daemon_reload;   /* SIGHUP */
 
 /*
- * Parses argv, loads the config into c, starts logging as name. On -n prints
- * "NAME: FILE: ok" and exits 0; on any error prints one line and exits 1
- * (2 for usage). Returns only when the daemon should run.
- */
-void daemon_start(const char *name, int argc, char **argv, struct daemon_opts *o,
-                  struct conf *c);
-/*
- * daemon_start, with check (when not NULL) run after the config loads and
- * before "-n" answers ok: a program's own start-up checks (e.g. its templates).
- * 0 passes; -1 prints "NAME: err" and exits 1, for -n and a normal start alike.
+ * Parses argv, loads the config into c, runs check (when not NULL: the
+ * program's own start-up checks, e.g. its templates) and starts logging as
+ * name. On -n prints "NAME: FILE: ok" and exits 0; a failed load or check
+ * prints "NAME: err" and exits 1, for -n and a normal start alike (2 for
+ * usage). Returns only when the daemon should run.
  */
 void daemon_start_check(const char *name, int argc, char **argv, struct daemon_opts *o,
                         struct conf *c, int (*check)(const struct conf *c, char *err,

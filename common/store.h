@@ -32,7 +32,6 @@
 #define HASH_MAX_LEN   160   /* self-describing password hash string */
 #define SID_HEX_LEN    32    /* 16 random bytes as hex */
 #define GUARDS_MAX     16    /* guarded endpoints per service */
-#define REASON_MAX_LEN 24
 #define AUDIT_TEXT_MAX 256
 #define KEY_SECRET_LEN 32
 #define KEYRING_MAX    8

@@ -3,7 +3,8 @@
  * helpers the other store_sqlite_*.c files share.
  *
  * Every connection runs WAL with synchronous=NORMAL (a commit is durable
- * against a crash of the process, and against power loss once checkpointed),
+ * against a crash of the process at once, and against power loss once
+ * store_maintain has flushed the log, within about 100 ms: see below),
  * foreign keys on, and waits at most busy_timeout_ms for a write turn (see
  * sq_begin and store_sqlite_wlock.c).
  */

@@ -13,7 +13,8 @@
  *
  * Files: main.c start-up and event loop, ctl.c control socket, ops.c admit
  * and revoke batches, sync.c store -> kernel rebuild, mirror.c what ipfd put in
- * each set, nft.c the only user of libnftnl/libmnl.
+ * each set; nft.c, nft_rule.c and nft_read.c (with nft_int.h) are the only
+ * users of libnftnl/libmnl.
  */
 
 #include <stddef.h>
