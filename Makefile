@@ -46,11 +46,8 @@ BENCH_BIN  = $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
 TOOL_BIN   = $(patsubst tests/tools/%.c,$(B)/tests/tools/%,$(wildcard tests/tools/*.c))
 BINS       = $(B)/authd $(B)/ipfd $(B)/cid $(B)/sekishoctl
 
-# Objects of the daemons that unit tests may link (everything but main.c).
-AUTHD_LIB  = $(filter-out %/main.o,$(AUTHD_OBJ))
-IPFD_LIB   = $(filter-out %/main.o,$(IPFD_OBJ))
-CID_LIB    = $(filter-out %/main.o,$(CID_OBJ))
-CTL_LIB    = $(filter-out %/main.o,$(CTL_OBJ))
+# Each program but its main.c, as an archive that unit tests and benchmarks link.
+PROG_LIBS  = $(B)/libauthd.a $(B)/libipfd.a $(B)/libcid.a $(B)/libctl.a
 
 all: $(BINS)
 
@@ -69,6 +66,13 @@ $(O)/gen/migrations.o: $(B)/gen/migrations.c
 $(B)/libcommon.a: $(COMMON_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
+$(B)/libauthd.a: $(filter-out %/main.o,$(AUTHD_OBJ))
+$(B)/libipfd.a:  $(filter-out %/main.o,$(IPFD_OBJ))
+$(B)/libcid.a:   $(filter-out %/main.o,$(CID_OBJ))
+$(B)/libctl.a:   $(filter-out %/main.o,$(CTL_OBJ))
+$(PROG_LIBS):
+	rm -f $@ && ar rcs $@ $^
+
 $(B)/authd: $(AUTHD_OBJ) $(B)/libcommon.a
 	$(CC) -o $@ $^ $(REQLDFLAGS) $(HTTPLIBS) $(LIBS)
 
@@ -81,20 +85,28 @@ $(B)/ipfd: $(IPFD_OBJ) $(B)/libcommon.a
 $(B)/sekishoctl: $(CTL_OBJ) $(B)/libcommon.a
 	$(CC) -o $@ $^ $(REQLDFLAGS) $(LIBS)
 
-# Each unit test links the common library, the test helpers and the
-# non-main objects of every program, so a test can reach any module.
-$(B)/tests/%: tests/unit/%.c $(TLIB_OBJ) $(AUTHD_LIB) $(CID_LIB) $(IPFD_LIB) $(CTL_LIB) $(B)/libcommon.a
+# Each unit test links the test helpers, the archive of the program it tests
+# (the table below; tests of common/ code link none) and libcommon.a, so two
+# programs may each have a global of the same name.
+T_ = $(B)/tests/test_
+$(T_)admin_form $(T_)clientip $(T_)entry $(T_)portal $(T_)throttle: $(B)/libauthd.a
+$(T_)mirror $(T_)nft:                                                $(B)/libipfd.a
+$(T_)cache $(T_)check:                                               $(B)/libcid.a
+$(T_)ctl:                                                            $(B)/libctl.a
+
+$(B)/tests/%: tests/unit/%.c $(TLIB_OBJ) $(B)/libcommon.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLCFLAGS) -Itests/lib -o $@ $(filter %.c %.o %.a,$^) $(REQLDFLAGS) $(HTTPLIBS) $(NFTLIBS) $(LIBS) -lcriterion
+	$(CC) $(ALLCFLAGS) -Itests/lib -o $@ $(filter %.c %.o,$^) $(filter-out %/libcommon.a,$(filter %.a,$^)) \
+	    $(B)/libcommon.a $(REQLDFLAGS) $(HTTPLIBS) $(NFTLIBS) $(LIBS) -lcriterion
 
 # Helper programs for the system tests and benchmarks (e.g. mkcode).
 $(B)/tests/tools/%: tests/tools/%.c $(B)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -o $@ $(filter %.c %.o %.a,$^) $(REQLDFLAGS) $(LIBS)
 
-$(B)/bench/%: bench/%.c $(AUTHD_LIB) $(CID_LIB) $(IPFD_LIB) $(B)/libcommon.a
+$(B)/bench/%: bench/%.c $(B)/libauthd.a $(B)/libcid.a $(B)/libipfd.a $(B)/libcommon.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLCFLAGS) -o $@ $(filter %.c %.o %.a,$^) $(REQLDFLAGS) $(HTTPLIBS) $(NFTLIBS) $(LIBS)
+	$(CC) $(ALLCFLAGS) -o $@ $(filter %.c %.a,$^) $(REQLDFLAGS) $(HTTPLIBS) $(NFTLIBS) $(LIBS)
 
 deps:
 	@sh .ci/deps.sh
