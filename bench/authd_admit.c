@@ -27,18 +27,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "../authd/authd.h"
 #include "log.h"
 #include "passwd.h"
-
-static int64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static int
 cmp64(const void *a, const void *b)
@@ -74,7 +66,7 @@ seed(const struct conf *c, const char *prefix, int n, const char *pw)
 {
 	char hash[HASH_MAX_LEN + 1], name[NAME_MAX_LEN + 1], err[256];
 	struct store *s = open_store(c);
-	int64_t id, t0 = now_us();
+	int64_t id, t0 = clock_mono_us();
 
 	if (passwd_hash(pw, &passwd_default, hash, sizeof hash, err, sizeof err) == -1) {
 		fprintf(stderr, "authd_admit: %s\n", err);
@@ -87,7 +79,7 @@ seed(const struct conf *c, const char *prefix, int n, const char *pw)
 			return 1;
 		}
 	}
-	printf("seed users=%d seconds=%.1f\n", n, (double)(now_us() - t0) / 1e6);
+	printf("seed users=%d seconds=%.1f\n", n, (double)(clock_mono_us() - t0) / 1e6);
 	store_close(s);
 	return 0;
 }
@@ -97,7 +89,7 @@ struct phase { int64_t *total, *path, *store, *fw, *code, start; };
 static void
 sleep_until_us(int64_t t)
 {
-	int64_t d = t - now_us();
+	int64_t d = t - clock_mono_us();
 	struct timespec ts = { d / 1000000, (long)(d % 1000000) * 1000 };
 
 	if (d > 0)
@@ -158,17 +150,17 @@ admit(const struct conf *c, const char *service, const char *user, int n, int ga
 	struct maintainer m = { c, 0 };
 	pthread_t mt;
 	pthread_create(&mt, NULL, maintainer_main, &m);
-	ph.start = now_us();
+	ph.start = clock_mono_us();
 	for (int i = 0; i < n; i++) {
 		int64_t t0;
 
 		if (gap_us > 0 && i > 0)
 			sleep_until_us(ph.start + (int64_t)i * gap_us);
-		t0 = now_us();
+		t0 = clock_mono_us();
 
 		in.now = time(NULL);
 		admit_run(s, fw, &in, &out);
-		ph.total[i] = now_us() - t0;
+		ph.total[i] = clock_mono_us() - t0;
 		ph.store[i] = (int64_t)(out.ms_store * 1000);
 		ph.fw[i] = (int64_t)(out.ms_fw * 1000);
 		ph.code[i] = (int64_t)(out.ms_code * 1000);
@@ -217,7 +209,7 @@ hash(int n)
 		fprintf(stderr, "authd_admit: %s\n", err);
 		return 1;
 	}
-	w0 = now_us();
+	w0 = clock_mono_us();
 	c0 = cpu_us();
 	for (int i = 0; i < n; i++)
 		if (passwd_verify("bench-password", h, err, sizeof err) != 1) {
@@ -226,7 +218,7 @@ hash(int n)
 		}
 	printf("hash n=%d params=ln%d,r%d,p%d cpu_ms=%.1f wall_ms=%.1f\n", n, passwd_default.ln,
 	       passwd_default.r, passwd_default.p, (double)(cpu_us() - c0) / n / 1000,
-	       (double)(now_us() - w0) / n / 1000);
+	       (double)(clock_mono_us() - w0) / n / 1000);
 	return 0;
 }
 

@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "clock.h"
 #include "addr.h"
 #include "conf.h"
 #include "ipc.h"
@@ -31,15 +32,6 @@
 extern char **environ;
 
 static struct conf cf;
-
-static int64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /* The i-th client address: 10.64.0.0 + i. */
 static struct addr
@@ -96,7 +88,7 @@ cmd_seed(int n)
 	struct store *s;
 	struct addr ip;
 	char err[256], name[NAME_MAX_LEN + 1];
-	int64_t now = time(NULL), svc, uid, t0 = now_us();
+	int64_t now = time(NULL), svc, uid, t0 = clock_mono_us();
 	int i;
 
 	if ((s = store_open(&cf.db, STORE_OPEN_CREATE | STORE_OPEN_MIGRATE, err, sizeof err)) == NULL)
@@ -111,7 +103,7 @@ cmd_seed(int n)
 			die("admit", store_error(s));
 	}
 	printf("seed rights=%d service_id=%" PRId64 " seconds=%.1f\n", n, svc,
-	       (double)(now_us() - t0) / 1e6);
+	       (double)(clock_mono_us() - t0) / 1e6);
 	store_close(s);
 	return 0;
 }
@@ -135,10 +127,10 @@ admit_worker(void *arg)
 	if ((c = ipc_connect(cf.ipfd.socket, 10000, err, sizeof err)) == NULL)
 		die("connect", err);
 	for (i = 0; i < w->n; i++) {
-		t = now_us();
+		t = clock_mono_us();
 		if (ipc_call(c, IPC_ADMIT, w->first + i, 0, &rep, err, sizeof err) == -1)
 			die("admit", err);
-		w->lat[i] = now_us() - t;
+		w->lat[i] = clock_mono_us() - t;
 		if (rep.status != IPC_OK && w->errors++ == 0)
 			fprintf(stderr, "ipfd_load: admit %" PRId64 ": %s %s\n", w->first + i,
 			        ipc_status_str(rep.status), rep.msg);
@@ -165,7 +157,7 @@ cmd_admit(int64_t first, int64_t n, int threads)
 	if (w == NULL || lat == NULL)
 		die("admit", "out of memory");
 	per = n / threads;
-	t0 = now_us();
+	t0 = clock_mono_us();
 	for (k = 0; k < threads; k++) {
 		w[k].first = first + k * per;
 		w[k].n = k == threads - 1 ? n - k * per : per;
@@ -176,7 +168,7 @@ cmd_admit(int64_t first, int64_t n, int threads)
 		pthread_join(w[k].th, NULL);
 		errors += w[k].errors;
 	}
-	total = now_us() - t0;
+	total = clock_mono_us() - t0;
 	for (i = 0; i < n; i++)
 		sum += lat[i];
 	qsort(lat, (size_t)n, sizeof *lat, cmp64);
@@ -198,10 +190,10 @@ cmd_sync(void)
 
 	if ((c = ipc_connect(cf.ipfd.socket, 60000, err, sizeof err)) == NULL)
 		die("connect", err);
-	t = now_us();
+	t = clock_mono_us();
 	if (ipc_call(c, IPC_SYNC, 0, 0, &rep, err, sizeof err) == -1)
 		die("sync", err);
-	t = now_us() - t;
+	t = clock_mono_us() - t;
 	if (rep.status != IPC_OK)
 		die("sync", rep.msg);
 	if (ipc_call(c, IPC_STATUS, 0, 0, &rep, err, sizeof err) == -1)
@@ -224,7 +216,7 @@ cmd_nft(int64_t first, int64_t n, const char *set, int shell)
 	char elem[96], line[192], ipbuf[ADDR_STR_MAX];
 	char *direct[] = { "nft", "add", "element", "inet", "nftbench", (char *)set, elem, NULL };
 	char *viash[] = { "sh", "-c", line, NULL };
-	int64_t *lat = calloc((size_t)n, sizeof *lat), t, i, t0 = now_us();
+	int64_t *lat = calloc((size_t)n, sizeof *lat), t, i, t0 = clock_mono_us();
 	struct addr ip;
 	pid_t pid;
 	int st;
@@ -235,15 +227,15 @@ cmd_nft(int64_t first, int64_t n, const char *set, int shell)
 		ip = client_ip(first + i);
 		snprintf(elem, sizeof elem, "{ %s timeout 3600s }", addr_str(&ip, ipbuf, sizeof ipbuf));
 		snprintf(line, sizeof line, "/usr/sbin/nft add element inet nftbench %s '%s'", set, elem);
-		t = now_us();
+		t = clock_mono_us();
 		if (posix_spawn(&pid, shell ? "/bin/sh" : "/usr/sbin/nft", NULL, NULL,
 		                shell ? viash : direct, environ) != 0)
 			die("nft", strerror(errno));
 		if (waitpid(pid, &st, 0) == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
 			die("nft", "nft add element failed");
-		lat[i] = now_us() - t;
+		lat[i] = clock_mono_us() - t;
 	}
-	t = now_us() - t0;
+	t = clock_mono_us() - t0;
 	qsort(lat, (size_t)n, sizeof *lat, cmp64);
 	printf("%s n=%" PRId64 " p50_us=%" PRId64 " p99_us=%" PRId64 " per_admission_us=%.1f\n",
 	       shell ? "nftsh" : "nft", n, lat[n / 2], lat[n * 99 / 100], (double)t / (double)n);
