@@ -1,27 +1,30 @@
 #include "clock.h"
 
-int64_t
-clock_mono_us(void)
+static int64_t
+clock_ns(clockid_t id)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t
+clock_mono_us(void)
+{
+	return clock_ns(CLOCK_MONOTONIC) / 1000;
 }
 
 int64_t
 clock_mono_ms(void)
 {
-	return clock_mono_us() / 1000;
+	return clock_ns(CLOCK_MONOTONIC) / 1000000;
 }
 
 int64_t
 clock_wall_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return clock_ns(CLOCK_REALTIME) / 1000000;
 }
 
 void
