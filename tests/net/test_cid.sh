@@ -43,40 +43,18 @@ touch_interval_ms = 200
 refresh_ms = 100
 EOF
 
+# One service's server: the shipped door snippet (dist/nginx/sekisho-door.conf),
+# included as docs/deploy.md says, in front of the python app.
 nginx_server() {   # port service
 	cat <<EOF
 	server {
 		listen 127.0.0.1:$1;
-		location = /_sekisho/auth {
-			internal;
-			proxy_pass http://cid;
-			proxy_http_version 1.1;
-			proxy_set_header Connection "";
-			proxy_method GET;
-			proxy_pass_request_body off;
-			proxy_set_header Content-Length "";
-			proxy_set_header X-Sekisho-Service $2;
-			proxy_set_header X-Forwarded-For \$remote_addr;
-			proxy_set_header X-Forwarded-Proto \$scheme;
-		}
-		location /_sekisho/ {
-			proxy_pass http://cid;
-			proxy_http_version 1.1;
-			proxy_set_header Connection "";
-			proxy_set_header Host \$host;
-			proxy_set_header X-Sekisho-Service $2;
-			proxy_set_header X-Forwarded-For \$remote_addr;
-			proxy_set_header X-Forwarded-Proto \$scheme;
-		}
+		set \$sekisho_service $2;
+		set \$sekisho_portal $PORTAL;
+		include $SEKISHO_TOP/dist/nginx/sekisho-door.conf;
 		location / {
-			auth_request /_sekisho/auth;
-			auth_request_set \$sekisho_user \$upstream_http_x_sekisho_user;
-			error_page 401 = @portal;
 			proxy_set_header X-Remote-User \$sekisho_user;
 			proxy_pass http://svc/$2/;
-		}
-		location @portal {
-			return 302 $PORTAL/?service=$2;
 		}
 	}
 EOF
@@ -98,7 +76,7 @@ http {
 	fastcgi_temp_path $T/nginx/fastcgi;
 	uwsgi_temp_path $T/nginx/uwsgi;
 	scgi_temp_path $T/nginx/scgi;
-	upstream cid { server 127.0.0.1:8081; keepalive 32; }
+	upstream sekisho_cid { server 127.0.0.1:8081; keepalive 32; }
 	upstream svc { server 127.0.0.1:9000; }
 $(nginx_server 8080 lab)
 $(nginx_server 8082 other)
