@@ -34,6 +34,9 @@ TAP_FAILED=0
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 NET_HELPERS="$SEKISHO_TOP/tests/net"
+# enum end_reason (common/store.h), for the cases that read or bend the store directly.
+END_REVOKED=5
+END_REPLACED=6
 
 net_cleanup() {
 	set +e

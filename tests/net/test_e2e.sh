@@ -87,7 +87,7 @@ expect "admitted to lab is not admitted to wiki (firewall)" 000 "$(web_get c1 10
 old=$(right_of alice lab)
 expect "alice logs in again from the same address" "200 2 $LAB" "$(web_login c1 10.0.1.2 alice lab)"
 new=$(right_of alice lab)
-check "the new right replaced the old one" sh -c "[ -n '$new' ] && [ '$new' != '$old' ] && [ \$(sqlite3 '$DB' 'SELECT end_reason FROM rights WHERE id = $old') = 6 ]"
+check "the new right replaced the old one" sh -c "[ -n '$new' ] && [ '$new' != '$old' ] && [ \$(sqlite3 '$DB' 'SELECT end_reason FROM rights WHERE id = $old') = $END_REPLACED ]"
 expect "the old cookie is refused" 401 "$(door lab 10.0.1.2 "$ALICE")"
 ALICE=$(web_cookie 10.0.1.2 2)
 expect "the replacement kept the address open and the new cookie works" 200 "$(web_get c1 10.0.1.2 "$LAB")"

@@ -287,7 +287,7 @@ nft_gw flush ruleset
 check "after a large rebuild ipfd still sees nft flush ruleset at once" \
 	wait_for 3 nft_gw list chain inet sekisho s1
 check "and the rebuilt table keeps the admitted client" tcp_ok c1 10.0.9.2 80
-sqlite3 "$T/db.sqlite" "UPDATE rights SET ended_at = unixepoch(), end_reason = 5 WHERE sid LIKE 'bulk%';
+sqlite3 "$T/db.sqlite" "UPDATE rights SET ended_at = unixepoch(), end_reason = $END_REVOKED WHERE sid LIKE 'bulk%';
 	UPDATE services SET cap = 10 WHERE name = 'web'"
 ipfd_resync
 
