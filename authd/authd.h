@@ -345,8 +345,6 @@ struct throttle_ticket {
 	int took_ip, took_global;
 };
 
-/* The throttle's clock: monotonic milliseconds. */
-int64_t throttle_now_ms(void);
 /* The throttle's settings from the [authd] section. */
 void throttle_params_conf(const struct conf *c, struct throttle_params *p);
 /* slots: client addresses remembered at most. now_ms: the clock the caller will use. */

@@ -63,7 +63,7 @@ admit_attempt(struct req *q, struct store *st, const char *account, struct locko
 	snprintf(src->source, sizeof src->source, "%s", q->ipstr);
 	if (account != NULL && lockout_source(q, st, account, src) == -1)
 		return AUTHN_STORE_DOWN;
-	if (throttle_check(q->a->throttle, q->ipstr, src->flags, throttle_now_ms(), retry_s) == -1)
+	if (throttle_check(q->a->throttle, q->ipstr, src->flags, clock_mono_ms(), retry_s) == -1)
 		return AUTHN_THROTTLED;
 	if (account == NULL)
 		return AUTHN_OK;

@@ -58,7 +58,7 @@ run_job(struct authd *a, struct hash_job *j)
 	int match;
 
 	sem_take(&a->hash_sem);
-	if (throttle_begin(a->throttle, j->ip, j->flags, throttle_now_ms(), &tk, &j->retry_s) == -1) {
+	if (throttle_begin(a->throttle, j->ip, j->flags, clock_mono_ms(), &tk, &j->retry_s) == -1) {
 		j->result = AUTHN_THROTTLED;
 	} else {
 		match = passwd_verify(j->pw, j->hash, err, sizeof err);
@@ -66,7 +66,7 @@ run_job(struct authd *a, struct hash_job *j)
 			log_err("event=bad_password_hash error=\"%s\"", err);
 		j->result = match == 1 && j->account_ok ? AUTHN_OK : AUTHN_BAD;
 		throttle_done(a->throttle, j->ip, j->result == AUTHN_OK ? THROTTLE_OK : THROTTLE_FAILED,
-		              throttle_now_ms(), &tk);
+		              clock_mono_ms(), &tk);
 	}
 	sem_post(&a->hash_sem);
 }

@@ -226,15 +226,6 @@ global_refill(struct throttle *t, int64_t now_ms)
 	t->global_ms = now_ms;
 }
 
-int64_t
-throttle_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void
 throttle_params_conf(const struct conf *c, struct throttle_params *p)
 {
