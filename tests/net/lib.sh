@@ -16,6 +16,7 @@
 #   wait_tcp HOST ADDR PORT [S]      until ADDR:PORT accepts from HOST
 #   ok NAME / not_ok NAME [WHY]      TAP lines;  check NAME CMD...  runs CMD, prints either
 #   tap_done                         "1..N", exit status 1 when a case failed
+#   json_field PATH                  a field of the JSON on stdin (sekishoctl --json)
 #
 # Environment (set by tests/run-all.sh; defaults for running a file alone):
 #   SEKISHO_BUILD  absolute build dir      SEKISHO_TOP  repository root
@@ -137,6 +138,15 @@ wait_for() {   # seconds cmd...
 		[ "$(date +%s)" -ge "$deadline" ] && return 1
 		sleep 0.1
 	done
+}
+
+# One field of the JSON on stdin (sekishoctl --json), by a dotted path.
+json_field() {   # path, e.g. ipfd.state
+	"$PY" -c 'import json, sys
+v = json.load(sys.stdin)
+for k in sys.argv[1].split("."):
+    v = v[k]
+print(v)' "$1"
 }
 
 # A TCP client that exchanges one line with an echo server (tests/net/tcp.py).

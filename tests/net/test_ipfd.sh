@@ -54,7 +54,7 @@ udp_refused() { ! udp_ok "$@"; }
 no_chain() { ! nft_gw list chain inet sekisho "$1" >/dev/null 2>&1; }
 not_in_set() { ! set_has "$@"; }
 starts_with() { case $1 in "$2"*) return 0 ;; esac; return 1; }
-ipfd_serves() { bg_alive ipfd && ctl status | grep -q 'ipfd: *up'; }
+ipfd_serves() { bg_alive ipfd && [ "$(ctl status --json | json_field ipfd.state)" = up ]; }
 syncs() { grep -c 'event=sync scope=all' "$T/ipfd.log"; }
 # SIGHUP: ipfd re-reads the config and rebuilds from the store; returns after that sync.
 ipfd_resync() {
