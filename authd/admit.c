@@ -155,7 +155,7 @@ admit_run(struct store *st, struct fwc *fw, const struct admit_in *in, struct ad
 				        (long long)a.adm.right.id, err);
 			return;
 		}
-		out->ms_code = elapsed_s(&t0) * 1e3;
+		out->ms_code = clock_elapsed_ns(&t0) / 1e6;
 	}
 	if (a.outcome == ADMISSION_OK || a.outcome == ADMISSION_DENIED ||
 	    a.outcome == ADMISSION_FW_DOWN)

@@ -417,7 +417,4 @@ void ametrics_sweep(int ok);
 void ametrics_end(int reason);
 void ametrics_csrf_rejected(void);
 
-/* Seconds since an earlier monotonic reading. */
-double elapsed_s(const struct timespec *t0);
-
 #endif

@@ -33,15 +33,6 @@ static atomic_ullong ended[END_REASONS];
 static atomic_ullong sweeps_ok, sweeps_failed, csrf_rejected;
 static struct histogram login_hist, admission_hist;
 
-double
-elapsed_s(const struct timespec *t0)
-{
-	struct timespec t1;
-
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
 static void
 observe(struct histogram *h, double s)
 {

@@ -286,7 +286,7 @@ admit_and_answer(struct req *q, const struct store_user *u, const struct store_s
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	admit_run(st, q->a->fw, &in, &out);
-	ametrics_admission(out.outcome, elapsed_s(&t0));
+	ametrics_admission(out.outcome, clock_elapsed_ns(&t0) / 1e9);
 	log_admission(q, u, svc, &out);
 	http_log_kv(q->r, "user=%s service=%s admission=%s", u->name, svc->name,
 	            admit_outcome_str(out.outcome));
@@ -314,5 +314,5 @@ portal_login(struct req *q)
 	} else if (authenticate(q, &f, &u, &lr) == 0) {
 		lr = admit_and_answer(q, &u, &svc);
 	}
-	ametrics_login(lr, elapsed_s(&t0));
+	ametrics_login(lr, clock_elapsed_ns(&t0) / 1e9);
 }

@@ -120,15 +120,6 @@ cid_page(struct http_req *r, struct cid *cid, int status, const char *title, con
 	buf_free(&b);
 }
 
-static int64_t
-elapsed_ns(const struct timespec *t0)
-{
-	struct timespec t1;
-
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (int64_t)(t1.tv_sec - t0->tv_sec) * 1000000000 + (t1.tv_nsec - t0->tv_nsec);
-}
-
 /* Parses and decides; logs malformed input (rate-limited). Returns out->result. */
 static int
 run_check(struct http_req *r, struct cid *cid, const char *service, struct check_out *out)
@@ -183,7 +174,7 @@ route_auth(struct http_req *r, struct cid *cid)
 	} else {
 		http_reply(r, check_status(out.result), NULL, "", 0);
 	}
-	metrics_check(out.result, elapsed_ns(&t0));
+	metrics_check(out.result, clock_elapsed_ns(&t0));
 }
 
 /* The service's URL; 0 when the cache can answer and it exists, else the check's result. */
@@ -236,7 +227,7 @@ route_go(struct http_req *r, struct cid *cid)
 		portal_url(cid, name, url, sizeof url);
 		redirect(r, url);
 	}
-	metrics_check(out.result, elapsed_ns(&t0));
+	metrics_check(out.result, clock_elapsed_ns(&t0));
 }
 
 static void

@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include "admission.h"
+#include "clock.h"
 
 const char *
 admission_outcome_str(int outcome)
@@ -15,12 +16,6 @@ admission_outcome_str(int outcome)
 	case ADMISSION_FW_DOWN:    return "ipfd_unavailable";
 	default:                   return "unknown";
 	}
-}
-
-static double
-ms_between(const struct timespec *a, const struct timespec *b)
-{
-	return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
 }
 
 static int
@@ -61,15 +56,15 @@ void
 admission_run(struct store *st, const struct admission_fw *fw, int64_t user_id,
               int64_t service_id, const struct addr *ip, int64_t now, struct admission *out)
 {
-	struct timespec t0, t1;
+	struct timespec t0;
 	char err[160], rb[160];
 	int rc;
 
 	memset(out, 0, sizeof *out);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = store_admit(st, user_id, service_id, ip, now, &out->adm);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	out->ms_store = ms_between(&t0, &t1);
+	out->ms_store = clock_elapsed_ns(&t0) / 1e6;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if ((out->outcome = outcome_of(rc)) != ADMISSION_OK) {
 		if (out->outcome == ADMISSION_STORE_DOWN)
 			snprintf(out->why, sizeof out->why, "store: %.180s", store_error(st));
@@ -82,8 +77,7 @@ admission_run(struct store *st, const struct admission_fw *fw, int64_t user_id,
 		else
 			snprintf(out->why, sizeof out->why, "ipfd: %.180s", err);
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	out->ms_fw = ms_between(&t1, &t0);
+	out->ms_fw = clock_elapsed_ns(&t0) / 1e6;
 	follow_up(fw, service_id, &out->adm);
 }
 

@@ -27,6 +27,12 @@ clock_wall_ms(void)
 	return clock_ns(CLOCK_REALTIME) / 1000000;
 }
 
+int64_t
+clock_elapsed_ns(const struct timespec *t0)
+{
+	return clock_ns(CLOCK_MONOTONIC) - ((int64_t)t0->tv_sec * 1000000000 + t0->tv_nsec);
+}
+
 void
 clock_mono_after(struct timespec *ts, int64_t ms)
 {

@@ -10,6 +10,7 @@
 #include <microhttpd.h>
 
 #include "addr.h"
+#include "clock.h"
 #include "conns.h"
 #include "http.h"
 #include "httptls.h"
@@ -365,15 +366,6 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 	return MHD_YES;
 }
 
-static double
-elapsed_ms(const struct timespec *t0)
-{
-	struct timespec t1;
-
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (t1.tv_sec - t0->tv_sec) * 1e3 + (t1.tv_nsec - t0->tv_nsec) / 1e6;
-}
-
 /*
  * An int-valued connection info. MHD answers these with a pointer to an int
  * field, not to an aligned union: copy the int rather than read the member.
@@ -425,7 +417,7 @@ access_log(struct http_req *r)
 	tls_kv(r, tls, sizeof tls);
 	log_info("event=http server=%s ip=%s method=%s path=%s status=%d ms=%.3f%s%s%s",
 	         r->srv->name, ip, r->method, log_value(path, sizeof path, r->path),
-	         r->status, elapsed_ms(&r->start), tls, r->logkv[0] ? " " : "", r->logkv);
+	         r->status, clock_elapsed_ns(&r->start) / 1e6, tls, r->logkv[0] ? " " : "", r->logkv);
 }
 
 static void
