@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "clock.h"
 #include "conns.h"
 #include "log.h"
 
@@ -40,15 +41,6 @@ struct conns {
 	long refused;                /* since the last log line */
 	int64_t refused_logged_ms;
 };
-
-int64_t
-conns_now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
 
 static unsigned
 addr_hash(const struct addr *a)
@@ -95,7 +87,7 @@ count_drop(struct conns *cs, const struct addr *a)
 static void
 note_refused(struct conns *cs, const struct addr *a)
 {
-	int64_t now = conns_now_ms();
+	int64_t now = clock_mono_ms();
 	char ip[ADDR_STR_MAX];
 
 	cs->refused++;
@@ -119,7 +111,7 @@ conns_open(struct conns *cs, int fd, const struct addr *a, int *refused)
 		return NULL;
 	c->fd = fd;
 	c->addr = *a;
-	c->since_ms = conns_now_ms();
+	c->since_ms = clock_mono_ms();
 	c->exempt = addr_in(a, cs->exempt, cs->o.n_exempt);
 	pthread_mutex_lock(&cs->mu);
 	if (!c->exempt) {
@@ -178,7 +170,7 @@ conns_waiting(struct conns *cs, struct conn *c)
 		return;
 	pthread_mutex_lock(&cs->mu);
 	c->answering = 0;
-	c->since_ms = conns_now_ms();
+	c->since_ms = clock_mono_ms();
 	pthread_mutex_unlock(&cs->mu);
 }
 
@@ -226,17 +218,12 @@ reaper_main(void *arg)
 
 	pthread_mutex_lock(&cs->mu);
 	while (!cs->stop) {
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_nsec += CONNS_TICK_MS * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		clock_mono_after(&until, CONNS_TICK_MS);
 		pthread_cond_timedwait(&cs->wake, &cs->mu, &until);
 		if (cs->stop)
 			break;
 		pthread_mutex_unlock(&cs->mu);
-		conns_reap(cs, conns_now_ms());
+		conns_reap(cs, clock_mono_ms());
 		pthread_mutex_lock(&cs->mu);
 	}
 	pthread_mutex_unlock(&cs->mu);

@@ -66,6 +66,5 @@ void conns_waiting(struct conns *cs, struct conn *c);
 int conns_reap(struct conns *cs, int64_t now_ms);
 /* Connections held now by a (for tests and metrics). */
 int conns_count(struct conns *cs, const struct addr *a);
-int64_t conns_now_ms(void);
 
 #endif

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "clock.h"
 #include "conns.h"
 
 /*
@@ -82,7 +83,7 @@ Test(conns, exempt_addresses_have_no_per_address_limit_and_no_deadline)
 		c[i] = conns_open(cs, -1, &proxy, &refused);
 		cr_assert_not_null(c[i]);
 	}
-	cr_assert_eq(conns_reap(cs, conns_now_ms() + (DEADLINE_S + 1) * 1000LL), 0);
+	cr_assert_eq(conns_reap(cs, clock_mono_ms() + (DEADLINE_S + 1) * 1000LL), 0);
 	for (int i = 0; i < 10; i++)
 		conns_close(cs, c[i]);
 }
@@ -96,10 +97,10 @@ Test(conns, an_overdue_request_is_shut_down_once)
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	c = conns_open(cs, sv[0], &a1, &refused);
 	cr_assert_not_null(c);
-	cr_assert_eq(conns_reap(cs, conns_now_ms() + (DEADLINE_S - 1) * 1000LL), 0);
-	cr_assert_eq(conns_reap(cs, conns_now_ms() + (DEADLINE_S + 1) * 1000LL), 1);
+	cr_assert_eq(conns_reap(cs, clock_mono_ms() + (DEADLINE_S - 1) * 1000LL), 0);
+	cr_assert_eq(conns_reap(cs, clock_mono_ms() + (DEADLINE_S + 1) * 1000LL), 1);
 	cr_assert_eq(read(sv[1], &ch, 1), 0, "the peer sees the connection end");
-	cr_assert_eq(conns_reap(cs, conns_now_ms() + (DEADLINE_S + 2) * 1000LL), 0);
+	cr_assert_eq(conns_reap(cs, clock_mono_ms() + (DEADLINE_S + 2) * 1000LL), 0);
 	conns_close(cs, c);
 	close(sv[0]);
 	close(sv[1]);
@@ -113,10 +114,10 @@ Test(conns, no_deadline_while_answering_and_a_new_one_after)
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	c = conns_open(cs, sv[0], &a1, &refused);
 	conns_answering(cs, c);
-	cr_assert_eq(conns_reap(cs, conns_now_ms() + (DEADLINE_S + 1) * 1000LL), 0);
+	cr_assert_eq(conns_reap(cs, clock_mono_ms() + (DEADLINE_S + 1) * 1000LL), 0);
 	conns_waiting(cs, c);
-	cr_assert_eq(conns_reap(cs, conns_now_ms() + (DEADLINE_S - 1) * 1000LL), 0);
-	cr_assert_eq(conns_reap(cs, conns_now_ms() + (DEADLINE_S + 1) * 1000LL), 1);
+	cr_assert_eq(conns_reap(cs, clock_mono_ms() + (DEADLINE_S - 1) * 1000LL), 0);
+	cr_assert_eq(conns_reap(cs, clock_mono_ms() + (DEADLINE_S + 1) * 1000LL), 1);
 	conns_close(cs, c);
 	close(sv[0]);
 	close(sv[1]);
