@@ -99,6 +99,11 @@ $(B)/tests/%: tests/unit/%.c $(TLIB_OBJ) $(B)/libcommon.a
 	$(CC) $(ALLCFLAGS) -Itests/lib -o $@ $(filter %.c %.o,$^) $(filter-out %/libcommon.a,$(filter %.a,$^)) \
 	    $(B)/libcommon.a $(REQLDFLAGS) $(HTTPLIBS) $(NFTLIBS) $(LIBS) -lcriterion
 
+# The store contract suite runs once per backend: each test_store_contract_X
+# names its backend and links the one suite.
+CONTRACT_BIN = $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_store_contract_*.c))
+$(CONTRACT_BIN): tests/unit/store_contract.c tests/unit/store_contract.h
+
 # Helper programs for the system tests and benchmarks (e.g. mkcode).
 $(B)/tests/tools/%: tests/tools/%.c $(B)/libcommon.a
 	@mkdir -p $(dir $@)

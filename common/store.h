@@ -5,8 +5,11 @@
  * The session database, by meaning: users, services, access rights, keys,
  * entry codes, portal logins, audit and the change log. Callers never see SQL.
  *
- * Backends: SQLite (conf db.path) now; PostgreSQL (conf db.url) later, behind
- * the same functions (store.c dispatches through struct store_ops).
+ * Backends: SQLite (conf db.path) and PostgreSQL (conf db.url), behind the
+ * same functions (store.c bounds the arguments, then dispatches through
+ * struct store_ops). The contract below is what every backend guarantees and
+ * what callers may rely on; tests/unit/store_contract.c checks it against
+ * each backend.
  *
  * Threads: a struct store is one connection and is used by one thread at a
  * time. A multi-threaded daemon opens one per thread. Callbacks (fn) must not
@@ -15,10 +18,63 @@
  * Time: every function that decides by time takes `now` (unix seconds) from
  * the caller, so tests control the clock.
  *
- * Results: functions return an enum store_rc. STORE_UNAVAILABLE means the store
- * could not answer (locked too long, I/O error, schema mismatch, connection
- * lost): callers fail closed (admit nobody, open nothing) and say so. err, when
- * given, receives one line for the log or the operator.
+ * Results: functions return an enum store_rc. err, when given, receives one
+ * line for the log or the operator.
+ *
+ * THE CONTRACT
+ *
+ * 1. Admission is atomic against the cap across every connection, process
+ *    and host using the same database: store_admit's reap, replace, count and
+ *    insert happen as one step, so no interleaving of admissions (from any
+ *    number of authd processes) leaves more than cap live rights on a service
+ *    at any commit, and a denial is only given when cap live, unexpired,
+ *    non-idle rights exist at that moment.
+ *
+ * 2. Business rules are the backend's to keep, in the same transaction as the
+ *    change that moves them, never left to the caller:
+ *    - store_service.active is the number of live rights (ended_at unset) of
+ *      the service, exactly, after every commit;
+ *    - a right is expired when expires_at <= now and idle when
+ *      last_seen + 60 * max_interval_min <= now (the service's current
+ *      interval); idle_deadline = last_seen + 60 * max_interval_min; expiry
+ *      wins when both hold;
+ *    - at most one live right per user and service (a new admission ends the
+ *      old one, END_REPLACED);
+ *    - the last enabled root can be neither demoted, disabled nor deleted,
+ *      checked in the transaction that would do it, so two operators cannot
+ *      each remove "the other" root;
+ *    - ids of users, services, rights and changes are never reused.
+ *
+ * 3. The change feed (store_changes; cid and ipfd follow it): every committed
+ *    change of what a follower mirrors (a right admitted or ended, a service
+ *    added, changed or deleted, the key ring changed) appends one entry in the
+ *    same transaction. seq is assigned so that
+ *    - seq order is commit order: once a reader has seen seq n, no entry with
+ *      seq < n commits later;
+ *    - seq is gap-free: a rolled-back transaction takes no number, so entries
+ *      are n, n+1, n+2, ... without holes.
+ *    A follower that saw seq n and next reads m > n + 1 therefore knows the
+ *    entries between were pruned (store_prune, older than the retention) and
+ *    must take a new snapshot; it never has to guess whether a gap will fill.
+ *    An entry names a right or a service, not its state: followers re-read
+ *    what it names, so applying an entry twice does no harm.
+ *
+ * 4. Snapshots are consistent with a change position: store_snapshot reads
+ *    every service and usable right in one read view and reports in *seq the
+ *    last change committed in that view. Following the feed from *seq after
+ *    applying the snapshot misses nothing and at worst repeats.
+ *
+ * 5. Unavailable means fail closed. STORE_UNAVAILABLE: the store could not
+ *    answer (locked too long, I/O error, schema mismatch, connection lost,
+ *    server down). Nothing was decided: the caller admits nobody, opens
+ *    nothing and says so. A connection lost mid-transaction commits nothing
+ *    the caller was told about; the next call on the same struct store tries
+ *    to reconnect.
+ *
+ * 6. Schema versions: a backend records the version of the last migration
+ *    applied and refuses (store_open fails, naming both versions) a schema
+ *    older or newer than this build's unless asked to migrate, and never
+ *    downgrades.
  */
 
 #include <stddef.h>
@@ -306,7 +362,10 @@ int store_snapshot(struct store *s, int64_t now,
                    int (*right_fn)(const struct store_right *, void *),
                    void *arg, int64_t *seq);
 
-/* Change-log entries with seq > after, oldest first, at most max. */
+/*
+ * Change-log entries with seq > after, oldest first, at most max: committed
+ * entries only, gap-free and in commit order (contract 3).
+ */
 int store_changes(struct store *s, int64_t after, int max,
                   int (*fn)(const struct store_change *, void *), void *arg);
 

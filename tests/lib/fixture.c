@@ -98,3 +98,38 @@ fx_ip(const char *text)
 	cr_assert_eq(addr_parse(text, &a), 0, "not an address: %s", text);
 	return a;
 }
+
+int
+fx_admit(struct store *s, int64_t user, int64_t service, const char *ip, int64_t now,
+         struct store_admission *a)
+{
+	struct addr addr = fx_ip(ip);
+
+	return store_admit(s, user, service, &addr, now, a);
+}
+
+static int
+count_one(const struct store_right *r, void *arg)
+{
+	(void)r;
+	++*(int *)arg;
+	return 0;
+}
+
+int
+fx_live_rights(struct store *s, int64_t service)
+{
+	int n = 0;
+
+	cr_assert_eq(store_right_list(s, service, 0, count_one, &n), STORE_OK, "%s", store_error(s));
+	return n;
+}
+
+int
+fx_active(struct store *s, int64_t service)
+{
+	struct store_service v;
+
+	cr_assert_eq(store_service_get_id(s, service, &v), STORE_OK, "%s", store_error(s));
+	return v.active;
+}

@@ -41,4 +41,11 @@ int64_t fx_service(struct store *s, const char *name, int cap, int usage_min,
 /* A literal address; fails the test when text is not one. */
 struct addr fx_ip(const char *text);
 
+/* store_admit from the literal address ip. */
+int fx_admit(struct store *s, int64_t user, int64_t service, const char *ip, int64_t now,
+             struct store_admission *a);
+/* Live rights of service as store_right_list counts them, and as the service's active says. */
+int fx_live_rights(struct store *s, int64_t service);
+int fx_active(struct store *s, int64_t service);
+
 #endif
