@@ -33,8 +33,9 @@ LIBS      = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 HTTPLIBS  = $(shell pkg-config --libs $(HTTPPKGS) 2>/dev/null)
 NFTLIBS   = $(shell pkg-config --libs $(NFTPKGS) 2>/dev/null)
 
-COMMON_SRC = $(wildcard common/*.c) $(B)/gen/migrations.c
-COMMON_OBJ = $(patsubst %.c,$(O)/%.o,$(filter-out $(B)/%,$(COMMON_SRC))) $(O)/gen/migrations.o
+COMMON_SRC = $(wildcard common/*.c)
+COMMON_OBJ = $(patsubst %.c,$(O)/%.o,$(COMMON_SRC)) $(O)/gen/migrations.o $(O)/gen/pg_migrations.o
+PG_SQL     = $(sort $(wildcard sql/pg/[0-9]*.sql))
 AUTHD_OBJ  = $(patsubst %.c,$(O)/%.o,$(wildcard authd/*.c))
 IPFD_OBJ   = $(patsubst %.c,$(O)/%.o,$(wildcard ipfd/*.c))
 CID_OBJ    = $(patsubst %.c,$(O)/%.o,$(wildcard cid/*.c))
@@ -59,7 +60,11 @@ $(B)/gen/migrations.c: sql/embed.sh $(sort $(wildcard sql/[0-9]*.sql))
 	@mkdir -p $(dir $@)
 	sh sql/embed.sh $(sort $(wildcard sql/[0-9]*.sql)) > $@.tmp && mv $@.tmp $@
 
-$(O)/gen/migrations.o: $(B)/gen/migrations.c
+$(B)/gen/pg_migrations.c: sql/embed.sh $(PG_SQL)
+	@mkdir -p $(dir $@)
+	sh sql/embed.sh -n pg_migrations $(PG_SQL) > $@.tmp && mv $@.tmp $@
+
+$(O)/gen/%.o: $(B)/gen/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -c -o $@ $<
 
@@ -161,7 +166,8 @@ FUZZCFLAGS   = $(filter-out -D_FORTIFY_SOURCE=2,$(REQCFLAGS)) -Wno-format-nonlit
                -Wno-string-concatenation -Itests/fuzz $(PKGCFLAGS) $(FUZZ_FLAGS)
 FUZZ_NAMES   = $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN     = $(patsubst %,$(F)/fuzz_%,$(FUZZ_NAMES))
-FUZZ_COMMON  = $(patsubst %.c,$(F)/obj/%.o,$(wildcard common/*.c)) $(F)/obj/gen/migrations.o
+FUZZ_COMMON  = $(patsubst %.c,$(F)/obj/%.o,$(wildcard common/*.c)) $(F)/obj/gen/migrations.o \
+               $(F)/obj/gen/pg_migrations.o
 
 $(F)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -171,7 +177,11 @@ $(F)/gen/migrations.c: sql/embed.sh $(sort $(wildcard sql/[0-9]*.sql))
 	@mkdir -p $(dir $@)
 	sh sql/embed.sh $(sort $(wildcard sql/[0-9]*.sql)) > $@.tmp && mv $@.tmp $@
 
-$(F)/obj/gen/migrations.o: $(F)/gen/migrations.c
+$(F)/gen/pg_migrations.c: sql/embed.sh $(PG_SQL)
+	@mkdir -p $(dir $@)
+	sh sql/embed.sh -n pg_migrations $(PG_SQL) > $@.tmp && mv $@.tmp $@
+
+$(F)/obj/gen/%.o: $(F)/gen/%.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZCFLAGS) -c -o $@ $<
 

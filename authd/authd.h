@@ -49,7 +49,6 @@
 #define ENTRY_URL_MAX    (URL_MAX_LEN + 96)  /* + "/_sekisho/enter?code=" + a code */
 #define CSP_MAX          1536
 #define THROTTLE_SLOTS   4096            /* client addresses the throttle remembers */
-#define DBPOOL_MAX       64              /* store connections open at once */
 #define FWC_POOL_MAX     16              /* idle ipfd connections kept */
 #define HASH_WAIT_S      20              /* longest wait for a free hash worker */
 

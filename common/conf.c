@@ -57,9 +57,10 @@ static const struct conf_item conf_items[] = {
 	  "log level of every program: err, warn, info or debug (before any section)" },
 
 	STR(db, path, K_PATH, "/var/lib/sekisho/sekisho.db", "the SQLite database file"),
-	STR(db, url, K_TEXT, "", "reserved for a PostgreSQL conninfo; this build refuses a non-empty url"),
+	STR(db, url, K_TEXT, "", "PostgreSQL conninfo (host=... dbname=...); non-empty: use PostgreSQL, not path"),
 	INT(db, busy_timeout_ms, 0, 600000, "5000", "how long a writer waits for the database lock"),
 	INT(db, retention_days, 1, 3650, "30", "ended rights and audit rows are kept this many days"),
+	INT(db, pool_size, 1, 64, "16", "store connections a daemon keeps for its request threads"),
 
 	STR(authd, listen, K_LISTEN, "127.0.0.1:8080", "portal address, ADDR:PORT or [V6]:PORT"),
 	STR(authd, base_url, K_URL, "http://127.0.0.1:8080", "the portal's public URL"),

@@ -24,6 +24,7 @@ struct conf_db {
 	char url[CONF_STR_MAX];        /* PostgreSQL conninfo; non-empty selects libpq */
 	int  busy_timeout_ms;          /* how long a writer waits for the lock */
 	int  retention_days;           /* ended rights and audit rows kept this long */
+	int  pool_size;                /* store connections kept for request threads */
 };
 
 struct conf_authd {

@@ -3,6 +3,7 @@
  * through struct store_ops. Nothing here knows SQL.
  */
 
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 
 #define CHANGES_MAX      100000
 #define TOUCH_BATCH_MAX  100000
+#define WAIT_MAX_MS      3600000
 
 static const struct migration *override_m;
 static int override_n;
@@ -174,10 +176,8 @@ store_schema_version(void)
 struct store *
 store_open(const struct conf_db *db, int flags, char *err, size_t errlen)
 {
-	if (db->url[0]) {
-		snprintf(err, errlen, "db.url: PostgreSQL backend not built (use db.path for SQLite)");
-		return NULL;
-	}
+	if (db->url[0])
+		return store_pg_open(db, flags, err, errlen);
 	if (!db->path[0]) {
 		snprintf(err, errlen, "db.path is empty");
 		return NULL;
@@ -489,6 +489,18 @@ store_changes(struct store *s, int64_t after, int max,
 	if (max < 1 || max > CHANGES_MAX)
 		return store_fail(s, STORE_INVALID, "changes: max must be 1..%d", CHANGES_MAX);
 	return s->ops->changes(s, after, max, fn, arg);
+}
+
+int
+store_wait(struct store *s, int timeout_ms)
+{
+	clear(s);
+	if (timeout_ms < 0 || timeout_ms > WAIT_MAX_MS)
+		return store_fail(s, STORE_INVALID, "wait: timeout must be 0..%d ms", WAIT_MAX_MS);
+	if (s->ops->wait)
+		return s->ops->wait(s, timeout_ms);
+	poll(NULL, 0, timeout_ms);
+	return STORE_OK;
 }
 
 int

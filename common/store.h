@@ -369,6 +369,17 @@ int store_snapshot(struct store *s, int64_t now,
 int store_changes(struct store *s, int64_t after, int max,
                   int (*fn)(const struct store_change *, void *), void *arg);
 
+/*
+ * Waits up to timeout_ms for a commit that appended to the change log, so a
+ * follower need not poll. Followers: call store_wait once (it subscribes and
+ * returns at once), then take the snapshot, then loop { store_changes;
+ * store_wait }. It may return early (spuriously, or at once after a
+ * reconnect re-subscribed): always read the log after it returns. A backend
+ * without notifications (SQLite) sleeps timeout_ms. STORE_UNAVAILABLE when
+ * the connection is lost.
+ */
+int store_wait(struct store *s, int timeout_ms);
+
 /* ---- entry codes (authd -> cid handoff) ---- */
 
 /* Stores the hash of a one-time code bound to a live right, valid until expires_at. */

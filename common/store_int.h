@@ -59,6 +59,8 @@ struct store_ops {
 	                int64_t *seq);
 	int (*changes)(struct store *, int64_t after, int max,
 	               int (*fn)(const struct store_change *, void *), void *);
+	/* NULL: the backend cannot notify; store_wait sleeps timeout_ms instead. */
+	int (*wait)(struct store *, int timeout_ms);
 
 	int (*code_put)(struct store *, const char *code_hash, int64_t right_id, int64_t expires_at);
 	int (*code_take)(struct store *, const char *code_hash, int64_t now, struct store_right *);
@@ -109,5 +111,6 @@ const struct migration *store_migrations(int *n);
 void store_set_migrations(const struct migration *m, int n);
 
 struct store *store_sqlite_open(const struct conf_db *db, int flags, char *err, size_t errlen);
+struct store *store_pg_open(const struct conf_db *db, int flags, char *err, size_t errlen);
 
 #endif

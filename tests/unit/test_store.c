@@ -164,15 +164,6 @@ Test(open, foreign_database_is_refused)
 	fx_cleanup(&fx);
 }
 
-Test(open, postgres_url_without_backend_fails_cleanly)
-{
-	struct conf_db db = { .url = "host=db.example dbname=sekisho", .busy_timeout_ms = 100 };
-	char err[256] = "";
-
-	cr_assert_null(store_open(&db, STORE_OPEN_CREATE, err, sizeof err));
-	cr_assert(strstr(err, "PostgreSQL backend not built"), "%s", err);
-}
-
 Test(open, names_roles_and_reasons_have_words)
 {
 	static const struct { const char *name; int ok; } names[] = {

@@ -1,0 +1,177 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <libpq-fe.h>
+
+#include "pgcluster.h"
+
+#define PGC_PORT "5432"    /* only names the socket file in our own directory */
+
+/* Runs argv[0] (as postgres when we are root) with output to log; its exit status or -1. */
+static int
+run(char *const argv[], const char *log)
+{
+	struct passwd *pw = getuid() == 0 ? getpwnam("postgres") : NULL;
+	int status;
+	pid_t pid;
+
+	if (getuid() == 0 && !pw)
+		return -1;
+	if ((pid = fork()) < 0)
+		return -1;
+	if (pid == 0) {
+		int fd;
+		if (pw && (setgroups(0, NULL) || setgid(pw->pw_gid) || setuid(pw->pw_uid)))
+			_exit(126);
+		if ((fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644)) >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int
+write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	int ok = f && fputs(text, f) >= 0;
+
+	if (f && fclose(f) != 0)
+		ok = 0;
+	return ok ? 0 : -1;
+}
+
+static int
+prepare_dir(struct pgc *c, char *err, size_t errlen)
+{
+	const char *tmp = getenv("TMPDIR");
+	struct passwd *pw = getuid() == 0 ? getpwnam("postgres") : NULL;
+
+	snprintf(c->dir, sizeof c->dir, "%s/sekisho-pg.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(c->dir)) {
+		snprintf(err, errlen, "mkdtemp %s: %s", c->dir, strerror(errno));
+		return -1;
+	}
+	if (getuid() == 0 && (!pw || chown(c->dir, pw->pw_uid, pw->pw_gid) != 0)) {
+		snprintf(err, errlen, "no postgres user to run the test cluster as "
+		         "(install postgresql-15: make deps)");
+		return -1;
+	}
+	return 0;
+}
+
+int
+pgc_start(struct pgc *c, char *err, size_t errlen)
+{
+	char data[300], log[300], hba[320], opts[400];
+
+	memset(c, 0, sizeof *c);
+	if (prepare_dir(c, err, errlen) == -1)
+		return -1;
+	snprintf(data, sizeof data, "%s/data", c->dir);
+	snprintf(log, sizeof log, "%s/server.log", c->dir);
+	char *initdb[] = { PGC_BIN "/initdb", "-D", data, "-U", "sekisho", "-A", "trust", "-E",
+	                   "UTF8", "--no-sync", "--no-instructions", NULL };
+	if (run(initdb, log) != 0) {
+		snprintf(err, errlen, "%s/initdb failed (log: %s)", PGC_BIN, log);
+		return -1;
+	}
+	snprintf(hba, sizeof hba, "%s/pg_hba.conf", data);
+	if (write_file(hba, "local all " PGC_PW_ROLE " scram-sha-256\nlocal all all trust\n") != 0) {
+		snprintf(err, errlen, "cannot write %s", hba);
+		return -1;
+	}
+	snprintf(opts, sizeof opts, "-k %s -p " PGC_PORT " -c listen_addresses= -c fsync=off "
+	         "-c max_connections=200", c->dir);
+	char *start[] = { PGC_BIN "/pg_ctl", "-D", data, "-l", log, "-w", "-o", opts, "start", NULL };
+	if (run(start, log) != 0) {
+		snprintf(err, errlen, "pg_ctl start failed (log: %s)", log);
+		return -1;
+	}
+	snprintf(c->url, sizeof c->url, "host=%s port=" PGC_PORT " user=sekisho dbname=postgres",
+	         c->dir);
+	return 0;
+}
+
+static int
+rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	(void)sb;
+	(void)type;
+	(void)ftw;
+	return remove(path);
+}
+
+void
+pgc_stop(struct pgc *c)
+{
+	char data[300], log[300];
+
+	if (!c->dir[0])
+		return;
+	snprintf(data, sizeof data, "%s/data", c->dir);
+	snprintf(log, sizeof log, "%s/server.log", c->dir);
+	char *stop[] = { PGC_BIN "/pg_ctl", "-D", data, "-m", "immediate", "-w", "stop", NULL };
+	run(stop, log);
+	nftw(c->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	c->dir[0] = '\0';
+}
+
+void
+pgc_url(char *url, size_t n)
+{
+	static atomic_int serial;
+	const char *base = getenv(PGC_ENV);
+	char sql[96], name[48];
+	PGconn *db;
+	PGresult *r;
+
+	cr_assert(base && *base, "no test cluster: %s is not set", PGC_ENV);
+	snprintf(name, sizeof name, "t_%d_%d", (int)getpid(), atomic_fetch_add(&serial, 1));
+	db = PQconnectdb(base);
+	cr_assert_eq(PQstatus(db), CONNECTION_OK, "test cluster: %s", PQerrorMessage(db));
+	snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
+	r = PQexec(db, sql);
+	cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQerrorMessage(db));
+	PQclear(r);
+	PQfinish(db);
+	cr_assert_lt((size_t)snprintf(url, n, "%.*s dbname=%s",
+	                              (int)(strstr(base, " dbname=") - base), base, name), n);
+}
+
+static struct pgc hook_cluster;
+
+void
+pgc_hook_start(void)
+{
+	char err[512];
+
+	if (pgc_start(&hook_cluster, err, sizeof err) != 0) {
+		fprintf(stderr, "test cluster: %s\n", err);
+		exit(1);
+	}
+	setenv(PGC_ENV, hook_cluster.url, 1);
+}
+
+void
+pgc_hook_stop(void)
+{
+	pgc_stop(&hook_cluster);
+}
