@@ -492,13 +492,16 @@ store_changes(struct store *s, int64_t after, int max,
 }
 
 int
-store_wait(struct store *s, int timeout_ms)
+store_wait(struct store *s, int timeout_ms, int *woken)
 {
+	int dummy;
+
 	clear(s);
+	*(woken ? woken : &dummy) = 1;
 	if (timeout_ms < 0 || timeout_ms > WAIT_MAX_MS)
 		return store_fail(s, STORE_INVALID, "wait: timeout must be 0..%d ms", WAIT_MAX_MS);
 	if (s->ops->wait)
-		return s->ops->wait(s, timeout_ms);
+		return s->ops->wait(s, timeout_ms, woken ? woken : &dummy);
 	poll(NULL, 0, timeout_ms);
 	return STORE_OK;
 }

@@ -373,12 +373,13 @@ int store_changes(struct store *s, int64_t after, int max,
  * Waits up to timeout_ms for a commit that appended to the change log, so a
  * follower need not poll. Followers: call store_wait once (it subscribes and
  * returns at once), then take the snapshot, then loop { store_changes;
- * store_wait }. It may return early (spuriously, or at once after a
- * reconnect re-subscribed): always read the log after it returns. A backend
- * without notifications (SQLite) sleeps timeout_ms. STORE_UNAVAILABLE when
- * the connection is lost.
+ * store_wait }. *woken (may be NULL) is 1 when the log may have grown: a
+ * notification came, or the call (re)subscribed and so cannot know; 0 when
+ * the time ran out. Read the log after every return either way. A backend
+ * without notifications (SQLite) sleeps timeout_ms and says 1.
+ * STORE_UNAVAILABLE when the connection is lost.
  */
-int store_wait(struct store *s, int timeout_ms);
+int store_wait(struct store *s, int timeout_ms, int *woken);
 
 /* ---- entry codes (authd -> cid handoff) ---- */
 

@@ -60,7 +60,7 @@ struct store_ops {
 	int (*changes)(struct store *, int64_t after, int max,
 	               int (*fn)(const struct store_change *, void *), void *);
 	/* NULL: the backend cannot notify; store_wait sleeps timeout_ms instead. */
-	int (*wait)(struct store *, int timeout_ms);
+	int (*wait)(struct store *, int timeout_ms, int *woken);
 
 	int (*code_put)(struct store *, const char *code_hash, int64_t right_id, int64_t expires_at);
 	int (*code_take)(struct store *, const char *code_hash, int64_t now, struct store_right *);

@@ -196,7 +196,7 @@ pg_session(struct pgs *p)
  * where it was (the log itself was never lost).
  */
 int
-pg_wait(struct store *s, int timeout_ms)
+pg_wait(struct store *s, int timeout_ms, int *woken)
 {
 	struct pgs *p = pg_of(s);
 	struct pollfd pfd;
@@ -219,10 +219,13 @@ pg_wait(struct store *s, int timeout_ms)
 		}
 		if (got || round == 1)
 			break;
+		if (timeout_ms == 0)
+			break;
 		pfd = (struct pollfd){ .fd = PQsocket(p->conn), .events = POLLIN };
 		if (poll(&pfd, 1, timeout_ms) < 0 && errno != EINTR)
 			return store_fail(s, STORE_UNAVAILABLE, "wait: poll: %s", strerror(errno));
 	}
+	*woken = got;
 	return STORE_OK;
 }
 

@@ -143,7 +143,7 @@ int pg_right_list(struct store *, int64_t, int64_t, store_right_fn, void *);
 int pg_ip_rights(struct store *, int64_t, const struct addr *, store_right_fn, void *);
 int pg_snapshot(struct store *, int64_t, store_service_fn, store_right_fn, void *, int64_t *);
 int pg_changes(struct store *, int64_t, int, int (*)(const struct store_change *, void *), void *);
-int pg_wait(struct store *, int);
+int pg_wait(struct store *, int, int *);
 
 int pg_key_add(struct store *, const struct store_key *);
 int pg_key_list(struct store *, int64_t, struct store_key *, int, int *);

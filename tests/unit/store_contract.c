@@ -639,7 +639,7 @@ on_change(const struct store_change *c, void *arg)
 {
 	struct replay *rp = arg;
 
-	rp->ordered &= c->seq > rp->last;
+	rp->ordered &= c->seq == rp->last + 1;      /* gap-free, in order: store.h, contract 3 */
 	rp->last = c->seq;
 	if (c->kind >= 1 && c->kind <= 4)
 		rp->kinds[c->kind]++;
@@ -986,6 +986,7 @@ Test(store, cap_is_never_exceeded_while_slots_free_and_refill, .timeout = 60)
 	cr_assert_eq(fx_live_rights(s, v), ok - replaced - ended);
 	cr_assert_eq(fx_active(s, v), ok - replaced - ended);
 	rp = replay(s, v);
+	cr_assert(rp.ordered, "the change log has a gap or is out of order");
 	cr_assert_leq(rp.max, cap, "some commit held %d live rights", rp.max);
 	cr_assert_eq(rp.running, ok - replaced - ended);
 }
