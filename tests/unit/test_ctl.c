@@ -1,4 +1,5 @@
 #include <criterion/criterion.h>
+#include <criterion/hooks.h>
 #include <criterion/parameterized.h>
 #include <criterion/redirect.h>
 #include <limits.h>
@@ -13,9 +14,14 @@
 #include "../../ctl/ctl.h"
 #include "ipc.h"
 #include "passwd.h"
+#include "pgcluster.h"
 #include "store.h"
 
 #define OUT_MAX 16384
+
+/* A PostgreSQL cluster for the tests that run sekishoctl on PostgreSQL. */
+ReportHook(PRE_ALL)(struct criterion_test_set *set) { (void)set; pgc_hook_start(); }
+ReportHook(POST_ALL)(struct criterion_global_stats *st) { (void)st; pgc_hook_stop(); }
 
 /* A private directory with a config (ipfd off), a database path and password files. */
 static char dir[64], conf_file[96], pw_file[96], empty_file[96], db_file[96];
@@ -248,6 +254,43 @@ Test(ctl, one_audit_name_per_act_whatever_the_interface, .init = setup_populated
 	contains(r.out, "\"action\":\"right.revoke\"");
 	contains(r.out, "\"action\":\"admit\"");
 	cr_assert_null(strstr(r.out, "service.edit"), "a state change alone is not an edit");
+}
+
+/* The same commands on a fresh PostgreSQL database (db.url) instead of the file. */
+static void
+setup_pg(void)
+{
+	char url[512], text[768];
+
+	setup();
+	pgc_url(url, sizeof url);
+	snprintf(text, sizeof text, "[db]\nurl = %s\n\n[ipfd]\nenabled = off\n", url);
+	put(conf_file, text);
+}
+
+Test(ctl, init_migrate_grant_and_revoke_work_on_postgresql, .init = setup_pg, .fini = teardown)
+{
+	struct run r;
+
+	ctl_run(&r, "migrate");
+	cr_assert_eq(r.status, 1, "an empty database is initialised, not migrated");
+	contains(r.err, "sekishoctl init");
+	populate();
+	ctl_ok(&r, "migrate");
+	contains(r.out, "schema is up to date (version 1)");
+	ctl_run(&r, "init --root-password-file @PW");
+	cr_assert_eq(r.status, 1);
+	contains(r.err, "is already initialised (3 users)");
+	ctl_ok(&r, "grant bob lab 10.0.0.9");
+	contains(r.out, "bob on lab from 10.0.0.9");
+	contains(r.out, "(1/1 in use)");
+	ctl_run(&r, "grant alice lab 10.0.0.8");
+	cr_assert_eq(r.status, CTL_DENIED, "the cap holds on PostgreSQL");
+	cr_assert_str_eq(r.err, "sekishoctl: cap reached: lab 1/1\n");
+	ctl_ok(&r, "session revoke 1");
+	contains(r.out, "revoked session 1 (bob on lab from 10.0.0.9)");
+	ctl_ok(&r, "status --json");
+	contains(r.out, "\"cap\":1,\"active\":0");
 }
 
 Test(ctl, grant_refuses_past_the_cap_with_one_line, .init = setup_populated, .fini = teardown)
