@@ -198,6 +198,12 @@ store_version(struct store *s)
 	return s->ops->version(s);
 }
 
+unsigned
+store_epoch(struct store *s)
+{
+	return s->epoch;
+}
+
 int
 store_maintain(struct store *s)
 {

@@ -69,7 +69,8 @@
  *    server down). Nothing was decided: the caller admits nobody, opens
  *    nothing and says so. A connection lost mid-transaction commits nothing
  *    the caller was told about; the next call on the same struct store tries
- *    to reconnect.
+ *    to reconnect, and store_epoch() counts the reconnects so followers know
+ *    to resync.
  *
  * 6. Schema versions: a backend records the version of the last migration
  *    applied and refuses (store_open fails, naming both versions) a schema
@@ -236,6 +237,13 @@ enum { STORE_OPEN_CREATE = 1,   /* create the file if missing */
  */
 struct store *store_open(const struct conf_db *db, int flags, char *err, size_t errlen);
 void store_close(struct store *s);
+/*
+ * How many times this connection was re-established (contract 5). A follower
+ * that sees it change takes a new snapshot before following the log again:
+ * the server it reached may be a promoted standby whose log is not the one
+ * it followed.
+ */
+unsigned store_epoch(struct store *s);
 /* Schema version this build understands; the open store's version. */
 int store_schema_version(void);
 int store_version(struct store *s);

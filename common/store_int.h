@@ -96,6 +96,7 @@ struct store_ops {
 struct store {
 	const struct store_ops *ops;
 	char err[STORE_ERR_MAX];
+	unsigned epoch;              /* the backend counts its reconnects here */
 };
 
 /* Fills s->err; returns rc so a backend can write "return store_fail(s, rc, ...)". */

@@ -64,6 +64,7 @@ pg_ready(struct pgs *p, const char *what)
 		return store_fail(&p->base, STORE_UNAVAILABLE, "%s: connection to PostgreSQL lost", what);
 	PQreset(p->conn);
 	p->listening = 0;
+	p->base.epoch++;
 	if (PQstatus(p->conn) != CONNECTION_OK)
 		return store_fail(&p->base, STORE_UNAVAILABLE, "%s: PostgreSQL at %s port %s: %s", what,
 		                  PQhost(p->conn), PQport(p->conn),

@@ -252,13 +252,16 @@ Test(pg, a_lost_connection_fails_closed_then_reconnects)
 	int64_t v = fx_service(s, "lab", 5, 60, 10, root), u = fx_user(s, "alice", 0);
 	struct store_admission a;
 	struct store_user got;
+	unsigned epoch = store_epoch(s);
 	int woken;
 
 	cr_assert_eq(store_wait(s, 0, &woken), STORE_OK);
 	kill_backends();
 	cr_assert_eq(fx_admit(s, u, v, "10.0.0.1", T0, &a), STORE_UNAVAILABLE);
 	cr_assert(strstr(store_error(s), "connection"), "%s", store_error(s));
+	cr_assert_eq(store_epoch(s), epoch, "not reconnected yet");
 	cr_assert_eq(fx_live_rights(s, v), 0, "reconnected on the next call; nothing admitted");
+	cr_assert_eq(store_epoch(s), epoch + 1, "followers learn they must resync");
 	cr_assert_eq(store_user_get(s, "alice", &got), STORE_OK);
 	cr_assert_eq(store_wait(s, 0, &woken), STORE_OK);
 	cr_assert_eq(woken, 1, "the subscription died with the connection: subscribed again");
