@@ -110,6 +110,7 @@ CONTRACT_BIN = $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test
 $(CONTRACT_BIN): tests/unit/store_contract.c tests/unit/store_contract.h
 
 # Helper programs for the system tests and benchmarks (e.g. mkcode).
+$(B)/tests/tools/pgcluster: $(O)/tests/lib/pgcluster.o
 $(B)/tests/tools/%: tests/tools/%.c $(B)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -o $@ $(filter %.c %.o %.a,$^) $(REQLDFLAGS) $(LIBS)

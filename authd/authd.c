@@ -33,7 +33,7 @@ authd_init(struct authd *a, const struct conf *c, char *err, size_t errlen)
 	if ((a->view = view_load(c, err, errlen)) == NULL)
 		return -1;
 	throttle_params_conf(c, &tp);
-	a->pool = dbpool_new(&c->db, c->db.pool_size);
+	a->pool = dbpool_new(&c->db, c->db.pool_size > 0 ? c->db.pool_size : CONF_POOL_DEFAULT);
 	a->fw = fwc_new(c->ipfd.socket, c->authd.ipfd_timeout_ms, c->ipfd.enabled);
 	a->throttle = throttle_new(THROTTLE_SLOTS, &tp, clock_mono_ms());
 	if (a->pool == NULL || a->fw == NULL || a->throttle == NULL) {

@@ -16,6 +16,7 @@
 #define CONF_LIST_MAX 16    /* entries of a list value (trusted_proxies, host_map) */
 
 #define CONF_DEFAULT_PATH "/etc/sekisho/sekisho.conf"
+#define CONF_POOL_DEFAULT 16  /* db.pool_size of a conf_db filled without conf_defaults */
 
 enum conf_hook { CONF_HOOK_FORWARD = 1, CONF_HOOK_INPUT = 2, CONF_HOOK_BOTH = 3 };
 
@@ -24,7 +25,7 @@ struct conf_db {
 	char url[CONF_STR_MAX];        /* PostgreSQL conninfo; non-empty selects libpq */
 	int  busy_timeout_ms;          /* how long a writer waits for the lock */
 	int  retention_days;           /* ended rights and audit rows kept this long */
-	int  pool_size;                /* store connections kept for request threads */
+	int  pool_size;                /* store connections kept for request threads (0: default) */
 };
 
 struct conf_authd {

@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 
 #include "fixture.h"
+#include "pgcluster.h"
 
 void
 fx_init(struct fx *f)
@@ -18,6 +19,17 @@ fx_init(struct fx *f)
 	fx_path(f, "sekisho.db", f->db.path, sizeof f->db.path);
 	f->db.busy_timeout_ms = 10000;
 	f->db.retention_days = 30;
+	f->db.pool_size = CONF_POOL_DEFAULT;
+}
+
+void
+fx_init_pg(struct fx *f)
+{
+	char err[256];
+
+	fx_init(f);
+	cr_assert_eq(pgc_createdb(getenv(PGC_ENV), f->db.url, sizeof f->db.url, err, sizeof err), 0,
+	             "test database: %s", err);
 }
 
 static int

@@ -23,6 +23,8 @@ struct fx {
 
 /* Makes a fresh directory under $TMPDIR (or /tmp) and fills f->db for it. */
 void fx_init(struct fx *f);
+/* The same, with db.url naming a fresh database on the program's test cluster (pgcluster.h). */
+void fx_init_pg(struct fx *f);
 void fx_cleanup(struct fx *f);
 /* dir/name into buf; returns buf. */
 const char *fx_path(const struct fx *f, const char *name, char *buf, size_t n);

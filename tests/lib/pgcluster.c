@@ -11,7 +11,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <criterion/criterion.h>
 #include <libpq-fe.h>
 
 #include "pgcluster.h"
@@ -134,26 +133,34 @@ pgc_stop(struct pgc *c)
 	c->dir[0] = '\0';
 }
 
-void
-pgc_url(char *url, size_t n)
+int
+pgc_createdb(const char *base, char *url, size_t n, char *err, size_t errlen)
 {
 	static atomic_int serial;
-	const char *base = getenv(PGC_ENV);
+	const char *cut = base ? strstr(base, " dbname=") : NULL;
 	char sql[96], name[48];
 	PGconn *db;
 	PGresult *r;
+	int ok;
 
-	cr_assert(base && *base, "no test cluster: %s is not set", PGC_ENV);
+	if (!cut) {
+		snprintf(err, errlen, "no test cluster (%s unset)", PGC_ENV);
+		return -1;
+	}
 	snprintf(name, sizeof name, "t_%d_%d", (int)getpid(), atomic_fetch_add(&serial, 1));
-	db = PQconnectdb(base);
-	cr_assert_eq(PQstatus(db), CONNECTION_OK, "test cluster: %s", PQerrorMessage(db));
 	snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
-	r = PQexec(db, sql);
-	cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQerrorMessage(db));
+	db = PQconnectdb(base);
+	r = PQstatus(db) == CONNECTION_OK ? PQexec(db, sql) : NULL;
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (!ok)
+		snprintf(err, errlen, "%s", PQerrorMessage(db));
 	PQclear(r);
 	PQfinish(db);
-	cr_assert_lt((size_t)snprintf(url, n, "%.*s dbname=%s",
-	                              (int)(strstr(base, " dbname=") - base), base, name), n);
+	if (ok && (size_t)snprintf(url, n, "%.*s dbname=%s", (int)(cut - base), base, name) >= n) {
+		snprintf(err, errlen, "conninfo too long");
+		ok = 0;
+	}
+	return ok ? 0 : -1;
 }
 
 static struct pgc hook_cluster;

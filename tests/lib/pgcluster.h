@@ -9,7 +9,9 @@
  *
  * A test program starts one cluster for all its tests (Criterion's PRE_ALL
  * hook) and publishes its conninfo in the environment (PGC_ENV), where the
- * test processes find it: pgc_url() then creates a fresh database per test.
+ * test processes find it: fx_init_pg() then creates a fresh database per test.
+ * System tests use the same code through build/tests/tools/pgcluster
+ * (tests/net/lib_pg.sh).
  * Access is "trust" for every role but PGC_PW_ROLE, which needs its password
  * (PGC_PW_PASS), so tests can check how a wrong password is reported.
  */
@@ -31,10 +33,10 @@ int pgc_start(struct pgc *c, char *err, size_t errlen);
 void pgc_stop(struct pgc *c);
 
 /*
- * In a test: creates an empty database on the cluster named by PGC_ENV and
- * writes its conninfo to url; fails the test when there is no cluster.
+ * Creates an empty database on the cluster whose "postgres" conninfo is base
+ * and writes its conninfo to url. 0, or -1 with err. (fx_init_pg in a test.)
  */
-void pgc_url(char *url, size_t n);
+int pgc_createdb(const char *base, char *url, size_t n, char *err, size_t errlen);
 
 /* The PRE_ALL/POST_ALL halves of PGC_CLUSTER(): start (or abort the run) and stop. */
 void pgc_hook_start(void);

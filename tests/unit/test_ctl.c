@@ -260,10 +260,10 @@ Test(ctl, one_audit_name_per_act_whatever_the_interface, .init = setup_populated
 static void
 setup_pg(void)
 {
-	char url[512], text[768];
+	char url[512], text[768], err[256];
 
 	setup();
-	pgc_url(url, sizeof url);
+	cr_assert_eq(pgc_createdb(getenv(PGC_ENV), url, sizeof url, err, sizeof err), 0, "%s", err);
 	snprintf(text, sizeof text, "[db]\nurl = %s\n\n[ipfd]\nenabled = off\n", url);
 	put(conf_file, text);
 }

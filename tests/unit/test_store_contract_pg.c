@@ -12,13 +12,6 @@
 ReportHook(PRE_ALL)(struct criterion_test_set *set) { (void)set; pgc_hook_start(); }
 ReportHook(POST_ALL)(struct criterion_global_stats *st) { (void)st; pgc_hook_stop(); }
 
-static void
-pg_init(struct fx *f)
-{
-	fx_init(f);
-	pgc_url(f->db.url, sizeof f->db.url);
-}
-
 const struct contract_backend contract_backend = {
-	.name = "postgresql", .init = pg_init, .cleanup = fx_cleanup,
+	.name = "postgresql", .init = fx_init_pg, .cleanup = fx_cleanup,
 };

@@ -34,8 +34,7 @@ static int64_t root;
 static void
 setup(void)
 {
-	fx_init(&fx);
-	pgc_url(fx.db.url, sizeof fx.db.url);
+	fx_init_pg(&fx);
 	s = fx_open(&fx);
 	root = fx_user(s, "root", ROLE_ROOT);
 }
@@ -310,8 +309,7 @@ Test(pg_open, a_schema_this_build_does_not_know_is_refused_by_version_and_name)
 {
 	char err[512] = "";
 
-	fx_init(&fx);
-	pgc_url(fx.db.url, sizeof fx.db.url);
+	fx_init_pg(&fx);
 	store_close(fx_open(&fx));
 	set_schema_row(fx.db.url, "INSERT INTO schema_migrations VALUES (99, '099_future', 0)");
 	cr_assert_null(store_open(&fx.db, STORE_OPEN_MIGRATE, err, sizeof err));
@@ -328,8 +326,7 @@ Test(pg_open, an_empty_database_needs_init_and_a_foreign_one_is_refused)
 {
 	char err[512] = "";
 
-	fx_init(&fx);
-	pgc_url(fx.db.url, sizeof fx.db.url);
+	fx_init_pg(&fx);
 	cr_assert_null(store_open(&fx.db, 0, err, sizeof err));
 	cr_assert(strstr(err, "not initialised") && strstr(err, "sekishoctl init"), "%s", err);
 	set_schema_row(fx.db.url, "CREATE TABLE t (x integer)");

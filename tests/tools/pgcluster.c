@@ -1,0 +1,52 @@
+/*
+ * pgcluster: the tests' private PostgreSQL cluster (tests/lib/pgcluster.c)
+ * for shell tests; tests/net/lib_pg.sh wraps it.
+ *
+ *   pgcluster start          starts one; prints "DIR URL" (URL: its postgres database)
+ *   pgcluster createdb URL   makes an empty database there; prints its conninfo
+ *   pgcluster stop DIR       stops the cluster in DIR and removes DIR
+ */
+
+#include <stdio.h>
+#include <string.h>
+
+#include "../lib/pgcluster.h"
+
+static int
+usage(void)
+{
+	fprintf(stderr, "usage: pgcluster start | createdb URL | stop DIR\n");
+	return 2;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct pgc c;
+	char err[512], url[512];
+
+	if (argc == 2 && strcmp(argv[1], "start") == 0) {
+		if (pgc_start(&c, err, sizeof err) != 0) {
+			fprintf(stderr, "pgcluster: %s\n", err);
+			pgc_stop(&c);
+			return 1;
+		}
+		printf("%s %s\n", c.dir, c.url);
+		return 0;
+	}
+	if (argc == 3 && strcmp(argv[1], "createdb") == 0) {
+		if (pgc_createdb(argv[2], url, sizeof url, err, sizeof err) != 0) {
+			fprintf(stderr, "pgcluster: %s\n", err);
+			return 1;
+		}
+		printf("%s\n", url);
+		return 0;
+	}
+	if (argc == 3 && strcmp(argv[1], "stop") == 0 && strlen(argv[2]) < sizeof c.dir) {
+		memset(&c, 0, sizeof c);
+		snprintf(c.dir, sizeof c.dir, "%s", argv[2]);
+		pgc_stop(&c);
+		return 0;
+	}
+	return usage();
+}
