@@ -124,7 +124,12 @@ pg_end_user(struct store *s, int64_t user_id, int64_t service_id, int reason, in
 	return rc;
 }
 
-/* One statement for the whole batch: the ids and times go in as two arrays. */
+/*
+ * One transaction for the whole batch, the ids and times as two arrays. The
+ * rows are locked in id order first, so two gateways flushing overlapping
+ * batches wait for each other instead of deadlocking. No feed lock: last-seen
+ * is not a change followers replay.
+ */
 int
 pg_touch(struct store *s, const int64_t *ids, const int64_t *seen, size_t n)
 {
@@ -147,10 +152,18 @@ pg_touch(struct store *s, const int64_t *ids, const int64_t *seen, size_t n)
 	sprintf(b + lb, "}");
 	pgq_text(&q, a);
 	pgq_text(&q, b);
-	rc = pg_run(p, "UPDATE rights r SET last_seen = t.seen FROM (SELECT id, max(seen) AS seen "
-	            "FROM unnest($1::bigint[], $2::bigint[]) AS u (id, seen) GROUP BY id) t "
-	            "WHERE r.id = t.id AND r.ended_at IS NULL AND r.last_seen < t.seen",
-	            &q, NULL, "touch");
+	if ((rc = pg_begin(p, 0)) == STORE_OK) {
+		q.n = 1;
+		rc = pg_run(p, "SELECT 1 FROM rights WHERE id = ANY ($1::bigint[]) AND ended_at IS NULL "
+		            "ORDER BY id FOR NO KEY UPDATE", &q, NULL, "touch: lock");
+		q.n = 2;
+		if (rc == STORE_OK)
+			rc = pg_run(p, "UPDATE rights r SET last_seen = t.seen FROM (SELECT id, "
+			            "max(seen) AS seen FROM unnest($1::bigint[], $2::bigint[]) AS u (id, seen) "
+			            "GROUP BY id) t WHERE r.id = t.id AND r.ended_at IS NULL "
+			            "AND r.last_seen < t.seen", &q, NULL, "touch");
+		rc = pg_finish(p, rc);
+	}
 	free(a);
 	free(b);
 	return rc;

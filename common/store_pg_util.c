@@ -125,7 +125,7 @@ pg_run(struct pgs *p, const char *sql, const struct pgq *q, int *changed, const 
 	int rc = pg_exec(p, sql, q, &r, what);
 
 	if (rc == STORE_OK && changed)
-		*changed = atoi(PQcmdTuples(r));
+		*changed = (int)strtol(PQcmdTuples(r), NULL, 10);   /* "" for no count: 0 */
 	PQclear(r);
 	return rc;
 }
