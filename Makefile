@@ -115,9 +115,10 @@ $(B)/tests/tools/%: tests/tools/%.c $(B)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -o $@ $(filter %.c %.o %.a,$^) $(REQLDFLAGS) $(LIBS)
 
+$(B)/bench/bench_store: $(O)/tests/lib/pgcluster.o
 $(B)/bench/%: bench/%.c $(B)/libauthd.a $(B)/libcid.a $(B)/libipfd.a $(B)/libcommon.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLCFLAGS) -o $@ $(filter %.c %.a,$^) $(REQLDFLAGS) $(HTTPLIBS) $(NFTLIBS) $(LIBS)
+	$(CC) $(ALLCFLAGS) -o $@ $(filter %.c %.o %.a,$^) $(REQLDFLAGS) $(HTTPLIBS) $(NFTLIBS) $(LIBS)
 
 deps:
 	@sh .ci/deps.sh

@@ -1,11 +1,14 @@
 /*
- * Store benchmark on SQLite: store_admit throughput and latency with 1 and 8
- * threads (each its own connection, distinct users, a cap nobody reaches),
- * flat out and paced; then store_snapshot and store_sweep over 100 000
- * rights. The paced pair shows where WAL checkpoints land: on commits (no
+ * Store benchmark: store_admit throughput and latency with 1 and 8 threads
+ * (each its own connection, distinct users, a cap nobody reaches), flat out
+ * and paced; then store_snapshot and store_sweep over 100 000 rights. On
+ * SQLite the paced pair shows where WAL checkpoints land: on commits (no
  * store_maintain) or in a housekeeping thread. Every figure is the median of
  * RUNS runs, each on a fresh database in $TMPDIR (default /tmp).
- * Usage: bench_store [admissions-per-run] [rights]
+ * With --pg, the same on PostgreSQL 15: a private cluster on a unix socket
+ * (tests/lib/pgcluster.c, fsync on, default settings), a fresh database per
+ * run (store_maintain does nothing there).
+ * Usage: bench_store [--pg] [admissions-per-run] [rights]
  */
 
 #include <pthread.h>
@@ -15,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../tests/lib/pgcluster.h"
 #include "addr.h"
 #include "store.h"
 
@@ -26,6 +30,7 @@
 struct bench {
 	char dir[200];
 	struct conf_db db;
+	struct pgc *pg;              /* NULL: SQLite in dir */
 };
 
 /* How one admission run goes: threads, admissions per second (0 = flat out), upkeep. */
@@ -86,6 +91,15 @@ median(double *v, int n)
 	return v[n / 2];
 }
 
+static struct pgc *running;     /* stopped at exit, also after die() */
+
+static void
+stop_cluster(void)
+{
+	if (running)
+		pgc_stop(running);
+}
+
 static void
 die(const char *what, const char *why)
 {
@@ -104,12 +118,18 @@ open_store(const struct bench *b, int flags)
 	return s;
 }
 
+/* Removes the SQLite files, or points db.url at a new, empty PostgreSQL database. */
 static void
-remove_db(const struct bench *b)
+remove_db(struct bench *b)
 {
 	static const char *const sfx[] = { "", "-wal", "-shm" };
-	char path[512];
+	char path[512], err[256];
 
+	if (b->pg) {
+		if (pgc_createdb(b->pg->url, b->db.url, sizeof b->db.url, err, sizeof err) != 0)
+			die("createdb", err);
+		return;
+	}
 	for (int i = 0; i < 3; i++) {
 		snprintf(path, sizeof path, "%s%s", b->db.path, sfx[i]);
 		unlink(path);
@@ -118,7 +138,7 @@ remove_db(const struct bench *b)
 
 /* A fresh database with a root, services with a cap nobody reaches, and n users. */
 static struct store *
-fresh(const struct bench *b, int n, int services, int64_t *svc, int64_t *users)
+fresh(struct bench *b, int n, int services, int64_t *svc, int64_t *users)
 {
 	char name[NAME_MAX_LEN + 1], err[256];
 	struct store_service v = { .url = "http://bench.example/", .max_usage_min = USAGE_MIN,
@@ -182,7 +202,7 @@ maintain_loop(void *arg)
 
 /* One run of plan p: admissions of distinct users spread over its threads. */
 static struct result
-admit_run(const struct bench *b, const struct plan *p)
+admit_run(struct bench *b, const struct plan *p)
 {
 	int n = p->n, per = n / p->threads, failed = 0;
 	int64_t *users = calloc((size_t)n, sizeof *users), svc;
@@ -227,7 +247,7 @@ admit_run(const struct bench *b, const struct plan *p)
 }
 
 static struct result
-admit_median(const struct bench *b, const struct plan *p)
+admit_median(struct bench *b, const struct plan *p)
 {
 	double v[5][RUNS];
 	struct result r;
@@ -268,7 +288,7 @@ count_service(const struct store_service *v, void *arg)
 
 /* n live rights: n / 10 users, each admitted to ten services. */
 static struct store *
-fill(const struct bench *b, int n)
+fill(struct bench *b, int n)
 {
 	int nu = n / 10;
 	int64_t *users = calloc((size_t)nu, sizeof *users), svc[10];
@@ -292,7 +312,7 @@ fill(const struct bench *b, int n)
 
 /* Milliseconds of store_snapshot over n live rights, and of the sweep ending them all. */
 static void
-big_run(const struct bench *b, int n, double *snap_ms, double *sweep_ms)
+big_run(struct bench *b, int n, double *snap_ms, double *sweep_ms)
 {
 	struct store *s = fill(b, n);
 	long got = 0;
@@ -325,6 +345,8 @@ main(int argc, char **argv)
 	struct bench b = { .db = { .busy_timeout_ms = 30000 } };
 	const char *tmp = getenv("TMPDIR");
 	long long n = 8000, big = 100000;
+	static struct pgc cluster;   /* outlives main: stop_cluster runs at exit */
+	char err[512];
 	double snap[RUNS], sweep[RUNS];
 	struct plan plans[] = {
 		{ "flat out, maintain every 100 ms", 1, 0, 0, 100 },
@@ -334,9 +356,18 @@ main(int argc, char **argv)
 	};
 	struct result r[sizeof plans / sizeof plans[0]];
 
+	if (argc > 1 && strcmp(argv[1], "--pg") == 0) {
+		atexit(stop_cluster);
+		running = &cluster;
+		if (pgc_start(&cluster, 1, err, sizeof err) != 0)
+			die("PostgreSQL cluster", err);
+		b.pg = &cluster;
+		argc--;
+		argv++;
+	}
 	if ((argc > 1 && parse_int(argv[1], THREADS * 10, 10000000, &n) < 0) ||
 	    (argc > 2 && parse_int(argv[2], 10, 10000000, &big) < 0))
-		die("usage", "bench_store [admissions 80..10000000] [rights 10..10000000]");
+		die("usage", "bench_store [--pg] [admissions 80..10000000] [rights 10..10000000]");
 	snprintf(b.dir, sizeof b.dir, "%s/sekisho-bench.XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(b.dir))
 		die("mkdtemp", b.dir);
@@ -350,8 +381,10 @@ main(int argc, char **argv)
 	for (int i = 0; i < RUNS; i++)
 		big_run(&b, (int)big, &snap[i], &sweep[i]);
 
-	printf("store_admit on SQLite (WAL, synchronous=NORMAL), distinct users, median of %d runs\n"
-	       "of %lld admissions (paced: %d)\n", RUNS, n, PACED_N);
+	printf("store_admit on %s, distinct users, median of %d runs\n"
+	       "of %lld admissions (paced: %d)\n", b.pg ? "PostgreSQL 15 (unix socket, fsync on, "
+	       "synchronous_commit on; maintain does nothing)" : "SQLite (WAL, synchronous=NORMAL)",
+	       RUNS, n, PACED_N);
 	printf("%-34s  threads  admits/s  p50 us  p99 us  p99.9 us  max us\n", "run");
 	for (size_t i = 0; i < sizeof plans / sizeof plans[0]; i++)
 		print_admit(&plans[i], &r[i]);
@@ -359,7 +392,8 @@ main(int argc, char **argv)
 	printf("store_snapshot  %8.1f ms\n", median(snap, RUNS));
 	printf("store_sweep     %8.1f ms  (all expired)\n", median(sweep, RUNS));
 
-	remove_db(&b);
+	if (!b.pg)
+		remove_db(&b);
 	rmdir(b.dir);
 	return 0;
 }

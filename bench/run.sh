@@ -2,7 +2,7 @@
 # Runs every benchmark: the C drivers built into BUILD/bench/ and the bench/*.sh
 # scripts (which need root for network namespaces). Each writes its table to
 # bench/results/NAME.txt; a summary of the machine goes to bench/results/machine.txt.
-# Usage: sh bench/run.sh BUILD_DIR [NAME...]   (NAMEs limit the run: store ipfd authd cid e2e)
+# Usage: sh bench/run.sh BUILD_DIR [NAME...]   (NAMEs limit the run: store pg ipfd authd cid e2e)
 set -u
 B=$(cd "${1:-build}" && pwd); shift
 top=$(cd "$(dirname "$0")/.." && pwd)

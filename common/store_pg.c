@@ -102,7 +102,7 @@ schema_judge(struct pgs *p, int flags, int have, const char *name)
 		return store_fail(&p->base, STORE_INVALID, "database schema version %d is \"%s\", "
 		                  "this build knows it as \"%s\": not a schema this build knows",
 		                  have, name, m[have - 1].name);
-	if (have < n && !(flags & STORE_OPEN_MIGRATE))
+	if (have < n && !(flags & STORE_OPEN_MIGRATE) && !(have == 0 && (flags & STORE_OPEN_CREATE)))
 		return store_fail(&p->base, STORE_INVALID, "database schema version %d (%s), this "
 		                  "build needs %d (run \"sekishoctl migrate\")", have,
 		                  have ? name : "none", n);

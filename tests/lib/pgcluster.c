@@ -77,7 +77,7 @@ prepare_dir(struct pgc *c, char *err, size_t errlen)
 }
 
 int
-pgc_start(struct pgc *c, char *err, size_t errlen)
+pgc_start(struct pgc *c, int durable, char *err, size_t errlen)
 {
 	char data[300], log[300], hba[320], opts[400];
 
@@ -97,8 +97,8 @@ pgc_start(struct pgc *c, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot write %s", hba);
 		return -1;
 	}
-	snprintf(opts, sizeof opts, "-k %s -p " PGC_PORT " -c listen_addresses= -c fsync=off "
-	         "-c max_connections=200", c->dir);
+	snprintf(opts, sizeof opts, "-k %s -p " PGC_PORT " -c listen_addresses= -c fsync=%s "
+	         "-c max_connections=200", c->dir, durable ? "on" : "off");
 	char *start[] = { PGC_BIN "/pg_ctl", "-D", data, "-l", log, "-w", "-o", opts, "start", NULL };
 	if (run(start, log) != 0) {
 		snprintf(err, errlen, "pg_ctl start failed (log: %s)", log);
@@ -170,7 +170,7 @@ pgc_hook_start(void)
 {
 	char err[512];
 
-	if (pgc_start(&hook_cluster, err, sizeof err) != 0) {
+	if (pgc_start(&hook_cluster, 0, err, sizeof err) != 0) {
 		fprintf(stderr, "test cluster: %s\n", err);
 		exit(1);
 	}

@@ -28,8 +28,11 @@ struct pgc {
 	char url[512];     /* conninfo of the cluster's "postgres" database */
 };
 
-/* 0, or -1 with err (the server's log is in dir/server.log until pgc_stop). */
-int pgc_start(struct pgc *c, char *err, size_t errlen);
+/*
+ * 0, or -1 with err (the server's log is in dir/server.log until pgc_stop).
+ * durable 0 turns fsync off (tests); 1 keeps the server's defaults (benchmarks).
+ */
+int pgc_start(struct pgc *c, int durable, char *err, size_t errlen);
 void pgc_stop(struct pgc *c);
 
 /*

@@ -26,7 +26,7 @@ main(int argc, char **argv)
 	char err[512], url[512];
 
 	if (argc == 2 && strcmp(argv[1], "start") == 0) {
-		if (pgc_start(&c, err, sizeof err) != 0) {
+		if (pgc_start(&c, 0, err, sizeof err) != 0) {
 			fprintf(stderr, "pgcluster: %s\n", err);
 			pgc_stop(&c);
 			return 1;
