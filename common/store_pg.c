@@ -244,6 +244,9 @@ static const struct store_ops pg_ops = {
 	.wait = pg_wait,
 	.code_put = pg_code_put, .code_take = pg_code_take,
 	.login_put = pg_login_put, .login_get = pg_login_get, .login_del = pg_login_del,
+	.lockout_state = pg_lockout_state, .lockout_fail = pg_lockout_fail,
+	.lockout_refund = pg_lockout_refund, .lockout_clear = pg_lockout_clear,
+	.lockout_list = pg_lockout_list, .known_add = pg_known_add, .known_has = pg_known_has,
 	.key_add = pg_key_add, .key_list = pg_key_list, .key_del_expired = pg_key_del_expired,
 	.audit = pg_audit, .audit_list = pg_audit_list, .stats = pg_stats,
 };

@@ -130,6 +130,8 @@ static const char *const SQL_PRUNE[] = {
 	"DELETE FROM rights WHERE ended_at IS NOT NULL AND ended_at < $1",
 	"DELETE FROM audit WHERE at < $1",
 	"DELETE FROM logins WHERE expires_at < $1",
+	"DELETE FROM lockouts WHERE last_at < $1",
+	"DELETE FROM known_sources WHERE last_at < $1",
 	"DELETE FROM changes WHERE seq < coalesce((SELECT min(seq) FROM changes WHERE at >= $1), "
 	"(SELECT max(seq) + 1 FROM changes))",
 };

@@ -145,6 +145,15 @@ int pg_snapshot(struct store *, int64_t, store_service_fn, store_right_fn, void 
 int pg_changes(struct store *, int64_t, int, int (*)(const struct store_change *, void *), void *);
 int pg_wait(struct store *, int, int *);
 
+int pg_lockout_state(struct store *, const char *, const char *, struct store_lockout *,
+                     struct store_lockout *);
+int pg_lockout_fail(struct store *, const char *, const char *, int64_t, int64_t);
+int pg_lockout_refund(struct store *, const char *, const char *, int);
+int pg_lockout_clear(struct store *, const char *, const char *, int *);
+int pg_lockout_list(struct store *, const char *, store_lockout_fn, void *);
+int pg_known_add(struct store *, const char *, const char *, int64_t);
+int pg_known_has(struct store *, const char *, const char *, int64_t);
+
 int pg_key_add(struct store *, const struct store_key *);
 int pg_key_list(struct store *, int64_t, struct store_key *, int, int *);
 int pg_key_del_expired(struct store *, int64_t, int *);

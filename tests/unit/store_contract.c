@@ -16,6 +16,7 @@
 #include "fixture.h"
 #include "store.h"
 #include "store_contract.h"
+#include "store_int.h"
 
 #define T0 1700000000LL          /* the tests' clock starts here */
 #define MIN 60
@@ -989,4 +990,81 @@ Test(store, cap_is_never_exceeded_while_slots_free_and_refill, .timeout = 60)
 	cr_assert(rp.ordered, "the change log has a gap or is out of order");
 	cr_assert_leq(rp.max, cap, "some commit held %d live rights", rp.max);
 	cr_assert_eq(rp.running, ok - replaced - ended);
+}
+
+static int
+collect_lockout(const struct store_lockout *l, void *arg)
+{
+	char *out = arg;
+
+	snprintf(out + strlen(out), 256 - strlen(out), "%s/%s=%d ", l->name, l->source, l->failures);
+	return 0;
+}
+
+Test(store, lockouts_count_restart_refund_and_clear)
+{
+	struct store_lockout pair = { .failures = -1 }, acct = { .failures = -1 };
+	char out[256] = "";
+	int n = 0;
+
+	cr_assert_eq(store_lockout_state(s, "alice", "10.0.0.1", &pair, &acct), STORE_OK);
+	cr_assert_eq(pair.failures, -1, "absent rows leave the caller's values");
+	cr_assert_eq(store_lockout_fail(s, "alice", "10.0.0.1", T0, T0 - 600), STORE_OK);
+	cr_assert_eq(store_lockout_fail(s, "alice", "10.0.0.1", T0 + 1, T0 - 600), STORE_OK);
+	cr_assert_eq(store_lockout_fail(s, "alice", "10.0.0.2", T0 + 2, T0 - 600), STORE_OK);
+	cr_assert_eq(store_lockout_fail(s, "nobody", "10.0.0.2", T0 + 2, T0 - 600), STORE_OK,
+	             "made-up names count the same way");
+	cr_assert_eq(store_lockout_state(s, "alice", "10.0.0.1", &pair, &acct), STORE_OK);
+	cr_assert_eq(pair.failures, 2);
+	cr_assert_eq(pair.last_at, T0 + 1);
+	cr_assert_eq(acct.failures, 3, "the account's row counts every source");
+	cr_assert_eq(store_lockout_fail(s, "alice", "10.0.0.1", T0 + 900, T0 + 300), STORE_OK);
+	cr_assert_eq(store_lockout_state(s, "alice", "10.0.0.1", &pair, &acct), STORE_OK);
+	cr_assert_eq(pair.failures, 1, "a count older than since starts again");
+	cr_assert_eq(store_lockout_refund(s, "alice", "10.0.0.1", 0), STORE_OK);
+	cr_assert_eq(store_lockout_list(s, "alice", collect_lockout, out), STORE_OK);
+	cr_assert_str_eq(out, "alice/10.0.0.2=1 ", "rows refunded to zero go (both restarted at 1)");
+	cr_assert_eq(store_lockout_refund(s, "alice", "10.0.0.2", 1), STORE_OK);
+	out[0] = '\0';
+	cr_assert_eq(store_lockout_list(s, NULL, collect_lockout, out), STORE_OK);
+	cr_assert_str_eq(out, "nobody/*=1 nobody/10.0.0.2=1 ");
+	cr_assert_eq(store_lockout_clear(s, "nobody", NULL, &n), STORE_OK);
+	cr_assert_eq(n, 2);
+}
+
+Test(store, known_sources_remember_logins_of_existing_users_only)
+{
+	int64_t u = fx_user(s, "alice", 0);
+
+	cr_assert_eq(store_known_has(s, "alice", "d:00ff", T0), STORE_NOTFOUND);
+	cr_assert_eq(store_known_add(s, "alice", "d:00ff", T0), STORE_OK);
+	cr_assert_eq(store_known_add(s, "ghost", "d:00ff", T0), STORE_OK, "nothing for no user");
+	cr_assert_eq(store_known_has(s, "alice", "d:00ff", T0), STORE_OK);
+	cr_assert_eq(store_known_has(s, "alice", "d:00ff", T0 + 1), STORE_NOTFOUND, "too old");
+	cr_assert_eq(store_known_add(s, "alice", "d:00ff", T0 + 5), STORE_OK, "refreshed");
+	cr_assert_eq(store_known_has(s, "alice", "d:00ff", T0 + 1), STORE_OK);
+	cr_assert_eq(store_known_has(s, "ghost", "d:00ff", 0), STORE_NOTFOUND);
+	cr_assert_eq(store_user_del(s, u, T0, NULL, 0), STORE_OK);
+	cr_assert_eq(store_known_has(s, "alice", "d:00ff", 0), STORE_NOTFOUND, "gone with the user");
+}
+
+/*
+ * Every operation of struct store_ops is implemented (only wait may be left
+ * out): a new operation added for one backend fails here for the others
+ * instead of calling a null pointer in production.
+ */
+Test(store, the_backend_implements_every_operation)
+{
+	typedef void (*op_fn)(void);
+	struct store_ops ops = *s->ops;
+	size_t n = sizeof ops / sizeof(op_fn);
+	op_fn f;
+
+	cr_assert_eq(sizeof ops % sizeof(op_fn), 0);
+	ops.wait = (int (*)(struct store *, int, int *))(void (*)(void))store_close;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(&f, (const char *)&ops + i * sizeof f, sizeof f);
+		cr_assert_not_null(f, "%s backend: operation %zu of struct store_ops is missing",
+		                   contract_backend.name, i);
+	}
 }
