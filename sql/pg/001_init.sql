@@ -156,11 +156,6 @@ BEGIN
 			UPDATE services SET active = active + 1 WHERE id = NEW.service_id;
 			PERFORM feed_append(1, NEW.service_id, NEW.id);
 		END IF;
-	ELSIF TG_OP = 'UPDATE' THEN
-		IF OLD.ended_at IS NULL AND NEW.ended_at IS NOT NULL THEN
-			UPDATE services SET active = active - 1 WHERE id = NEW.service_id;
-			PERFORM feed_append(2, NEW.service_id, NEW.id);
-		END IF;
 	ELSIF OLD.ended_at IS NULL THEN
 		-- A live right removed by hand still frees its slot.
 		UPDATE services SET active = active - 1 WHERE id = OLD.service_id;
@@ -171,8 +166,43 @@ END $$;
 
 CREATE TRIGGER rights_feed_lock BEFORE INSERT OR DELETE OR UPDATE OF ended_at ON rights
 FOR EACH STATEMENT EXECUTE FUNCTION feed_lock();
-CREATE TRIGGER rights_changed AFTER INSERT OR DELETE OR UPDATE OF ended_at ON rights
+CREATE TRIGGER rights_changed AFTER INSERT OR DELETE ON rights
 FOR EACH ROW EXECUTE FUNCTION rights_changed();
+
+-- Rights ended by one statement (a sweep may end thousands): once per
+-- statement, each service's count moves by its number of ended rights and
+-- the feed by the total, so no row is updated once per right. A row trigger
+-- would rewrite the same service and feed rows thousands of times in one
+-- transaction, each update slower than the last.
+CREATE FUNCTION rights_ended() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+	k    bigint;
+	base bigint;
+BEGIN
+	SELECT count(*) INTO k FROM old_rows o JOIN new_rows n ON n.id = o.id
+	WHERE o.ended_at IS NULL AND n.ended_at IS NOT NULL;
+	IF k = 0 THEN
+		RETURN NULL;
+	END IF;
+	UPDATE services s SET active = s.active - c.n
+	FROM (SELECT n.service_id, count(*) AS n FROM old_rows o JOIN new_rows n ON n.id = o.id
+	      WHERE o.ended_at IS NULL AND n.ended_at IS NOT NULL GROUP BY n.service_id) c
+	WHERE s.id = c.service_id;
+	UPDATE feed SET seq = seq + k RETURNING seq - k INTO base;
+	INSERT INTO changes (seq, kind, service_id, right_id, at)
+	SELECT base + row_number() OVER (ORDER BY n.id), 2, n.service_id, n.id,
+	       extract(epoch FROM clock_timestamp())::bigint
+	FROM old_rows o JOIN new_rows n ON n.id = o.id
+	WHERE o.ended_at IS NULL AND n.ended_at IS NOT NULL;
+	PERFORM pg_notify('sekisho_changes', '');
+	RETURN NULL;
+END $$;
+
+-- UPDATE only (a trigger with transition tables takes no column list): a
+-- last-seen update finds nothing ended and returns at once.
+CREATE TRIGGER rights_ended AFTER UPDATE ON rights
+REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+FOR EACH STATEMENT EXECUTE FUNCTION rights_ended();
 
 CREATE FUNCTION services_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
