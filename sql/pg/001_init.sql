@@ -174,7 +174,10 @@ FOR EACH ROW EXECUTE FUNCTION rights_changed();
 -- the feed by the total, so no row is updated once per right. A row trigger
 -- would rewrite the same service and feed rows thousands of times in one
 -- transaction, each update slower than the last.
-CREATE FUNCTION rights_ended() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Transition tables have no statistics: without the SET the planner may join
+-- them by nested loop, quadratic in the rights one statement ends.
+CREATE FUNCTION rights_ended() RETURNS trigger LANGUAGE plpgsql
+SET enable_nestloop = off AS $$
 DECLARE
 	k    bigint;
 	base bigint;
