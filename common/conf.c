@@ -60,7 +60,7 @@ static const struct conf_item conf_items[] = {
 	STR(db, url, K_TEXT, "", "PostgreSQL conninfo (host=... dbname=...); non-empty: use PostgreSQL, not path"),
 	INT(db, busy_timeout_ms, 0, 600000, "5000", "how long a writer waits for the database lock"),
 	INT(db, retention_days, 1, 3650, "30", "ended rights and audit rows are kept this many days"),
-	INT(db, pool_size, 1, 64, "16", "store connections a daemon keeps for its request threads"),
+	INT(db, pool_size, 1, 64, "16", "store connections authd opens at most for its request threads"),
 
 	STR(authd, listen, K_LISTEN, "127.0.0.1:8080", "portal address, ADDR:PORT or [V6]:PORT"),
 	STR(authd, base_url, K_URL, "http://127.0.0.1:8080", "the portal's public URL"),
