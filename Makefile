@@ -96,7 +96,7 @@ $(B)/sekishoctl: $(CTL_OBJ) $(B)/libcommon.a
 T_ = $(B)/tests/test_
 $(T_)admin_form $(T_)clientip $(T_)entry $(T_)portal $(T_)throttle: $(B)/libauthd.a
 $(T_)mirror $(T_)nft:                                                $(B)/libipfd.a
-$(T_)cache $(T_)check:                                               $(B)/libcid.a
+$(T_)cache $(T_)check $(T_)spoe:                                     $(B)/libcid.a
 $(T_)ctl:                                                            $(B)/libctl.a
 
 $(B)/tests/%: tests/unit/%.c $(TLIB_OBJ) $(B)/libcommon.a
@@ -197,6 +197,7 @@ $(F)/fuzz_check:      $(F)/obj/cid/check.o $(F)/obj/cid/cache.o $(F)/obj/cid/set
 $(F)/fuzz_token:      $(F)/obj/tests/lib/keys.o
 $(F)/fuzz_clientip:   $(F)/obj/authd/clientip.o
 $(F)/fuzz_conf:       $(F)/obj/authd/clientip.o $(F)/obj/cid/setup.o
+$(F)/fuzz_spoe:       $(F)/obj/cid/spoe.o
 
 $(F)/fuzz_%: $(F)/obj/tests/fuzz/fuzz_%.o $(F)/obj/tests/fuzz/fuzz.o $(F)/libcommon.a
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $(filter %.o,$^) $(F)/libcommon.a \

@@ -11,6 +11,7 @@
  *   handoff.c  entry code redemption (/_sekisho/enter) and store connections
  *   routes.c   the HTTP endpoints
  *   metrics.c  counters and the Prometheus page
+ *   spoe_agent.c  HAProxy's SPOE agent (the codec is spoe.c, spoe.h)
  *   setup.c    [cid] settings in the form the hot path uses
  *   main.c     start, signals, stop
  *
@@ -349,7 +350,21 @@ void cid_check_in(struct http_req *r, const struct cid *cid, const char *service
 /* Renders the "message" page with a link to the portal; status and texts. */
 void cid_page(struct http_req *r, struct cid *cid, int status, const char *title,
               const char *text, const char *service);
+/* The portal's URL for service (NULL: the portal's start page) into out. */
+void cid_portal_url(const struct cid *cid, const char *service, char *out, size_t n);
 /* Logs a line for malformed input, at most a few per second. */
 void cid_log_bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- spoe_agent.c ---- */
+
+struct spoe_agent;
+
+/* Binds spoe_listen (before privileges drop). NULL with err. */
+struct spoe_agent *spoe_agent_listen(const char *where, char *err, size_t errlen);
+/* Starts the agent's thread. 0 or -1. */
+int spoe_agent_start(struct spoe_agent *a, struct cid *cid);
+/* Stops the thread (if started), closes every connection, frees a. NULL is fine. */
+void spoe_agent_stop(struct spoe_agent *a);
+void spoe_agent_free(struct spoe_agent *a);
 
 #endif

@@ -21,7 +21,8 @@
  * Handoffs and re-reads run on the HTTP event threads, where every check of
  * the thread waits with them: their connections wait at most POOL_BUSY_MS
  * for a busy store and then fail (the user retries) instead of stalling
- * checks. One connection per thread at most, so no thread waits for one.
+ * checks. One connection per thread at most (the SPOE agent's thread
+ * included), so no thread waits for one.
  */
 struct dbpool *
 pool_new(const struct conf *c)
@@ -30,7 +31,7 @@ pool_new(const struct conf *c)
 
 	if (db.busy_timeout_ms > POOL_BUSY_MS)
 		db.busy_timeout_ms = POOL_BUSY_MS;
-	return dbpool_new(&db, c->cid.threads);
+	return dbpool_new(&db, c->cid.threads + (c->cid.spoe_listen[0] != '\0'));
 }
 
 struct store *

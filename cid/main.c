@@ -159,6 +159,7 @@ main(int argc, char **argv)
 {
 	struct daemon_opts o;
 	struct http_server *srv, *mon;
+	struct spoe_agent *spoe = NULL;
 	sigset_t waitmask;
 	char err[256];
 
@@ -174,6 +175,9 @@ main(int argc, char **argv)
 	load_templates(&conf, &cid.tmpl, &cid.css, &cid.css_len);
 	srv = listen_http();
 	mon = listen_monitor();
+	if (conf.cid.spoe_listen[0] != '\0' &&
+	    (spoe = spoe_agent_listen(conf.cid.spoe_listen, err, sizeof err)) == NULL)
+		fatal("%s", err);
 	if (daemon_drop_privileges(conf.cid.user, err, sizeof err) == -1)
 		fatal("%s", err);
 	if ((cid.pool = pool_new(&conf)) == NULL)
@@ -183,8 +187,11 @@ main(int argc, char **argv)
 	if (follow_start(&cid.follower, &cid.cache, &conf) == -1 ||
 	    touch_start(&cid.toucher, &cid.cache, &conf) == -1)
 		fatal("cannot start threads");
-	log_info("event=start listen=%s monitor=%s monitor_port=%d threads=%d bind_ip=%s",
-	         conf.cid.listen, conf.cid.monitor_listen, http_port(mon), conf.cid.threads,
+	if (spoe != NULL && spoe_agent_start(spoe, &cid) == -1)
+		fatal("cannot start the SPOE agent");
+	log_info("event=start listen=%s monitor=%s monitor_port=%d spoe=%s threads=%d bind_ip=%s",
+	         conf.cid.listen, conf.cid.monitor_listen, http_port(mon),
+	         spoe != NULL ? conf.cid.spoe_listen : "off", conf.cid.threads,
 	         conf.cid.bind_ip ? "on" : "off");
 	if (cid.cc.n_proxies == 0)
 		log_warn("event=config note=\"cid.trusted_proxies is empty: /_sekisho/auth answers "
@@ -193,6 +200,7 @@ main(int argc, char **argv)
 	log_info("event=stop");
 	http_stop(srv);
 	http_stop(mon);
+	spoe_agent_stop(spoe);
 	follow_stop(&cid.follower);
 	touch_stop(&cid.toucher);
 	dbpool_free(cid.pool);

@@ -75,8 +75,8 @@ cid_check_in(struct http_req *r, const struct cid *cid, const char *service, str
 	in->tls = http_is_tls(r);
 }
 
-static void
-portal_url(const struct cid *cid, const char *service, char *out, size_t n)
+void
+cid_portal_url(const struct cid *cid, const char *service, char *out, size_t n)
 {
 	size_t len = strlen(cid->cc.portal);
 
@@ -96,7 +96,7 @@ cid_page(struct http_req *r, struct cid *cid, int status, const char *title, con
 	struct tmpl_ctx *ctx = tmpl_ctx_new();
 	struct buf b;
 
-	portal_url(cid, service, url, sizeof url);
+	cid_portal_url(cid, service, url, sizeof url);
 	buf_init(&b, PAGE_MAX);
 	if (ctx != NULL) {
 		tmpl_set(ctx, "title", title);
@@ -169,7 +169,7 @@ route_auth(struct http_req *r, struct cid *cid)
 	if (check_status(out.result) == 401 && (q = http_query(r, "redirect")) != NULL &&
 	    strcmp(q, "1") == 0 && out.service[0] != '\0') {
 		/* For proxies that pass the answer on as it is (Traefik): send the browser to the portal. */
-		portal_url(cid, out.service, url, sizeof url);
+		cid_portal_url(cid, out.service, url, sizeof url);
 		redirect(r, url);
 	} else {
 		http_reply(r, check_status(out.result), NULL, "", 0);
@@ -224,7 +224,7 @@ route_go(struct http_req *r, struct cid *cid)
 		cid_page(r, cid, 400, "Bad request", "The request could not be understood.", name);
 		break;
 	default:
-		portal_url(cid, name, url, sizeof url);
+		cid_portal_url(cid, name, url, sizeof url);
 		redirect(r, url);
 	}
 	metrics_check(out.result, clock_elapsed_ns(&t0));

@@ -24,6 +24,7 @@ enum conf_check {
 	K_PATH,      /* absolute path, or "" when the default is "" */
 	K_SOCKET,    /* absolute path that fits sockaddr_un */
 	K_LISTEN,    /* ADDR:PORT */
+	K_LISTEN_OPT,/* ADDR:PORT, or "" = off */
 	K_URL,       /* http(s) URL */
 	K_ACCOUNT,   /* unix user or group name, or "" */
 	K_ADDRLIST,  /* "ADDR,ADDR,..." or "" */
@@ -108,6 +109,7 @@ static const struct conf_item conf_items[] = {
 	INT(cid, max_connections_per_ip, 1, 65536, "16", "connections one address may hold at once (trusted proxies: only max_connections)"),
 	INT(cid, request_timeout_s, 1, 600, "10", "a request must arrive whole within this many seconds, however slowly it trickles"),
 	STR(cid, monitor_listen, K_LISTEN, "127.0.0.1:9081", "/metrics and /healthz, on their own listener (not the service side)"),
+	STR(cid, spoe_listen, K_LISTEN_OPT, "", "HAProxy's SPOE agent, ADDR:PORT or [V6]:PORT (empty: off)"),
 	TYPED(cid, bind_ip, T_BOOL, "on", "a cookie is valid only from the client IP it was issued to"),
 	TYPED(cid, secure_cookie, T_TRI, "auto", "Secure cookie attribute: on, off, or auto (when the request is HTTPS)"),
 	INT(cid, touch_interval_ms, 10, 60000, "1000", "last-seen times are written this often"),
@@ -295,6 +297,10 @@ conf_check_str(const struct conf_item *it, const char *v, char *err, size_t errl
 	case K_PATH:
 	case K_SOCKET:
 		return conf_check_path(it, v, err, errlen);
+	case K_LISTEN_OPT:
+		if (v[0] == '\0')
+			return 0;
+		/* FALLTHROUGH */
 	case K_LISTEN:
 		if (addr_parse_listen(v, &ss, &sl) == 0)
 			return 0;

@@ -79,6 +79,7 @@ struct conf_cid {
 	int  max_connections_per_ip;   /* of those, from one address (trusted proxies exempt) */
 	int  request_timeout_s;        /* a whole request must arrive within this */
 	char monitor_listen[CONF_STR_MAX]; /* /metrics and /healthz, ADDR:PORT */
+	char spoe_listen[CONF_STR_MAX];    /* HAProxy's SPOE agent, ADDR:PORT; "" = off */
 	int  bind_ip;                  /* cookie valid only from the admitted client IP */
 	int  secure_cookie;            /* 1 Secure always, 0 never, -1 when the request is HTTPS */
 	int  touch_interval_ms;        /* last-seen writes are flushed this often */

@@ -38,6 +38,7 @@ static const struct {
 	{ "cid.user", CONF_CID },
 	{ "cid.threads", CONF_CID },
 	{ "cid.monitor_listen", CONF_CID },
+	{ "cid.spoe_listen", CONF_CID },
 	{ "cid.max_connections", CONF_CID },
 	{ "cid.max_connections_per_ip", CONF_CID },
 	{ "cid.request_timeout_s", CONF_CID },
