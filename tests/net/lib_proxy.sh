@@ -11,7 +11,8 @@
 #   px_enter CLIENT USER        the entry handoff through the proxy; cookie in
 #                               $T/USER.cookie, right id in $T/USER.id
 #   cu CLIENT CURL-ARGS...      curl from one loopback address inside gw
-#   px_door_cases               the cases every proxy must pass (TAP)
+#   px_door_cases NAME          the cases every proxy must pass (TAP); a refusal
+#                               is the redirect $PX_REFUSED (default 302)
 
 B=$SEKISHO_BUILD
 CONF=$T/sekisho.conf
@@ -77,7 +78,7 @@ px_enter() {   # client-ip user
 px_refused_within() {   # seconds client cookie: polls every 50 ms
 	_end=$(( $(date +%s%N) + $1 * 1000000000 ))
 	while [ "$(date +%s%N)" -lt "$_end" ]; do
-		[ "$(px_status "$2" "$LAB/" -b "sekisho=$3")" = 302 ] && return 0
+		[ "$(px_status "$2" "$LAB/" -b "sekisho=$3")" = "${PX_REFUSED:-302}" ] && return 0
 		sleep 0.05
 	done
 	return 1
@@ -85,14 +86,14 @@ px_refused_within() {   # seconds client cookie: polls every 50 ms
 
 # $1: the proxy's name in the case names.
 px_door_cases() {
-	_p=$1
+	_p=$1 _r=${PX_REFUSED:-302}
 	loc=$(cu 127.0.0.5 -o /dev/null -w '%{http_code} %{redirect_url}' "$LAB/")
-	[ "$loc" = "302 $PORTAL/?service=lab" ] && ok "$_p: no cookie: redirected to the portal with ?service=lab" ||
+	[ "$loc" = "$_r $PORTAL/?service=lab" ] && ok "$_p: no cookie: redirected to the portal with ?service=lab" ||
 		not_ok "$_p: no cookie: redirected to the portal with ?service=lab" "$loc"
 	check "$_p: the entry handoff through the proxy sets the cookie" px_enter 127.0.0.5 alice
 	ALICE=$(cat "$T/alice.cookie")
 	cu 127.0.0.5 -b "other=1; sekisho=$ALICE; last=2" -H 'X-Sekisho-User: mallory' \
-		-H 'X-Remote-User: mallory' -H 'X-Sekisho-Remaining: 99999' "$LAB/page" >"$T/app.out"
+		-H 'X-Remote-User: mallory' -H 'X-Sekisho-Remaining: 99999' -H 'X-Sekisho-Service: mallory' "$LAB/page" >"$T/app.out"
 	head -1 "$T/app.out" | grep -qx app && ok "$_p: valid cookie: the app is reached" ||
 		not_ok "$_p: valid cookie: the app is reached" "$(head -3 "$T/app.out" | tr '\n' ' ')"
 	[ "$(grep -c '^x-sekisho-user: ' "$T/app.out")" = 1 ] && grep -qx 'x-sekisho-user: alice' "$T/app.out" &&
@@ -105,10 +106,13 @@ px_door_cases() {
 	! grep -q 'sekisho=' "$T/app.out" && echo "$cookie" | grep -q 'other=1' && echo "$cookie" | grep -q 'last=2' &&
 		ok "$_p: the sekisho cookie does not reach the app; the app's own cookies do" ||
 		not_ok "$_p: the sekisho cookie does not reach the app; the app's own cookies do" "$cookie"
-	[ "$(px_status 127.0.0.9 "$LAB/" -b "sekisho=$ALICE")" = 302 ] &&
+	[ "$(px_status 127.0.0.9 "$LAB/" -b "sekisho=$ALICE")" = "$_r" ] &&
 		ok "$_p: a cookie used from another client address is refused" ||
 		not_ok "$_p: a cookie used from another client address is refused"
-	[ "$(px_status 127.0.0.5 "$LAB/" -b "sekisho=$ALICE; sekisho=$ALICE")" = 302 ] &&
+	[ "$(px_status 127.0.0.9 "$LAB/" -b "sekisho=$ALICE" -H 'X-Forwarded-For: 127.0.0.5')" = "$_r" ] &&
+		ok "$_p: a client-sent X-Forwarded-For is not believed" ||
+		not_ok "$_p: a client-sent X-Forwarded-For is not believed"
+	[ "$(px_status 127.0.0.5 "$LAB/" -b "sekisho=$ALICE; sekisho=$ALICE")" = "$_r" ] &&
 		ok "$_p: a repeated cookie is refused" || not_ok "$_p: a repeated cookie is refused"
 	s=$(px_status 127.0.0.5 "$LAB/_sekisho/auth" -b "sekisho=$ALICE")
 	case $s in 4*) ok "$_p: clients cannot reach the check path ($s)" ;;
