@@ -211,8 +211,7 @@ EOF
 		set \$sekisho_portal $PORTAL;
 		include $TOP/dist/nginx/sekisho-door.conf;
 		location / {
-			proxy_set_header X-Remote-User \$sekisho_user;
-			proxy_set_header X-Sekisho-Remaining \$sekisho_remaining;
+			include $TOP/dist/nginx/sekisho-app.conf;
 			proxy_pass http://127.0.0.1:9000/${s% *}/;
 		}
 	}

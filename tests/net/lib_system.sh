@@ -184,7 +184,7 @@ EOF
 		set \$sekisho_portal $PORTAL;
 		include $SEKISHO_TOP/dist/nginx/sekisho-door.conf;
 		location / {
-			proxy_set_header X-Remote-User \$sekisho_user;
+			include $SEKISHO_TOP/dist/nginx/sekisho-app.conf;
 			proxy_pass http://127.0.0.1:9000/${s%%:*}/;
 		}
 	}

@@ -53,7 +53,7 @@ nginx_server() {   # port service
 		set \$sekisho_portal $PORTAL;
 		include $SEKISHO_TOP/dist/nginx/sekisho-door.conf;
 		location / {
-			proxy_set_header X-Remote-User \$sekisho_user;
+			include $SEKISHO_TOP/dist/nginx/sekisho-app.conf;
 			proxy_pass http://svc/$2/;
 		}
 	}
