@@ -227,6 +227,12 @@ passwd_read_line(int fd, char *buf, size_t max)
 	return (ssize_t)len;
 }
 
+static int
+passwd_is_stdin(const char *path)
+{
+	return strcmp(path, "-") == 0 || strcmp(path, "/dev/stdin") == 0;
+}
+
 int
 passwd_read_file(const char *path, char *out, size_t outlen, char *err, size_t errlen)
 {
@@ -236,12 +242,20 @@ passwd_read_file(const char *path, char *out, size_t outlen, char *err, size_t e
 	size_t len;
 	int fd, rc = -1;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+	/*
+	 * Standard input is read as it is, never reopened: /dev/stdin is
+	 * /proc/self/fd/0, which another user than the one who made the pipe
+	 * or opened the file (runuser -u ... <file) may not open.
+	 */
+	if (passwd_is_stdin(path))
+		fd = STDIN_FILENO;
+	else if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
 		snprintf(err, errlen, "password file %s: %s", path, strerror(errno));
 		return -1;
 	}
 	got = passwd_read_line(fd, buf, sizeof buf);
-	close(fd);
+	if (fd != STDIN_FILENO)
+		close(fd);
 	if (got < 0) {
 		snprintf(err, errlen, "password file %s: %s", path, strerror(errno));
 		goto fail;

@@ -22,7 +22,11 @@ int passwd_hash(const char *pw, const struct passwd_params *pp, char *out, size_
 int passwd_verify(const char *pw, const char *stored, char *err, size_t errlen);
 /* 1 when stored uses weaker parameters than pp (so it should be rehashed at next login). */
 int passwd_needs_rehash(const char *stored, const struct passwd_params *pp);
-/* Reads a password from the first line of a file (no trailing newline). 0 or -1 with err. */
+/*
+ * Reads a password from the first line of a file (no trailing newline);
+ * "-" or "/dev/stdin" is the standard input, read without reopening it.
+ * 0 or -1 with err.
+ */
 int passwd_read_file(const char *path, char *out, size_t outlen, char *err, size_t errlen);
 
 #endif

@@ -232,6 +232,26 @@ Test(passwd, a_nul_byte_in_the_password_file_is_refused)
 	unlink(path);
 }
 
+/* "-" and /dev/stdin read the standard input as it is (a pipe here), never reopening it. */
+Test(passwd, standard_input_is_read_without_reopening_it)
+{
+	const char *names[] = { "-", "/dev/stdin" };
+	char out[64], err[256] = "";
+	int p[2], saved = dup(STDIN_FILENO);
+
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(pipe(p), 0);
+		cr_assert_eq(write(p[1], "from-stdin\nrest\n", 16), 16);
+		close(p[1]);
+		cr_assert_eq(dup2(p[0], STDIN_FILENO), STDIN_FILENO);
+		close(p[0]);
+		cr_assert_eq(passwd_read_file(names[i], out, sizeof out, err, sizeof err), 0, "%s", err);
+		cr_assert_str_eq(out, "from-stdin");
+	}
+	dup2(saved, STDIN_FILENO);
+	close(saved);
+}
+
 Test(passwd, a_missing_password_file_names_the_path)
 {
 	char out[64], err[256];
