@@ -18,31 +18,87 @@
 #define METRICS_MAX   (64 * 1024)
 #define PAGE_CSP      "default-src 'none'; style-src 'self'; frame-ancestors 'none'"
 
-static _Atomic int64_t bad_log_second;
-static atomic_int bad_log_count, bad_log_dropped;
+/* At most BAD_LOG_PER_S lines a second of one kind; how many were dropped is said once a second. */
+struct log_limit {
+	_Atomic int64_t second;
+	atomic_int count, dropped;
+	int prio;
+	const char *kind;
+};
+
+static struct log_limit bad_log = { .prio = LOG_WARNING, .kind = "malformed requests" };
+static struct log_limit fwd_log = { .prio = LOG_INFO, .kind = "ignored forwarded headers" };
+
+static void
+log_limited(struct log_limit *l, const char *fmt, va_list ap)
+{
+	int64_t now = time(NULL), was = atomic_load(&l->second);
+	int dropped;
+	char line[512];
+
+	if (was != now && atomic_compare_exchange_strong(&l->second, &was, now)) {
+		atomic_store(&l->count, 0);
+		if ((dropped = atomic_exchange(&l->dropped, 0)) > 0)
+			log_msg(l->prio, "event=log_suppressed lines=%d reason=\"more than %d %s a second\"",
+			        dropped, BAD_LOG_PER_S, l->kind);
+	}
+	if (atomic_fetch_add(&l->count, 1) >= BAD_LOG_PER_S) {
+		atomic_fetch_add(&l->dropped, 1);
+		return;
+	}
+	vsnprintf(line, sizeof line, fmt, ap);
+	log_msg(l->prio, "%s", line);
+}
 
 void
 cid_log_bad(const char *fmt, ...)
 {
-	int64_t now = time(NULL), was = atomic_load(&bad_log_second);
-	int dropped;
 	va_list ap;
-	char line[512];
 
-	if (was != now && atomic_compare_exchange_strong(&bad_log_second, &was, now)) {
-		atomic_store(&bad_log_count, 0);
-		if ((dropped = atomic_exchange(&bad_log_dropped, 0)) > 0)
-			log_warn("event=log_suppressed lines=%d reason=\"more than %d malformed requests a second\"",
-			         dropped, BAD_LOG_PER_S);
-	}
-	if (atomic_fetch_add(&bad_log_count, 1) >= BAD_LOG_PER_S) {
-		atomic_fetch_add(&bad_log_dropped, 1);
-		return;
-	}
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof line, fmt, ap);
+	log_limited(&bad_log, fmt, ap);
 	va_end(ap);
-	log_warn("%s", line);
+}
+
+static void log_forwarded(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+log_forwarded(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_limited(&fwd_log, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * X-Forwarded-* from a peer not in trusted_proxies are ignored, and the
+ * client is the peer itself: a proxy listed under another address than the
+ * one it connects from (a multi-address host) has every client seen as
+ * itself, which bind_ip then refuses. Said at info level, rate-limited.
+ */
+static void
+note_ignored_forwarded(const struct cid *cid, const struct check_in *in)
+{
+	const char *names[3];
+	char ip[ADDR_STR_MAX];
+	struct addr a;
+	int n = 0;
+
+	if (in->xff != NULL)
+		names[n++] = "X-Forwarded-For";
+	if (in->xfp != NULL)
+		names[n++] = "X-Forwarded-Proto";
+	if (in->xfh != NULL)
+		names[n++] = "X-Forwarded-Host";
+	if (n == 0 || in->peer == NULL || addr_from_sockaddr(in->peer, &a) == -1 ||
+	    cid_trusted(&cid->cc, &a))
+		return;
+	log_forwarded("event=forwarded_ignored peer=%s headers=%s%s%s%s%s why=\"peer not in "
+	              "[cid] trusted_proxies (list the address the proxy connects from)\"",
+	              addr_str(&a, ip, sizeof ip), names[0], n > 1 ? "," : "", n > 1 ? names[1] : "",
+	              n > 2 ? "," : "", n > 2 ? names[2] : "");
 }
 
 /* Counts a header only when it is there at all: the common case costs one lookup. */
@@ -73,6 +129,7 @@ cid_check_in(struct http_req *r, const struct cid *cid, const char *service, str
 	in->xfh = http_header(r, "X-Forwarded-Host");
 	in->peer = http_peer(r);
 	in->tls = http_is_tls(r);
+	note_ignored_forwarded(cid, in);
 }
 
 void

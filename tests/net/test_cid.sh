@@ -159,6 +159,9 @@ secure_for 127.0.0.1 | grep -q '; Secure' && ok "Secure when a trusted proxy say
 sc=$(secure_for 127.0.0.5)
 [ -n "$sc" ] && ! echo "$sc" | grep -q Secure && ok "X-Forwarded-Proto from a stranger is ignored" ||
 	not_ok "X-Forwarded-Proto from a stranger is ignored" "$sc"
+grep -q 'event=forwarded_ignored peer=127.0.0.5 headers=X-Forwarded-Proto why=' "$T/cid.log" &&
+	ok "a stranger's forwarded header is logged as ignored" ||
+	not_ok "a stranger's forwarded header is logged as ignored" "$(grep forwarded "$T/cid.log" | head -2)"
 # The handoffs above replaced nothing: rights are per user and service, codes per right.
 
 page=$(cu 127.0.0.5 -w '\n%{http_code}' "$LAB/_sekisho/enter?code=$(cat "$T/alice.code")")
