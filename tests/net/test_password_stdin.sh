@@ -21,8 +21,8 @@ as_nobody() { runuser -u nobody -- "$B/sekishoctl" -f "$T/sekisho.conf" "$@"; }
 
 check "sekishoctl init as another user, root password from a redirect" \
 	as_nobody init --root-password-file /dev/stdin <"$T/secret/pw"
-check "user add: --password-file /dev/stdin from a redirect of a root-only file" \
-	as_nobody user add a1 --role user --password-file /dev/stdin <"$T/secret/pw"
+check "user add: --password-file - from a redirect of a root-only file (deploy.md §5)" \
+	as_nobody user add a1 --role user --password-file - <"$T/secret/pw"
 check "user add: --password-file /dev/stdin from a pipe made by root" \
 	sh -c "cat '$T/secret/pw' | runuser -u nobody -- '$B/sekishoctl' -f '$T/sekisho.conf' user add a2 --role user --password-file /dev/stdin"
 check "user passwd: --password-file - from a pipe" \
