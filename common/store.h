@@ -163,6 +163,8 @@ struct store_right {
 	int64_t idle_deadline;               /* last_seen + max interval (filled on read) */
 	int64_t ended_at;                    /* 0 while live */
 	int     end_reason;                  /* enum end_reason */
+	int     vouched;                     /* 1: its user (by id and name) exists and is enabled,
+	                                        and its service exists and is enabled (filled on read) */
 };
 
 /* What store_admit did. */
@@ -228,7 +230,8 @@ struct store;
 /* ---- opening ---- */
 
 enum { STORE_OPEN_CREATE = 1,   /* create the file if missing */
-       STORE_OPEN_MIGRATE = 2 }; /* bring an older schema up to date */
+       STORE_OPEN_MIGRATE = 2,  /* bring an older schema up to date */
+       STORE_OPEN_READONLY = 4 }; /* never write (SQLite: the file; its -shm index still is) */
 
 /*
  * Opens the store the config names. Without STORE_OPEN_MIGRATE a schema older

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -303,6 +304,7 @@ sq_read_right(sqlite3_stmt *st, int c, struct store_right *r)
 	r->idle_deadline = sqlite3_column_int64(st, c + 10);
 	r->ended_at = sqlite3_column_int64(st, c + 11);
 	r->end_reason = sqlite3_column_int(st, c + 12);
+	r->vouched = sqlite3_column_int(st, c + 13);
 }
 
 static int
@@ -367,16 +369,23 @@ sq_rights_deliver(struct sq_rights *rs, store_right_fn fn, void *arg)
 }
 
 /*
- * Creates a missing database file readable only by its owner and group: it
- * holds password hashes. SQLite gives its -wal and -shm files the same mode.
+ * Creates a missing database file readable and writable by its owner and
+ * group, and nobody else: it holds password hashes, and every daemon of the
+ * group opens it (a WAL reader too writes the -shm index). The mode is set
+ * whatever the umask; SQLite gives the -wal and -shm files the same mode.
  */
 static int
 precreate(const char *path, char *err, size_t errlen)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0660);
 
-	if (fd >= 0)
-		return close(fd);
+	if (fd >= 0) {
+		if (fchmod(fd, 0660) == 0)
+			return close(fd);
+		snprintf(err, errlen, "cannot set the mode of %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
 	if (errno == EEXIST)
 		return 0;
 	snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
@@ -545,7 +554,7 @@ struct store *
 store_sqlite_open(const struct conf_db *c, int flags, char *err, size_t errlen)
 {
 	struct sq *q = calloc(1, sizeof *q);
-	int oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+	int oflags = SQLITE_OPEN_NOMUTEX;
 	int rc;
 
 	if (!q) {
@@ -553,6 +562,11 @@ store_sqlite_open(const struct conf_db *c, int flags, char *err, size_t errlen)
 		return NULL;
 	}
 	q->base.ops = &sq_ops;
+	if ((flags & STORE_OPEN_READONLY) && (flags & (STORE_OPEN_CREATE | STORE_OPEN_MIGRATE))) {
+		snprintf(err, errlen, "a read-only store can be neither created nor migrated");
+		goto fail;
+	}
+	oflags |= flags & STORE_OPEN_READONLY ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
 	if (flags & STORE_OPEN_CREATE) {
 		oflags |= SQLITE_OPEN_CREATE;
 		if (precreate(c->path, err, errlen) < 0)

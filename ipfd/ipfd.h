@@ -230,5 +230,12 @@ int sync_all(struct ipfd *d, int *status, char *err, size_t errlen);
 int sync_intact(struct ipfd *d, char *err, size_t errlen);
 /* Re-reads one service's rights and refills its sets; falls back to sync_all when its rules changed. */
 int sync_service(struct ipfd *d, int64_t id, int *status, char *err, size_t errlen);
+/*
+ * 1 when the store vouches for the right: its user exists under its name and
+ * is enabled, its service exists and is enabled. A right that fails this was
+ * not written by the store's own rules (a row put straight into the file):
+ * ipfd opens nothing for it, and logs event=right_refused.
+ */
+int right_vouched(const struct store_right *r);
 
 #endif

@@ -85,7 +85,7 @@ start(struct ipfd *d)
 
 	d->listen_fd = -1;
 	d->stats.started = clock_wall_ms() / 1000;
-	if ((d->store = store_open(&d->conf.db, 0, err, sizeof err)) == NULL)
+	if ((d->store = store_open(&d->conf.db, STORE_OPEN_READONLY, err, sizeof err)) == NULL)
 		fatal("store: %s", err);
 	if ((d->nft = nft_open(1, err, sizeof err)) == NULL)
 		fatal("%s", err);

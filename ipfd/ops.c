@@ -148,6 +148,28 @@ service_of(struct run *r, int64_t id, int *status)
 	return v;
 }
 
+/*
+ * The store's own count of the service's live rights against its cap: a right
+ * written around store_admit can pass the cap there while ipfd's set, which
+ * counts addresses, still has room.
+ */
+static int
+store_within_cap(struct run *r, const struct store_right *rt)
+{
+	struct store_service ss;
+	int rc = store_service_get_id(r->d->store, rt->service_id, &ss);
+
+	if (rc == STORE_NOTFOUND)
+		return IPC_ENOTLIVE;
+	if (rc != STORE_OK)
+		return IPC_ESTORE;
+	if (ss.active <= ss.cap)
+		return IPC_OK;
+	log_warn("event=admit_refused right_id=%" PRId64 " service_id=%" PRId64
+	         " reason=store_over_cap active=%d cap=%d", rt->id, rt->service_id, ss.active, ss.cap);
+	return IPC_ECAP;
+}
+
 static void
 admit(struct run *r, struct pending *p)
 {
@@ -174,6 +196,15 @@ admit(struct run *r, struct pending *p)
 	}
 	if (!v->enabled) {
 		ipc_rep_init(&p->rep, &p->req, IPC_ENOTLIVE, "service disabled");
+		return;
+	}
+	if (!right_vouched(&rt)) {
+		ipc_rep_init(&p->rep, &p->req, IPC_ENOTLIVE, "user or service missing or disabled");
+		return;
+	}
+	if ((st = store_within_cap(r, &rt)) != IPC_OK) {
+		ipc_rep_init(&p->rep, &p->req, st, st == IPC_ECAP ? "the store holds more live rights "
+		             "than the service's cap" : store_error(r->d->store));
 		return;
 	}
 	if (!fits_cap(r, v, &rt.ip) && !was_resynced(r, v->id)) {
@@ -217,7 +248,7 @@ keep_right(const struct store_right *rt, void *arg)
 	struct keep *k = arg;
 
 	if (rt->id != k->except_id && addr_eq(&rt->ip, k->ip) && right_usable(rt, k->now_s) &&
-	    rt->expires_at * 1000 > k->until_ms)
+	    rt->vouched && rt->expires_at * 1000 > k->until_ms)
 		k->until_ms = rt->expires_at * 1000;
 	return 0;
 }

@@ -50,6 +50,16 @@ snap_service(const struct store_service *ss, void *arg)
 	return s->oom;
 }
 
+int
+right_vouched(const struct store_right *r)
+{
+	if (!r->vouched)
+		log_warn("event=right_refused right_id=%" PRId64 " user_id=%" PRId64
+		         " service_id=%" PRId64 " reason=\"user or service missing or disabled\"",
+		         r->id, r->user_id, r->service_id);
+	return r->vouched;
+}
+
 static int
 snap_right(const struct store_right *r, void *arg)
 {
@@ -57,7 +67,7 @@ snap_right(const struct store_right *r, void *arg)
 	struct row *p;
 	size_t size;
 
-	if (!right_usable(r, s->now_s))
+	if (!right_usable(r, s->now_s) || !right_vouched(r))
 		return 0;
 	if (s->n == s->size) {
 		size = s->size ? s->size * 2 : 1024;
