@@ -187,9 +187,11 @@ scaled() {
 }
 
 # ---- 3. 100 000 live rights ----
-seed() {   # count: live rights of service bench for fake users, addresses 10.64.0.0 + i
+seed() {   # count: live rights of service bench for users bulkN, addresses 10.64.0.0 + i
 	awk -v n="$1" -v svc="$SVC" -v now="$(date +%s)" 'BEGIN {
 		print "BEGIN;"
+		for (i = 0; i < n; i++)
+			printf "INSERT INTO users (id, name, role, pwhash, created_at) VALUES (%d, \047bulk%d\047, 0, \047-\047, %d);\n", 1000000 + i, i, now
 		for (i = 0; i < n; i++)
 			printf "INSERT INTO rights (sid, user_id, user_name, service_id, service_name, ip, created_at, expires_at, last_seen) VALUES (\047%032x\047, %d, \047bulk%d\047, %d, \047bench\047, X\047%08x\047, %d, %d, %d);\n",
 				i + 1, 1000000 + i, i, svc, 167772160 + 4194304 + i, now, now + 3600, now

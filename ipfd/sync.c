@@ -103,13 +103,18 @@ log_over(const struct svc *v, size_t over)
 		log_warn("event=over_cap service_id=%" PRId64 " cap=%d left_out=%zu", v->id, v->cap, over);
 }
 
-/* Fills each service's set from the rows, earliest first, never beyond its cap. */
+/*
+ * Fills each service's set from the rows, earliest first, from no more rights
+ * than its cap: rights, not addresses, as the store counts (two rights behind
+ * one NAT address take two places), so rows written around store_admit past
+ * the cap open nothing.
+ */
 static int
 snap_fill(struct snap *s, int64_t now_ms)
 {
 	struct svc *v = NULL;
 	struct ipent *e;
-	size_t i, over = 0;
+	size_t i, over = 0, taken = 0;
 
 	if (s->n > 1)
 		qsort(s->rows, s->n, sizeof *s->rows, row_cmp);
@@ -120,16 +125,19 @@ snap_fill(struct snap *s, int64_t now_ms)
 			continue;
 		if (v == NULL || v->id != r->service_id) {
 			log_over(v, over);
-			over = 0;
+			over = taken = 0;
 			v = mirror_find(&s->m, r->service_id);
 		}
 		if (v == NULL)
 			continue;
+		if ((int64_t)taken >= v->cap) {
+			over++;
+			continue;
+		}
+		taken++;
 		if ((e = ipset_get(&v->ips, &r->ip)) != NULL) {
 			if (r->until_ms > e->until_ms)
 				e->until_ms = r->until_ms;
-		} else if ((int64_t)v->ips.n >= v->cap) {
-			over++;
 		} else if (ipset_put(&v->ips, &r->ip, r->until_ms) == -1) {
 			return -1;
 		}

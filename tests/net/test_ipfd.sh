@@ -211,6 +211,49 @@ check "the earliest admitted keeps the place" tcp_ok c1 10.0.9.2 8443
 check "the later one is left out" refused c2 10.0.9.2 8443
 ctl service del small >/dev/null
 
+# ---- rights written straight into the store file ----
+# Whoever can write the file (the store's group) can insert live rights around
+# store_admit and then ask for them (ADMIT) or wait for a rebuild. ipfd
+# re-checks each right in the store: its user exists under its name and is
+# enabled, its service exists and is enabled, the store's live rights of the
+# service are within the cap. c6 (10.0.6.2) has never been admitted.
+sql() { sqlite3 -cmd ".timeout 5000" "$T/db.sqlite" "$@"; }
+id_of() { sql "SELECT id FROM $1 WHERE name = '$2'"; }
+forge() {   # sid user_id user_name service_name -> id of a live right for 10.0.6.2
+	sql "INSERT INTO rights (sid, user_id, user_name, service_id, service_name, ip,
+	     created_at, expires_at, last_seen) VALUES ('$1', $2, '$3', $(id_of services "$4"), '$4',
+	     x'0a000602', unixepoch(), unixepoch() + 600, unixepoch()) RETURNING id"
+}
+admit_raw() { "$PY" "$NET_HELPERS/ipc_send.py" "$T/ipfd.sock" admit "$1"; }
+ctl user disable dave >/dev/null
+got=$(admit_raw "$(forge forged1 9999 ghost web)")
+check "ipfd refuses ADMIT of a right whose user does not exist (not live)" test "$got" = "reply 2"
+got=$(admit_raw "$(forge forged2 "$(id_of users dave)" dave web)")
+check "ipfd refuses ADMIT of a right of a disabled user" test "$got" = "reply 2"
+ctl user add frank --role user --password-file "$T/pw" >/dev/null
+got=$(admit_raw "$(forge forged3 "$(id_of users frank)" root web)")
+check "ipfd refuses ADMIT of a right naming another user than its id" test "$got" = "reply 2"
+check "the firewall stays closed for the forged rights' address" refused c6 10.0.6.2 80
+ipfd_resync
+check "a rebuild leaves the forged rights out of the set" not_in_set s1_v4 10.0.6.2
+check "after the rebuild the firewall is still closed for them" refused c6 10.0.6.2 80
+check "ipfd logged the rights it refused" grep -q 'event=right_refused right_id=.* user_id=9999' "$T/ipfd.log"
+sql "DELETE FROM rights WHERE sid LIKE 'forged%'"
+# Two rights behind one address fill a cap of 2 while the set holds one address.
+ctl service add pair --url http://10.0.9.2:8443/ --max-usage 5 --max-interval 5 --cap 2 \
+	--admin root --guard 10.0.9.2:8443 >/dev/null
+pair=$(id_of services pair)
+grant alice pair 10.0.1.2 >/dev/null
+grant bob pair 10.0.1.2 >/dev/null
+got=$(admit_raw "$(forge forged4 "$(id_of users carol)" carol pair)")
+check "ipfd refuses ADMIT when the store holds more live rights than the cap" test "$got" = "reply 3"
+check "the address of the right past the cap stays shut out" refused c6 10.0.9.2 8443
+ipfd_resync
+check "a rebuild counts rights, not addresses, against the cap" not_in_set "s${pair}_v4" 10.0.6.2
+check "the rights within the cap keep their place" tcp_ok c1 10.0.9.2 8443
+sql "DELETE FROM rights WHERE sid LIKE 'forged%'"
+ctl service del pair >/dev/null
+
 # ---- garbage on the control socket ----
 r_g=$(grant alice web 10.0.1.2)
 before=$(table_shape)
@@ -272,9 +315,12 @@ check "and its client is refused" refused c6 fd00:9::2 80
 # would make an event per element) and takes it back after.
 sqlite3 "$T/db.sqlite" "UPDATE services SET cap = 5000 WHERE name = 'web';
 	WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)
+	INSERT INTO users (id, name, role, pwhash, created_at)
+	SELECT 100000 + i, printf('bulk%05d', i), 0, '-', unixepoch() FROM n;
+	WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)
 	INSERT INTO rights (sid, user_id, user_name, service_id, service_name, ip,
 	                      created_at, expires_at, last_seen)
-	SELECT printf('bulk%05d', i), 100000 + i, 'bulk', s.id, s.name,
+	SELECT printf('bulk%05d', i), 100000 + i, printf('bulk%05d', i), s.id, s.name,
 	       CAST(char(10, 64 + i / 127, 1 + i % 127, 2) AS BLOB), unixepoch(), unixepoch() + 600, unixepoch()
 	FROM n, services s WHERE s.name = 'web'"
 changed=$(grep -c 'event=table_changed' "$T/ipfd.log")
