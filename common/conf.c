@@ -93,7 +93,7 @@ static const struct conf_item conf_items[] = {
 	INT(authd, key_rotate_h, 1, 8760, "24", "a new cookie key signs every this many hours"),
 
 	STR(ipfd, socket, K_SOCKET, "/run/sekisho/ipfd.sock", "ipfd's control socket"),
-	STR(ipfd, group, K_ACCOUNT, "sekisho", "members of this group (and root) may talk to ipfd"),
+	STR(ipfd, group, K_ACCOUNT, "sekisho-ctl", "members of this group (and root) may talk to ipfd"),
 	TYPED(ipfd, hook, T_HOOK, "forward", "where rules attach: forward, input or both"),
 	INT(ipfd, sync_interval_s, 1, 86400, "30", "seconds between full reconciles with the database"),
 	INT(ipfd, batch_window_us, 0, 100000, "0", "extra wait for more requests before a batch (0: take what has arrived)"),

@@ -85,7 +85,7 @@ Test(conf, defaults_are_the_documented_values)
 	cr_assert_eq(c.authd.max_body, 8192);
 	cr_assert_eq(c.authd.key_rotate_h, 24);
 	cr_assert_str_eq(c.ipfd.socket, "/run/sekisho/ipfd.sock");
-	cr_assert_str_eq(c.ipfd.group, "sekisho");
+	cr_assert_str_eq(c.ipfd.group, "sekisho-ctl");
 	cr_assert_eq(c.ipfd.hook, CONF_HOOK_FORWARD);
 	cr_assert_eq(c.ipfd.sync_interval_s, 30);
 	cr_assert_eq(c.ipfd.batch_window_us, 0);
