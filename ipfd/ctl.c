@@ -58,6 +58,21 @@ clear_path(const struct sockaddr_un *sun, char *err, size_t errlen)
 	return unlink(sun->sun_path);
 }
 
+/*
+ * Gives the socket the group, unless it has it already: in a set-group-ID
+ * directory of that group (/run/sekisho) it does, and ipfd then needs no
+ * chown(), which the unit's system call filter refuses.
+ */
+static int
+give_group(const char *path, gid_t gid)
+{
+	struct stat sb;
+
+	if (stat(path, &sb) == 0 && sb.st_gid == gid)
+		return 0;
+	return chown(path, (uid_t)-1, gid);
+}
+
 int
 ctl_listen(struct ipfd *d, char *err, size_t errlen)
 {
@@ -84,7 +99,7 @@ ctl_listen(struct ipfd *d, char *err, size_t errlen)
 	old = umask(0117);
 	i = bind(fd, (struct sockaddr *)&sun, sizeof sun);
 	umask(old);
-	if (i == -1 || chown(sun.sun_path, geteuid(), d->gid) == -1 ||
+	if (i == -1 || give_group(sun.sun_path, d->gid) == -1 ||
 	    chmod(sun.sun_path, 0660) == -1 || listen(fd, IPFD_CLIENTS_MAX) == -1)
 		goto fail;
 	d->listen_fd = fd;
