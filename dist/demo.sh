@@ -14,6 +14,10 @@
 #
 # The host reaches the services only through the gateway's forward hook, so
 # the firewall is real: before login the services refuse the connection.
+# The daemons run as the units in dist/ run them: each as its own user
+# (sekisho-authd, sekisho-cid, sekisho-ipfd, made with systemd-sysusers from
+# dist/sekisho.sysusers if missing; they stay), with its groups, the units'
+# capabilities (CAP_NET_ADMIN for ipfd, nothing for the others) and UMask.
 #
 # Usage (as root): sh dist/demo.sh BUILD_DIR
 #   Stays up until Ctrl-C or SIGTERM, then removes every namespace, link,
@@ -74,7 +78,7 @@ preflight() {
 	for b in authd ipfd cid sekishoctl; do
 		[ -x "$B/$b" ] || die "$B/$b missing: run 'make' first"
 	done
-	for t in ip nft nginx curl; do
+	for t in ip nft nginx curl setpriv systemd-sysusers; do
 		command -v "$t" >/dev/null || die "$t missing: run 'make deps'"
 	done
 	if [ -f "$RUN/demo.pid" ] && demo_running "$(cat "$RUN/demo.pid")"; then
@@ -111,15 +115,15 @@ config() {
 	cat >"$RUN/sekisho.conf" <<EOF
 ; written by dist/demo.sh; everything else is the default (sekisho.conf.example)
 [db]
-path = $RUN/sekisho.db
+path = $RUN/lib/sekisho.db
 [authd]
 listen = $GW_IP:8080
 base_url = $PORTAL
 web_dir = $TOP/web
 sweep_interval_s = 5
 [ipfd]
-socket = $RUN/ipfd.sock
-group = root
+socket = $RUN/run/ipfd.sock
+group = sekisho-ctl
 hook = forward
 [cid]
 listen = $GW_SIP:8081
@@ -146,6 +150,23 @@ EOF
 }
 
 ctl() { "$B/sekishoctl" -f "$RUN/sekisho.conf" "$@"; }
+
+# The users and groups of dist/sekisho.sysusers, and the store's and the
+# socket's directories as dist/sekisho.tmpfiles makes them.
+accounts() {
+	systemd-sysusers "$TOP/dist/sekisho.sysusers" >/dev/null
+	install -d -o root -g sekisho -m 2770 "$RUN/lib"
+	install -d -o sekisho-ipfd -g sekisho-ctl -m 2750 "$RUN/run"
+}
+
+# A command prefix that runs a daemon as its unit does.
+as_unit() {   # authd|cid|ipfd
+	caps=-all
+	[ "$1" != ipfd ] || caps=-all,+net_admin
+	printf 'setpriv --reuid sekisho-%s --regid sekisho-%s --init-groups --no-new-privs ' "$1" "$1"
+	printf -- '--bounding-set %s --inh-caps %s' "$caps" "$caps"
+	[ "$1" != ipfd ] || printf -- ' --ambient-caps %s' "$caps"
+}
 
 store() {
 	printf '%s\n' "$PW_ROOT" >"$RUN/pw.root"
@@ -246,12 +267,14 @@ up() {   # name: says why a part is not running, and ends the demo
 }
 
 start_all() {
-	start ipfd "$GW" "$B/ipfd" -d -f "$RUN/sekisho.conf"
-	wait_for 10 test -S "$RUN/ipfd.sock" || up ipfd
-	start authd "$GW" "$B/authd" -d -f "$RUN/sekisho.conf"
+	umask 0027
+	start ipfd "$GW" $(as_unit ipfd) "$B/ipfd" -d -f "$RUN/sekisho.conf"
+	wait_for 10 test -S "$RUN/run/ipfd.sock" || up ipfd
+	start authd "$GW" $(as_unit authd) "$B/authd" -d -f "$RUN/sekisho.conf"
 	wait_for 10 ip netns exec "$GW" curl -sf -o /dev/null http://127.0.0.1:9080/healthz || up authd
-	start cid "$GW" "$B/cid" -d -f "$RUN/sekisho.conf"
+	start cid "$GW" $(as_unit cid) "$B/cid" -d -f "$RUN/sekisho.conf"
 	wait_for 10 ip netns exec "$GW" curl -sf -o /dev/null http://127.0.0.1:9081/healthz || up cid
+	umask 0022
 	start nginx "$SRV" nginx -c "$RUN/nginx.conf" -p "$RUN/nginx"
 	wait_for 10 ip netns exec "$SRV" curl -sf -o /dev/null "http://127.0.0.1:9000/lab/" || up nginx
 }
@@ -345,6 +368,7 @@ mkdir -p "$RUN"
 echo $$ >"$RUN/demo.pid"
 topology
 exposure
+accounts
 config
 store
 site

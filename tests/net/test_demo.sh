@@ -49,6 +49,17 @@ pid=$!
 wait_for 30 grep -q 'demo is up' "$T/interactive"
 check "the interactive demo comes up and prints the portal" grep -q "Portal .*http://198\.18\.$SEKISHO_DEMO_NET\.2:8080/" "$T/interactive"
 check "it prints the demo credentials" grep -q 'password demo-user-pw' "$T/interactive"
+# As a deployment runs them (dist/sekisho-*.service): own users, the units' capabilities.
+daemon() {   # name -> "USER CAPEFF" of the running daemon
+	p=/proc/$(cat "/run/sekisho-$DP/$1.pid" 2>/dev/null)
+	echo "$(stat -c %U "$p" 2>/dev/null) $(sed -n 's/^CapEff:\t*//p' "$p/status" 2>/dev/null)"
+}
+for d in authd cid ipfd; do
+	want="sekisho-$d 0000000000000000"
+	[ "$d" != ipfd ] || want="sekisho-ipfd 0000000000001000"
+	got=$(daemon "$d")
+	if [ "$got" = "$want" ]; then ok "the demo runs $d as $want"; else not_ok "the demo runs $d as $want" "got '$got'"; fi
+done
 kill -9 "$pid"
 wait "$pid" 2>/dev/null
 check "a killed demo leaves its namespaces behind" sh -c "ip netns list | grep -q '^$DP-'"
