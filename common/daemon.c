@@ -118,7 +118,7 @@ daemon_drop_privileges(const char *user, char *err, size_t errlen)
 		snprintf(err, errlen, "unknown user %s", user);
 		return -1;
 	}
-	if (setgroups(1, &pw->pw_gid) == -1 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
+	if (initgroups(pw->pw_name, pw->pw_gid) == -1 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
 	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1) {
 		snprintf(err, errlen, "cannot become %s: %s", user, strerror(errno));
 		return -1;

@@ -48,7 +48,11 @@ void daemon_signals(sigset_t *waitmask);
  * applies the rest of fresh itself and logs event=reload result=ok.
  */
 int daemon_reread(unsigned program, const struct conf *running, struct conf *fresh);
-/* Drops to user (name) when non-empty and running as root. 0 or -1 with err. */
+/*
+ * Drops to user (name) when non-empty and running as root, with the user's
+ * group and its memberships (the store's group sekisho comes that way, as
+ * under systemd's User=). 0 or -1 with err.
+ */
 int daemon_drop_privileges(const char *user, char *err, size_t errlen);
 
 #endif

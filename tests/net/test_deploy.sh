@@ -176,6 +176,15 @@ check "every file in the store's directory is 0660 and the store's group's" sh -
 	! find '$T/lib' -mindepth 1 \\( ! -group $P -o ! -perm 0660 \\) | grep ."
 for d in cid authd ipfd; do sys_stop "$d"; done
 
+# Started by root with [cid] user (to bind a low port, say), cid drops to that
+# user with its memberships, as systemd's User= gives them: the store's too.
+sed "s/^\[cid\]\$/[cid]\nuser = $P-cid/" "$CONF" >"$T/cid-root.conf"
+bg_start cidroot gw "$B/cid" -d -f "$T/cid-root.conf"
+check "cid started by root with [cid] user comes up" wait_for 10 cid_up
+expect "and runs as that user, in the store's group" "$(id -u "$P-cid") yes" \
+	"$(status_of cidroot Uid | cut -f1) $(status_of cidroot Groups | tr ' ' '\n' | grep -qx "$(getent group "$P" | cut -d: -f3)" && echo yes)"
+bg_stop cidroot
+
 # ---- the system call filter ----
 # Names a filter expression (@group or call, nested groups expanded) stands for.
 sc_expand() {
