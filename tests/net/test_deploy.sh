@@ -206,7 +206,7 @@ if command -v systemd-analyze >/dev/null; then
 		cat "$T/syscalls.$d" "$T/syscalls.$d-n" | sed -n 's/^[0-9]* *\([a-z0-9_]*\)(.*/\1/p' |
 			sort -u >"$T/used.$d"
 		comm -23 "$T/used.$d" "$T/allowed.$d" >"$T/refused.$d"
-		check "$d made $(wc -l <"$T/used.$d") kinds of system call, each allowed by its unit's filter" \
+		check "every system call $d made is allowed by its unit's filter" \
 			sh -c "[ -s '$T/used.$d' ] && ! grep . '$T/refused.$d'"
 	done
 fi

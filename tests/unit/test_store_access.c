@@ -57,6 +57,7 @@ raw(const char *sql)
 static int64_t
 forge(int64_t user_id, const char *user_name, int64_t service_id, const char *sid)
 {
+	struct store_right r;
 	char sql[512];
 
 	snprintf(sql, sizeof sql,
@@ -65,7 +66,6 @@ forge(int64_t user_id, const char *user_name, int64_t service_id, const char *si
 	         "x'c0000263', unixepoch(), unixepoch() + 3600, unixepoch())",
 	         sid, (long long)user_id, user_name, (long long)service_id);
 	raw(sql);
-	struct store_right r;
 	cr_assert_eq(store_right_by_sid(s, sid, &r), STORE_OK);
 	return r.id;
 }
