@@ -176,6 +176,10 @@ store_schema_version(void)
 struct store *
 store_open(const struct conf_db *db, int flags, char *err, size_t errlen)
 {
+	if ((flags & STORE_OPEN_READONLY) && (flags & (STORE_OPEN_CREATE | STORE_OPEN_MIGRATE))) {
+		snprintf(err, errlen, "a read-only store can be neither created nor migrated");
+		return NULL;
+	}
 	if (db->url[0])
 		return store_pg_open(db, flags, err, errlen);
 	if (!db->path[0]) {

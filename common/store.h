@@ -231,7 +231,8 @@ struct store;
 
 enum { STORE_OPEN_CREATE = 1,   /* create the file if missing */
        STORE_OPEN_MIGRATE = 2,  /* bring an older schema up to date */
-       STORE_OPEN_READONLY = 4 }; /* never write (SQLite: the file; its -shm index still is) */
+       STORE_OPEN_READONLY = 4 }; /* never write (SQLite: the file, though its -shm index
+                                     still is; PostgreSQL: give the role SELECT only) */
 
 /*
  * Opens the store the config names. Without STORE_OPEN_MIGRATE a schema older

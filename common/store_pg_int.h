@@ -52,8 +52,11 @@ struct pg_rights {
 	"id, sid, user_id, user_name, service_id, service_name, ip, " \
 	"created_at, expires_at, last_seen, " \
 	"last_seen + 60 * coalesce((SELECT v.max_interval_min FROM services v " \
-	"WHERE v.id = rights.service_id), 0), coalesce(ended_at, 0), end_reason"
-#define PG_RIGHT_NCOLS 13
+	"WHERE v.id = rights.service_id), 0), coalesce(ended_at, 0), end_reason, " \
+	"(EXISTS (SELECT 1 FROM users u WHERE u.id = rights.user_id " \
+	"AND u.name = rights.user_name AND u.disabled = 0) AND " \
+	"EXISTS (SELECT 1 FROM services v WHERE v.id = rights.service_id AND v.enabled = 1))::int"
+#define PG_RIGHT_NCOLS 14
 
 /* Columns of a service as pg_service_read() reads them, from services. */
 #define PG_SERVICE_COLS \

@@ -250,6 +250,7 @@ pg_read_right(const PGresult *r, int row, int col, struct store_right *out)
 	out->idle_deadline = pg_i64(r, row, col + 10);
 	out->ended_at = pg_i64(r, row, col + 11);
 	out->end_reason = (int)pg_i64(r, row, col + 12);
+	out->vouched = (int)pg_i64(r, row, col + 13);
 }
 
 int

@@ -562,10 +562,6 @@ store_sqlite_open(const struct conf_db *c, int flags, char *err, size_t errlen)
 		return NULL;
 	}
 	q->base.ops = &sq_ops;
-	if ((flags & STORE_OPEN_READONLY) && (flags & (STORE_OPEN_CREATE | STORE_OPEN_MIGRATE))) {
-		snprintf(err, errlen, "a read-only store can be neither created nor migrated");
-		goto fail;
-	}
 	oflags |= flags & STORE_OPEN_READONLY ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
 	if (flags & STORE_OPEN_CREATE) {
 		oflags |= SQLITE_OPEN_CREATE;

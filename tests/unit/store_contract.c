@@ -1068,3 +1068,24 @@ Test(store, the_backend_implements_every_operation)
 		                   contract_backend.name, i);
 	}
 }
+
+/*
+ * ipfd opens nothing for a right the store does not vouch for (its user and
+ * service exist and are enabled): every backend says so on each read.
+ * tests/unit/test_store_access.c forges rows on SQLite.
+ */
+Test(store, a_right_is_vouched_for_while_its_user_and_service_are_enabled)
+{
+	int64_t u = fx_user(s, "alice", ROLE_USER);
+	int64_t v = fx_service(s, "lab", 3, 90, 15, root);
+	struct store_admission a;
+	struct store_right r;
+	char err[256];
+
+	cr_assert_eq(admit(u, v, "10.0.0.2", T0, &a), STORE_OK);
+	cr_assert_eq(store_right_get(s, a.right.id, &r), STORE_OK);
+	cr_assert_eq(r.vouched, 1, "%s backend", contract_backend.name);
+	cr_assert_eq(store_user_set_disabled(s, u, 1, T0 + 1, err, sizeof err), STORE_OK, "%s", err);
+	cr_assert_eq(store_right_get(s, a.right.id, &r), STORE_OK);
+	cr_assert_eq(r.vouched, 0, "%s backend", contract_backend.name);
+}
