@@ -124,13 +124,35 @@ code_step(struct store *st, const struct admit_in *in, struct admit_out *out)
 	return 0;
 }
 
+/*
+ * No entry code for right_id: it is undone, unless a concurrent login of the
+ * account has replaced it since ipfd confirmed it (then the newer login holds
+ * the access and this is no store failure).
+ */
+static void
+code_failed(struct store *st, const struct admission_fw *afw, const struct admit_in *in,
+            int64_t right_id, struct admit_out *out)
+{
+	char err[160];
+
+	if (admission_replaced(st, right_id)) {
+		out->outcome = ADMIT_REPLACED;
+		snprintf(out->why, sizeof out->why, "right %lld replaced by a concurrent login before "
+		         "its entry code was stored", (long long)right_id);
+		return;
+	}
+	out->outcome = ADMIT_STORE_DOWN;
+	if (admission_roll_back(st, afw, right_id, in->now, err, sizeof err) == -1)
+		log_err("event=rollback_failed right=%lld error=\"%s\"", (long long)right_id, err);
+}
+
 void
 admit_run(struct store *st, struct fwc *fw, const struct admit_in *in, struct admit_out *out)
 {
 	const struct admission_fw afw = { fw_admit, fw_revoke, fw_sync, fw };
 	struct admission a;
 	struct timespec t0;
-	char probe[ENTRY_URL_MAX], err[160];
+	char probe[ENTRY_URL_MAX];
 
 	memset(out, 0, sizeof *out);
 	if (admit_entry_url(in->svc->url, in->svc->entry_url, "x", probe, sizeof probe) == -1) {
@@ -149,10 +171,7 @@ admit_run(struct store *st, struct fwc *fw, const struct admit_in *in, struct ad
 	if (a.outcome == ADMISSION_OK) {
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		if (code_step(st, in, out) == -1) {
-			out->outcome = ADMIT_STORE_DOWN;
-			if (admission_roll_back(st, &afw, a.adm.right.id, in->now, err, sizeof err) == -1)
-				log_err("event=rollback_failed right=%lld error=\"%s\"",
-				        (long long)a.adm.right.id, err);
+			code_failed(st, &afw, in, a.adm.right.id, out);
 			return;
 		}
 		out->ms_code = clock_elapsed_ns(&t0) / 1e6;

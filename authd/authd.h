@@ -266,6 +266,7 @@ enum admit_outcome {
 	ADMIT_NOSERVICE = ADMISSION_NOTFOUND,      /* the service is gone or disabled */
 	ADMIT_STORE_DOWN = ADMISSION_STORE_DOWN,   /* store unavailable: nothing admitted */
 	ADMIT_FW_DOWN = ADMISSION_FW_DOWN,         /* ipfd did not confirm: rolled back */
+	ADMIT_REPLACED = ADMISSION_REPLACED,       /* a concurrent login of the account replaced it */
 	ADMIT_BAD_URL,                             /* the service's URLs give no entry URL */
 };
 

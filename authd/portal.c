@@ -236,6 +236,14 @@ answer_admission(struct req *q, const struct store_service *svc, const struct ad
 		unavailable(q, "The firewall did not confirm your access, so nothing was changed. "
 		               "Please try again shortly.");
 		return LR_UNAVAILABLE;
+	case ADMIT_REPLACED:
+		/* The account's newer login (another tab or device) holds the access. */
+		page_message(q, 409, "Signed in again elsewhere",
+		             "Another sign-in to this account for the same service finished at the same "
+		             "time and replaced this one; that one holds the access now. Sign in here "
+		             "again to use the service from this window instead.", "/",
+		             "Back to the portal");
+		return LR_ADMITTED;
 	case ADMIT_BAD_URL:
 		page_message(q, 500, "Service misconfigured",
 		             "This service has no valid address to send you to. Please tell its "

@@ -14,6 +14,7 @@ admission_outcome_str(int outcome)
 	case ADMISSION_NOTFOUND:   return "no_service";
 	case ADMISSION_STORE_DOWN: return "store_unavailable";
 	case ADMISSION_FW_DOWN:    return "ipfd_unavailable";
+	case ADMISSION_REPLACED:   return "replaced";
 	default:                   return "unknown";
 	}
 }
@@ -42,6 +43,14 @@ admission_roll_back(struct store *st, const struct admission_fw *fw, int64_t rig
 	return rc == STORE_OK || rc == STORE_NOTFOUND ? 0 : -1;
 }
 
+int
+admission_replaced(struct store *st, int64_t right_id)
+{
+	struct store_right r;
+
+	return store_right_get(st, right_id, &r) == STORE_OK && r.end_reason == END_REPLACED;
+}
+
 /* What else the admission changed, for ipfd, without waiting. */
 static void
 follow_up(const struct admission_fw *fw, int64_t service_id, const struct store_admission *a)
@@ -52,12 +61,36 @@ follow_up(const struct admission_fw *fw, int64_t service_id, const struct store_
 		fw->sync(fw->arg, service_id);
 }
 
+/*
+ * ipfd did not confirm the new right: step 3, unless a concurrent admission
+ * of the same user and service has replaced it meanwhile (ipfd then refuses a
+ * right that is no longer live); that is no firewall failure.
+ */
+static void
+fw_refused(struct store *st, const struct admission_fw *fw, int64_t now, const char *err,
+           struct admission *out)
+{
+	char rb[160];
+
+	if (admission_replaced(st, out->adm.right.id)) {
+		out->outcome = ADMISSION_REPLACED;
+		snprintf(out->why, sizeof out->why, "right %lld replaced by a concurrent admission "
+		         "before ipfd confirmed it (ipfd: %.100s)", (long long)out->adm.right.id, err);
+		return;
+	}
+	out->outcome = ADMISSION_FW_DOWN;
+	if (admission_roll_back(st, fw, out->adm.right.id, now, rb, sizeof rb) == -1)
+		snprintf(out->why, sizeof out->why, "ipfd: %.80s; %.100s", err, rb);
+	else
+		snprintf(out->why, sizeof out->why, "ipfd: %.180s", err);
+}
+
 void
 admission_run(struct store *st, const struct admission_fw *fw, int64_t user_id,
               int64_t service_id, const struct addr *ip, int64_t now, struct admission *out)
 {
 	struct timespec t0;
-	char err[160], rb[160];
+	char err[160];
 	int rc;
 
 	memset(out, 0, sizeof *out);
@@ -70,13 +103,8 @@ admission_run(struct store *st, const struct admission_fw *fw, int64_t user_id,
 			snprintf(out->why, sizeof out->why, "store: %.180s", store_error(st));
 		return;
 	}
-	if (fw->admit(fw->arg, out->adm.right.id, err, sizeof err) == -1) {
-		out->outcome = ADMISSION_FW_DOWN;
-		if (admission_roll_back(st, fw, out->adm.right.id, now, rb, sizeof rb) == -1)
-			snprintf(out->why, sizeof out->why, "ipfd: %.80s; %.100s", err, rb);
-		else
-			snprintf(out->why, sizeof out->why, "ipfd: %.180s", err);
-	}
+	if (fw->admit(fw->arg, out->adm.right.id, err, sizeof err) == -1)
+		fw_refused(st, fw, now, err, out);
 	out->ms_fw = clock_elapsed_ns(&t0) / 1e6;
 	follow_up(fw, service_id, &out->adm);
 }

@@ -40,6 +40,8 @@ enum admission_outcome {
 	ADMISSION_NOTFOUND,      /* no such enabled user or service */
 	ADMISSION_STORE_DOWN,    /* the store did not answer */
 	ADMISSION_FW_DOWN,       /* ipfd did not confirm; the right was rolled back */
+	ADMISSION_REPLACED,      /* a concurrent admission of the same user and service
+	                            replaced the new right before ipfd confirmed it */
 };
 
 struct admission {
@@ -60,7 +62,15 @@ void admission_run(struct store *st, const struct admission_fw *fw, int64_t user
 int admission_roll_back(struct store *st, const struct admission_fw *fw, int64_t right_id,
                         int64_t now, char *err, size_t errlen);
 
-/* "ok", "denied", "no_service", "store_unavailable", "ipfd_unavailable". */
+/*
+ * 1 when right_id has been ended as END_REPLACED: one live right per user and
+ * service, so a concurrent admission of the same user (another tab, another
+ * device) replaced it. Its failures after step 1 are then no firewall or
+ * store failure: the newer admission holds the access and has told ipfd.
+ */
+int admission_replaced(struct store *st, int64_t right_id);
+
+/* "ok", "denied", "no_service", "store_unavailable", "ipfd_unavailable", "replaced". */
 const char *admission_outcome_str(int outcome);
 
 /*

@@ -166,6 +166,10 @@ grant_report(const struct store_user *u, const struct store_service *svc,
 		                                   "sync" : "");
 	case ADMISSION_NOTFOUND:
 		return ctl_fail("grant: user %s or service %s is gone or disabled", u->name, svc->name);
+	case ADMISSION_REPLACED:
+		return ctl_fail("grant: right %" PRId64 " was replaced by a concurrent admission of %s "
+		                "to %s before ipfd confirmed it; that one holds the access",
+		                m->right.id, u->name, svc->name);
 	default:
 		return ctl_fail("grant: store unavailable: %s", a->why);
 	}
