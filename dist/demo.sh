@@ -211,7 +211,8 @@ pid $RUN/nginx.pid.nginx;
 error_log $RUN/nginx-error.log warn;
 events { worker_connections 1024; }
 http {
-	access_log $RUN/nginx-access.log;
+	include $TOP/dist/nginx/sekisho-log.conf;
+	access_log $RUN/nginx-access.log sekisho_door;
 	client_body_temp_path $RUN/nginx/body;
 	proxy_temp_path $RUN/nginx/proxy;
 	fastcgi_temp_path $RUN/nginx/fastcgi;

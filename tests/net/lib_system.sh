@@ -163,7 +163,8 @@ pid $T/nginx.pid;
 error_log $T/nginx-error.log warn;
 events { worker_connections 4096; }
 http {
-	access_log off;
+	include $SEKISHO_TOP/dist/nginx/sekisho-log.conf;
+	access_log $T/nginx-access.log sekisho_door;
 	client_body_temp_path $T/nginx/body;
 	proxy_temp_path $T/nginx/proxy;
 	fastcgi_temp_path $T/nginx/fastcgi;

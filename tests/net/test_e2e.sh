@@ -54,6 +54,14 @@ for n in 1 2 3; do
 done
 check "the first 303 goes to <service origin>/_sekisho/enter?code=" \
 	grep -Eq '^Location: http://10\.9\.0\.2/_sekisho/enter\?code=[A-Za-z0-9_-]+' "$T/head.10.0.1.2"
+code_logged() {   # the code of alice's handoff appears in nginx's access log
+	c=$(tr -d '\r' <"$T/head.10.0.1.2" | sed -n 's/^Location: .*[?&]code=\([A-Za-z0-9_-]*\).*/\1/p')
+	[ -n "$c" ] && grep -qF -- "$c" "$T/nginx-access.log"
+}
+check "nginx logs the handoff (shipped sekisho_door format)" \
+	grep -q '"GET /_sekisho/enter HTTP/1.1" 303 ' "$T/nginx-access.log"
+code_not_logged() { ! code_logged; }
+check "... without its entry code" code_not_logged
 check "the service saw the user cid named (alice)" page_says 10.0.1.2 lab alice
 check "the service saw the user cid named (carol)" page_says 10.0.3.2 lab carol
 expect "three live rights in the store" 3 "$(live lab)"
