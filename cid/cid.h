@@ -309,7 +309,7 @@ void handoff_enter(struct http_req *r, struct cid *cid);
 
 enum handoff_result {
 	HANDOFF_OK = 0, HANDOFF_BAD_CODE, HANDOFF_UNKNOWN_CODE, HANDOFF_WRONG_SERVICE,
-	HANDOFF_UNAVAILABLE, HANDOFF__N
+	HANDOFF_UNAVAILABLE, HANDOFF_WRONG_ADDRESS, HANDOFF__N
 };
 
 void metrics_check(int result, int64_t ns);

@@ -72,10 +72,15 @@ code_valid(const char *code)
 	return strspn(code, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == n;
 }
 
-/* Redeems the code: the right (live) and its service. A store_rc; on OK both are filled. */
+/*
+ * Redeems the code from client at the door of service asked (NULL: the door
+ * does not say): the right (live) and its service. A store_rc; on OK both are
+ * filled; on STORE_INVALID (another address or service: the code stays for
+ * its owner) r is the code's right.
+ */
 static int
-redeem(struct cid *cid, const char *code, int64_t now, struct store_right *r,
-       struct store_service *svc)
+redeem(struct cid *cid, const char *code, const struct addr *client, const char *asked,
+       int64_t now, struct store_right *r, struct store_service *svc)
 {
 	char hash[CODE_HASH_LEN + 1];
 	struct store *s;
@@ -84,7 +89,7 @@ redeem(struct cid *cid, const char *code, int64_t now, struct store_right *r,
 	sha256_hex(code, strlen(code), hash);
 	if ((s = pool_get(cid->pool)) == NULL)
 		return STORE_UNAVAILABLE;
-	rc = store_code_take(s, hash, now, r);
+	rc = store_code_take(s, hash, client, asked, now, r);
 	if (rc == STORE_OK && !right_usable(r, now))
 		rc = STORE_NOTFOUND;
 	if (rc == STORE_OK) {
@@ -134,24 +139,53 @@ refuse(struct http_req *req, struct cid *cid, int result, int status, const char
 }
 
 /*
- * The request as check sees it: whether it came over HTTPS and, in asked, the
- * service it came through (check_service). 1 asked filled, 0 not said, -1
- * malformed (then asked holds nothing).
+ * The request as check sees it: the browser's address and scheme in q
+ * (*client_ok 0 when a trusted proxy's forwarded address is malformed) and, in
+ * asked, the service it came through (check_service). 1 asked filled, 0 not
+ * said, -1 malformed (then asked holds nothing).
  */
 static int
-request_view(struct http_req *req, struct cid *cid, int *https, char asked[NAME_MAX_LEN + 1])
+request_view(struct http_req *req, struct cid *cid, struct check_req *q, int *client_ok,
+             char asked[NAME_MAX_LEN + 1])
 {
 	struct check_in in;
-	struct check_req q;
 	struct check_out out;
 	const char *why;
 
 	cid_check_in(req, cid, NULL, &in);
-	memset(&q, 0, sizeof q);
+	memset(q, 0, sizeof *q);
 	memset(&out, 0, sizeof out);
 	asked[0] = '\0';
-	*https = check_client(&cid->cc, &in, &q, &out) == CHECK_OK && q.https;
-	return check_service(&cid->cc, &in, q.via_proxy, asked, &why);
+	*client_ok = check_client(&cid->cc, &in, q, &out) == CHECK_OK;
+	return check_service(&cid->cc, &in, q->via_proxy, asked, &why);
+}
+
+static void
+refuse_other_service(struct http_req *req, struct cid *cid, int64_t right_id,
+                     const char *service, const char *asked)
+{
+	log_warn("event=handoff result=wrong_service right=%lld service=%s asked=%s",
+	         (long long)right_id, service, asked != NULL ? asked : "(malformed)");
+	refuse(req, cid, HANDOFF_WRONG_SERVICE, 403, "This entry link is for another service",
+	       "The link was issued for a different service. Please sign in again.", asked);
+}
+
+/* A good code presented from another address or at another service's door: it stays. */
+static void
+refuse_misplaced(struct http_req *req, struct cid *cid, const struct store_right *r,
+                 const struct addr *client, const char *asked)
+{
+	char ip[ADDR_STR_MAX], want[ADDR_STR_MAX];
+
+	if (addr_eq(&r->ip, client)) {
+		refuse_other_service(req, cid, r->id, r->service_name, asked);
+		return;
+	}
+	log_warn("event=handoff result=wrong_address right=%lld ip=%s issued_to=%s",
+	         (long long)r->id, addr_str(client, ip, sizeof ip), addr_str(&r->ip, want, sizeof want));
+	refuse(req, cid, HANDOFF_WRONG_ADDRESS, 403, "This entry link is for another device",
+	       "The link was issued to the device you signed in from. Open it there, or sign in "
+	       "again here.", asked);
 }
 
 void
@@ -160,35 +194,36 @@ handoff_enter(struct http_req *req, struct cid *cid)
 	const char *code = http_query(req, "code");
 	struct store_service svc;
 	struct store_right r;
+	struct check_req q;
 	char tok[TOKEN_STR_MAX], asked[NAME_MAX_LEN + 1];
 	int64_t now = time(NULL);
-	int rc, https, said = request_view(req, cid, &https, asked);
+	int rc, client_ok, said = request_view(req, cid, &q, &client_ok, asked);
 
-	if (!code_valid(code)) {
-		cid_log_bad("event=handoff result=bad_code error=\"missing, oversized or not base64url\"");
+	if (!code_valid(code) || !client_ok) {
+		cid_log_bad("event=handoff result=bad_code error=\"missing, oversized or not base64url, "
+		            "or a malformed forwarded address\"");
 		refuse(req, cid, HANDOFF_BAD_CODE, 400, "This entry link is not valid",
 		       "The link that brought you here is incomplete or damaged. Please sign in again.", NULL);
 		return;
 	}
-	if ((rc = redeem(cid, code, now, &r, &svc)) != STORE_OK) {
+	if (said == -1) {           /* refused before the store: the code stays for its owner */
+		refuse_other_service(req, cid, 0, "-", NULL);
+		return;
+	}
+	rc = redeem(cid, code, &q.client, said == 1 ? asked : NULL, now, &r, &svc);
+	if (rc != STORE_OK) {
 		if (rc == STORE_UNAVAILABLE) {
 			log_err("event=handoff result=unavailable error=\"store unavailable\"");
 			refuse(req, cid, HANDOFF_UNAVAILABLE, 503, "Temporarily unavailable",
 			       "Access cannot be checked right now. Please try again in a moment.", NULL);
+		} else if (rc == STORE_INVALID) {
+			refuse_misplaced(req, cid, &r, &q.client, said == 1 ? asked : NULL);
 		} else {
 			log_info("event=handoff result=unknown_code");
 			refuse(req, cid, HANDOFF_UNKNOWN_CODE, 410, "This entry link has already been used",
 			       "Entry links work once and only for a short time. Please sign in again.",
 			       said == 1 ? asked : NULL);
 		}
-		return;
-	}
-	if (said == -1 || (said == 1 && strcmp(asked, svc.name) != 0)) {
-		log_warn("event=handoff result=wrong_service right=%lld service=%s asked=%s",
-		         (long long)r.id, svc.name, said == 1 ? asked : "(malformed)");
-		refuse(req, cid, HANDOFF_WRONG_SERVICE, 403, "This entry link is for another service",
-		       "The link was issued for a different service. Please sign in again.",
-		       said == 1 ? asked : NULL);
 		return;
 	}
 	if (follow_sync(&cid->follower, SYNC_WAIT_MS) != STORE_OK)
@@ -200,7 +235,7 @@ handoff_enter(struct http_req *req, struct cid *cid)
 		       "Access cannot be granted right now. Please try again in a moment.", svc.name);
 		return;
 	}
-	if (set_cookie(req, cid, tok, r.expires_at - now, https) == -1 ||
+	if (set_cookie(req, cid, tok, r.expires_at - now, q.https) == -1 ||
 	    http_add_header(req, "Location", svc.url) == -1 ||
 	    http_add_header(req, "Cache-Control", "no-store") == -1 ||
 	    http_add_header(req, "Referrer-Policy", "no-referrer") == -1) {

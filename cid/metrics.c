@@ -34,7 +34,7 @@ static atomic_ullong touch_flushes, touch_rights, snapshots, changes;
 static const char *const handoff_labels[HANDOFF__N] = {
 	[HANDOFF_OK] = "ok", [HANDOFF_BAD_CODE] = "bad_code",
 	[HANDOFF_UNKNOWN_CODE] = "unknown_code", [HANDOFF_WRONG_SERVICE] = "wrong_service",
-	[HANDOFF_UNAVAILABLE] = "unavailable",
+	[HANDOFF_UNAVAILABLE] = "unavailable", [HANDOFF_WRONG_ADDRESS] = "wrong_address",
 };
 
 void

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "right.h"
 #include "store_pg_int.h"
 #include "token.h"
 
@@ -208,30 +209,96 @@ pg_code_put(struct store *s, const char *code_hash, int64_t right_id, int64_t ex
 }
 
 /*
- * The code is gone once this commits, whether it was still good or not: a
- * code is tried once. One statement deletes it and reads its right; only a
- * right that is live and neither past expiry nor idle is handed back.
+ * The code's right into r; *known 0 when the code is unknown, *usable 0 when
+ * it expired or its right is no longer usable at now. The code's row stays
+ * locked until the transaction ends.
  */
-int
-pg_code_take(struct store *s, const char *code_hash, int64_t now, struct store_right *r)
+static int
+code_read(struct pgs *p, const char *code_hash, int64_t now, struct store_right *r,
+          int *known, int *usable)
 {
 	struct pgq q = { .n = 0 };
 	PGresult *res;
-	int rc, ok;
+	int64_t right_id, expires_at;
+	int rc;
 
+	*known = *usable = 0;
 	pgq_text(&q, code_hash);
-	pgq_int(&q, now);
-	rc = pg_exec(pg_of(s), "WITH c AS (DELETE FROM entry_codes WHERE code_hash = $1 "
-	             "RETURNING right_id, expires_at) SELECT " PG_RIGHT_COLS " FROM rights "
-	             "WHERE id = (SELECT right_id FROM c WHERE expires_at > $2::bigint)",
-	             &q, &res, "code take");
-	if (rc != STORE_OK)
+	if ((rc = pg_exec(p, "SELECT right_id, expires_at FROM entry_codes WHERE code_hash = $1 "
+	                  "FOR UPDATE", &q, &res, "code take")) != STORE_OK)
 		return rc;
-	ok = PQntuples(res) == 1;
-	if (ok)
-		pg_read_right(res, 0, 0, r);
+	if ((*known = PQntuples(res) == 1)) {
+		right_id = pg_i64(res, 0, 0);
+		expires_at = pg_i64(res, 0, 1);
+	}
 	PQclear(res);
-	if (!ok || r->ended_at || r->expires_at <= now || r->idle_deadline <= now)
-		return store_fail(s, STORE_NOTFOUND, "no such code, or used, expired or its right ended");
+	if (!*known || expires_at <= now)
+		return STORE_OK;
+	q.n = 0;
+	pgq_int(&q, right_id);
+	if ((rc = pg_exec(p, "SELECT " PG_RIGHT_COLS " FROM rights WHERE id = $1", &q, &res,
+	                  "code take: right")) != STORE_OK)
+		return rc;
+	if (PQntuples(res) == 1) {
+		pg_read_right(res, 0, 0, r);
+		*usable = right_usable(r, now);
+	}
+	PQclear(res);
+	return STORE_OK;
+}
+
+/* STORE_OK when r's service is still called service, else STORE_INVALID. */
+static int
+code_service(struct pgs *p, const struct store_right *r, const char *service)
+{
+	char name[NAME_MAX_LEN + 1] = "";
+	struct pgq q = { .n = 0 };
+	PGresult *res;
+	int rc;
+
+	pgq_int(&q, r->service_id);
+	if ((rc = pg_exec(p, "SELECT name FROM services WHERE id = $1", &q, &res,
+	                  "code take: service")) != STORE_OK)
+		return rc;
+	if (PQntuples(res) == 1)
+		pg_text(res, 0, 0, name, sizeof name);
+	PQclear(res);
+	if (strcmp(name, service) != 0)
+		return store_fail(&p->base, STORE_INVALID, "entry code of right %lld is for service %s, "
+		                  "not %s", (long long)r->id, r->service_name, service);
+	return STORE_OK;
+}
+
+/*
+ * As sq_code_take (store.h): an unknown, expired or dead code is NOTFOUND
+ * (and deleted); a good one from another address or at another door is
+ * INVALID and stays; only a good one from its address at its door is deleted
+ * and its right handed back.
+ */
+int
+pg_code_take(struct store *s, const char *code_hash, const struct addr *ip, const char *service,
+             int64_t now, struct store_right *r)
+{
+	struct pgs *p = pg_of(s);
+	struct pgq q = { .n = 0 };
+	char a[ADDR_STR_MAX];
+	int rc, known, usable;
+
+	if ((rc = pg_begin(p, 1)) != STORE_OK)
+		return rc;
+	if ((rc = code_read(p, code_hash, now, r, &known, &usable)) == STORE_OK && !known)
+		rc = store_fail(s, STORE_NOTFOUND, "no such entry code");
+	if (rc == STORE_OK && usable && !addr_eq(&r->ip, ip))
+		rc = store_fail(s, STORE_INVALID, "entry code of right %lld was issued to %s",
+		                (long long)r->id, addr_str(&r->ip, a, sizeof a));
+	if (rc == STORE_OK && usable && service != NULL)
+		rc = code_service(p, r, service);
+	pgq_text(&q, code_hash);
+	if (rc == STORE_OK)
+		rc = pg_run(p, "DELETE FROM entry_codes WHERE code_hash = $1", &q, NULL, "code take");
+	if ((rc = pg_finish(p, rc)) != STORE_OK)
+		return rc;
+	if (!usable)
+		return store_fail(s, STORE_NOTFOUND, "entry code expired or its right ended");
 	return STORE_OK;
 }

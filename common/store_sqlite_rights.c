@@ -295,72 +295,115 @@ sq_code_put(struct store *s, const char *code_hash, int64_t right_id, int64_t ex
 	return sq_finish(q, rc);
 }
 
-static const char SQL_CODE_TAKE[] =
-	"DELETE FROM entry_codes WHERE code_hash = ?1 RETURNING right_id, expires_at";
+static const char SQL_CODE_GET[] =
+	"SELECT right_id, expires_at FROM entry_codes WHERE code_hash = ?1";
+static const char SQL_CODE_DEL[] = "DELETE FROM entry_codes WHERE code_hash = ?1";
 static const char SQL_RIGHT_BY_ID[] =
 	"SELECT " SQ_RIGHT_COLS " FROM rights WHERE id = ?1";
+static const char SQL_SERVICE_NAME[] = "SELECT name FROM services WHERE id = ?1";
 
-/* Deletes the code; *right_id gets its right when it was still valid at now, else 0. */
+/* Runs a statement whose only parameter ?1 is the code hash; *row says whether it gave one. */
 static int
-code_consume(struct sq *q, const char *code_hash, int64_t now, int64_t *right_id)
+code_stmt(struct sq *q, const char *sql, const char *code_hash, sqlite3_stmt **st, int *row)
 {
-	sqlite3_stmt *st = sq_stmt(q, SQL_CODE_TAKE);
+	if (!(*st = sq_stmt(q, sql)))
+		return STORE_UNAVAILABLE;
+	sq_bind_text(*st, 1, code_hash);
+	return sq_step(q, *st, "code take", row);
+}
+
+/*
+ * The code's right into r when the code is still good at now: *usable 0 when
+ * the code is unknown (*known 0), expired, or its right is no longer live.
+ */
+static int
+code_read(struct sq *q, const char *code_hash, int64_t now, struct store_right *r,
+          int *known, int *usable)
+{
+	sqlite3_stmt *st;
+	int64_t right_id = 0, expires_at = 0;
 	int rc, row;
 
-	*right_id = 0;
-	if (!st)
-		return STORE_UNAVAILABLE;
-	sq_bind_text(st, 1, code_hash);
-	if ((rc = sq_step(q, st, "code take", &row)) == STORE_OK && row &&
-	    sqlite3_column_int64(st, 1) > now)
-		*right_id = sqlite3_column_int64(st, 0);
-	if (rc == STORE_OK && row)
-		rc = sq_step(q, st, "code take", &row);
+	*known = *usable = 0;
+	if ((rc = code_stmt(q, SQL_CODE_GET, code_hash, &st, &row)) == STORE_OK && row) {
+		right_id = sqlite3_column_int64(st, 0);
+		expires_at = sqlite3_column_int64(st, 1);
+	}
 	sqlite3_reset(st);
+	if (rc != STORE_OK || !row)
+		return rc;
+	*known = 1;
+	if (expires_at <= now)
+		return STORE_OK;
+	if (!(st = sq_stmt(q, SQL_RIGHT_BY_ID)))
+		return STORE_UNAVAILABLE;
+	sqlite3_bind_int64(st, 1, right_id);
+	if ((rc = sq_step(q, st, "code take: right", &row)) == STORE_OK && row)
+		sq_read_right(st, 0, r);
+	sqlite3_reset(st);
+	*usable = rc == STORE_OK && row && right_usable(r, now);
 	return rc;
 }
 
-/* Reads right id into r; *found says whether it exists. */
+/* STORE_OK when the right's service is still called service, else STORE_INVALID. */
 static int
-code_right(struct sq *q, int64_t id, struct store_right *r, int *found)
+code_service(struct sq *q, const struct store_right *r, const char *service)
 {
-	sqlite3_stmt *st = sq_stmt(q, SQL_RIGHT_BY_ID);
-	int rc;
+	char name[NAME_MAX_LEN + 1] = "";
+	sqlite3_stmt *st = sq_stmt(q, SQL_SERVICE_NAME);
+	int rc, row;
 
-	*found = 0;
-	if (!id)
-		return STORE_OK;
 	if (!st)
 		return STORE_UNAVAILABLE;
-	sqlite3_bind_int64(st, 1, id);
-	if ((rc = sq_step(q, st, "code take: right", found)) == STORE_OK && *found)
-		sq_read_right(st, 0, r);
+	sqlite3_bind_int64(st, 1, r->service_id);
+	if ((rc = sq_step(q, st, "code take: service", &row)) == STORE_OK && row)
+		sq_col_text(st, 0, name, sizeof name);
 	sqlite3_reset(st);
+	if (rc == STORE_OK && strcmp(name, service) != 0)
+		rc = store_fail(&q->base, STORE_INVALID, "entry code of right %lld is for service %s, "
+		                "not %s", (long long)r->id, r->service_name, service);
 	return rc;
 }
 
 /*
- * The code is gone once this commits, whether it was still good or not: a
- * code is tried once. Only a right that is live and neither past expiry nor
- * idle is handed back.
+ * A code that is unknown, expired or whose right ended is NOTFOUND (and
+ * deleted: it can never become good). A good code redeemed from another
+ * address or through another service's door is INVALID and stays for its
+ * owner (r is filled, for the log). Only a good code at the right door from
+ * the right address is deleted and its right handed back.
  */
 int
-sq_code_take(struct store *s, const char *code_hash, int64_t now, struct store_right *r)
+sq_code_take(struct store *s, const char *code_hash, const struct addr *ip, const char *service,
+             int64_t now, struct store_right *r)
 {
 	struct sq *q = sq_of(s);
-	int64_t right_id;
-	int rc, found;
+	sqlite3_stmt *st;
+	int rc, known, usable, row;
+	char a[ADDR_STR_MAX];
 
 	if ((rc = sq_begin(q, 1)) != STORE_OK)
 		return rc;
-	if ((rc = code_consume(q, code_hash, now, &right_id)) != STORE_OK ||
-	    (rc = code_right(q, right_id, r, &found)) != STORE_OK) {
-		sq_rollback(q);
-		return rc;
+	if ((rc = code_read(q, code_hash, now, r, &known, &usable)) != STORE_OK)
+		goto fail;
+	if (!known) {
+		rc = store_fail(s, STORE_NOTFOUND, "no such entry code");
+		goto fail;
 	}
-	if ((rc = sq_commit(q)) != STORE_OK)
-		return rc;
-	if (!found || !right_usable(r, now))
-		return store_fail(s, STORE_NOTFOUND, "no such code, or used, expired or its right ended");
+	if (usable && !addr_eq(&r->ip, ip)) {
+		rc = store_fail(s, STORE_INVALID, "entry code of right %lld was issued to %s",
+		                (long long)r->id, addr_str(&r->ip, a, sizeof a));
+		goto fail;
+	}
+	if (usable && service != NULL && (rc = code_service(q, r, service)) != STORE_OK)
+		goto fail;
+	rc = code_stmt(q, SQL_CODE_DEL, code_hash, &st, &row);
+	sqlite3_reset(st);
+	if (rc != STORE_OK || (rc = sq_commit(q)) != STORE_OK)
+		goto fail;
+	if (!usable)
+		return store_fail(s, STORE_NOTFOUND, "entry code expired or its right ended");
 	return STORE_OK;
+fail:
+	sq_rollback(q);
+	return rc;
 }

@@ -152,7 +152,7 @@ ALICE=$(cat "$T/alice.cookie")
 secure_for() {   # client-ip -> the Set-Cookie line of a handoff with X-Forwarded-Proto: https
 	c=$(code_for alice lab) && c=${c#* }
 	cu "$1" -D - -o /dev/null -H 'X-Forwarded-Proto: https' -H 'X-Sekisho-Service: lab' \
-		"$CID/_sekisho/enter?code=$c" | tr -d '\r' | grep -i '^set-cookie'
+		-H 'X-Forwarded-For: 127.0.0.5' "$CID/_sekisho/enter?code=$c" | tr -d '\r' | grep -i '^set-cookie'
 }
 secure_for 127.0.0.1 | grep -q '; Secure' && ok "Secure when a trusted proxy says the request was HTTPS" ||
 	not_ok "Secure when a trusted proxy says the request was HTTPS"
@@ -171,6 +171,24 @@ if echo "$page" | tail -1 | grep -q 410 && echo "$page" | grep -q 'already been 
 else
 	not_ok "a reused code gets a clear page linking to the portal" "$(echo "$page" | tail -1)"
 fi
+# A code is bound to its right's address and service: elsewhere it is refused
+# and stays good for its owner (a stranger cannot burn it).
+c=$(code_for alice lab) && c=${c#* }
+page=$(cu 127.0.0.9 -w '\n%{http_code}' "$LAB/_sekisho/enter?code=$c")
+echo "$page" | tail -1 | grep -q 403 && echo "$page" | grep -q 'for another device' &&
+	ok "a code redeemed from another address gets 403" ||
+	not_ok "a code redeemed from another address gets 403" "$(echo "$page" | tail -1)"
+[ "$(status 127.0.0.5 "$OTHER/_sekisho/enter?code=$c")" = 403 ] &&
+	ok "a code redeemed at another service's door gets 403" ||
+	not_ok "a code redeemed at another service's door gets 403"
+[ "$(status 127.0.0.5 "$LAB/_sekisho/enter?code=$c")" = 303 ] &&
+	ok "the refused tries did not use the code up: its owner still enters" ||
+	not_ok "the refused tries did not use the code up: its owner still enters"
+grep -q 'event=handoff result=wrong_address right=[0-9]* ip=127.0.0.9 issued_to=127.0.0.5' "$T/cid.log" &&
+	ok "the wrong address is logged with the right's address" ||
+	not_ok "the wrong address is logged with the right's address"
+! grep -qF -- "$c" "$T/cid.log" && ok "cid's log never shows an entry code" ||
+	not_ok "cid's log never shows an entry code"
 [ "$(status 127.0.0.5 "$LAB/_sekisho/enter?code=not*a*code")" = 400 ] &&
 	ok "a malformed code gets 400" || not_ok "a malformed code gets 400"
 [ "$(status 127.0.0.5 "$LAB/_sekisho/sekisho.css")" = 200 ] &&

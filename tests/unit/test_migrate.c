@@ -145,7 +145,9 @@ Test(migrate, rights_keep_working_after_the_rename)
 	cr_assert_eq(store_end(s, a.right.id, END_LOGOUT, time(NULL), NULL), STORE_OK);
 	cr_assert_eq(store_service_get_id(s, w.svc, &svc), STORE_OK);
 	cr_assert_eq(svc.active, 1, "the end trigger counts under its new name");
-	cr_assert_eq(store_code_take(s, "c0de", time(NULL), &r), STORE_OK,
+	cr_assert_eq(store_right_get(s, w.live, &r), STORE_OK);
+	ip = r.ip;
+	cr_assert_eq(store_code_take(s, "c0de", &ip, svc.name, time(NULL), &r), STORE_OK,
 	             "a code from before still works");
 	cr_assert_eq(r.id, w.live);
 	store_close(s);

@@ -271,6 +271,7 @@ Test(portal, login_admits_and_sends_the_user_to_the_entry_handoff)
 	struct store_right right;
 	struct store *s;
 	struct resp r;
+	struct addr ip;
 
 	login("alice", "alice-pw", "lab", &r);
 	cr_assert_eq(r.status, 303, "%s", r.body);
@@ -283,9 +284,11 @@ Test(portal, login_admits_and_sends_the_user_to_the_entry_handoff)
 	code = loc + 39;
 	sha256_hex(code, strlen(code), code_hash);
 	s = fx_open(&fx);
-	cr_assert_eq(store_code_take(s, code_hash, time(NULL), &right), STORE_OK);
+	ip = fx_ip("127.0.0.1");
+	cr_assert_eq(store_code_take(s, code_hash, &ip, "lab", time(NULL), &right), STORE_OK);
 	cr_assert_str_eq(right.user_name, "alice");
-	cr_assert_eq(store_code_take(s, code_hash, time(NULL), &right), STORE_NOTFOUND, "single use");
+	cr_assert_eq(store_code_take(s, code_hash, &ip, "lab", time(NULL), &right), STORE_NOTFOUND,
+	             "single use");
 	store_close(s);
 }
 
