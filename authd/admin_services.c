@@ -124,6 +124,21 @@ admin_option(const struct store_user *u, void *arg)
 	return 0;
 }
 
+/* The stored guards of svc (none for a new service), shown to an admin who may not change them. */
+static void
+guards_readonly(struct tmpl_ctx *c, const struct store_service *svc)
+{
+	char g[GUARD_STR_MAX];
+	struct tmpl_ctx *row;
+	int n = svc != NULL ? svc->n_guards : 0;
+
+	for (int i = 0; i < n; i++)
+		if ((row = tmpl_row(c, "guard_list")) != NULL)
+			tmpl_set(row, "g", guard_str(&svc->guards[i], g, sizeof g));
+	if (n == 0)
+		tmpl_set(c, "no_guards", "1");
+}
+
 /*
  * Renders the register (svc NULL) or edit form with the values and messages
  * of f. Root chooses the admin from the enabled admins and roots (and the
@@ -152,6 +167,8 @@ service_form(struct req *q, int status, const struct admin_svc_form *f,
 		if (store_user_list(st, admin_option, &ch) != STORE_OK)
 			log_warn("event=store_error op=user_list error=\"%s\"", store_error(st));
 	}
+	if (!admin_is_root(q))
+		guards_readonly(c, svc);
 	if (svc != NULL) {
 		tmpl_setf(c, "id", "%lld", (long long)svc->id);
 		tmpl_set(c, "svc_name", svc->name);
@@ -287,6 +304,7 @@ admin_service_new(struct req *q)
 	memset(&svc, 0, sizeof svc);
 	svc.enabled = 1;
 	bad = admin_service_check(&f, &svc);
+	/* An admin's form has no guards; one that sends some is refused by the store. */
 	if (resolve_admin(q, st, &f, &svc, &down) == -1 && down) {
 		admin_store_down(q, st, STORE_UNAVAILABLE);
 		return;
@@ -295,7 +313,7 @@ admin_service_new(struct req *q)
 		service_form(q, 400, &f, NULL, "Please correct the marked fields.");
 		return;
 	}
-	if ((rc = store_service_add(st, &svc, q->now, &id, err, sizeof err)) != STORE_OK) {
+	if ((rc = store_service_add(st, &svc, q->login.role, q->now, &id, err, sizeof err)) != STORE_OK) {
 		write_refused(q, st, rc, &f, NULL, err);
 		return;
 	}
@@ -400,6 +418,11 @@ admin_service_edit(struct req *q)
 	form_read(q, &f);
 	svc = old;
 	bad = admin_service_check(&f, &svc);
+	if (!admin_is_root(q) && f.f[ASF_GUARDS].in == NULL) {
+		/* An admin's form shows the guards without sending them: they stay as stored. */
+		memcpy(svc.guards, old.guards, sizeof svc.guards);
+		svc.n_guards = old.n_guards;
+	}
 	if (!admin_is_root(q)) {
 		svc.admin_id = old.admin_id;       /* an admin cannot give a service away */
 		f.f[ASF_ADMIN].in = old.admin_name;
@@ -411,7 +434,7 @@ admin_service_edit(struct req *q)
 		service_form(q, 400, &f, &old, "Please correct the marked fields.");
 		return;
 	}
-	if ((rc = store_service_update(st, &svc, q->now, err, sizeof err)) != STORE_OK) {
+	if ((rc = store_service_update(st, &svc, q->login.role, q->now, err, sizeof err)) != STORE_OK) {
 		write_refused(q, st, rc, &f, &old, err);
 		return;
 	}
@@ -439,7 +462,7 @@ set_enabled(struct req *q, int enabled)
 	ended = enabled ? 0 : svc.active;
 	if (svc.enabled != enabled) {
 		svc.enabled = enabled;
-		if ((rc = store_service_update(st, &svc, q->now, err, sizeof err)) != STORE_OK) {
+		if ((rc = store_service_update(st, &svc, q->login.role, q->now, err, sizeof err)) != STORE_OK) {
 			if (rc == STORE_UNAVAILABLE)
 				admin_store_down(q, st, rc);
 			else

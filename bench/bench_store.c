@@ -151,7 +151,7 @@ fresh(struct bench *b, int n, int services, int64_t *svc, int64_t *users)
 		die("root", err);
 	for (int i = 0; i < services; i++) {
 		snprintf(v.name, sizeof v.name, "svc%d", i);
-		if (store_service_add(s, &v, T0, &svc[i], err, sizeof err))
+		if (store_service_add(s, &v, ROLE_ROOT, T0, &svc[i], err, sizeof err))
 			die("service", err);
 	}
 	for (int i = 0; i < n; i++) {

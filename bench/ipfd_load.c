@@ -76,7 +76,7 @@ seed_service(struct store *s, int n, int64_t now)
 	svc.n_guards = 1;
 	if (guard_parse(GUARD, &svc.guards[0], err, sizeof err) == -1)
 		die("guard", err);
-	if (store_service_add(s, &svc, now, &id, err, sizeof err) != STORE_OK)
+	if (store_service_add(s, &svc, ROLE_ROOT, now, &id, err, sizeof err) != STORE_OK)
 		die("service", err);
 	return id;
 }

@@ -11,6 +11,7 @@
 #include "conf.h"
 #include "http.h"
 #include "log.h"
+#include "net.h"
 #include "store.h"
 
 #define CONF_READ_MAX 1024  /* longest raw line read; inih's own limit is usually lower */
@@ -28,6 +29,7 @@ enum conf_check {
 	K_URL,       /* http(s) URL */
 	K_ACCOUNT,   /* unix user or group name, or "" */
 	K_ADDRLIST,  /* "ADDR,ADDR,..." or "" */
+	K_NETLIST,   /* "NET or ENDPOINT, ..." or "" */
 	K_HOSTMAP,   /* "host=service,..." or "" */
 	K_COOKIE,    /* cookie name */
 };
@@ -62,6 +64,7 @@ static const struct conf_item conf_items[] = {
 	INT(db, busy_timeout_ms, 0, 600000, "5000", "how long a writer waits for the database lock"),
 	INT(db, retention_days, 1, 3650, "30", "ended rights and audit rows are kept this many days"),
 	INT(db, pool_size, 1, 64, "16", "store connections authd opens at most for its request threads"),
+	STR(db, guard_forbid, K_NETLIST, "", "networks (ADDR/LEN) and endpoints no service may guard"),
 
 	STR(authd, listen, K_LISTEN, "127.0.0.1:8080", "portal address, ADDR:PORT or [V6]:PORT"),
 	STR(authd, base_url, K_URL, "http://127.0.0.1:8080", "the portal's public URL"),
@@ -284,6 +287,23 @@ conf_check_path(const struct conf_item *it, const char *v, char *err, size_t err
 	return 0;
 }
 
+static int
+conf_check_nets(const char *v, char *err, size_t errlen)
+{
+	struct net list[CONF_LIST_MAX];
+	int n;
+
+	return net_parse_list(v, list, CONF_LIST_MAX, &n, err, errlen);
+}
+
+/* The daemons' own endpoints, which the store keeps guards off (conf_db.guard_self). */
+static void
+conf_derive(struct conf *c)
+{
+	snprintf(c->db.guard_self, sizeof c->db.guard_self, "%s,%s,%s,%s", c->authd.listen,
+	         c->authd.monitor_listen, c->cid.listen, c->cid.monitor_listen);
+}
+
 /* Checks a string value against its item's rule. 0 or -1 with err. */
 static int
 conf_check_str(const struct conf_item *it, const char *v, char *err, size_t errlen)
@@ -317,6 +337,8 @@ conf_check_str(const struct conf_item *it, const char *v, char *err, size_t errl
 		return conf_list_each(v, conf_check_addr, NULL, err, errlen);
 	case K_HOSTMAP:
 		return conf_list_each(v, conf_check_hostmap, NULL, err, errlen);
+	case K_NETLIST:
+		return conf_check_nets(v, err, errlen);
 	case K_COOKIE:
 		if (v[0] != '\0' && strlen(v) < 64 && conf_charset(v, "_-"))
 			return 0;
@@ -435,6 +457,7 @@ conf_defaults(struct conf *c)
 	for (int i = 0; i < N_ITEMS; i++)
 		if (conf_set(&conf_items[i], conf_items[i].def, c, err, sizeof err) == -1)
 			fatal("default of %s is invalid: %s", conf_items[i].full, err);
+	conf_derive(c);
 }
 
 static void __attribute__((format(printf, 3, 4)))
@@ -607,6 +630,7 @@ conf_load(const char *path, struct conf *c, char *err, size_t errlen)
 		return -1;
 	}
 	*c = p->tmp;
+	conf_derive(c);
 	snprintf(c->file, sizeof c->file, "%s", path);
 	free(p);
 	return 0;

@@ -26,6 +26,13 @@ struct conf_db {
 	int  busy_timeout_ms;          /* how long a writer waits for the lock */
 	int  retention_days;           /* ended rights and audit rows kept this long */
 	int  pool_size;                /* store connections kept for request threads (0: default) */
+	char guard_forbid[CONF_STR_MAX]; /* "NET, ENDPOINT, ...": no service may guard these */
+	/*
+	 * Not a key: the listen and monitor_listen endpoints of authd and cid,
+	 * filled by conf_defaults and conf_load, so the store also keeps guards
+	 * off sekisho's own endpoints.
+	 */
+	char guard_self[4 * CONF_STR_MAX];
 };
 
 struct conf_authd {

@@ -176,17 +176,22 @@ store_schema_version(void)
 struct store *
 store_open(const struct conf_db *db, int flags, char *err, size_t errlen)
 {
+	struct store *s;
+
 	if ((flags & STORE_OPEN_READONLY) && (flags & (STORE_OPEN_CREATE | STORE_OPEN_MIGRATE))) {
 		snprintf(err, errlen, "a read-only store can be neither created nor migrated");
 		return NULL;
 	}
-	if (db->url[0])
-		return store_pg_open(db, flags, err, errlen);
-	if (!db->path[0]) {
+	if (!db->url[0] && !db->path[0]) {
 		snprintf(err, errlen, "db.path is empty");
 		return NULL;
 	}
-	return store_sqlite_open(db, flags, err, errlen);
+	s = db->url[0] ? store_pg_open(db, flags, err, errlen) : store_sqlite_open(db, flags, err, errlen);
+	if (s != NULL && store_forbid_load(s, db, err, errlen) == -1) {
+		store_close(s);
+		return NULL;
+	}
+	return s;
 }
 
 void
@@ -317,21 +322,35 @@ service_check(struct store *s, const struct store_service *v, int64_t service_id
 	for (int i = 0; i < v->n_guards; i++)
 		if (!addr_ok(&v->guards[i].addr))
 			return store_fail(s, STORE_INVALID, "guard %d has no address", i + 1);
+	if ((rc = store_guards_check(s, v)) != STORE_OK)
+		return rc;
 	if ((rc = service_admin_verify(s, v->admin_id, service_id, msg, sizeof msg)) != STORE_OK)
 		return store_fail(s, rc, "%s", msg);
 	return STORE_OK;
 }
 
+static int
+actor_ok(int actor_role)
+{
+	return actor_role == ROLE_ADMIN || actor_role == ROLE_ROOT;
+}
+
 int
-store_service_add(struct store *s, const struct store_service *svc, int64_t now,
-                  int64_t *id, char *err, size_t errlen)
+store_service_add(struct store *s, const struct store_service *svc, int actor_role,
+                  int64_t now, int64_t *id, char *err, size_t errlen)
 {
 	int rc;
 
 	clear(s);
+	if (!actor_ok(actor_role))
+		return report(s, store_fail(s, STORE_INVALID, "only admins and root register "
+		                            "services"), err, errlen);
 	if ((rc = service_check(s, svc, 0)) != STORE_OK)
 		return report(s, rc, err, errlen);
-	return report(s, s->ops->service_add(s, svc, now, id), err, errlen);
+	if (svc->n_guards > 0 && actor_role != ROLE_ROOT)
+		return report(s, store_fail(s, STORE_INVALID, "only root may set the guarded "
+		                            "endpoints of a service"), err, errlen);
+	return report(s, s->ops->service_add(s, svc, actor_role, now, id), err, errlen);
 }
 
 int
@@ -359,15 +378,18 @@ store_service_list(struct store *s, int64_t admin_id,
 }
 
 int
-store_service_update(struct store *s, const struct store_service *svc, int64_t now,
-                     char *err, size_t errlen)
+store_service_update(struct store *s, const struct store_service *svc, int actor_role,
+                     int64_t now, char *err, size_t errlen)
 {
 	int rc;
 
 	clear(s);
+	if (!actor_ok(actor_role))
+		return report(s, store_fail(s, STORE_INVALID, "only admins and root change "
+		                            "services"), err, errlen);
 	if ((rc = service_check(s, svc, svc->id)) != STORE_OK)
 		return report(s, rc, err, errlen);
-	return report(s, s->ops->service_update(s, svc, now), err, errlen);
+	return report(s, s->ops->service_update(s, svc, actor_role, now), err, errlen);
 }
 
 int
@@ -526,12 +548,17 @@ store_code_put(struct store *s, const char *code_hash, int64_t right_id, int64_t
 }
 
 int
-store_code_take(struct store *s, const char *code_hash, int64_t now, struct store_right *r)
+store_code_take(struct store *s, const char *code_hash, const struct addr *ip,
+                const char *service, int64_t now, struct store_right *r)
 {
 	clear(s);
 	if (!hash_ok(code_hash))
 		return store_fail(s, STORE_NOTFOUND, "no such code");
-	return s->ops->code_take(s, code_hash, now, r);
+	if (!addr_ok(ip))
+		return store_fail(s, STORE_INVALID, "entry code redeemed without a client address");
+	if (service != NULL && !name_valid(service))
+		return store_fail(s, STORE_INVALID, "entry code redeemed for an invalid service name");
+	return s->ops->code_take(s, code_hash, ip, service, now, r);
 }
 
 int

@@ -294,9 +294,23 @@ int store_user_del(struct store *s, int64_t id, int64_t now, char *err, size_t e
 
 /* ---- services ---- */
 
+/*
+ * Guards (the firewall's scope) are root's. store_service_add and
+ * store_service_update take the role of whoever acts (ROLE_ADMIN or
+ * ROLE_ROOT; sekishoctl, which holds the database itself, acts as root) and
+ * refuse with STORE_INVALID and err saying why:
+ *   - guards set or changed by anyone but root (an admin's edit must carry
+ *     the stored guards unchanged, in any order);
+ *   - a guard overlapping a guard of another service: the same address with
+ *     the same port, or either port 0 (every port);
+ *   - a guard repeating or covering another guard of the same service;
+ *   - a guard inside conf db.guard_forbid (client-side networks, the
+ *     gateway's own addresses) or on authd's or cid's listen endpoint.
+ */
+
 /* Fields from svc (id, active, admin_name, timestamps ignored). */
-int store_service_add(struct store *s, const struct store_service *svc, int64_t now,
-                      int64_t *id, char *err, size_t errlen);
+int store_service_add(struct store *s, const struct store_service *svc, int actor_role,
+                      int64_t now, int64_t *id, char *err, size_t errlen);
 int store_service_get(struct store *s, const char *name, struct store_service *svc);
 int store_service_get_id(struct store *s, int64_t id, struct store_service *svc);
 /* admin_id > 0: only that admin's services. Ordered by name. */
@@ -307,8 +321,8 @@ int store_service_list(struct store *s, int64_t admin_id,
  * a lower cap does not evict anyone (it only stops new admissions).
  * Disabling ends the service's live rights (END_SERVICE_DISABLED).
  */
-int store_service_update(struct store *s, const struct store_service *svc, int64_t now,
-                         char *err, size_t errlen);
+int store_service_update(struct store *s, const struct store_service *svc, int actor_role,
+                         int64_t now, char *err, size_t errlen);
 /* Ends its live rights (END_SERVICE_DELETED), keeps them for audit, removes the service. */
 int store_service_del(struct store *s, int64_t id, int64_t now, char *err, size_t errlen);
 
@@ -397,8 +411,20 @@ int store_wait(struct store *s, int timeout_ms, int *woken);
 
 /* Stores the hash of a one-time code bound to a live right, valid until expires_at. */
 int store_code_put(struct store *s, const char *code_hash, int64_t right_id, int64_t expires_at);
-/* Consumes the code (single use, atomically) and returns its right; NOTFOUND if unknown, used or expired. */
-int store_code_take(struct store *s, const char *code_hash, int64_t now, struct store_right *r);
+/*
+ * Redeems a code from client address ip at the door of service (NULL when the
+ * door does not say which service it guards): a code is bound to its right's
+ * client address and service.
+ *   STORE_OK       consumed (single use, atomically); r is its live right.
+ *   STORE_NOTFOUND unknown, used, expired, or its right ended (such a code is
+ *                  deleted: it can never become good).
+ *   STORE_INVALID  good, but ip is not the right's address or service is not
+ *                  its service (err says which): the code is NOT consumed, so
+ *                  a stranger cannot burn it for its owner; r is filled for
+ *                  the log.
+ */
+int store_code_take(struct store *s, const char *code_hash, const struct addr *ip,
+                    const char *service, int64_t now, struct store_right *r);
 
 /* ---- portal/admin logins ---- */
 

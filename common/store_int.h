@@ -13,9 +13,11 @@
  */
 
 #include "migrate.h"
+#include "net.h"
 #include "store.h"
 
 #define STORE_ERR_MAX 256
+#define STORE_FORBID_MAX (CONF_LIST_MAX + 4)   /* db.guard_forbid and the daemons' 4 listeners */
 
 typedef int (*store_right_fn)(const struct store_right *, void *);
 typedef int (*store_service_fn)(const struct store_service *, void *);
@@ -37,10 +39,17 @@ struct store_ops {
 	int (*user_set_disabled)(struct store *, int64_t id, int disabled, int64_t now);
 	int (*user_del)(struct store *, int64_t id, int64_t now);
 
-	int (*service_add)(struct store *, const struct store_service *, int64_t now, int64_t *id);
+	/*
+	 * Both refuse (STORE_INVALID) a guard that overlaps another service's, and
+	 * service_update refuses guards other than the stored ones unless
+	 * actor_role is ROLE_ROOT; checked inside the write transaction.
+	 */
+	int (*service_add)(struct store *, const struct store_service *, int actor_role,
+	                   int64_t now, int64_t *id);
 	int (*service_get)(struct store *, const char *name, int64_t id, struct store_service *);
 	int (*service_list)(struct store *, int64_t admin_id, store_service_fn, void *);
-	int (*service_update)(struct store *, const struct store_service *, int64_t now);
+	int (*service_update)(struct store *, const struct store_service *, int actor_role,
+	                      int64_t now);
 	int (*service_del)(struct store *, int64_t id, int64_t now);
 
 	int (*admit)(struct store *, int64_t user_id, int64_t service_id, const struct addr *ip,
@@ -63,7 +72,8 @@ struct store_ops {
 	int (*wait)(struct store *, int timeout_ms, int *woken);
 
 	int (*code_put)(struct store *, const char *code_hash, int64_t right_id, int64_t expires_at);
-	int (*code_take)(struct store *, const char *code_hash, int64_t now, struct store_right *);
+	int (*code_take)(struct store *, const char *code_hash, const struct addr *ip,
+	                 const char *service, int64_t now, struct store_right *);
 
 	int (*login_put)(struct store *, const char *id_hash, int64_t user_id, const char *csrf,
 	                 int64_t now, int64_t expires_at);
@@ -97,11 +107,20 @@ struct store {
 	const struct store_ops *ops;
 	char err[STORE_ERR_MAX];
 	unsigned epoch;              /* the backend counts its reconnects here */
+	struct net forbid[STORE_FORBID_MAX];   /* no guard may touch these (conf_db) */
+	int n_forbid;
 };
 
 /* Fills s->err; returns rc so a backend can write "return store_fail(s, rc, ...)". */
 int store_fail(struct store *s, int rc, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* Fills s->forbid from db (guard_forbid, guard_self). 0 or -1 with err. */
+int store_forbid_load(struct store *s, const struct conf_db *db, char *err, size_t errlen);
+/* The guards of v among themselves and against s->forbid. STORE_OK or STORE_INVALID. */
+int store_guards_check(struct store *s, const struct store_service *v);
+/* 1 when a and b hold the same guards, in any order. */
+int store_guards_same(const struct store_service *a, const struct store_service *b);
 
 /* The embedded migrations this build applies, checked to run 1..N without gaps. */
 const struct migration *store_migrations(int *n);

@@ -124,10 +124,10 @@ int pg_login_put(struct store *, const char *, int64_t, const char *, int64_t, i
 int pg_login_get(struct store *, const char *, int64_t, int, struct store_login *);
 int pg_login_del(struct store *, const char *);
 
-int pg_service_add(struct store *, const struct store_service *, int64_t, int64_t *);
+int pg_service_add(struct store *, const struct store_service *, int, int64_t, int64_t *);
 int pg_service_get(struct store *, const char *, int64_t, struct store_service *);
 int pg_service_list(struct store *, int64_t, store_service_fn, void *);
-int pg_service_update(struct store *, const struct store_service *, int64_t);
+int pg_service_update(struct store *, const struct store_service *, int, int64_t);
 int pg_service_del(struct store *, int64_t, int64_t);
 /* Reads the services of res (PG_SERVICE_COLS) with their guards into an array. */
 int pg_services_load(struct pgs *p, PGresult *res, struct store_service **out, size_t *n);
@@ -139,7 +139,8 @@ int pg_end_user(struct store *, int64_t, int64_t, int, int64_t, store_right_fn, 
 int pg_touch(struct store *, const int64_t *, const int64_t *, size_t);
 int pg_sweep(struct store *, int64_t, store_right_fn, void *, int *);
 int pg_code_put(struct store *, const char *, int64_t, int64_t);
-int pg_code_take(struct store *, const char *, int64_t, struct store_right *);
+int pg_code_take(struct store *, const char *, const struct addr *, const char *, int64_t,
+                 struct store_right *);
 
 int pg_right_get(struct store *, int64_t, const char *, struct store_right *);
 int pg_right_list(struct store *, int64_t, int64_t, store_right_fn, void *);

@@ -197,6 +197,67 @@ admin_exists(struct pgs *p, int64_t admin_id)
 	return rc;
 }
 
+/* Refuses (STORE_INVALID) a guard of svc that a service other than id already guards. */
+static int
+guards_clash(struct pgs *p, int64_t id, const struct store_service *svc)
+{
+	char mine[GUARD_STR_MAX], theirs[GUARD_STR_MAX], name[NAME_MAX_LEN + 1];
+	struct guard other;
+	struct pgq q;
+	PGresult *r;
+	int rc = STORE_OK, rows = 0;
+
+	for (int i = 0; rc == STORE_OK && rows == 0 && i < svc->n_guards; i++) {
+		q.n = 0;
+		pgq_addr(&q, &svc->guards[i].addr);
+		pgq_int(&q, id);
+		pgq_int(&q, svc->guards[i].port);
+		if ((rc = pg_exec(p, "SELECT s.name, g.port FROM guards g JOIN services s "
+		                  "ON s.id = g.service_id WHERE g.ip = $1 AND g.service_id <> $2 "
+		                  "AND ($3 = 0 OR g.port = 0 OR g.port = $3) ORDER BY s.name LIMIT 1",
+		                  &q, &r, "guard clash")) != STORE_OK)
+			return rc;
+		if ((rows = PQntuples(r)) > 0) {
+			pg_text(r, 0, 0, name, sizeof name);
+			other.addr = svc->guards[i].addr;
+			other.port = (uint16_t)pg_i64(r, 0, 1);
+			rc = store_fail(&p->base, STORE_INVALID, "guard %s overlaps %s, which service "
+			                "%s guards: two services may not guard the same endpoint",
+			                guard_str(&svc->guards[i], mine, sizeof mine),
+			                guard_str(&other, theirs, sizeof theirs), name);
+		}
+		PQclear(r);
+	}
+	return rc;
+}
+
+/* Only root sets or changes guards: for anyone else the stored ones must be svc's. */
+static int
+guards_unchanged(struct pgs *p, const struct store_service *svc, int actor_role)
+{
+	struct store_service old;
+	struct pgq q = { .n = 0 };
+	PGresult *r;
+	int rc;
+
+	if (actor_role == ROLE_ROOT)
+		return STORE_OK;
+	pgq_int(&q, svc->id);
+	if ((rc = pg_exec(p, "SELECT ip, port FROM guards WHERE service_id = $1 ORDER BY pos",
+	                  &q, &r, "guards")) != STORE_OK)
+		return rc;
+	memset(&old, 0, sizeof old);
+	for (int i = 0; i < PQntuples(r) && old.n_guards < GUARDS_MAX; i++) {
+		pg_addr(r, i, 0, &old.guards[old.n_guards].addr);
+		old.guards[old.n_guards++].port = (uint16_t)pg_i64(r, i, 1);
+	}
+	PQclear(r);
+	if (!store_guards_same(&old, svc))
+		return store_fail(&p->base, STORE_INVALID, "only root may set or change the "
+		                  "guarded endpoints of a service");
+	return STORE_OK;
+}
+
 /* The editable fields of svc as $1..$9, in the order both statements below use. */
 static void
 bind_service(struct pgq *q, const struct store_service *svc, int64_t now)
@@ -212,8 +273,10 @@ bind_service(struct pgq *q, const struct store_service *svc, int64_t now)
 	pgq_int(q, now);
 }
 
+/* A non-root's guards on a new service are refused by store.c before this. */
 int
-pg_service_add(struct store *s, const struct store_service *svc, int64_t now, int64_t *id)
+pg_service_add(struct store *s, const struct store_service *svc, int actor_role, int64_t now,
+               int64_t *id)
 {
 	struct pgs *p = pg_of(s);
 	struct pgq q = { .n = 0 };
@@ -231,9 +294,11 @@ pg_service_add(struct store *s, const struct store_service *svc, int64_t now, in
 		             &q, &r, "service add");
 	if (rc == STORE_EXISTS)
 		rc = store_fail(s, STORE_EXISTS, "service %s exists", svc->name);
+	(void)actor_role;
 	if (rc == STORE_OK) {
 		new_id = pg_i64(r, 0, 0);
-		rc = guards_store(p, new_id, svc);
+		if ((rc = guards_clash(p, new_id, svc)) == STORE_OK)
+			rc = guards_store(p, new_id, svc);
 	}
 	PQclear(r);
 	if ((rc = pg_finish(p, rc)) == STORE_OK && id)
@@ -255,7 +320,7 @@ end_service(struct pgs *p, int64_t id, int64_t now, int reason)
 }
 
 int
-pg_service_update(struct store *s, const struct store_service *svc, int64_t now)
+pg_service_update(struct store *s, const struct store_service *svc, int actor_role, int64_t now)
 {
 	struct pgs *p = pg_of(s);
 	struct pgq q = { .n = 0 };
@@ -265,7 +330,9 @@ pg_service_update(struct store *s, const struct store_service *svc, int64_t now)
 		return rc;
 	bind_service(&q, svc, now);
 	pgq_int(&q, svc->id);
-	if ((rc = admin_exists(p, svc->admin_id)) == STORE_OK && !svc->enabled)
+	if ((rc = admin_exists(p, svc->admin_id)) == STORE_OK)
+		rc = guards_unchanged(p, svc, actor_role);
+	if (rc == STORE_OK && !svc->enabled)
 		rc = end_service(p, svc->id, now, END_SERVICE_DISABLED);
 	if (rc == STORE_OK)
 		rc = pg_run(p, "UPDATE services SET name = $1, url = $2, entry_url = $3, "
@@ -275,6 +342,8 @@ pg_service_update(struct store *s, const struct store_service *svc, int64_t now)
 		rc = store_fail(s, STORE_EXISTS, "service %s exists", svc->name);
 	if (rc == STORE_OK && n == 0)
 		rc = store_fail(s, STORE_NOTFOUND, "no such service %lld", (long long)svc->id);
+	if (rc == STORE_OK)
+		rc = guards_clash(p, svc->id, svc);
 	if (rc == STORE_OK)
 		rc = guards_store(p, svc->id, svc);
 	return pg_finish(p, rc);

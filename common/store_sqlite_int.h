@@ -148,10 +148,10 @@ int sq_lockout_list(struct store *, const char *, store_lockout_fn, void *);
 int sq_known_add(struct store *, const char *, const char *, int64_t);
 int sq_known_has(struct store *, const char *, const char *, int64_t);
 
-int sq_service_add(struct store *, const struct store_service *, int64_t, int64_t *);
+int sq_service_add(struct store *, const struct store_service *, int, int64_t, int64_t *);
 int sq_service_get(struct store *, const char *, int64_t, struct store_service *);
 int sq_service_list(struct store *, int64_t, store_service_fn, void *);
-int sq_service_update(struct store *, const struct store_service *, int64_t);
+int sq_service_update(struct store *, const struct store_service *, int, int64_t);
 int sq_service_del(struct store *, int64_t, int64_t);
 /* Reads the services matching st (SQ_SERVICE_COLS, bound) with their guards into an array. */
 int sq_services_load(struct sq *q, sqlite3_stmt *st, struct store_service **out, size_t *n);
@@ -163,7 +163,8 @@ int sq_end_user(struct store *, int64_t, int64_t, int, int64_t, store_right_fn, 
 int sq_touch(struct store *, const int64_t *, const int64_t *, size_t);
 int sq_sweep(struct store *, int64_t, store_right_fn, void *, int *);
 int sq_code_put(struct store *, const char *, int64_t, int64_t);
-int sq_code_take(struct store *, const char *, int64_t, struct store_right *);
+int sq_code_take(struct store *, const char *, const struct addr *, const char *, int64_t,
+                 struct store_right *);
 
 int sq_right_get(struct store *, int64_t, const char *, struct store_right *);
 int sq_right_list(struct store *, int64_t, int64_t, store_right_fn, void *);

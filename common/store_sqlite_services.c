@@ -164,6 +164,62 @@ guards_store(struct sq *q, int64_t id, const struct store_service *svc)
 	return STORE_OK;
 }
 
+static const char SQL_GUARD_CLASH[] =
+	"SELECT s.name, g.port FROM guards g JOIN services s ON s.id = g.service_id "
+	"WHERE g.ip = ?1 AND g.service_id <> ?2 AND (?3 = 0 OR g.port = 0 OR g.port = ?3) "
+	"ORDER BY s.name LIMIT 1";
+
+/* Refuses (STORE_INVALID) a guard of svc that a service other than id already guards. */
+static int
+guards_clash(struct sq *q, int64_t id, const struct store_service *svc)
+{
+	char mine[GUARD_STR_MAX], theirs[GUARD_STR_MAX], name[NAME_MAX_LEN + 1];
+	struct guard other;
+	sqlite3_stmt *st;
+	int rc = STORE_OK, row = 0;
+
+	for (int i = 0; rc == STORE_OK && !row && i < svc->n_guards; i++) {
+		if (!(st = sq_stmt(q, SQL_GUARD_CLASH)))
+			return STORE_UNAVAILABLE;
+		sq_bind_addr(st, 1, &svc->guards[i].addr);
+		sqlite3_bind_int64(st, 2, id);
+		sqlite3_bind_int(st, 3, svc->guards[i].port);
+		if ((rc = sq_step(q, st, "guard clash", &row)) == STORE_OK && row) {
+			sq_col_text(st, 0, name, sizeof name);
+			other.addr = svc->guards[i].addr;
+			other.port = (uint16_t)sqlite3_column_int(st, 1);
+			rc = store_fail(&q->base, STORE_INVALID, "guard %s overlaps %s, which service "
+			                "%s guards: two services may not guard the same endpoint",
+			                guard_str(&svc->guards[i], mine, sizeof mine),
+			                guard_str(&other, theirs, sizeof theirs), name);
+		}
+		sqlite3_reset(st);
+	}
+	return rc;
+}
+
+/*
+ * Only root sets or changes guards: for anyone else the stored guards of
+ * svc->id must be the ones svc carries.
+ */
+static int
+guards_unchanged(struct sq *q, const struct store_service *svc, int actor_role)
+{
+	struct store_service old;
+	int rc;
+
+	if (actor_role == ROLE_ROOT)
+		return STORE_OK;
+	memset(&old, 0, sizeof old);
+	old.id = svc->id;
+	if ((rc = guards_load(q, &old)) != STORE_OK)
+		return rc;
+	if (!store_guards_same(&old, svc))
+		return store_fail(&q->base, STORE_INVALID, "only root may set or change the "
+		                  "guarded endpoints of a service");
+	return STORE_OK;
+}
+
 static const char SQL_USER_EXISTS[] = "SELECT 1 FROM users WHERE id = ?1";
 
 static int
@@ -215,13 +271,15 @@ static const char SQL_SERVICE_ADD[] =
 	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9) RETURNING id";
 
 int
-sq_service_add(struct store *s, const struct store_service *svc, int64_t now, int64_t *id)
+sq_service_add(struct store *s, const struct store_service *svc, int actor_role, int64_t now,
+               int64_t *id)
 {
 	struct sq *q = sq_of(s);
 	sqlite3_stmt *st;
 	int64_t new_id = 0;
 	int rc;
 
+	(void)actor_role;    /* store.c refuses a non-root's guards on a new service */
 	if ((rc = sq_begin(q, 1)) != STORE_OK)
 		return rc;
 	if ((rc = admin_exists(q, svc->admin_id)) != STORE_OK)
@@ -232,6 +290,7 @@ sq_service_add(struct store *s, const struct store_service *svc, int64_t now, in
 	}
 	bind_service(st, svc, now);
 	if ((rc = service_write(q, st, svc->name, &new_id)) != STORE_OK ||
+	    (rc = guards_clash(q, new_id, svc)) != STORE_OK ||
 	    (rc = guards_store(q, new_id, svc)) != STORE_OK ||
 	    (rc = sq_commit(q)) != STORE_OK)
 		goto fail;
@@ -252,7 +311,7 @@ static const char SQL_SERVICE_UPDATE[] =
 	"WHERE id = ?10";
 
 int
-sq_service_update(struct store *s, const struct store_service *svc, int64_t now)
+sq_service_update(struct store *s, const struct store_service *svc, int actor_role, int64_t now)
 {
 	struct sq *q = sq_of(s);
 	int64_t end[] = { svc->id, now, END_SERVICE_DISABLED };
@@ -261,7 +320,8 @@ sq_service_update(struct store *s, const struct store_service *svc, int64_t now)
 
 	if ((rc = sq_begin(q, 1)) != STORE_OK)
 		return rc;
-	if ((rc = admin_exists(q, svc->admin_id)) != STORE_OK)
+	if ((rc = admin_exists(q, svc->admin_id)) != STORE_OK ||
+	    (rc = guards_unchanged(q, svc, actor_role)) != STORE_OK)
 		goto fail;
 	if (!svc->enabled && (rc = sq_run(q, SQL_END_SERVICE, end, 3, NULL)) != STORE_OK)
 		goto fail;
@@ -277,7 +337,8 @@ sq_service_update(struct store *s, const struct store_service *svc, int64_t now)
 		rc = store_fail(s, STORE_NOTFOUND, "no such service %lld", (long long)svc->id);
 		goto fail;
 	}
-	if ((rc = guards_store(q, svc->id, svc)) != STORE_OK || (rc = sq_commit(q)) != STORE_OK)
+	if ((rc = guards_clash(q, svc->id, svc)) != STORE_OK ||
+	    (rc = guards_store(q, svc->id, svc)) != STORE_OK || (rc = sq_commit(q)) != STORE_OK)
 		goto fail;
 	return STORE_OK;
 fail:

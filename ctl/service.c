@@ -133,7 +133,7 @@ ctl_service_add(struct ctl *c)
 	svc.enabled = 1;
 	if ((rc = service_apply(c, &svc)) != CTL_OK)
 		return rc;
-	rc = store_service_add(c->s, &svc, c->now, &id, err, sizeof err);
+	rc = store_service_add(c->s, &svc, ROLE_ROOT, c->now, &id, err, sizeof err);
 	if (rc == STORE_EXISTS)
 		return ctl_fail("service %s already exists", svc.name);
 	if (rc != STORE_OK)
@@ -288,7 +288,7 @@ ctl_service_edit(struct ctl *c)
 	active = svc.active;
 	if ((rc = service_apply(c, &svc)) != CTL_OK)
 		return rc;
-	if ((rc = store_service_update(c->s, &svc, c->now, err, sizeof err)) != STORE_OK)
+	if ((rc = store_service_update(c->s, &svc, ROLE_ROOT, c->now, err, sizeof err)) != STORE_OK)
 		return ctl_store_fail(c, rc, "service edit", err);
 	if ((rc = edit_audit(c, &svc, was_enabled, active)) != CTL_OK)
 		return rc;

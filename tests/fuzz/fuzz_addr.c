@@ -5,12 +5,13 @@
 
 #include "addr.h"
 #include "fuzz.h"
+#include "net.h"
 
 /*
  * One text through every parser of addresses from outside: addr_parse
  * (X-Forwarded-For entries, trusted proxies), guard_parse (the admin form's
- * endpoints), addr_parse_listen (listen keys) and url_valid (service URLs),
- * plus parse_int. What a parser accepts prints canonically and parses again
+ * endpoints), addr_parse_listen (listen keys), url_valid (service URLs) and
+ * net_parse (db.guard_forbid entries), plus parse_int. What a parser accepts prints canonically and parses again
  * to the same value.
  */
 
@@ -96,6 +97,28 @@ check_url(const char *s)
 		fuzz_assert((unsigned char)*p > 0x20 && (unsigned char)*p < 0x7f);
 }
 
+/* An accepted range prints canonically, parses back equal, and holds its own address. */
+static void
+check_net(const char *s)
+{
+	struct net n, m;
+	struct guard g;
+	char buf[NET_STR_MAX], err[128];
+
+	err[0] = '\0';
+	if (net_parse(s, &n, err, sizeof err) == -1) {
+		fuzz_assert(err[0] != '\0');
+		return;
+	}
+	fuzz_assert(n.prefix <= (n.addr.family == AF_INET ? 32 : 128));
+	net_str(&n, buf, sizeof buf);
+	fuzz_assert(net_parse(buf, &m, err, sizeof err) == 0);
+	fuzz_assert(addr_eq(&n.addr, &m.addr) && n.prefix == m.prefix && n.port == m.port);
+	g.addr = n.addr;
+	g.port = n.port;
+	fuzz_assert(net_hits(&n, &g));
+}
+
 static void
 check_int(const char *s)
 {
@@ -116,6 +139,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_guard(s);
 	check_listen(s);
 	check_url(s);
+	check_net(s);
 	check_int(s);
 	free(s);
 	return 0;

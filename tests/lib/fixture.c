@@ -77,10 +77,21 @@ fx_user(struct store *s, const char *name, int role)
 	return id;
 }
 
+static int
+note_max_id(const struct store_service *v, void *arg)
+{
+	int64_t *max = arg;
+
+	if (v->id > *max)
+		*max = v->id;
+	return 0;
+}
+
 int64_t
 fx_service(struct store *s, const char *name, int cap, int usage_min, int interval_min,
            int64_t admin_id)
 {
+	int64_t max_id = 0;
 	struct store_service v;
 	char err[256] = "";
 	int64_t id = 0;
@@ -96,8 +107,9 @@ fx_service(struct store *s, const char *name, int cap, int usage_min, int interv
 	v.enabled = 1;
 	v.n_guards = 1;
 	v.guards[0].addr = fx_ip("192.0.2.10");
-	v.guards[0].port = 80;
-	rc = store_service_add(s, &v, 1, &id, err, sizeof err);
+	cr_assert_eq(store_service_list(s, 0, note_max_id, &max_id), STORE_OK);
+	v.guards[0].port = (uint16_t)(80 + max_id);
+	rc = store_service_add(s, &v, ROLE_ROOT, 1, &id, err, sizeof err);
 	cr_assert_eq(rc, STORE_OK, "service_add %s: %s", name, err);
 	return id;
 }

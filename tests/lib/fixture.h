@@ -36,7 +36,9 @@ struct store *fx_open(const struct fx *f);
 int64_t fx_user(struct store *s, const char *name, int role);
 /*
  * Adds an enabled service named name with the given cap, max usage and max
- * interval (minutes), administered by admin_id, guarding 192.0.2.10:80.
+ * interval (minutes), administered by admin_id, guarding 192.0.2.10 on a port
+ * no other service of the store guards: 80 + the highest service id in use
+ * (80 for the first service).
  */
 int64_t fx_service(struct store *s, const char *name, int cap, int usage_min,
                    int interval_min, int64_t admin_id);

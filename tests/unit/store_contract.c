@@ -43,6 +43,14 @@ teardown(void)
 TestSuite(store, .init = setup, .fini = teardown);
 
 static int
+take(const char *code, const char *ip, const char *service, int64_t now, struct store_right *r)
+{
+	struct addr addr = fx_ip(ip);
+
+	return store_code_take(s, code, &addr, service, now, r);
+}
+
+static int
 admit(int64_t user, int64_t service, const char *ip, int64_t now, struct store_admission *a)
 {
 	return fx_admit(s, user, service, ip, now, a);
@@ -124,10 +132,10 @@ Test(store, admit_refuses_disabled_service_user_and_unknown_ids)
 	cr_assert_eq(store_user_set_disabled(s, u, 0, T0, NULL, 0), STORE_OK);
 	cr_assert_eq(store_service_get_id(s, v, &svc), STORE_OK);
 	svc.enabled = 0;
-	cr_assert_eq(store_service_update(s, &svc, T0, NULL, 0), STORE_OK);
+	cr_assert_eq(store_service_update(s, &svc, ROLE_ROOT, T0, NULL, 0), STORE_OK);
 	cr_assert_eq(admit(u, v, "10.0.0.2", T0, &a), STORE_NOTFOUND);
 	svc.enabled = 1;
-	cr_assert_eq(store_service_update(s, &svc, T0, NULL, 0), STORE_OK);
+	cr_assert_eq(store_service_update(s, &svc, ROLE_ROOT, T0, NULL, 0), STORE_OK);
 	cr_assert_eq(admit(u, v, "10.0.0.2", T0, &a), STORE_OK);
 }
 
@@ -322,15 +330,50 @@ Test(store, entry_code_works_once_before_expiry_for_a_live_right)
 	cr_assert_eq(store_code_put(s, c3, a.right.id, T0 + 30), STORE_OK);
 	cr_assert_eq(store_code_put(s, "ZZ", a.right.id, T0 + 30), STORE_INVALID);
 
-	cr_assert_eq(store_code_take(s, c1, T0 + 5, &r), STORE_OK);
+	cr_assert_eq(take(c1, "10.0.0.1", "lab", T0 + 5, &r), STORE_OK);
 	cr_assert_eq(r.id, a.right.id);
-	cr_assert_eq(store_code_take(s, c1, T0 + 6, &r), STORE_NOTFOUND, "single use");
-	cr_assert_eq(store_code_take(s, c2, T0 + 30, &r), STORE_NOTFOUND, "expired");
-	cr_assert_eq(store_code_take(s, c2, T0 + 5, &r), STORE_NOTFOUND, "an expired try uses it up");
+	cr_assert_eq(take(c1, "10.0.0.1", "lab", T0 + 6, &r), STORE_NOTFOUND, "single use");
+	cr_assert_eq(take(c2, "10.0.0.1", "lab", T0 + 30, &r), STORE_NOTFOUND, "expired");
+	cr_assert_eq(take(c2, "10.0.0.1", "lab", T0 + 5, &r), STORE_NOTFOUND, "an expired try uses it up");
 	cr_assert_eq(store_end(s, a.right.id, END_LOGOUT, T0 + 7, NULL), STORE_OK);
-	cr_assert_eq(store_code_take(s, c3, T0 + 8, &r), STORE_NOTFOUND, "right ended");
+	cr_assert_eq(take(c3, "10.0.0.1", "lab", T0 + 8, &r), STORE_NOTFOUND, "right ended");
 	cr_assert_eq(store_code_put(s, "aa04", a.right.id, T0 + 30), STORE_NOTFOUND);
-	cr_assert_eq(store_code_take(s, "beef", T0, &r), STORE_NOTFOUND);
+	cr_assert_eq(take("beef", "10.0.0.1", "lab", T0, &r), STORE_NOTFOUND);
+}
+
+Test(store, entry_code_from_another_address_or_door_is_refused_and_kept_for_its_owner)
+{
+	int64_t v = fx_service(s, "lab", 5, 60, 10, root);
+	int64_t u = fx_user(s, "alice", 0);
+	struct store_admission a;
+	struct store_right r;
+	char err[256];
+
+	fx_service(s, "wiki", 5, 60, 10, root);
+	cr_assert_eq(admit(u, v, "10.0.0.1", T0, &a), STORE_OK);
+	cr_assert_eq(store_code_put(s, "aa01", a.right.id, T0 + 30), STORE_OK);
+
+	memset(&r, 0, sizeof r);
+	cr_assert_eq(take("aa01", "10.0.0.66", "lab", T0 + 1, &r), STORE_INVALID, "another address");
+	snprintf(err, sizeof err, "%s", store_error(s));
+	cr_assert(strstr(err, "issued to 10.0.0.1"), "%s", err);
+	cr_assert_eq(r.id, a.right.id, "the right is named for the log");
+	cr_assert_eq(take("aa01", "2001:db8::1", "lab", T0 + 1, &r), STORE_INVALID, "another family");
+	cr_assert_eq(take("aa01", "10.0.0.1", "wiki", T0 + 2, &r), STORE_INVALID, "another door");
+	cr_assert(strstr(store_error(s), "is for service lab, not wiki"), "%s", store_error(s));
+	cr_assert_eq(take("aa01", "10.0.0.1", "nosuch", T0 + 2, &r), STORE_INVALID, "an unknown door");
+
+	memset(&r, 0, sizeof r);
+	cr_assert_eq(take("aa01", "10.0.0.1", "lab", T0 + 3, &r), STORE_OK, "still good for its owner");
+	cr_assert_eq(r.id, a.right.id);
+
+	cr_assert_eq(store_code_put(s, "aa02", a.right.id, T0 + 30), STORE_OK);
+	cr_assert_eq(take("aa02", "10.0.0.1", NULL, T0 + 4, &r), STORE_OK,
+	             "a door that names no service checks the address only");
+	cr_assert_eq(store_code_put(s, "aa03", a.right.id, T0 + 30), STORE_OK);
+	cr_assert_eq(take("aa03", "10.0.0.66", "lab", T0 + 31, &r), STORE_NOTFOUND,
+	             "an expired code is dead from anywhere");
+	cr_assert_eq(take("aa03", "10.0.0.1", "lab", T0 + 5, &r), STORE_NOTFOUND, "and gone");
 }
 
 Test(store, last_enabled_root_cannot_be_demoted_disabled_or_deleted)
@@ -504,7 +547,8 @@ Test(store, service_update_replaces_fields_and_guards_keeps_rights)
 	svc.guards[0].port = 443;
 	svc.guards[1].addr = fx_ip("192.0.2.20");
 	svc.guards[1].port = 0;
-	cr_assert_eq(store_service_update(s, &svc, T0 + 1, err, sizeof err), STORE_OK, "%s", err);
+	cr_assert_eq(store_service_update(s, &svc, ROLE_ROOT, T0 + 1, err, sizeof err), STORE_OK,
+	             "%s", err);
 	svc = service_of(v);
 	cr_assert_eq(svc.cap, 1);
 	cr_assert_eq(svc.active, 2, "a lower cap evicts nobody");
@@ -515,17 +559,17 @@ Test(store, service_update_replaces_fields_and_guards_keeps_rights)
 	cr_assert_eq(svc.updated_at, T0 + 1);
 
 	svc.enabled = 0;
-	cr_assert_eq(store_service_update(s, &svc, T0 + 2, err, sizeof err), STORE_OK);
+	cr_assert_eq(store_service_update(s, &svc, ROLE_ROOT, T0 + 2, err, sizeof err), STORE_OK);
 	cr_assert_eq(fx_live_rights(s, v), 0);
 	cr_assert_eq(store_right_get(s, a.right.id, &a.right), STORE_OK);
 	cr_assert_eq(a.right.end_reason, END_SERVICE_DISABLED);
 
 	fx_service(s, "wiki", 1, 60, 10, root);
 	snprintf(svc.name, sizeof svc.name, "wiki");
-	cr_assert_eq(store_service_update(s, &svc, T0 + 3, err, sizeof err), STORE_EXISTS);
+	cr_assert_eq(store_service_update(s, &svc, ROLE_ROOT, T0 + 3, err, sizeof err), STORE_EXISTS);
 	svc.id = 999;
 	snprintf(svc.name, sizeof svc.name, "lab");
-	cr_assert_eq(store_service_update(s, &svc, T0 + 3, err, sizeof err), STORE_NOTFOUND);
+	cr_assert_eq(store_service_update(s, &svc, ROLE_ROOT, T0 + 3, err, sizeof err), STORE_NOTFOUND);
 }
 
 Test(store, service_add_checks_its_fields)
@@ -533,23 +577,23 @@ Test(store, service_add_checks_its_fields)
 	struct store_service v = service_of(fx_service(s, "lab", 2, 60, 10, root));
 	char err[256] = "";
 
-	cr_assert_eq(store_service_add(s, &v, T0, NULL, err, sizeof err), STORE_EXISTS);
+	cr_assert_eq(store_service_add(s, &v, ROLE_ROOT, T0, NULL, err, sizeof err), STORE_EXISTS);
 	cr_assert(strstr(err, "lab"), "%s", err);
 	snprintf(v.name, sizeof v.name, "lab2");
 	v.cap = -1;
-	cr_assert_eq(store_service_add(s, &v, T0, NULL, err, sizeof err), STORE_INVALID);
+	cr_assert_eq(store_service_add(s, &v, ROLE_ROOT, T0, NULL, err, sizeof err), STORE_INVALID);
 	v.cap = 1;
 	v.max_usage_min = 0;
-	cr_assert_eq(store_service_add(s, &v, T0, NULL, err, sizeof err), STORE_INVALID);
+	cr_assert_eq(store_service_add(s, &v, ROLE_ROOT, T0, NULL, err, sizeof err), STORE_INVALID);
 	v.max_usage_min = 5;
 	v.n_guards = GUARDS_MAX + 1;
-	cr_assert_eq(store_service_add(s, &v, T0, NULL, err, sizeof err), STORE_INVALID);
+	cr_assert_eq(store_service_add(s, &v, ROLE_ROOT, T0, NULL, err, sizeof err), STORE_INVALID);
 	v.n_guards = 0;
 	v.admin_id = 777;
-	cr_assert_eq(store_service_add(s, &v, T0, NULL, err, sizeof err), STORE_NOTFOUND);
+	cr_assert_eq(store_service_add(s, &v, ROLE_ROOT, T0, NULL, err, sizeof err), STORE_NOTFOUND);
 	v.admin_id = root;
 	memset(v.url, 'x', sizeof v.url);
-	cr_assert_eq(store_service_add(s, &v, T0, NULL, err, sizeof err), STORE_INVALID,
+	cr_assert_eq(store_service_add(s, &v, ROLE_ROOT, T0, NULL, err, sizeof err), STORE_INVALID,
 	             "an unterminated url is refused, not read past");
 }
 
@@ -620,11 +664,11 @@ Test(store, snapshot_lists_services_and_the_usable_rights_of_enabled_ones)
 	cr_assert_eq(admit(u3, v2, "10.0.0.3", T0, &a), STORE_OK);
 	cr_assert_eq(admit(u3, v1, "10.0.0.3", T0, &a), STORE_OK);
 	off.enabled = 0;
-	cr_assert_eq(store_service_update(s, &off, T0, NULL, 0), STORE_OK);
+	cr_assert_eq(store_service_update(s, &off, ROLE_ROOT, T0, NULL, 0), STORE_OK);
 
 	cr_assert_eq(store_snapshot(s, T0, snap_svc, snap_right, &sn, &seq), STORE_OK);
 	cr_assert_str_eq(sn.log,
-	                 "[lab 192.0.2.10:80] u1 u3 [off 192.0.2.10:80] [wiki 192.0.2.10:80] u3 ");
+	                 "[lab 192.0.2.10:80] u1 u3 [off 192.0.2.10:82] [wiki 192.0.2.10:81] u3 ");
 	cr_assert_eq(seq, last_seq());
 }
 
@@ -679,7 +723,7 @@ Test(store, every_state_change_is_logged_in_order)
 	cr_assert_eq(admit(u, v, "10.0.0.1", T0, &a), STORE_OK);              /* admit */
 	cr_assert_eq(admit(u, v, "10.0.0.1", T0 + 1, &a), STORE_OK);          /* end + admit */
 	cr_assert_eq(store_end(s, a.right.id, END_LOGOUT, T0 + 2, NULL), STORE_OK);
-	cr_assert_eq(store_service_update(s, &svc, T0 + 3, NULL, 0), STORE_OK);
+	cr_assert_eq(store_service_update(s, &svc, ROLE_ROOT, T0 + 3, NULL, 0), STORE_OK);
 	cr_assert_eq(store_key_add(s, &k), STORE_OK);
 	cr_assert_eq(store_key_del_expired(s, T0 + 10, &n), STORE_OK);
 	cr_assert_eq(n, 1);

@@ -155,7 +155,7 @@ Test(cache, disabled_service_loses_its_rights)
 	cr_assert_eq(follow_snapshot(&fol, t0), STORE_OK);
 	cr_assert_eq(store_service_get_id(st, lab, &svc), STORE_OK);
 	svc.enabled = 0;
-	cr_assert_eq(store_service_update(st, &svc, t0, err, sizeof err), STORE_OK, "%s", err);
+	cr_assert_eq(store_service_update(st, &svc, ROLE_ROOT, t0, err, sizeof err), STORE_OK, "%s", err);
 	cr_assert_eq(follow_changes(&fol, t0), STORE_OK);
 	cr_assert_eq(check(&r, "lab", "10.0.0.2", t0), CHECK_UNKNOWN_SERVICE);
 	cr_assert_eq(check(&r2, "other", "10.0.0.3", t0), CHECK_OK);
@@ -172,7 +172,7 @@ Test(cache, shorter_interval_applies_to_rights_already_held)
 	cr_assert_eq(check(&r, "lab", "10.0.0.2", t0 + 120), CHECK_OK);
 	cr_assert_eq(store_service_get_id(st, lab, &svc), STORE_OK);
 	svc.max_interval_min = 1;
-	cr_assert_eq(store_service_update(st, &svc, t0, err, sizeof err), STORE_OK, "%s", err);
+	cr_assert_eq(store_service_update(st, &svc, ROLE_ROOT, t0, err, sizeof err), STORE_OK, "%s", err);
 	cr_assert_eq(follow_changes(&fol, t0), STORE_OK);
 	cr_assert_eq(check(&r, "lab", "10.0.0.2", t0 + 180), CHECK_IDLE);
 }

@@ -65,6 +65,9 @@ Test(conf, defaults_are_the_documented_values)
 	cr_assert_str_eq(c.db.url, "");
 	cr_assert_eq(c.db.busy_timeout_ms, 5000);
 	cr_assert_eq(c.db.retention_days, 30);
+	cr_assert_str_eq(c.db.guard_forbid, "");
+	cr_assert_str_eq(c.db.guard_self, "127.0.0.1:8080,127.0.0.1:9080,127.0.0.1:8081,127.0.0.1:9081",
+	                 "the listen endpoints");
 	cr_assert_str_eq(c.authd.listen, "127.0.0.1:8080");
 	cr_assert_str_eq(c.authd.base_url, "http://127.0.0.1:8080");
 	cr_assert_str_eq(c.authd.web_dir, "/usr/share/sekisho/web");
@@ -195,6 +198,10 @@ ParameterizedTestParameters(conf, bad_files_name_file_line_and_reason)
 		{ "[authd]\nhsts_max_age = -1\n", 2, "authd.hsts_max_age: \"-1\" is not an integer in 0..63072000" },
 		{ "[cid]\nmax_connections = 0\n", 2, "cid.max_connections: \"0\" is not an integer in 1..65536" },
 		{ "[cid]\nrequest_timeout_s = 0\n", 2, "cid.request_timeout_s: \"0\" is not an integer in 1..600" },
+		{ "[db]\nguard_forbid = 10.0.1.0/24, router\n", 2, "db.guard_forbid: bad address \"router\"" },
+		{ "[db]\nguard_forbid = 10.0.1.5/24\n", 2, "has host bits set (the network is 10.0.1.0/24)" },
+		{ "[db]\nguard_forbid = 10.0.1.0/33\n", 2, "bad prefix length" },
+		{ "[db]\nguard_forbid = 10.0.1.1,\n", 2, "empty list entry" },
 	};
 	return cr_make_param_array(struct bad, cases, sizeof cases / sizeof cases[0]);
 }

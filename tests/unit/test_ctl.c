@@ -345,6 +345,48 @@ Test(ctl, disabling_a_user_or_service_ends_its_rights, .init = setup_populated, 
 	cr_assert_str_eq(r.err, "sekishoctl: no such service: lab\n");
 }
 
+/* The fixture's config with db.guard_forbid and authd listening on 127.0.0.1:8080. */
+static void
+guard_forbid_set(const char *forbid)
+{
+	char text[512];
+
+	snprintf(text, sizeof text, "[db]\npath = %s\nguard_forbid = %s\n\n[ipfd]\nenabled = off\n"
+	         "\n[authd]\nlisten = 127.0.0.1:8080\n", db_file, forbid);
+	put(conf_file, text);
+}
+
+Test(ctl, service_guards_follow_the_stores_rules, .init = setup_populated, .fini = teardown)
+{
+	struct run r;
+
+	guard_forbid_set("10.0.1.0/24, 10.0.9.1");
+	ctl_run(&r, "service add copy --url http://copy.example/ --max-usage 5 --max-interval 5 "
+	            "--cap 1 --admin alice --guard 192.0.2.10");
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	contains(r.err, "guard 192.0.2.10 overlaps 192.0.2.10:80, which service lab guards");
+	ctl_run(&r, "service add copy --url http://copy.example/ --max-usage 5 --max-interval 5 "
+	            "--cap 1 --admin alice --guard 10.0.1.7:80");
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	contains(r.err, "guard 10.0.1.7:80 touches 10.0.1.0/24, which no service may guard");
+	ctl_run(&r, "service add copy --url http://copy.example/ --max-usage 5 --max-interval 5 "
+	            "--cap 1 --admin alice --guard 10.0.9.1:443");
+	cr_assert_eq(r.status, 1, "the gateway itself: %s", r.err);
+	ctl_run(&r, "service add copy --url http://copy.example/ --max-usage 5 --max-interval 5 "
+	            "--cap 1 --admin alice --guard 127.0.0.1:8080");
+	cr_assert_eq(r.status, 1, "authd's own endpoint: %s", r.err);
+	contains(r.err, "touches 127.0.0.1:8080");
+	ctl_run(&r, "service show copy");
+	cr_assert_eq(r.status, 1, "nothing was added");
+	ctl_ok(&r, "service add copy --url http://copy.example/ --max-usage 5 --max-interval 5 "
+	           "--cap 1 --admin alice --guard 192.0.2.10:443");
+	ctl_run(&r, "service edit copy --guard 192.0.2.10:80");
+	cr_assert_eq(r.status, 1, "an edit onto lab's endpoint: %s", r.err);
+	contains(r.err, "which service lab guards");
+	ctl_ok(&r, "service show copy --json");
+	contains(r.out, "\"guards\":[\"192.0.2.10:443\"]");
+}
+
 /* Switches the fixture's config to ipfd enabled, at a socket where nobody listens. */
 static void
 ipfd_on_but_absent(void)
@@ -550,7 +592,7 @@ same_words(struct store *s, const struct store_service *svc, const char *args)
 	int64_t id;
 	struct run r;
 
-	cr_assert_eq(store_service_add(s, svc, 1, &id, err, sizeof err), STORE_INVALID);
+	cr_assert_eq(store_service_add(s, svc, ROLE_ROOT, 1, &id, err, sizeof err), STORE_INVALID);
 	cr_assert_str_not_empty(err);
 	ctl_run(&r, args);
 	cr_assert_neq(r.status, 0);

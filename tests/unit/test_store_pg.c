@@ -205,7 +205,7 @@ Test(pg, rolled_back_and_refused_writes_leave_no_gap)
 	cr_assert_eq(fx_admit(s, u3, v, "10.0.0.3", T0, &adm), STORE_DENIED, "full: undone inside");
 	cr_assert_eq(store_service_get_id(s, v, &dup), STORE_OK);
 	dup.id = 0;
-	cr_assert_eq(store_service_add(s, &dup, T0, NULL, NULL, 0), STORE_EXISTS);
+	cr_assert_eq(store_service_add(s, &dup, ROLE_ROOT, T0, NULL, NULL, 0), STORE_EXISTS);
 	cr_assert_eq(store_user_del(s, root, T0, NULL, 0), STORE_INVALID, "last root");
 	cr_assert_eq(fx_admit(s, u3, v, "10.0.0.3", T0 + 3600, &adm), STORE_OK, "u2 expired");
 	l = changes_after(s, from);

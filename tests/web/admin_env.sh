@@ -31,6 +31,7 @@ CONF=$T/sekisho.conf
 cat >"$CONF" <<EOF
 [db]
 path = $T/db.sqlite
+guard_forbid = 10.0.1.0/24, 10.0.9.1
 [authd]
 listen = 127.0.0.1:$PORT
 # /healthz on a free port of its own (this authd runs in the host's namespace)

@@ -201,8 +201,10 @@ s.connect(("10.0.9.2", 80)); s.sendall(b"x\\n"); sys.exit(0 if s.recv(8) else 1)
 		await alice.goto(`${base}/admin/services/new`);
 		await shot(alice, 'service-new');
 		eq(await alice.locator('#admin').innerText(), 'alice', 'an admin registers for herself');
+		eq(await alice.locator('textarea#guards, [name=guards]').count(), 0, 'an admin is offered guards');
+		assert((await text(alice, '#guards')).includes('None'), 'the guards are shown read-only');
 		await fillService(alice, { name: 'fwlab', url: 'http://10.0.9.2/', max_usage: '60',
-		                           max_interval: '15', cap: '2', guards: '10.0.9.2:80' });
+		                           max_interval: '15', cap: '2' });
 		const r = await submit(alice, 'main button[type=submit]');
 		eq(r.status(), 200, 'status after the redirect');
 		assert((await text(alice, '.alert.success')).includes('registered'), 'notice');
@@ -215,6 +217,11 @@ s.connect(("10.0.9.2", 80)); s.sendall(b"x\\n"); sys.exit(0 if s.recv(8) else 1)
 		await shot(alice, 'services-admin');
 	});
 
+	await check('root sets the guards of alice\'s service with sekishoctl', async () => {
+		ctl('service', 'edit', 'fwlab', '--guard', '10.0.9.2:80');
+		eq(JSON.stringify(ctlJson('service', 'show', 'fwlab').guards), '["10.0.9.2:80"]', 'guards');
+	});
+
 	await check('the new service reaches ipfd at once: its guarded port is closed', async () => {
 		assert(setList(fwlab).includes(`s${fwlab}_v4`), 'the set exists in the kernel');
 		assert(!fwOpen('10.0.1.2'), 'an unadmitted client got through');
@@ -223,7 +230,7 @@ s.connect(("10.0.9.2", 80)); s.sendall(b"x\\n"); sys.exit(0 if s.recv(8) else 1)
 	await check('validation messages sit next to each field and the typed input stays', async () => {
 		await alice.goto(`${base}/admin/services/new`);
 		const typed = { name: 'bad name!', url: 'ftp://example.org/', max_usage: '0',
-		                max_interval: 'soon', cap: '-3', guards: 'example.org:80' };
+		                max_interval: 'soon', cap: '-3' };
 		await fillService(alice, typed);
 		const r = await submit(alice, 'main button[type=submit]');
 		eq(r.status(), 400, 'status');
@@ -263,7 +270,32 @@ s.connect(("10.0.9.2", 80)); s.sendall(b"x\\n"); sys.exit(0 if s.recv(8) else 1)
 		eq(svc.cap, 3, 'stored cap');
 		eq(svc.max_usage_min, 90, 'stored max usage');
 		eq(svc.admin, 'alice', 'admin unchanged');
+		eq(JSON.stringify(svc.guards), '["10.0.9.2:80"]', 'the guards stay as root set them');
 		await shot(alice, 'service-edit');
+	});
+
+	await check('alice sees her service\'s guards read-only', async () => {
+		await alice.goto(`${base}/admin/services/edit?id=${fwlab}`);
+		eq(await alice.locator('textarea#guards, [name=guards]').count(), 0, 'a guards field');
+		eq((await text(alice, '#guards')).trim(), '10.0.9.2:80', 'the stored guards');
+		assert((await alice.content()).includes('Only root sets or changes'), 'says who may');
+	});
+
+	await check('forged POSTs with guards from alice are refused and change nothing', async () => {
+		await alice.goto(`${base}/admin/services/edit?id=${fwlab}`);
+		const edit = { id: String(fwlab), name: 'fwlab', url: 'http://10.0.9.2/', max_usage: '90',
+		               max_interval: '15', cap: '3' };
+		for (const guards of ['10.0.9.2', '10.0.9.2:80\n10.0.1.2', '10.0.9.3:80'])
+			eq(await forge(alice, '/admin/services/edit', { ...edit, guards }), 400, `edit to "${guards}"`);
+		eq(await forge(alice, '/admin/services/edit', { ...edit, guards: '' }), 303,
+		   'an empty guards field is no field: the guards stay');
+		eq(await forge(alice, '/admin/services/edit', { ...edit, guards: '10.0.9.2:80' }), 303,
+		   'the stored guards sent back unchanged are fine');
+		eq(await forge(alice, '/admin/services/new', { name: 'grab', url: 'http://10.0.9.2/',
+		                                               max_usage: '5', max_interval: '5', cap: '1',
+		                                               guards: '10.0.9.2:443' }), 400, 'new with guards');
+		eq(JSON.stringify(ctlJson('service', 'show', 'fwlab').guards), '["10.0.9.2:80"]', 'fwlab guards');
+		assert(!ctlJson('service', 'list').services.some((v) => v.name === 'grab'), 'grab was added');
 	});
 
 	const bob = await newPage();
@@ -364,6 +396,26 @@ s.connect(("10.0.9.2", 80)); s.sendall(b"x\\n"); sys.exit(0 if s.recv(8) else 1)
 		await root.goto(`${base}/admin/services/edit?id=${bobsvc}`);
 		await root.selectOption('#admin', 'bob');
 		await submit(root, 'form[action="/admin/services/edit"] button[type=submit]');
+	});
+
+	await check('root edits guards; the store refuses an overlap or a forbidden one with its reason', async () => {
+		const guardsOf = () => JSON.stringify(ctlJson('service', 'show', 'bobsvc').guards);
+		for (const [guards, why] of [['10.0.9.2', 'which service fwlab guards'],
+		                             ['10.0.1.5:80', 'which no service may guard'],
+		                             ['10.0.9.1', 'which no service may guard']]) {
+			await root.goto(`${base}/admin/services/edit?id=${bobsvc}`);
+			await root.fill('#guards', guards);
+			const r = await submit(root, 'form[action="/admin/services/edit"] button[type=submit]');
+			eq(r.status(), 400, `status for ${guards}`);
+			assert((await root.content()).includes(why), `the reason for ${guards}`);
+			eq(await root.inputValue('#guards'), guards, 'the typed guards stay');
+			eq(guardsOf(), '[]', 'nothing stored');
+		}
+		await shot(root, 'service-guard-refused');
+		await root.goto(`${base}/admin/services/edit?id=${bobsvc}`);
+		await root.fill('#guards', '10.0.9.2:8080');
+		await submit(root, 'form[action="/admin/services/edit"] button[type=submit]');
+		eq(guardsOf(), '["10.0.9.2:8080"]', 'root set the guard');
 	});
 
 	const userPage = async (name) => {
