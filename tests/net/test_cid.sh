@@ -152,9 +152,9 @@ ALICE=$(cat "$T/alice.cookie")
 secure_for() {   # client-ip -> the Set-Cookie line of a handoff with X-Forwarded-Proto: https
 	c=$(code_for alice lab) && c=${c#* }
 	cu "$1" -D - -o /dev/null -H 'X-Forwarded-Proto: https' -H 'X-Sekisho-Service: lab' \
-		-H 'X-Forwarded-For: 127.0.0.5' "$CID/_sekisho/enter?code=$c" | tr -d '\r' | grep -i '^set-cookie'
+		${2:+-H "X-Forwarded-For: $2"} "$CID/_sekisho/enter?code=$c" | tr -d '\r' | grep -i '^set-cookie'
 }
-secure_for 127.0.0.1 | grep -q '; Secure' && ok "Secure when a trusted proxy says the request was HTTPS" ||
+secure_for 127.0.0.1 127.0.0.5 | grep -q '; Secure' && ok "Secure when a trusted proxy says the request was HTTPS" ||
 	not_ok "Secure when a trusted proxy says the request was HTTPS"
 sc=$(secure_for 127.0.0.5)
 [ -n "$sc" ] && ! echo "$sc" | grep -q Secure && ok "X-Forwarded-Proto from a stranger is ignored" ||

@@ -18,7 +18,7 @@ pid $T/nginx.pid;
 error_log $T/nginx-error.log warn;
 events { worker_connections 256; }
 http {
-	access_log off;
+	include $SEKISHO_TOP/dist/nginx/sekisho-log.conf;
 	client_body_temp_path $T/nginx/body;
 	proxy_temp_path $T/nginx/proxy;
 	fastcgi_temp_path $T/nginx/fastcgi;
@@ -27,6 +27,7 @@ http {
 EOC
 	sed -e "s|/etc/nginx/snippets/|$SEKISHO_TOP/dist/nginx/|" -e "s|https://portal\.example\.org|$PORTAL|" \
 	    -e 's|192\.0\.2\.10:80|127.0.0.1:8080|' -e 's|192\.0\.2\.1:|127.0.0.1:|' \
+	    -e "s|/var/log/nginx/lab.access.log|$T/nginx-access.log|" \
 	    "$SEKISHO_TOP/dist/nginx/service-site.conf"
 	echo "}"
 } >"$T/nginx.conf"
