@@ -120,6 +120,19 @@ clear(struct store *s)
 	s->err[0] = '\0';
 }
 
+/* The same two for the wrappers in other files (store_acl.c). */
+int
+store_report(struct store *s, int rc, char *err, size_t errlen)
+{
+	return report(s, rc, err, errlen);
+}
+
+void
+store_clear(struct store *s)
+{
+	clear(s);
+}
+
 static int
 text_ok(const char *t, size_t max)
 {

@@ -326,6 +326,62 @@ int store_service_update(struct store *s, const struct store_service *svc, int a
 /* Ends its live rights (END_SERVICE_DELETED), keeps them for audit, removes the service. */
 int store_service_del(struct store *s, int64_t id, int64_t now, char *err, size_t errlen);
 
+/* ---- groups and access lists ---- */
+
+/*
+ * A service is open to every enabled user (restricted = 0, the default) or,
+ * restricted, only to the users its list names directly or through a group.
+ * The list is checked before any admission (common/admission.c); changing it
+ * does not end rights already given. Deleting a user, group or service drops
+ * its memberships and list entries.
+ */
+struct store_group {
+	int64_t id;
+	char    name[NAME_MAX_LEN + 1];      /* the same rule as user names */
+	int     members;
+	int64_t created_at;
+};
+
+enum acl_kind { ACL_USER = 1, ACL_GROUP = 2 };
+struct store_acl_entry {
+	int     kind;                        /* enum acl_kind */
+	int64_t id;                          /* the user's or the group's */
+	char    name[NAME_MAX_LEN + 1];
+};
+
+int store_group_add(struct store *s, const char *name, int64_t now, int64_t *id,
+                    char *err, size_t errlen);
+/* By name (id ignored) or, name NULL, by id. */
+int store_group_get(struct store *s, const char *name, int64_t id, struct store_group *g);
+int store_group_del(struct store *s, int64_t id, char *err, size_t errlen);
+/* Groups by name; user_id > 0: only the groups that user is in. */
+int store_group_list(struct store *s, int64_t user_id,
+                     int (*fn)(const struct store_group *, void *), void *arg);
+/* Members of a group by name. */
+int store_group_members(struct store *s, int64_t group_id,
+                        int (*fn)(const struct store_user *, void *), void *arg);
+/*
+ * add: puts user_id in group_id (STORE_OK when already there); else takes it
+ * out (STORE_NOTFOUND when it was not there). STORE_NOTFOUND when either is gone.
+ */
+int store_group_member(struct store *s, int64_t group_id, int64_t user_id, int add,
+                       char *err, size_t errlen);
+
+int store_acl_restrict(struct store *s, int64_t service_id, int restricted,
+                       char *err, size_t errlen);
+/* The same contract as store_group_member, for a user or group on a service's list. */
+int store_acl_entry(struct store *s, int64_t service_id, int kind, int64_t member_id, int add,
+                    char *err, size_t errlen);
+/* *restricted and the list: users by name, then groups by name. */
+int store_acl_list(struct store *s, int64_t service_id, int *restricted,
+                   int (*fn)(const struct store_acl_entry *, void *), void *arg);
+/*
+ * STORE_OK when user_id may use service_id (open, or listed directly or
+ * through a group), STORE_DENIED when not, STORE_NOTFOUND without such a
+ * service; one read.
+ */
+int store_acl_allows(struct store *s, int64_t service_id, int64_t user_id);
+
 /* ---- access rights ---- */
 
 /*

@@ -23,6 +23,8 @@ typedef int (*store_right_fn)(const struct store_right *, void *);
 typedef int (*store_service_fn)(const struct store_service *, void *);
 typedef int (*store_user_fn)(const struct store_user *, void *);
 typedef int (*store_lockout_fn)(const struct store_lockout *, void *);
+typedef int (*store_group_fn)(const struct store_group *, void *);
+typedef int (*store_acl_fn)(const struct store_acl_entry *, void *);
 
 struct store_ops {
 	void (*close)(struct store *);
@@ -51,6 +53,17 @@ struct store_ops {
 	int (*service_update)(struct store *, const struct store_service *, int actor_role,
 	                      int64_t now);
 	int (*service_del)(struct store *, int64_t id, int64_t now);
+
+	int (*group_add)(struct store *, const char *name, int64_t now, int64_t *id);
+	int (*group_get)(struct store *, const char *name, int64_t id, struct store_group *);
+	int (*group_del)(struct store *, int64_t id);
+	int (*group_list)(struct store *, int64_t user_id, store_group_fn, void *);
+	int (*group_members)(struct store *, int64_t group_id, store_user_fn, void *);
+	int (*group_member)(struct store *, int64_t group_id, int64_t user_id, int add);
+	int (*acl_restrict)(struct store *, int64_t service_id, int restricted);
+	int (*acl_entry)(struct store *, int64_t service_id, int kind, int64_t member_id, int add);
+	int (*acl_list)(struct store *, int64_t service_id, int *restricted, store_acl_fn, void *);
+	int (*acl_allows)(struct store *, int64_t service_id, int64_t user_id);
 
 	int (*admit)(struct store *, int64_t user_id, int64_t service_id, const struct addr *ip,
 	             int64_t now, struct store_admission *);
@@ -121,6 +134,10 @@ int store_forbid_load(struct store *s, const struct conf_db *db, char *err, size
 int store_guards_check(struct store *s, const struct store_service *v);
 /* 1 when a and b hold the same guards, in any order. */
 int store_guards_same(const struct store_service *a, const struct store_service *b);
+
+/* Empties s->err (each wrapper starts so); copies s->err to err when rc fails. */
+void store_clear(struct store *s);
+int store_report(struct store *s, int rc, char *err, size_t errlen);
 
 /* The embedded migrations this build applies, checked to run 1..N without gaps. */
 const struct migration *store_migrations(int *n);

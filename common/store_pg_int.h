@@ -132,6 +132,17 @@ int pg_service_del(struct store *, int64_t, int64_t);
 /* Reads the services of res (PG_SERVICE_COLS) with their guards into an array. */
 int pg_services_load(struct pgs *p, PGresult *res, struct store_service **out, size_t *n);
 
+int pg_group_add(struct store *, const char *, int64_t, int64_t *);
+int pg_group_get(struct store *, const char *, int64_t, struct store_group *);
+int pg_group_del(struct store *, int64_t);
+int pg_group_list(struct store *, int64_t, store_group_fn, void *);
+int pg_group_members(struct store *, int64_t, store_user_fn, void *);
+int pg_group_member(struct store *, int64_t, int64_t, int);
+int pg_acl_restrict(struct store *, int64_t, int);
+int pg_acl_entry(struct store *, int64_t, int, int64_t, int);
+int pg_acl_list(struct store *, int64_t, int *, store_acl_fn, void *);
+int pg_acl_allows(struct store *, int64_t, int64_t);
+
 int pg_admit(struct store *, int64_t, int64_t, const struct addr *, int64_t,
              struct store_admission *);
 int pg_end(struct store *, int64_t, int, int64_t, struct store_right *);

@@ -156,6 +156,17 @@ int sq_service_del(struct store *, int64_t, int64_t);
 /* Reads the services matching st (SQ_SERVICE_COLS, bound) with their guards into an array. */
 int sq_services_load(struct sq *q, sqlite3_stmt *st, struct store_service **out, size_t *n);
 
+int sq_group_add(struct store *, const char *, int64_t, int64_t *);
+int sq_group_get(struct store *, const char *, int64_t, struct store_group *);
+int sq_group_del(struct store *, int64_t);
+int sq_group_list(struct store *, int64_t, store_group_fn, void *);
+int sq_group_members(struct store *, int64_t, store_user_fn, void *);
+int sq_group_member(struct store *, int64_t, int64_t, int);
+int sq_acl_restrict(struct store *, int64_t, int);
+int sq_acl_entry(struct store *, int64_t, int, int64_t, int);
+int sq_acl_list(struct store *, int64_t, int *, store_acl_fn, void *);
+int sq_acl_allows(struct store *, int64_t, int64_t);
+
 int sq_admit(struct store *, int64_t, int64_t, const struct addr *, int64_t,
              struct store_admission *);
 int sq_end(struct store *, int64_t, int, int64_t, struct store_right *);
