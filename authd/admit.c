@@ -177,7 +177,7 @@ admit_run(struct store *st, struct fwc *fw, const struct admit_in *in, struct ad
 		out->ms_code = clock_elapsed_ns(&t0) / 1e6;
 	}
 	if (a.outcome == ADMISSION_OK || a.outcome == ADMISSION_DENIED ||
-	    a.outcome == ADMISSION_FW_DOWN)
+	    a.outcome == ADMISSION_FW_DOWN || a.outcome == ADMISSION_FORBIDDEN)
 		if (admission_audit(st, in->now, in->user->name, NULL, in->user->name, in->svc->name,
 		                    &in->ip, &a) != STORE_OK)
 			log_warn("event=audit_failed action=admit error=\"%s\"", store_error(st));

@@ -267,6 +267,7 @@ enum admit_outcome {
 	ADMIT_STORE_DOWN = ADMISSION_STORE_DOWN,   /* store unavailable: nothing admitted */
 	ADMIT_FW_DOWN = ADMISSION_FW_DOWN,         /* ipfd did not confirm: rolled back */
 	ADMIT_REPLACED = ADMISSION_REPLACED,       /* a concurrent login of the account replaced it */
+	ADMIT_FORBIDDEN = ADMISSION_FORBIDDEN,     /* not on the service's access list */
 	ADMIT_BAD_URL,                             /* the service's URLs give no entry URL */
 };
 
@@ -408,7 +409,7 @@ int sweeper_run_once(struct authd *a, struct store *st, int64_t now);
 
 enum login_result {
 	LR_ADMITTED, LR_BAD_CREDENTIALS, LR_THROTTLED, LR_CAP, LR_NO_SERVICE,
-	LR_UNAVAILABLE, LR_BAD_REQUEST, LR_MAX
+	LR_UNAVAILABLE, LR_BAD_REQUEST, LR_FORBIDDEN, LR_MAX
 };
 
 void ametrics_login(int result, double seconds);

@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -27,20 +28,37 @@ struct form_list {
 	struct tmpl_ctx *c;
 	const char *want;           /* the service to preselect */
 	int n, found;
+	struct store_service *v;    /* the enabled services, collected before the access check */
+	size_t nv, cap;
 };
 
 static int
-add_service(const struct store_service *svc, void *arg)
+collect_service(const struct store_service *svc, void *arg)
 {
 	struct form_list *fl = arg;
+	struct store_service *nv;
+
+	if (!svc->enabled)
+		return 0;
+	if (fl->nv == fl->cap) {
+		fl->cap = fl->cap ? 2 * fl->cap : 16;
+		if ((nv = realloc(fl->v, fl->cap * sizeof *nv)) == NULL)
+			return 1;
+		fl->v = nv;
+	}
+	fl->v[fl->nv++] = *svc;
+	return 0;
+}
+
+static int
+add_service(struct form_list *fl, const struct store_service *svc)
+{
 	struct tmpl_ctx *row;
 	char origin[URL_MAX_LEN + 1];
 	int free_places = svc->cap - svc->active;
 
-	if (!svc->enabled)
-		return 0;
 	if ((row = tmpl_row(fl->c, "services")) == NULL)
-		return 1;
+		return -1;
 	tmpl_set(row, "name", svc->name);
 	tmpl_setf(row, "free", "%d", free_places > 0 ? free_places : 0);
 	tmpl_setf(row, "cap", "%d", svc->cap);
@@ -56,11 +74,36 @@ add_service(const struct store_service *svc, void *arg)
 	return 0;
 }
 
+/*
+ * The enabled services into the form: to a logged-in user only those whose
+ * access list lets them in (before login the portal does not know who asks,
+ * and the login itself is refused with 403). A store_rc.
+ */
+static int
+list_services(struct store *st, struct form_list *fl)
+{
+	int rc = store_service_list(st, 0, collect_service, fl);
+
+	for (size_t i = 0; rc == STORE_OK && i < fl->nv; i++) {
+		if (fl->q->logged_in &&
+		    (rc = store_acl_allows(st, fl->v[i].id, fl->q->login.user_id)) != STORE_OK) {
+			if (rc == STORE_DENIED || rc == STORE_NOTFOUND)
+				rc = STORE_OK;
+			continue;
+		}
+		if (add_service(fl, &fl->v[i]) == -1)
+			break;
+	}
+	free(fl->v);
+	fl->v = NULL;
+	return rc;
+}
+
 void
 portal_form(struct req *q, int status, const char *error, const char *user, const char *service)
 {
 	char csrf[RANDOM_STR_LEN + 1];
-	struct form_list fl = { q, NULL, service, 0, 0 };
+	struct form_list fl = { q, NULL, service, 0, 0, NULL, 0, 0 };
 	struct store *st = req_store(q);
 	int rc;
 
@@ -73,7 +116,7 @@ portal_form(struct req *q, int status, const char *error, const char *user, cons
 		page_render(q, 500, "login", NULL);
 		return;
 	}
-	if ((rc = store_service_list(st, 0, add_service, &fl)) != STORE_OK) {
+	if ((rc = list_services(st, &fl)) != STORE_OK) {
 		log_err("event=store_unavailable op=service_list error=\"%s\"", store_error(st));
 		q->st_broken = rc == STORE_UNAVAILABLE;
 		tmpl_ctx_free(fl.c);
@@ -231,6 +274,12 @@ answer_admission(struct req *q, const struct store_service *svc, const struct ad
 		portal_form(q, 404, "That service does not exist or is not open for logins.",
 		            NULL, NULL);
 		return LR_NO_SERVICE;
+	case ADMIT_FORBIDDEN:
+		page_message(q, 403, "Not open to you",
+		             "This service is open only to the people and groups on its access list, "
+		             "and you are not on it. Its administrator can add you.", "/",
+		             "Back to the portal");
+		return LR_FORBIDDEN;
 	case ADMIT_FW_DOWN:
 		http_add_header(q->r, "Retry-After", "10");
 		unavailable(q, "The firewall did not confirm your access, so nothing was changed. "

@@ -15,6 +15,7 @@ admission_outcome_str(int outcome)
 	case ADMISSION_STORE_DOWN: return "store_unavailable";
 	case ADMISSION_FW_DOWN:    return "ipfd_unavailable";
 	case ADMISSION_REPLACED:   return "replaced";
+	case ADMISSION_FORBIDDEN:  return "forbidden";
 	default:                   return "unknown";
 	}
 }
@@ -85,6 +86,19 @@ fw_refused(struct store *st, const struct admission_fw *fw, int64_t now, const c
 		snprintf(out->why, sizeof out->why, "ipfd: %.180s", err);
 }
 
+int
+admission_check(struct store *st, int64_t user_id, int64_t service_id, char *why, size_t whylen)
+{
+	int rc = store_acl_allows(st, service_id, user_id);
+
+	if (rc == STORE_DENIED)
+		return ADMISSION_FORBIDDEN;
+	rc = outcome_of(rc);
+	if (rc == ADMISSION_STORE_DOWN)
+		snprintf(why, whylen, "store: %.180s", store_error(st));
+	return rc;
+}
+
 void
 admission_run(struct store *st, const struct admission_fw *fw, int64_t user_id,
               int64_t service_id, const struct addr *ip, int64_t now, struct admission *out)
@@ -95,6 +109,9 @@ admission_run(struct store *st, const struct admission_fw *fw, int64_t user_id,
 
 	memset(out, 0, sizeof *out);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	out->outcome = admission_check(st, user_id, service_id, out->why, sizeof out->why);
+	if (out->outcome != ADMISSION_OK)
+		return;
 	rc = store_admit(st, user_id, service_id, ip, now, &out->adm);
 	out->ms_store = clock_elapsed_ns(&t0) / 1e6;
 	clock_gettime(CLOCK_MONOTONIC, &t0);

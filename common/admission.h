@@ -5,6 +5,9 @@
  * The admission sequence, once, for the portal (authd/admit.c) and for
  * sekishoctl grant (ctl/session.c):
  *
+ *   0. the service's access list (store_acl_allows): a user not on a
+ *      restricted service's list is refused before anything else is
+ *      touched (ADMISSION_FORBIDDEN; no cap counted, no queue joined);
  *   1. store_admit: one atomic step (reap, replace, count, insert);
  *   2. ask ipfd to open the new right and wait for its ACK;
  *   3. without an ACK (ipfd down, refused, or the reply lost): end the right
@@ -42,6 +45,7 @@ enum admission_outcome {
 	ADMISSION_FW_DOWN,       /* ipfd did not confirm; the right was rolled back */
 	ADMISSION_REPLACED,      /* a concurrent admission of the same user and service
 	                            replaced the new right before ipfd confirmed it */
+	ADMISSION_FORBIDDEN,     /* the user is not on the service's access list */
 };
 
 struct admission {
@@ -50,6 +54,14 @@ struct admission {
 	double ms_store, ms_fw;              /* time spent in steps 1 and 2 */
 	char why[200];                       /* for the log and the operator when not OK */
 };
+
+/*
+ * Step 0 alone, for a path that must refuse before doing anything else (a
+ * waiting queue): ADMISSION_OK, ADMISSION_FORBIDDEN, ADMISSION_NOTFOUND or
+ * ADMISSION_STORE_DOWN (why filled).
+ */
+int admission_check(struct store *st, int64_t user_id, int64_t service_id, char *why,
+                    size_t whylen);
 
 void admission_run(struct store *st, const struct admission_fw *fw, int64_t user_id,
                    int64_t service_id, const struct addr *ip, int64_t now, struct admission *out);
@@ -70,7 +82,8 @@ int admission_roll_back(struct store *st, const struct admission_fw *fw, int64_t
  */
 int admission_replaced(struct store *st, int64_t right_id);
 
-/* "ok", "denied", "no_service", "store_unavailable", "ipfd_unavailable", "replaced". */
+/* "ok", "denied", "no_service", "store_unavailable", "ipfd_unavailable", "replaced",
+ * "forbidden". */
 const char *admission_outcome_str(int outcome);
 
 /*

@@ -87,25 +87,38 @@ schema_bootstrap(struct pgs *p, int flags, int *have)
 	              "schema bootstrap");
 }
 
+/*
+ * How many of this build's migrations a database at version have has
+ * applied: numbers need not be consecutive (each change takes its own), so
+ * the position is found by number. -1 when have is not one of ours.
+ */
+static int
+schema_applied(int have)
+{
+	for (int i = 0; i < n_pg_migrations; i++)
+		if (pg_migrations[i].version == have)
+			return i + 1;
+	return have == 0 ? 0 : -1;
+}
+
 /* Refuses a schema this build does not know, by version and by name. */
 static int
 schema_judge(struct pgs *p, int flags, int have, const char *name)
 {
 	const struct migration *m = pg_migrations;
-	int n = n_pg_migrations;
+	int n = n_pg_migrations, done = schema_applied(have);
 
-	if (have > n)
+	if (have > m[n - 1].version)
 		return store_fail(&p->base, STORE_INVALID, "database schema version %d (%s) is newer "
-		                  "than this build's %d (%s): upgrade sekisho", have, name, n,
-		                  m[n - 1].name);
-	if (have > 0 && strcmp(m[have - 1].name, name) != 0)
+		                  "than this build's %d (%s): upgrade sekisho", have, name,
+		                  m[n - 1].version, m[n - 1].name);
+	if (done < 0 || (done > 0 && strcmp(m[done - 1].name, name) != 0))
 		return store_fail(&p->base, STORE_INVALID, "database schema version %d is \"%s\", "
-		                  "this build knows it as \"%s\": not a schema this build knows",
-		                  have, name, m[have - 1].name);
-	if (have < n && !(flags & STORE_OPEN_MIGRATE) && !(have == 0 && (flags & STORE_OPEN_CREATE)))
+		                  "not a schema this build knows", have, name);
+	if (done < n && !(flags & STORE_OPEN_MIGRATE) && !(have == 0 && (flags & STORE_OPEN_CREATE)))
 		return store_fail(&p->base, STORE_INVALID, "database schema version %d (%s), this "
 		                  "build needs %d (run \"sekishoctl migrate\")", have,
-		                  have ? name : "none", n);
+		                  have ? name : "none", m[n - 1].version);
 	return STORE_OK;
 }
 
@@ -152,10 +165,10 @@ schema_open(struct pgs *p, int flags)
 		rc = schema_read(p, &have, name, sizeof name);
 	if (rc == STORE_OK)
 		rc = schema_judge(p, flags, have, name);
-	if (rc == STORE_OK && have < n_pg_migrations)
-		rc = schema_apply(p, have, (int64_t)time(NULL));
+	if (rc == STORE_OK && schema_applied(have) < n_pg_migrations)
+		rc = schema_apply(p, schema_applied(have), (int64_t)time(NULL));
 	if ((rc = pg_finish(p, rc)) == STORE_OK)
-		p->version = n_pg_migrations;
+		p->version = pg_migrations[n_pg_migrations - 1].version;
 	return rc;
 }
 

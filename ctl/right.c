@@ -164,6 +164,9 @@ grant_report(const struct store_user *u, const struct store_service *svc,
 		                a->why + (strncmp(a->why, "ipfd: ", 6) == 0 ? 6 : 0), m->right.id,
 		                g->revoke_failed ? " in the store; ipfd drops its address at its next "
 		                                   "sync" : "");
+	case ADMISSION_FORBIDDEN:
+		ctl_fail("grant: %s is not on the access list of %s", u->name, svc->name);
+		return CTL_DENIED;
 	case ADMISSION_NOTFOUND:
 		return ctl_fail("grant: user %s or service %s is gone or disabled", u->name, svc->name);
 	case ADMISSION_REPLACED:
