@@ -310,6 +310,49 @@ Test(ctl, grant_refuses_past_the_cap_with_one_line, .init = setup_populated, .fi
 	cr_assert_null(strstr(r.out, "alice"), "nothing written for a denied grant");
 }
 
+Test(ctl, access_lists_refuse_a_grant_before_the_cap_and_are_audited, .init = setup_populated,
+     .fini = teardown)
+{
+	struct run r;
+
+	ctl_ok(&r, "group add physics");
+	ctl_ok(&r, "group join physics bob");
+	ctl_ok(&r, "service restrict lab");
+	ctl_run(&r, "grant bob lab 10.0.0.9");
+	cr_assert_eq(r.status, CTL_DENIED);
+	cr_assert_str_eq(r.err, "sekishoctl: grant: bob is not on the access list of lab\n");
+	ctl_ok(&r, "right list --json");
+	cr_assert_str_eq(r.out, "{\"rights\":[]}\n");
+	ctl_ok(&r, "service allow lab --group physics");
+	ctl_ok(&r, "service access lab --json");
+	cr_assert_str_eq(r.out, "{\"list\":[{\"kind\":\"group\",\"name\":\"physics\"}],"
+	                        "\"restricted\":true}\n");
+	ctl_ok(&r, "grant bob lab 10.0.0.9");
+	ctl_ok(&r, "group show physics");
+	cr_assert_str_eq(r.out, "bob\n");
+	ctl_ok(&r, "group leave physics bob");
+	ctl_run(&r, "grant bob lab 10.0.0.9");
+	cr_assert_eq(r.status, CTL_DENIED);
+	ctl_run(&r, "service allow lab --user bob --group physics");
+	cr_assert_eq(r.status, CTL_USAGE);
+	ctl_run(&r, "service deny lab --user alice");
+	cr_assert_eq(r.status, CTL_FAIL);
+	cr_assert_str_eq(r.err, "sekishoctl: user alice is not on the access list of lab\n");
+	ctl_run(&r, "group add physics");
+	cr_assert_str_eq(r.err, "sekishoctl: group physics already exists\n");
+	ctl_ok(&r, "service open lab");
+	ctl_ok(&r, "group del physics");
+	ctl_ok(&r, "group list --json");
+	cr_assert_str_eq(r.out, "{\"groups\":[]}\n");
+	ctl_ok(&r, "audit --json --limit 20");
+	contains(r.out, "\"action\":\"deny\"");
+	contains(r.out, "reason=forbidden");
+	contains(r.out, "\"action\":\"acl.restrict\"");
+	contains(r.out, "\"action\":\"acl.add\"");
+	contains(r.out, "\"action\":\"group.join\"");
+	contains(r.out, "\"action\":\"group.del\"");
+}
+
 Test(ctl, granting_again_replaces_the_users_right, .init = setup_populated, .fini = teardown)
 {
 	struct run r;
