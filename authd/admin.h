@@ -11,6 +11,8 @@
  *   admin_users.c     users (root): create, role, password, disable, delete
  *   admin_audit.c     the audit log (root): filter, pages
  *   admin_lockouts.c  failed logins (root: all; others: their own), clear
+ *   admin_access.c    a service's access list (its admin and root)
+ *   admin_groups.c    groups and their members (root)
  *
  * Every handler calls admin_gate() first: the login's role is read from the
  * store on every request, and every object (a service, a right) is checked
@@ -129,6 +131,18 @@ void admin_service_delete(struct req *q);
  * only the services they administer.
  */
 int admin_service_load(struct req *q, struct store *st, int64_t id, struct store_service *svc);
+
+/* ---- admin_access.c, admin_groups.c ---- */
+void admin_access_show(struct req *q);
+void admin_access_mode(struct req *q);
+void admin_access_add(struct req *q);
+void admin_access_del(struct req *q);
+void admin_groups_list(struct req *q);
+void admin_group_new(struct req *q);
+void admin_group_show(struct req *q);
+void admin_group_join(struct req *q);
+void admin_group_leave(struct req *q);
+void admin_group_delete(struct req *q);
 
 void admin_rights_list(struct req *q);
 void admin_right_revoke(struct req *q);
