@@ -555,6 +555,108 @@ s.connect(("10.0.9.2", 80)); s.sendall(b"x\\n"); sys.exit(0 if s.recv(8) else 1)
 		assert(!fwOpen('10.0.1.2'), 'enabling admitted nobody');
 	});
 
+	// The portal's login form for user on a page of its own; resolves with the response.
+	async function portalLogin(user, service) {
+		const page = await newPage();
+		await page.goto(`${base}/?service=${service}`);
+		await page.fill('#user', user);
+		await page.fill('#password', 'good-password');
+		return [page, await submit(page, 'main button[type=submit]')];
+	}
+	const portalServices = (page) => page.locator('#service option').allInnerTexts();
+
+	await check('alice restricts her service to its access list', async () => {
+		await alice.goto(`${base}/admin/services/edit?id=${fwlab}`);
+		await Promise.all([alice.waitForNavigation(), alice.click('a:text("Access list")')]);
+		eq(await text(alice, 'h1'), 'Access to fwlab', 'heading');
+		assert((await text(alice, 'main')).includes('Every enabled user may log in'), 'open at first');
+		await submit(alice, 'button:text("Restrict to the list")');
+		assert((await text(alice, '.alert.success')).includes('only to its access list'), 'notice');
+		eq(ctlJson('service', 'access', 'fwlab').restricted, true, 'stored');
+		await shot(alice, 'access-restricted-empty');
+	});
+
+	let dave;
+	await check('a user not on the list gets a clear 403 at the portal and nothing is admitted', async () => {
+		const [page, r] = await portalLogin('dave', 'fwlab');
+		dave = page;
+		eq(r.status(), 403, 'status');
+		assert((await text(dave, 'main')).includes('not on it'), 'the page says why');
+		await shot(dave, 'portal-forbidden');
+		eq(liveOf('dave').length, 0, 'live rights');
+		eq(ctlJson('service', 'show', 'fwlab').active, 0, 'the cap was not touched');
+		const deny = ctlJson('audit', '--service', 'fwlab', '--limit', '5').audit
+			.find((a) => a.action === 'deny' && a.target === 'dave');
+		assert(deny && deny.detail.includes('reason=forbidden'), `audit: ${JSON.stringify(deny)}`);
+		await dave.goto(`${base}/`);
+		assert(!(await portalServices(dave)).some((o) => o.startsWith('fwlab')),
+		       'the portal still offers fwlab to dave');
+	});
+
+	await check('root makes a group with carol in it', async () => {
+		await root.goto(`${base}/admin/groups`);
+		await root.fill('#name', 'physics');
+		await submit(root, 'form[action="/admin/groups/new"] button[type=submit]');
+		assert((await text(root, '.alert.success')).includes('created'), 'notice');
+		await Promise.all([root.waitForNavigation(), root.click('td[data-label="Name"] a:text-is("physics")')]);
+		await root.fill('#user', 'carol');
+		await submit(root, 'form[action="/admin/groups/join"] button[type=submit]');
+		eq(await text(root, 'td[data-label="Member"]'), 'carol', 'member listed');
+		await shot(root, 'group');
+		eq((await alice.goto(`${base}/admin/groups`)).status(), 403, 'an admin may not manage groups');
+	});
+
+	await check('alice puts the group on the list; an unknown name is refused with a message', async () => {
+		await alice.goto(`${base}/admin/services/access?id=${fwlab}`);
+		await alice.selectOption('#kind', 'group');
+		await alice.fill('#name', 'nosuchgroup');
+		const bad = await submit(alice, 'form[action="/admin/services/access/add"] button[type=submit]');
+		eq(bad.status(), 400, 'unknown group');
+		assert((await text(alice, '.alert.error')).includes('no group named nosuchgroup'), 'message');
+		await alice.selectOption('#kind', 'group');
+		await alice.fill('#name', 'physics');
+		await submit(alice, 'form[action="/admin/services/access/add"] button[type=submit]');
+		assert((await text(alice, '.alert.success')).includes('Added'), 'notice');
+		eq(await text(alice, 'td[data-label="Name"]'), 'physics', 'listed');
+		await shot(alice, 'access-list');
+		const acts = ctlJson('audit', '--service', 'fwlab', '--limit', '10').audit.map((a) => a.action);
+		assert(acts.includes('acl.add') && acts.includes('acl.restrict'), `audit: ${acts}`);
+	});
+
+	await check('the group lets carol in: the portal lists fwlab for her and admits her', async () => {
+		const page = await newPage();
+		// The entry URL the portal sends her to is the service's own (not served here).
+		await page.route('http://10.0.9.2/**', (route) => route.fulfill({ status: 200, body: 'entered' }));
+		await page.goto(`${base}/?service=fwlab`);
+		await page.fill('#user', 'carol');
+		await page.fill('#password', 'good-password');
+		const [resp] = await Promise.all([
+			page.waitForResponse((r) => r.url() === `${base}/login`),
+			page.click('main button[type=submit]')]);
+		eq(resp.status(), 303, `the portal's answer (${await resp.text().catch(() => '')})`);
+		assert(resp.headers().location.startsWith('http://10.0.9.2/_sekisho/enter?code='),
+		       `sent to ${resp.headers().location}`);
+		eq(liveOf('carol').length, 1, 'carol holds a right');
+		const list = await page.context().newPage();   // the same login, a page of its own
+		await list.goto(`${base}/`);
+		assert((await portalServices(list)).some((o) => o.startsWith('fwlab')), 'fwlab offered to carol');
+		ctl('right', 'revoke', String(liveOf('carol')[0].id));
+		const [, r] = await portalLogin('dave', 'fwlab');
+		eq(r.status(), 403, 'dave is still refused');
+	});
+
+	await check('removing the group from the list shuts carol out again', async () => {
+		await alice.goto(`${base}/admin/services/access?id=${fwlab}`);
+		await submit(alice, 'button[aria-label="Remove group physics"]');
+		assert((await text(alice, '.alert.success')).includes('Removed'), 'notice');
+		const [page, r] = await portalLogin('carol', 'fwlab');
+		eq(r.status(), 403, 'status');
+		await submit(alice, 'button:text("Open to every user")');
+		eq(ctlJson('service', 'access', 'fwlab').restricted, false, 'open again');
+		await page.goto(`${base}/`);
+		assert((await portalServices(page)).some((o) => o.startsWith('fwlab')), 'fwlab offered again');
+	});
+
 	await check('deleting a service asks first, then removes it', async () => {
 		await root.goto(`${base}/admin/services/edit?id=${bobsvc}`);
 		await Promise.all([root.waitForNavigation(), root.click('a:text("Delete…")')]);
