@@ -319,6 +319,9 @@ admin_login(struct req *q)
 	case AUTHN_BUSY:
 		admin_busy(q);
 		return;
+	case AUTHN_EXT_DOWN:
+		login_page(q, 503, AUTHN_EXT_DOWN_TEXT, name);
+		return;
 	default:
 		admin_store_down(q, st, STORE_UNAVAILABLE);
 		return;

@@ -168,7 +168,12 @@ int clientip_resolve(const struct addr *peer, const char *xff, int xff_count,
 
 /* ---- authn.c ---- */
 
-enum authn_result { AUTHN_OK, AUTHN_BAD, AUTHN_THROTTLED, AUTHN_BUSY, AUTHN_STORE_DOWN };
+enum authn_result { AUTHN_OK, AUTHN_BAD, AUTHN_THROTTLED, AUTHN_BUSY, AUTHN_STORE_DOWN,
+                   AUTHN_EXT_DOWN };
+/* What a user is told when the account source (PAM, the directory) did not answer. */
+#define AUTHN_EXT_DOWN_TEXT "Your account's directory is not answering, so your password " \
+	"could not be checked. Please try again later; accounts kept by this portal itself " \
+	"still work."
 
 /*
  * Checks a login form's name and password, throttled per client IP and
@@ -188,14 +193,36 @@ int authn_login(struct req *q, const char *name, const char *pw, struct store_us
 
 struct hashpool *hashpool_start(struct authd *a, int n, char *err, size_t errlen);
 void hashpool_stop(struct hashpool *p);
+/* What a hash worker checks: a password against a hash, or with a PAM stack. */
+struct hash_check {
+	const char *user, *pw;
+	const char *hash;                    /* the scrypt hash (a dummy for unknown names) */
+	const char *pam_service;             /* not NULL: ask this PAM service instead */
+	const char *pam_confdir;             /* its directory ("" or NULL: PAM's default) */
+	int account_ok;                      /* the account may log in (exists, enabled) */
+	int gone;                            /* out: PAM does not know the user */
+};
+
 /*
  * On a worker: reserves a check for ip and the global bucket (throttle_begin
- * with flags), verifies pw against hash, settles (OK only when account_ok
- * too). AUTHN_OK, AUTHN_BAD, AUTHN_THROTTLED (*retry_s), or AUTHN_BUSY when no
- * worker took it in HASH_WAIT_S.
+ * with flags), verifies c, settles (OK only when c->account_ok too).
+ * AUTHN_OK, AUTHN_BAD, AUTHN_THROTTLED (*retry_s), AUTHN_EXT_DOWN (the PAM
+ * stack failed: logged, fail closed), or AUTHN_BUSY when no worker took it in
+ * HASH_WAIT_S.
  */
-int hashpool_verify(struct hashpool *p, const char *ip, int flags, const char *pw,
-                    const char *hash, int account_ok, int *retry_s);
+int hashpool_verify(struct hashpool *p, const char *ip, int flags, struct hash_check *c,
+                    int *retry_s);
+
+/* ---- pam.c ---- */
+
+enum pam_verdict { PAMV_OK, PAMV_BAD, PAMV_UNKNOWN, PAMV_ERROR };
+/*
+ * Authenticates user with pw through PAM service (from confdir when not
+ * empty) and its account management. PAMV_UNKNOWN: the stack does not know
+ * the user; PAMV_ERROR: the stack failed (err says how). Hash workers only.
+ */
+int pam_check(const char *service, const char *confdir, const char *user, const char *pw,
+              char *err, size_t errlen);
 /*
  * Hashes pw with the default parameters on the calling thread once one of the
  * hash_workers slots is free (new passwords, rehashes). 0, or -1 (logged) when

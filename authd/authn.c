@@ -24,6 +24,13 @@
  *      honest users behind one NAT address logging in at once are not refused
  *      (as long as throttle_ip_burst >= hash_workers);
  *   6. a right password clears its source's count and remembers the source.
+ *
+ * Where the password is checked (docs/identity.md): a local account against
+ * its scrypt hash; a pam account, or a name sekisho does not know while
+ * [identity] pam_service is set, by the PAM stack, on the same hash workers
+ * under the same throttle. A name PAM accepts becomes a pam account (role
+ * user) before the login settles; a pam account PAM no longer knows is
+ * disabled. A local name never goes to PAM.
  */
 
 /*
@@ -37,7 +44,8 @@ upgrade(struct req *q, struct store *st, struct store_user *u, const char *pw)
 {
 	char h[HASH_MAX_LEN + 1];
 
-	if (!passwd_needs_rehash(u->pwhash, &passwd_default) || hashpool_hash(q->a, pw, h, sizeof h) == -1)
+	if (u->source != SOURCE_LOCAL || !passwd_needs_rehash(u->pwhash, &passwd_default) ||
+	    hashpool_hash(q->a, pw, h, sizeof h) == -1)
 		return;
 	if (st == NULL && (st = req_store(q)) == NULL)
 		return;
@@ -75,12 +83,90 @@ admit_attempt(struct req *q, struct store *st, const char *account, struct locko
 	return rc == 1 ? AUTHN_THROTTLED : AUTHN_OK;
 }
 
+/* What the hash worker is to check for account (NULL: not a valid name). */
+static void
+plan(struct req *q, const char *account, int found, const struct store_user *u, const char *pw,
+     struct hash_check *c)
+{
+	const struct conf_identity *id = &q->v->conf.identity;
+	int external = found && u->source != SOURCE_LOCAL;
+
+	memset(c, 0, sizeof *c);
+	c->user = account != NULL ? account : "";
+	c->pw = pw;
+	c->hash = found && !external ? u->pwhash : q->a->dummy_hash;
+	c->account_ok = found && !external && !u->disabled;
+	if (account == NULL || id->pam_service[0] == '\0')
+		return;                 /* an external account without its source matches nothing */
+	if ((found && u->source == SOURCE_PAM) || !found) {
+		c->pam_service = id->pam_service;
+		c->pam_confdir = id->pam_confdir;
+		c->account_ok = !found || !u->disabled;
+	}
+}
+
+/* A name PAM accepted and sekisho did not know becomes a pam account; u gets it. */
+static int
+first_login(struct req *q, struct store *st, const char *account, struct store_user *u)
+{
+	char err[256] = "";
+	int rc = store_user_add_external(st, account, SOURCE_PAM, q->now, NULL, err, sizeof err);
+
+	if (rc != STORE_OK && rc != STORE_EXISTS) {
+		log_err("event=user_add_failed user=%s source=pam error=\"%s\"", account, err);
+		return AUTHN_STORE_DOWN;
+	}
+	if (store_user_get(st, account, u) != STORE_OK || u->disabled)
+		return u->disabled ? AUTHN_BAD : AUTHN_STORE_DOWN;
+	if (rc == STORE_OK) {
+		log_info("event=user_add user=%s source=pam", account);
+		if (store_audit(st, q->now, "-", "user.add", "", account, "source=pam first login") !=
+		    STORE_OK)
+			log_warn("event=audit_failed action=user.add error=\"%s\"", store_error(st));
+	}
+	return AUTHN_OK;
+}
+
+/* A pam account its stack no longer knows is disabled (its rights and logins end). */
+static void
+source_gone(struct req *q, struct store *st, const struct store_user *u)
+{
+	char err[256] = "";
+
+	if (u->disabled || store_user_set_disabled(st, u->id, 1, q->now, err, sizeof err) != STORE_OK) {
+		if (err[0] != '\0')
+			log_warn("event=user_disable_failed user=%s error=\"%s\"", u->name, err);
+		return;
+	}
+	log_info("event=user_disable user=%s reason=unknown_to_pam", u->name);
+	if (store_audit(st, q->now, "-", "user.disable", "", u->name, "source=pam: PAM no longer "
+	                "knows the user") != STORE_OK)
+		log_warn("event=audit_failed action=user.disable error=\"%s\"", store_error(st));
+}
+
+/* After the worker: what the check means for the store. The result, maybe changed. */
+static int
+after_check(struct req *q, struct store *st, const char *account, int found,
+            struct store_user *u, const struct hash_check *c, int result)
+{
+	if (c->pam_service == NULL || account == NULL)
+		return result;
+	if (st == NULL && (st = req_store(q)) == NULL)
+		return result == AUTHN_OK ? AUTHN_STORE_DOWN : result;
+	if (result == AUTHN_OK && !found)
+		return first_login(q, st, account, u);
+	if (c->gone && found)
+		source_gone(q, st, u);
+	return result;
+}
+
 static int
 check(struct req *q, struct store *st, const char *name, const char *pw, struct store_user *u,
       int *retry_s, int release)
 {
 	const char *account = name_valid(name) ? name : NULL;
 	struct lockout_src src;
+	struct hash_check c;
 	int rc = STORE_NOTFOUND, found, result;
 
 	if ((result = admit_attempt(q, st, account, &src, retry_s)) != AUTHN_OK)
@@ -93,10 +179,11 @@ check(struct req *q, struct store *st, const char *name, const char *pw, struct 
 		return AUTHN_STORE_DOWN;
 	}
 	found = rc == STORE_OK;
+	plan(q, account, found, u, pw, &c);
 	if (release)
 		req_store_release(q);
-	result = hashpool_verify(q->a->hashes, q->ipstr, src.flags, pw,
-	                         found ? u->pwhash : q->a->dummy_hash, found && !u->disabled, retry_s);
+	result = hashpool_verify(q->a->hashes, q->ipstr, src.flags, &c, retry_s);
+	result = after_check(q, release ? NULL : st, account, found, u, &c, result);
 	lockout_settle(q, release ? NULL : st, account, &src, result);
 	if (result == AUTHN_OK)
 		upgrade(q, release ? NULL : st, u, pw);

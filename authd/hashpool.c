@@ -20,14 +20,18 @@
  * A job's throttle reservation is made when a worker takes it and settled
  * before the worker moves on, so at most hash_workers reservations are ever
  * outstanding.
+ *
+ * A PAM check (pam.c) runs here too, under the same slot and throttle: a PAM
+ * stack may hash (pam_unix) or wait on the network, and HTTP threads never
+ * do either.
  */
 
 enum { JOB_QUEUED, JOB_RUNNING, JOB_DONE };
 
 struct hash_job {
-	const char *ip, *pw, *hash;
+	const char *ip;
+	struct hash_check *c;
 	int flags;                           /* THROTTLE_NO_*: buckets that do not apply */
-	int account_ok;                      /* the account exists and is enabled */
 	int state, result, retry_s;
 	pthread_cond_t done;
 	struct hash_job *next;
@@ -49,22 +53,43 @@ sem_take(sem_t *s)
 		;
 }
 
+/* The check itself: scrypt against the hash, or the PAM stack. AUTHN_OK, _BAD or _EXT_DOWN. */
+static int
+verify(struct hash_check *c)
+{
+	char err[256];
+	int match;
+
+	if (c->pam_service == NULL) {
+		if ((match = passwd_verify(c->pw, c->hash, err, sizeof err)) == -1)
+			log_err("event=bad_password_hash error=\"%s\"", err);
+		return match == 1 && c->account_ok ? AUTHN_OK : AUTHN_BAD;
+	}
+	switch (pam_check(c->pam_service, c->pam_confdir, c->user, c->pw, err, sizeof err)) {
+	case PAMV_OK:
+		return c->account_ok ? AUTHN_OK : AUTHN_BAD;
+	case PAMV_UNKNOWN:
+		c->gone = 1;
+		return AUTHN_BAD;
+	case PAMV_BAD:
+		return AUTHN_BAD;
+	default:
+		log_err("event=pam_unavailable user=%s error=\"%s\"", c->user, err);
+		return AUTHN_EXT_DOWN;
+	}
+}
+
 /* Reserve, verify, settle. */
 static void
 run_job(struct authd *a, struct hash_job *j)
 {
 	struct throttle_ticket tk;
-	char err[160];
-	int match;
 
 	sem_take(&a->hash_sem);
 	if (throttle_begin(a->throttle, j->ip, j->flags, clock_mono_ms(), &tk, &j->retry_s) == -1) {
 		j->result = AUTHN_THROTTLED;
 	} else {
-		match = passwd_verify(j->pw, j->hash, err, sizeof err);
-		if (match == -1)
-			log_err("event=bad_password_hash error=\"%s\"", err);
-		j->result = match == 1 && j->account_ok ? AUTHN_OK : AUTHN_BAD;
+		j->result = verify(j->c);
 		throttle_done(a->throttle, j->ip, j->result == AUTHN_OK ? THROTTLE_OK : THROTTLE_FAILED,
 		              clock_mono_ms(), &tk);
 	}
@@ -154,11 +179,10 @@ unlink_job(struct hashpool *p, struct hash_job *j)
 }
 
 int
-hashpool_verify(struct hashpool *p, const char *ip, int flags, const char *pw, const char *hash,
-                int account_ok, int *retry_s)
+hashpool_verify(struct hashpool *p, const char *ip, int flags, struct hash_check *c, int *retry_s)
 {
-	struct hash_job j = { ip, pw, hash, flags, account_ok, JOB_QUEUED, AUTHN_BUSY, 0,
-	                      PTHREAD_COND_INITIALIZER, NULL };
+	struct hash_job j = { ip, c, flags, JOB_QUEUED, AUTHN_BUSY, 0, PTHREAD_COND_INITIALIZER,
+	                      NULL };
 	struct timespec deadline;
 
 	clock_gettime(CLOCK_REALTIME, &deadline);

@@ -232,6 +232,11 @@ authenticate(struct req *q, const struct login_form *f, struct store_user *u, in
 		portal_form(q, 401, "Wrong name or password.", f->user, f->service);
 		*lr = LR_BAD_CREDENTIALS;
 		return -1;
+	case AUTHN_EXT_DOWN:
+		http_add_header(q->r, "Retry-After", "30");
+		portal_form(q, 503, AUTHN_EXT_DOWN_TEXT, f->user, f->service);
+		*lr = LR_UNAVAILABLE;
+		return -1;
 	case AUTHN_BUSY:
 		http_add_header(q->r, "Retry-After", "5");
 		unavailable(q, "The portal is very busy. Please try again in a few seconds.");

@@ -32,6 +32,7 @@ enum conf_check {
 	K_NETLIST,   /* "NET or ENDPOINT, ..." or "" */
 	K_HOSTMAP,   /* "host=service,..." or "" */
 	K_COOKIE,    /* cookie name */
+	K_PAMSVC,    /* a PAM service name, or "" */
 };
 
 struct conf_item {
@@ -95,6 +96,9 @@ static const struct conf_item conf_items[] = {
 	INT(authd, max_body, 1024, 1048576, "8192", "largest request body accepted, bytes"),
 	INT(authd, key_rotate_h, 1, 8760, "24", "a new cookie key signs every this many hours"),
 
+	STR(identity, pam_service, K_PAMSVC, "", "PAM service whose stack checks passwords of unknown and pam users (empty: no PAM)"),
+	STR(identity, pam_confdir, K_PATH, "", "directory of the PAM stack (empty: /etc/pam.d; needs Linux-PAM 1.4 or later)"),
+
 	STR(ipfd, socket, K_SOCKET, "/run/sekisho/ipfd.sock", "ipfd's control socket"),
 	STR(ipfd, group, K_ACCOUNT, "sekisho-ctl", "members of this group (and root) may talk to ipfd"),
 	TYPED(ipfd, hook, T_HOOK, "forward", "where rules attach: forward, input or both"),
@@ -121,7 +125,7 @@ static const struct conf_item conf_items[] = {
 
 #define N_ITEMS ((int)(sizeof conf_items / sizeof conf_items[0]))
 
-static const char *const conf_sections[] = { "db", "authd", "ipfd", "cid" };
+static const char *const conf_sections[] = { "db", "authd", "identity", "ipfd", "cid" };
 
 struct conf_parse {
 	const char *path;
@@ -339,6 +343,11 @@ conf_check_str(const struct conf_item *it, const char *v, char *err, size_t errl
 		return conf_list_each(v, conf_check_hostmap, NULL, err, errlen);
 	case K_NETLIST:
 		return conf_check_nets(v, err, errlen);
+	case K_PAMSVC:
+		if (strlen(v) <= 32 && conf_charset(v, "._-") && v[0] != '.' && v[0] != '-')
+			return 0;
+		snprintf(err, errlen, "want a PAM service name: 1..32 of [A-Za-z0-9._-]");
+		return -1;
 	case K_COOKIE:
 		if (v[0] != '\0' && strlen(v) < 64 && conf_charset(v, "_-"))
 			return 0;

@@ -93,11 +93,18 @@ struct conf_cid {
 	int  refresh_ms;               /* rights cache follows the store this often */
 };
 
+/* Where passwords are checked besides sekisho's own table (docs/identity.md). */
+struct conf_identity {
+	char pam_service[CONF_STR_MAX]; /* PAM service name; "" = no PAM logins */
+	char pam_confdir[CONF_PATH_MAX]; /* the PAM stack's directory; "" = /etc/pam.d */
+};
+
 struct conf {
 	char file[CONF_PATH_MAX];      /* where it was read from */
 	int  log_level;
 	struct conf_db    db;
 	struct conf_authd authd;
+	struct conf_identity identity;
 	struct conf_ipfd  ipfd;
 	struct conf_cid   cid;
 };

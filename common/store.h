@@ -108,6 +108,13 @@ enum store_rc {
 const char *store_rc_str(int rc);
 
 enum role { ROLE_USER = 0, ROLE_ADMIN = 1, ROLE_ROOT = 2 };
+
+/* Where a user's password is checked (docs/identity.md). */
+enum user_source { SOURCE_LOCAL = 0, SOURCE_PAM = 1, SOURCE_LDAP = 2 };
+const char *source_str(int source);     /* "local", "pam", "ldap" */
+int source_parse(const char *s);        /* -1 when unknown */
+/* The password hash of an external account: matches no password. */
+#define PWHASH_EXTERNAL "!"
 const char *role_str(int role);
 int role_parse(const char *s);          /* -1 when unknown */
 
@@ -121,6 +128,7 @@ struct store_user {
 	char    pwhash[HASH_MAX_LEN + 1];
 	int     disabled;
 	int64_t created_at;
+	int     source;                      /* enum user_source */
 };
 
 struct store_service {
@@ -268,6 +276,12 @@ int store_maintain(struct store *s);
 
 int store_user_add(struct store *s, const char *name, int role, const char *pwhash,
                    int64_t now, int64_t *id, char *err, size_t errlen);
+/*
+ * An account of an external source (SOURCE_PAM, SOURCE_LDAP) at its first
+ * successful login: role user, password hash PWHASH_EXTERNAL.
+ */
+int store_user_add_external(struct store *s, const char *name, int source, int64_t now,
+                            int64_t *id, char *err, size_t errlen);
 int store_user_get(struct store *s, const char *name, struct store_user *u);
 int store_user_get_id(struct store *s, int64_t id, struct store_user *u);
 /* Calls fn for each user by name; fn returns non-zero to stop. */

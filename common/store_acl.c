@@ -1,10 +1,11 @@
 /*
  * Checked wrappers of the group and access-list operations (store.h,
- * "groups and access lists"): names and kinds are bounded here, once, before
- * either backend sees them.
+ * "groups and access lists") and of external accounts: names and kinds are
+ * bounded here, once, before either backend sees them.
  */
 
 #include <stddef.h>
+#include <string.h>
 
 #include "store_int.h"
 
@@ -92,4 +93,38 @@ store_acl_allows(struct store *s, int64_t service_id, int64_t user_id)
 {
 	store_clear(s);
 	return s->ops->acl_allows(s, service_id, user_id);
+}
+
+const char *
+source_str(int source)
+{
+	switch (source) {
+	case SOURCE_LOCAL: return "local";
+	case SOURCE_PAM:   return "pam";
+	case SOURCE_LDAP:  return "ldap";
+	}
+	return "unknown";
+}
+
+int
+source_parse(const char *s)
+{
+	for (int v = SOURCE_LOCAL; v <= SOURCE_LDAP; v++)
+		if (s && strcmp(s, source_str(v)) == 0)
+			return v;
+	return -1;
+}
+
+int
+store_user_add_external(struct store *s, const char *name, int source, int64_t now,
+                        int64_t *id, char *err, size_t errlen)
+{
+	store_clear(s);
+	if (!name_valid(name))
+		return store_report(s, store_fail(s, STORE_INVALID, "invalid user name"), err, errlen);
+	if (source != SOURCE_PAM && source != SOURCE_LDAP)
+		return store_report(s, store_fail(s, STORE_INVALID, "not an external source"),
+		                    err, errlen);
+	return store_report(s, s->ops->user_add_external(s, name, source_str(source), now, id),
+	                    err, errlen);
 }

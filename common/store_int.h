@@ -33,6 +33,8 @@ struct store_ops {
 
 	int (*user_add)(struct store *, const char *name, int role, const char *pwhash,
 	                int64_t now, int64_t *id);
+	int (*user_add_external)(struct store *, const char *name, const char *source, int64_t now,
+	                         int64_t *id);
 	int (*user_get)(struct store *, const char *name, int64_t id, struct store_user *);
 	int (*user_list)(struct store *, store_user_fn, void *);
 	int (*user_set_password)(struct store *, int64_t id, const char *pwhash);

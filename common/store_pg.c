@@ -244,7 +244,7 @@ pg_wait(struct store *s, int timeout_ms, int *woken)
 
 static const struct store_ops pg_ops = {
 	.close = pg_close, .version = pg_version, .maintain = pg_maintain,
-	.user_add = pg_user_add, .user_get = pg_user_get, .user_list = pg_user_list,
+	.user_add = pg_user_add, .user_add_external = pg_user_add_external, .user_get = pg_user_get, .user_list = pg_user_list,
 	.user_set_password = pg_user_set_password, .user_rehash = pg_user_rehash,
 	.user_set_role = pg_user_set_role, .user_set_disabled = pg_user_set_disabled,
 	.user_del = pg_user_del,

@@ -1,5 +1,5 @@
 /*
- * PostgreSQL backend: groups and access lists (sql/pg/009_access.sql). The
+ * PostgreSQL backend: groups and access lists (sql/pg/009_identity.sql). The
  * same meaning as store_sqlite_acl.c. Each write is one statement (its own
  * transaction): none of them touches the change feed, so none takes the feed
  * lock.

@@ -113,6 +113,7 @@ int pg_end_txn(struct pgs *p, const char *sql, const struct pgq *q, struct pg_ri
 
 /* Backend operations, by file. */
 int pg_user_add(struct store *, const char *, int, const char *, int64_t, int64_t *);
+int pg_user_add_external(struct store *, const char *, const char *, int64_t, int64_t *);
 int pg_user_get(struct store *, const char *, int64_t, struct store_user *);
 int pg_user_list(struct store *, store_user_fn, void *);
 int pg_user_set_password(struct store *, int64_t, const char *);

@@ -20,11 +20,12 @@ user_read(const PGresult *r, int row, struct store_user *u)
 	pg_text(r, row, 3, u->pwhash, sizeof u->pwhash);
 	u->disabled = (int)pg_i64(r, row, 4);
 	u->created_at = pg_i64(r, row, 5);
+	u->source = source_parse(PQgetvalue(r, row, 6));
 }
 
-int
-pg_user_add(struct store *s, const char *name, int role, const char *pwhash, int64_t now,
-            int64_t *id)
+static int
+user_insert(struct store *s, const char *name, int role, const char *pwhash, int64_t now,
+            const char *source, int64_t *id)
 {
 	struct pgs *p = pg_of(s);
 	struct pgq q = { .n = 0 };
@@ -35,8 +36,9 @@ pg_user_add(struct store *s, const char *name, int role, const char *pwhash, int
 	pgq_int(&q, role);
 	pgq_text(&q, pwhash);
 	pgq_int(&q, now);
-	rc = pg_exec(p, "INSERT INTO users (name, role, pwhash, created_at) "
-	             "VALUES ($1, $2, $3, $4) RETURNING id", &q, &r, "user add");
+	pgq_text(&q, source);
+	rc = pg_exec(p, "INSERT INTO users (name, role, pwhash, created_at, source) "
+	             "VALUES ($1, $2, $3, $4, $5) RETURNING id", &q, &r, "user add");
 	if (rc == STORE_EXISTS)
 		return store_fail(s, STORE_EXISTS, "user %s exists", name);
 	if (rc == STORE_OK && id)
@@ -45,7 +47,21 @@ pg_user_add(struct store *s, const char *name, int role, const char *pwhash, int
 	return rc;
 }
 
-#define USER_COLS "id, name, role, pwhash, disabled, created_at"
+int
+pg_user_add(struct store *s, const char *name, int role, const char *pwhash, int64_t now,
+            int64_t *id)
+{
+	return user_insert(s, name, role, pwhash, now, "local", id);
+}
+
+int
+pg_user_add_external(struct store *s, const char *name, const char *source, int64_t now,
+                     int64_t *id)
+{
+	return user_insert(s, name, ROLE_USER, PWHASH_EXTERNAL, now, source, id);
+}
+
+#define USER_COLS "id, name, role, pwhash, disabled, created_at, source"
 
 int
 pg_user_get(struct store *s, const char *name, int64_t id, struct store_user *u)

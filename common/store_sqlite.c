@@ -31,7 +31,7 @@ static int sq_maintain(struct store *s);
 
 static const struct store_ops sq_ops = {
 	.close = sq_close, .version = sq_version, .maintain = sq_maintain,
-	.user_add = sq_user_add, .user_get = sq_user_get, .user_list = sq_user_list,
+	.user_add = sq_user_add, .user_add_external = sq_user_add_external, .user_get = sq_user_get, .user_list = sq_user_list,
 	.user_set_password = sq_user_set_password,
 	.user_rehash = sq_user_rehash, .user_set_role = sq_user_set_role,
 	.user_set_disabled = sq_user_set_disabled, .user_del = sq_user_del,

@@ -1,5 +1,5 @@
 /*
- * SQLite backend: groups and access lists (sql/009_access.sql). Adding what
+ * SQLite backend: groups and access lists (sql/009_identity.sql). Adding what
  * is already there changes nothing and succeeds; adding for a user, group or
  * service that is gone is STORE_NOTFOUND, decided in the write transaction.
  */

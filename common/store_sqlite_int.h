@@ -128,6 +128,7 @@ void sq_rights_deliver(struct sq_rights *rs, store_right_fn fn, void *arg);
 
 /* Backend operations, by file. */
 int sq_user_add(struct store *, const char *, int, const char *, int64_t, int64_t *);
+int sq_user_add_external(struct store *, const char *, const char *, int64_t, int64_t *);
 int sq_user_get(struct store *, const char *, int64_t, struct store_user *);
 int sq_user_list(struct store *, store_user_fn, void *);
 int sq_user_set_password(struct store *, int64_t, const char *);

@@ -19,14 +19,16 @@ user_read(sqlite3_stmt *st, struct store_user *u)
 	sq_col_text(st, 3, u->pwhash, sizeof u->pwhash);
 	u->disabled = sqlite3_column_int(st, 4);
 	u->created_at = sqlite3_column_int64(st, 5);
+	u->source = source_parse((const char *)sqlite3_column_text(st, 6));
 }
 
 static const char SQL_USER_ADD[] =
-	"INSERT INTO users (name, role, pwhash, created_at) VALUES (?1, ?2, ?3, ?4) RETURNING id";
+	"INSERT INTO users (name, role, pwhash, created_at, source) "
+	"VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id";
 
-int
-sq_user_add(struct store *s, const char *name, int role, const char *pwhash, int64_t now,
-            int64_t *id)
+static int
+user_insert(struct store *s, const char *name, int role, const char *pwhash, int64_t now,
+            const char *source, int64_t *id)
 {
 	struct sq *q = sq_of(s);
 	sqlite3_stmt *st;
@@ -38,6 +40,7 @@ sq_user_add(struct store *s, const char *name, int role, const char *pwhash, int
 	sqlite3_bind_int(st, 2, role);
 	sq_bind_text(st, 3, pwhash);
 	sqlite3_bind_int64(st, 4, now);
+	sq_bind_text(st, 5, source);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW && id)
 		*id = sqlite3_column_int64(st, 0);
@@ -51,7 +54,21 @@ sq_user_add(struct store *s, const char *name, int role, const char *pwhash, int
 	return sq_finish(q, rc);
 }
 
-#define USER_COLS "id, name, role, pwhash, disabled, created_at"
+int
+sq_user_add(struct store *s, const char *name, int role, const char *pwhash, int64_t now,
+            int64_t *id)
+{
+	return user_insert(s, name, role, pwhash, now, "local", id);
+}
+
+int
+sq_user_add_external(struct store *s, const char *name, const char *source, int64_t now,
+                     int64_t *id)
+{
+	return user_insert(s, name, ROLE_USER, PWHASH_EXTERNAL, now, source, id);
+}
+
+#define USER_COLS "id, name, role, pwhash, disabled, created_at, source"
 static const char SQL_USER_BY_NAME[] = "SELECT " USER_COLS " FROM users WHERE name = ?1";
 static const char SQL_USER_BY_ID[] = "SELECT " USER_COLS " FROM users WHERE id = ?1";
 static const char SQL_USER_LIST[] = "SELECT " USER_COLS " FROM users ORDER BY name";

@@ -160,6 +160,27 @@ Test(acl, groups_list_with_member_counts_and_per_user)
 	cr_assert_eq(store_group_get(s, "nope", 0, &g), STORE_NOTFOUND);
 }
 
+Test(acl, external_accounts_are_users_whose_hash_matches_nothing)
+{
+	struct store_user u;
+	int64_t id = 0;
+
+	cr_assert_eq(store_user_add_external(s, "pat", SOURCE_PAM, T0, &id, NULL, 0), STORE_OK);
+	cr_assert_eq(store_user_get(s, "pat", &u), STORE_OK);
+	cr_assert_eq(u.id, id);
+	cr_assert_eq(u.source, SOURCE_PAM);
+	cr_assert_eq(u.role, ROLE_USER);
+	cr_assert_str_eq(u.pwhash, PWHASH_EXTERNAL);
+	cr_assert_eq(store_user_get(s, "root", &u), STORE_OK);
+	cr_assert_eq(u.source, SOURCE_LOCAL);
+	cr_assert_eq(store_user_add_external(s, "pat", SOURCE_LDAP, T0, &id, NULL, 0), STORE_EXISTS);
+	cr_assert_eq(store_user_add_external(s, "lee", SOURCE_LOCAL, T0, &id, NULL, 0),
+	             STORE_INVALID);
+	cr_assert_eq(store_user_add_external(s, "lee", SOURCE_LDAP, T0, &id, NULL, 0), STORE_OK);
+	cr_assert_eq(store_user_get_id(s, id, &u), STORE_OK);
+	cr_assert_eq(u.source, SOURCE_LDAP);
+}
+
 Test(acl, deleting_a_group_user_or_service_drops_what_named_it)
 {
 	int64_t alice = fx_user(s, "alice", ROLE_USER), bob = fx_user(s, "bob", ROLE_USER);

@@ -1,4 +1,4 @@
--- Access lists (docs/identity.md). A service is open to every enabled user
+-- Access lists and user sources (docs/identity.md). A service is open to every enabled user
 -- (restricted = 0, as before) or only to the users listed in service_acl,
 -- directly or through a group. Deleting a user, group or service deletes its
 -- memberships and list entries with it.
@@ -27,3 +27,9 @@ CREATE UNIQUE INDEX service_acl_user  ON service_acl (service_id, user_id)  WHER
 CREATE UNIQUE INDEX service_acl_group ON service_acl (service_id, group_id) WHERE group_id IS NOT NULL;
 
 ALTER TABLE services ADD COLUMN restricted INTEGER NOT NULL DEFAULT 0 CHECK (restricted IN (0, 1));
+
+-- Where a user's password is checked (docs/identity.md): 'local' (the scrypt
+-- hash in pwhash, as before), 'pam' or 'ldap' (pwhash is '!', which matches
+-- no password). Accounts of an external source are made at their first login.
+ALTER TABLE users ADD COLUMN source TEXT NOT NULL DEFAULT 'local'
+	CHECK (source IN ('local', 'pam', 'ldap'));

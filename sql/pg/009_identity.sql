@@ -1,4 +1,4 @@
--- Access lists; the same tables as SQLite's sql/009_access.sql.
+-- Access lists; the same tables as SQLite's sql/009_identity.sql.
 
 CREATE TABLE groups (
 	id          bigint  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -24,3 +24,7 @@ CREATE UNIQUE INDEX service_acl_user  ON service_acl (service_id, user_id)  WHER
 CREATE UNIQUE INDEX service_acl_group ON service_acl (service_id, group_id) WHERE group_id IS NOT NULL;
 
 ALTER TABLE services ADD COLUMN restricted integer NOT NULL DEFAULT 0 CHECK (restricted IN (0, 1));
+
+-- Where a user's password is checked; see sql/009_identity.sql.
+ALTER TABLE users ADD COLUMN source text NOT NULL DEFAULT 'local'
+	CHECK (source IN ('local', 'pam', 'ldap'));
