@@ -67,6 +67,7 @@ list_one(const struct store_user *u, void *arg)
 	ctl_json_str(o, "name", u->name);
 	ctl_json_str(o, "role", role_str(u->role));
 	ctl_json_bool(o, "disabled", u->disabled);
+	ctl_json_str(o, "source", source_str(u->source));
 	ctl_json_int(o, "created_at", u->created_at);
 	ctl_json_end(o, '}');
 	return 0;
