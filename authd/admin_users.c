@@ -313,6 +313,12 @@ admin_user_password(struct req *q)
 		return;
 	if (user_load(q, st, 1, &u) == -1)
 		return;
+	if (u.source != SOURCE_LOCAL) {
+		snprintf(err, sizeof err, "This account's password is kept by its source (%s); "
+		         "change it there.", source_str(u.source));
+		user_page(q, 409, &u, NULL, err);
+		return;
+	}
 	if (admin_password_check(pw, again, err, sizeof err) == -1) {
 		user_page(q, 400, &u, NULL, err);
 		return;

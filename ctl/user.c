@@ -104,8 +104,12 @@ ctl_user_passwd(struct ctl *c)
 	char hash[HASH_MAX_LEN + 1];
 	int rc;
 
-	if ((rc = ctl_get_user(c, c->pos[0], &u)) != CTL_OK ||
-	    (rc = password_from_file(c, "user passwd", hash, sizeof hash)) != CTL_OK)
+	if ((rc = ctl_get_user(c, c->pos[0], &u)) != CTL_OK)
+		return rc;
+	if (u.source != SOURCE_LOCAL)
+		return ctl_fail("user passwd: %s's password is kept by its source (%s), not here",
+		                u.name, source_str(u.source));
+	if ((rc = password_from_file(c, "user passwd", hash, sizeof hash)) != CTL_OK)
 		return rc;
 	if ((rc = store_user_set_password(c->s, u.id, hash)) != STORE_OK)
 		return ctl_store_fail(c, rc, "user passwd", NULL);

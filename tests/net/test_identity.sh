@@ -100,6 +100,8 @@ expect "... through a pam account made at the first login" pam "$(user_field "$P
 expect "... with role user" user "$(user_field "$PUSER" role)"
 check "the first login is audited" sh -c "'$B/sekishoctl' -f '$CONF' audit --user '$PUSER' | grep -q 'user.add'"
 expect "a second login uses the same account" 303 "$(login "$PUSER" "$PPASS")"
+check "sekishoctl refuses to set a pam account's password" \
+	sh -c "! '$B/sekishoctl' -f '$CONF' user passwd '$PUSER' --password-file '$T/pw' 2>'$T/passwd.err' && grep -q 'kept by its source (pam)' '$T/passwd.err'"
 expect "a local account still logs in by its own password" 303 "$(login loc local-password)"
 expect "a local account's name is never checked by PAM" 401 "$(login loc "$PPASS")"
 
