@@ -29,7 +29,7 @@ REQCFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
 PKGCFLAGS = $(shell pkg-config --cflags $(PKGS) $(HTTPPKGS) $(NFTPKGS) 2>/dev/null)
 ALLCFLAGS = $(REQCFLAGS) $(PKGCFLAGS) $(CFLAGS)
 REQLDFLAGS = -Wl,--as-needed -Wl,-z,relro,-z,now -pthread $(SANFLAGS) $(LDFLAGS)
-LIBS      = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpam
+LIBS      = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpam -lldap -llber
 HTTPLIBS  = $(shell pkg-config --libs $(HTTPPKGS) 2>/dev/null)
 NFTLIBS   = $(shell pkg-config --libs $(NFTPKGS) 2>/dev/null)
 

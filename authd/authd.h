@@ -193,36 +193,42 @@ int authn_login(struct req *q, const char *name, const char *pw, struct store_us
 
 struct hashpool *hashpool_start(struct authd *a, int n, char *err, size_t errlen);
 void hashpool_stop(struct hashpool *p);
-/* What a hash worker checks: a password against a hash, or with a PAM stack. */
+#define HASH_GROUPS_MAX 32
+
+/* What a hash worker checks: a password against a hash, or with an external source. */
 struct hash_check {
 	const char *user, *pw;
 	const char *hash;                    /* the scrypt hash (a dummy for unknown names) */
-	const char *pam_service;             /* not NULL: ask this PAM service instead */
-	const char *pam_confdir;             /* its directory ("" or NULL: PAM's default) */
+	const struct conf_identity *ext;     /* not NULL: ask source instead, with these settings */
+	int source;                          /* SOURCE_PAM or SOURCE_LDAP when ext is set */
 	int account_ok;                      /* the account may log in (exists, enabled) */
-	int gone;                            /* out: PAM does not know the user */
+	int gone;                            /* out: the source does not know the user */
+	int groups_known, n_groups;          /* out (LDAP): the user's directory groups */
+	char groups[HASH_GROUPS_MAX][NAME_MAX_LEN + 1];
 };
 
 /*
  * On a worker: reserves a check for ip and the global bucket (throttle_begin
  * with flags), verifies c, settles (OK only when c->account_ok too).
  * AUTHN_OK, AUTHN_BAD, AUTHN_THROTTLED (*retry_s), AUTHN_EXT_DOWN (the PAM
- * stack failed: logged, fail closed), or AUTHN_BUSY when no worker took it in
- * HASH_WAIT_S.
+ * stack or the directory failed: logged, fail closed), or AUTHN_BUSY when no
+ * worker took it in HASH_WAIT_S.
  */
 int hashpool_verify(struct hashpool *p, const char *ip, int flags, struct hash_check *c,
                     int *retry_s);
 
-/* ---- pam.c ---- */
+/* ---- pam.c, ldap.c: the external sources, on hash workers only ---- */
 
-enum pam_verdict { PAMV_OK, PAMV_BAD, PAMV_UNKNOWN, PAMV_ERROR };
+/* EXTV_UNKNOWN: the source does not know the user; EXTV_ERROR: it failed (err says how). */
+enum ext_verdict { EXTV_OK = 0, EXTV_BAD, EXTV_UNKNOWN, EXTV_ERROR };
 /*
- * Authenticates user with pw through PAM service (from confdir when not
- * empty) and its account management. PAMV_UNKNOWN: the stack does not know
- * the user; PAMV_ERROR: the stack failed (err says how). Hash workers only.
+ * Authenticates c->user with c->pw through PAM service id->pam_service (from
+ * id->pam_confdir when not empty) and its account management.
  */
-int pam_check(const char *service, const char *confdir, const char *user, const char *pw,
-              char *err, size_t errlen);
+int pam_check(const struct conf_identity *id, const char *user, const char *pw, char *err,
+              size_t errlen);
+/* The same against the directory of id->ldap_*; fills c's groups on EXTV_OK. */
+int ldap_check(const struct conf_identity *id, struct hash_check *c, char *err, size_t errlen);
 /*
  * Hashes pw with the default parameters on the calling thread once one of the
  * hash_workers slots is free (new passwords, rehashes). 0, or -1 (logged) when

@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "authd.h"
@@ -26,11 +27,13 @@
  *   6. a right password clears its source's count and remembers the source.
  *
  * Where the password is checked (docs/identity.md): a local account against
- * its scrypt hash; a pam account, or a name sekisho does not know while
- * [identity] pam_service is set, by the PAM stack, on the same hash workers
- * under the same throttle. A name PAM accepts becomes a pam account (role
- * user) before the login settles; a pam account PAM no longer knows is
- * disabled. A local name never goes to PAM.
+ * its scrypt hash; a pam or ldap account by its source; a name sekisho does
+ * not know by the directory when [identity] ldap_url is set, else by PAM when
+ * pam_service is set. On the same hash workers under the same throttle. A
+ * name its source accepts becomes an account of that source (role user)
+ * before the login settles; an account its source no longer knows is
+ * disabled; an ldap account's groups follow the directory's. A local name
+ * never goes to an external source.
  */
 
 /*
@@ -83,6 +86,21 @@ admit_attempt(struct req *q, struct store *st, const char *account, struct locko
 	return rc == 1 ? AUTHN_THROTTLED : AUTHN_OK;
 }
 
+/* The external source that checks a name sekisho does not know; -1: none. */
+static int
+new_names_source(const struct conf_identity *id)
+{
+	if (id->ldap_url[0] != '\0')
+		return SOURCE_LDAP;
+	return id->pam_service[0] != '\0' ? SOURCE_PAM : -1;
+}
+
+static int
+source_on(const struct conf_identity *id, int source)
+{
+	return source == SOURCE_LDAP ? id->ldap_url[0] != '\0' : id->pam_service[0] != '\0';
+}
+
 /* What the hash worker is to check for account (NULL: not a valid name). */
 static void
 plan(struct req *q, const char *account, int found, const struct store_user *u, const char *pw,
@@ -90,58 +108,113 @@ plan(struct req *q, const char *account, int found, const struct store_user *u, 
 {
 	const struct conf_identity *id = &q->v->conf.identity;
 	int external = found && u->source != SOURCE_LOCAL;
+	int source = found ? u->source : new_names_source(id);
 
 	memset(c, 0, sizeof *c);
 	c->user = account != NULL ? account : "";
 	c->pw = pw;
 	c->hash = found && !external ? u->pwhash : q->a->dummy_hash;
 	c->account_ok = found && !external && !u->disabled;
-	if (account == NULL || id->pam_service[0] == '\0')
+	if (account == NULL || source == SOURCE_LOCAL || source == -1 || !source_on(id, source))
 		return;                 /* an external account without its source matches nothing */
-	if ((found && u->source == SOURCE_PAM) || !found) {
-		c->pam_service = id->pam_service;
-		c->pam_confdir = id->pam_confdir;
-		c->account_ok = !found || !u->disabled;
-	}
+	c->ext = id;
+	c->source = source;
+	c->account_ok = !found || !u->disabled;
 }
 
-/* A name PAM accepted and sekisho did not know becomes a pam account; u gets it. */
+/* A name its source accepted and sekisho did not know becomes an account of it; u gets it. */
 static int
-first_login(struct req *q, struct store *st, const char *account, struct store_user *u)
+first_login(struct req *q, struct store *st, const char *account, int source,
+            struct store_user *u)
 {
-	char err[256] = "";
-	int rc = store_user_add_external(st, account, SOURCE_PAM, q->now, NULL, err, sizeof err);
+	char err[256] = "", detail[64];
+	int rc = store_user_add_external(st, account, source, q->now, NULL, err, sizeof err);
 
 	if (rc != STORE_OK && rc != STORE_EXISTS) {
-		log_err("event=user_add_failed user=%s source=pam error=\"%s\"", account, err);
+		log_err("event=user_add_failed user=%s source=%s error=\"%s\"", account,
+		        source_str(source), err);
 		return AUTHN_STORE_DOWN;
 	}
-	if (store_user_get(st, account, u) != STORE_OK || u->disabled)
-		return u->disabled ? AUTHN_BAD : AUTHN_STORE_DOWN;
+	if (store_user_get(st, account, u) != STORE_OK)
+		return AUTHN_STORE_DOWN;
+	if (u->disabled || u->source != source)
+		return AUTHN_BAD;
 	if (rc == STORE_OK) {
-		log_info("event=user_add user=%s source=pam", account);
-		if (store_audit(st, q->now, "-", "user.add", "", account, "source=pam first login") !=
-		    STORE_OK)
+		log_info("event=user_add user=%s source=%s", account, source_str(source));
+		snprintf(detail, sizeof detail, "source=%s first login", source_str(source));
+		if (store_audit(st, q->now, "-", "user.add", "", account, detail) != STORE_OK)
 			log_warn("event=audit_failed action=user.add error=\"%s\"", store_error(st));
 	}
 	return AUTHN_OK;
 }
 
-/* A pam account its stack no longer knows is disabled (its rights and logins end). */
+/* An external account its source no longer knows is disabled (its rights and logins end). */
 static void
 source_gone(struct req *q, struct store *st, const struct store_user *u)
 {
-	char err[256] = "";
+	char err[256] = "", detail[80];
 
 	if (u->disabled || store_user_set_disabled(st, u->id, 1, q->now, err, sizeof err) != STORE_OK) {
 		if (err[0] != '\0')
 			log_warn("event=user_disable_failed user=%s error=\"%s\"", u->name, err);
 		return;
 	}
-	log_info("event=user_disable user=%s reason=unknown_to_pam", u->name);
-	if (store_audit(st, q->now, "-", "user.disable", "", u->name, "source=pam: PAM no longer "
-	                "knows the user") != STORE_OK)
+	log_info("event=user_disable user=%s reason=unknown_to_%s", u->name, source_str(u->source));
+	snprintf(detail, sizeof detail, "source=%s no longer knows the user", source_str(u->source));
+	if (store_audit(st, q->now, "-", "user.disable", "", u->name, detail) != STORE_OK)
 		log_warn("event=audit_failed action=user.disable error=\"%s\"", store_error(st));
+}
+
+struct all_groups {
+	struct store_group g[HASH_GROUPS_MAX * 4];
+	int n;
+};
+
+static int
+note_group(const struct store_group *g, void *arg)
+{
+	struct all_groups *a = arg;
+
+	if (a->n == (int)(sizeof a->g / sizeof a->g[0]))
+		return 1;
+	a->g[a->n++] = *g;
+	return 0;
+}
+
+static int
+in_directory(const struct hash_check *c, const char *name)
+{
+	for (int i = 0; i < c->n_groups; i++)
+		if (strcmp(c->groups[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * An ldap account's sekisho groups follow the directory at each login: it is
+ * in every sekisho group whose name is one of its directory groups, and in no
+ * other (a sekisho group stands for the directory group of the same name).
+ */
+static void
+follow_directory(struct store *st, const struct store_user *u,
+                 const struct hash_check *c)
+{
+	struct all_groups *a = calloc(1, sizeof *a);
+	int want, rc;
+
+	if (a == NULL || store_group_list(st, 0, note_group, a) != STORE_OK) {
+		log_warn("event=group_sync_failed user=%s", u->name);
+		free(a);
+		return;
+	}
+	for (int i = 0; i < a->n; i++) {
+		want = in_directory(c, a->g[i].name);
+		rc = store_group_member(st, a->g[i].id, u->id, want, NULL, 0);
+		if (rc != STORE_OK && rc != STORE_NOTFOUND)
+			log_warn("event=group_sync_failed user=%s group=%s error=\"%s\"", u->name,
+			         a->g[i].name, store_error(st));
+	}
+	free(a);
 }
 
 /* After the worker: what the check means for the store. The result, maybe changed. */
@@ -149,12 +222,14 @@ static int
 after_check(struct req *q, struct store *st, const char *account, int found,
             struct store_user *u, const struct hash_check *c, int result)
 {
-	if (c->pam_service == NULL || account == NULL)
+	if (c->ext == NULL || account == NULL)
 		return result;
 	if (st == NULL && (st = req_store(q)) == NULL)
 		return result == AUTHN_OK ? AUTHN_STORE_DOWN : result;
 	if (result == AUTHN_OK && !found)
-		return first_login(q, st, account, u);
+		result = first_login(q, st, account, c->source, u);
+	if (result == AUTHN_OK && c->source == SOURCE_LDAP && c->groups_known)
+		follow_directory(st, u, c);
 	if (c->gone && found)
 		source_gone(q, st, u);
 	return result;

@@ -21,9 +21,9 @@
  * before the worker moves on, so at most hash_workers reservations are ever
  * outstanding.
  *
- * A PAM check (pam.c) runs here too, under the same slot and throttle: a PAM
- * stack may hash (pam_unix) or wait on the network, and HTTP threads never
- * do either.
+ * PAM and directory checks (pam.c, ldap.c) run here too, under the same slot
+ * and throttle: a PAM stack may hash (pam_unix), a directory is across the
+ * network, and HTTP threads never do either.
  */
 
 enum { JOB_QUEUED, JOB_RUNNING, JOB_DONE };
@@ -53,28 +53,31 @@ sem_take(sem_t *s)
 		;
 }
 
-/* The check itself: scrypt against the hash, or the PAM stack. AUTHN_OK, _BAD or _EXT_DOWN. */
+/* The check itself: scrypt against the hash, or the external source. AUTHN_OK, _BAD or _EXT_DOWN. */
 static int
 verify(struct hash_check *c)
 {
-	char err[256];
+	char err[256] = "";
 	int match;
 
-	if (c->pam_service == NULL) {
+	if (c->ext == NULL) {
 		if ((match = passwd_verify(c->pw, c->hash, err, sizeof err)) == -1)
 			log_err("event=bad_password_hash error=\"%s\"", err);
 		return match == 1 && c->account_ok ? AUTHN_OK : AUTHN_BAD;
 	}
-	switch (pam_check(c->pam_service, c->pam_confdir, c->user, c->pw, err, sizeof err)) {
-	case PAMV_OK:
+	match = c->source == SOURCE_LDAP ? ldap_check(c->ext, c, err, sizeof err)
+	                                 : pam_check(c->ext, c->user, c->pw, err, sizeof err);
+	switch (match) {
+	case EXTV_OK:
 		return c->account_ok ? AUTHN_OK : AUTHN_BAD;
-	case PAMV_UNKNOWN:
+	case EXTV_UNKNOWN:
 		c->gone = 1;
 		return AUTHN_BAD;
-	case PAMV_BAD:
+	case EXTV_BAD:
 		return AUTHN_BAD;
 	default:
-		log_err("event=pam_unavailable user=%s error=\"%s\"", c->user, err);
+		log_err("event=%s_unavailable user=%s error=\"%s\"", source_str(c->source), c->user,
+		        err);
 		return AUTHN_EXT_DOWN;
 	}
 }

@@ -72,9 +72,9 @@ verdict(int rc)
 {
 	switch (rc) {
 	case PAM_SUCCESS:
-		return PAMV_OK;
+		return EXTV_OK;
 	case PAM_USER_UNKNOWN:
-		return PAMV_UNKNOWN;
+		return EXTV_UNKNOWN;
 	case PAM_AUTH_ERR:
 	case PAM_PERM_DENIED:
 	case PAM_CRED_INSUFFICIENT:
@@ -82,22 +82,23 @@ verdict(int rc)
 	case PAM_ACCT_EXPIRED:
 	case PAM_NEW_AUTHTOK_REQD:
 	case PAM_AUTHTOK_EXPIRED:
-		return PAMV_BAD;
+		return EXTV_BAD;
 	default:
-		return PAMV_ERROR;
+		return EXTV_ERROR;
 	}
 }
 
 int
-pam_check(const char *service, const char *confdir, const char *user, const char *pw,
-          char *err, size_t errlen)
+pam_check(const struct conf_identity *id, const char *user, const char *pw, char *err,
+          size_t errlen)
 {
+	const char *service = id->pam_service, *confdir = id->pam_confdir;
 	struct conv_data d = { user, pw };
 	const struct pam_conv c = { conv, &d };
 	pam_handle_t *h = NULL;
 	int rc;
 
-	if (confdir != NULL && confdir[0] != '\0')
+	if (confdir[0] != '\0')
 		rc = pam_start_confdir(service, user, &c, confdir, &h);
 	else
 		rc = pam_start(service, user, &c, &h);
@@ -105,12 +106,12 @@ pam_check(const char *service, const char *confdir, const char *user, const char
 		snprintf(err, errlen, "pam_start(%s): %s", service, pam_strerror(h, rc));
 		if (h != NULL)
 			pam_end(h, rc);
-		return PAMV_ERROR;
+		return EXTV_ERROR;
 	}
 	rc = pam_authenticate(h, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
 	if (rc == PAM_SUCCESS)
 		rc = pam_acct_mgmt(h, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
-	if (verdict(rc) == PAMV_ERROR)
+	if (verdict(rc) == EXTV_ERROR)
 		snprintf(err, errlen, "PAM service %s: %s", service, pam_strerror(h, rc));
 	pam_end(h, rc);
 	return verdict(rc);

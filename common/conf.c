@@ -33,6 +33,7 @@ enum conf_check {
 	K_HOSTMAP,   /* "host=service,..." or "" */
 	K_COOKIE,    /* cookie name */
 	K_PAMSVC,    /* a PAM service name, or "" */
+	K_LDAPURL,   /* ldaps:// or ldap:// URL, or "" */
 };
 
 struct conf_item {
@@ -98,6 +99,13 @@ static const struct conf_item conf_items[] = {
 
 	STR(identity, pam_service, K_PAMSVC, "", "PAM service whose stack checks passwords of unknown and pam users (empty: no PAM)"),
 	STR(identity, pam_confdir, K_PATH, "", "directory of the PAM stack (empty: /etc/pam.d; needs Linux-PAM 1.4 or later)"),
+	STR(identity, ldap_url, K_LDAPURL, "", "directory for unknown and ldap users: ldaps://HOST[:PORT], or ldap:// with StartTLS (empty: none)"),
+	STR(identity, ldap_ca_file, K_PATH, "", "PEM CA certificates the directory's certificate is checked against (empty: the system's)"),
+	STR(identity, ldap_bind_dn, K_TEXT, "", "DN the user search binds as (empty: anonymous search)"),
+	STR(identity, ldap_bind_password_file, K_PATH, "", "file whose first line is ldap_bind_dn's password"),
+	STR(identity, ldap_user_base, K_TEXT, "", "DN under which users are searched"),
+	STR(identity, ldap_user_attr, K_PAMSVC, "uid", "attribute that holds the login name"),
+	STR(identity, ldap_group_base, K_TEXT, "", "DN under which groupOfNames entries stand for sekisho groups of the same cn (empty: none)"),
 
 	STR(ipfd, socket, K_SOCKET, "/run/sekisho/ipfd.sock", "ipfd's control socket"),
 	STR(ipfd, group, K_ACCOUNT, "sekisho-ctl", "members of this group (and root) may talk to ipfd"),
@@ -346,7 +354,12 @@ conf_check_str(const struct conf_item *it, const char *v, char *err, size_t errl
 	case K_PAMSVC:
 		if (strlen(v) <= 32 && conf_charset(v, "._-") && v[0] != '.' && v[0] != '-')
 			return 0;
-		snprintf(err, errlen, "want a PAM service name: 1..32 of [A-Za-z0-9._-]");
+		snprintf(err, errlen, "want a name: 1..32 of [A-Za-z0-9._-]");
+		return -1;
+	case K_LDAPURL:
+		if (v[0] == '\0' || strncmp(v, "ldaps://", 8) == 0 || strncmp(v, "ldap://", 7) == 0)
+			return 0;
+		snprintf(err, errlen, "want ldaps://HOST[:PORT] or ldap://HOST[:PORT] (StartTLS)");
 		return -1;
 	case K_COOKIE:
 		if (v[0] != '\0' && strlen(v) < 64 && conf_charset(v, "_-"))
@@ -591,6 +604,18 @@ conf_check_monitor(struct conf_parse *p, const char *section, const char *listen
 		          "not for the public listener", section, section);
 }
 
+/* A directory needs where to search, and a search account its password. */
+static void
+conf_check_ldap(struct conf_parse *p, const struct conf_identity *id)
+{
+	int url = conf_find("identity", "ldap_url"), dn = conf_find("identity", "ldap_bind_dn");
+
+	if (id->ldap_url[0] != '\0' && id->ldap_user_base[0] == '\0')
+		conf_fail(p, p->seen[url], "identity.ldap_url needs identity.ldap_user_base");
+	if (id->ldap_bind_dn[0] != '\0' && id->ldap_bind_password_file[0] == '\0')
+		conf_fail(p, p->seen[dn], "identity.ldap_bind_dn needs identity.ldap_bind_password_file");
+}
+
 /* Rules between keys, checked after the whole file is read. */
 static void
 conf_check_all(struct conf_parse *p)
@@ -601,6 +626,7 @@ conf_check_all(struct conf_parse *p)
 		conf_fail(p, p->seen[cert] ? p->seen[cert] : p->seen[key],
 		          "authd.tls_cert and authd.tls_key must be set together");
 	conf_check_monitor(p, "authd", p->tmp.authd.listen, p->tmp.authd.monitor_listen);
+	conf_check_ldap(p, &p->tmp.identity);
 	conf_check_monitor(p, "cid", p->tmp.cid.listen, p->tmp.cid.monitor_listen);
 }
 

@@ -97,6 +97,13 @@ struct conf_cid {
 struct conf_identity {
 	char pam_service[CONF_STR_MAX]; /* PAM service name; "" = no PAM logins */
 	char pam_confdir[CONF_PATH_MAX]; /* the PAM stack's directory; "" = /etc/pam.d */
+	char ldap_url[CONF_STR_MAX];   /* ldaps://HOST[:PORT] or ldap:// (StartTLS); "" = none */
+	char ldap_ca_file[CONF_PATH_MAX]; /* CA certificates the server's is checked against */
+	char ldap_bind_dn[CONF_STR_MAX]; /* the search account; "" = anonymous search */
+	char ldap_bind_password_file[CONF_PATH_MAX];
+	char ldap_user_base[CONF_STR_MAX]; /* where users are searched */
+	char ldap_user_attr[CONF_STR_MAX]; /* the attribute holding the login name */
+	char ldap_group_base[CONF_STR_MAX]; /* groupOfNames here name sekisho groups; "" = none */
 };
 
 struct conf {
