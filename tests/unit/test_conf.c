@@ -202,6 +202,13 @@ ParameterizedTestParameters(conf, bad_files_name_file_line_and_reason)
 		{ "[db]\nguard_forbid = 10.0.1.5/24\n", 2, "has host bits set (the network is 10.0.1.0/24)" },
 		{ "[db]\nguard_forbid = 10.0.1.0/33\n", 2, "bad prefix length" },
 		{ "[db]\nguard_forbid = 10.0.1.1,\n", 2, "empty list entry" },
+		{ "[identity]\npam_service = no/such\n", 2, "identity.pam_service: want a name" },
+		{ "[identity]\npam_confdir = pam.d\n", 2, "identity.pam_confdir: must be an absolute path" },
+		{ "[identity]\nldap_url = http://ldap.example\n", 2, "want ldaps://HOST[:PORT]" },
+		{ "[identity]\nldap_url = ldaps://ldap.example\n", 2,
+		  "identity.ldap_url needs identity.ldap_user_base" },
+		{ "[identity]\nldap_user_base = dc=x\nldap_bind_dn = cn=s,dc=x\n", 3,
+		  "identity.ldap_bind_dn needs identity.ldap_bind_password_file" },
 	};
 	return cr_make_param_array(struct bad, cases, sizeof cases / sizeof cases[0]);
 }
