@@ -16,9 +16,13 @@ NFTPKGS  = libnftnl libmnl
 ifeq ($(SANITIZE),1)
 B        = build/asan
 SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+# ASan intercepts crypt_r and finds the real one at start only: libcrypt
+# loaded later by a PAM module (pam_unix) would leave it NULL. Load it at start.
+SANLIBS  = -Wl,--no-as-needed -lcrypt -Wl,--as-needed
 else
 B        = build
 SANFLAGS =
+SANLIBS  =
 endif
 O        = $(B)/obj
 
@@ -29,7 +33,7 @@ REQCFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
 PKGCFLAGS = $(shell pkg-config --cflags $(PKGS) $(HTTPPKGS) $(NFTPKGS) 2>/dev/null)
 ALLCFLAGS = $(REQCFLAGS) $(PKGCFLAGS) $(CFLAGS)
 REQLDFLAGS = -Wl,--as-needed -Wl,-z,relro,-z,now -pthread $(SANFLAGS) $(LDFLAGS)
-LIBS      = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpam -lldap -llber
+LIBS      = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpam -lldap -llber $(SANLIBS)
 HTTPLIBS  = $(shell pkg-config --libs $(HTTPPKGS) 2>/dev/null)
 NFTLIBS   = $(shell pkg-config --libs $(NFTPKGS) 2>/dev/null)
 
