@@ -128,8 +128,10 @@ form_member(struct req *q, struct store *st, int *kind, int64_t *id, const char 
 	if (rc == STORE_NOTFOUND)
 		snprintf(why, n, "There is no %s named %s.", k, *name);
 	*down = rc != STORE_OK && rc != STORE_NOTFOUND;
+	if (rc != STORE_OK)
+		return -1;
 	*id = *kind == ACL_USER ? u.id : g.id;
-	return rc == STORE_OK ? 0 : -1;
+	return 0;
 }
 
 void
