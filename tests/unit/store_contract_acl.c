@@ -202,7 +202,7 @@ Test(acl, deleting_a_group_user_or_service_drops_what_named_it)
 	/* an edit of the service's other fields keeps it restricted */
 	cr_assert_eq(store_service_get_id(s, v, &svc), STORE_OK);
 	svc.cap = 7;
-	cr_assert_eq(store_service_update(s, &svc, T0, NULL, 0), STORE_OK);
+	cr_assert_eq(store_service_update(s, &svc, ROLE_ROOT, T0, NULL, 0), STORE_OK);
 	cr_assert_eq(store_acl_list(s, v, &restricted, NULL, NULL), STORE_OK);
 	cr_assert_eq(restricted, 1);
 	cr_assert_eq(store_service_del(s, v, T0, NULL, 0), STORE_OK);
