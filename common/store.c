@@ -26,10 +26,10 @@ store_rc_str(int rc)
 	static const char *const words[] = {
 		[STORE_OK] = "ok", [STORE_DENIED] = "denied", [STORE_NOTFOUND] = "not found",
 		[STORE_EXISTS] = "exists", [STORE_INVALID] = "invalid",
-		[STORE_UNAVAILABLE] = "unavailable",
+		[STORE_UNAVAILABLE] = "unavailable", [STORE_QUEUED] = "queued",
 	};
 
-	if (rc < 0 || rc > STORE_UNAVAILABLE)
+	if (rc < 0 || rc > STORE_QUEUED)
 		return "unknown";
 	return words[rc];
 }
@@ -421,6 +421,40 @@ store_admit(struct store *s, int64_t user_id, int64_t service_id,
 	if (!addr_ok(ip))
 		return store_fail(s, STORE_INVALID, "admission without a client address");
 	return s->ops->admit(s, user_id, service_id, ip, now, a);
+}
+
+int
+store_queue_admit(struct store *s, int64_t user_id, int64_t service_id, const struct addr *ip,
+                  int64_t now, const struct store_queue_rules *rules, struct store_admission *a,
+                  struct store_place *pl)
+{
+	clear(s);
+	memset(a, 0, sizeof *a);
+	memset(pl, 0, sizeof *pl);
+	if (!addr_ok(ip))
+		return store_fail(s, STORE_INVALID, "admission without a client address");
+	if (rules->lapse_s < 1 || rules->lapse_s > 86400 || rules->max < 1 ||
+	    rules->max > QUEUE_MAX_PLACES || rules->window_s < 1 || rules->window_s > 86400)
+		return store_fail(s, STORE_INVALID, "queue rules out of range");
+	return s->ops->queue_admit(s, user_id, service_id, ip, now, rules, a, pl);
+}
+
+int
+store_queue_leave(struct store *s, int64_t user_id, int64_t service_id, int *n)
+{
+	int dummy;
+
+	clear(s);
+	return s->ops->queue_leave(s, user_id, service_id, n ? n : &dummy);
+}
+
+int
+store_queue_len(struct store *s, int64_t service_id, int *n, int64_t *oldest)
+{
+	clear(s);
+	*n = 0;
+	*oldest = 0;
+	return s->ops->queue_len(s, service_id, n, oldest);
 }
 
 static int

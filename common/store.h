@@ -102,6 +102,7 @@ enum store_rc {
 	STORE_EXISTS,        /* a unique name is taken */
 	STORE_INVALID,       /* refused by a rule: bad field, last root, disabled service, ... */
 	STORE_UNAVAILABLE,   /* the store could not answer: fail closed */
+	STORE_QUEUED,        /* store_queue_admit: the user holds a place in line */
 };
 
 /* A short human word for rc ("ok", "denied", ...). */
@@ -409,6 +410,55 @@ int store_acl_allows(struct store *s, int64_t service_id, int64_t user_id);
  */
 int store_admit(struct store *s, int64_t user_id, int64_t service_id,
                 const struct addr *ip, int64_t now, struct store_admission *a);
+
+/*
+ * The waiting room. A place in line per (service, user), kept in the store so
+ * it holds across restarts and gateways. Contract 6 (every backend):
+ *
+ *   store_queue_admit runs in the same one-step transaction as store_admit
+ *   (SQLite: one write transaction; PostgreSQL: queue_admit(), under the feed
+ *   and service row locks), and in it:
+ *   - removes the service's places not polled for rules->lapse_s (pl->lapsed);
+ *   - ends the service's expired and idle rights, as store_admit;
+ *   - free = cap - live rights (the caller's own live right counted as free:
+ *     a user who holds a right replaces it and is never queued);
+ *   - the caller's position is its place's rank by arrival (1 = head), or
+ *     waiting + 1 when it has none;
+ *   - position <= free: admitted (store_admit's replace and insert; the place
+ *     goes): STORE_OK. So the first `free` places hold reserved slots that a
+ *     newcomer cannot take (it ranks behind them), and a reserved slot lapses
+ *     with its place when the browser stops polling;
+ *   - otherwise, with a place: last_poll = now, STORE_QUEUED; without one:
+ *     a new place at the end, STORE_QUEUED, unless rules->max places already
+ *     wait: STORE_DENIED (nothing added). A poll never changes the order.
+ *   pl->departures counts the service's rights ended in the last
+ *   rules->window_s seconds (for an estimate of the wait).
+ *   store_admit (sekishoctl grant) ignores the queue: an operator's grant
+ *   may pass the line but never the cap.
+ */
+#define QUEUE_MAX_PLACES 1000000
+
+struct store_queue_rules {
+	int lapse_s;                         /* a place lapses unpolled this long (1..86400) */
+	int max;                             /* places per service (1..1000000) */
+	int window_s;                        /* departures counted over (1..86400) */
+};
+
+struct store_place {
+	int     position;                    /* 1 = next in line; 0 when not queued */
+	int     waiting;                     /* places in the service's line after the call */
+	int     lapsed;                      /* places removed for not polling */
+	int     departures;                  /* rights ended in the last window_s */
+	int64_t joined_at;
+};
+
+int store_queue_admit(struct store *s, int64_t user_id, int64_t service_id,
+                      const struct addr *ip, int64_t now, const struct store_queue_rules *rules,
+                      struct store_admission *a, struct store_place *pl);
+/* Gives up the user's place on service_id (0: every service). *n (may be NULL): how many. */
+int store_queue_leave(struct store *s, int64_t user_id, int64_t service_id, int *n);
+/* The service's places and the oldest joined_at (0 when none), lapsed or not. */
+int store_queue_len(struct store *s, int64_t service_id, int *n, int64_t *oldest);
 
 /* Ends one live right with reason. STORE_NOTFOUND when it is not live. out may be NULL. */
 int store_end(struct store *s, int64_t right_id, int reason, int64_t now,

@@ -69,6 +69,11 @@ struct store_ops {
 
 	int (*admit)(struct store *, int64_t user_id, int64_t service_id, const struct addr *ip,
 	             int64_t now, struct store_admission *);
+	int (*queue_admit)(struct store *, int64_t user_id, int64_t service_id,
+	                   const struct addr *ip, int64_t now, const struct store_queue_rules *,
+	                   struct store_admission *, struct store_place *);
+	int (*queue_leave)(struct store *, int64_t user_id, int64_t service_id, int *n);
+	int (*queue_len)(struct store *, int64_t service_id, int *n, int64_t *oldest);
 	int (*end)(struct store *, int64_t right_id, int reason, int64_t now, struct store_right *);
 	int (*end_user)(struct store *, int64_t user_id, int64_t service_id, int reason,
 	                int64_t now, store_right_fn, void *);

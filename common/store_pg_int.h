@@ -144,6 +144,14 @@ int pg_acl_entry(struct store *, int64_t, int, int64_t, int);
 int pg_acl_list(struct store *, int64_t, int *, store_acl_fn, void *);
 int pg_acl_allows(struct store *, int64_t, int64_t);
 
+/* Fills a from the first 11 columns of admit() or queue_admit() (sql/pg/). */
+void pg_admit_read(const PGresult *r, const struct addr *ip, int64_t now, const char *sid,
+                   struct store_admission *a);
+int pg_queue_admit(struct store *, int64_t, int64_t, const struct addr *, int64_t,
+                   const struct store_queue_rules *, struct store_admission *,
+                   struct store_place *);
+int pg_queue_leave(struct store *, int64_t, int64_t, int *);
+int pg_queue_len(struct store *, int64_t, int *, int64_t *);
 int pg_admit(struct store *, int64_t, int64_t, const struct addr *, int64_t,
              struct store_admission *);
 int pg_end(struct store *, int64_t, int, int64_t, struct store_right *);

@@ -16,8 +16,8 @@
 enum { ADMIT_OK = 0, ADMIT_DENIED = 1, ADMIT_NOTFOUND = 2 };
 
 /* Fills a from the row admit() returned (see sql/pg/001_init.sql for its columns). */
-static void
-admit_read(const PGresult *r, const struct addr *ip, int64_t now, const char *sid,
+void
+pg_admit_read(const PGresult *r, const struct addr *ip, int64_t now, const char *sid,
            struct store_admission *a)
 {
 	struct store_right *rt = &a->right;
@@ -74,7 +74,7 @@ pg_admit(struct store *s, int64_t user_id, int64_t service_id, const struct addr
 	}
 	a->right.user_id = user_id;
 	a->right.service_id = service_id;
-	admit_read(r, ip, now, sid, a);
+	pg_admit_read(r, ip, now, sid, a);
 	PQclear(r);
 	if (verdict == ADMIT_DENIED) {
 		char name[NAME_MAX_LEN + 1];

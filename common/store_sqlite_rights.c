@@ -140,6 +140,50 @@ admit_insert(struct sq *q, const struct admit_ctx *c, struct store_admission *a)
 }
 
 /*
+ * The admission's steps inside the caller's write transaction: load, reap,
+ * replace, count; then decide(arg, active, cap) says whether to insert (1)
+ * or deny (0), or fails (a store_rc < 0 is never returned: -1 = error).
+ * STORE_OK with *admitted set, or an error (the caller rolls back).
+ */
+int
+sq_admit_steps(struct sq *q, int64_t user_id, int64_t service_id, const struct addr *ip,
+               int64_t now, struct store_admission *a,
+               int (*decide)(struct sq *, void *, const struct store_admission *), void *arg,
+               int *admitted)
+{
+	struct admit_ctx c = { .user_id = user_id, .service_id = service_id, .now = now, .ip = ip };
+	int64_t active = 0;
+	int rc, go;
+
+	*admitted = 0;
+	if ((rc = admit_load(q, &c)) != STORE_OK ||
+	    (rc = admit_clear(q, &c, a)) != STORE_OK ||
+	    (rc = sq_int(q, SQL_ACTIVE, &service_id, 1, &active)) != STORE_OK)
+		return rc;
+	a->cap = c.cap;
+	a->active = (int)active;
+	if ((go = decide(q, arg, a)) < 0)
+		return STORE_UNAVAILABLE;
+	if (!go)
+		return store_fail(&q->base, STORE_DENIED, "%s is full (%d of %d)", c.service_name,
+		                  a->active, c.cap);
+	if ((rc = admit_insert(q, &c, a)) != STORE_OK)
+		return rc;
+	a->active++;
+	*admitted = 1;
+	return STORE_OK;
+}
+
+/* store_admit's rule: a free slot under the cap. */
+static int
+under_cap(struct sq *q, void *arg, const struct store_admission *a)
+{
+	(void)q;
+	(void)arg;
+	return a->active < a->cap;
+}
+
+/*
  * The admission, in one write transaction (see store.h). Writers are
  * serialised by the database lock, so the count read here cannot change
  * before the insert commits: the cap is exact across processes.
@@ -149,32 +193,21 @@ sq_admit(struct store *s, int64_t user_id, int64_t service_id, const struct addr
          int64_t now, struct store_admission *a)
 {
 	struct sq *q = sq_of(s);
-	struct admit_ctx c = { .user_id = user_id, .service_id = service_id, .now = now, .ip = ip };
-	int64_t active = 0;
-	int rc;
+	int rc, admitted;
 
 	if ((rc = sq_begin(q, 1)) != STORE_OK)
 		return rc;
-	if ((rc = admit_load(q, &c)) != STORE_OK ||
-	    (rc = admit_clear(q, &c, a)) != STORE_OK ||
-	    (rc = sq_int(q, SQL_ACTIVE, &service_id, 1, &active)) != STORE_OK)
-		goto fail;
-	a->cap = c.cap;
-	a->active = (int)active;
-	if (active >= c.cap) {
-		sq_rollback(q);
-		a->reaped = a->replaced = 0;
-		a->replaced_id = 0;
-		memset(&a->replaced_ip, 0, sizeof a->replaced_ip);
-		return store_fail(s, STORE_DENIED, "%s is full (%d of %d)", c.service_name,
-		                  a->active, c.cap);
-	}
-	if ((rc = admit_insert(q, &c, a)) != STORE_OK || (rc = sq_commit(q)) != STORE_OK)
-		goto fail;
-	a->active++;
-	return STORE_OK;
-fail:
+	rc = sq_admit_steps(q, user_id, service_id, ip, now, a, under_cap, NULL, &admitted);
+	if (rc == STORE_OK && (rc = sq_commit(q)) == STORE_OK)
+		return STORE_OK;
 	sq_rollback(q);
+	if (rc == STORE_DENIED) {
+		int active = a->active, cap = a->cap;
+		memset(a, 0, sizeof *a);
+		a->active = active;
+		a->cap = cap;
+		return rc;
+	}
 	memset(a, 0, sizeof *a);
 	return rc;
 }

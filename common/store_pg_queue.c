@@ -1,0 +1,97 @@
+/*
+ * PostgreSQL backend: the waiting room (store.h, contract 6). The decision
+ * is one round trip to queue_admit() (sql/pg/006_queue.sql), which takes the
+ * same locks as admit() (the feed row, then the service row), so FIFO and
+ * the reserved slots are exact across every gateway.
+ */
+
+#include <stdio.h>
+#include <string.h>
+
+#include "store_pg_int.h"
+#include "token.h"
+
+enum { Q_ADMITTED = 0, Q_FULL = 1, Q_NOTFOUND = 2, Q_QUEUED = 3 };
+
+static void
+place_read(const PGresult *r, struct store_place *pl)
+{
+	pl->position = (int)pg_i64(r, 0, 11);
+	pl->waiting = (int)pg_i64(r, 0, 12);
+	pl->lapsed = (int)pg_i64(r, 0, 13);
+	pl->departures = (int)pg_i64(r, 0, 14);
+	pl->joined_at = pg_i64(r, 0, 15);
+}
+
+int
+pg_queue_admit(struct store *s, int64_t user_id, int64_t service_id, const struct addr *ip,
+               int64_t now, const struct store_queue_rules *rules, struct store_admission *a,
+               struct store_place *pl)
+{
+	struct pgq q = { .n = 0 };
+	char sid[SID_HEX_LEN + 1];
+	PGresult *r;
+	int rc, verdict;
+
+	if (random_hex(sid, sizeof sid, SID_HEX_LEN / 2) < 0)
+		return store_fail(s, STORE_UNAVAILABLE, "no randomness for a session id");
+	pgq_int(&q, user_id);
+	pgq_int(&q, service_id);
+	pgq_addr(&q, ip);
+	pgq_int(&q, now);
+	pgq_text(&q, sid);
+	pgq_int(&q, rules->lapse_s);
+	pgq_int(&q, rules->max);
+	pgq_int(&q, rules->window_s);
+	rc = pg_exec(pg_of(s), "SELECT rc, right_id, reaped, replaced_id, replaced_ip, active, "
+	             "cap, user_name, service_name, expires_at, idle_deadline, q_position, "
+	             "q_waiting, q_lapsed, q_departures, q_joined "
+	             "FROM queue_admit($1, $2, $3, $4, $5, $6, $7, $8)", &q, &r, "queue_admit");
+	if (rc != STORE_OK)
+		return rc;
+	verdict = (int)pg_i64(r, 0, 0);
+	if (verdict == Q_NOTFOUND) {
+		PQclear(r);
+		return store_fail(s, STORE_NOTFOUND, "no such enabled service or user");
+	}
+	a->right.user_id = user_id;
+	a->right.service_id = service_id;
+	pg_admit_read(r, ip, now, sid, a);
+	place_read(r, pl);
+	PQclear(r);
+	if (verdict == Q_ADMITTED)
+		return STORE_OK;
+	memset(&a->right, 0, sizeof a->right);
+	if (verdict == Q_FULL)
+		return store_fail(s, STORE_DENIED, "the queue is full (%d waiting)", pl->waiting);
+	return STORE_QUEUED;
+}
+
+int
+pg_queue_leave(struct store *s, int64_t user_id, int64_t service_id, int *n)
+{
+	struct pgq q = { .n = 0 };
+
+	pgq_int(&q, user_id);
+	pgq_int(&q, service_id);
+	return pg_run(pg_of(s), "DELETE FROM queue WHERE user_id = $1 AND ($2 = 0 OR service_id = $2)",
+	              &q, n, "queue leave");
+}
+
+int
+pg_queue_len(struct store *s, int64_t service_id, int *n, int64_t *oldest)
+{
+	struct pgq q = { .n = 0 };
+	PGresult *r;
+	int rc;
+
+	pgq_int(&q, service_id);
+	rc = pg_exec(pg_of(s), "SELECT count(*), coalesce(min(joined_at), 0) FROM queue "
+	             "WHERE service_id = $1", &q, &r, "queue length");
+	if (rc != STORE_OK)
+		return rc;
+	*n = (int)pg_i64(r, 0, 0);
+	*oldest = pg_i64(r, 0, 1);
+	PQclear(r);
+	return STORE_OK;
+}

@@ -1,0 +1,166 @@
+/*
+ * SQLite backend: the waiting room (store.h, contract 6). store_queue_admit
+ * is one write transaction around the admission's own steps
+ * (sq_admit_steps), so the place, the count and the new right are decided
+ * under the database's write lock together.
+ */
+
+#include <string.h>
+
+#include "store_sqlite_int.h"
+
+struct qctx {
+	int64_t mine;                        /* the caller's place id, 0 when none */
+	struct store_place *pl;
+};
+
+static const char SQL_LAPSE[] =
+	"DELETE FROM queue WHERE service_id = ?1 AND last_poll <= ?2";
+static const char SQL_MINE[] =
+	"SELECT id FROM queue WHERE service_id = ?1 AND user_id = ?2";
+static const char SQL_JOINED[] = "SELECT joined_at FROM queue WHERE id = ?1";
+static const char SQL_WAITING[] = "SELECT count(*) FROM queue WHERE service_id = ?1";
+static const char SQL_RANK[] =
+	"SELECT count(*) FROM queue WHERE service_id = ?1 AND id <= ?2";
+static const char SQL_DEPARTED[] =
+	"SELECT count(*) FROM rights WHERE ended_at > ?2 AND service_id = ?1";
+static const char SQL_POLL[] = "UPDATE queue SET last_poll = ?2 WHERE id = ?1";
+static const char SQL_JOIN[] =
+	"INSERT INTO queue (service_id, user_id, joined_at, last_poll) VALUES (?1, ?2, ?3, ?3)";
+static const char SQL_GONE[] = "DELETE FROM queue WHERE id = ?1";
+
+/* Admit when the caller holds a right already or ranks within the free slots. */
+static int
+within_free(struct sq *q, void *arg, const struct store_admission *a)
+{
+	struct qctx *c = arg;
+
+	(void)q;
+	return a->replaced || c->pl->position <= a->cap - a->active;
+}
+
+/* Lapses, then the caller's place (c->mine), the line's length and the caller's rank. */
+static int
+queue_read(struct sq *q, int64_t user_id, int64_t service_id, int64_t now,
+           const struct store_queue_rules *rules, struct qctx *c)
+{
+	int64_t lapse[] = { service_id, now - rules->lapse_s }, mine[] = { service_id, user_id };
+	int64_t waiting = 0, rank[] = { service_id, 0 }, pos = 0;
+	int rc;
+
+	if ((rc = sq_run(q, SQL_LAPSE, lapse, 2, &c->pl->lapsed)) != STORE_OK)
+		return rc;
+	rc = sq_int(q, SQL_MINE, mine, 2, &c->mine);
+	if (rc != STORE_OK && rc != STORE_NOTFOUND)
+		return rc;
+	if ((rc = sq_int(q, SQL_WAITING, &service_id, 1, &waiting)) != STORE_OK)
+		return rc;
+	c->pl->waiting = (int)waiting;
+	c->pl->joined_at = now;
+	if (c->mine == 0) {
+		c->pl->position = (int)waiting + 1;
+		return STORE_OK;
+	}
+	rank[1] = c->mine;
+	if ((rc = sq_int(q, SQL_RANK, rank, 2, &pos)) != STORE_OK ||
+	    (rc = sq_int(q, SQL_JOINED, &c->mine, 1, &c->pl->joined_at)) != STORE_OK)
+		return rc;
+	c->pl->position = (int)pos;
+	return STORE_OK;
+}
+
+/* Not admitted: keep the place fresh or add one (bounded). STORE_QUEUED or STORE_DENIED. */
+static int
+queue_hold(struct sq *q, int64_t user_id, int64_t service_id, int64_t now,
+           const struct store_queue_rules *rules, struct qctx *c)
+{
+	int64_t poll[] = { c->mine, now }, join[] = { service_id, user_id, now };
+	int64_t window[] = { service_id, now - rules->window_s }, dep = 0;
+	int rc;
+
+	if ((rc = sq_int(q, SQL_DEPARTED, window, 2, &dep)) != STORE_OK)
+		return rc;
+	c->pl->departures = (int)dep;
+	if (c->mine != 0)
+		rc = sq_run(q, SQL_POLL, poll, 2, NULL);
+	else if (c->pl->waiting >= rules->max) {
+		c->pl->position = 0;
+		return store_fail(&q->base, STORE_DENIED, "the queue is full (%d waiting)",
+		                  c->pl->waiting);
+	} else if ((rc = sq_run(q, SQL_JOIN, join, 3, NULL)) == STORE_OK)
+		c->pl->waiting++;
+	return rc == STORE_OK ? STORE_QUEUED : rc;
+}
+
+int
+sq_queue_admit(struct store *s, int64_t user_id, int64_t service_id, const struct addr *ip,
+               int64_t now, const struct store_queue_rules *rules, struct store_admission *a,
+               struct store_place *pl)
+{
+	struct sq *q = sq_of(s);
+	struct qctx c = { 0, pl };
+	int rc, admitted = 0, reaped;
+
+	if ((rc = sq_begin(q, 1)) != STORE_OK)
+		return rc;
+	if ((rc = queue_read(q, user_id, service_id, now, rules, &c)) == STORE_OK)
+		rc = sq_admit_steps(q, user_id, service_id, ip, now, a, within_free, &c, &admitted);
+	if (rc == STORE_OK && admitted) {
+		if (c.mine != 0 && (rc = sq_run(q, SQL_GONE, &c.mine, 1, NULL)) == STORE_OK)
+			pl->waiting--;
+		pl->position = 0;
+	} else if (rc == STORE_DENIED) {
+		reaped = a->reaped;
+		memset(&a->right, 0, sizeof a->right);
+		a->reaped = reaped;
+		rc = queue_hold(q, user_id, service_id, now, rules, &c);
+	}
+	if (rc == STORE_OK || rc == STORE_QUEUED || rc == STORE_DENIED) {
+		int commit = sq_commit(q);
+		if (commit != STORE_OK) {
+			memset(a, 0, sizeof *a);
+			memset(pl, 0, sizeof *pl);
+			return commit;
+		}
+		return rc;
+	}
+	sq_rollback(q);
+	memset(a, 0, sizeof *a);
+	memset(pl, 0, sizeof *pl);
+	return rc;
+}
+
+int
+sq_queue_leave(struct store *s, int64_t user_id, int64_t service_id, int *n)
+{
+	static const char one[] = "DELETE FROM queue WHERE user_id = ?1 AND service_id = ?2";
+	static const char all[] = "DELETE FROM queue WHERE user_id = ?1";
+	struct sq *q = sq_of(s);
+	int64_t args[] = { user_id, service_id };
+	int rc;
+
+	if ((rc = sq_begin(q, 1)) != STORE_OK)
+		return rc;
+	rc = sq_run(q, service_id ? one : all, args, service_id ? 2 : 1, n);
+	return sq_finish(q, rc);
+}
+
+int
+sq_queue_len(struct store *s, int64_t service_id, int *n, int64_t *oldest)
+{
+	static const char sql[] =
+		"SELECT count(*), coalesce(min(joined_at), 0) FROM queue WHERE service_id = ?1";
+	struct sq *q = sq_of(s);
+	sqlite3_stmt *st = sq_stmt(q, sql);
+	int rc, row;
+
+	if (!st)
+		return STORE_UNAVAILABLE;
+	sqlite3_bind_int64(st, 1, service_id);
+	if ((rc = sq_step(q, st, "queue length", &row)) == STORE_OK && row) {
+		*n = sqlite3_column_int(st, 0);
+		*oldest = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	return rc;
+}
