@@ -146,6 +146,19 @@ code_failed(struct store *st, const struct admission_fw *afw, const struct admit
 		log_err("event=rollback_failed right=%lld error=\"%s\"", (long long)right_id, err);
 }
 
+/* Places of the service that lapsed (their browsers stopped polling), counted. */
+static void
+audit_lapsed(struct store *st, const struct admit_in *in, int n)
+{
+	char detail[64];
+
+	log_info("event=queue_lapse service=%s places=%d", in->svc->name, n);
+	snprintf(detail, sizeof detail, "places=%d", n);
+	if (store_audit(st, in->now, "-", "queue.lapse", in->svc->name, "", detail) != STORE_OK)
+		log_warn("event=audit_failed action=queue.lapse error=\"%s\"", store_error(st));
+	ametrics_queue_lapsed(n);
+}
+
 void
 admit_run(struct store *st, struct fwc *fw, const struct admit_in *in, struct admit_out *out)
 {
@@ -160,13 +173,20 @@ admit_run(struct store *st, struct fwc *fw, const struct admit_in *in, struct ad
 		snprintf(out->why, sizeof out->why, "no entry URL from the service's URLs");
 		return;
 	}
-	admission_run(st, &afw, in->user->id, in->svc->id, &in->ip, in->now, &a);
+	if (in->queue != NULL)
+		admission_queue_run(st, &afw, in->user->id, in->svc->id, &in->ip, in->now, in->queue,
+		                    &a);
+	else
+		admission_run(st, &afw, in->user->id, in->svc->id, &in->ip, in->now, &a);
 	out->outcome = a.outcome;
 	out->adm = a.adm;
+	out->place = a.place;
+	if (a.place.lapsed > 0)
+		audit_lapsed(st, in, a.place.lapsed);
 	out->ms_store = a.ms_store;
 	out->ms_fw = a.ms_fw;
 	snprintf(out->why, sizeof out->why, "%.150s", a.why);
-	if (a.outcome == ADMISSION_DENIED)
+	if (a.outcome == ADMISSION_DENIED || a.outcome == ADMISSION_QUEUE_FULL)
 		out->retry_after_s = retry_after(st, in);
 	if (a.outcome == ADMISSION_OK) {
 		clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -177,7 +197,8 @@ admit_run(struct store *st, struct fwc *fw, const struct admit_in *in, struct ad
 		out->ms_code = clock_elapsed_ns(&t0) / 1e6;
 	}
 	if (a.outcome == ADMISSION_OK || a.outcome == ADMISSION_DENIED ||
-	    a.outcome == ADMISSION_FW_DOWN || a.outcome == ADMISSION_FORBIDDEN)
+	    a.outcome == ADMISSION_FW_DOWN || a.outcome == ADMISSION_FORBIDDEN ||
+	    a.outcome == ADMISSION_QUEUE_FULL || (a.outcome == ADMISSION_QUEUED && a.place.joined))
 		if (admission_audit(st, in->now, in->user->name, NULL, in->user->name, in->svc->name,
 		                    &in->ip, &a) != STORE_OK)
 			log_warn("event=audit_failed action=admit error=\"%s\"", store_error(st));

@@ -1,5 +1,6 @@
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "authd.h"
 #include "daemon.h"
@@ -22,6 +23,15 @@ make_dummy_hash(char *out, size_t n, char *err, size_t errlen)
 	return passwd_hash(pw, &passwd_default, out, n, err, errlen);
 }
 
+/* hash_workers = 0: one per CPU this process may run on (1..64). */
+static int
+cpus_online(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : (n > 64 ? 64 : (int)n);
+}
+
 int
 authd_init(struct authd *a, const struct conf *c, char *err, size_t errlen)
 {
@@ -40,11 +50,14 @@ authd_init(struct authd *a, const struct conf *c, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (sem_init(&a->hash_sem, 0, (unsigned)c->authd.hash_workers) == -1) {
+	if (a->boot.authd.hash_workers == 0)
+		a->boot.authd.hash_workers = cpus_online();
+	if (sem_init(&a->hash_sem, 0, (unsigned)a->boot.authd.hash_workers) == -1) {
 		snprintf(err, errlen, "cannot make the hash semaphore");
 		return -1;
 	}
-	if ((a->hashes = hashpool_start(a, c->authd.hash_workers, err, errlen)) == NULL)
+	if ((a->hashes = hashpool_start(a, a->boot.authd.hash_workers, c->authd.hash_queue_max,
+	                                err, errlen)) == NULL)
 		return -1;
 	return make_dummy_hash(a->dummy_hash, sizeof a->dummy_hash, err, errlen);
 }

@@ -16,6 +16,7 @@
  *   portal.c   portal_  GET /, POST /login
  *   rights.c   rights_  GET /me, POST /release, POST /logout
  *   admit.c    admit_   the admission: store -> ipfd -> entry code
+ *   queue.c    queue_   the waiting room's pages: GET /queue, the waiting page
  *   fw.c       fwc_     ipfd client connections
  *   throttle.c throttle_ token buckets per client address, global; backoff rule
  *   lockout.c  lockout_  per-account failures and known sources, in the store
@@ -50,7 +51,7 @@
 #define CSP_MAX          1536
 #define THROTTLE_SLOTS   4096            /* client addresses the throttle remembers */
 #define FWC_POOL_MAX     16              /* idle ipfd connections kept */
-#define HASH_WAIT_S      20              /* longest wait for a free hash worker */
+#define HASH_WAIT_S      20              /* longest wait for a hash slot (new passwords) */
 
 /* What SIGHUP replaces. Immutable while shared; freed with its last holder. */
 struct authd_view {
@@ -191,7 +192,8 @@ int authn_login(struct req *q, const char *name, const char *pw, struct store_us
 
 /* ---- hashpool.c ---- */
 
-struct hashpool *hashpool_start(struct authd *a, int n, char *err, size_t errlen);
+/* n workers; at most queue_max logins wait for one, in arrival order. */
+struct hashpool *hashpool_start(struct authd *a, int n, int queue_max, char *err, size_t errlen);
 void hashpool_stop(struct hashpool *p);
 #define HASH_GROUPS_MAX 32
 
@@ -210,12 +212,15 @@ struct hash_check {
 /*
  * On a worker: reserves a check for ip and the global bucket (throttle_begin
  * with flags), verifies c, settles (OK only when c->account_ok too).
- * AUTHN_OK, AUTHN_BAD, AUTHN_THROTTLED (*retry_s), AUTHN_EXT_DOWN (the PAM
- * stack or the directory failed: logged, fail closed), or AUTHN_BUSY when no
- * worker took it in HASH_WAIT_S.
+ * Waits its turn behind the logins that came first. AUTHN_OK, AUTHN_BAD,
+ * AUTHN_THROTTLED (*retry_s), AUTHN_EXT_DOWN (the PAM stack or the directory
+ * failed: logged, fail closed), or AUTHN_BUSY at once when queue_max logins
+ * already wait (or authd is stopping; *retry_s a hint).
  */
 int hashpool_verify(struct hashpool *p, const char *ip, int flags, struct hash_check *c,
                     int *retry_s);
+/* Logins waiting for a hash worker now. */
+int hashpool_waiting(struct hashpool *p);
 
 /* ---- pam.c, ldap.c: the external sources, on hash workers only ---- */
 
@@ -301,6 +306,8 @@ enum admit_outcome {
 	ADMIT_FW_DOWN = ADMISSION_FW_DOWN,         /* ipfd did not confirm: rolled back */
 	ADMIT_REPLACED = ADMISSION_REPLACED,       /* a concurrent login of the account replaced it */
 	ADMIT_FORBIDDEN = ADMISSION_FORBIDDEN,     /* not on the service's access list */
+	ADMIT_QUEUED = ADMISSION_QUEUED,           /* full: the user holds a place in line */
+	ADMIT_QUEUE_FULL = ADMISSION_QUEUE_FULL,   /* full, and so is the line */
 	ADMIT_BAD_URL,                             /* the service's URLs give no entry URL */
 };
 
@@ -310,11 +317,13 @@ struct admit_in {
 	struct addr ip;
 	int64_t now;
 	int code_ttl_s;
+	const struct store_queue_rules *queue;   /* NULL: no waiting room (a full service denies) */
 };
 
 struct admit_out {
 	int outcome;                         /* enum admit_outcome */
 	struct store_admission adm;
+	struct store_place place;            /* ADMIT_QUEUED: the place in line */
 	char location[ENTRY_URL_MAX];        /* where to send the user (ADMIT_OK) */
 	int retry_after_s;                   /* ADMIT_DENIED: when a place may free up */
 	double ms_store, ms_fw, ms_code;     /* time spent in each step */
@@ -336,6 +345,26 @@ const char *admit_outcome_str(int outcome);
 /* After a right r has ended (r->end_reason set): revoke in ipfd (later if it fails), audit, count. */
 void admit_ended(struct store *st, struct fwc *fw, const struct store_right *r, const char *actor,
                  int64_t now);
+
+/* ---- portal.c ---- */
+
+/*
+ * Admits the authenticated user u to svc (through the waiting room when it
+ * is on) and answers: the entry redirect, the waiting page, or why not.
+ * Starts a portal login for u when the request has none. Returns an LR_.
+ */
+int portal_admit(struct req *q, const struct store_user *u, const struct store_service *svc);
+
+/* ---- queue.c ---- */
+
+/* The waiting room's rules from the config into r; NULL when it is off. */
+const struct store_queue_rules *queue_rules(struct req *q, struct store_queue_rules *r);
+/* The waiting page for out->place (200, refreshing itself to GET /queue). */
+void queue_page(struct req *q, const struct store_service *svc, const struct admit_out *out);
+/* 503 with Retry-After: the service and its line are full. */
+void queue_full(struct req *q, const struct store_service *svc, const struct admit_out *out);
+/* GET /queue?service=NAME (needs the portal login). */
+void queue_poll(struct req *q);
 
 /* ---- fw.c ---- */
 
@@ -442,7 +471,7 @@ int sweeper_run_once(struct authd *a, struct store *st, int64_t now);
 
 enum login_result {
 	LR_ADMITTED, LR_BAD_CREDENTIALS, LR_THROTTLED, LR_CAP, LR_NO_SERVICE,
-	LR_UNAVAILABLE, LR_BAD_REQUEST, LR_FORBIDDEN, LR_MAX
+	LR_UNAVAILABLE, LR_BAD_REQUEST, LR_FORBIDDEN, LR_QUEUED, LR_MAX
 };
 
 void ametrics_login(int result, double seconds);
@@ -450,5 +479,8 @@ void ametrics_admission(int outcome, double seconds);
 void ametrics_sweep(int ok);
 void ametrics_end(int reason);
 void ametrics_csrf_rejected(void);
+/* The waiting room: places lapsed; a user admitted after waiting seconds in line. */
+void ametrics_queue_lapsed(int n);
+void ametrics_queue_wait(double seconds);
 
 #endif

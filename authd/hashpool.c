@@ -24,6 +24,13 @@
  * PAM and directory checks (pam.c, ldap.c) run here too, under the same slot
  * and throttle: a PAM stack may hash (pam_unix), a directory is across the
  * network, and HTTP threads never do either.
+ *
+ * Logins beyond the workers wait in arrival order (FIFO), as many as
+ * hash_queue_max; they wait as long as the line takes (each one's turn is
+ * bounded by the line ahead of it, not by a timer), and a login past the
+ * bound is refused at once (AUTHN_BUSY) rather than after a wait. Waiting
+ * logins hold only their own connection thread: the portal's other pages
+ * never wait for a hash.
  */
 
 enum { JOB_QUEUED, JOB_RUNNING, JOB_DONE };
@@ -44,6 +51,7 @@ struct hashpool {
 	struct hash_job *head, *tail;
 	pthread_t *threads;
 	int n, stop;
+	int queued, queue_max;               /* jobs no worker has taken yet, and their bound */
 };
 
 static void
@@ -114,6 +122,7 @@ worker_main(void *arg)
 		j = p->head;
 		if ((p->head = j->next) == NULL)
 			p->tail = NULL;
+		p->queued--;
 		j->state = JOB_RUNNING;
 		pthread_mutex_unlock(&p->lock);
 		run_job(p->a, j);
@@ -126,7 +135,7 @@ worker_main(void *arg)
 }
 
 struct hashpool *
-hashpool_start(struct authd *a, int n, char *err, size_t errlen)
+hashpool_start(struct authd *a, int n, int queue_max, char *err, size_t errlen)
 {
 	struct hashpool *p = calloc(1, sizeof *p);
 
@@ -136,6 +145,7 @@ hashpool_start(struct authd *a, int n, char *err, size_t errlen)
 		return NULL;
 	}
 	p->a = a;
+	p->queue_max = queue_max;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->work, NULL);
 	for (; p->n < n; p->n++)
@@ -155,6 +165,11 @@ hashpool_stop(struct hashpool *p)
 	pthread_mutex_lock(&p->lock);
 	p->stop = 1;
 	pthread_cond_broadcast(&p->work);
+	for (struct hash_job *j = p->head; j != NULL; j = j->next) {
+		j->state = JOB_DONE;             /* result stays AUTHN_BUSY */
+		pthread_cond_signal(&j->done);
+	}
+	p->head = p->tail = NULL;
 	pthread_mutex_unlock(&p->lock);
 	for (int i = 0; i < p->n; i++)
 		pthread_join(p->threads[i], NULL);
@@ -164,52 +179,43 @@ hashpool_stop(struct hashpool *p)
 	free(p);
 }
 
-/* Takes a job that no worker started out of the queue. Called with the lock held. */
-static void
-unlink_job(struct hashpool *p, struct hash_job *j)
-{
-	struct hash_job **pp = &p->head, *prev = NULL;
-
-	while (*pp != NULL && *pp != j) {
-		prev = *pp;
-		pp = &(*pp)->next;
-	}
-	if (*pp == NULL)
-		return;
-	*pp = j->next;
-	if (p->tail == j)
-		p->tail = prev;
-}
-
 int
 hashpool_verify(struct hashpool *p, const char *ip, int flags, struct hash_check *c, int *retry_s)
 {
 	struct hash_job j = { ip, c, flags, JOB_QUEUED, AUTHN_BUSY, 0, PTHREAD_COND_INITIALIZER,
 	                      NULL };
-	struct timespec deadline;
 
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += HASH_WAIT_S;
 	pthread_mutex_lock(&p->lock);
+	if (p->stop || p->queued >= p->queue_max) {
+		/* About 0.1 s per hash per worker: when the line will have moved on. */
+		*retry_s = 1 + p->queued / (10 * p->n);
+		pthread_mutex_unlock(&p->lock);
+		return AUTHN_BUSY;
+	}
 	if (p->tail != NULL)
 		p->tail->next = &j;
 	else
 		p->head = &j;
 	p->tail = &j;
+	p->queued++;
 	pthread_cond_signal(&p->work);
-	while (j.state != JOB_DONE) {
-		if (j.state == JOB_RUNNING) {
-			pthread_cond_wait(&j.done, &p->lock);
-		} else if (pthread_cond_timedwait(&j.done, &p->lock, &deadline) == ETIMEDOUT &&
-		           j.state == JOB_QUEUED) {
-			unlink_job(p, &j);
-			break;
-		}
-	}
+	while (j.state != JOB_DONE)
+		pthread_cond_wait(&j.done, &p->lock);
 	pthread_mutex_unlock(&p->lock);
 	pthread_cond_destroy(&j.done);
 	*retry_s = j.retry_s;
 	return j.result;
+}
+
+int
+hashpool_waiting(struct hashpool *p)
+{
+	int n;
+
+	pthread_mutex_lock(&p->lock);
+	n = p->queued;
+	pthread_mutex_unlock(&p->lock);
+	return n;
 }
 
 /* Waits for a free hash slot. 0, or -1 when none came free in time. */

@@ -156,7 +156,7 @@ main(int argc, char **argv)
 		fatal("%s", err);
 	log_info("event=start listen=%s port=%d monitor=%s monitor_port=%d ipfd=%s hash_workers=%d",
 	         c.authd.listen, http_port(srv), c.authd.monitor_listen, http_port(mon),
-	         c.ipfd.enabled ? c.ipfd.socket : "off", c.authd.hash_workers);
+	         c.ipfd.enabled ? c.ipfd.socket : "off", a.boot.authd.hash_workers);
 	serve_until_stopped(&a, &waitmask);
 	log_info("event=stopping inflight=%d", atomic_load(&a.inflight));
 	drain(&a);

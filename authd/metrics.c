@@ -24,13 +24,14 @@ static const double bucket_s[N_BUCKETS] = {
 
 static const char *const login_names[LR_MAX] = {
 	"admitted", "bad_credentials", "throttled", "cap_reached", "no_service",
-	"unavailable", "bad_request", "forbidden",
+	"unavailable", "bad_request", "forbidden", "queued",
 };
 
 static atomic_ullong logins[LR_MAX];
 static atomic_ullong admissions[OUTCOMES];
 static atomic_ullong ended[END_REASONS];
-static atomic_ullong sweeps_ok, sweeps_failed, csrf_rejected;
+static atomic_ullong sweeps_ok, sweeps_failed, csrf_rejected, queue_lapsed;
+static atomic_ullong queue_admitted, queue_wait_s;
 static struct histogram login_hist, admission_hist;
 
 static void
@@ -59,6 +60,19 @@ ametrics_admission(int outcome, double seconds)
 		atomic_fetch_add(&admissions[outcome], 1);
 	if (outcome == ADMIT_OK)
 		observe(&admission_hist, seconds);
+}
+
+void
+ametrics_queue_lapsed(int n)
+{
+	atomic_fetch_add(&queue_lapsed, (unsigned long long)n);
+}
+
+void
+ametrics_queue_wait(double seconds)
+{
+	atomic_fetch_add(&queue_admitted, 1);
+	atomic_fetch_add(&queue_wait_s, (unsigned long long)seconds);
 }
 
 void
@@ -121,6 +135,55 @@ put_counters(struct buf *b)
 	buf_printf(b, "# HELP sekisho_authd_csrf_rejected_total Forms refused by the CSRF check.\n"
 	              "# TYPE sekisho_authd_csrf_rejected_total counter\n"
 	              "sekisho_authd_csrf_rejected_total %llu\n", atomic_load(&csrf_rejected));
+	buf_printf(b, "# HELP sekisho_authd_queue_lapsed_total Places in line that lapsed unpolled.\n"
+	              "# TYPE sekisho_authd_queue_lapsed_total counter\n"
+	              "sekisho_authd_queue_lapsed_total %llu\n", atomic_load(&queue_lapsed));
+	buf_printf(b, "# HELP sekisho_authd_queue_admitted_total Users admitted after a wait in line.\n"
+	              "# TYPE sekisho_authd_queue_admitted_total counter\n"
+	              "sekisho_authd_queue_admitted_total %llu\n"
+	              "# HELP sekisho_authd_queue_wait_seconds_total Their waits in line, summed.\n"
+	              "# TYPE sekisho_authd_queue_wait_seconds_total counter\n"
+	              "sekisho_authd_queue_wait_seconds_total %llu\n",
+	           atomic_load(&queue_admitted), atomic_load(&queue_wait_s));
+}
+
+struct queue_gauge {
+	struct store *st;
+	struct buf *b;
+	int failed;
+};
+
+static int
+put_queue(const struct store_service *svc, void *arg)
+{
+	struct queue_gauge *g = arg;
+	int64_t oldest;
+	int n;
+
+	(void)oldest;
+	if (store_queue_len(g->st, svc->id, &n, &oldest) != STORE_OK) {
+		g->failed = 1;
+		return 1;
+	}
+	buf_printf(g->b, "sekisho_authd_queue_length{service=\"%s\"} %d\n", svc->name, n);
+	return 0;
+}
+
+/* Places in line per service (names are [A-Za-z0-9._-]: no escaping needed). */
+static void
+put_queues(struct req *q, struct buf *b)
+{
+	struct queue_gauge g = { req_store(q), b, 0 };
+	int rc;
+
+	if (g.st == NULL)
+		return;
+	buf_puts(b, "# HELP sekisho_authd_queue_length Places in each service's line.\n"
+	            "# TYPE sekisho_authd_queue_length gauge\n");
+	rc = store_service_list(g.st, 0, put_queue, &g);
+	if (rc == STORE_UNAVAILABLE || g.failed)
+		log_warn("event=metrics_queue_failed error=\"%s\"", store_error(g.st));
+	q->st_broken = rc == STORE_UNAVAILABLE;
 }
 
 static void
@@ -136,6 +199,7 @@ serve_metrics(struct req *q)
 	put_histogram(&b, "sekisho_authd_admission_seconds",
 	              "Successful admissions: store, ipfd acknowledgement and entry code.",
 	              &admission_hist);
+	put_queues(q, &b);
 	if (sem_getvalue(&q->a->hash_sem, &busy) == 0)
 		buf_printf(&b, "# HELP sekisho_authd_hash_workers_free Password hash workers idle.\n"
 		               "# TYPE sekisho_authd_hash_workers_free gauge\n"

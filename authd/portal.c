@@ -20,6 +20,7 @@ const struct route portal_routes[] = {
 	{ "GET",  "/me",      ROUTE_LOGIN,     rights_me },
 	{ "POST", "/release", ROUTE_LOGIN,     rights_release },
 	{ "POST", "/logout",  ROUTE_LOGIN,     rights_logout },
+	{ "GET",  "/queue",   ROUTE_LOGIN,     queue_poll },
 	{ NULL, NULL, 0, NULL },
 };
 
@@ -238,7 +239,8 @@ authenticate(struct req *q, const struct login_form *f, struct store_user *u, in
 		*lr = LR_UNAVAILABLE;
 		return -1;
 	case AUTHN_BUSY:
-		http_add_header(q->r, "Retry-After", "5");
+		snprintf(ra, sizeof ra, "%d", retry > 0 ? retry : 5);
+		http_add_header(q->r, "Retry-After", ra);
 		unavailable(q, "The portal is very busy. Please try again in a few seconds.");
 		*lr = LR_UNAVAILABLE;
 		return -1;
@@ -274,6 +276,12 @@ answer_admission(struct req *q, const struct store_service *svc, const struct ad
 		return LR_ADMITTED;
 	case ADMIT_DENIED:
 		answer_denied(q, svc, out);
+		return LR_CAP;
+	case ADMIT_QUEUED:
+		queue_page(q, svc, out);
+		return LR_QUEUED;
+	case ADMIT_QUEUE_FULL:
+		queue_full(q, svc, out);
 		return LR_CAP;
 	case ADMIT_NOSERVICE:
 		portal_form(q, 404, "That service does not exist or is not open for logins.",
@@ -326,11 +334,12 @@ log_admission(struct req *q, const struct store_user *u, const struct store_serv
 		         out->why, out->why[0] ? "\"" : "");
 }
 
-/* Admits the authenticated user u to svc and answers. Returns the login result. */
-static int
-admit_and_answer(struct req *q, const struct store_user *u, const struct store_service *svc)
+int
+portal_admit(struct req *q, const struct store_user *u, const struct store_service *svc)
 {
-	struct admit_in in = { u, svc, q->ip, time(NULL), q->v->conf.authd.code_ttl_s };
+	struct store_queue_rules rules;
+	struct admit_in in = { u, svc, q->ip, time(NULL), q->v->conf.authd.code_ttl_s,
+	                       queue_rules(q, &rules) };
 	struct store *st = req_store(q);
 	struct admit_out out;
 	struct timespec t0;
@@ -349,10 +358,28 @@ admit_and_answer(struct req *q, const struct store_user *u, const struct store_s
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	admit_run(st, q->a->fw, &in, &out);
 	ametrics_admission(out.outcome, clock_elapsed_ns(&t0) / 1e9);
+	if (out.outcome == ADMIT_OK && in.queue != NULL && out.place.joined_at < in.now)
+		ametrics_queue_wait((double)(in.now - out.place.joined_at));
 	log_admission(q, u, svc, &out);
 	http_log_kv(q->r, "user=%s service=%s admission=%s", u->name, svc->name,
 	            admit_outcome_str(out.outcome));
 	return answer_admission(q, svc, &out);
+}
+
+/*
+ * The user named in the form already holds this browser's portal login:
+ * 0 with u, and no second password hash (a flood of returning users costs
+ * no hash workers). -1: check the password as usual.
+ */
+static int
+same_login(struct req *q, struct store *st, const struct login_form *f, struct store_user *u)
+{
+	if (!q->logged_in || strcmp(q->login.user_name, f->user) != 0)
+		return -1;
+	if (store_user_get_id(st, q->login.user_id, u) != STORE_OK || u->disabled)
+		return -1;
+	http_log_kv(q->r, "password=skipped_login_cookie");
+	return 0;
 }
 
 static void
@@ -373,8 +400,8 @@ portal_login(struct req *q)
 		lr = LR_UNAVAILABLE;
 	} else if (find_service(q, st, f.service, &svc) == -1) {
 		lr = q->st_broken ? LR_UNAVAILABLE : LR_NO_SERVICE;
-	} else if (authenticate(q, &f, &u, &lr) == 0) {
-		lr = admit_and_answer(q, &u, &svc);
+	} else if (same_login(q, st, &f, &u) == 0 || authenticate(q, &f, &u, &lr) == 0) {
+		lr = portal_admit(q, &u, &svc);
 	}
 	ametrics_login(lr, clock_elapsed_ns(&t0) / 1e9);
 }

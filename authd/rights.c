@@ -132,6 +132,20 @@ rights_release(struct req *q)
 	page_redirect(q, "/me");
 }
 
+/* Gives up the user's places in every waiting line (logging out leaves them). */
+static void
+leave_lines(struct req *q, struct store *st)
+{
+	int n = 0;
+
+	if (store_queue_leave(st, q->login.user_id, 0, &n) != STORE_OK)
+		log_warn("event=queue_leave_failed user=%s error=\"%s\"", q->login.user_name,
+		         store_error(st));
+	else if (n > 0 && store_audit(st, q->now, q->login.user_name, "queue.leave", "",
+	                              q->login.user_name, "reason=logout") != STORE_OK)
+		log_warn("event=audit_failed action=queue.leave error=\"%s\"", store_error(st));
+}
+
 void
 rights_logout(struct req *q)
 {
@@ -156,6 +170,7 @@ rights_logout(struct req *q)
 	if (l->more && fwc_call(q->a->fw, IPC_SYNC, 0, 0, err, sizeof err) == -1)
 		log_warn("event=sync_failed error=\"%s\"", err);
 	free(l);
+	leave_lines(q, st);
 	login_end(q);
 	page_message(q, 200, "Logged out",
 	             "You are logged out, and every access you held has ended.", "/", "Log in again");

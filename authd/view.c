@@ -45,7 +45,7 @@ fail:
 int
 view_check(const struct conf *c, char *err, size_t errlen)
 {
-	static const char *const needed[] = { "login", "me", "message" };
+	static const char *const needed[] = { "login", "me", "message", "queue" };
 	struct authd_view *v = view_load(c, err, errlen);
 	struct tmpl_ctx *ctx;
 	struct buf b;

@@ -16,6 +16,8 @@ admission_outcome_str(int outcome)
 	case ADMISSION_FW_DOWN:    return "ipfd_unavailable";
 	case ADMISSION_REPLACED:   return "replaced";
 	case ADMISSION_FORBIDDEN:  return "forbidden";
+	case ADMISSION_QUEUED:     return "queued";
+	case ADMISSION_QUEUE_FULL: return "queue_full";
 	default:                   return "unknown";
 	}
 }
@@ -26,6 +28,7 @@ outcome_of(int rc)
 	switch (rc) {
 	case STORE_OK:       return ADMISSION_OK;
 	case STORE_DENIED:   return ADMISSION_DENIED;
+	case STORE_QUEUED:   return ADMISSION_QUEUED;
 	case STORE_NOTFOUND:
 	case STORE_INVALID:  return ADMISSION_NOTFOUND;
 	default:             return ADMISSION_STORE_DOWN;
@@ -99,12 +102,34 @@ admission_check(struct store *st, int64_t user_id, int64_t service_id, char *why
 	return rc;
 }
 
+/* Steps 2-4 after the store said rc (filled in out->adm). */
+static void
+after_store(struct store *st, const struct admission_fw *fw, int64_t service_id, int rc,
+            int64_t now, const struct timespec *t0, struct admission *out)
+{
+	struct timespec t1;
+	char err[160];
+
+	out->ms_store = clock_elapsed_ns(t0) / 1e6;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if ((out->outcome = outcome_of(rc)) != ADMISSION_OK) {
+		if (out->outcome == ADMISSION_STORE_DOWN)
+			snprintf(out->why, sizeof out->why, "store: %.180s", store_error(st));
+		else
+			follow_up(fw, service_id, &out->adm);
+		return;
+	}
+	if (fw->admit(fw->arg, out->adm.right.id, err, sizeof err) == -1)
+		fw_refused(st, fw, now, err, out);
+	out->ms_fw = clock_elapsed_ns(&t1) / 1e6;
+	follow_up(fw, service_id, &out->adm);
+}
+
 void
 admission_run(struct store *st, const struct admission_fw *fw, int64_t user_id,
               int64_t service_id, const struct addr *ip, int64_t now, struct admission *out)
 {
 	struct timespec t0;
-	char err[160];
 	int rc;
 
 	memset(out, 0, sizeof *out);
@@ -113,17 +138,28 @@ admission_run(struct store *st, const struct admission_fw *fw, int64_t user_id,
 	if (out->outcome != ADMISSION_OK)
 		return;
 	rc = store_admit(st, user_id, service_id, ip, now, &out->adm);
-	out->ms_store = clock_elapsed_ns(&t0) / 1e6;
+	after_store(st, fw, service_id, rc, now, &t0, out);
+}
+
+void
+admission_queue_run(struct store *st, const struct admission_fw *fw, int64_t user_id,
+                    int64_t service_id, const struct addr *ip, int64_t now,
+                    const struct store_queue_rules *rules, struct admission *out)
+{
+	struct timespec t0;
+	int rc;
+
+	memset(out, 0, sizeof *out);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if ((out->outcome = outcome_of(rc)) != ADMISSION_OK) {
-		if (out->outcome == ADMISSION_STORE_DOWN)
-			snprintf(out->why, sizeof out->why, "store: %.180s", store_error(st));
+	out->outcome = admission_check(st, user_id, service_id, out->why, sizeof out->why);
+	if (out->outcome != ADMISSION_OK)
 		return;
-	}
-	if (fw->admit(fw->arg, out->adm.right.id, err, sizeof err) == -1)
-		fw_refused(st, fw, now, err, out);
-	out->ms_fw = clock_elapsed_ns(&t0) / 1e6;
-	follow_up(fw, service_id, &out->adm);
+	rc = store_queue_admit(st, user_id, service_id, ip, now, rules, &out->adm, &out->place);
+	after_store(st, fw, service_id, rc, now, &t0, out);
+	if (rc == STORE_QUEUED)
+		out->outcome = ADMISSION_QUEUED;
+	else if (rc == STORE_DENIED)
+		out->outcome = ADMISSION_QUEUE_FULL;
 }
 
 int
@@ -137,7 +173,10 @@ admission_audit(struct store *st, int64_t now, const char *actor, const char *by
 	addr_str(ip, ips, sizeof ips);
 	if (by != NULL)
 		snprintf(who, sizeof who, "by=%.*s ", NAME_MAX_LEN, by);
-	if (a->outcome == ADMISSION_OK)
+	if (a->outcome == ADMISSION_QUEUED)
+		snprintf(detail, sizeof detail, "%sposition=%d waiting=%d ip=%s active=%d cap=%d", who,
+		         a->place.position, a->place.waiting, ips, m->active, m->cap);
+	else if (a->outcome == ADMISSION_OK)
 		snprintf(detail, sizeof detail, "%sright=%lld ip=%s active=%d cap=%d replaced=%lld",
 		         who, (long long)m->right.id, ips, m->active, m->cap,
 		         m->replaced ? (long long)m->replaced_id : 0LL);
@@ -148,6 +187,7 @@ admission_audit(struct store *st, int64_t now, const char *actor, const char *by
 	else
 		snprintf(detail, sizeof detail, "%sreason=%s ip=%s active=%d cap=%d", who,
 		         admission_outcome_str(a->outcome), ips, m->active, m->cap);
-	return store_audit(st, now, actor, a->outcome == ADMISSION_OK ? "admit" : "deny", service,
+	return store_audit(st, now, actor, a->outcome == ADMISSION_OK ? "admit" :
+	                   a->outcome == ADMISSION_QUEUED ? "queue.join" : "deny", service,
 	                   user, detail);
 }

@@ -46,11 +46,14 @@ enum admission_outcome {
 	ADMISSION_REPLACED,      /* a concurrent admission of the same user and service
 	                            replaced the new right before ipfd confirmed it */
 	ADMISSION_FORBIDDEN,     /* the user is not on the service's access list */
+	ADMISSION_QUEUED,        /* the service is full; the user holds a place in line */
+	ADMISSION_QUEUE_FULL,    /* the service and its line are full; nothing written */
 };
 
 struct admission {
 	int outcome;                         /* enum admission_outcome */
 	struct store_admission adm;          /* what the store did (right filled on OK) */
+	struct store_place place;            /* admission_queue_run: the place in line */
 	double ms_store, ms_fw;              /* time spent in steps 1 and 2 */
 	char why[200];                       /* for the log and the operator when not OK */
 };
@@ -65,6 +68,16 @@ int admission_check(struct store *st, int64_t user_id, int64_t service_id, char 
 
 void admission_run(struct store *st, const struct admission_fw *fw, int64_t user_id,
                    int64_t service_id, const struct addr *ip, int64_t now, struct admission *out);
+
+/*
+ * The same through the waiting room (store_queue_admit): OK, QUEUED (the
+ * place in out->place), QUEUE_FULL, or the failures above. The cap the line
+ * waits for is the store's (the service's cap), decided in the store's one
+ * step, so the line is exact across gateways.
+ */
+void admission_queue_run(struct store *st, const struct admission_fw *fw, int64_t user_id,
+                         int64_t service_id, const struct addr *ip, int64_t now,
+                         const struct store_queue_rules *rules, struct admission *out);
 
 /*
  * Undoes an admitted right: ends it in the store (END_ROLLBACK) and asks
@@ -83,7 +96,7 @@ int admission_roll_back(struct store *st, const struct admission_fw *fw, int64_t
 int admission_replaced(struct store *st, int64_t right_id);
 
 /* "ok", "denied", "no_service", "store_unavailable", "ipfd_unavailable", "replaced",
- * "forbidden". */
+ * "forbidden", "queued", "queue_full". */
 const char *admission_outcome_str(int outcome);
 
 /*

@@ -49,7 +49,12 @@ struct conf_authd {
 	char tls_priorities[CONF_STR_MAX]; /* GnuTLS priority string of the HTTPS listener */
 	int  hsts_max_age;             /* Strict-Transport-Security max-age under HTTPS, 0 = none */
 	char monitor_listen[CONF_STR_MAX]; /* /metrics and /healthz, ADDR:PORT */
-	int  hash_workers;             /* concurrent password hashes */
+	int  hash_workers;             /* concurrent password hashes (0 after parsing: one per CPU) */
+	int  hash_queue_max;           /* logins waiting for a hash worker */
+	int  queue;                    /* the waiting room is on */
+	int  queue_max;                /* places per service */
+	int  queue_lapse_s;            /* a place unpolled this long lapses */
+	int  queue_refresh_s;          /* the waiting page's refresh period */
 	int  sweep_interval_s;         /* sweeper period */
 	int  ipfd_timeout_ms;          /* wait for ipfd's acknowledgement this long */
 	int  code_ttl_s;               /* entry handoff code lifetime */

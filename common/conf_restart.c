@@ -25,6 +25,7 @@ static const struct {
 	{ "authd.max_connections", CONF_AUTHD },
 	{ "authd.max_body", CONF_AUTHD },
 	{ "authd.hash_workers", CONF_AUTHD },
+	{ "authd.hash_queue_max", CONF_AUTHD },
 	{ "authd.monitor_listen", CONF_AUTHD },
 	{ "authd.max_connections_per_ip", CONF_AUTHD },
 	{ "authd.request_timeout_s", CONF_AUTHD },

@@ -449,6 +449,7 @@ struct store_place {
 	int     waiting;                     /* places in the service's line after the call */
 	int     lapsed;                      /* places removed for not polling */
 	int     departures;                  /* rights ended in the last window_s */
+	int     joined;                      /* 1: this call gave the place */
 	int64_t joined_at;
 };
 

@@ -21,6 +21,7 @@ place_read(const PGresult *r, struct store_place *pl)
 	pl->lapsed = (int)pg_i64(r, 0, 13);
 	pl->departures = (int)pg_i64(r, 0, 14);
 	pl->joined_at = pg_i64(r, 0, 15);
+	pl->joined = (int)pg_i64(r, 0, 16);
 }
 
 int
@@ -45,7 +46,7 @@ pg_queue_admit(struct store *s, int64_t user_id, int64_t service_id, const struc
 	pgq_int(&q, rules->window_s);
 	rc = pg_exec(pg_of(s), "SELECT rc, right_id, reaped, replaced_id, replaced_ip, active, "
 	             "cap, user_name, service_name, expires_at, idle_deadline, q_position, "
-	             "q_waiting, q_lapsed, q_departures, q_joined "
+	             "q_waiting, q_lapsed, q_departures, q_joined, q_new "
 	             "FROM queue_admit($1, $2, $3, $4, $5, $6, $7, $8)", &q, &r, "queue_admit");
 	if (rc != STORE_OK)
 		return rc;

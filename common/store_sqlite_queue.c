@@ -87,8 +87,10 @@ queue_hold(struct sq *q, int64_t user_id, int64_t service_id, int64_t now,
 		c->pl->position = 0;
 		return store_fail(&q->base, STORE_DENIED, "the queue is full (%d waiting)",
 		                  c->pl->waiting);
-	} else if ((rc = sq_run(q, SQL_JOIN, join, 3, NULL)) == STORE_OK)
+	} else if ((rc = sq_run(q, SQL_JOIN, join, 3, NULL)) == STORE_OK) {
 		c->pl->waiting++;
+		c->pl->joined = 1;
+	}
 	return rc == STORE_OK ? STORE_QUEUED : rc;
 }
 

@@ -15,7 +15,8 @@ CREATE INDEX queue_order ON queue (service_id, id);
 CREATE INDEX queue_poll  ON queue (service_id, last_poll);
 
 -- rc: 0 admitted (admit()'s columns filled), 1 queue full, 2 no such enabled
--- service or user, 3 holding a place (q_position, q_waiting).
+-- service or user, 3 holding a place (q_position, q_waiting; q_new 1 when
+-- this call gave it).
 CREATE FUNCTION queue_admit(p_user bigint, p_service bigint, p_ip bytea, p_now bigint,
                             p_sid text, p_lapse integer, p_max integer, p_window integer,
                             OUT rc integer, OUT right_id bigint, OUT reaped integer,
@@ -24,7 +25,8 @@ CREATE FUNCTION queue_admit(p_user bigint, p_service bigint, p_ip bytea, p_now b
                             OUT service_name text, OUT expires_at bigint,
                             OUT idle_deadline bigint, OUT q_position integer,
                             OUT q_waiting integer, OUT q_lapsed integer,
-                            OUT q_departures integer, OUT q_joined bigint)
+                            OUT q_departures integer, OUT q_joined bigint,
+                            OUT q_new integer)
 LANGUAGE plpgsql AS $$
 DECLARE
 	v services%ROWTYPE;
@@ -35,6 +37,7 @@ DECLARE
 	n_reaped integer;
 BEGIN
 	q_position := 0;
+	q_new := 0;
 	PERFORM 1 FROM feed FOR UPDATE;
 	SELECT * INTO v FROM services WHERE id = p_service AND enabled = 1 FOR UPDATE;
 	SELECT u.name INTO user_name FROM users u WHERE u.id = p_user AND u.disabled = 0;
@@ -97,6 +100,7 @@ BEGIN
 		INSERT INTO queue (service_id, user_id, joined_at, last_poll)
 		VALUES (p_service, p_user, p_now, p_now);
 		q_waiting := q_waiting + 1;
+		q_new := 1;
 	ELSE
 		UPDATE queue q SET last_poll = p_now WHERE q.id = mine_id;
 	END IF;

@@ -74,12 +74,14 @@ Test(store_queue, full_service_gives_places_in_arrival_order_and_admits_the_head
 		cr_assert_eq(pl.position, i - 1);
 		cr_assert_eq(pl.waiting, i - 1);
 		cr_assert_eq(pl.joined_at, T0 + i);
+		cr_assert_eq(pl.joined, 1);
 		cr_assert_eq(a.right.id, 0);
 	}
 	/* A refresh neither gains nor loses a place. */
 	cr_assert_eq(ask(s, u[3], v, T0 + 10, &rules, &a, &pl), STORE_QUEUED);
 	cr_assert_eq(pl.position, 2);
 	cr_assert_eq(pl.joined_at, T0 + 3);
+	cr_assert_eq(pl.joined, 0);
 	cr_assert_eq(fx_live_rights(s, v), 2);
 
 	cr_assert_eq(store_end(s, held[0].right.id, END_LOGOUT, T0 + 11, NULL), STORE_OK);

@@ -1,0 +1,128 @@
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "authd.h"
+#include "log.h"
+
+/*
+ * The waiting room's pages (the rules are the store's: store.h, contract 6).
+ * A user whose password checked out on a full service gets a place in line
+ * and this page, which refreshes itself (<meta http-equiv="refresh">, no
+ * JavaScript) to GET /queue?service=NAME. Each refresh keeps the place and,
+ * when the user's turn has come, admits them (firewall, entry handoff) on the
+ * strength of the portal login alone: no second password check.
+ */
+
+#define QUEUE_WINDOW_S 600   /* departures over this long give the estimate */
+
+const struct store_queue_rules *
+queue_rules(struct req *q, struct store_queue_rules *r)
+{
+	const struct conf_authd *c = &q->v->conf.authd;
+
+	if (!c->queue)
+		return NULL;
+	r->lapse_s = c->queue_lapse_s;
+	r->max = c->queue_max;
+	r->window_s = QUEUE_WINDOW_S;
+	return r;
+}
+
+/*
+ * The wait for a place at position when departures users left in the last
+ * QUEUE_WINDOW_S: position / rate, in seconds; -1 when nobody left.
+ */
+static int64_t
+estimate_s(const struct store_place *pl)
+{
+	if (pl->departures <= 0)
+		return -1;
+	return (int64_t)pl->position * QUEUE_WINDOW_S / pl->departures;
+}
+
+void
+queue_page(struct req *q, const struct store_service *svc, const struct admit_out *out)
+{
+	const struct store_place *pl = &out->place;
+	struct tmpl_ctx *c = page_ctx(q, "In line");
+	char when[32], pos[16];
+	int64_t est = estimate_s(pl);
+
+	snprintf(pos, sizeof pos, "%d", pl->position);
+
+	if (c != NULL) {
+		tmpl_set(c, "service", svc->name);
+		tmpl_setf(c, "cap", "%d", out->adm.cap);
+		tmpl_set(c, "position", pos);
+		tmpl_setf(c, "ahead", "%d", pl->position - 1);
+		tmpl_setf(c, "waiting", "%d", pl->waiting);
+		tmpl_setf(c, "departures", "%d", pl->departures);
+		page_duration(QUEUE_WINDOW_S, when, sizeof when);
+		tmpl_set(c, "window", when);
+		if (est >= 0) {
+			page_duration(est, when, sizeof when);
+			tmpl_set(c, "estimate", when);
+		}
+		page_duration(q->v->conf.authd.queue_lapse_s, when, sizeof when);
+		tmpl_set(c, "lapse", when);
+		tmpl_setf(c, "refresh_s", "%d", q->v->conf.authd.queue_refresh_s);
+		tmpl_setf(c, "refresh", "%d; url=/queue?service=%s", q->v->conf.authd.queue_refresh_s,
+		          svc->name);
+		tmpl_set(c, "csrf", q->login.csrf);
+	}
+	http_add_header(q->r, "X-Sekisho-Queue-Position", pos);
+	page_render(q, 200, "queue", c);
+}
+
+void
+queue_full(struct req *q, const struct store_service *svc, const struct admit_out *out)
+{
+	char text[256], ra[16];
+
+	snprintf(text, sizeof text,
+	         "All %d places of %s are in use and its waiting line is full (%d waiting). "
+	         "Please try again later.", out->adm.cap, svc->name, out->place.waiting);
+	snprintf(ra, sizeof ra, "%d", out->retry_after_s > 0 ? out->retry_after_s : 60);
+	http_add_header(q->r, "Retry-After", ra);
+	page_message(q, 503, "Line full", text, "/", "Back to the portal");
+}
+
+/* GET /queue?service=NAME: keeps the place, or admits when the turn has come. */
+void
+queue_poll(struct req *q)
+{
+	const char *name = http_query(q->r, "service");
+	struct store_service svc;
+	struct store_user u;
+	struct store *st = req_store(q);
+	int rc;
+
+	if (!q->v->conf.authd.queue) {
+		page_message(q, 404, "No waiting line", "This portal has no waiting line.", "/",
+		             "Back to the portal");
+		return;
+	}
+	if (st == NULL || name == NULL || !name_valid(name)) {
+		page_message(q, st == NULL ? 503 : 400, "No service", "Which service? Please log in "
+		             "again from the portal.", "/", "Back to the portal");
+		return;
+	}
+	rc = store_service_get(st, name, &svc);
+	if (rc == STORE_OK && svc.enabled)
+		rc = store_user_get_id(st, q->login.user_id, &u);
+	else if (rc == STORE_OK)
+		rc = STORE_NOTFOUND;
+	if (rc == STORE_NOTFOUND) {
+		page_message(q, 404, "No such service", "That service does not exist or is not open "
+		             "for logins.", "/", "Back to the portal");
+		return;
+	}
+	if (rc != STORE_OK) {
+		q->st_broken = rc == STORE_UNAVAILABLE;
+		page_message(q, 503, "Service unavailable", "The session database is not answering. "
+		             "Please try again shortly.", "/", "Back to the portal");
+		return;
+	}
+	portal_admit(q, &u, &svc);
+}

@@ -1,0 +1,163 @@
+#!/bin/sh
+# The waiting room end to end: a real authd and a real ipfd on a gateway, a
+# temporary SQLite store, curl as the browser (one cookie jar per address).
+#
+#   c1 (10.0.1.2 .. 10.0.1.80) --- gw (authd 10.0.1.1:8080, ipfd, forward) --- srv 10.0.9.2
+#                                                                echo on 80, 81
+#
+# A place is made to lapse by moving its last_poll into the past with the
+# sqlite3 CLI, which is exactly what time would do to it.
+. "${SEKISHO_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/net/lib.sh"
+
+B=$SEKISHO_BUILD
+net_init
+
+PORTAL=http://10.0.1.1:8080
+DB=$T/db.sqlite
+CONF=$T/sekisho.conf
+cat >"$CONF" <<EOF
+[db]
+path = $DB
+[authd]
+listen = 10.0.1.1:8080
+base_url = $PORTAL
+web_dir = $SEKISHO_TOP/web
+sweep_interval_s = 1
+hash_workers = 2
+queue = on
+queue_max = 3
+queue_lapse_s = 60
+queue_refresh_s = 5
+throttle_ip_burst = 100
+throttle_checks_per_s = 1000
+[ipfd]
+socket = $T/ipfd.sock
+group = root
+hook = forward
+sync_interval_s = 30
+enabled = on
+EOF
+
+ctl() { "$B/sekishoctl" -f "$CONF" "$@"; }
+sql() { sqlite3 -cmd ".timeout 5000" "$DB" "$@"; }
+svc_id() { sql "SELECT id FROM services WHERE name = '$1'"; }
+live() { sql "SELECT count(*) FROM rights WHERE ended_at IS NULL AND service_name = '$1'"; }
+set_count() { in_ns gw nft list set inet sekisho "s$(svc_id "$1")_v4" | grep -o '10\.0\.1\.[0-9]*' | wc -l; }
+MON=http://127.0.0.1:9080
+
+fw_open() {
+	in_ns c1 "$PY" -c 'import socket, sys
+s = socket.socket(); s.settimeout(2); s.bind((sys.argv[1], 0))
+s.connect(("10.0.9.2", int(sys.argv[2]))); s.sendall(b"x\n"); sys.exit(0 if s.recv(8) else 1)' \
+		"$1" "${2:-80}" 2>/dev/null
+}
+fw_closed() { ! fw_open "$@"; }
+
+browser() {
+	a=$1; shift
+	in_ns c1 curl -s --max-time 30 --interface "$a" -b "$T/jar.$a" -c "$T/jar.$a" "$@"
+}
+form() {
+	browser "$1" -o "$T/form.$1" "$PORTAL/" &&
+	sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' "$T/form.$1" | head -n 1 >"$T/csrf.$1"
+}
+# login ADDR USER PASSWORD SERVICE: prints the status; answer in $T/head.ADDR, $T/body.ADDR.
+login() {
+	form "$1"
+	browser "$1" -o "$T/body.$1" -D "$T/head.$1" -w '%{http_code}' \
+		--data-urlencode "user=$2" --data-urlencode "password=$3" \
+		--data-urlencode "service=$4" --data-urlencode "csrf=$(cat "$T/csrf.$1")" "$PORTAL/login"
+}
+# poll ADDR SERVICE: the waiting page's refresh; prints the status.
+poll() {
+	browser "$1" -o "$T/body.$1" -D "$T/head.$1" -w '%{http_code}' "$PORTAL/queue?service=$2"
+}
+# The position the last answer to ADDR showed (page and header agree), or "-".
+position() {
+	p=$(sed -n 's/.*<strong id="position">\([0-9]*\)<.*/\1/p' "$T/body.$1")
+	h=$(sed -n 's/^X-Sekisho-Queue-Position: \([0-9]*\).*/\1/p' "$T/head.$1" | tr -d '\r')
+	if [ -n "$p" ] && [ "$p" = "$h" ]; then echo "$p"; else echo "-"; fi
+}
+expect() {   # name want got
+	if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "want $2, got $3"; fi
+}
+
+# ---- topology ----
+for h in c1 gw srv; do host_add $h; done
+link_add c1 10.0.1.2/24 gw 10.0.1.1/24
+link_add srv 10.0.9.2/24 gw 10.0.9.1/24
+i=3
+while [ $i -le 80 ]; do in_ns c1 ip addr add "10.0.1.$i/24" dev to-gw; i=$((i + 1)); done
+route_add c1 default 10.0.1.1
+route_add srv default 10.0.9.1
+forward_on gw
+bg_start echo srv "$PY" "$NET_HELPERS/tcp.py" serve 80 81
+
+printf 'root-password\n' >"$T/rootpw"
+ctl init --root-password-file "$T/rootpw" >/dev/null
+bg_start ipfd gw "$B/ipfd" -d -f "$CONF"
+wait_for 5 test -S "$T/ipfd.sock"
+printf 'good-password\n' >"$T/pw"
+for u in u1 u2 u3 u4 u5 u6 u7; do
+	ctl user add "$u" --role user --password-file "$T/pw" >/dev/null
+done
+ctl service add lab --url http://10.0.9.2/ --max-usage 60 --max-interval 30 --cap 2 \
+	--admin root --guard 10.0.9.2:80 >/dev/null
+bg_start authd gw "$B/authd" -d -f "$CONF"
+wait_for 10 in_ns gw curl -sf -o /dev/null "$MON/healthz"
+
+# ---- cap 2, five users ----
+st=""
+for n in 1 2 3 4 5; do st="$st $(login "10.0.1.$((n + 1))" "u$n" good-password lab)"; done
+expect "cap 2, five logins: two admitted (303), three waiting (200)" " 303 303 200 200 200" "$st"
+expect "the three waiting see positions 1, 2, 3" "1 2 3" \
+	"$(position 10.0.1.4) $(position 10.0.1.5) $(position 10.0.1.6)"
+check "the waiting page refreshes itself to GET /queue, without JavaScript" sh -c "
+	grep -q '<meta http-equiv=\"refresh\" content=\"5; url=/queue?service=lab\">' '$T/body.10.0.1.4' &&
+	! grep -qi '<script' '$T/body.10.0.1.4'"
+check "the page says how many are ahead" grep -q '<span id="ahead">2</span> ahead of you' "$T/body.10.0.1.6"
+expect "the line is kept in the store" 3 "$(sql "SELECT count(*) FROM queue")"
+expect "two live rights, two addresses in the set" "2 2" "$(live lab) $(set_count lab)"
+check "a queued user cannot reach the service" fw_closed 10.0.1.4
+expect "a refresh keeps the place" "200 2" "$(poll 10.0.1.5 lab) $(position 10.0.1.5)"
+expect "a second refresh too" "200 2" "$(poll 10.0.1.5 lab) $(position 10.0.1.5)"
+expect "logging in again from the same browser keeps the place, without a second password check" \
+	"200 3" "$(login 10.0.1.6 u5 not-the-password lab) $(position 10.0.1.6)"
+
+# ---- a departure: the head is admitted at its next refresh ----
+browser 10.0.1.2 -o "$T/me.10.0.1.2" "$PORTAL/me"
+sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' "$T/me.10.0.1.2" | head -n 1 >"$T/mecsrf"
+expect "an admitted user logs out" 200 "$(browser 10.0.1.2 -o /dev/null -w '%{http_code}' \
+	--data "csrf=$(cat "$T/mecsrf")" "$PORTAL/logout")"
+expect "the freed slot waits for the head: the second in line still waits" "200 2" \
+	"$(poll 10.0.1.5 lab) $(position 10.0.1.5)"
+expect "one live right while the head has not refreshed" 1 "$(live lab)"
+check "the queued head still cannot reach the service" fw_closed 10.0.1.4
+expect "the head's refresh admits it (303 to the entry handoff)" 303 "$(poll 10.0.1.4 lab)"
+check "the admission goes to the entry handoff" \
+	grep -Eq '^Location: http://10\.0\.9\.2/_sekisho/enter\?code=' "$T/head.10.0.1.4"
+check "the admitted head reaches the service" fw_open 10.0.1.4
+expect "the others move up" "1 2" "$(poll 10.0.1.5 lab >/dev/null; position 10.0.1.5) $(poll 10.0.1.6 lab >/dev/null; position 10.0.1.6)"
+
+# ---- a place lapses when its browser stops polling ----
+sql "UPDATE queue SET last_poll = last_poll - 61 WHERE user_id = (SELECT id FROM users WHERE name = 'u4')"
+expect "u4's place lapsed: u5 is first" "200 1" "$(poll 10.0.1.6 lab) $(position 10.0.1.6)"
+check "the lapse is audited" sh -c "[ \"\$(sqlite3 '$DB' \"SELECT count(*) FROM audit WHERE action = 'queue.lapse'\")\" = 1 ]"
+expect "u4 comes back at the end" "200 2" "$(poll 10.0.1.5 lab) $(position 10.0.1.5)"
+
+# ---- the bound ----
+expect "u6 takes the third place" "200 3" "$(login 10.0.1.7 u6 good-password lab) $(position 10.0.1.7)"
+expect "past queue_max a login gets 503" 503 "$(login 10.0.1.8 u7 good-password lab)"
+check "the 503 carries Retry-After and says the line is full" sh -c "
+	grep -Eq '^Retry-After: [0-9]+' '$T/head.10.0.1.8' && grep -q 'waiting line is full' '$T/body.10.0.1.8'"
+check "the refused user cannot reach the service" fw_closed 10.0.1.8
+expect "the metrics show the line's length" 'sekisho_authd_queue_length{service="lab"} 3' \
+	"$(in_ns gw curl -s "$MON/metrics" | grep '^sekisho_authd_queue_length{service="lab"}')"
+expect "joins (u3, u4, u5, u4 again, u6) and admissions are audited" "5 1" "$(sql "SELECT count(*) FROM audit WHERE action = 'queue.join'") $(sql "SELECT count(*) FROM audit WHERE action = 'admit' AND target = 'u3'")"
+expect "a logged-out user's place goes" "200 0" "$(browser 10.0.1.7 -o /dev/null -w '%{http_code}' \
+	--data "csrf=$(sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' "$T/body.10.0.1.7" | head -n 1)" \
+	"$PORTAL/logout") $(sql "SELECT count(*) FROM queue WHERE user_id = (SELECT id FROM users WHERE name = 'u6')")"
+expect "without a portal login GET /queue goes back to the form" 303 \
+	"$(browser 10.0.1.9 -o /dev/null -w '%{http_code}' "$PORTAL/queue?service=lab")"
+
+tap_done
