@@ -122,6 +122,10 @@ $(B)/tests/tools/%: tests/tools/%.c $(B)/libcommon.a
 	$(CC) $(ALLCFLAGS) -o $@ $(filter %.c %.o %.a,$^) $(REQLDFLAGS) $(LIBS)
 
 $(B)/bench/bench_store: $(O)/tests/lib/pgcluster.o
+# The load driver speaks HTTP through libcurl's multi interface.
+$(B)/bench/flood: bench/flood.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -o $@ $< $(shell pkg-config --libs libcurl) -lm
 $(B)/bench/%: bench/%.c $(B)/libauthd.a $(B)/libcid.a $(B)/libipfd.a $(B)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -o $@ $(filter %.c %.o %.a,$^) $(REQLDFLAGS) $(HTTPLIBS) $(NFTLIBS) $(LIBS)

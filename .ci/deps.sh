@@ -5,7 +5,7 @@ set -eu
 PKGS="build-essential pkg-config libmicrohttpd-dev libnftnl-dev libmnl-dev
 libsqlite3-dev sqlite3 libssl-dev libcriterion-dev libinih-dev libpq-dev
 postgresql-15 nftables iproute2 iputils-ping curl nginx-light chromium
-wrk gnuplot-nox hyperfine procps psmisc socat netcat-openbsd python3 strace
+libcurl4-openssl-dev wrk gnuplot-nox hyperfine procps psmisc socat netcat-openbsd python3 strace
 clang libclang-rt-14-dev caddy haproxy libpam0g-dev pamtester
 slapd ldap-utils libldap-dev"
 # Node.js may come from elsewhere than Debian (its npm then conflicts with

@@ -72,7 +72,9 @@ Test(conf, defaults_are_the_documented_values)
 	cr_assert_str_eq(c.authd.base_url, "http://127.0.0.1:8080");
 	cr_assert_str_eq(c.authd.web_dir, "/usr/share/sekisho/web");
 	cr_assert_eq(c.authd.max_connections, 1024);
-	cr_assert_eq(c.authd.hash_workers, 2);
+	cr_assert_eq(c.authd.hash_workers, 0, "one per CPU");
+	cr_assert_eq(c.authd.hash_queue_max, 2048);
+	cr_assert_eq(c.authd.queue, 0);
 	cr_assert_eq(c.authd.sweep_interval_s, 60);
 	cr_assert_eq(c.authd.ipfd_timeout_ms, 2000);
 	cr_assert_eq(c.authd.code_ttl_s, 30);

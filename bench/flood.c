@@ -1,0 +1,532 @@
+/*
+ * flood: a load driver for the portal. Thousands of simulated users in one
+ * process (libcurl's multi interface, no process or thread per request), each
+ * with its own source address (CURLOPT_INTERFACE; the addresses must exist on
+ * the client's interface) and its own cookies, doing the real flow:
+ *
+ *   GET /  ->  POST /login  ->  303 (admitted) or 200 (a place in line: poll
+ *   GET /queue?service=S every --poll-s until 303)  ->  use the service for
+ *   --usage-s  ->  GET /me, POST /logout.
+ *
+ * Arrivals are open-loop: user i starts at i * spread / n (all within
+ * --spread-ms). A 503 with Retry-After is retried after it (what a refused
+ * user can do without a waiting room), up to --retries times. A prober GETs /
+ * every --probe-ms from its own address while users are active.
+ *
+ * Prints per-phase latencies, queue waits, positions seen, every error by
+ * kind, Kendall's tau between login arrival and admission; --timeline FILE
+ * gets "second queued using admitted_total" rows.
+ */
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define BODY_MAX   (64 * 1024)
+#define CSRF_MAX   64
+#define KINDS_MAX  64
+
+enum phase { P_FORM, P_LOGIN, P_POLL, P_ME, P_LOGOUT, P_PROBE, P_N };
+static const char *const phase_names[P_N] = { "form", "login", "poll", "me", "logout",
+	                                       "GET / (probe)" };
+
+enum state { S_IDLE, S_BUSY, S_DONE, S_FAILED };
+enum wait { W_ARRIVE, W_LOGIN, W_POLL, W_LEAVE };
+
+struct user {
+	CURL *h;
+	int idx, state, next, phase, retries, queued, admitted, max_pos, first_pos;
+	double at;                           /* when the next step starts (W_*) */
+	double started;                      /* the request in flight began */
+	double t_login, t_admit;             /* first login POST sent; 303 received */
+	char src[INET_ADDRSTRLEN];
+	char csrf[CSRF_MAX + 1];
+	char *body;
+	size_t body_len;
+	int pos_hdr, retry_after;
+	struct curl_slist *hdrs;
+};
+
+struct samples { double *v; size_t n, cap; };
+struct kind { char name[48]; long n; };
+
+static struct {
+	const char *portal, *service, *prefix, *password, *timeline;
+	int users, spread_ms, usage_s, poll_s, probe_ms, retries, duration_s, follow;
+	unsigned base;
+} opt = { "http://10.0.1.1:8080", "bench", "f", "bench-password", NULL, 100, 1000, 5, 1, 50,
+	  100, 600, 0, 0 };
+
+static struct samples lat[P_N], waits;
+static struct kind kinds[KINDS_MAX];
+static int n_kinds;
+static double t0;
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void
+add(struct samples *s, double x)
+{
+	if (s->n == s->cap) {
+		s->cap = s->cap ? 2 * s->cap : 1024;
+		if ((s->v = realloc(s->v, s->cap * sizeof *s->v)) == NULL)
+			abort();
+	}
+	s->v[s->n++] = x;
+}
+
+/* One more error of kind "what_code" ("what" when code < 0). */
+static void
+count(const char *what, long code)
+{
+	char name[48];
+	int i;
+
+	if (code < 0)
+		snprintf(name, sizeof name, "%s", what);
+	else
+		snprintf(name, sizeof name, "%s_%ld", what, code);
+	for (i = 0; i < n_kinds && strcmp(kinds[i].name, name) != 0; i++)
+		;
+	if (i == n_kinds) {
+		if (n_kinds == KINDS_MAX)
+			return;
+		snprintf(kinds[n_kinds++].name, sizeof kinds[0].name, "%s", name);
+	}
+	kinds[i].n++;
+}
+
+static size_t
+on_body(char *p, size_t sz, size_t n, void *arg)
+{
+	struct user *u = arg;
+	size_t len = sz * n, take = len;
+
+	if (u->body_len + take > BODY_MAX)
+		take = BODY_MAX - u->body_len;
+	memcpy(u->body + u->body_len, p, take);
+	u->body_len += take;
+	u->body[u->body_len] = '\0';
+	return len;
+}
+
+static size_t
+on_header(char *p, size_t sz, size_t n, void *arg)
+{
+	struct user *u = arg;
+	size_t len = sz * n;
+
+	if (len > 25 && strncasecmp(p, "X-Sekisho-Queue-Position:", 25) == 0)
+		u->pos_hdr = atoi(p + 25);
+	else if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0)
+		u->retry_after = atoi(p + 12);
+	return len;
+}
+
+/* The first csrf hidden field of the body. */
+static int
+take_csrf(struct user *u)
+{
+	const char *k = "name=\"csrf\" value=\"", *p = strstr(u->body, k), *e;
+
+	if (p == NULL)
+		return -1;
+	p += strlen(k);
+	if ((e = strchr(p, '"')) == NULL || e - p > CSRF_MAX)
+		return -1;
+	memcpy(u->csrf, p, (size_t)(e - p));
+	u->csrf[e - p] = '\0';
+	return 0;
+}
+
+static void
+request(CURLM *m, struct user *u, int phase, const char *path, const char *post)
+{
+	char url[512];
+
+	snprintf(url, sizeof url, "%s%s", opt.portal, path);
+	curl_easy_setopt(u->h, CURLOPT_URL, url);
+	if (post != NULL) {
+		curl_easy_setopt(u->h, CURLOPT_COPYPOSTFIELDS, post);
+	} else {
+		curl_easy_setopt(u->h, CURLOPT_HTTPGET, 1L);
+	}
+	u->body_len = 0;
+	u->body[0] = '\0';
+	u->pos_hdr = 0;
+	u->retry_after = 0;
+	u->phase = phase;
+	u->state = S_BUSY;
+	u->started = now_s();
+	curl_multi_add_handle(m, u->h);
+}
+
+static void
+start_step(CURLM *m, struct user *u)
+{
+	char post[512], path[256], *ue, *pe, *se, *ce;
+
+	switch (u->next) {
+	case W_ARRIVE:
+		request(m, u, P_FORM, "/", NULL);
+		break;
+	case W_LOGIN: {
+		char name[64];
+		snprintf(name, sizeof name, "%s%d", opt.prefix, u->idx + 1);
+		ue = curl_easy_escape(u->h, name, 0);
+		pe = curl_easy_escape(u->h, opt.password, 0);
+		se = curl_easy_escape(u->h, opt.service, 0);
+		ce = curl_easy_escape(u->h, u->csrf, 0);
+		snprintf(post, sizeof post, "user=%s&password=%s&service=%s&csrf=%s", ue, pe, se, ce);
+		curl_free(ue);
+		curl_free(pe);
+		curl_free(se);
+		curl_free(ce);
+		if (u->t_login == 0)
+			u->t_login = now_s();
+		request(m, u, P_LOGIN, "/login", post);
+		break;
+	}
+	case W_POLL:
+		snprintf(path, sizeof path, "/queue?service=%s", opt.service);
+		request(m, u, P_POLL, path, NULL);
+		break;
+	case W_LEAVE:
+		request(m, u, P_ME, "/me", NULL);
+		break;
+	}
+}
+
+static void
+wait_until(struct user *u, int next, double at)
+{
+	u->state = S_IDLE;
+	u->next = next;
+	u->at = at;
+}
+
+static void
+admitted(struct user *u, double t)
+{
+	u->admitted = 1;
+	u->t_admit = t;
+	add(&waits, t - u->t_login);
+	wait_until(u, W_LEAVE, t + opt.usage_s);
+}
+
+static void
+queued(struct user *u, double t)
+{
+	if (!u->queued)
+		u->first_pos = u->pos_hdr;
+	u->queued = 1;
+	if (u->pos_hdr > u->max_pos)
+		u->max_pos = u->pos_hdr;
+	wait_until(u, W_POLL, t + opt.poll_s);
+}
+
+static void
+fail(struct user *u, const char *what, long code)
+{
+	count(what, code);
+	u->state = S_FAILED;
+}
+
+/* A 503 with Retry-After: try the login again then, a few times. */
+static void
+refused(struct user *u, double t, const char *what, long code)
+{
+	count(what, code);
+	if (u->retries++ >= opt.retries) {
+		u->state = S_FAILED;
+		return;
+	}
+	wait_until(u, W_ARRIVE, t + (u->retry_after > 0 ? u->retry_after : 5));
+}
+
+static void
+finished(CURLM *m, struct user *u, CURLcode cc)
+{
+	double t = now_s();
+	long code = 0;
+
+	curl_multi_remove_handle(m, u->h);
+	add(&lat[u->phase], (t - u->started) * 1e3);
+	if (cc != CURLE_OK) {
+		fail(u, cc == CURLE_OPERATION_TIMEDOUT ? "timeout" : "curl_error",
+		     cc == CURLE_OPERATION_TIMEDOUT ? -1 : (long)cc);
+		return;
+	}
+	curl_easy_getinfo(u->h, CURLINFO_RESPONSE_CODE, &code);
+	switch (u->phase) {
+	case P_FORM:
+		if (code == 503)
+			refused(u, t, "form", code);
+		else if (code != 200 || take_csrf(u) == -1)
+			fail(u, "form", code);
+		else
+			wait_until(u, W_LOGIN, t);
+		return;
+	case P_LOGIN:
+	case P_POLL:
+		if (code == 303)
+			admitted(u, t);
+		else if (code == 200 && u->pos_hdr > 0)
+			queued(u, t);
+		else if (code == 503 || code == 429)
+			refused(u, t, u->phase == P_LOGIN ? "login" : "poll", code);
+		else
+			fail(u, u->phase == P_LOGIN ? "login" : "poll", code);
+		return;
+	case P_ME:
+		if (code != 200 || take_csrf(u) == -1) {
+			fail(u, "me", code);
+		} else {
+			char post[128];
+			snprintf(post, sizeof post, "csrf=%s", u->csrf);
+			request(m, u, P_LOGOUT, "/logout", post);
+		}
+		return;
+	case P_LOGOUT:
+		if (code != 200)
+			fail(u, "logout", code);
+		else
+			u->state = S_DONE;
+		return;
+	}
+}
+
+static int
+cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double
+pct(struct samples *s, double p)
+{
+	if (s->n == 0)
+		return NAN;
+	return s->v[(size_t)fmin((double)s->n - 1, floor(p / 100 * (double)s->n))];
+}
+
+static void
+report_samples(const char *name, struct samples *s, const char *unit)
+{
+	qsort(s->v, s->n, sizeof *s->v, cmp);
+	printf("%-16s n=%-7zu p50=%9.1f p90=%9.1f p99=%9.1f max=%9.1f %s\n", name, s->n,
+	       pct(s, 50), pct(s, 90), pct(s, 99), s->n ? s->v[s->n - 1] : NAN, unit);
+}
+
+/* Kendall's tau-a between login arrival and admission over admitted users. */
+static double
+kendall(struct user *us, int n, long *passed_max)
+{
+	long conc = 0, disc = 0;
+
+	*passed_max = 0;
+	for (int i = 0; i < n; i++) {
+		long passed = 0;
+		if (!us[i].admitted)
+			continue;
+		for (int j = 0; j < n; j++) {
+			if (j == i || !us[j].admitted)
+				continue;
+			double a = us[i].t_login - us[j].t_login, b = us[i].t_admit - us[j].t_admit;
+			if (j > i)
+				conc += a * b > 0, disc += a * b < 0;
+			passed += a > 0 && b < 0;        /* j arrived later, admitted earlier */
+		}
+		if (passed > *passed_max)
+			*passed_max = passed;
+	}
+	return conc + disc ? (double)(conc - disc) / (double)(conc + disc) : NAN;
+}
+
+static int
+parse_args(int argc, char **argv)
+{
+	struct in_addr a;
+
+	for (int i = 1; i + 1 < argc; i += 2) {
+		const char *k = argv[i], *v = argv[i + 1];
+		if (!strcmp(k, "--portal")) opt.portal = v;
+		else if (!strcmp(k, "--service")) opt.service = v;
+		else if (!strcmp(k, "--prefix")) opt.prefix = v;
+		else if (!strcmp(k, "--password")) opt.password = v;
+		else if (!strcmp(k, "--timeline")) opt.timeline = v;
+		else if (!strcmp(k, "--users")) opt.users = atoi(v);
+		else if (!strcmp(k, "--spread-ms")) opt.spread_ms = atoi(v);
+		else if (!strcmp(k, "--usage-s")) opt.usage_s = atoi(v);
+		else if (!strcmp(k, "--poll-s")) opt.poll_s = atoi(v);
+		else if (!strcmp(k, "--probe-ms")) opt.probe_ms = atoi(v);
+		else if (!strcmp(k, "--retries")) opt.retries = atoi(v);
+		else if (!strcmp(k, "--duration-s")) opt.duration_s = atoi(v);
+		else if (!strcmp(k, "--src")) {
+			if (inet_pton(AF_INET, v, &a) != 1)
+				return -1;
+			opt.base = ntohl(a.s_addr);
+		} else
+			return -1;
+	}
+	return opt.users > 0 && opt.base != 0 && opt.poll_s > 0 && opt.probe_ms > 0 ? 0 : -1;
+}
+
+static CURL *
+new_handle(struct user *u)
+{
+	CURL *h = curl_easy_init();
+	struct in_addr a = { htonl(opt.base + (unsigned)u->idx + 1) };
+
+	inet_ntop(AF_INET, &a, u->src, sizeof u->src);
+	curl_easy_setopt(h, CURLOPT_INTERFACE, u->src);
+	curl_easy_setopt(h, CURLOPT_COOKIEFILE, "");         /* own cookie jar, in memory */
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, u);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, u);
+	curl_easy_setopt(h, CURLOPT_PRIVATE, u);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, 600L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	u->hdrs = curl_slist_append(NULL, "Sec-Fetch-Site: same-origin");
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, u->hdrs);
+	u->body = malloc(BODY_MAX + 1);
+	return h;
+}
+
+static void
+timeline_row(FILE *f, struct user *us, int n, double t)
+{
+	int q = 0, using = 0, total = 0;
+
+	for (int i = 0; i < n; i++) {
+		q += us[i].queued && !us[i].admitted && us[i].state != S_FAILED;
+		using += us[i].admitted && us[i].state != S_DONE && us[i].state != S_FAILED;
+		total += us[i].admitted;
+	}
+	fprintf(f, "%.0f %d %d %d\n", t - t0, q, using, total);
+}
+
+static void
+report(struct user *us, int n, double t_end)
+{
+	int served = 0, holding = 0, failed = 0, admitted = 0, max_pos = 0;
+	long passed = 0;
+	double tau;
+
+	for (int i = 0; i < n; i++) {
+		served += us[i].state == S_DONE;
+		failed += us[i].state == S_FAILED;
+		admitted += us[i].admitted;
+		holding += us[i].queued && !us[i].admitted && us[i].state != S_FAILED;
+		if (us[i].max_pos > max_pos)
+			max_pos = us[i].max_pos;
+	}
+	printf("users %d, arrivals within %d ms, usage %d s, poll every %d s, run %.1f s\n", n,
+	       opt.spread_ms, opt.usage_s, opt.poll_s, t_end - t0);
+	printf("served (admitted, used, logged out) %d; still holding a place %d; failed %d; "
+	       "admitted %d\n", served, holding, failed, admitted);
+	printf("throughput: %.2f admissions/s over the run\n", admitted / (t_end - t0));
+	printf("largest position seen %d\n", max_pos);
+	tau = kendall(us, n, &passed);
+	printf("kendall tau (login arrival vs admission) %.4f; most earlier arrivals one user "
+	       "passed %ld\n", tau, passed);
+	for (int p = 0; p < P_N; p++)
+		report_samples(phase_names[p], &lat[p], "ms");
+	report_samples("queue wait", &waits, "s (login sent to admission)");
+	printf("errors by kind:%s\n", n_kinds ? "" : " none");
+	for (int i = 0; i < n_kinds; i++)
+		printf("  %-20s %ld\n", kinds[i].name, kinds[i].n);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct user *us, probe = { 0 };
+	CURLM *m;
+	FILE *tl = NULL;
+	double t, next_probe, next_tl;
+	int active, left, msgs;
+
+	if (parse_args(argc, argv) == -1) {
+		fprintf(stderr, "usage: flood --src FIRST_ADDR_MINUS_ONE --users N [--portal URL] "
+		        "[--service S] [--prefix P] [--password PW] [--spread-ms MS] [--usage-s S] "
+		        "[--poll-s S] [--probe-ms MS] [--retries N] [--duration-s S] [--timeline F]\n");
+		return 2;
+	}
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	m = curl_multi_init();
+	curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, (long)opt.users + 16);
+	if ((us = calloc((size_t)opt.users, sizeof *us)) == NULL)
+		return 1;
+	probe.idx = -1;
+	probe.h = new_handle(&probe);
+	t0 = now_s();
+	for (int i = 0; i < opt.users; i++) {
+		us[i].idx = i;
+		us[i].h = new_handle(&us[i]);
+		wait_until(&us[i], W_ARRIVE, t0 + (double)opt.spread_ms / 1e3 * i / opt.users);
+	}
+	if (opt.timeline != NULL && (tl = fopen(opt.timeline, "w")) == NULL) {
+		perror(opt.timeline);
+		return 1;
+	}
+	next_probe = next_tl = t0;
+	for (;;) {
+		t = now_s();
+		left = 0;
+		for (int i = 0; i < opt.users; i++) {
+			if (us[i].state == S_IDLE && us[i].at <= t)
+				start_step(m, &us[i]);
+			left += us[i].state == S_IDLE || us[i].state == S_BUSY;
+		}
+		if (probe.state != S_BUSY && t >= next_probe && left > 0) {
+			request(m, &probe, P_PROBE, "/", NULL);
+			next_probe = t + opt.probe_ms / 1e3;
+		}
+		if (tl != NULL && t >= next_tl) {
+			timeline_row(tl, us, opt.users, t);
+			next_tl += 1;
+		}
+		if (left == 0 || t - t0 > opt.duration_s)
+			break;
+		curl_multi_perform(m, &active);
+		CURLMsg *msg;
+		while ((msg = curl_multi_info_read(m, &msgs)) != NULL) {
+			struct user *u;
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&u);
+			if (u == &probe) {
+				curl_multi_remove_handle(m, probe.h);
+				add(&lat[P_PROBE], (now_s() - probe.started) * 1e3);
+				if (msg->data.result != CURLE_OK)
+					count("probe_curl", (long)msg->data.result);
+				probe.state = S_IDLE;
+			} else {
+				finished(m, u, msg->data.result);
+			}
+		}
+		curl_multi_poll(m, NULL, 0, 10, NULL);
+	}
+	if (tl != NULL) {
+		timeline_row(tl, us, opt.users, now_s());
+		fclose(tl);
+	}
+	report(us, opt.users, now_s());
+	return 0;
+}
