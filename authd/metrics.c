@@ -1,5 +1,6 @@
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -147,43 +148,30 @@ put_counters(struct buf *b)
 	           atomic_load(&queue_admitted), atomic_load(&queue_wait_s));
 }
 
-struct queue_gauge {
-	struct store *st;
-	struct buf *b;
-	int failed;
-};
-
-static int
-put_queue(const struct store_service *svc, void *arg)
-{
-	struct queue_gauge *g = arg;
-	int64_t oldest;
-	int n;
-
-	(void)oldest;
-	if (store_queue_len(g->st, svc->id, &n, &oldest) != STORE_OK) {
-		g->failed = 1;
-		return 1;
-	}
-	buf_printf(g->b, "sekisho_authd_queue_length{service=\"%s\"} %d\n", svc->name, n);
-	return 0;
-}
+#define LINES_MAX 256           /* services shown in the queue gauge */
 
 /* Places in line per service (names are [A-Za-z0-9._-]: no escaping needed). */
 static void
 put_queues(struct req *q, struct buf *b)
 {
-	struct queue_gauge g = { req_store(q), b, 0 };
-	int rc;
+	struct store_line *lines;
+	struct store *st = req_store(q);
+	int n, rc;
 
-	if (g.st == NULL)
+	if (st == NULL || (lines = calloc(LINES_MAX, sizeof *lines)) == NULL)
 		return;
+	if ((rc = store_queue_lines(st, lines, LINES_MAX, &n)) != STORE_OK) {
+		log_warn("event=metrics_queue_failed error=\"%s\"", store_error(st));
+		q->st_broken = rc == STORE_UNAVAILABLE;
+		free(lines);
+		return;
+	}
 	buf_puts(b, "# HELP sekisho_authd_queue_length Places in each service's line.\n"
 	            "# TYPE sekisho_authd_queue_length gauge\n");
-	rc = store_service_list(g.st, 0, put_queue, &g);
-	if (rc == STORE_UNAVAILABLE || g.failed)
-		log_warn("event=metrics_queue_failed error=\"%s\"", store_error(g.st));
-	q->st_broken = rc == STORE_UNAVAILABLE;
+	for (int i = 0; i < n; i++)
+		buf_printf(b, "sekisho_authd_queue_length{service=\"%s\"} %d\n", lines[i].name,
+		           lines[i].waiting);
+	free(lines);
 }
 
 static void

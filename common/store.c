@@ -457,6 +457,39 @@ store_queue_len(struct store *s, int64_t service_id, int *n, int64_t *oldest)
 	return s->ops->queue_len(s, service_id, n, oldest);
 }
 
+struct lines { struct store_line *v; int max, n; };
+
+static int
+note_line(const struct store_service *svc, void *arg)
+{
+	struct lines *l = arg;
+
+	if (l->n == l->max)
+		return 1;
+	l->v[l->n].service_id = svc->id;
+	snprintf(l->v[l->n].name, sizeof l->v[l->n].name, "%s", svc->name);
+	l->n++;
+	return 0;
+}
+
+/* Services first, then each line: a callback never calls into the store it runs in. */
+int
+store_queue_lines(struct store *s, struct store_line *out, int max, int *n)
+{
+	struct lines l = { out, max, 0 };
+	int rc;
+
+	*n = 0;
+	if ((rc = store_service_list(s, 0, note_line, &l)) != STORE_OK)
+		return rc;
+	for (int i = 0; i < l.n; i++)
+		if ((rc = store_queue_len(s, out[i].service_id, &out[i].waiting,
+		                          &out[i].oldest)) != STORE_OK)
+			return rc;
+	*n = l.n;
+	return STORE_OK;
+}
+
 static int
 reason_ok(int reason)
 {

@@ -461,6 +461,16 @@ int store_queue_leave(struct store *s, int64_t user_id, int64_t service_id, int 
 /* The service's places and the oldest joined_at (0 when none), lapsed or not. */
 int store_queue_len(struct store *s, int64_t service_id, int *n, int64_t *oldest);
 
+/* One service's line, for operators (metrics, sekishoctl status). */
+struct store_line {
+	int64_t service_id;
+	char    name[NAME_MAX_LEN + 1];
+	int     waiting;
+	int64_t oldest;                      /* joined_at of the first in line, 0 when none */
+};
+/* Every service's line by name, at most max (*n gets how many). */
+int store_queue_lines(struct store *s, struct store_line *out, int max, int *n);
+
 /* Ends one live right with reason. STORE_NOTFOUND when it is not live. out may be NULL. */
 int store_end(struct store *s, int64_t right_id, int reason, int64_t now,
               struct store_right *out);

@@ -1,5 +1,6 @@
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ctl.h"
@@ -77,6 +78,44 @@ status_head(struct out *o, const struct ctl *c, const struct store_stats *st)
 	         st->live_rights);
 }
 
+#define STATUS_LINES_MAX 1024
+
+/* Each service's waiting line (the waiting room, authd.queue). */
+static int
+status_lines(struct ctl *c, struct out *o)
+{
+	struct store_line *l = calloc(STATUS_LINES_MAX, sizeof *l);
+	char t[32];
+	int n, rc;
+
+	if (l == NULL)
+		return ctl_fail("status: out of memory");
+	if ((rc = store_queue_lines(c->s, l, STATUS_LINES_MAX, &n)) != STORE_OK) {
+		free(l);
+		return ctl_store_fail(c, rc, "status", NULL);
+	}
+	if (o->json)
+		ctl_json_arr(o, "queues");
+	else
+		ctl_out_text(o, "waiting lines:\n  %-32s %-8s %s\n", "SERVICE", "WAITING", "FIRST JOINED");
+	for (int i = 0; i < n; i++) {
+		if (!o->json) {
+			ctl_out_text(o, "  %-32s %-8d %s\n", l[i].name, l[i].waiting,
+			             l[i].oldest ? ctl_time(l[i].oldest, t, sizeof t) : "-");
+			continue;
+		}
+		ctl_json_obj(o, NULL);
+		ctl_json_str(o, "service", l[i].name);
+		ctl_json_int(o, "waiting", l[i].waiting);
+		ctl_json_int(o, "first_joined", l[i].oldest);
+		ctl_json_end(o, '}');
+	}
+	if (o->json)
+		ctl_json_end(o, ']');
+	free(l);
+	return CTL_OK;
+}
+
 int
 ctl_status(struct ctl *c)
 {
@@ -102,10 +141,14 @@ ctl_status(struct ctl *c)
 		buf_free(&o.b);
 		return ctl_store_fail(c, rc, "status", NULL);
 	}
-	if (o.json) {
+	if (o.json)
 		ctl_json_end(&o, ']');
-		ctl_json_end(&o, '}');
+	if ((rc = status_lines(c, &o)) != CTL_OK) {
+		buf_free(&o.b);
+		return rc;
 	}
+	if (o.json)
+		ctl_json_end(&o, '}');
 	return ctl_out_flush(&o);
 }
 

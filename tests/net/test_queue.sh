@@ -153,6 +153,8 @@ check "the 503 carries Retry-After and says the line is full" sh -c "
 check "the refused user cannot reach the service" fw_closed 10.0.1.8
 expect "the metrics show the line's length" 'sekisho_authd_queue_length{service="lab"} 3' \
 	"$(in_ns gw curl -s "$MON/metrics" | grep '^sekisho_authd_queue_length{service="lab"}')"
+check "sekishoctl status shows the line" sh -c "'$B/sekishoctl' -f '$CONF' status | grep -Eq '^  lab +3 +[0-9]{4}-'"
+check "and in JSON" sh -c "'$B/sekishoctl' -f '$CONF' status --json | grep -q '\"queues\":\[{\"service\":\"lab\",\"waiting\":3,'"
 expect "joins (u3, u4, u5, u4 again, u6) and admissions are audited" "5 1" "$(sql "SELECT count(*) FROM audit WHERE action = 'queue.join'") $(sql "SELECT count(*) FROM audit WHERE action = 'admit' AND target = 'u3'")"
 expect "a logged-out user's place goes" "200 0" "$(browser 10.0.1.7 -o /dev/null -w '%{http_code}' \
 	--data "csrf=$(sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' "$T/body.10.0.1.7" | head -n 1)" \
