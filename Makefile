@@ -137,7 +137,7 @@ unit: $(BINS) $(UNIT_BIN)
 	@sh tests/run-unit.sh $(B)
 
 check: deps
-	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(TOOL_BIN)
+	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(TOOL_BIN) $(B)/bench/flood
 	@sh tests/run-all.sh $(B)
 	@$(MAKE) --no-print-directory fuzz-regress
 

@@ -162,4 +162,27 @@ expect "a logged-out user's place goes" "200 0" "$(browser 10.0.1.7 -o /dev/null
 expect "without a portal login GET /queue goes back to the form" 303 \
 	"$(browser 10.0.1.9 -o /dev/null -w '%{http_code}' "$PORTAL/queue?service=lab")"
 
+# ---- a short flood: 50 users within one second, cap 5 (bench/flood.c) ----
+# Everyone is served in the end (admitted, uses the service 1 s, logs out),
+# nobody gets an error, and the cap holds at every admission.
+sed -i 's/^queue_max = 3$/queue_max = 100/' "$CONF"
+bg_stop authd
+bg_start authd gw "$B/authd" -d -f "$CONF"
+wait_for 10 in_ns gw curl -sf -o /dev/null "$MON/healthz"
+ctl user add c1 --role user --password-file "$T/pw" >/dev/null
+sql "WITH RECURSIVE n(i) AS (SELECT 2 UNION ALL SELECT i + 1 FROM n WHERE i < 50)
+     INSERT INTO users (name, role, pwhash, created_at)
+     SELECT 'c' || i, 0, (SELECT pwhash FROM users WHERE name = 'c1'), unixepoch() FROM n;"
+ctl service add crowd --url http://10.0.9.2:81/ --max-usage 60 --max-interval 30 --cap 5 \
+	--admin root --guard 10.0.9.2:81 >/dev/null
+in_ns c1 "$B/bench/flood" --src 10.0.1.29 --users 50 --service crowd --prefix c \
+	--password good-password --portal "$PORTAL" --spread-ms 1000 --usage-s 1 --poll-s 1 \
+	--retries 0 --duration-s 240 >"$T/flood.out" 2>&1
+check "flood: all 50 served, none failed" grep -q '^served (admitted, used, logged out) 50; still holding a place 0; failed 0; admitted 50' "$T/flood.out"
+check "flood: no errors of any kind" grep -q '^errors by kind: none' "$T/flood.out"
+expect "flood: every admission was within the cap" 0 \
+	"$(sql "SELECT count(*) FROM audit WHERE action = 'admit' AND service = 'crowd' AND detail NOT GLOB '*active=[1-5] cap=5*'")"
+expect "flood: 50 admissions" 50 "$(sql "SELECT count(*) FROM audit WHERE action = 'admit' AND service = 'crowd'")"
+expect "flood: the line is empty at the end" 0 "$(sql "SELECT count(*) FROM queue WHERE service_id = (SELECT id FROM services WHERE name = 'crowd')")"
+
 tap_done
