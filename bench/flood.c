@@ -419,6 +419,7 @@ timeline_row(FILE *f, struct user *us, int n, double t)
 		total += us[i].admitted;
 	}
 	fprintf(f, "%.0f %d %d %d\n", t - t0, q, using, total);
+	fflush(f);
 }
 
 static void
