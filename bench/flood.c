@@ -264,8 +264,10 @@ finished(CURLM *m, struct user *u, CURLcode cc)
 	curl_multi_remove_handle(m, u->h);
 	add(&lat[u->phase], (t - u->started) * 1e3);
 	if (cc != CURLE_OK) {
-		fail(u, cc == CURLE_OPERATION_TIMEDOUT ? "timeout" : "curl_error",
-		     cc == CURLE_OPERATION_TIMEDOUT ? -1 : (long)cc);
+		char what[48];
+		snprintf(what, sizeof what, "%s_%s", phase_names[u->phase],
+		         cc == CURLE_OPERATION_TIMEDOUT ? "timeout" : "curl_error");
+		fail(u, what, cc == CURLE_OPERATION_TIMEDOUT ? -1 : (long)cc);
 		return;
 	}
 	curl_easy_getinfo(u->h, CURLINFO_RESPONSE_CODE, &code);

@@ -11,7 +11,8 @@
 # Results: $SEKISHO_BENCH_OUT/flood.txt, flood_<run>.dat (second, waiting,
 # using, admitted so far) and flood_<run>.png.
 # Environment: FLOOD_USERS (default "1000"; e.g. "1000 10000"), FLOOD_USAGE_S
-# (5), FLOOD_CAP (100), FLOOD_REFRESH_S (2).
+# (5), FLOOD_CAP (100), FLOOD_REFRESH_S (2), FLOOD_KEEP_LOGS (a directory for
+# the daemons' logs).
 . "${SEKISHO_TOP:-$(cd "$(dirname "$0")/.." && pwd)}/tests/net/lib.sh"
 
 B=$SEKISHO_BUILD
@@ -109,6 +110,7 @@ run() {
 	     FROM v x JOIN v y ON x.jn < y.jn")"
 	bg_stop "authd.$1"
 	bg_stop "ipfd.$1"
+	[ -n "${FLOOD_KEEP_LOGS:-}" ] && cp "$T/authd.$1.log" "$T/ipfd.$1.log" "$FLOOD_KEEP_LOGS/"
 	if command -v gnuplot >/dev/null 2>&1; then
 		gnuplot <<EOF
 set terminal png size 900,500
