@@ -12,7 +12,7 @@
 # using, admitted so far) and flood_<run>.png.
 # Environment: FLOOD_USERS (default "1000"; e.g. "1000 10000"), FLOOD_USAGE_S
 # (5), FLOOD_CAP (100), FLOOD_REFRESH_S (2), FLOOD_KEEP_LOGS (a directory for
-# the daemons' logs).
+# the daemons' logs), FLOOD_COMPARE (1: also the run without the waiting room).
 . "${SEKISHO_TOP:-$(cd "$(dirname "$0")/.." && pwd)}/tests/net/lib.sh"
 
 B=$SEKISHO_BUILD
@@ -129,4 +129,4 @@ EOF
 : >"$RES"
 say "flood benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, commit $(git -C "$SEKISHO_TOP" rev-parse --short HEAD 2>/dev/null)"
 for n in $USERS; do run "queue_$n" "$n" on; done
-run "noqueue_1000" 1000 off "${FLOOD_NOQUEUE_S:-300}"
+[ "${FLOOD_COMPARE:-1}" = 1 ] && run "noqueue_1000" 1000 off "${FLOOD_NOQUEUE_S:-300}"
