@@ -113,7 +113,7 @@ run() {
 	[ -n "${FLOOD_KEEP_LOGS:-}" ] && cp "$T/authd.$1.log" "$T/ipfd.$1.log" "$FLOOD_KEEP_LOGS/"
 	if command -v gnuplot >/dev/null 2>&1; then
 		gnuplot <<EOF
-set terminal png size 900,500
+set terminal png size 900,500 noenhanced
 set output "$OUT/flood_$1.png"
 set title "$1: $2 users within 1 s, cap $CAP, usage $USAGE s"
 set xlabel "seconds"
