@@ -131,7 +131,7 @@ static void
 run(struct admit_out *out)
 {
 	struct fwc *fw = fwc_new(sock_path, 2000, 1);
-	struct admit_in in = { &user, &svc, fx_ip("10.0.1.2"), T0, 30 };
+	struct admit_in in = { &user, &svc, fx_ip("10.0.1.2"), T0, 30, NULL };
 
 	cr_assert_not_null(fw);
 	admit_run(st, fw, &in, out);
