@@ -103,6 +103,8 @@ expect "a second login uses the same account" 303 "$(login "$PUSER" "$PPASS")"
 check "sekishoctl refuses to set a pam account's password" \
 	sh -c "! '$B/sekishoctl' -f '$CONF' user passwd '$PUSER' --password-file '$T/pw' 2>'$T/passwd.err' && grep -q 'kept by its source (pam)' '$T/passwd.err'"
 expect "a local account still logs in by its own password" 303 "$(login loc local-password)"
+# A fresh browser: one holding loc's portal login would not be asked again.
+rm -f "$T/jar"
 expect "a local account's name is never checked by PAM" 401 "$(login loc "$PPASS")"
 
 # ---- the stack failing: fail closed for PAM, local accounts still work ----
