@@ -14,6 +14,19 @@ admit_outcome_str(int outcome)
 }
 
 int
+admit_family_needed(const struct store_service *svc, const struct addr *ip)
+{
+	int other = 0;
+
+	for (int i = 0; i < svc->n_guards; i++) {
+		if (svc->guards[i].addr.family == ip->family)
+			return 0;
+		other = svc->guards[i].addr.family;
+	}
+	return other;
+}
+
+int
 admit_origin(const char *url, char *out, size_t n)
 {
 	size_t skip, host;

@@ -136,6 +136,8 @@ extern const struct route admin_routes[];
 
 /* The http_handler of the portal: client IP, route, login and CSRF checks, then the handler. */
 void route_dispatch(struct http_req *r, void *arg);
+/* The same for the admin_listen listeners: /admin/ pages and static files only. */
+void route_admin(struct http_req *r, void *arg);
 /* The same for the monitor listener: /metrics and /healthz, nothing else. */
 void route_monitor(struct http_req *r, void *arg);
 /* The store connection for this request, NULL when unavailable (answer 503). */
@@ -342,6 +344,13 @@ int admit_entry_url(const char *url, const char *entry_url, const char *code,
 /* "scheme://host[:port]" of an http(s) URL. -1 when it is not one or does not fit. */
 int admit_origin(const char *url, char *out, size_t n);
 const char *admit_outcome_str(int outcome);
+/*
+ * 0 when a client at ip can use svc: it has a guard of ip's address family
+ * (or none at all: the hook guards nothing by address). Otherwise the family
+ * its guards use (AF_INET or AF_INET6): an admission from ip would open
+ * nothing the client can reach.
+ */
+int admit_family_needed(const struct store_service *svc, const struct addr *ip);
 /* After a right r has ended (r->end_reason set): revoke in ipfd (later if it fails), audit, count. */
 void admit_ended(struct store *st, struct fwc *fw, const struct store_right *r, const char *actor,
                  int64_t now);
@@ -471,7 +480,7 @@ int sweeper_run_once(struct authd *a, struct store *st, int64_t now);
 
 enum login_result {
 	LR_ADMITTED, LR_BAD_CREDENTIALS, LR_THROTTLED, LR_CAP, LR_NO_SERVICE,
-	LR_UNAVAILABLE, LR_BAD_REQUEST, LR_FORBIDDEN, LR_QUEUED, LR_MAX
+	LR_UNAVAILABLE, LR_BAD_REQUEST, LR_FORBIDDEN, LR_QUEUED, LR_WRONG_FAMILY, LR_MAX
 };
 
 void ametrics_login(int result, double seconds);

@@ -70,14 +70,27 @@ startup_check(const struct conf *c, char *err, size_t errlen)
 	return http_tls_check(&o, err, errlen);
 }
 
-static struct http_server *
-start_http(struct authd *a, char *err, size_t errlen)
+/* The portal's listeners, and the admin pages' own when admin_listen is set. */
+static int
+start_http(struct authd *a, struct http_servers *portal, struct http_servers *admin,
+           char *err, size_t errlen)
 {
 	struct http_opts o;
 
+	memset(admin, 0, sizeof *admin);
 	if (portal_opts(&a->boot, &o, err, errlen) == -1)
-		return NULL;
-	return http_start(&o, route_dispatch, a, err, errlen);
+		return -1;
+	if (http_start_list(&o, a->boot.authd.listen, route_dispatch, a, portal, err, errlen) == -1)
+		return -1;
+	if (a->boot.authd.admin_listen[0] == '\0')
+		return 0;
+	o.name = "authd-admin";
+	if (http_start_list(&o, a->boot.authd.admin_listen, route_admin, a, admin, err,
+	                    errlen) == -1) {
+		http_stop_list(portal);
+		return -1;
+	}
+	return 0;
 }
 
 /* /metrics and /healthz, plain HTTP, on their own address (loopback by default). */
@@ -128,10 +141,11 @@ main(int argc, char **argv)
 {
 	static struct authd a;
 	struct daemon_opts o;
-	struct http_server *srv, *mon;
+	struct http_servers srv, adm;
+	struct http_server *mon;
 	sigset_t waitmask;
 	struct conf c;
-	char err[512];
+	char err[512], ports[64], admin_ports[64];
 
 	daemon_start_check("authd", argc, argv, &o, &c, startup_check);
 	/*
@@ -144,8 +158,8 @@ main(int argc, char **argv)
 	daemon_signals(&waitmask);
 	if (authd_init(&a, &c, err, sizeof err) == -1)
 		fatal("%s", err);
-	if ((srv = start_http(&a, err, sizeof err)) == NULL)
-		fatal("%s", err);
+	if (start_http(&a, &srv, &adm, err, sizeof err) == -1)
+		fatal("listen: %s", err);
 	if ((mon = start_monitor(&a, err, sizeof err)) == NULL)
 		fatal("monitor_listen: %s", err);
 	if (daemon_drop_privileges(c.authd.user, err, sizeof err) == -1)
@@ -154,14 +168,19 @@ main(int argc, char **argv)
 		fatal("store: %s", err);
 	if ((a.sweeper = sweeper_start(&a, err, sizeof err)) == NULL)
 		fatal("%s", err);
-	log_info("event=start listen=%s port=%d monitor=%s monitor_port=%d ipfd=%s hash_workers=%d",
-	         c.authd.listen, http_port(srv), c.authd.monitor_listen, http_port(mon),
+	http_ports_str(&srv, ports, sizeof ports);
+	http_ports_str(&adm, admin_ports, sizeof admin_ports);
+	log_info("event=start listen=%s port=%s admin_listen=%s admin_port=%s monitor=%s "
+	         "monitor_port=%d ipfd=%s hash_workers=%d", c.authd.listen, ports,
+	         c.authd.admin_listen[0] ? c.authd.admin_listen : "-", admin_ports[0] ? admin_ports : "-",
+	         c.authd.monitor_listen, http_port(mon),
 	         c.ipfd.enabled ? c.ipfd.socket : "off", a.boot.authd.hash_workers);
 	serve_until_stopped(&a, &waitmask);
 	log_info("event=stopping inflight=%d", atomic_load(&a.inflight));
 	drain(&a);
 	sweeper_stop(a.sweeper);
-	http_stop(srv);
+	http_stop_list(&srv);
+	http_stop_list(&adm);
 	http_stop(mon);
 	authd_fini(&a);
 	log_info("event=stop");

@@ -25,7 +25,7 @@ static const double bucket_s[N_BUCKETS] = {
 
 static const char *const login_names[LR_MAX] = {
 	"admitted", "bad_credentials", "throttled", "cap_reached", "no_service",
-	"unavailable", "bad_request", "forbidden", "queued",
+	"unavailable", "bad_request", "forbidden", "queued", "wrong_family",
 };
 
 static atomic_ullong logins[LR_MAX];

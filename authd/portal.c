@@ -334,6 +334,23 @@ log_admission(struct req *q, const struct store_user *u, const struct store_serv
 		         out->why, out->why[0] ? "\"" : "");
 }
 
+/* The service is guarded only for the other address family: say which to use. */
+static int
+answer_wrong_family(struct req *q, const struct store_service *svc, int family)
+{
+	char text[320];
+	const char *want = family == AF_INET6 ? "IPv6" : "IPv4";
+	const char *have = q->ip.family == AF_INET6 ? "IPv6" : "IPv4";
+
+	snprintf(text, sizeof text,
+	         "%s is reachable over %s only, and you came to the portal over %s, so an "
+	         "admission from this address would not let you in. Open the portal over %s "
+	         "(its %s address) and log in again.", svc->name, want, have, want, want);
+	http_log_kv(q->r, "service=%s admission=wrong_family", svc->name);
+	page_message(q, 409, family == AF_INET6 ? "Use IPv6" : "Use IPv4", text, "/", "Back to the portal");
+	return LR_WRONG_FAMILY;
+}
+
 int
 portal_admit(struct req *q, const struct store_user *u, const struct store_service *svc)
 {
@@ -343,7 +360,10 @@ portal_admit(struct req *q, const struct store_user *u, const struct store_servi
 	struct store *st = req_store(q);
 	struct admit_out out;
 	struct timespec t0;
+	int family = admit_family_needed(svc, &q->ip);
 
+	if (family != 0)
+		return answer_wrong_family(q, svc, family);
 	if (st == NULL) {
 		unavailable(q, "The session database is not answering. Please try again shortly.");
 		return LR_UNAVAILABLE;

@@ -17,6 +17,19 @@ static const struct route *const portal_tables[] = {
 	NULL,
 };
 
+/* With admin_listen set: the public listeners serve no admin page, the admin ones only those. */
+static const struct route *const public_tables[] = {
+	portal_routes,
+	static_routes,
+	NULL,
+};
+
+static const struct route *const admin_tables[] = {
+	admin_routes,
+	static_routes,
+	NULL,
+};
+
 static const struct route *const monitor_tables[] = {
 	ametrics_routes,
 	NULL,
@@ -177,7 +190,15 @@ dispatch(struct http_req *r, struct authd *a, const struct route *const *tables)
 void
 route_dispatch(struct http_req *r, void *arg)
 {
-	dispatch(r, arg, portal_tables);
+	struct authd *a = arg;
+
+	dispatch(r, a, a->boot.authd.admin_listen[0] ? public_tables : portal_tables);
+}
+
+void
+route_admin(struct http_req *r, void *arg)
+{
+	dispatch(r, arg, admin_tables);
 }
 
 void

@@ -44,13 +44,12 @@ live_lock_init(void)
 
 #define MONITOR_CONNS 16          /* connections of the monitor listener */
 
-/* The service-side listener; the trusted proxies carry many clients: no per-address limit. */
-static struct http_server *
-listen_http(void)
+/* The service-side listeners; the trusted proxies carry many clients: no per-address limit. */
+static void
+listen_http(struct http_servers *srv)
 {
 	struct http_opts ho;
-	struct http_server *srv;
-	char err[256];
+	char err[512];
 
 	memset(&ho, 0, sizeof ho);
 	ho.name = "cid";
@@ -63,9 +62,8 @@ listen_http(void)
 	ho.exempt = cid.cc.proxies;
 	ho.n_exempt = cid.cc.n_proxies;
 	ho.access_log = conf.log_level >= LOG_DEBUG;
-	if ((srv = http_start(&ho, cid_handle, &cid, err, sizeof err)) == NULL)
-		fatal("%s", err);
-	return srv;
+	if (http_start_list(&ho, conf.cid.listen, cid_handle, &cid, srv, err, sizeof err) == -1)
+		fatal("listen: %s", err);
 }
 
 /* /metrics and /healthz on their own address (loopback by default). */
@@ -158,10 +156,11 @@ int
 main(int argc, char **argv)
 {
 	struct daemon_opts o;
-	struct http_server *srv, *mon;
+	struct http_servers srv;
+	struct http_server *mon;
 	struct spoe_agent *spoe = NULL;
 	sigset_t waitmask;
-	char err[256];
+	char err[256], ports[64];
 
 	daemon_start_check("cid", argc, argv, &o, &conf, startup_check);
 	cid.conf = &conf;
@@ -173,7 +172,7 @@ main(int argc, char **argv)
 	                           conf.cid.refresh_ms * 4 : CID_STALE_MIN_MS) == -1)
 		fatal("out of memory");
 	load_templates(&conf, &cid.tmpl, &cid.css, &cid.css_len);
-	srv = listen_http();
+	listen_http(&srv);
 	mon = listen_monitor();
 	if (conf.cid.spoe_listen[0] != '\0' &&
 	    (spoe = spoe_agent_listen(conf.cid.spoe_listen, err, sizeof err)) == NULL)
@@ -189,8 +188,9 @@ main(int argc, char **argv)
 		fatal("cannot start threads");
 	if (spoe != NULL && spoe_agent_start(spoe, &cid) == -1)
 		fatal("cannot start the SPOE agent");
-	log_info("event=start listen=%s monitor=%s monitor_port=%d spoe=%s threads=%d bind_ip=%s",
-	         conf.cid.listen, conf.cid.monitor_listen, http_port(mon),
+	http_ports_str(&srv, ports, sizeof ports);
+	log_info("event=start listen=%s port=%s monitor=%s monitor_port=%d spoe=%s threads=%d bind_ip=%s",
+	         conf.cid.listen, ports, conf.cid.monitor_listen, http_port(mon),
 	         spoe != NULL ? conf.cid.spoe_listen : "off", conf.cid.threads,
 	         conf.cid.bind_ip ? "on" : "off");
 	if (cid.cc.n_proxies == 0)
@@ -198,7 +198,7 @@ main(int argc, char **argv)
 		         "nobody (403)\"");
 	serve(&waitmask);
 	log_info("event=stop");
-	http_stop(srv);
+	http_stop_list(&srv);
 	http_stop(mon);
 	spoe_agent_stop(spoe);
 	follow_stop(&cid.follower);

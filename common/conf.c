@@ -26,6 +26,7 @@ enum conf_check {
 	K_SOCKET,    /* absolute path that fits sockaddr_un */
 	K_LISTEN,    /* ADDR:PORT */
 	K_LISTEN_OPT,/* ADDR:PORT, or "" = off */
+	K_LISTENS,   /* "ADDR:PORT,..." up to CONF_LISTEN_MAX; "" only when the default is "" */
 	K_URL,       /* http(s) URL */
 	K_ACCOUNT,   /* unix user or group name, or "" */
 	K_ADDRLIST,  /* "ADDR,ADDR,..." or "" */
@@ -68,7 +69,8 @@ static const struct conf_item conf_items[] = {
 	INT(db, pool_size, 1, 64, "16", "store connections authd opens at most for its request threads"),
 	STR(db, guard_forbid, K_NETLIST, "", "networks (ADDR/LEN) and endpoints no service may guard"),
 
-	STR(authd, listen, K_LISTEN, "127.0.0.1:8080", "portal address, ADDR:PORT or [V6]:PORT"),
+	STR(authd, listen, K_LISTENS, "127.0.0.1:8080", "portal addresses, ADDR:PORT or [V6]:PORT, comma-separated (IPv4 and IPv6 at once)"),
+	STR(authd, admin_listen, K_LISTENS, "", "admin pages only on these addresses, not on listen (empty: on listen)"),
 	STR(authd, base_url, K_URL, "http://127.0.0.1:8080", "the portal's public URL"),
 	STR(authd, user, K_ACCOUNT, "", "drop to this unix user after binding (empty: stay)"),
 	STR(authd, trusted_proxies, K_ADDRLIST, "", "comma-separated proxy addresses trusted for X-Forwarded-For"),
@@ -119,7 +121,7 @@ static const struct conf_item conf_items[] = {
 	INT(ipfd, batch_window_us, 0, 100000, "0", "extra wait for more requests before a batch (0: take what has arrived)"),
 	TYPED(ipfd, enabled, T_BOOL, "on", "authd and sekishoctl require ipfd (off: database only)"),
 
-	STR(cid, listen, K_LISTEN, "127.0.0.1:8081", "cookie checker address, ADDR:PORT or [V6]:PORT"),
+	STR(cid, listen, K_LISTENS, "127.0.0.1:8081", "cookie checker addresses, ADDR:PORT or [V6]:PORT, comma-separated"),
 	STR(cid, user, K_ACCOUNT, "", "drop to this unix user after binding (empty: stay)"),
 	STR(cid, trusted_proxies, K_ADDRLIST, "", "comma-separated proxy addresses trusted for X-Forwarded-For"),
 	STR(cid, host_map, K_HOSTMAP, "", "host=service,... used when a request has no X-Sekisho-Service"),
@@ -317,17 +319,41 @@ conf_check_nets(const char *v, char *err, size_t errlen)
 static void
 conf_derive(struct conf *c)
 {
-	snprintf(c->db.guard_self, sizeof c->db.guard_self, "%s,%s,%s,%s", c->authd.listen,
-	         c->authd.monitor_listen, c->cid.listen, c->cid.monitor_listen);
+	const char *lists[] = { c->authd.listen, c->authd.admin_listen, c->authd.monitor_listen,
+	                        c->cid.listen, c->cid.monitor_listen };
+	size_t len = 0;
+
+	c->db.guard_self[0] = '\0';
+	for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
+		int w;
+
+		if (lists[i][0] == '\0')
+			continue;
+		w = snprintf(c->db.guard_self + len, sizeof c->db.guard_self - len, "%s%s",
+		             len ? "," : "", lists[i]);
+		if (w < 0 || (size_t)w >= sizeof c->db.guard_self - len)
+			break;
+		len += (size_t)w;
+	}
+}
+
+static int
+conf_check_listen(void *arg, const char *v, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+
+	(void)arg;
+	if (addr_parse_listen(v, &ss, &sl) == 0)
+		return 0;
+	snprintf(err, errlen, "want ADDR:PORT or [V6]:PORT with a literal address");
+	return -1;
 }
 
 /* Checks a string value against its item's rule. 0 or -1 with err. */
 static int
 conf_check_str(const struct conf_item *it, const char *v, char *err, size_t errlen)
 {
-	struct sockaddr_storage ss;
-	socklen_t sl;
-
 	switch (it->check) {
 	case K_TEXT:
 		return 0;
@@ -339,10 +365,15 @@ conf_check_str(const struct conf_item *it, const char *v, char *err, size_t errl
 			return 0;
 		/* FALLTHROUGH */
 	case K_LISTEN:
-		if (addr_parse_listen(v, &ss, &sl) == 0)
+		return conf_check_listen(NULL, v, err, errlen);
+	case K_LISTENS:
+		if (v[0] == '\0' && it->def[0] == '\0')
 			return 0;
-		snprintf(err, errlen, "want ADDR:PORT or [V6]:PORT with a literal address");
-		return -1;
+		if (v[0] == '\0') {
+			snprintf(err, errlen, "want at least one ADDR:PORT");
+			return -1;
+		}
+		return conf_listen_each(v, conf_check_listen, NULL, err, errlen);
 	case K_URL:
 		return url_valid(v, err, errlen);
 	case K_ACCOUNT:
@@ -595,15 +626,14 @@ conf_read_line(char *str, int num, void *stream)
 	return str;
 }
 
-/* The monitor listener must not share the public one's address (port 0 aside). */
+/* The monitor (and admin) listeners must not share the public one's addresses (port 0 aside). */
 static void
 conf_check_monitor(struct conf_parse *p, const char *section, const char *listen,
                    const char *monitor)
 {
 	int l = conf_find(section, "listen"), m = conf_find(section, "monitor_listen");
-	size_t n = strlen(listen);
 
-	if (strcmp(listen, monitor) == 0 && !(n >= 2 && strcmp(listen + n - 2, ":0") == 0))
+	if (conf_listens_overlap(monitor, listen))
 		conf_fail(p, p->seen[m] ? p->seen[m] : p->seen[l],
 		          "%s.monitor_listen must differ from %s.listen: metrics and health are "
 		          "not for the public listener", section, section);
@@ -621,6 +651,18 @@ conf_check_ldap(struct conf_parse *p, const struct conf_identity *id)
 		conf_fail(p, p->seen[dn], "identity.ldap_bind_dn needs identity.ldap_bind_password_file");
 }
 
+static void
+conf_check_admin(struct conf_parse *p)
+{
+	const struct conf_authd *a = &p->tmp.authd;
+	int k = conf_find("authd", "admin_listen");
+
+	if (conf_listens_overlap(a->admin_listen, a->listen) ||
+	    conf_listens_overlap(a->admin_listen, a->monitor_listen))
+		conf_fail(p, p->seen[k], "authd.admin_listen must differ from authd.listen and "
+		          "authd.monitor_listen: admin pages there would stay on the public side");
+}
+
 /* Rules between keys, checked after the whole file is read. */
 static void
 conf_check_all(struct conf_parse *p)
@@ -633,6 +675,8 @@ conf_check_all(struct conf_parse *p)
 	conf_check_monitor(p, "authd", p->tmp.authd.listen, p->tmp.authd.monitor_listen);
 	conf_check_ldap(p, &p->tmp.identity);
 	conf_check_monitor(p, "cid", p->tmp.cid.listen, p->tmp.cid.monitor_listen);
+	if (p->err_line == 0)
+		conf_check_admin(p);
 }
 
 int

@@ -14,6 +14,7 @@
 #define CONF_STR_MAX  256   /* every string value, including the NUL */
 #define CONF_PATH_MAX 256
 #define CONF_LIST_MAX 16    /* entries of a list value (trusted_proxies, host_map) */
+#define CONF_LISTEN_MAX 4   /* addresses of a listen or admin_listen list */
 
 #define CONF_DEFAULT_PATH "/etc/sekisho/sekisho.conf"
 #define CONF_POOL_DEFAULT 16  /* db.pool_size of a conf_db filled without conf_defaults */
@@ -28,15 +29,17 @@ struct conf_db {
 	int  pool_size;                /* store connections kept for request threads (0: default) */
 	char guard_forbid[CONF_STR_MAX]; /* "NET, ENDPOINT, ...": no service may guard these */
 	/*
-	 * Not a key: the listen and monitor_listen endpoints of authd and cid,
+	 * Not a key: the listen (all of each list), admin_listen, monitor_listen
+	 * endpoints of authd and cid,
 	 * filled by conf_defaults and conf_load, so the store also keeps guards
 	 * off sekisho's own endpoints.
 	 */
-	char guard_self[4 * CONF_STR_MAX];
+	char guard_self[6 * CONF_STR_MAX];
 };
 
 struct conf_authd {
-	char listen[CONF_STR_MAX];     /* ADDR:PORT */
+	char listen[CONF_STR_MAX];     /* ADDR:PORT,... (IPv4 and IPv6 at once) */
+	char admin_listen[CONF_STR_MAX]; /* "" = admin pages on listen; else only here */
 	char base_url[CONF_STR_MAX];   /* the portal's public URL */
 	char user[CONF_STR_MAX];       /* drop to this user after binding, "" = stay */
 	char trusted_proxies[CONF_STR_MAX]; /* comma-separated addresses allowed X-Forwarded-For */
@@ -81,7 +84,7 @@ struct conf_ipfd {
 };
 
 struct conf_cid {
-	char listen[CONF_STR_MAX];
+	char listen[CONF_STR_MAX];     /* ADDR:PORT,... */
 	char user[CONF_STR_MAX];
 	char trusted_proxies[CONF_STR_MAX];
 	char host_map[CONF_STR_MAX];   /* "host=service,host=service" when no X-Sekisho-Service */
@@ -133,6 +136,12 @@ int conf_load(const char *path, struct conf *c, char *err, size_t errlen);
  */
 int conf_list_each(const char *v, int (*fn)(void *arg, const char *entry, char *err, size_t errlen),
                    void *arg, char *err, size_t errlen);
+
+/* conf_list_each for a listen list: at most CONF_LISTEN_MAX entries. */
+int conf_listen_each(const char *v, int (*fn)(void *arg, const char *entry, char *err, size_t errlen),
+                     void *arg, char *err, size_t errlen);
+/* 1 when an address of list a is also in list b (both valid; ":0" ports never clash). */
+int conf_listens_overlap(const char *a, const char *b);
 
 /*
  * The i-th known "section.key" (for tests that check the example file), NULL

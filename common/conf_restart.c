@@ -19,6 +19,7 @@ static const struct {
 	{ "db.busy_timeout_ms", CONF_AUTHD | CONF_IPFD | CONF_CID },
 	{ "db.pool_size", CONF_AUTHD },
 	{ "authd.listen", CONF_AUTHD },
+	{ "authd.admin_listen", CONF_AUTHD },
 	{ "authd.user", CONF_AUTHD },
 	{ "authd.tls_cert", CONF_AUTHD },
 	{ "authd.tls_key", CONF_AUTHD },

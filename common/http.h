@@ -82,6 +82,23 @@ void http_stop(struct http_server *s);
 /* The port actually bound (useful with port 0). */
 int http_port(const struct http_server *s);
 
+/*
+ * One server per address of a comma-separated listen list (IPv4 and IPv6 at
+ * once), all with o's settings but o->listen; each has its own connection
+ * limits. http_start_list starts all or none: NULL entries and -1 with err
+ * naming the address that failed.
+ */
+#define HTTP_LISTEN_MAX 4
+struct http_servers {
+	struct http_server *s[HTTP_LISTEN_MAX];
+	int n;
+};
+int http_start_list(const struct http_opts *o, const char *list, http_handler fn, void *arg,
+                    struct http_servers *out, char *err, size_t errlen);
+void http_stop_list(struct http_servers *l);
+/* The ports bound, "P,P,..." (for the start log line). */
+void http_ports_str(const struct http_servers *l, char *out, size_t n);
+
 /* ---- the request ---- */
 
 const char *http_method(const struct http_req *r);
