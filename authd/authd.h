@@ -23,6 +23,7 @@
  *   clientip.c clientip_ the client's address, trusted proxies
  *   sweeper.c  sweeper_ ends expired and idle rights, prunes, rotates keys
  *   metrics.c  ametrics_ counters for /metrics; /healthz (monitor listener); /static
+ *   metrics_svc.c ametrics_ per-service series and ipfd's counters on /metrics
  *   admin*.c   admin_   the admin web UI under /admin/ (its own header: admin.h)
  */
 
@@ -65,6 +66,7 @@ struct authd_view {
 	int https;                           /* base_url is https: cookies get Secure */
 };
 
+struct buf;
 struct fwc;
 struct throttle;
 struct sweeper;
@@ -491,5 +493,9 @@ void ametrics_csrf_rejected(void);
 /* The waiting room: places lapsed; a user admitted after waiting seconds in line. */
 void ametrics_queue_lapsed(int n);
 void ametrics_queue_wait(double seconds);
+/* metrics_svc.c: per-service series (one table of them) and ipfd's counters. */
+void ametrics_service_login(const char *service, int result);
+const char *ametrics_login_name(int result);
+void ametrics_put_services(struct req *q, struct buf *b);
 
 #endif

@@ -23,11 +23,6 @@ static const double bucket_s[N_BUCKETS] = {
 	0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5,
 };
 
-static const char *const login_names[LR_MAX] = {
-	"admitted", "bad_credentials", "throttled", "cap_reached", "no_service",
-	"unavailable", "bad_request", "forbidden", "queued", "wrong_family",
-};
-
 static atomic_ullong logins[LR_MAX];
 static atomic_ullong admissions[OUTCOMES];
 static atomic_ullong ended[END_REASONS];
@@ -116,7 +111,7 @@ put_counters(struct buf *b)
 	buf_puts(b, "# HELP sekisho_authd_logins_total Login attempts by result.\n"
 	            "# TYPE sekisho_authd_logins_total counter\n");
 	for (int i = 0; i < LR_MAX; i++)
-		buf_printf(b, "sekisho_authd_logins_total{result=\"%s\"} %llu\n", login_names[i],
+		buf_printf(b, "sekisho_authd_logins_total{result=\"%s\"} %llu\n", ametrics_login_name(i),
 		           atomic_load(&logins[i]));
 	buf_puts(b, "# HELP sekisho_authd_admissions_total Admissions by result.\n"
 	            "# TYPE sekisho_authd_admissions_total counter\n");
@@ -188,6 +183,7 @@ serve_metrics(struct req *q)
 	              "Successful admissions: store, ipfd acknowledgement and entry code.",
 	              &admission_hist);
 	put_queues(q, &b);
+	ametrics_put_services(q, &b);
 	if (sem_getvalue(&q->a->hash_sem, &busy) == 0)
 		buf_printf(&b, "# HELP sekisho_authd_hash_workers_free Password hash workers idle.\n"
 		               "# TYPE sekisho_authd_hash_workers_free gauge\n"

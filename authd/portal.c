@@ -420,8 +420,10 @@ portal_login(struct req *q)
 		lr = LR_UNAVAILABLE;
 	} else if (find_service(q, st, f.service, &svc) == -1) {
 		lr = q->st_broken ? LR_UNAVAILABLE : LR_NO_SERVICE;
-	} else if (same_login(q, st, &f, &u) == 0 || authenticate(q, &f, &u, &lr) == 0) {
-		lr = portal_admit(q, &u, &svc);
+	} else {
+		if (same_login(q, st, &f, &u) == 0 || authenticate(q, &f, &u, &lr) == 0)
+			lr = portal_admit(q, &u, &svc);
+		ametrics_service_login(svc.name, lr);
 	}
 	ametrics_login(lr, clock_elapsed_ns(&t0) / 1e9);
 }

@@ -150,6 +150,7 @@ decide_locked(struct cache *c, const struct cid_conf *cc, const struct check_req
 		return CHECK_UNAVAILABLE;
 	if ((svc = cache_service_locked(c, q->service)) == NULL)
 		return CHECK_UNKNOWN_SERVICE;
+	out->service_id = svc->id;          /* the service exists: its metrics count this check */
 	if ((rc = token_result(token_verify(&c->kr, now, q->token, q->token_len, t))) != CHECK_OK) {
 		if (rc == CHECK_BAD_COOKIE || rc == CHECK_BAD_TAG)
 			out->why = rc == CHECK_BAD_TAG ? "forged or damaged cookie" : "not a cookie token";
@@ -175,7 +176,6 @@ decide_locked(struct cache *c, const struct cid_conf *cc, const struct check_req
 	}
 	cache_seen(r, now);
 	out->right_id = r->id;
-	out->service_id = svc->id;
 	out->remaining = r->expires_at - now;
 	snprintf(out->user, sizeof out->user, "%s", r->user);
 	return CHECK_OK;

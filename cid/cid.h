@@ -206,7 +206,7 @@ struct check_out {
 	const char *why;                     /* for the log when the input was malformed */
 	char service[NAME_MAX_LEN + 1];      /* the asked service, once known */
 	int64_t right_id;
-	int64_t service_id;
+	int64_t service_id;                  /* set once the service is known to exist */
 	char user[NAME_MAX_LEN + 1];
 	int64_t remaining;                   /* seconds until absolute expiry */
 };
@@ -313,6 +313,8 @@ enum handoff_result {
 };
 
 void metrics_check(int result, int64_t ns);
+/* One check of an existing service (out->service_id != 0), by result, under its name. */
+void metrics_service_check(const char *service, int result);
 void metrics_handoff(int result);
 void metrics_touch(long rows);
 void metrics_sync(int snapshot, long changes);

@@ -4,6 +4,7 @@
 
 #include "buf.h"
 #include "cid.h"
+#include "svcstat.h"
 
 /*
  * Counters for the Prometheus page. Checks come at tens of thousands a
@@ -29,6 +30,7 @@ static atomic_uint shard_next;
 static _Thread_local struct shard *my_shard;
 
 static atomic_ullong handoffs[HANDOFF__N];
+static struct svcstat svc_checks = { .cols = CHECK__N };
 static atomic_ullong touch_flushes, touch_rights, snapshots, changes;
 
 static const char *const handoff_labels[HANDOFF__N] = {
@@ -53,6 +55,12 @@ metrics_check(int result, int64_t ns)
 	atomic_fetch_add_explicit(&s->lat[b], 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->lat_ns, (unsigned long long)(ns > 0 ? ns : 0),
 	                          memory_order_relaxed);
+}
+
+void
+metrics_service_check(const char *service, int result)
+{
+	svcstat_add(&svc_checks, service, result);
 }
 
 void
@@ -87,6 +95,19 @@ sum(size_t off)
 	return n;
 }
 
+/* Per service: the same results with a service label (existing services only). */
+static void
+render_service_checks(struct buf *b)
+{
+	const char *names[CHECK__N];
+
+	for (int r = 0; r < CHECK__N; r++)
+		names[r] = check_label(r);
+	svcstat_render(&svc_checks, b, "sekisho_cid_service_checks_total",
+	               "Checks of each existing service, by result (refusals by reason).", "result",
+	               names);
+}
+
 static void
 render_checks(struct buf *b)
 {
@@ -109,6 +130,7 @@ render_checks(struct buf *b)
 	buf_printf(b, "sekisho_cid_check_seconds_sum %.9f\n",
 	           (double)sum(offsetof(struct shard, lat_ns)) / 1e9);
 	buf_printf(b, "sekisho_cid_check_seconds_count %llu\n", cum);
+	render_service_checks(b);
 }
 
 static void

@@ -177,6 +177,21 @@ cid_page(struct http_req *r, struct cid *cid, int status, const char *title, con
 	buf_free(&b);
 }
 
+/* A check refused before the decision (no cookie, a bad one): is its service a real one? */
+static void
+known_service(struct cid *cid, struct check_out *out)
+{
+	const struct cache_service *svc;
+
+	if (out->service_id != 0 || out->service[0] == '\0' || out->result == CHECK_BAD_REQUEST)
+		return;
+	cache_rdlock(&cid->cache);
+	if (cache_usable_locked(&cid->cache) &&
+	    (svc = cache_service_locked(&cid->cache, out->service)) != NULL)
+		out->service_id = svc->id;
+	cache_unlock(&cid->cache);
+}
+
 /* Parses and decides; logs malformed input (rate-limited). Returns out->result. */
 static int
 run_check(struct http_req *r, struct cid *cid, const char *service, struct check_out *out)
@@ -188,6 +203,8 @@ run_check(struct http_req *r, struct cid *cid, const char *service, struct check
 	cid_check_in(r, cid, service, &in);
 	if (check_parse(&cid->cc, &in, &q, out) == CHECK_OK)
 		check_run(&cid->cache, &cid->cc, &q, time(NULL), out);
+	else
+		known_service(cid, out);
 	if (out->why != NULL) {
 		if (q.client.family != 0 ||
 		    (in.peer != NULL && addr_from_sockaddr(in.peer, &q.client) == 0))
@@ -232,6 +249,8 @@ route_auth(struct http_req *r, struct cid *cid)
 		http_reply(r, check_status(out.result), NULL, "", 0);
 	}
 	metrics_check(out.result, clock_elapsed_ns(&t0));
+	if (out.service_id != 0)
+		metrics_service_check(out.service, out.result);
 }
 
 /* The service's URL; 0 when the cache can answer and it exists, else the check's result. */
@@ -285,6 +304,8 @@ route_go(struct http_req *r, struct cid *cid)
 		redirect(r, url);
 	}
 	metrics_check(out.result, clock_elapsed_ns(&t0));
+	if (out.service_id != 0)
+		metrics_service_check(out.service, out.result);
 }
 
 static void

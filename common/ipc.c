@@ -13,7 +13,7 @@
 #include "ipc.h"
 
 _Static_assert(sizeof(struct ipc_req) == 32, "ipc_req has no padding");
-_Static_assert(sizeof(struct ipc_rep) == 184, "ipc_rep has no padding");
+_Static_assert(sizeof(struct ipc_rep) == 200, "ipc_rep has no padding");
 
 struct ipc_client {
 	int fd;

@@ -53,6 +53,8 @@ struct ipc_stats {
 	uint64_t admits, revokes, syncs;
 	int64_t  last_sync;      /* unix time of the last full sync */
 	int64_t  started;
+	uint64_t rebuilds;       /* full syncs that committed (the whole table rebuilt) */
+	uint64_t watch_repairs;  /* rebuilds because another process changed the table */
 };
 
 struct ipc_rep {

@@ -127,6 +127,13 @@ int  ctl_fw_revoke_fresh(struct ctl *c, int64_t right_id, char *err, size_t errl
 int  ctl_fw_status(struct ctl *c, struct ipc_stats *st, char *err, size_t errlen);
 void ctl_fw_close(struct ctl *c);
 
+/*
+ * GET /healthz on a monitor listener (ADDR:PORT) within timeout_ms: 1 when it
+ * answers 200, 0 when it answers another status (*http_status), -1 when it
+ * does not answer. detail: the answer's body on one line, or why not.
+ */
+int  ctl_health(const char *listen, int timeout_ms, int *http_status, char *detail, size_t n);
+
 int ctl_init(struct ctl *c);
 int ctl_migrate(struct ctl *c);
 int ctl_user_add(struct ctl *c);

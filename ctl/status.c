@@ -19,7 +19,8 @@ status_service(const struct store_service *svc, void *arg)
 		return 0;
 	}
 	snprintf(use, sizeof use, "%d/%d", svc->active, svc->cap);
-	ctl_out_text(o, "  %-32s %-15s %s\n", svc->name, use, svc->enabled ? "enabled" : "disabled");
+	ctl_out_text(o, "  %-6lld %-32s %-15s %s\n", (long long)svc->id, svc->name, use,
+	             svc->enabled ? "enabled" : "disabled");
 	return 0;
 }
 
@@ -38,6 +39,8 @@ status_ipfd_json(struct out *o, int up, const struct ipc_stats *st, const char *
 		ctl_json_int(o, "admits", (long long)st->admits);
 		ctl_json_int(o, "revokes", (long long)st->revokes);
 		ctl_json_int(o, "syncs", (long long)st->syncs);
+		ctl_json_int(o, "rebuilds", (long long)st->rebuilds);
+		ctl_json_int(o, "watch_repairs", (long long)st->watch_repairs);
 		ctl_json_int(o, "last_sync", st->last_sync);
 		ctl_json_int(o, "started", st->started);
 	}
@@ -57,6 +60,35 @@ status_ipfd_text(struct out *o, int up, const struct ipc_stats *st, const char *
 		ctl_out_text(o, "ipfd:           up: %" PRIu64 " services, %" PRIu64 " addresses, %" PRIu64
 		         " batches (%" PRIu64 " failed), last sync %s\n", st->services, st->elements,
 		         st->batches, st->batch_errors, ctl_time(st->last_sync, t, sizeof t));
+}
+
+#define HEALTH_TIMEOUT_MS 1000   /* each daemon's /healthz must answer within this */
+
+/* authd's or cid's /healthz on its monitor listener: ok, unhealthy (and why) or unreachable. */
+static void
+status_daemon(struct out *o, const char *name, const char *monitor)
+{
+	char detail[256], label[16];
+	int code, rc = ctl_health(monitor, HEALTH_TIMEOUT_MS, &code, detail, sizeof detail);
+	const char *state = rc == 1 ? "ok" : rc == 0 ? "unhealthy" : "unreachable";
+
+	if (o->json) {
+		ctl_json_obj(o, name);
+		ctl_json_str(o, "state", state);
+		ctl_json_str(o, "monitor", monitor);
+		if (code != 0)
+			ctl_json_int(o, "http_status", code);
+		ctl_json_str(o, "detail", detail);
+		ctl_json_end(o, '}');
+		return;
+	}
+	snprintf(label, sizeof label, "%s:", name);
+	if (rc == -1)
+		ctl_out_text(o, "%-16sunreachable (%s)\n", label, detail);
+	else if (rc == 0)
+		ctl_out_text(o, "%-16sunhealthy: %d at %s (%s)\n", label, code, monitor, detail);
+	else
+		ctl_out_text(o, "%-16sok at %s (%s)\n", label, monitor, detail);
 }
 
 static void
@@ -130,12 +162,17 @@ ctl_status(struct ctl *c)
 	up = ctl_fw_status(c, &ist, err, sizeof err);
 	ctl_out_init(&o, ctl_flag(c, "json"));
 	status_head(&o, c, &st);
-	if (o.json) {
+	if (o.json)
 		status_ipfd_json(&o, up, &ist, err);
+	else
+		status_ipfd_text(&o, up, &ist, err);
+	status_daemon(&o, "authd", c->conf.authd.monitor_listen);
+	status_daemon(&o, "cid", c->conf.cid.monitor_listen);
+	if (o.json) {
 		ctl_json_arr(&o, "services");
 	} else {
-		status_ipfd_text(&o, up, &ist, err);
-		ctl_out_text(&o, "services:\n  %-32s %-15s %s\n", "NAME", "ACTIVE/CAP", "STATE");
+		ctl_out_text(&o, "services:\n  %-6s %-32s %-15s %s\n", "ID", "NAME", "ACTIVE/CAP",
+		             "STATE");
 	}
 	if ((rc = store_service_list(c->s, 0, status_service, &o)) != STORE_OK) {
 		buf_free(&o.b);

@@ -124,6 +124,7 @@ table_watch(struct ipfd *d)
 	if (rc == 1) {
 		log_warn("event=table_changed by=another_process effect=sync%s",
 		         intact == 1 ? "" : " seen=after_a_large_commit");
+		d->stats.watch_repairs++;
 		periodic_sync(d, "table_changed");
 	}
 }

@@ -363,6 +363,7 @@ sync_all(struct ipfd *d, int *status, char *err, size_t errlen)
 	d->mirror = s.m;
 	memset(&s.m, 0, sizeof s.m);
 	d->stats.syncs++;
+	d->stats.rebuilds++;
 	d->stats.last_sync = now_ms / 1000;
 	*status = IPC_OK;
 	ret = 0;
