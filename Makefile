@@ -153,18 +153,55 @@ demo: deps
 	@sh dist/demo.sh $(B)
 
 # Installs what docs/deploy.md describes; DESTDIR stages it elsewhere.
+# UNITDIR: /etc/systemd/system for a hand install, /lib/systemd/system in the package.
+UNITDIR ?= /etc/systemd/system
+MAN8     = authd.8 ipfd.8 cid.8 sekishoctl.8
+PROXIES  = $(notdir $(wildcard dist/nginx dist/caddy dist/haproxy))
 install: all
 	install -d $(DESTDIR)/usr/sbin $(DESTDIR)/usr/bin $(DESTDIR)/usr/share/sekisho/web/static \
 	        $(DESTDIR)/usr/lib/sysusers.d $(DESTDIR)/usr/lib/tmpfiles.d \
-	        $(DESTDIR)/etc/systemd/system $(DESTDIR)/etc/sekisho $(DESTDIR)/usr/share/doc/sekisho
+	        $(DESTDIR)$(UNITDIR) $(DESTDIR)/etc/sekisho $(DESTDIR)/usr/share/doc/sekisho \
+	        $(DESTDIR)/usr/share/man/man8 $(DESTDIR)/usr/share/man/man5 \
+	        $(DESTDIR)/usr/share/sekisho/grafana
 	install -m 0755 $(B)/authd $(B)/ipfd $(B)/cid $(DESTDIR)/usr/sbin/
 	install -m 0755 $(B)/sekishoctl $(DESTDIR)/usr/bin/
 	install -m 0644 web/*.html $(DESTDIR)/usr/share/sekisho/web/
 	install -m 0644 web/static/* $(DESTDIR)/usr/share/sekisho/web/static/
 	install -m 0644 dist/sekisho.sysusers $(DESTDIR)/usr/lib/sysusers.d/sekisho.conf
 	install -m 0644 dist/sekisho.tmpfiles $(DESTDIR)/usr/lib/tmpfiles.d/sekisho.conf
-	install -m 0644 dist/sekisho-*.service $(DESTDIR)/etc/systemd/system/
+	install -m 0644 dist/sekisho-*.service $(DESTDIR)$(UNITDIR)/
 	install -m 0644 sekisho.conf.example docs/*.md $(DESTDIR)/usr/share/doc/sekisho/
+	install -m 0644 $(addprefix docs/man/,$(MAN8)) $(DESTDIR)/usr/share/man/man8/
+	install -m 0644 docs/man/sekisho.conf.5 $(DESTDIR)/usr/share/man/man5/
+	install -m 0644 dist/grafana/*.json $(DESTDIR)/usr/share/sekisho/grafana/
+	for p in $(PROXIES); do \
+		install -d $(DESTDIR)/usr/share/sekisho/$$p && \
+		install -m 0644 dist/$$p/* $(DESTDIR)/usr/share/sekisho/$$p/ || exit 1; \
+	done
+
+# Removes what install put there; the configuration and the store stay.
+uninstall:
+	rm -f $(DESTDIR)/usr/sbin/authd $(DESTDIR)/usr/sbin/ipfd $(DESTDIR)/usr/sbin/cid \
+	      $(DESTDIR)/usr/bin/sekishoctl \
+	      $(DESTDIR)/usr/lib/sysusers.d/sekisho.conf $(DESTDIR)/usr/lib/tmpfiles.d/sekisho.conf \
+	      $(addprefix $(DESTDIR)$(UNITDIR)/,$(notdir $(wildcard dist/sekisho-*.service))) \
+	      $(addprefix $(DESTDIR)/usr/share/man/man8/,$(MAN8)) \
+	      $(DESTDIR)/usr/share/man/man5/sekisho.conf.5
+	rm -rf $(DESTDIR)/usr/share/sekisho $(DESTDIR)/usr/share/doc/sekisho
+
+# The Debian package (debian/), built by dpkg-buildpackage from a copy of the
+# tree under build/deb/src so the working tree's build/ stays; the .deb and
+# its .changes/.buildinfo end up in build/deb/. Needs root once for its
+# build dependencies (.ci/deps-deb.sh).
+DEB = build/deb
+deb:
+	@sh .ci/deps-deb.sh
+	rm -rf $(DEB) && mkdir -p $(DEB)/src
+	tar -c --exclude=./build --exclude=./.git --exclude=node_modules -f - . | tar -x -C $(DEB)/src
+	cd $(DEB)/src && DEB_BUILD_OPTIONS="parallel=$$(nproc) $$DEB_BUILD_OPTIONS" \
+		dpkg-buildpackage -b -us -uc
+	lintian --fail-on error $(DEB)/*.changes
+	@ls $(DEB)/*.deb
 
 # libFuzzer targets, built by clang into their own tree (build/fuzz) so they
 # never rebuild the programs. A target links its own objects and takes only
@@ -222,7 +259,7 @@ fuzz-regress: $(FUZZ_BIN)
 clean:
 	rm -rf build
 
-.PHONY: all deps unit check asan bench demo install clean fuzz fuzz-regress
+.PHONY: all deps unit check asan bench demo install uninstall deb clean fuzz fuzz-regress
 .SECONDARY:
 
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(shell find build -path build/deb -prune -o -name '*.d' -type f -print 2>/dev/null)

@@ -60,6 +60,9 @@ SYS_PW=demo-password-1
 SYS_SERVICES=""
 SYS_AS_CTL=${SYS_AS_CTL:-} SYS_AS_IPFD=${SYS_AS_IPFD:-} SYS_AS_AUTHD=${SYS_AS_AUTHD:-} SYS_AS_CID=${SYS_AS_CID:-}
 B=$SEKISHO_BUILD
+# The installed layout's parts, the source tree's by default (test_package.sh sets them).
+SEKISHO_WEB=${SEKISHO_WEB:-$SEKISHO_TOP/web}
+SEKISHO_NGINX_SNIPPET=${SEKISHO_NGINX_SNIPPET:-$SEKISHO_TOP/dist/nginx/sekisho-door.conf}
 
 sys_conf() {
 	cat <<EOF
@@ -69,7 +72,7 @@ path = $DB
 [authd]
 listen = 10.8.0.1:8080
 base_url = $PORTAL
-web_dir = $SEKISHO_TOP/web
+web_dir = $SEKISHO_WEB
 sweep_interval_s = ${SYS_SWEEP_S:-1}
 hash_workers = ${SYS_HASH_WORKERS:-2}
 ipfd_timeout_ms = 5000
@@ -183,7 +186,7 @@ EOF
 		listen 10.9.0.${s#*:}:80;
 		set \$sekisho_service ${s%%:*};
 		set \$sekisho_portal $PORTAL;
-		include $SEKISHO_TOP/dist/nginx/sekisho-door.conf;
+		include $SEKISHO_NGINX_SNIPPET;
 		location / {
 			include $SEKISHO_TOP/dist/nginx/sekisho-app.conf;
 			proxy_pass http://127.0.0.1:9000/${s%%:*}/;

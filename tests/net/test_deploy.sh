@@ -17,7 +17,9 @@
 . "$SEKISHO_TOP/tests/net/lib_system.sh"
 net_init
 
-DIST=$SEKISHO_TOP/dist
+# The units, sysusers and tmpfiles files under their dist/ names; test_package.sh
+# points SEKISHO_DIST at the installed ones (a directory of links) instead.
+DIST=${SEKISHO_DIST:-$SEKISHO_TOP/dist}
 MAX_EXPOSURE=2.5
 P=$NET_PREFIX                          # sekisho -> sk<pid> in every user and group name
 expect() { if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "want '$2', got '$3'"; fi; }
