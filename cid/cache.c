@@ -284,6 +284,8 @@ data_put_service(struct cache_data *d, const struct store_service *s)
 	snprintf(n->name, sizeof n->name, "%s", s->name);
 	snprintf(n->url, sizeof n->url, "%s", s->url);
 	n->interval_s = (int64_t)s->max_interval_min * 60;
+	n->n_guards = s->n_guards < 0 ? 0 : s->n_guards > GUARDS_MAX ? GUARDS_MAX : s->n_guards;
+	memcpy(n->guards, s->guards, (size_t)n->n_guards * sizeof n->guards[0]);
 	d->n_svcs++;
 	return 0;
 }

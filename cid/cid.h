@@ -58,6 +58,8 @@ struct cid_conf {
 	int bind_ip;
 	int secure;                          /* 1, 0, -1 = when the request is HTTPS */
 	char portal[CONF_STR_MAX];           /* [authd] base_url */
+	char captive[CONF_STR_MAX];          /* [ipfd] captive: services the responder serves */
+	int captive_port;                    /* [ipfd] captive_port */
 };
 
 int cid_conf_build(const struct conf *c, struct cid_conf *cc, char *err, size_t errlen);
@@ -85,6 +87,8 @@ struct cache_service {
 	char name[NAME_MAX_LEN + 1];
 	char url[URL_MAX_LEN + 1];
 	int64_t interval_s;                  /* the longest idle gap */
+	int n_guards;                        /* the captive responder finds services by guard */
+	struct guard guards[GUARDS_MAX];
 };
 
 /* What one snapshot replaces at once. */
@@ -341,6 +345,17 @@ struct cid {
 	char *css;                           /* web_dir/static/sekisho.css */
 	size_t css_len;
 };
+
+/*
+ * captive.c: the captive-portal redirect responder ([cid] captive_listen).
+ * ipfd sends unadmitted TCP to a captive service's HTTP port here (DNAT); the
+ * answer is 302 to the portal with the service preselected, the service found
+ * from the connection's original destination among [ipfd] captive's
+ * services. Any other request (a direct connection) gets the portal itself.
+ */
+void cid_handle_captive(struct http_req *r, void *arg);
+/* The portal's URL with ?service=NAME (a valid name), else its root. */
+void cid_portal_url(const struct cid *cid, const char *service, char *out, size_t n);
 
 /* The service-side listener's handler; /_sekisho/auth only for trusted proxies. */
 void cid_handle(struct http_req *r, void *arg);

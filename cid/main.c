@@ -66,6 +66,29 @@ listen_http(struct http_servers *srv)
 		fatal("listen: %s", err);
 }
 
+/* The captive redirect responder, when [cid] captive_listen names its addresses. */
+static void
+listen_captive(struct http_servers *srv)
+{
+	struct http_opts ho;
+	char err[512];
+
+	memset(srv, 0, sizeof *srv);
+	if (conf.cid.captive_listen[0] == '\0')
+		return;
+	memset(&ho, 0, sizeof ho);
+	ho.name = "cid-captive";
+	ho.threads = 1;
+	ho.max_body = 0;
+	ho.max_conns = conf.cid.max_connections;
+	ho.per_ip_max = conf.cid.max_connections_per_ip;
+	ho.request_timeout_s = conf.cid.request_timeout_s;
+	ho.access_log = conf.log_level >= LOG_DEBUG;
+	if (http_start_list(&ho, conf.cid.captive_listen, cid_handle_captive, &cid, srv, err,
+	                    sizeof err) == -1)
+		fatal("captive_listen: %s", err);
+}
+
 /* /metrics and /healthz on their own address (loopback by default). */
 static struct http_server *
 listen_monitor(void)
@@ -156,7 +179,7 @@ int
 main(int argc, char **argv)
 {
 	struct daemon_opts o;
-	struct http_servers srv;
+	struct http_servers srv, captive;
 	struct http_server *mon;
 	struct spoe_agent *spoe = NULL;
 	sigset_t waitmask;
@@ -173,6 +196,7 @@ main(int argc, char **argv)
 		fatal("out of memory");
 	load_templates(&conf, &cid.tmpl, &cid.css, &cid.css_len);
 	listen_http(&srv);
+	listen_captive(&captive);
 	mon = listen_monitor();
 	if (conf.cid.spoe_listen[0] != '\0' &&
 	    (spoe = spoe_agent_listen(conf.cid.spoe_listen, err, sizeof err)) == NULL)
@@ -189,9 +213,10 @@ main(int argc, char **argv)
 	if (spoe != NULL && spoe_agent_start(spoe, &cid) == -1)
 		fatal("cannot start the SPOE agent");
 	http_ports_str(&srv, ports, sizeof ports);
-	log_info("event=start listen=%s port=%s monitor=%s monitor_port=%d spoe=%s threads=%d bind_ip=%s",
-	         conf.cid.listen, ports, conf.cid.monitor_listen, http_port(mon),
-	         spoe != NULL ? conf.cid.spoe_listen : "off", conf.cid.threads,
+	log_info("event=start listen=%s port=%s captive=%s monitor=%s monitor_port=%d spoe=%s "
+	         "threads=%d bind_ip=%s", conf.cid.listen, ports,
+	         conf.cid.captive_listen[0] ? conf.cid.captive_listen : "-", conf.cid.monitor_listen,
+	         http_port(mon), spoe != NULL ? conf.cid.spoe_listen : "off", conf.cid.threads,
 	         conf.cid.bind_ip ? "on" : "off");
 	if (cid.cc.n_proxies == 0)
 		log_warn("event=config note=\"cid.trusted_proxies is empty: /_sekisho/auth answers "
@@ -199,6 +224,7 @@ main(int argc, char **argv)
 	serve(&waitmask);
 	log_info("event=stop");
 	http_stop_list(&srv);
+	http_stop_list(&captive);
 	http_stop(mon);
 	spoe_agent_stop(spoe);
 	follow_stop(&cid.follower);

@@ -42,6 +42,8 @@ cid_conf_build(const struct conf *c, struct cid_conf *cc, char *err, size_t errl
 	cc->bind_ip = c->cid.bind_ip;
 	cc->secure = c->cid.secure_cookie;
 	snprintf(cc->portal, sizeof cc->portal, "%s", c->authd.base_url);
+	snprintf(cc->captive, sizeof cc->captive, "%s", c->ipfd.captive);
+	cc->captive_port = c->ipfd.captive_port;
 	return 0;
 }
 

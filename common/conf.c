@@ -35,6 +35,8 @@ enum conf_check {
 	K_COOKIE,    /* cookie name */
 	K_PAMSVC,    /* a PAM service name, or "" */
 	K_LDAPURL,   /* ldaps:// or ldap:// URL, or "" */
+	K_NAMES,     /* "name,name,..." of services, or "" */
+	K_CAPTIVE,   /* [cid] captive_listen: conf_check_captive_listen */
 };
 
 struct conf_item {
@@ -120,6 +122,8 @@ static const struct conf_item conf_items[] = {
 	INT(ipfd, sync_interval_s, 1, 86400, "30", "seconds between full reconciles with the database"),
 	INT(ipfd, batch_window_us, 0, 100000, "0", "extra wait for more requests before a batch (0: take what has arrived)"),
 	TYPED(ipfd, enabled, T_BOOL, "on", "authd and sekishoctl require ipfd (off: database only)"),
+	STR(ipfd, captive, K_NAMES, "", "services whose unadmitted HTTP connections are redirected to the portal (needs cid.captive_listen)"),
+	INT(ipfd, captive_port, 1, 65535, "80", "the guarded endpoints' HTTP port that captive services redirect"),
 
 	STR(cid, listen, K_LISTENS, "127.0.0.1:8081", "cookie checker addresses, ADDR:PORT or [V6]:PORT, comma-separated"),
 	STR(cid, user, K_ACCOUNT, "", "drop to this unix user after binding (empty: stay)"),
@@ -136,6 +140,7 @@ static const struct conf_item conf_items[] = {
 	TYPED(cid, secure_cookie, T_TRI, "auto", "Secure cookie attribute: on, off, or auto (when the request is HTTPS)"),
 	INT(cid, touch_interval_ms, 10, 60000, "1000", "last-seen times are written this often"),
 	INT(cid, refresh_ms, 10, 60000, "250", "the rights cache follows the database this often"),
+	STR(cid, captive_listen, K_CAPTIVE, "", "captive redirect responder, one ADDR:PORT per family on this gateway (empty: none)"),
 };
 
 #define N_ITEMS ((int)(sizeof conf_items / sizeof conf_items[0]))
@@ -320,7 +325,7 @@ static void
 conf_derive(struct conf *c)
 {
 	const char *lists[] = { c->authd.listen, c->authd.admin_listen, c->authd.monitor_listen,
-	                        c->cid.listen, c->cid.monitor_listen };
+	                        c->cid.listen, c->cid.monitor_listen, c->cid.captive_listen };
 	size_t len = 0;
 
 	c->db.guard_self[0] = '\0';
@@ -397,6 +402,10 @@ conf_check_str(const struct conf_item *it, const char *v, char *err, size_t errl
 			return 0;
 		snprintf(err, errlen, "want ldaps://HOST[:PORT] or ldap://HOST[:PORT] (StartTLS)");
 		return -1;
+	case K_NAMES:
+		return conf_check_names(v, err, errlen);
+	case K_CAPTIVE:
+		return conf_check_captive_listen(v, err, errlen);
 	case K_COOKIE:
 		if (v[0] != '\0' && strlen(v) < 64 && conf_charset(v, "_-"))
 			return 0;
@@ -651,6 +660,17 @@ conf_check_ldap(struct conf_parse *p, const struct conf_identity *id)
 		conf_fail(p, p->seen[dn], "identity.ldap_bind_dn needs identity.ldap_bind_password_file");
 }
 
+/* Captive services need the responder ipfd redirects them to. */
+static void
+conf_check_captive(struct conf_parse *p)
+{
+	int k = conf_find("ipfd", "captive");
+
+	if (p->tmp.ipfd.captive[0] != '\0' && p->tmp.cid.captive_listen[0] == '\0')
+		conf_fail(p, p->seen[k], "ipfd.captive needs cid.captive_listen: the address the "
+		          "redirect responder listens on");
+}
+
 static void
 conf_check_admin(struct conf_parse *p)
 {
@@ -677,6 +697,8 @@ conf_check_all(struct conf_parse *p)
 	conf_check_monitor(p, "cid", p->tmp.cid.listen, p->tmp.cid.monitor_listen);
 	if (p->err_line == 0)
 		conf_check_admin(p);
+	if (p->err_line == 0)
+		conf_check_captive(p);
 }
 
 int

@@ -30,7 +30,7 @@ struct conf_db {
 	char guard_forbid[CONF_STR_MAX]; /* "NET, ENDPOINT, ...": no service may guard these */
 	/*
 	 * Not a key: the listen (all of each list), admin_listen, monitor_listen
-	 * endpoints of authd and cid,
+	 * and captive_listen endpoints of authd and cid,
 	 * filled by conf_defaults and conf_load, so the store also keeps guards
 	 * off sekisho's own endpoints.
 	 */
@@ -81,6 +81,8 @@ struct conf_ipfd {
 	int  sync_interval_s;          /* periodic full reconcile from the store */
 	int  batch_window_us;          /* requests arriving within this window share a batch */
 	int  enabled;                  /* authd/sekishoctl require ipfd (fail closed) */
+	char captive[CONF_STR_MAX];    /* "name,name": services whose HTTP port redirects the unadmitted */
+	int  captive_port;             /* the guarded endpoints' HTTP port the redirect takes */
 };
 
 struct conf_cid {
@@ -99,6 +101,7 @@ struct conf_cid {
 	int  secure_cookie;            /* 1 Secure always, 0 never, -1 when the request is HTTPS */
 	int  touch_interval_ms;        /* last-seen writes are flushed this often */
 	int  refresh_ms;               /* rights cache follows the store this often */
+	char captive_listen[CONF_STR_MAX]; /* the redirect responder: one ADDR:PORT per family, or "" */
 };
 
 /* Where passwords are checked besides sekisho's own table (docs/identity.md). */
@@ -140,6 +143,16 @@ int conf_list_each(const char *v, int (*fn)(void *arg, const char *entry, char *
 /* conf_list_each for a listen list: at most CONF_LISTEN_MAX entries. */
 int conf_listen_each(const char *v, int (*fn)(void *arg, const char *entry, char *err, size_t errlen),
                      void *arg, char *err, size_t errlen);
+/*
+ * [cid] captive_listen: at most one address per family, each a concrete
+ * address (ipfd sends connections there with DNAT) with a non-zero port.
+ * 0 or -1 with err. "" is valid (no responder).
+ */
+int conf_check_captive_listen(const char *v, char *err, size_t errlen);
+/* A list of service names ([ipfd] captive). 0 or -1 with err. */
+int conf_check_names(const char *v, char *err, size_t errlen);
+/* 1 when name is one of the comma-separated list (names are compared whole). */
+int conf_list_has(const char *list, const char *name);
 /* 1 when an address of list a is also in list b (both valid; ":0" ports never clash). */
 int conf_listens_overlap(const char *a, const char *b);
 

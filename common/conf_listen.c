@@ -1,9 +1,13 @@
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
+#include "addr.h"
 #include "conf.h"
+#include "store.h"
 
-/* The listen lists: [authd] listen, admin_listen and [cid] listen. */
+/* The listen lists ([authd] listen, admin_listen, [cid] listen, captive_listen) and name lists. */
 
 struct listen_count {
 	int n;
@@ -75,4 +79,87 @@ conf_listens_overlap(const char *a, const char *b)
 		p = end ? end + 1 : p + strlen(p);
 	}
 	return 0;
+}
+
+struct captive_seen {
+	int v4, v6;
+};
+
+static int
+captive_one(void *arg, const char *e, char *err, size_t errlen)
+{
+	static const uint8_t any[16];
+	struct captive_seen *seen = arg;
+	struct sockaddr_storage ss;
+	struct addr a;
+	socklen_t sl;
+	int *n;
+
+	if (addr_parse_listen(e, &ss, &sl) == -1 || addr_from_sockaddr((struct sockaddr *)&ss, &a) == -1) {
+		snprintf(err, errlen, "\"%s\": want ADDR:PORT or [V6]:PORT with a literal address", e);
+		return -1;
+	}
+	if (memcmp(a.bytes, any, addr_len(&a)) == 0 ||
+	    (ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port :
+	                               ((struct sockaddr_in6 *)&ss)->sin6_port) == 0) {
+		snprintf(err, errlen, "\"%s\": the redirect target needs a concrete address and port", e);
+		return -1;
+	}
+	n = a.family == AF_INET ? &seen->v4 : &seen->v6;
+	if (++*n > 1) {
+		snprintf(err, errlen, "one captive_listen address per address family");
+		return -1;
+	}
+	return 0;
+}
+
+int
+conf_check_captive_listen(const char *v, char *err, size_t errlen)
+{
+	struct captive_seen seen = { 0, 0 };
+
+	return conf_listen_each(v, captive_one, &seen, err, errlen);
+}
+
+static int
+name_one(void *arg, const char *e, char *err, size_t errlen)
+{
+	(void)arg;
+	if (name_valid(e))
+		return 0;
+	snprintf(err, errlen, "\"%s\" is not a service name", e);
+	return -1;
+}
+
+int
+conf_check_names(const char *v, char *err, size_t errlen)
+{
+	return conf_list_each(v, name_one, NULL, err, errlen);
+}
+
+struct name_find {
+	const char *want;
+	int found;
+};
+
+static int
+name_find_one(void *arg, const char *e, char *err, size_t errlen)
+{
+	struct name_find *f = arg;
+
+	(void)err;
+	(void)errlen;
+	if (strcmp(e, f->want) == 0)
+		f->found = 1;
+	return 0;
+}
+
+int
+conf_list_has(const char *list, const char *name)
+{
+	struct name_find f = { name, 0 };
+	char err[64];
+
+	conf_list_each(list, name_find_one, &f, err, sizeof err);
+	return f.found;
 }

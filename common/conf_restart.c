@@ -47,6 +47,7 @@ static const struct {
 	{ "cid.trusted_proxies", CONF_CID },
 	{ "cid.touch_interval_ms", CONF_CID },
 	{ "cid.refresh_ms", CONF_CID },
+	{ "cid.captive_listen", CONF_CID },
 };
 
 #define N_RESTART ((int)(sizeof conf_restart / sizeof conf_restart[0]))

@@ -6,6 +6,9 @@
 #include <strings.h>
 #include <time.h>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
 
@@ -136,6 +139,33 @@ http_peer(const struct http_req *r)
 
 	ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	return ci != NULL ? ci->client_addr : NULL;
+}
+
+/*
+ * The kernel's numbers (linux/netfilter_ipv4.h, linux/netfilter_ipv6/ip6_tables.h),
+ * whose headers clash with glibc's socket headers.
+ */
+#ifndef SO_ORIGINAL_DST
+#define SO_ORIGINAL_DST 80
+#endif
+#ifndef IP6T_SO_ORIGINAL_DST
+#define IP6T_SO_ORIGINAL_DST 80
+#endif
+
+int
+http_original_dst(const struct http_req *r, struct sockaddr_storage *ss)
+{
+	const union MHD_ConnectionInfo *ci;
+	const struct sockaddr *peer = http_peer(r);
+	socklen_t len = sizeof *ss;
+
+	ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci == NULL || peer == NULL)
+		return -1;
+	memset(ss, 0, sizeof *ss);
+	if (peer->sa_family == AF_INET6)
+		return getsockopt(ci->connect_fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, ss, &len);
+	return getsockopt(ci->connect_fd, SOL_IP, SO_ORIGINAL_DST, ss, &len);
 }
 
 int

@@ -116,6 +116,12 @@ const char *http_form(const struct http_req *r, const char *name);
 /* The TCP peer's address. */
 const struct sockaddr *http_peer(const struct http_req *r);
 int http_is_tls(const struct http_req *r);
+/*
+ * Where the client's connection was going before the gateway's DNAT sent it
+ * here (conntrack's SO_ORIGINAL_DST; without NAT, this listener's own
+ * address). 0, or -1 when the kernel cannot say.
+ */
+int http_original_dst(const struct http_req *r, struct sockaddr_storage *ss);
 
 /* ---- the answer ---- */
 

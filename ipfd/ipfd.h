@@ -10,6 +10,10 @@
  *   chain sID               per service: accept saddr in @sID_v4 / @sID_v6,
  *                           else reject (tcp reset, icmpx admin-prohibited)
  *   set sID_v4, sID_v6      admitted client addresses, flags timeout
+ *   chain captive           only with [ipfd] captive: nat prerouting, priority dstnat - 10;
+ *                           per captive service and guard of the HTTP port:
+ *                           "ip daddr G tcp dport P ip saddr != @sID_v4 dnat ip to R"
+ *                           (R: [cid] captive_listen, the redirect responder)
  *
  * Files: main.c start-up and event loop, ctl.c control socket, ops.c admit
  * and revoke batches, sync.c store -> kernel rebuild, mirror.c what ipfd put in
@@ -29,6 +33,8 @@
 
 #define IPFD_TABLE        "sekisho"
 #define IPFD_PRIORITY     (-10)      /* NF_IP_PRI_FILTER - 10: before the usual filter chains */
+#define IPFD_NAT_PRIORITY (-110)     /* NF_IP_PRI_NAT_DST - 10: before the usual dnat chains */
+#define IPFD_HOOK_CAPTIVE 4          /* the captive chain, besides CONF_HOOK_FORWARD/INPUT */
 #define IPFD_NAME_MAX     32         /* "s" + int64 + "_v6" */
 #define IPFD_CLIENTS_MAX  64         /* control connections at once */
 #define IPFD_QUEUE_MAX    1024       /* requests committed in one round */
@@ -95,6 +101,19 @@ void nft_set_flush(struct nft *n, const char *name);
 void nft_service_rules(struct nft *n, int64_t id);
 /* Jumps from hook's base chain to service id's chain for each guard, TCP and UDP. */
 void nft_guard_rules(struct nft *n, int hook, int64_t id, const struct guard *g, int ng);
+/* Where the captive chain sends connections: the responder, per family (port 0: none). */
+struct captive_to {
+	int http_port;                /* [ipfd] captive_port: the guards' port that is redirected */
+	struct addr addr4, addr6;
+	uint16_t port4, port6;        /* host order; 0 = no responder of that family */
+};
+/*
+ * In the captive chain: for each guard of service id on the HTTP port (or on
+ * every port) whose family has a responder, TCP to it from an address not in
+ * the service's set is sent to the responder (DNAT).
+ */
+void nft_captive_rules(struct nft *n, int64_t id, const struct guard *g, int ng,
+                       const struct captive_to *to);
 /* ADD or DEL elements of one set (family picks the key length), split into messages. */
 void nft_elems(struct nft *n, const char *set, int family, int op,
                const struct nft_elem *e, size_t count);
@@ -128,8 +147,9 @@ int nft_watch_read(struct nft *n, char *err, size_t errlen);
 /* Object names. buf holds IPFD_NAME_MAX. */
 const char *nft_chain_name(int64_t id, char *buf);
 const char *nft_set_name(int64_t id, int family, char *buf);
-const char *nft_hook_chain(int hook);                       /* "forward" / "input" */
-int nft_hook_num(int hook);                                 /* NF_INET_FORWARD / NF_INET_LOCAL_IN */
+const char *nft_hook_chain(int hook);        /* "forward" / "input" / "captive" */
+int nft_hook_num(int hook);                  /* NF_INET_FORWARD / _LOCAL_IN / _PRE_ROUTING */
+int nft_hook_prio(int hook);                 /* IPFD_PRIORITY, IPFD_NAT_PRIORITY for captive */
 
 /* ---- mirror.c: what ipfd put in each set ---- */
 
@@ -146,6 +166,7 @@ struct ipset {
 
 struct svc {
 	int64_t id;
+	char    name[NAME_MAX_LEN + 1];   /* [ipfd] captive names services */
 	int     cap;
 	int     enabled;              /* disabled: chain kept, sets empty, nobody admitted */
 	int     n_guards;
@@ -172,7 +193,7 @@ struct svc *mirror_add(struct mirror *m, const struct store_service *ss);
 void mirror_sort(struct mirror *m);
 size_t mirror_elements(const struct mirror *m);
 void mirror_free(struct mirror *m);
-/* Same guards (and so the same rules) in both. */
+/* Same name and guards (and so the same rules) in both. */
 int svc_same_rules(const struct svc *a, const struct store_service *b);
 
 /* ---- the daemon ---- */

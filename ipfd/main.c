@@ -54,6 +54,10 @@ reload(struct ipfd *d)
 	d->conf.ipfd.hook = c.ipfd.hook;
 	d->conf.ipfd.sync_interval_s = c.ipfd.sync_interval_s;
 	d->conf.ipfd.batch_window_us = c.ipfd.batch_window_us;
+	/* The captive redirect: which services, their HTTP port, where the responder is. */
+	memcpy(d->conf.ipfd.captive, c.ipfd.captive, sizeof d->conf.ipfd.captive);
+	d->conf.ipfd.captive_port = c.ipfd.captive_port;
+	memcpy(d->conf.cid.captive_listen, c.cid.captive_listen, sizeof d->conf.cid.captive_listen);
 	d->conf.log_level = c.log_level;
 	log_set_level(c.log_level);
 	log_info("event=reload result=ok file=%s", d->conf.file);

@@ -3,6 +3,7 @@
  * the time the kernel will drop them. Open addressing with linear probing and
  * backward-shift deletion; no tombstones, so lookups stay short.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -176,6 +177,7 @@ mirror_add(struct mirror *m, const struct store_service *ss)
 	p = &m->svcs[m->n++];
 	memset(p, 0, sizeof *p);
 	p->id = ss->id;
+	snprintf(p->name, sizeof p->name, "%s", ss->name);
 	p->cap = ss->cap;
 	p->enabled = ss->enabled != 0;
 	p->n_guards = n_guards;
@@ -224,7 +226,7 @@ svc_same_rules(const struct svc *a, const struct store_service *b)
 {
 	int i;
 
-	if (a->n_guards != b->n_guards)
+	if (a->n_guards != b->n_guards || strcmp(a->name, b->name) != 0)
 		return 0;
 	for (i = 0; i < a->n_guards; i++) {
 		if (a->guards[i].port != b->guards[i].port ||

@@ -260,8 +260,8 @@ chain_msg(struct nft *n, uint16_t type, uint16_t flags, const char *name, int ho
 	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
 	if (hook != 0) {
 		nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, (uint32_t)nft_hook_num(hook));
-		nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, IPFD_PRIORITY);
-		nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
+		nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, nft_hook_prio(hook));
+		nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, hook == IPFD_HOOK_CAPTIVE ? "nat" : "filter");
 		nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
 	}
 	if ((nlh = nft_msg_start(n, type, flags, name)) != NULL) {
@@ -555,11 +555,19 @@ nft_set_name(int64_t id, int family, char *buf)
 const char *
 nft_hook_chain(int hook)
 {
-	return hook == CONF_HOOK_INPUT ? "input" : "forward";
+	return hook == CONF_HOOK_INPUT ? "input" : hook == IPFD_HOOK_CAPTIVE ? "captive" : "forward";
+}
+
+int
+nft_hook_prio(int hook)
+{
+	return hook == IPFD_HOOK_CAPTIVE ? IPFD_NAT_PRIORITY : IPFD_PRIORITY;
 }
 
 int
 nft_hook_num(int hook)
 {
+	if (hook == IPFD_HOOK_CAPTIVE)
+		return NF_INET_PRE_ROUTING;
 	return hook == CONF_HOOK_INPUT ? NF_INET_LOCAL_IN : NF_INET_FORWARD;
 }

@@ -214,6 +214,73 @@ rule_guard(struct nft *n, int hook, const char *target, const struct guard *g, u
 	rule_append(n, r, chain);
 }
 
+/* An immediate load of len bytes into a data register. */
+static void
+expr_imm_data(struct nft *n, struct nftnl_rule *r, uint32_t reg, const void *data, uint32_t len)
+{
+	struct nftnl_expr *e = expr_new(n, r, "immediate");
+
+	if (e == NULL)
+		return;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, reg);
+	nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, data, len);
+}
+
+/*
+ * "ip daddr G tcp dport P ip saddr != @sID_v4 counter dnat ip to R:RP" (or
+ * ip6) in the captive chain.
+ */
+static void
+rule_captive(struct nft *n, int64_t id, const struct guard *g, uint16_t http_port,
+             const struct addr *to, uint16_t to_port)
+{
+	const char *chain = nft_hook_chain(IPFD_HOOK_CAPTIVE);
+	struct nftnl_rule *r = rule_new(n, chain);
+	int v6 = g->addr.family == AF_INET6;
+	uint16_t dport = htons(http_port), rport = htons(to_port);
+	struct nftnl_expr *e;
+	char set[IPFD_NAME_MAX];
+
+	if (r == NULL)
+		return;
+	match_family(n, r, g->addr.family);
+	expr_payload(n, r, NFT_PAYLOAD_NETWORK_HEADER, v6 ? 24 : 16, v6 ? 16 : 4);
+	expr_cmp(n, r, g->addr.bytes, v6 ? 16 : 4);
+	match_l4proto(n, r, IPPROTO_TCP);
+	expr_payload(n, r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
+	expr_cmp(n, r, &dport, 2);
+	expr_payload(n, r, NFT_PAYLOAD_NETWORK_HEADER, v6 ? 8 : 12, v6 ? 16 : 4);
+	if ((e = expr_new(n, r, "lookup")) != NULL) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+		nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, nft_set_name(id, g->addr.family, set));
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
+	}
+	expr_simple(n, r, "counter");
+	expr_imm_data(n, r, NFT_REG_1, to->bytes, v6 ? 16 : 4);
+	expr_imm_data(n, r, NFT_REG_2, &rport, 2);
+	if ((e = expr_new(n, r, "nat")) != NULL) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FAMILY, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MIN, NFT_REG_2);
+	}
+	rule_append(n, r, chain);
+}
+
+void
+nft_captive_rules(struct nft *n, int64_t id, const struct guard *g, int ng,
+                  const struct captive_to *to)
+{
+	for (int i = 0; i < ng; i++) {
+		int v6 = g[i].addr.family == AF_INET6;
+		uint16_t rport = v6 ? to->port6 : to->port4;
+
+		if (rport == 0 || (g[i].port != 0 && g[i].port != to->http_port))
+			continue;
+		rule_captive(n, id, &g[i], (uint16_t)to->http_port, v6 ? &to->addr6 : &to->addr4, rport);
+	}
+}
+
 void
 nft_guard_rules(struct nft *n, int hook, int64_t id, const struct guard *g, int ng)
 {

@@ -10,6 +10,8 @@
  * cap; when the store holds more live rights than that (a lowered cap), the
  * earliest admitted keep their place and the rest are logged.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -200,21 +202,68 @@ static int
 is_hook_chain(const char *name)
 {
 	return strcmp(name, nft_hook_chain(CONF_HOOK_FORWARD)) == 0 ||
-	       strcmp(name, nft_hook_chain(CONF_HOOK_INPUT)) == 0;
+	       strcmp(name, nft_hook_chain(CONF_HOOK_INPUT)) == 0 ||
+	       strcmp(name, nft_hook_chain(IPFD_HOOK_CAPTIVE)) == 0;
+}
+
+static int
+captive_target(void *arg, const char *e, char *err, size_t errlen)
+{
+	struct captive_to *to = arg;
+	struct sockaddr_storage ss;
+	struct addr a;
+	socklen_t sl;
+
+	if (addr_parse_listen(e, &ss, &sl) == -1 || addr_from_sockaddr((struct sockaddr *)&ss, &a) == -1) {
+		snprintf(err, errlen, "cid.captive_listen: bad address %s", e);
+		return -1;
+	}
+	if (a.family == AF_INET) {
+		to->addr4 = a;
+		to->port4 = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	} else {
+		to->addr6 = a;
+		to->port6 = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	}
+	return 0;
+}
+
+/*
+ * The captive redirect of the configuration: 1 with to filled when some
+ * service is captive and a responder address exists, else 0 (no captive chain).
+ */
+static int
+captive_conf(const struct conf *c, struct captive_to *to)
+{
+	char err[128];
+
+	memset(to, 0, sizeof *to);
+	to->http_port = c->ipfd.captive_port;
+	if (c->ipfd.captive[0] == '\0' ||
+	    conf_listen_each(c->cid.captive_listen, captive_target, to, err, sizeof err) == -1)
+		return 0;
+	return to->port4 != 0 || to->port6 != 0;
+}
+
+/* The hooks ipfd's table has: [ipfd] hook, and the captive chain when it is configured. */
+static int
+wanted_hooks(const struct conf *c, struct captive_to *to)
+{
+	return c->ipfd.hook | (captive_conf(c, to) ? IPFD_HOOK_CAPTIVE : 0);
 }
 
 /* Base chains: keep and flush the right ones, replace misplaced ones, drop unwanted ones. */
 static void
 batch_base_chains(struct nft *n, const struct inventory *inv, int hooks)
 {
-	static const int all[] = { CONF_HOOK_FORWARD, CONF_HOOK_INPUT };
+	static const int all[] = { CONF_HOOK_FORWARD, CONF_HOOK_INPUT, IPFD_HOOK_CAPTIVE };
 	const struct nft_obj *o;
 	size_t i;
 
 	for (i = 0; i < sizeof all / sizeof all[0]; i++) {
 		o = inv_find(inv, NFT_OBJ_CHAIN, nft_hook_chain(all[i]));
 		if (o != NULL && (!(hooks & all[i]) || !o->base ||
-		    o->hooknum != nft_hook_num(all[i]) || o->prio != IPFD_PRIORITY)) {
+		    o->hooknum != nft_hook_num(all[i]) || o->prio != nft_hook_prio(all[i]))) {
 			nft_chain_del(n, o->name);
 			o = NULL;
 		}
@@ -289,7 +338,7 @@ batch_sets(struct nft *n, const struct inventory *inv, const struct svc *v,
 
 static int
 build_full(struct nft *n, const struct inventory *inv, const struct mirror *m, int hooks,
-           int64_t now_ms)
+           const struct captive_to *to, const char *captive, int64_t now_ms)
 {
 	char name[IPFD_NAME_MAX];
 	struct nft_elem *buf;
@@ -316,6 +365,8 @@ build_full(struct nft *n, const struct inventory *inv, const struct mirror *m, i
 		if (hooks & CONF_HOOK_INPUT)
 			nft_guard_rules(n, CONF_HOOK_INPUT, m->svcs[i].id, m->svcs[i].guards,
 			                m->svcs[i].n_guards);
+		if ((hooks & IPFD_HOOK_CAPTIVE) && conf_list_has(captive, m->svcs[i].name))
+			nft_captive_rules(n, m->svcs[i].id, m->svcs[i].guards, m->svcs[i].n_guards, to);
 	}
 	free(buf);
 	return 0;
@@ -334,7 +385,8 @@ sync_all(struct ipfd *d, int *status, char *err, size_t errlen)
 	struct snap s;
 	struct inventory inv = { 0 };
 	int64_t seq = 0, t0 = clock_mono_us(), t1, now_ms = clock_wall_ms();
-	int rc, ret = -1;
+	struct captive_to to;
+	int rc, ret = -1, hooks = wanted_hooks(&d->conf, &to);
 
 	memset(&s, 0, sizeof s);
 	s.now_s = now_ms / 1000;
@@ -348,7 +400,7 @@ sync_all(struct ipfd *d, int *status, char *err, size_t errlen)
 	mirror_sort(&s.m);
 	*status = IPC_EKERNEL;
 	if (snap_fill(&s, now_ms) == -1 || nft_list(d->nft, inv_add, &inv, err, errlen) == -1 ||
-	    inv.oom || build_full(d->nft, &inv, &s.m, d->conf.ipfd.hook, now_ms) == -1) {
+	    inv.oom || build_full(d->nft, &inv, &s.m, hooks, &to, d->conf.ipfd.captive, now_ms) == -1) {
 		if (inv.oom || err[0] == '\0')
 			snprintf(err, errlen, "out of memory");
 		goto done;
@@ -379,12 +431,13 @@ done:
 int
 sync_intact(struct ipfd *d, char *err, size_t errlen)
 {
-	static const int hooks[] = { CONF_HOOK_FORWARD, CONF_HOOK_INPUT };
+	static const int hooks[] = { CONF_HOOK_FORWARD, CONF_HOOK_INPUT, IPFD_HOOK_CAPTIVE };
 	struct inventory inv = { 0 };
+	struct captive_to to;
 	char name[IPFD_NAME_MAX];
 	int64_t id;
 	size_t i;
-	int ok = 1;
+	int ok = 1, want = wanted_hooks(&d->conf, &to);
 
 	if (nft_list(d->nft, inv_add, &inv, err, errlen) == -1 || inv.oom) {
 		if (inv.oom)
@@ -392,8 +445,8 @@ sync_intact(struct ipfd *d, char *err, size_t errlen)
 		free(inv.objs);
 		return -1;
 	}
-	for (i = 0; i < 2; i++)
-		if ((d->conf.ipfd.hook & hooks[i]) &&
+	for (i = 0; i < sizeof hooks / sizeof hooks[0]; i++)
+		if ((want & hooks[i]) &&
 		    inv_find(&inv, NFT_OBJ_CHAIN, nft_hook_chain(hooks[i])) == NULL)
 			ok = 0;
 	for (i = 0; ok && i < d->mirror.n; i++) {
