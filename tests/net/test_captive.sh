@@ -31,7 +31,7 @@ captive = $1
 captive_port = 80
 [cid]
 listen = 127.0.0.1:8081
-captive_listen = 10.0.1.1:8082
+captive_listen = 10.0.1.1:8082, [fd00:1::1]:8082
 refresh_ms = 50
 EOF
 }
@@ -55,22 +55,24 @@ ctl init --root-password-file "$T/pw" >/dev/null || { not_ok "store made"; tap_d
 printf 'good-password\n' >"$T/upw"
 ctl user add alice --role user --password-file "$T/upw" >/dev/null
 ctl service add lab --url http://10.0.9.2/ --max-usage 60 --max-interval 30 --cap 5 --admin root \
-	--guard 10.0.9.2:80 --guard 10.0.9.2:81 >/dev/null 2>&1
+	--guard 10.0.9.2:80 --guard 10.0.9.2:81 --guard "[fd00:9::2]:80" >/dev/null 2>&1
 ctl service add plain --url http://10.0.9.3/ --max-usage 60 --max-interval 30 --cap 5 --admin root \
 	--guard 10.0.9.3:80 >/dev/null 2>&1
 
 for h in c1 gw srv; do host_add $h || { not_ok "namespaces"; tap_done; exit 1; }; done
-link_add c1 10.0.1.2/24 gw 10.0.1.1/24
-link_add srv 10.0.9.2/24 gw 10.0.9.1/24
+link_add c1 10.0.1.2/24 gw 10.0.1.1/24 fd00:1::2/64 fd00:1::1/64
+link_add srv 10.0.9.2/24 gw 10.0.9.1/24 fd00:9::2/64 fd00:9::1/64
 in_ns c1 ip addr add 10.0.1.3/24 dev to-gw
 in_ns srv ip addr add 10.0.9.3/24 dev to-gw
 route_add c1 default 10.0.1.1
 route_add srv default 10.0.9.1
+route_add c1 default fd00:1::1
+route_add srv default fd00:9::1
 forward_on gw
 mkdir -p "$T/www/page"
 echo "the lab service" >"$T/www/index.html"
 echo "a page of the lab" >"$T/www/page/index.html"
-bg_start web srv "$PY" -m http.server 80 --bind 0.0.0.0 --directory "$T/www"
+bg_start web srv "$PY" -m http.server 80 --bind :: --directory "$T/www"
 bg_start echo srv "$PY" "$NET_HELPERS/tcp.py" serve 81
 bg_start ipfd gw "$B/ipfd" -d -f "$CONF"
 wait_for 5 test -S "$T/ipfd.sock"
@@ -87,6 +89,8 @@ check "ipfd made the captive chain: nat, prerouting, priority dstnat - 10" \
 	grep -Eq 'type nat hook prerouting priority (-110|dstnat - 10)' "$T/captive.nft"
 check "... with lab's HTTP endpoint sent to the responder unless admitted" \
 	grep -Eq 'ip daddr 10\.0\.9\.2 .*tcp dport 80 ip saddr != @s[0-9]+_v4 .*dnat ip to 10\.0\.1\.1:8082' "$T/captive.nft"
+check "... and for its IPv6 endpoint to the IPv6 responder" \
+	grep -Eq 'ip6 daddr fd00:9::2 .*tcp dport 80 ip6 saddr != @s[0-9]+_v6 .*dnat ip6 to \[fd00:1::1\]:8082' "$T/captive.nft"
 check "... and nothing for lab's port 81 or for plain" sh -c "! grep -Eq 'dport 81|10\.0\.9\.3' '$T/captive.nft'"
 
 # ---- before login ----
@@ -104,6 +108,8 @@ s = socket.socket(); s.settimeout(2); s.bind((sys.argv[1], 0))
 s.connect(("10.0.9.2", int(sys.argv[2]))); s.sendall(b"x\n"); sys.exit(0 if s.recv(8) else 1)' "$1" "$2" 2>/dev/null
 }
 if tcp_open 10.0.1.2 81; then not_ok "unadmitted: lab's port 81 refuses the connection"; else ok "unadmitted: lab's port 81 refuses the connection"; fi
+expect "unadmitted over IPv6: the lab's IPv6 URL answers 302 to the portal with lab" \
+	"302 $PORTAL/?service=lab" "$(in_ns c1 curl -s -g --max-time 5 -o /dev/null -w '%{http_code} %{redirect_url}' 'http://[fd00:9::2]/')"
 expect "a service not marked captive is still a plain reset" "000 " "$(get 10.0.1.2 http://10.0.9.3/)"
 expect "the responder reached directly answers with the portal itself" "302 $PORTAL/" \
 	"$(get 10.0.1.2 http://10.0.1.1:8082/)"
