@@ -364,6 +364,11 @@ void cid_handle_monitor(struct http_req *r, void *arg);
 /* Fills in from the request (service may be overridden, e.g. by /go/NAME). */
 void cid_check_in(struct http_req *r, const struct cid *cid, const char *service,
                   struct check_in *in);
+/*
+ * Counts one check started at t0: by result, and by service and result when
+ * the service exists (a refusal before the decision is looked up first).
+ */
+void cid_count_check(struct cid *cid, struct check_out *out, const struct timespec *t0);
 /* Renders the "message" page with a link to the portal; status and texts. */
 void cid_page(struct http_req *r, struct cid *cid, int status, const char *title,
               const char *text, const char *service);

@@ -192,6 +192,15 @@ known_service(struct cid *cid, struct check_out *out)
 	cache_unlock(&cid->cache);
 }
 
+void
+cid_count_check(struct cid *cid, struct check_out *out, const struct timespec *t0)
+{
+	metrics_check(out->result, clock_elapsed_ns(t0));
+	known_service(cid, out);
+	if (out->service_id != 0)
+		metrics_service_check(out->service, out->result);
+}
+
 /* Parses and decides; logs malformed input (rate-limited). Returns out->result. */
 static int
 run_check(struct http_req *r, struct cid *cid, const char *service, struct check_out *out)
@@ -203,8 +212,6 @@ run_check(struct http_req *r, struct cid *cid, const char *service, struct check
 	cid_check_in(r, cid, service, &in);
 	if (check_parse(&cid->cc, &in, &q, out) == CHECK_OK)
 		check_run(&cid->cache, &cid->cc, &q, time(NULL), out);
-	else
-		known_service(cid, out);
 	if (out->why != NULL) {
 		if (q.client.family != 0 ||
 		    (in.peer != NULL && addr_from_sockaddr(in.peer, &q.client) == 0))
@@ -229,6 +236,8 @@ route_auth(struct http_req *r, struct cid *cid)
 	char n[24], url[CONF_STR_MAX + NAME_MAX_LEN + 16];
 	struct check_out out;
 	struct timespec t0;
+
+	memset(&out, 0, sizeof out);
 	const char *q;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -248,9 +257,7 @@ route_auth(struct http_req *r, struct cid *cid)
 	} else {
 		http_reply(r, check_status(out.result), NULL, "", 0);
 	}
-	metrics_check(out.result, clock_elapsed_ns(&t0));
-	if (out.service_id != 0)
-		metrics_service_check(out.service, out.result);
+	cid_count_check(cid, &out, &t0);
 }
 
 /* The service's URL; 0 when the cache can answer and it exists, else the check's result. */
@@ -281,6 +288,8 @@ route_go(struct http_req *r, struct cid *cid)
 	struct check_out out;
 	struct timespec t0;
 
+	memset(&out, 0, sizeof out);
+
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (!name_valid(name) || (out.result = service_url(cid, name, url, sizeof url)) == CHECK_UNKNOWN_SERVICE) {
 		cid_page(r, cid, 404, "No such service", "There is no service of that name.", NULL);
@@ -303,9 +312,7 @@ route_go(struct http_req *r, struct cid *cid)
 		cid_portal_url(cid, name, url, sizeof url);
 		redirect(r, url);
 	}
-	metrics_check(out.result, clock_elapsed_ns(&t0));
-	if (out.service_id != 0)
-		metrics_service_check(out.service, out.result);
+	cid_count_check(cid, &out, &t0);
 }
 
 static void

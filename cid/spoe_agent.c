@@ -277,7 +277,7 @@ answer(struct spoe_agent *a, struct spoe_conn *c, const struct spoe_frame *f, in
 		} else if (url[0] != '\0') {
 			spoe_out_set_str(o, SPOE_TXN, "redirect", url);
 		}
-		metrics_check(out.result, clock_elapsed_ns(&t0));
+		cid_count_check(a->cid, &out, &t0);
 	}
 	return spoe_out_end(o);
 }
