@@ -105,6 +105,8 @@ static const struct conf_item conf_items[] = {
 	INT(authd, throttle_known_days, 1, 3650, "90", "a device cookie or address that logged in is trusted this many days"),
 	INT(authd, max_body, 1024, 1048576, "8192", "largest request body accepted, bytes"),
 	INT(authd, key_rotate_h, 1, 8760, "24", "a new cookie key signs every this many hours"),
+	INT(authd, tls_ticket_rotate_min, 1, 525600, "720", "a new TLS session-ticket key encrypts every this many minutes (sekishoctl tls-keys)"),
+	INT(authd, tls_ticket_previous, 1, 5, "1", "previous TLS ticket keys still decrypting (HAProxy holds 1)"),
 
 	STR(identity, pam_service, K_PAMSVC, "", "PAM service whose stack checks passwords of unknown and pam users (empty: no PAM)"),
 	STR(identity, pam_confdir, K_PATH, "", "directory of the PAM stack (empty: /etc/pam.d; needs Linux-PAM 1.4 or later)"),

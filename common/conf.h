@@ -72,6 +72,8 @@ struct conf_authd {
 	int  throttle_known_days;      /* known addresses and device cookies last this long */
 	int  max_body;                 /* bytes of a request body */
 	int  key_rotate_h;             /* a new cookie key signs every this many hours */
+	int  tls_ticket_rotate_min;    /* a new TLS ticket key encrypts every this many minutes */
+	int  tls_ticket_previous;      /* previous TLS ticket keys still decrypting */
 };
 
 struct conf_ipfd {

@@ -616,6 +616,18 @@ int store_key_add(struct store *s, const struct store_key *k);
 int store_key_list(struct store *s, int64_t now, struct store_key *keys, int max, int *n);
 int store_key_del_expired(struct store *s, int64_t now, int *n);
 
+/*
+ * The TLS session-ticket key ring (docs/tls.md), the same shape in its own
+ * table. store_tls_key_add adds k only when no key activating at or after
+ * unless_from exists, atomically against other gateways; *added gets 1 or 0.
+ * store_tls_key_activate moves a key's window (a rotation promotes the key
+ * provisioned ahead); STORE_NOTFOUND when kid is not in the ring.
+ */
+int store_tls_key_add(struct store *s, const struct store_key *k, int64_t unless_from, int *added);
+int store_tls_key_list(struct store *s, int64_t now, struct store_key *keys, int max, int *n);
+int store_tls_key_del_expired(struct store *s, int64_t now, int *n);
+int store_tls_key_activate(struct store *s, uint32_t kid, int64_t activates_at, int64_t expires_at);
+
 /* ---- audit ---- */
 
 int store_audit(struct store *s, int64_t now, const char *actor, const char *action,

@@ -114,6 +114,10 @@ struct store_ops {
 	int (*key_add)(struct store *, const struct store_key *);
 	int (*key_list)(struct store *, int64_t now, struct store_key *, int max, int *n);
 	int (*key_del_expired)(struct store *, int64_t now, int *n);
+	int (*tls_key_add)(struct store *, const struct store_key *, int64_t unless_from, int *added);
+	int (*tls_key_list)(struct store *, int64_t now, struct store_key *, int max, int *n);
+	int (*tls_key_del_expired)(struct store *, int64_t now, int *n);
+	int (*tls_key_activate)(struct store *, uint32_t kid, int64_t activates_at, int64_t expires_at);
 
 	int (*audit)(struct store *, int64_t now, const char *actor, const char *action,
 	             const char *service, const char *target, const char *detail);

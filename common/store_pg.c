@@ -266,6 +266,8 @@ static const struct store_ops pg_ops = {
 	.lockout_refund = pg_lockout_refund, .lockout_clear = pg_lockout_clear,
 	.lockout_list = pg_lockout_list, .known_add = pg_known_add, .known_has = pg_known_has,
 	.key_add = pg_key_add, .key_list = pg_key_list, .key_del_expired = pg_key_del_expired,
+	.tls_key_add = pg_tls_key_add, .tls_key_list = pg_tls_key_list,
+	.tls_key_del_expired = pg_tls_key_del_expired, .tls_key_activate = pg_tls_key_activate,
 	.audit = pg_audit, .audit_list = pg_audit_list, .stats = pg_stats,
 };
 

@@ -1,5 +1,5 @@
 /*
- * PostgreSQL backend: the audit trail, the cookie keys, retention and counts.
+ * PostgreSQL backend: the audit trail, the two key rings, retention and counts.
  */
 
 #include <stdio.h>
@@ -58,9 +58,17 @@ pg_audit_list(struct store *s, const struct store_audit_filter *f,
 	return rc;
 }
 
-/* Adding a key appends to the change log (trigger), so it runs as a write transaction. */
-int
-pg_key_add(struct store *s, const struct store_key *k)
+/*
+ * Both key rings have the same columns; the helpers take the statement.
+ * Adding a cookie key appends to the change log (trigger), so it runs as a
+ * write transaction. A TLS key is added only when no key activating at or
+ * after unless_from exists: the transaction first takes an advisory lock of
+ * the ring, so the check in the next statement sees the other gateway's
+ * committed key (read committed takes a new snapshot per statement).
+ */
+static int
+key_insert(struct store *s, const char *lock, const char *sql, const struct store_key *k,
+           int64_t unless_from, int *added)
 {
 	struct pgs *p = pg_of(s);
 	struct pgq q = { .n = 0 };
@@ -71,17 +79,39 @@ pg_key_add(struct store *s, const struct store_key *k)
 	pgq_int(&q, k->created_at);
 	pgq_int(&q, k->activates_at);
 	pgq_int(&q, k->expires_at);
+	if (lock)
+		pgq_int(&q, unless_from);
 	if ((rc = pg_begin(p, 1)) != STORE_OK)
 		return rc;
-	rc = pg_run(p, "INSERT INTO keys (kid, secret, created_at, activates_at, expires_at) "
-	            "VALUES ($1, $2, $3, $4, $5)", &q, NULL, "key add");
+	if (lock)
+		rc = pg_exec(p, lock, NULL, NULL, "key ring lock");
+	if (rc == STORE_OK)
+		rc = pg_run(p, sql, &q, added, "key add");
 	if (rc == STORE_EXISTS)
 		rc = store_fail(s, STORE_EXISTS, "key %u exists", k->kid);
 	return pg_finish(p, rc);
 }
 
 int
-pg_key_list(struct store *s, int64_t now, struct store_key *keys, int max, int *n)
+pg_key_add(struct store *s, const struct store_key *k)
+{
+	int added;
+
+	return key_insert(s, NULL, "INSERT INTO keys (kid, secret, created_at, activates_at, "
+	                  "expires_at) VALUES ($1, $2, $3, $4, $5)", k, 0, &added);
+}
+
+int
+pg_tls_key_add(struct store *s, const struct store_key *k, int64_t unless_from, int *added)
+{
+	return key_insert(s, "SELECT pg_advisory_xact_lock(hashtext('sekisho.tls_keys'))",
+	                  "INSERT INTO tls_keys (kid, secret, created_at, activates_at, expires_at) "
+	                  "SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS "
+	                  "(SELECT 1 FROM tls_keys WHERE activates_at >= $6)", k, unless_from, added);
+}
+
+static int
+key_select(struct store *s, const char *sql, int64_t now, struct store_key *keys, int max, int *n)
 {
 	struct pgq q = { .n = 0 };
 	PGresult *r;
@@ -89,9 +119,7 @@ pg_key_list(struct store *s, int64_t now, struct store_key *keys, int max, int *
 
 	pgq_int(&q, now);
 	pgq_int(&q, max);
-	rc = pg_exec(pg_of(s), "SELECT kid, secret, created_at, activates_at, expires_at FROM keys "
-	             "WHERE expires_at > $1 ORDER BY activates_at DESC, kid LIMIT $2", &q, &r,
-	             "key list");
+	rc = pg_exec(pg_of(s), sql, &q, &r, "key list");
 	for (int i = 0; rc == STORE_OK && i < PQntuples(r) && *n < max; i++) {
 		struct store_key *k = &keys[(*n)++];
 		memset(k, 0, sizeof *k);
@@ -107,17 +135,59 @@ pg_key_list(struct store *s, int64_t now, struct store_key *keys, int max, int *
 }
 
 int
-pg_key_del_expired(struct store *s, int64_t now, int *n)
+pg_key_list(struct store *s, int64_t now, struct store_key *keys, int max, int *n)
+{
+	return key_select(s, "SELECT kid, secret, created_at, activates_at, expires_at FROM keys "
+	                  "WHERE expires_at > $1 ORDER BY activates_at DESC, kid LIMIT $2",
+	                  now, keys, max, n);
+}
+
+int
+pg_tls_key_list(struct store *s, int64_t now, struct store_key *keys, int max, int *n)
+{
+	return key_select(s, "SELECT kid, secret, created_at, activates_at, expires_at FROM tls_keys "
+	                  "WHERE expires_at > $1 ORDER BY activates_at DESC, kid LIMIT $2",
+	                  now, keys, max, n);
+}
+
+static int
+key_write(struct store *s, const char *sql, const int64_t *args, int nargs, int *n)
 {
 	struct pgs *p = pg_of(s);
 	struct pgq q = { .n = 0 };
 	int rc;
 
-	pgq_int(&q, now);
+	for (int i = 0; i < nargs; i++)
+		pgq_int(&q, args[i]);
 	if ((rc = pg_begin(p, 1)) != STORE_OK)
 		return rc;
-	rc = pg_run(p, "DELETE FROM keys WHERE expires_at <= $1", &q, n, "key expire");
+	rc = pg_run(p, sql, &q, n, "key write");
 	return pg_finish(p, rc);
+}
+
+int
+pg_key_del_expired(struct store *s, int64_t now, int *n)
+{
+	return key_write(s, "DELETE FROM keys WHERE expires_at <= $1", &now, 1, n);
+}
+
+int
+pg_tls_key_del_expired(struct store *s, int64_t now, int *n)
+{
+	return key_write(s, "DELETE FROM tls_keys WHERE expires_at <= $1", &now, 1, n);
+}
+
+int
+pg_tls_key_activate(struct store *s, uint32_t kid, int64_t activates_at, int64_t expires_at)
+{
+	int64_t args[] = { kid, activates_at, expires_at };
+	int n = 0, rc;
+
+	rc = key_write(s, "UPDATE tls_keys SET activates_at = $2, expires_at = $3 WHERE kid = $1",
+	               args, 3, &n);
+	if (rc == STORE_OK && n == 0)
+		rc = store_fail(s, STORE_NOTFOUND, "TLS key %u not found", kid);
+	return rc;
 }
 
 /*

@@ -181,6 +181,10 @@ int pg_known_has(struct store *, const char *, const char *, int64_t);
 int pg_key_add(struct store *, const struct store_key *);
 int pg_key_list(struct store *, int64_t, struct store_key *, int, int *);
 int pg_key_del_expired(struct store *, int64_t, int *);
+int pg_tls_key_add(struct store *, const struct store_key *, int64_t, int *);
+int pg_tls_key_list(struct store *, int64_t, struct store_key *, int, int *);
+int pg_tls_key_del_expired(struct store *, int64_t, int *);
+int pg_tls_key_activate(struct store *, uint32_t, int64_t, int64_t);
 int pg_audit(struct store *, int64_t, const char *, const char *, const char *, const char *,
              const char *);
 int pg_audit_list(struct store *, const struct store_audit_filter *,

@@ -53,6 +53,8 @@ static const struct store_ops sq_ops = {
 	.lockout_refund = sq_lockout_refund, .lockout_clear = sq_lockout_clear,
 	.lockout_list = sq_lockout_list, .known_add = sq_known_add, .known_has = sq_known_has,
 	.key_add = sq_key_add, .key_list = sq_key_list, .key_del_expired = sq_key_del_expired,
+	.tls_key_add = sq_tls_key_add, .tls_key_list = sq_tls_key_list,
+	.tls_key_del_expired = sq_tls_key_del_expired, .tls_key_activate = sq_tls_key_activate,
 	.audit = sq_audit, .audit_list = sq_audit_list, .stats = sq_stats,
 };
 

@@ -1,5 +1,5 @@
 /*
- * SQLite backend: the audit trail, the cookie key ring, retention and counts.
+ * SQLite backend: the audit trail, the two key rings, retention and counts.
  */
 
 #include <string.h>
@@ -84,24 +84,37 @@ sq_audit_list(struct store *s, const struct store_audit_filter *f,
 	return rc;
 }
 
+/*
+ * Both key rings (cookie keys and TLS ticket keys) have the same columns; the
+ * helpers take the statement. ?6 (TLS only) makes the insert conditional:
+ * skipped when a key activating at or after ?6 exists, so of two gateways
+ * adding the same ring's next key under the write lock only the first does.
+ */
 static const char SQL_KEY_ADD[] =
 	"INSERT INTO keys (kid, secret, created_at, activates_at, expires_at) "
 	"VALUES (?1, ?2, ?3, ?4, ?5)";
+static const char SQL_TLS_KEY_ADD[] =
+	"INSERT INTO tls_keys (kid, secret, created_at, activates_at, expires_at) "
+	"SELECT ?1, ?2, ?3, ?4, ?5 WHERE NOT EXISTS "
+	"(SELECT 1 FROM tls_keys WHERE activates_at >= ?6)";
 
-int
-sq_key_add(struct store *s, const struct store_key *k)
+static int
+key_insert(struct store *s, const char *sql, const struct store_key *k, int64_t unless_from,
+           int *added)
 {
 	struct sq *q = sq_of(s);
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = sq_begin_stmt(q, SQL_KEY_ADD, &st)) != STORE_OK)
+	if ((rc = sq_begin_stmt(q, sql, &st)) != STORE_OK)
 		return rc;
 	sqlite3_bind_int64(st, 1, k->kid);
 	sqlite3_bind_blob(st, 2, k->secret, KEY_SECRET_LEN, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 3, k->created_at);
 	sqlite3_bind_int64(st, 4, k->activates_at);
 	sqlite3_bind_int64(st, 5, k->expires_at);
+	if (sqlite3_bind_parameter_count(st) >= 6)
+		sqlite3_bind_int64(st, 6, unless_from);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
@@ -109,21 +122,40 @@ sq_key_add(struct store *s, const struct store_key *k)
 		rc = store_fail(s, STORE_EXISTS, "key %u exists", k->kid);
 	else if (rc != SQLITE_DONE)
 		rc = sq_fail(q, rc, "key add");
-	else
+	else {
+		*added = sqlite3_changes(q->db);
 		rc = STORE_OK;
+	}
 	return sq_finish(q, rc);
+}
+
+int
+sq_key_add(struct store *s, const struct store_key *k)
+{
+	int added;
+
+	return key_insert(s, SQL_KEY_ADD, k, 0, &added);
+}
+
+int
+sq_tls_key_add(struct store *s, const struct store_key *k, int64_t unless_from, int *added)
+{
+	return key_insert(s, SQL_TLS_KEY_ADD, k, unless_from, added);
 }
 
 static const char SQL_KEY_LIST[] =
 	"SELECT kid, secret, created_at, activates_at, expires_at FROM keys "
 	"WHERE expires_at > ?1 ORDER BY activates_at DESC, kid LIMIT ?2";
+static const char SQL_TLS_KEY_LIST[] =
+	"SELECT kid, secret, created_at, activates_at, expires_at FROM tls_keys "
+	"WHERE expires_at > ?1 ORDER BY activates_at DESC, kid LIMIT ?2";
 
-int
-sq_key_list(struct store *s, int64_t now, struct store_key *keys, int max, int *n)
+static int
+key_select(struct store *s, const char *sql, int64_t now, struct store_key *keys, int max, int *n)
 {
 	struct sq *q = sq_of(s);
 	int64_t args[] = { now, max };
-	sqlite3_stmt *st = sq_stmt(q, SQL_KEY_LIST);
+	sqlite3_stmt *st = sq_stmt(q, sql);
 	int rc, row;
 
 	if (!st)
@@ -143,17 +175,52 @@ sq_key_list(struct store *s, int64_t now, struct store_key *keys, int max, int *
 	return rc;
 }
 
-static const char SQL_KEY_DEL_EXPIRED[] = "DELETE FROM keys WHERE expires_at <= ?1";
+int
+sq_key_list(struct store *s, int64_t now, struct store_key *keys, int max, int *n)
+{
+	return key_select(s, SQL_KEY_LIST, now, keys, max, n);
+}
 
 int
-sq_key_del_expired(struct store *s, int64_t now, int *n)
+sq_tls_key_list(struct store *s, int64_t now, struct store_key *keys, int max, int *n)
+{
+	return key_select(s, SQL_TLS_KEY_LIST, now, keys, max, n);
+}
+
+static int
+key_write(struct store *s, const char *sql, const int64_t *args, int nargs, int *n)
 {
 	struct sq *q = sq_of(s);
 	int rc;
 
 	if ((rc = sq_begin(q, 1)) != STORE_OK)
 		return rc;
-	return sq_finish(q, sq_run(q, SQL_KEY_DEL_EXPIRED, &now, 1, n));
+	return sq_finish(q, sq_run(q, sql, args, nargs, n));
+}
+
+int
+sq_key_del_expired(struct store *s, int64_t now, int *n)
+{
+	return key_write(s, "DELETE FROM keys WHERE expires_at <= ?1", &now, 1, n);
+}
+
+int
+sq_tls_key_del_expired(struct store *s, int64_t now, int *n)
+{
+	return key_write(s, "DELETE FROM tls_keys WHERE expires_at <= ?1", &now, 1, n);
+}
+
+int
+sq_tls_key_activate(struct store *s, uint32_t kid, int64_t activates_at, int64_t expires_at)
+{
+	int64_t args[] = { kid, activates_at, expires_at };
+	int n = 0, rc;
+
+	rc = key_write(s, "UPDATE tls_keys SET activates_at = ?2, expires_at = ?3 WHERE kid = ?1",
+	               args, 3, &n);
+	if (rc == STORE_OK && n == 0)
+		rc = store_fail(s, STORE_NOTFOUND, "TLS key %u not found", kid);
+	return rc;
 }
 
 /*

@@ -197,6 +197,10 @@ int sq_changes(struct store *, int64_t, int, int (*)(const struct store_change *
 int sq_key_add(struct store *, const struct store_key *);
 int sq_key_list(struct store *, int64_t, struct store_key *, int, int *);
 int sq_key_del_expired(struct store *, int64_t, int *);
+int sq_tls_key_add(struct store *, const struct store_key *, int64_t, int *);
+int sq_tls_key_list(struct store *, int64_t, struct store_key *, int, int *);
+int sq_tls_key_del_expired(struct store *, int64_t, int *);
+int sq_tls_key_activate(struct store *, uint32_t, int64_t, int64_t);
 int sq_audit(struct store *, int64_t, const char *, const char *, const char *, const char *,
              const char *);
 int sq_audit_list(struct store *, const struct store_audit_filter *,

@@ -215,112 +215,43 @@ token_verify(const struct keyring *kr, int64_t now, const char *in, size_t len, 
 	return TOKEN_OK;
 }
 
+/* Cookie keys verify for two periods after they stop signing. */
+static struct ring_policy
+cookie_policy(int64_t rotate_s)
+{
+	return (struct ring_policy){ .rotate_s = rotate_s, .keep_s = 2 * rotate_s };
+}
+
 int
 keyring_load(struct store *s, int64_t now, struct keyring *kr)
 {
-	int n = 0, rc;
-
-	rc = store_key_list(s, now, kr->keys, KEYRING_MAX, &n);
-	kr->n = rc == STORE_OK ? n : 0;
-	return rc;
+	return ring_load(s, &RING_COOKIE, now, kr);
 }
 
 const struct store_key *
 keyring_current(const struct keyring *kr, int64_t now)
 {
-	for (int i = 0; i < kr->n; i++)
-		if (kr->keys[i].activates_at <= now && now < kr->keys[i].expires_at)
-			return &kr->keys[i];
-	return NULL;
+	return ring_current(kr, now);
 }
 
-/*
- * A key verifies from its creation (so a peer whose clock runs slightly ahead
- * may already sign with the next key) until its expiry.
- */
 const struct store_key *
 keyring_find(const struct keyring *kr, uint32_t kid, int64_t now)
 {
-	for (int i = 0; i < kr->n; i++)
-		if (kr->keys[i].kid == kid && now < kr->keys[i].expires_at)
-			return &kr->keys[i];
-	return NULL;
+	return ring_find(kr, kid, now);
 }
 
-/* Adds a fresh key to the store that signs from activates_at for rotate_s, then verifies 2 * rotate_s more. */
-static int
-keyring_add(struct store *s, const struct keyring *kr, int64_t now, int64_t activates_at,
-            int64_t rotate_s)
-{
-	struct store_key k;
-	int rc, taken;
-
-	memset(&k, 0, sizeof k);
-	do {
-		if (random_bytes(&k.kid, sizeof k.kid) == -1)
-			return STORE_UNAVAILABLE;
-		taken = k.kid == 0;
-		for (int i = 0; i < kr->n; i++)
-			taken |= kr->keys[i].kid == k.kid;
-	} while (taken);
-	if (random_bytes(k.secret, sizeof k.secret) == -1)
-		return STORE_UNAVAILABLE;
-	k.created_at = now;
-	k.activates_at = activates_at;
-	k.expires_at = activates_at + 3 * rotate_s;
-	rc = store_key_add(s, &k);
-	OPENSSL_cleanse(&k, sizeof k);
-	return rc;
-}
-
-/*
- * A current key older than rotate_s is replaced by one signing from now; then,
- * if no key is waiting to activate, one is added for when the current one's
- * period ends. Last, expired keys leave the store: they verify nothing, and
- * without this the table would grow by a row every rotation.
- */
 int
 keyring_ensure(struct store *s, int64_t now, int64_t rotate_s, int *added)
 {
-	struct keyring kr;
-	const struct store_key *cur;
-	int64_t cur_from;
-	int rc, waiting = 0;
+	struct ring_policy p = cookie_policy(rotate_s);
 
-	*added = 0;
-	if (rotate_s <= 0)
-		return STORE_INVALID;
-	if ((rc = keyring_load(s, now, &kr)) != STORE_OK)
-		return rc;
-	cur = keyring_current(&kr, now);
-	cur_from = cur ? cur->activates_at : now;
-	if (cur == NULL || cur->activates_at + rotate_s <= now) {
-		if ((rc = keyring_add(s, &kr, now, now, rotate_s)) != STORE_OK ||
-		    (rc = keyring_load(s, now, &kr)) != STORE_OK)
-			return rc;
-		(*added)++;
-		cur_from = now;
-	}
-	for (int i = 0; i < kr.n; i++)
-		waiting |= kr.keys[i].activates_at > now;
-	if (!waiting) {
-		if ((rc = keyring_add(s, &kr, now, cur_from + rotate_s, rotate_s)) != STORE_OK)
-			return rc;
-		(*added)++;
-	}
-	return store_key_del_expired(s, now, NULL);
+	return ring_ensure(s, &RING_COOKIE, now, &p, added);
 }
 
 int
 keyring_rotate(struct store *s, int64_t now, int64_t rotate_s)
 {
-	struct keyring kr;
-	int rc, added;
+	struct ring_policy p = cookie_policy(rotate_s);
 
-	if (rotate_s <= 0)
-		return STORE_INVALID;
-	if ((rc = keyring_load(s, now, &kr)) != STORE_OK ||
-	    (rc = keyring_add(s, &kr, now, now, rotate_s)) != STORE_OK)
-		return rc;
-	return keyring_ensure(s, now, rotate_s, &added);
+	return ring_rotate(s, &RING_COOKIE, now, &p);
 }

@@ -14,15 +14,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ring.h"
 #include "store.h"
 
 #define TOKEN_STR_MAX 128         /* encoded cookie token, with NUL */
 #define SID_BYTES 16
-
-struct keyring {
-	int n;
-	struct store_key keys[KEYRING_MAX];   /* newest activates_at first */
-};
 
 struct token {
 	uint32_t kid;
@@ -46,7 +42,7 @@ void sha256_hex(const char *s, size_t len, char out[CODE_HASH_LEN + 1]);
 /* Constant-time equality of two buffers of length n. */
 int ct_equal(const void *a, const void *b, size_t n);
 
-/* Loads the keys valid at now from the store. */
+/* The cookie key ring (ring.h). Loads the keys valid at now from the store. */
 int keyring_load(struct store *s, int64_t now, struct keyring *kr);
 /* The signing key at now: the newest with activates_at <= now < expires_at; NULL if none. */
 const struct store_key *keyring_current(const struct keyring *kr, int64_t now);

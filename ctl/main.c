@@ -52,6 +52,11 @@ static const struct ctl_cmd cmds[] = {
 	{ "status", NULL, ctl_status, 0, 0, "json", 1, "status [--json]" },
 	{ "key", "list", ctl_key_list, 0, 0, "json", 1, "key list [--json]" },
 	{ "key", "rotate", ctl_key_rotate, 0, 0, "", 1, "key rotate" },
+	{ "tls-keys", "sync", ctl_tls_sync, 0, 0, "nginx= nginx-pid= haproxy= haproxy-socket= owner=", 1,
+	  "tls-keys sync [--nginx DIR [--nginx-pid FILE]] [--haproxy FILE [--haproxy-socket PATH]] "
+	  "[--owner USER]" },
+	{ "tls-keys", "rotate", ctl_tls_rotate, 0, 0, "", 1, "tls-keys rotate" },
+	{ "tls-keys", "list", ctl_tls_list, 0, 0, "", 1, "tls-keys list" },
 	{ "audit", NULL, ctl_audit_list, 0, 0, "service= user= limit= json", 1,
 	  "audit [--service NAME] [--user NAME] [--limit N] [--json]" },
 	{ "lockout", "list", ctl_lockout_list, 0, 1, "json", 1, "lockout list [USER] [--json]" },
