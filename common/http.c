@@ -425,14 +425,27 @@ cipher_name(int v)
 	return gnutls_cipher_get_name((gnutls_cipher_algorithm_t)v);
 }
 
+/* "yes" when the handshake resumed an earlier session, "no" for a full one, "-" unknown. */
+static const char *
+tls_resumed(struct http_req *r)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+
+	if (ci == NULL || ci->tls_session == NULL)
+		return "-";
+	return gnutls_session_is_resumed((gnutls_session_t)ci->tls_session) ? "yes" : "no";
+}
+
 static void
 tls_kv(struct http_req *r, char *buf, size_t n)
 {
 	buf[0] = '\0';
 	if (r->srv->tls.cert == NULL)
 		return;
-	snprintf(buf, n, " tls=%s cipher=%s", tls_info(r, MHD_CONNECTION_INFO_PROTOCOL, protocol_name),
-	         tls_info(r, MHD_CONNECTION_INFO_CIPHER_ALGO, cipher_name));
+	snprintf(buf, n, " tls=%s cipher=%s resumed=%s",
+	         tls_info(r, MHD_CONNECTION_INFO_PROTOCOL, protocol_name),
+	         tls_info(r, MHD_CONNECTION_INFO_CIPHER_ALGO, cipher_name), tls_resumed(r));
 }
 
 static void

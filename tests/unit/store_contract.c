@@ -839,6 +839,31 @@ Test(store, keys_are_listed_newest_first_until_they_expire)
 	cr_assert_eq(n, 1);
 }
 
+Test(store, tls_keys_are_a_ring_of_their_own_added_once_per_period)
+{
+	struct store_key k = { .kid = 9, .created_at = T0, .activates_at = T0 + 60, .expires_at = T0 + 180 };
+	struct store_key dup = k, got[KEYRING_MAX];
+	int n, added;
+
+	memset(k.secret, 0x5a, KEY_SECRET_LEN);
+	cr_assert_eq(store_tls_key_add(s, &k, T0 + 1, &added), STORE_OK);
+	cr_assert_eq(added, 1);
+	dup.kid = 10;
+	cr_assert_eq(store_tls_key_add(s, &dup, T0 + 1, &added), STORE_OK);
+	cr_assert_eq(added, 0, "a next key already waits: a second gateway adds none");
+	cr_assert_eq(store_key_list(s, T0, got, KEYRING_MAX, &n), STORE_OK);
+	cr_assert_eq(n, 0, "the cookie ring does not see TLS keys");
+	cr_assert_eq(store_tls_key_list(s, T0, got, KEYRING_MAX, &n), STORE_OK);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(got[0].secret[0], 0x5a);
+	cr_assert_eq(store_tls_key_activate(s, 9, T0, T0 + 120), STORE_OK);
+	cr_assert_eq(store_tls_key_activate(s, 11, T0, T0 + 120), STORE_NOTFOUND);
+	cr_assert_eq(store_tls_key_list(s, T0, got, KEYRING_MAX, &n), STORE_OK);
+	cr_assert_eq(got[0].activates_at, T0);
+	cr_assert_eq(store_tls_key_del_expired(s, T0 + 120, &n), STORE_OK);
+	cr_assert_eq(n, 1);
+}
+
 Test(store, prune_deletes_what_is_older_than_the_retention)
 {
 	int64_t v = fx_service(s, "lab", 5, 60, 10, root);
