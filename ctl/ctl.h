@@ -167,6 +167,7 @@ int ctl_key_rotate(struct ctl *c);
 int ctl_tls_sync(struct ctl *c);
 int ctl_tls_rotate(struct ctl *c);
 int ctl_tls_list(struct ctl *c);
+int ctl_tls_versions(struct ctl *c);
 int ctl_audit_list(struct ctl *c);
 int ctl_lockout_list(struct ctl *c);
 int ctl_lockout_clear(struct ctl *c);

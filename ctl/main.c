@@ -57,6 +57,7 @@ static const struct ctl_cmd cmds[] = {
 	  "[--owner USER]" },
 	{ "tls-keys", "rotate", ctl_tls_rotate, 0, 0, "", 1, "tls-keys rotate" },
 	{ "tls-keys", "list", ctl_tls_list, 0, 0, "", 1, "tls-keys list" },
+	{ "tls-versions", NULL, ctl_tls_versions, 1, CTL_POS_MAX, "", 0, "tls-versions LOGFILE..." },
 	{ "audit", NULL, ctl_audit_list, 0, 0, "service= user= limit= json", 1,
 	  "audit [--service NAME] [--user NAME] [--limit N] [--json]" },
 	{ "lockout", "list", ctl_lockout_list, 0, 1, "json", 1, "lockout list [USER] [--json]" },

@@ -52,6 +52,8 @@ start_gw() {   # gw ip
 	g=$1 ip=$2
 	mkdir -p "$T/$g/nginx" "$T/$g/logs"
 	sync_gw "$g" || return 1
+	sed -e "s|/run/sekisho-tls/nginx|$T/$g/nginx|" -e "s|/var/log/nginx/sekisho-tls.log|$T/$g/logs/access.log|" \
+		"$SEKISHO_TOP/dist/nginx/sekisho-tls.conf" >"$T/$g/sekisho-tls.conf"
 	cat >"$T/$g/nginx.conf" <<EOF
 daemon on;
 user root;
@@ -60,19 +62,13 @@ pid $T/$g/nginx.pid;
 error_log $T/$g/logs/error.log;
 events { worker_connections 64; }
 http {
-	access_log off;
-	log_format tls '\$remote_addr \$ssl_protocol \$ssl_cipher \$ssl_session_reused';
+	include $T/$g/sekisho-tls.conf;
 	server {
 		listen $ip:443 ssl;
 		ssl_certificate $T/cert.pem;
 		ssl_certificate_key $T/key.pem;
 		ssl_protocols TLSv1.2 TLSv1.3;
 		ssl_session_cache off;
-		ssl_session_tickets on;
-		ssl_session_ticket_key $T/$g/nginx/ticket.0.key;
-		ssl_session_ticket_key $T/$g/nginx/ticket.1.key;
-		ssl_session_ticket_key $T/$g/nginx/ticket.2.key;
-		access_log $T/$g/logs/access.log tls;
 		location / { return 200 "ok\n"; }
 	}
 }
@@ -80,15 +76,17 @@ EOF
 	cat >"$T/$g/haproxy.cfg" <<EOF
 global
 	stats socket $T/$g/haproxy.sock mode 600 level admin
+	log stdout format raw local0
 defaults
 	mode http
 	timeout connect 5s
 	timeout client 10s
 	timeout server 10s
-frontend tls
-	bind $ip:8443 ssl crt $T/combined.pem tls-ticket-keys $T/$g/haproxy.keys
-	http-request return status 200 content-type text/plain string ok
+	log global
 EOF
+	sed -e "s|192.0.2.10:443|$ip:8443|" -e "s|/etc/haproxy/site.pem|$T/combined.pem|" \
+		-e "s|/run/sekisho-tls/haproxy.keys|$T/$g/haproxy.keys|" \
+		"$SEKISHO_TOP/dist/haproxy/sekisho-tls.cfg" >>"$T/$g/haproxy.cfg"
 	in_ns "$g" nginx -p "$T/$g" -c "$T/$g/nginx.conf" -e "$T/$g/logs/error.log" || return 1
 	bg_start "haproxy-$g" "$g" haproxy -db -f "$T/$g/haproxy.cfg"
 	wait_for 10 port_open "$ip" 443 && wait_for 10 port_open "$ip" 8443
@@ -179,10 +177,21 @@ for t in "nginx 443" "HAProxy 8443"; do
 		ok "$1: B that missed a rotation resumes A's new tickets (next key provisioned)" ||
 		not_ok "$1: B that missed a rotation resumes A's new tickets (next key provisioned)"
 done
-grep -q "TLSv1.3 TLS_AES_256_GCM_SHA384 r" "$T/gb/logs/access.log" &&
-	grep -q "TLSv1.2 .* \\." "$T/gb/logs/access.log" &&
-	ok "nginx logs protocol, cipher and reuse" || not_ok "nginx logs protocol, cipher and reuse" \
+grep -q " TLSv1.3 TLS_AES_256_GCM_SHA384 r$" "$T/gb/logs/access.log" &&
+	grep -q " TLSv1.2 ECDHE-[A-Z0-9-]* \.$" "$T/gb/logs/access.log" &&
+	ok "shipped nginx log: protocol, cipher and reuse" || not_ok "shipped nginx log: protocol, cipher and reuse" \
 	"$(tail -n 3 "$T/gb/logs/access.log")"
+grep -q " TLSv1.3 TLS_AES_256_GCM_SHA384 1$" "$T/haproxy-gb.log" &&
+	grep -q " TLSv1.2 ECDHE-[A-Z0-9-]* 0$" "$T/haproxy-gb.log" &&
+	ok "shipped HAProxy log: protocol, cipher and reuse" ||
+	not_ok "shipped HAProxy log: protocol, cipher and reuse" "$(tail -n 3 "$T/haproxy-gb.log")"
+"$B/sekishoctl" -f "$T/sekisho.conf" tls-versions "$T/gb/logs/access.log" "$T/haproxy-gb.log" >"$T/versions.out" 2>&1
+n12=$(cat "$T/gb/logs/access.log" "$T/haproxy-gb.log" | grep -c " TLSv1\.2 ")
+n13=$(cat "$T/gb/logs/access.log" "$T/haproxy-gb.log" | grep -c " TLSv1\.3 ")
+grep -qx "TLSv1.2 $n12" "$T/versions.out" && grep -qx "TLSv1.3 $n13" "$T/versions.out" &&
+	ok "sekishoctl tls-versions counts connections per TLS version in both logs" ||
+	not_ok "sekishoctl tls-versions counts connections per TLS version in both logs" \
+	"want $n12 and $n13: $(cat "$T/versions.out")"
 
 in_ns ga nginx -p "$T/ga" -c "$T/ga/nginx.conf" -s stop 2>/dev/null
 in_ns gb nginx -p "$T/gb" -c "$T/gb/nginx.conf" -s stop 2>/dev/null
