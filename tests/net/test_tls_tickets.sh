@@ -6,6 +6,7 @@
 #
 #   ga 10.0.4.1 --- c1 --- gb 10.0.5.1     nginx :443, HAProxy :8443 on each
 . "${SEKISHO_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/net/lib.sh"
+. "$SEKISHO_TOP/tests/net/lib_tls.sh"
 net_init
 
 B=$SEKISHO_BUILD
@@ -50,29 +51,7 @@ workers_replaced() {   # gw "old worker pids"
 
 start_gw() {   # gw ip
 	g=$1 ip=$2
-	mkdir -p "$T/$g/nginx" "$T/$g/logs"
-	sync_gw "$g" || return 1
-	sed -e "s|/run/sekisho-tls/nginx|$T/$g/nginx|" -e "s|/var/log/nginx/sekisho-tls.log|$T/$g/logs/access.log|" \
-		"$SEKISHO_TOP/dist/nginx/sekisho-tls.conf" >"$T/$g/sekisho-tls.conf"
-	cat >"$T/$g/nginx.conf" <<EOF
-daemon on;
-user root;
-worker_processes 1;
-pid $T/$g/nginx.pid;
-error_log $T/$g/logs/error.log;
-events { worker_connections 64; }
-http {
-	include $T/$g/sekisho-tls.conf;
-	server {
-		listen $ip:443 ssl;
-		ssl_certificate $T/cert.pem;
-		ssl_certificate_key $T/key.pem;
-		ssl_protocols TLSv1.2 TLSv1.3;
-		ssl_session_cache off;
-		location / { return 200 "ok\n"; }
-	}
-}
-EOF
+	tls_nginx_conf "$g" "$ip" && sync_gw "$g" || return 1
 	cat >"$T/$g/haproxy.cfg" <<EOF
 global
 	stats socket $T/$g/haproxy.sock mode 600 level admin
@@ -87,7 +66,7 @@ EOF
 	sed -e "s|192.0.2.10:443|$ip:8443|" -e "s|/etc/haproxy/site.pem|$T/combined.pem|" \
 		-e "s|/run/sekisho-tls/haproxy.keys|$T/$g/haproxy.keys|" \
 		"$SEKISHO_TOP/dist/haproxy/sekisho-tls.cfg" >>"$T/$g/haproxy.cfg"
-	in_ns "$g" nginx -p "$T/$g" -c "$T/$g/nginx.conf" -e "$T/$g/logs/error.log" || return 1
+	tls_nginx_start "$g" || return 1
 	bg_start "haproxy-$g" "$g" haproxy -db -f "$T/$g/haproxy.cfg"
 	wait_for 10 port_open "$ip" 443 && wait_for 10 port_open "$ip" 8443
 }
@@ -193,6 +172,6 @@ grep -qx "TLSv1.2 $n12" "$T/versions.out" && grep -qx "TLSv1.3 $n13" "$T/version
 	not_ok "sekishoctl tls-versions counts connections per TLS version in both logs" \
 	"want $n12 and $n13: $(cat "$T/versions.out")"
 
-in_ns ga nginx -p "$T/ga" -c "$T/ga/nginx.conf" -s stop 2>/dev/null
-in_ns gb nginx -p "$T/gb" -c "$T/gb/nginx.conf" -s stop 2>/dev/null
+tls_nginx_stop ga
+tls_nginx_stop gb
 tap_done
