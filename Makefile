@@ -169,7 +169,7 @@ install: all
 	install -m 0644 web/static/* $(DESTDIR)/usr/share/sekisho/web/static/
 	install -m 0644 dist/sekisho.sysusers $(DESTDIR)/usr/lib/sysusers.d/sekisho.conf
 	install -m 0644 dist/sekisho.tmpfiles $(DESTDIR)/usr/lib/tmpfiles.d/sekisho.conf
-	install -m 0644 dist/sekisho-*.service $(DESTDIR)$(UNITDIR)/
+	install -m 0644 dist/sekisho-*.service dist/sekisho-*.timer $(DESTDIR)$(UNITDIR)/
 	install -m 0644 sekisho.conf.example docs/*.md $(DESTDIR)/usr/share/doc/sekisho/
 	install -m 0644 $(addprefix docs/man/,$(MAN8)) $(DESTDIR)/usr/share/man/man8/
 	install -m 0644 docs/man/sekisho.conf.5 $(DESTDIR)/usr/share/man/man5/

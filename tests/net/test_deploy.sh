@@ -31,7 +31,7 @@ if command -v systemd-analyze >/dev/null; then
 		grep -v -e 'is not executable: No such file' >"$T/verify" || true
 	check "systemd-analyze verify finds nothing wrong in dist/*.service" \
 		sh -c "! test -s '$T/verify' || { cat '$T/verify'; false; }"
-	for d in authd cid ipfd; do
+	for d in authd cid ipfd tls-keys; do
 		score=$(systemd-analyze security --offline=yes "$DIST/sekisho-$d.service" 2>&1 |
 			sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
 		check "systemd-analyze security: sekisho-$d.service scores ${score:-nothing} <= $MAX_EXPOSURE" \
