@@ -200,8 +200,11 @@ update_haproxy(const char *sock, const char *file, char hap[3][TLS_TICKET_B64_LE
 	for (int i = 0; have < 3 && i < 3 && rc == 0; i++) {
 		snprintf(cmd, sizeof cmd, "set ssl tls-key %s %s\n", file, hap[i]);
 		if ((rc = haproxy_cmd(sock, cmd, reply, sizeof reply)) == 0 &&
-		    strstr(reply, "TLS ticket key updated") == NULL)
-			rc = (ctl_fail("%s: set ssl tls-key: %.200s", sock, reply), -1);
+		    strstr(reply, "TLS ticket key updated") == NULL) {
+			reply[strcspn(reply, "\r\n")] = '\0';   /* its first line, never a key */
+			rc = (ctl_fail("%s: set ssl tls-key: %.120s", sock,
+			               strstr(reply, hap[i]) ? "(refused)" : reply), -1);
+		}
 		(*pushed)++;
 	}
 	OPENSSL_cleanse(cmd, sizeof cmd);
