@@ -164,6 +164,15 @@ grep -q " TLSv1.3 TLS_AES_256_GCM_SHA384 1$" "$T/haproxy-gb.log" &&
 	grep -q " TLSv1.2 ECDHE-[A-Z0-9-]* 0$" "$T/haproxy-gb.log" &&
 	ok "shipped HAProxy log: protocol, cipher and reuse" ||
 	not_ok "shipped HAProxy log: protocol, cipher and reuse" "$(tail -n 3 "$T/haproxy-gb.log")"
+printf 'GET /_sekisho/enter?code=secret-code-1 HTTP/1.0\r\n\r\n' |
+	in_ns c1 timeout 10 openssl s_client -connect "$B_IP:443" -ign_eof >/dev/null 2>&1
+printf 'GET /_sekisho/enter?code=secret-code-2 HTTP/1.0\r\n\r\n' |
+	in_ns c1 timeout 10 openssl s_client -connect "$B_IP:8443" -ign_eof >/dev/null 2>&1
+grep -q '/_sekisho/enter' "$T/gb/logs/access.log" && grep -q '/_sekisho/enter' "$T/haproxy-gb.log" &&
+	! grep -q 'secret-code' "$T/gb/logs/access.log" "$T/haproxy-gb.log" &&
+	ok "shipped TLS logs never record an entry code (no query string)" ||
+	not_ok "shipped TLS logs never record an entry code (no query string)" \
+	"$(grep '/_sekisho/enter' "$T/gb/logs/access.log" "$T/haproxy-gb.log")"
 "$B/sekishoctl" -f "$T/sekisho.conf" tls-versions "$T/gb/logs/access.log" "$T/haproxy-gb.log" >"$T/versions.out" 2>&1
 n12=$(cat "$T/gb/logs/access.log" "$T/haproxy-gb.log" | grep -c " TLSv1\.2 ")
 n13=$(cat "$T/gb/logs/access.log" "$T/haproxy-gb.log" | grep -c " TLSv1\.3 ")
