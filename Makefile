@@ -184,7 +184,7 @@ uninstall:
 	rm -f $(DESTDIR)/usr/sbin/authd $(DESTDIR)/usr/sbin/ipfd $(DESTDIR)/usr/sbin/cid \
 	      $(DESTDIR)/usr/bin/sekishoctl \
 	      $(DESTDIR)/usr/lib/sysusers.d/sekisho.conf $(DESTDIR)/usr/lib/tmpfiles.d/sekisho.conf \
-	      $(addprefix $(DESTDIR)$(UNITDIR)/,$(notdir $(wildcard dist/sekisho-*.service))) \
+	      $(addprefix $(DESTDIR)$(UNITDIR)/,$(notdir $(wildcard dist/sekisho-*.service dist/sekisho-*.timer))) \
 	      $(addprefix $(DESTDIR)/usr/share/man/man8/,$(MAN8)) \
 	      $(DESTDIR)/usr/share/man/man5/sekisho.conf.5
 	rm -rf $(DESTDIR)/usr/share/sekisho $(DESTDIR)/usr/share/doc/sekisho
