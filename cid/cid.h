@@ -29,6 +29,7 @@
 #include "dbpool.h"
 #include "addr.h"
 #include "conf.h"
+#include "feedwatch.h"
 #include "store.h"
 #include "token.h"
 
@@ -257,6 +258,8 @@ struct follower {
 	uint64_t gen_req, gen_done;          /* sync rounds asked for and finished */
 	int last_rc;                         /* of the last finished round */
 	int stop;
+	unsigned epoch;                      /* store_epoch() when the cache was loaded */
+	struct feedwatch watch;              /* PostgreSQL: wakes the thread on a commit */
 };
 
 /* One full load: services, live rights and keys, swapped in at once. 0 or store_rc. */

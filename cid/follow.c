@@ -8,8 +8,9 @@
 
 /*
  * The follower keeps the cache in step with the store: one snapshot at
- * start (and on SIGHUP or a gap in the change log), then the change log every
- * refresh_ms. A change names a right or a service; the follower re-reads what
+ * start (and on SIGHUP, a gap in the change log or a reconnect), then the
+ * change log whenever the store notifies a commit (PostgreSQL, feedwatch.c)
+ * and at least every refresh_ms. A change names a right or a service; the follower re-reads what
  * it names and applies the state it finds, so replaying a change twice or out
  * of order does no harm.
  */
@@ -68,6 +69,7 @@ follow_snapshot(struct follower *f, int64_t now)
 	rights = d.count;
 	services = d.n_svcs;
 	cache_swap(f->cache, &d, &kr, seq);
+	f->epoch = store_epoch(f->store);
 	f->keys_at = now + CID_KEYS_RELOAD_S;
 	metrics_sync(1, 0);
 	log_info("event=snapshot services=%d rights=%zu keys=%d seq=%lld",
@@ -254,6 +256,9 @@ follow_tick(struct follower *f)
 		}
 		atomic_store(&f->resnapshot, 1);     /* what happened while away is not in order */
 	}
+	/* Reconnected (maybe to a promoted standby): the log followed may not be this one. */
+	if (store_epoch(f->store) != f->epoch)
+		atomic_store(&f->resnapshot, 1);
 	if (atomic_exchange(&f->resnapshot, 0) || !f->cache->loaded)
 		rc = follow_snapshot(f, now);
 	else
@@ -335,6 +340,18 @@ follow_sync(struct follower *f, int timeout_ms)
 	return rc;
 }
 
+/* feedwatch: a commit may have grown the log; run a round now. */
+static void
+follow_wake(void *arg)
+{
+	struct follower *f = arg;
+
+	pthread_mutex_lock(&f->mu);
+	f->gen_req++;
+	pthread_cond_signal(&f->wake);
+	pthread_mutex_unlock(&f->mu);
+}
+
 static void
 cond_init(pthread_cond_t *c)
 {
@@ -359,6 +376,8 @@ follow_start(struct follower *f, struct cache *c, const struct conf *conf)
 	if (pthread_create(&f->thread, NULL, follow_main, f) != 0)
 		return -1;
 	f->running = 1;
+	if (feedwatch_start(&f->watch, &conf->db, follow_wake, f) == -1)
+		log_warn("event=feed_watch result=failed error=\"cannot start thread\" effect=\"changes are seen every refresh_ms\"");
 	return 0;
 }
 
@@ -375,6 +394,7 @@ follow_request_snapshot(struct follower *f)
 void
 follow_stop(struct follower *f)
 {
+	feedwatch_stop(&f->watch);
 	if (f->running) {
 		pthread_mutex_lock(&f->mu);
 		f->stop = 1;

@@ -29,6 +29,7 @@
 #include "clock.h"
 #include "conf.h"
 #include "ipc.h"
+#include "feedwatch.h"
 #include "store.h"
 
 #define IPFD_TABLE        "sekisho"
@@ -226,6 +227,10 @@ struct ipfd {
 	struct pending queue[IPFD_QUEUE_MAX];
 	size_t         nqueue;
 	int64_t        next_sync;     /* monotonic µs */
+	int64_t        seq;           /* change-log position the kernel reflects */
+	unsigned       epoch;         /* store_epoch() at the last full sync */
+	int            wake_fd[2];    /* feedwatch -> serve(): the log may have grown */
+	struct feedwatch watch;
 };
 
 /* ctl.c */
@@ -237,6 +242,15 @@ void ctl_read(struct ipfd *d, int slot);
 /* Sends each queued reply to its client (if still connected) and empties the queue. */
 void ctl_reply_all(struct ipfd *d);
 void ctl_drop(struct ipfd *d, int slot);
+
+/* follow.c: the change log, for changes made through other gateways (PostgreSQL). */
+/* Starts the watcher thread and its wake pipe (nothing to start with SQLite). 0 or -1. */
+int  follow_start(struct ipfd *d, char *err, size_t errlen);
+void follow_stop(struct ipfd *d);
+/* The wake pipe's read end, or -1. */
+int  follow_fd(const struct ipfd *d);
+/* Drains the wake pipe and brings every service the log names since d->seq up to date. */
+void follow_log(struct ipfd *d);
 
 /* ops.c: answers every queued request (one kernel batch for all admits and revokes). */
 void ops_run(struct ipfd *d);

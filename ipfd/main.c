@@ -4,6 +4,8 @@
  * store and only then listens. One poll() loop serves the control socket,
  * gathers requests for batch_window_us, and resyncs every sync_interval_s
  * and whenever another process changes our table (the kernel's events).
+ * With PostgreSQL it also follows the change log (follow.c), woken by the
+ * store's notifications, for what other gateways change.
  * On exit the table stays: the sets keep their elements with their timeouts,
  * and with ipfd down nobody new gets in (fail closed).
  */
@@ -100,6 +102,9 @@ start(struct ipfd *d)
 	if (sync_all(d, &st, err, sizeof err) == -1)
 		fatal("first sync (%s): %s", ipc_status_str(st), err);
 	schedule_sync(d, 1);
+	/* After the first sync: the watcher's first round reads the log from its seq. */
+	if (follow_start(d, err, sizeof err) == -1)
+		fatal("%s", err);
 	if (ctl_listen(d, err, sizeof err) == -1)
 		fatal("%s", err);
 	log_info("event=start socket=%s group=%s hook=%s services=%zu elements=%zu",
@@ -133,7 +138,7 @@ table_watch(struct ipfd *d)
 	}
 }
 
-/* Fills fds: the listener, the table's events, then readable clients. Returns the count. */
+/* Fills fds: the listener, the table's events, the log's wake-ups, then readable clients. Returns the count. */
 static nfds_t
 poll_set(struct ipfd *d, struct pollfd *fds, int *slot_of)
 {
@@ -143,6 +148,8 @@ poll_set(struct ipfd *d, struct pollfd *fds, int *slot_of)
 	fds[n].fd = d->listen_fd;
 	fds[n++].events = POLLIN;
 	fds[n].fd = nft_watch_fd(d->nft);    /* -1: poll skips it */
+	fds[n++].events = POLLIN;
+	fds[n].fd = follow_fd(d);
 	fds[n++].events = POLLIN;
 	for (i = 0; i < IPFD_CLIENTS_MAX; i++) {
 		if (d->clients[i].fd == -1)
@@ -172,8 +179,8 @@ wait_us(const struct ipfd *d, int64_t batch_deadline)
 static void
 serve(struct ipfd *d, const sigset_t *waitmask)
 {
-	struct pollfd fds[IPFD_CLIENTS_MAX + 2];
-	int slot_of[IPFD_CLIENTS_MAX + 2];
+	struct pollfd fds[IPFD_CLIENTS_MAX + 3];
+	int slot_of[IPFD_CLIENTS_MAX + 3];
 	int64_t batch_deadline = 0, us;
 	struct timespec ts;
 	size_t before;
@@ -196,7 +203,9 @@ serve(struct ipfd *d, const sigset_t *waitmask)
 			ctl_accept(d);
 		if ((fds[1].revents & (POLLIN | POLLERR)) || nft_watch_pending(d->nft))
 			table_watch(d);
-		for (i = 2; i < n; i++)
+		if (fds[2].revents & POLLIN)
+			follow_log(d);
+		for (i = 3; i < n; i++)
 			if (fds[i].revents & (POLLIN | POLLHUP | POLLERR))
 				ctl_read(d, slot_of[i]);
 		if (before == 0 && d->nqueue > 0)
@@ -223,6 +232,7 @@ main(int argc, char **argv)
 	serve(d, &waitmask);
 	log_info("event=stop table=kept services=%zu elements=%zu",
 	         d->mirror.n, mirror_elements(&d->mirror));
+	follow_stop(d);
 	ctl_close(d);
 	nft_close(d->nft);
 	store_close(d->store);

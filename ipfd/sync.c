@@ -417,6 +417,8 @@ sync_all(struct ipfd *d, int *status, char *err, size_t errlen)
 	d->stats.syncs++;
 	d->stats.rebuilds++;
 	d->stats.last_sync = now_ms / 1000;
+	d->seq = seq;
+	d->epoch = store_epoch(d->store);
 	*status = IPC_OK;
 	ret = 0;
 	log_info("event=sync scope=all services=%zu elements=%zu seq=%" PRId64
