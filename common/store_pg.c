@@ -271,12 +271,20 @@ static const struct store_ops pg_ops = {
 	.audit = pg_audit, .audit_list = pg_audit_list, .stats = pg_stats,
 };
 
-/* Connects with a default connect_timeout of 10 s that the url may override. */
+/*
+ * Connects with defaults the url may override: connect_timeout 10 s, and TCP
+ * keepalives and a 15 s tcp_user_timeout, so that a call on a link that
+ * silently drops packets fails (and the caller fails closed) within seconds
+ * rather than after the kernel's retransmissions (about 15 minutes), and an
+ * idle listening connection notices a dead server.
+ */
 static PGconn *
 pg_connect(const char *url, char *err, size_t errlen)
 {
-	static const char *const keys[] = { "connect_timeout", "application_name", "dbname", NULL };
-	const char *vals[] = { "10", "sekisho", url, NULL };
+	static const char *const keys[] = { "connect_timeout", "application_name",
+		"keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+		"dbname", NULL };
+	const char *vals[] = { "10", "sekisho", "10", "5", "3", "15000", url, NULL };
 	PGconn *c = PQconnectdbParams(keys, vals, 1);
 	size_t len;
 

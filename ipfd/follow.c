@@ -79,6 +79,8 @@ follow_batch(struct ipfd *d)
 		log_err("event=follow result=failed error=\"%s\"", store_error(d->store));
 		return -1;
 	}
+	if (store_epoch(d->store) != d->epoch)     /* reconnected while reading: maybe another server */
+		return full_sync(d, "reconnected") == 0 ? 0 : -1;
 	if (a.last == 0)
 		return 0;
 	got = (int)(a.last - d->seq);

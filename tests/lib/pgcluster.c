@@ -76,10 +76,55 @@ prepare_dir(struct pgc *c, char *err, size_t errlen)
 	return 0;
 }
 
+static int
+append_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "a");
+	int ok = f && fputs(text, f) >= 0;
+
+	if (f && fclose(f) != 0)
+		ok = 0;
+	return ok ? 0 : -1;
+}
+
+/*
+ * Access and settings go into the data directory, so a plain pg_ctl start
+ * (pgc_resume) brings the same server back. With PGC_LISTEN_ENV set, the
+ * server also listens on TCP at those addresses (system tests start it in
+ * the database host's namespace), trusting every role but PGC_PW_ROLE.
+ */
+static int
+configure(const char *dir, const char *data, int durable, char *err, size_t errlen)
+{
+	const char *listen = getenv(PGC_LISTEN_ENV);
+	char path[320], text[600];
+
+	if (listen && strpbrk(listen, "'\\\n")) {
+		snprintf(err, errlen, "%s: a quote, backslash or newline", PGC_LISTEN_ENV);
+		return -1;
+	}
+	snprintf(path, sizeof path, "%s/pg_hba.conf", data);
+	snprintf(text, sizeof text, "local all " PGC_PW_ROLE " scram-sha-256\nlocal all all trust\n%s",
+	         listen && *listen ? "host all " PGC_PW_ROLE " all scram-sha-256\nhost all all all trust\n" : "");
+	if (write_file(path, text) != 0) {
+		snprintf(err, errlen, "cannot write %s", path);
+		return -1;
+	}
+	snprintf(path, sizeof path, "%s/postgresql.conf", data);
+	snprintf(text, sizeof text, "unix_socket_directories = '%s'\nport = " PGC_PORT "\n"
+	         "listen_addresses = '%s'\nfsync = %s\nmax_connections = 200\n",
+	         dir, listen ? listen : "", durable ? "on" : "off");
+	if (append_file(path, text) != 0) {
+		snprintf(err, errlen, "cannot write %s", path);
+		return -1;
+	}
+	return 0;
+}
+
 int
 pgc_start(struct pgc *c, int durable, char *err, size_t errlen)
 {
-	char data[300], log[300], hba[320], opts[400];
+	char data[300], log[300];
 
 	memset(c, 0, sizeof *c);
 	if (prepare_dir(c, err, errlen) == -1)
@@ -92,21 +137,40 @@ pgc_start(struct pgc *c, int durable, char *err, size_t errlen)
 		snprintf(err, errlen, "%s/initdb failed (log: %s)", PGC_BIN, log);
 		return -1;
 	}
-	snprintf(hba, sizeof hba, "%s/pg_hba.conf", data);
-	if (write_file(hba, "local all " PGC_PW_ROLE " scram-sha-256\nlocal all all trust\n") != 0) {
-		snprintf(err, errlen, "cannot write %s", hba);
+	if (configure(c->dir, data, durable, err, errlen) == -1)
 		return -1;
-	}
-	snprintf(opts, sizeof opts, "-k %s -p " PGC_PORT " -c listen_addresses= -c fsync=%s "
-	         "-c max_connections=200", c->dir, durable ? "on" : "off");
-	char *start[] = { PGC_BIN "/pg_ctl", "-D", data, "-l", log, "-w", "-o", opts, "start", NULL };
-	if (run(start, log) != 0) {
+	if (pgc_resume(c->dir) != 0) {
 		snprintf(err, errlen, "pg_ctl start failed (log: %s)", log);
 		return -1;
 	}
 	snprintf(c->url, sizeof c->url, "host=%s port=" PGC_PORT " user=sekisho dbname=postgres",
 	         c->dir);
 	return 0;
+}
+
+/* pg_ctl MODE on the cluster in dir (start, or a fast stop that keeps the data). */
+static int
+ctl(const char *dir, int start)
+{
+	char data[300], log[300];
+
+	snprintf(data, sizeof data, "%s/data", dir);
+	snprintf(log, sizeof log, "%s/server.log", dir);
+	char *on[] = { PGC_BIN "/pg_ctl", "-D", data, "-l", log, "-w", "start", NULL };
+	char *off[] = { PGC_BIN "/pg_ctl", "-D", data, "-m", "fast", "-w", "stop", NULL };
+	return run(start ? on : off, log) == 0 ? 0 : -1;
+}
+
+int
+pgc_pause(const char *dir)
+{
+	return ctl(dir, 0);
+}
+
+int
+pgc_resume(const char *dir)
+{
+	return ctl(dir, 1);
 }
 
 static int

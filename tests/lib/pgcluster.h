@@ -3,8 +3,8 @@
 
 /*
  * A private PostgreSQL 15 cluster for tests: initdb in a temporary
- * directory, postgres listening only on a unix socket in that directory (no
- * TCP, no system service), stopped and removed by pgc_stop. As root, the
+ * directory, postgres listening on a unix socket in that directory (TCP only
+ * when PGC_LISTEN_ENV names addresses; no system service), stopped and removed by pgc_stop. As root, the
  * server runs as the unprivileged "postgres" user (PostgreSQL refuses root).
  *
  * A test program starts one cluster for all its tests (Criterion's PRE_ALL
@@ -22,6 +22,7 @@
 #define PGC_ENV     "SEKISHO_TEST_PG"
 #define PGC_PW_ROLE "pwuser"
 #define PGC_PW_PASS "right-password"
+#define PGC_LISTEN_ENV "SEKISHO_TEST_PG_LISTEN"   /* listen_addresses for TCP (system tests) */
 
 struct pgc {
 	char dir[256];     /* data in dir/data, socket in dir */
@@ -34,6 +35,9 @@ struct pgc {
  */
 int pgc_start(struct pgc *c, int durable, char *err, size_t errlen);
 void pgc_stop(struct pgc *c);
+/* Stops the server in dir keeping its data (-m fast); starts it again. 0 or -1. */
+int pgc_pause(const char *dir);
+int pgc_resume(const char *dir);
 
 /*
  * Creates an empty database on the cluster whose "postgres" conninfo is base

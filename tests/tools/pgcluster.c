@@ -5,6 +5,9 @@
  *   pgcluster start          starts one; prints "DIR URL" (URL: its postgres database)
  *   pgcluster createdb URL   makes an empty database there; prints its conninfo
  *   pgcluster stop DIR       stops the cluster in DIR and removes DIR
+ *   pgcluster pause DIR      stops the server, keeping its data
+ *   pgcluster resume DIR     starts it again
+ * SEKISHO_TEST_PG_LISTEN=ADDRS pgcluster start  also listens on TCP there.
  */
 
 #include <stdio.h>
@@ -15,7 +18,7 @@
 static int
 usage(void)
 {
-	fprintf(stderr, "usage: pgcluster start | createdb URL | stop DIR\n");
+	fprintf(stderr, "usage: pgcluster start | createdb URL | stop DIR | pause DIR | resume DIR\n");
 	return 2;
 }
 
@@ -48,5 +51,9 @@ main(int argc, char **argv)
 		pgc_stop(&c);
 		return 0;
 	}
+	if (argc == 3 && strcmp(argv[1], "pause") == 0)
+		return pgc_pause(argv[2]) == 0 ? 0 : 1;
+	if (argc == 3 && strcmp(argv[1], "resume") == 0)
+		return pgc_resume(argv[2]) == 0 ? 0 : 1;
 	return usage();
 }

@@ -1,0 +1,125 @@
+#!/bin/sh
+# Two gateways on one PostgreSQL (tests/net/lib_gw.sh): a database host, gateways
+# 1 and 2 each with ipfd, authd and cid in front of the same service host, and
+# clients behind each. One cap across both, one change log, one key ring.
+#
+# cid's fallback poll (refresh_ms) is 5 s here, so a change that reaches the
+# other gateway within the 2 s deadlines below came by the store's
+# notification, not by polling: a missed wake-up fails the case.
+. "${SEKISHO_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/net/lib.sh"
+. "$SEKISHO_TOP/tests/net/lib_pg.sh"
+. "$SEKISHO_TOP/tests/net/lib_system.sh"
+. "$SEKISHO_TOP/tests/net/lib_gw.sh"
+net_init
+trap 'gw_cleanup; net_cleanup' EXIT
+
+BURST=4        # logins per gateway per run
+CAP=3
+RUNS=10
+DEADLINE_MS=2000
+
+V4="get_byte(ip, 0) || '.' || get_byte(ip, 1) || '.' || get_byte(ip, 2) || '.' || get_byte(ip, 3)"   # rights.ip is bytea
+
+expect() {   # name want got
+	if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "want '$2', got '$3'"; fi
+}
+live_in() { gw_psql "SELECT count(*) FROM rights WHERE ended_at IS NULL AND service_id = (SELECT id FROM services WHERE name = '$1')"; }
+svc_id() { gw_psql "SELECT id FROM services WHERE name = '$1'"; }
+set_has() {   # n service addr: gateway n's kernel set holds addr
+	in_ns "gw$1" nft list set inet sekisho "s$(svc_id "$2")_v4" 2>/dev/null | grep -Eq "(^|[ {,])$3([ ,}]|$)"
+}
+set_lacks() { ! set_has "$@"; }
+set_addrs() {   # n service: the addresses in gateway n's set, sorted
+	in_ns "gw$1" nft list set inet sekisho "s$(svc_id "$2")_v4" 2>/dev/null |
+		grep -Eo '10\.[0-9]+\.[0-9]+\.[0-9]+' | sort | tr '\n' ' '
+}
+store_addrs() {   # service: the addresses of its live rights, sorted
+	gw_psql "SELECT $V4 FROM rights WHERE ended_at IS NULL AND service_id =
+	         (SELECT id FROM services WHERE name = '$1') ORDER BY 1" | sort | tr '\n' ' '
+}
+set_matches() { [ "$(set_addrs "$1" "$2")" = "$(store_addrs "$2")" ]; }   # n service
+fw_shut() { ! gw_fw_open "$@"; }
+has_chain() { in_ns "gw$1" nft list chain inet sekisho "s$2" >/dev/null 2>&1; }
+door_is() { [ "$(gw_door "$1" "$2" "$3" "$4")" = "$5" ]; }
+admitted() { grep -c '^303 .*/_sekisho/enter?code=' "$@" 2>/dev/null | awk -F: '{ s += $NF } END { print s + 0 }'; }
+
+# ---- the system ----
+gw_db_start && gw_add 1 "$BURST" && gw_add 2 "$BURST" && gw_init 1 ||
+	{ not_ok "database host and two gateways"; tap_done; exit 1; }
+i=1
+while [ "$i" -le $((2 * BURST)) ]; do gw_ctl 1 user add "u$i" --role user --password-file "$T/pw" >/dev/null; i=$((i + 1)); done
+gw_service lab 2 "$CAP"
+check "gateway 1 starts (ipfd, authd, cid on PostgreSQL over TCP)" gw_start 1
+check "gateway 2 starts on the same database" gw_start 2
+
+# ---- one cap across both gateways ----
+burst() {   # run: BURST logins at each gateway at once; prints how many were admitted
+	rm -f "$T"/burst.*
+	pids=""
+	for g in 1 2; do
+		i=2
+		while [ "$i" -le $((1 + BURST)) ]; do
+			u=u$(( (g - 1) * BURST + i - 1 ))
+			(gw_login "$g" "10.0.$g.$i" "$u" lab >"$T/burst.$g.$i") &
+			pids="$pids $!"
+			i=$((i + 1))
+		done
+	done
+	wait $pids
+	admitted "$T"/burst.*
+}
+bad=""
+r=1
+while [ "$r" -le "$RUNS" ]; do
+	n=$(burst)
+	l=$(live_in lab)
+	[ "$n" = "$CAP" ] && [ "$l" = "$CAP" ] || bad="$bad run $r: admitted $n, live $l;"
+	gw_psql "UPDATE rights SET ended_at = extract(epoch FROM now())::bigint, end_reason = $END_REVOKED
+	         WHERE ended_at IS NULL" >/dev/null
+	r=$((r + 1))
+done
+if [ -z "$bad" ]; then ok "$RUNS bursts of $((2 * BURST)) logins split across both gateways admit exactly cap=$CAP each"
+else not_ok "$RUNS bursts of $((2 * BURST)) logins split across both gateways admit exactly cap=$CAP each" "$bad"; fi
+
+# ---- one change log, one key ring ----
+loc1=$(gw_login 1 10.0.1.2 u1 lab)
+loc2=$(gw_login 2 10.0.2.2 u5 lab)
+expect "a login at gateway 1 is admitted" 303 "${loc1%% *}"
+expect "a login at gateway 2 is admitted" 303 "${loc2%% *}"
+cookie1=$(gw_enter 1 10.0.1.2 "${loc1#* }")
+cookie2=$(gw_enter 2 10.0.2.2 "${loc2#* }")
+check "gateway 1's cid hands over an access cookie" test -n "$cookie1"
+check "a cookie issued through gateway 1 is accepted by gateway 2's cid (one key ring)" \
+	within_ms "$DEADLINE_MS" door_is 2 lab 10.0.1.2 "$cookie1" 204
+check "gateway 2's firewall lets its client through" gw_fw_open 2 10.0.2.2 2
+check "gateway 1's kernel set gets gateway 2's admission from the log" \
+	within_ms "$DEADLINE_MS" set_has 1 lab 10.0.2.2
+check "gateway 2's cid accepts its own client's cookie" door_is 2 lab 10.0.2.2 "$cookie2" 204
+rid=$(gw_psql "SELECT r.id FROM rights r JOIN users u ON u.id = r.user_id WHERE u.name = 'u5' AND r.ended_at IS NULL")
+gw_ctl 1 right revoke "$rid" >/dev/null 2>&1
+check "a revocation through gateway 1 empties gateway 2's kernel set" \
+	within_ms "$DEADLINE_MS" set_lacks 2 lab 10.0.2.2
+check "... so gateway 2's firewall closes" within_ms "$DEADLINE_MS" fw_shut 2 10.0.2.2 2
+check "... and gateway 2's cid refuses the cookie" within_ms "$DEADLINE_MS" door_is 2 lab 10.0.2.2 "$cookie2" 401
+check "gateway 1's client keeps its access at gateway 2's door" door_is 2 lab 10.0.1.2 "$cookie1" 204
+gw_ctl 1 service add wiki --url http://10.9.0.3/ --max-usage 60 --max-interval 30 --cap 2 --admin root --guard 10.9.0.3:80 >/dev/null 2>&1
+wiki=$(svc_id wiki)
+check "a service registered through gateway 1 is guarded by gateway 2" \
+	within_ms "$DEADLINE_MS" has_chain 2 "$wiki"
+
+# ---- gateway 2 cut off from the database ----
+loc3=$(gw_login 1 10.0.1.3 u2 lab)
+expect "(setup) a second client admitted at gateway 1" 303 "${loc3%% *}"
+check "(setup) gateway 2's set has it" within_ms "$DEADLINE_MS" set_has 2 lab 10.0.1.3
+gw_cut 2
+out=$(gw_login 2 10.0.2.3 u6 lab)
+check "cut off from the database, gateway 2 admits nobody" test "${out%% *}" != 303
+expect "... and the store holds no right for its client" 0 \
+	"$(gw_psql "SELECT count(*) FROM rights WHERE ended_at IS NULL AND $V4 = '10.0.2.3'")"
+out=$(gw_login 1 10.0.1.4 u3 lab)
+expect "gateway 1 is unaffected: it admits (the last free slot)" 303 "${out%% *}"
+rid=$(gw_psql "SELECT r.id FROM rights r JOIN users u ON u.id = r.user_id WHERE u.name = 'u2' AND r.ended_at IS NULL")
+gw_ctl 1 right revoke "$rid" >/dev/null 2>&1
+gw_uncut 2
+check "reconnected, gateway 2 resyncs: its kernel set matches the store" \
+	within_ms 15000 set_matches 2 lab
