@@ -186,6 +186,7 @@ s.connect((sys.argv[2], 80)); sys.exit(0)' "$2" "10.9.0.$3" 2>/dev/null
 
 gw_cleanup() {
 	[ -n "$PG_DIR" ] || return 0
+	cp "$PG_DIR/server.log" "$T/postgresql.log" 2>/dev/null
 	"$PG_TOOL" stop "$PG_DIR"
 	PG_DIR=""
 }

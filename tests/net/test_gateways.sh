@@ -24,7 +24,10 @@ expect() {   # name want got
 	if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "want '$2', got '$3'"; fi
 }
 live_in() { gw_psql "SELECT count(*) FROM rights WHERE ended_at IS NULL AND service_id = (SELECT id FROM services WHERE name = '$1')"; }
-svc_id() { gw_psql "SELECT id FROM services WHERE name = '$1'"; }
+svc_id() {   # name (remembered: the database may be away when it is asked again)
+	[ -s "$T/id.$1" ] || gw_psql "SELECT id FROM services WHERE name = '$1'" >"$T/id.$1"
+	cat "$T/id.$1"
+}
 set_has() {   # n service addr: gateway n's kernel set holds addr
 	in_ns "gw$1" nft list set inet sekisho "s$(svc_id "$2")_v4" 2>/dev/null | grep -Eq "(^|[ {,])$3([ ,}]|$)"
 }
@@ -123,3 +126,30 @@ gw_ctl 1 right revoke "$rid" >/dev/null 2>&1
 gw_uncut 2
 check "reconnected, gateway 2 resyncs: its kernel set matches the store" \
 	within_ms 15000 set_matches 2 lab
+
+# ---- PostgreSQL stopped, then started again ----
+login_page() {   # n addr user: the portal's answer (code) with the page body in $T/down.page
+	gw_csrf "$1" "$2"
+	in_ns "c$1" curl -s --max-time 20 --interface "$2" -c "$T/jar.$2" -b "$T/jar.$2" \
+		-o "$T/down.page" -w '%{http_code}' --data-urlencode "user=$3" \
+		--data-urlencode "password=$GW_PW" --data-urlencode "service=lab" \
+		--data-urlencode "csrf=$(cat "$T/csrf.$2")" http://10.8.0.1:8080/login
+}
+login_ok() { out=$(gw_login "$@"); [ "${out%% *}" = 303 ]; }
+gw_db_pause
+expect "PostgreSQL stopped: gateway 1 admits nobody (503)" 503 "$(login_page 1 10.0.1.5 u4)"
+check "... with a page that says the service is unavailable" grep -qi unavailable "$T/down.page"
+expect "... nor does gateway 2" 503 "$(login_page 2 10.0.2.4 u7)"
+check "... an admitted client keeps its way through gateway 1's firewall" gw_fw_open 1 10.0.1.2 2
+check "... and through gateway 2's (it was admitted at gateway 1)" set_has 2 lab 10.0.1.2
+check "sekishoctl status fails naming the database host" \
+	sh -c "! $SEKISHO_BUILD/sekishoctl -f $T/gw1.conf status 2>$T/status.err" 
+check "... (its message names 10.7.1.10)" grep -q 10.7.1.10 "$T/status.err"
+check "PostgreSQL starts again" gw_db_resume
+check "PostgreSQL back: gateway 2 admits again without a daemon restart" within_ms 20000 login_ok 2 10.0.2.4 u7 lab
+check "... gateway 2's cid accepts gateway 1's cookie again" within_ms 15000 door_is 2 lab 10.0.1.2 "$cookie1" 204
+check "... and gateway 1's kernel set has gateway 2's new client" within_ms 15000 set_has 1 lab 10.0.2.4
+for p in ipfd authd cid; do
+	for g in 1 2; do bg_alive "$p.$g" || not_ok "$p on gateway $g still runs"; done
+done
+tap_done
