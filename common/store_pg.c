@@ -223,9 +223,9 @@ pg_wait(struct store *s, int timeout_ms, int *woken)
 		return STORE_OK;
 	}
 	for (int round = 0; round < 2 && !got; round++) {
-		if (!PQconsumeInput(p->conn))
-			return store_fail(s, STORE_UNAVAILABLE, "wait: connection to PostgreSQL lost: %s",
-			                  PQerrorMessage(p->conn));
+		if (!PQconsumeInput(p->conn))        /* first line only: the error goes into one log line */
+			return store_fail(s, STORE_UNAVAILABLE, "wait: connection to PostgreSQL lost: %.*s",
+			                  (int)strcspn(PQerrorMessage(p->conn), "\n"), PQerrorMessage(p->conn));
 		while ((n = PQnotifies(p->conn)) != NULL) {
 			got = 1;
 			PQfreemem(n);
