@@ -21,7 +21,7 @@ watch_main(void *arg)
 	int woken, down = 0;
 
 	while (!atomic_load(&w->stop)) {
-		if (s == NULL && (s = store_open(w->db, 0, err, sizeof err)) == NULL) {
+		if (s == NULL && (s = store_open(w->db, STORE_OPEN_READONLY, err, sizeof err)) == NULL) {
 			if (!down)
 				log_warn("event=feed_watch result=failed error=\"%s\" effect=\"changes are seen at the next poll\"", err);
 			down = 1;

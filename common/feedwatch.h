@@ -18,7 +18,7 @@
  *
  * Only a backend with notifications (PostgreSQL, [db] url set) gets a thread;
  * with SQLite feedwatch_start does nothing and the caller keeps polling.
- * Costs one database connection per daemon.
+ * Costs one database connection per daemon, opened read-only: it only listens.
  */
 struct feedwatch {
 	const struct conf_db *db;
