@@ -131,7 +131,7 @@ gw_service() {   # name k cap
 	in_ns srv ip addr add "10.9.0.$2/32" dev lo 2>/dev/null
 	bg_start "app.$2" srv "$PY" -m http.server --bind "10.9.0.$2" 80
 	gw_ctl 1 service add "$1" --url "http://10.9.0.$2/" --max-usage 60 --max-interval 30 \
-		--cap "$3" --admin root --guard "10.9.0.$2:80" >/dev/null
+		--cap "$3" --admin root --guard "10.9.0.$2:80" >/dev/null 2>"$T/service.err"   # ipfd may not run yet
 }
 
 gw_cut() {   # n
