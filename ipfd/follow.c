@@ -23,6 +23,7 @@
 
 #define FOLLOW_BATCH    512   /* changes read per query */
 #define FOLLOW_SERVICES 32    /* more distinct services in one batch: one full sync instead */
+#define FOLLOW_RETRY_US 1000000   /* a failed read of the log: a full sync this soon */
 
 struct named {
 	int64_t ids[FOLLOW_SERVICES];
@@ -100,6 +101,14 @@ follow_batch(struct ipfd *d)
 	return got == FOLLOW_BATCH;
 }
 
+/* A failed read spent the wake-up: a full sync within FOLLOW_RETRY_US reconnects and catches up. */
+static void
+retry_soon(struct ipfd *d)
+{
+	if (d->next_sync > clock_mono_us() + FOLLOW_RETRY_US)
+		d->next_sync = clock_mono_us() + FOLLOW_RETRY_US;
+}
+
 void
 follow_log(struct ipfd *d)
 {
@@ -110,12 +119,20 @@ follow_log(struct ipfd *d)
 		while (read(d->wake_fd[0], buf, sizeof buf) > 0)
 			;
 	if (store_epoch(d->store) != d->epoch) {
-		full_sync(d, "reconnected");
+		if (full_sync(d, "reconnected") == -1)
+			retry_soon(d);
 		return;
 	}
 	do
 		more = follow_batch(d);
 	while (more == 1);
+	/*
+	 * Without a retry, changes committed before this wake-up would wait for
+	 * the next one or for the periodic sync (then every IPFD_RETRY_SYNC_S
+	 * while the store stays away).
+	 */
+	if (more == -1)
+		retry_soon(d);
 }
 
 /* feedwatch thread: a byte on the pipe; a full pipe already says it. */
