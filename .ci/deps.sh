@@ -7,7 +7,7 @@ libsqlite3-dev sqlite3 libssl-dev libcriterion-dev libinih-dev libpq-dev
 postgresql-15 nftables iproute2 iputils-ping curl nginx-light chromium
 libcurl4-openssl-dev wrk gnuplot-nox hyperfine procps psmisc socat netcat-openbsd python3 strace
 clang libclang-rt-14-dev caddy haproxy libpam0g-dev pamtester
-slapd ldap-utils libldap-dev"
+slapd ldap-utils libldap-dev keepalived postgresql-15-auto-failover pg-auto-failover-cli"
 # Node.js may come from elsewhere than Debian (its npm then conflicts with
 # Debian's): only the commands matter.
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"
