@@ -57,10 +57,12 @@ paf_start() {
 		--auth trust --no-ssl >"$T/paf/create.log" 2>&1 || return 1
 	paf_run mon
 	wait_for 30 paf_mon_sql "SELECT 1" || return 1
-	# Health checks every 500 ms; a node is unhealthy after 2 s without an answer.
+	# Health checks every 500 ms; a node is unhealthy after 2 s without an answer;
+	# the standby is promoted 2 s after the primary was told to stop, not 30 s.
 	for s in "health_check_period = 500" "health_check_timeout = 500" \
 	         "health_check_max_retries = 1" "health_check_retry_delay = 200" \
-	         "node_considered_unhealthy_timeout = 2000" "startup_grace_period = 1000"; do
+	         "node_considered_unhealthy_timeout = 2000" "startup_grace_period = 1000" \
+	         "primary_demote_timeout = 2000"; do
 		paf_mon_sql "ALTER SYSTEM SET pgautofailover.$s" || return 1
 	done
 	paf_mon_sql "SELECT pg_reload_conf()" >/dev/null
