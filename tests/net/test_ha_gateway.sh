@@ -11,7 +11,8 @@
 #            addresses up at once, the daemons stay up until they are drained)
 # After each: gateway 2 holds the addresses, the admitted client's traffic
 # came back, its cookie still opens the door at gateway 2 (no new login), its
-# right is still live, and the stranger never connected.
+# right is still live, and the stranger never connected. Last, gateway 1 cut
+# off from the database: its check fails and keepalived hands over.
 #
 # HA_TRIALS (default 1) trials of each kind; HA_REPORT=FILE writes the
 # downtimes (mean and max, bench/ha.sh). No timing is asserted here.
@@ -134,5 +135,15 @@ for kind in link procs planned; do
 	echo "# downtime ($kind): $fig"
 	[ -n "${HA_REPORT:-}" ] && echo "gateway $kind: $fig" >>"$HA_REPORT"
 done
+
+# ---- the master cut off from the database hands over ----
+unhealthy() { ! in_ns gw1 env SEKISHOCTL="$SEKISHO_BUILD/sekishoctl" "$SEKISHO_TOP/dist/keepalived/sekisho-check.sh" "$T/gw1.conf"; }
+gw_cut 1
+check "gateway 1 cut off from the database: its check script says unhealthy" wait_for 20 unhealthy
+check "and keepalived hands both addresses to gateway 2" wait_for 20 only_master 2
+check "the admitted user goes on through gateway 2" wait_for 5 gw_fw_open 9 $USER_ADDR 2
+check "the stranger still does not" stranger_shut
+gw_uncut 1
+check "back on the database, gateway 1 is master again" wait_for 60 only_master 1
 check "the admitted right is still live at the end" test "$(live)" = "$LIVE0"
 tap_done
