@@ -389,14 +389,17 @@ portal_admit(struct req *q, const struct store_user *u, const struct store_servi
 /*
  * The user named in the form already holds this browser's portal login:
  * 0 with u, and no second password hash (a flood of returning users costs
- * no hash workers). -1: check the password as usual.
+ * no hash workers). -1: check the password as usual. Accounts of PAM or a
+ * directory are always asked again: their source is what says the account
+ * still exists, and a source that is down must fail closed for its users.
  */
 static int
 same_login(struct req *q, struct store *st, const struct login_form *f, struct store_user *u)
 {
 	if (!q->logged_in || strcmp(q->login.user_name, f->user) != 0)
 		return -1;
-	if (store_user_get_id(st, q->login.user_id, u) != STORE_OK || u->disabled)
+	if (store_user_get_id(st, q->login.user_id, u) != STORE_OK || u->disabled ||
+	    u->source != SOURCE_LOCAL)
 		return -1;
 	http_log_kv(q->r, "password=skipped_login_cookie");
 	return 0;
