@@ -50,13 +50,13 @@ authd_init(struct authd *a, const struct conf *c, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (a->boot.authd.hash_workers == 0)
-		a->boot.authd.hash_workers = cpus_online();
-	if (sem_init(&a->hash_sem, 0, (unsigned)a->boot.authd.hash_workers) == -1) {
+	/* boot keeps the configured 0: SIGHUP compares it with the file's. */
+	a->hash_workers = c->authd.hash_workers > 0 ? c->authd.hash_workers : cpus_online();
+	if (sem_init(&a->hash_sem, 0, (unsigned)a->hash_workers) == -1) {
 		snprintf(err, errlen, "cannot make the hash semaphore");
 		return -1;
 	}
-	if ((a->hashes = hashpool_start(a, a->boot.authd.hash_workers, c->authd.hash_queue_max,
+	if ((a->hashes = hashpool_start(a, a->hash_workers, c->authd.hash_queue_max,
 	                                err, errlen)) == NULL)
 		return -1;
 	return make_dummy_hash(a->dummy_hash, sizeof a->dummy_hash, err, errlen);

@@ -81,6 +81,7 @@ struct authd {
 	struct throttle *throttle;
 	struct sweeper *sweeper;
 	struct hashpool *hashes;             /* the portal's password checks */
+	int hash_workers;                    /* authd.hash_workers, 0 (one per CPU) resolved */
 	sem_t hash_sem;                      /* bounds every hash in authd to hash_workers */
 	char dummy_hash[HASH_MAX_LEN + 1];   /* verified for unknown users: same timing */
 	atomic_int inflight;

@@ -174,7 +174,7 @@ main(int argc, char **argv)
 	         "monitor_port=%d ipfd=%s hash_workers=%d", c.authd.listen, ports,
 	         c.authd.admin_listen[0] ? c.authd.admin_listen : "-", admin_ports[0] ? admin_ports : "-",
 	         c.authd.monitor_listen, http_port(mon),
-	         c.ipfd.enabled ? c.ipfd.socket : "off", a.boot.authd.hash_workers);
+	         c.ipfd.enabled ? c.ipfd.socket : "off", a.hash_workers);
 	serve_until_stopped(&a, &waitmask);
 	log_info("event=stopping inflight=%d", atomic_load(&a.inflight));
 	drain(&a);
