@@ -1,0 +1,63 @@
+#ifndef SEKISHO_ADAPTIVE_H
+#define SEKISHO_ADAPTIVE_H
+
+/*
+ * Load-aware admission, as pure functions (no clock, no I/O) so the rules are
+ * tested by tables: the health verdict of a probed service and the AIMD
+ * effective cap (docs/adaptive.md names the algorithm and its parameters).
+ * authd/probe.c feeds them probe results and writes what they decide to the
+ * service row, which admission reads.
+ */
+
+#include <stdint.h>
+
+enum health_state { HEALTH_UP = 0, HEALTH_DOWN = 1 };
+
+struct health {
+	int state;                   /* enum health_state; a new probe starts up */
+	int misses, oks;             /* consecutive, towards the next transition */
+};
+
+/*
+ * One probe result. Down after down_after consecutive misses, up again after
+ * up_after consecutive answers; a result of the other kind resets the run.
+ * Returns 1 when the state changed, else 0.
+ */
+int health_step(struct health *h, int ok, int down_after, int up_after);
+
+const char *health_str(int state);
+
+/* AIMD parameters (defaults: AIMD_*). */
+#define AIMD_PERIOD_MS  3000     /* at most one change per period */
+#define AIMD_ALPHA      1        /* additive increase, users per period */
+#define AIMD_BETA_PCT   75       /* multiplicative decrease: cap *= 0.75 */
+#define AIMD_BUSY_PCT   80       /* raise only when active >= 80 % of the cap */
+
+struct aimd {
+	int cap_min, cap_max;        /* bounds: the service's cap_min and cap */
+	int effective;               /* the current effective cap */
+	int64_t target_us;           /* latency target */
+	int64_t worst_us;            /* worst probe latency in this period (timeout = miss) */
+	int     samples;             /* probe results in this period */
+	int64_t period_start_ms;
+};
+
+void aimd_init(struct aimd *a, int cap_min, int cap_max, int64_t target_us, int64_t now_ms);
+
+/* Records one probe's latency (a miss is recorded as its timeout). */
+void aimd_sample(struct aimd *a, int64_t latency_us);
+
+/*
+ * Ends the period when it is over: lowers the cap by AIMD_BETA_PCT when the
+ * worst latency was above target, raises it by AIMD_ALPHA when below and the
+ * service is using most of it (active >= AIMD_BUSY_PCT %: an idle service says
+ * nothing about whether it could take more), clamps to [cap_min, cap_max].
+ * Returns 1 when the effective cap changed, else 0. A period with no sample
+ * keeps the cap.
+ */
+int aimd_decide(struct aimd *a, int active, int64_t now_ms);
+
+/* Bounds change (the operator edited the service): clamps effective into them. */
+void aimd_bounds(struct aimd *a, int cap_min, int cap_max, int64_t target_us);
+
+#endif

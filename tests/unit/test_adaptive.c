@@ -1,0 +1,113 @@
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+
+#include "adaptive.h"
+
+/* A run of probe results ('o' answered, 'x' missed) and the state after each. */
+struct health_case {
+	char results[12];
+	char states[12];        /* 'u' up, 'd' down after each result */
+};
+
+ParameterizedTestParameters(adaptive, health_goes_down_after_3_misses_and_up_after_2_answers)
+{
+	static struct health_case cases[] = {
+		{ "ooo",       "uuu" },
+		{ "xx",        "uu" },          /* two misses are not enough */
+		{ "xxx",       "uud" },         /* the third consecutive miss */
+		{ "xxoxx",     "uuuuu" },       /* an answer resets the run */
+		{ "xxxo",      "uudd" },        /* one answer is not enough */
+		{ "xxxoo",     "uuddu" },       /* the second consecutive answer */
+		{ "xxxoxoo",   "uuddddu" },     /* a miss resets the answers */
+		{ "xxxooxxx",  "uudduuud" },    /* down again after three new misses */
+	};
+	return cr_make_param_array(struct health_case, cases, sizeof cases / sizeof cases[0]);
+}
+
+ParameterizedTest(struct health_case *c, adaptive, health_goes_down_after_3_misses_and_up_after_2_answers)
+{
+	struct health h = { 0 };
+
+	for (int i = 0; c->results[i]; i++) {
+		int before = h.state, changed = health_step(&h, c->results[i] == 'o', 3, 2);
+		cr_assert_eq(h.state == HEALTH_DOWN ? 'd' : 'u', c->states[i], "%s at %d", c->results, i);
+		cr_assert_eq(changed, before != h.state, "%s at %d: transition reported", c->results, i);
+	}
+}
+
+/* One AIMD period: the cap before, the worst latency, active users, the cap after. */
+struct aimd_case {
+	int before, active;
+	int64_t worst_us;        /* -1: no sample in the period */
+	int after;
+};
+
+ParameterizedTestParameters(adaptive, aimd_falls_above_target_rises_below_within_bounds)
+{
+	/* cap_min 10, cap 100, target 200 ms */
+	static struct aimd_case cases[] = {
+		{ 100, 100, 300000, 75 },    /* above target: x 0.75 */
+		{ 40,   40, 300000, 30 },
+		{ 12,   12, 900000, 10 },    /* never below cap_min */
+		{ 10,   10, 900000, 10 },
+		{ 50,   50, 100000, 51 },    /* below target and busy: + 1 */
+		{ 50,   40, 100000, 51 },    /* 80 % in use counts as busy */
+		{ 50,   39, 100000, 50 },    /* idle: nothing learnt, no rise */
+		{ 100, 100, 100000, 100 },   /* never above the configured cap */
+		{ 50,   50, 200000, 51 },    /* at the target is within it */
+		{ 50,   50, -1,     50 },    /* no sample: keep */
+	};
+	return cr_make_param_array(struct aimd_case, cases, sizeof cases / sizeof cases[0]);
+}
+
+ParameterizedTest(struct aimd_case *c, adaptive, aimd_falls_above_target_rises_below_within_bounds)
+{
+	struct aimd a;
+
+	aimd_init(&a, 10, 100, 200000, 0);
+	a.effective = c->before;
+	if (c->worst_us >= 0)
+		aimd_sample(&a, c->worst_us);
+	cr_assert_eq(aimd_decide(&a, c->active, AIMD_PERIOD_MS), c->after != c->before);
+	cr_assert_eq(a.effective, c->after, "from %d: %d", c->before, a.effective);
+}
+
+Test(adaptive, aimd_changes_at_most_once_per_period)
+{
+	struct aimd a;
+
+	aimd_init(&a, 1, 100, 200000, 0);
+	aimd_sample(&a, 500000);
+	cr_assert_eq(aimd_decide(&a, 100, AIMD_PERIOD_MS - 1), 0);
+	cr_assert_eq(a.effective, 100);
+	cr_assert_eq(aimd_decide(&a, 100, AIMD_PERIOD_MS), 1);
+	cr_assert_eq(a.effective, 75);
+	aimd_sample(&a, 500000);
+	cr_assert_eq(aimd_decide(&a, 100, AIMD_PERIOD_MS + 10), 0, "a new period has begun");
+}
+
+Test(adaptive, aimd_under_sustained_overload_reaches_cap_min_and_stays)
+{
+	struct aimd a;
+	int64_t t = 0;
+
+	aimd_init(&a, 5, 100, 200000, 0);
+	for (int i = 0; i < 40; i++) {
+		aimd_sample(&a, 1000000);
+		t += AIMD_PERIOD_MS;
+		aimd_decide(&a, a.effective, t);
+		cr_assert_geq(a.effective, 5);
+	}
+	cr_assert_eq(a.effective, 5);
+}
+
+Test(adaptive, aimd_new_bounds_clamp_the_effective_cap)
+{
+	struct aimd a;
+
+	aimd_init(&a, 5, 100, 200000, 0);
+	aimd_bounds(&a, 5, 30, 200000);
+	cr_assert_eq(a.effective, 30);
+	aimd_bounds(&a, 40, 60, 200000);
+	cr_assert_eq(a.effective, 40);
+}
