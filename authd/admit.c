@@ -211,7 +211,8 @@ admit_run(struct store *st, struct fwc *fw, const struct admit_in *in, struct ad
 	}
 	if (a.outcome == ADMISSION_OK || a.outcome == ADMISSION_DENIED ||
 	    a.outcome == ADMISSION_FW_DOWN || a.outcome == ADMISSION_FORBIDDEN ||
-	    a.outcome == ADMISSION_QUEUE_FULL || (a.outcome == ADMISSION_QUEUED && a.place.joined))
+	    a.outcome == ADMISSION_QUEUE_FULL || (a.outcome == ADMISSION_QUEUED && a.place.joined) ||
+	    a.outcome == ADMISSION_UNAVAILABLE)
 		if (admission_audit(st, in->now, in->user->name, NULL, in->user->name, in->svc->name,
 		                    &in->ip, &a) != STORE_OK)
 			log_warn("event=audit_failed action=admit error=\"%s\"", store_error(st));

@@ -313,6 +313,7 @@ enum admit_outcome {
 	ADMIT_FORBIDDEN = ADMISSION_FORBIDDEN,     /* not on the service's access list */
 	ADMIT_QUEUED = ADMISSION_QUEUED,           /* full: the user holds a place in line */
 	ADMIT_QUEUE_FULL = ADMISSION_QUEUE_FULL,   /* full, and so is the line */
+	ADMIT_SERVICE_DOWN = ADMISSION_UNAVAILABLE, /* the service's probe says down */
 	ADMIT_BAD_URL,                             /* the service's URLs give no entry URL */
 };
 
@@ -483,7 +484,8 @@ int sweeper_run_once(struct authd *a, struct store *st, int64_t now);
 
 enum login_result {
 	LR_ADMITTED, LR_BAD_CREDENTIALS, LR_THROTTLED, LR_CAP, LR_NO_SERVICE,
-	LR_UNAVAILABLE, LR_BAD_REQUEST, LR_FORBIDDEN, LR_QUEUED, LR_WRONG_FAMILY, LR_MAX
+	LR_UNAVAILABLE, LR_BAD_REQUEST, LR_FORBIDDEN, LR_QUEUED, LR_WRONG_FAMILY,
+	LR_SERVICE_DOWN, LR_MAX
 };
 
 void ametrics_login(int result, double seconds);

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "adaptive.h"
 #include "authd.h"
 #include "log.h"
 #include "passwd.h"
@@ -56,15 +57,17 @@ add_service(struct form_list *fl, const struct store_service *svc)
 {
 	struct tmpl_ctx *row;
 	char origin[URL_MAX_LEN + 1];
-	int free_places = svc->cap - svc->active;
+	int cap = service_cap_now(svc), free_places = cap - svc->active;
 
 	if ((row = tmpl_row(fl->c, "services")) == NULL)
 		return -1;
 	tmpl_set(row, "name", svc->name);
 	tmpl_setf(row, "free", "%d", free_places > 0 ? free_places : 0);
-	tmpl_setf(row, "cap", "%d", svc->cap);
+	tmpl_setf(row, "cap", "%d", cap);
 	if (free_places <= 0)
 		tmpl_set(row, "full", "1");
+	if (svc->health == HEALTH_DOWN)
+		tmpl_set(row, "down", "1");
 	if (fl->want != NULL && strcmp(fl->want, svc->name) == 0) {
 		tmpl_set(row, "selected", "1");
 		fl->found = 1;
@@ -283,6 +286,12 @@ answer_admission(struct req *q, const struct store_service *svc, const struct ad
 	case ADMIT_QUEUE_FULL:
 		queue_full(q, svc, out);
 		return LR_CAP;
+	case ADMIT_SERVICE_DOWN:
+		http_add_header(q->r, "Retry-After", "10");
+		page_message(q, 503, "Service unavailable", "This service is not answering at the "
+		             "moment, so no one new is let in (it is not full). Please try again "
+		             "later.", "/", "Back to the portal");
+		return LR_SERVICE_DOWN;
 	case ADMIT_NOSERVICE:
 		portal_form(q, 404, "That service does not exist or is not open for logins.",
 		            NULL, NULL);

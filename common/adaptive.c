@@ -5,7 +5,112 @@
  * concurrency-limits library (AIMDLimit): see docs/adaptive.md.
  */
 
+#include <stdio.h>
+#include <string.h>
+
 #include "adaptive.h"
+
+/* The path: printable, no space (it goes into a request line as is). */
+static int
+path_ok(const char *p)
+{
+	if (*p != '/')
+		return 0;
+	for (; *p; p++)
+		if (*p <= ' ' || *p == 0x7f)
+			return 0;
+	return 1;
+}
+
+int
+probe_parse(const char *s, struct probe_target *t, char *err, size_t errlen)
+{
+	const char *rest;
+	size_t hp;
+
+	memset(t, 0, sizeof *t);
+	if (strlen(s) > PROBE_URL_MAX)
+		return snprintf(err, errlen, "probe longer than %d characters", PROBE_URL_MAX), -1;
+	if (strncmp(s, "http://", 7) == 0) {
+		t->kind = PROBE_HTTP;
+		rest = s + 7;
+	} else if (strncmp(s, "tcp://", 6) == 0) {
+		t->kind = PROBE_TCP;
+		rest = s + 6;
+	} else {
+		return snprintf(err, errlen, "probe must start with http:// or tcp://"), -1;
+	}
+	hp = strcspn(rest, "/");
+	if (hp == 0 || hp >= sizeof t->hostport)
+		return snprintf(err, errlen, "probe needs an address[:port]"), -1;
+	memcpy(t->hostport, rest, hp);
+	t->hostport[hp] = '\0';
+	if (guard_parse(t->hostport, &t->to, err, errlen) == -1)
+		return -1;
+	if (t->to.port == 0 && t->kind == PROBE_TCP)
+		return snprintf(err, errlen, "a tcp probe needs a port"), -1;
+	if (t->to.port == 0)
+		t->to.port = 80;
+	snprintf(t->path, sizeof t->path, "%s", rest[hp] ? rest + hp : "/");
+	if (t->kind == PROBE_TCP && rest[hp] != '\0')
+		return snprintf(err, errlen, "a tcp probe has no path"), -1;
+	if (!path_ok(t->path))
+		return snprintf(err, errlen, "probe path must be printable without spaces"), -1;
+	return 0;
+}
+
+static int
+range_check(const char *what, int *v, int def, int lo, int hi, char *err, size_t errlen)
+{
+	if (*v == 0)
+		*v = def;
+	if (*v >= lo && *v <= hi)
+		return STORE_OK;
+	snprintf(err, errlen, "%s must be a whole number from %d to %d", what, lo, hi);
+	return STORE_INVALID;
+}
+
+int
+service_load_check(struct service_load *l, int cap, char *err, size_t errlen)
+{
+	struct probe_target t;
+
+	if (range_check("probe interval (ms)", &l->interval_ms, PROBE_INTERVAL_MS_DEF,
+	                PROBE_INTERVAL_MS_MIN, PROBE_INTERVAL_MS_MAX, err, errlen) ||
+	    range_check("probe timeout (ms)", &l->timeout_ms, PROBE_TIMEOUT_MS_DEF,
+	                PROBE_TIMEOUT_MS_MIN, PROBE_TIMEOUT_MS_MAX, err, errlen) ||
+	    range_check("misses to go down", &l->down_after, PROBE_DOWN_AFTER_DEF, 1,
+	                PROBE_RUN_MAX, err, errlen) ||
+	    range_check("answers to come back", &l->up_after, PROBE_UP_AFTER_DEF, 1,
+	                PROBE_RUN_MAX, err, errlen) ||
+	    range_check("latency target (ms)", &l->target_ms, LATENCY_TARGET_MS_DEF, 1,
+	                LATENCY_TARGET_MS_MAX, err, errlen))
+		return STORE_INVALID;
+	if (l->timeout_ms >= l->interval_ms * 2)
+		return snprintf(err, errlen, "probe timeout must be under twice the interval"),
+		       STORE_INVALID;
+	if (l->probe[0] && probe_parse(l->probe, &t, err, errlen) == -1)
+		return STORE_INVALID;
+	if (l->cap_mode != CAP_FIXED && l->cap_mode != CAP_ADAPTIVE)
+		return snprintf(err, errlen, "cap mode must be fixed or adaptive"), STORE_INVALID;
+	if (l->cap_min == 0)
+		l->cap_min = 1;
+	if (l->cap_min < 1 || l->cap_min > cap)
+		return snprintf(err, errlen, "cap_min must be from 1 to the cap (%d)", cap),
+		       STORE_INVALID;
+	if (l->cap_mode == CAP_ADAPTIVE && !l->probe[0])
+		return snprintf(err, errlen, "an adaptive cap needs a probe (its load signal)"),
+		       STORE_INVALID;
+	return STORE_OK;
+}
+
+int
+service_cap_now(const struct store_service *svc)
+{
+	if (svc->cap_effective >= 0 && svc->cap_effective < svc->cap)
+		return svc->cap_effective;
+	return svc->cap;
+}
 
 int
 health_step(struct health *h, int ok, int down_after, int up_after)

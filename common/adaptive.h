@@ -9,7 +9,51 @@
  * service row, which admission reads.
  */
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include "addr.h"
+#include "store.h"
+
+/* Defaults and bounds of a service's load settings (struct service_load). */
+#define PROBE_INTERVAL_MS_DEF  1000
+#define PROBE_INTERVAL_MS_MIN  100
+#define PROBE_INTERVAL_MS_MAX  60000
+#define PROBE_TIMEOUT_MS_DEF   500
+#define PROBE_TIMEOUT_MS_MIN   10
+#define PROBE_TIMEOUT_MS_MAX   30000
+#define PROBE_DOWN_AFTER_DEF   3
+#define PROBE_UP_AFTER_DEF     2
+#define PROBE_RUN_MAX          100      /* misses or answers to change state */
+#define LATENCY_TARGET_MS_DEF  200
+#define LATENCY_TARGET_MS_MAX  60000
+
+enum probe_kind { PROBE_HTTP = 1, PROBE_TCP = 2 };
+
+/* A parsed probe: where to connect and, for HTTP, what to GET. */
+struct probe_target {
+	int          kind;                   /* enum probe_kind */
+	struct guard to;                     /* address and port (HTTP: 80 when unset) */
+	char         hostport[GUARD_STR_MAX]; /* for the Host header */
+	char         path[PROBE_URL_MAX + 1];
+};
+
+/*
+ * "http://IP[:PORT][/PATH]" (GET, a 2xx answers) or "tcp://IP:PORT" (a
+ * connect answers). The host is a literal address: the prober never waits
+ * on DNS. 0, or -1 with err.
+ */
+int probe_parse(const char *s, struct probe_target *t, char *err, size_t errlen);
+
+/*
+ * Fills the zero fields of l with the defaults, then checks every field
+ * against its bounds, the probe's syntax, cap_min <= cap, and that adaptive
+ * mode has a probe (its signal). STORE_OK, or STORE_INVALID with err.
+ */
+int service_load_check(struct service_load *l, int cap, char *err, size_t errlen);
+
+/* The cap admission compares against now: the effective cap when set, else cap. */
+int service_cap_now(const struct store_service *svc);
 
 enum health_state { HEALTH_UP = 0, HEALTH_DOWN = 1 };
 

@@ -18,6 +18,7 @@ admission_outcome_str(int outcome)
 	case ADMISSION_FORBIDDEN:  return "forbidden";
 	case ADMISSION_QUEUED:     return "queued";
 	case ADMISSION_QUEUE_FULL: return "queue_full";
+	case ADMISSION_UNAVAILABLE: return "service_down";
 	default:                   return "unknown";
 	}
 }
@@ -112,7 +113,10 @@ after_store(struct store *st, const struct admission_fw *fw, int64_t service_id,
 
 	out->ms_store = clock_elapsed_ns(t0) / 1e6;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	if ((out->outcome = outcome_of(rc)) != ADMISSION_OK) {
+	out->outcome = outcome_of(rc);
+	if (out->outcome == ADMISSION_DENIED && out->adm.down)
+		out->outcome = ADMISSION_UNAVAILABLE;
+	if (out->outcome != ADMISSION_OK) {
 		if (out->outcome == ADMISSION_STORE_DOWN)
 			snprintf(out->why, sizeof out->why, "store: %.180s", store_error(st));
 		else
@@ -158,7 +162,7 @@ admission_queue_run(struct store *st, const struct admission_fw *fw, int64_t use
 	after_store(st, fw, service_id, rc, now, &t0, out);
 	if (rc == STORE_QUEUED)
 		out->outcome = ADMISSION_QUEUED;
-	else if (rc == STORE_DENIED)
+	else if (rc == STORE_DENIED && !out->adm.down)
 		out->outcome = ADMISSION_QUEUE_FULL;
 }
 

@@ -48,6 +48,7 @@ enum admission_outcome {
 	ADMISSION_FORBIDDEN,     /* the user is not on the service's access list */
 	ADMISSION_QUEUED,        /* the service is full; the user holds a place in line */
 	ADMISSION_QUEUE_FULL,    /* the service and its line are full; nothing written */
+	ADMISSION_UNAVAILABLE,   /* the service is down (its probe); nothing written */
 };
 
 struct admission {
@@ -96,7 +97,7 @@ int admission_roll_back(struct store *st, const struct admission_fw *fw, int64_t
 int admission_replaced(struct store *st, int64_t right_id);
 
 /* "ok", "denied", "no_service", "store_unavailable", "ipfd_unavailable", "replaced",
- * "forbidden", "queued", "queue_full". */
+ * "forbidden", "queued", "queue_full", "service_down". */
 const char *admission_outcome_str(int outcome);
 
 /*

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "adaptive.h"
 #include "store.h"
 #include "service_rules.h"
 #include "store_int.h"
@@ -410,6 +411,33 @@ store_service_del(struct store *s, int64_t id, int64_t now, char *err, size_t er
 {
 	clear(s);
 	return report(s, s->ops->service_del(s, id, now), err, errlen);
+}
+
+int
+store_service_set_load(struct store *s, int64_t id, const struct service_load *load,
+                       char *err, size_t errlen)
+{
+	struct service_load l = *load;
+	struct store_service svc;
+	char why[200];
+	int rc;
+
+	clear(s);
+	if ((rc = s->ops->service_get(s, NULL, id, &svc)) != STORE_OK)
+		return report(s, rc, err, errlen);
+	if ((rc = service_load_check(&l, svc.cap, why, sizeof why)) != STORE_OK)
+		return report(s, store_fail(s, rc, "%s", why), err, errlen);
+	return report(s, s->ops->service_set_load(s, id, &l), err, errlen);
+}
+
+int
+store_service_set_health(struct store *s, int64_t id, int health, int cap_effective)
+{
+	clear(s);
+	if ((health != HEALTH_UP && health != HEALTH_DOWN) || cap_effective < -1)
+		return store_fail(s, STORE_INVALID, "bad health %d or effective cap %d", health,
+		                  cap_effective);
+	return s->ops->service_set_health(s, id, health, cap_effective);
 }
 
 int

@@ -132,6 +132,18 @@ struct store_user {
 	int     source;                      /* enum user_source */
 };
 
+/* How a service's load is watched (docs/adaptive.md); zeroes are the defaults. */
+#define PROBE_URL_MAX  URL_MAX_LEN
+enum cap_mode { CAP_FIXED = 0, CAP_ADAPTIVE = 1 };
+struct service_load {
+	char    probe[PROBE_URL_MAX + 1];    /* "" none, http://HOST[:PORT]/PATH, tcp://HOST:PORT */
+	int     interval_ms, timeout_ms;     /* 1000, 500 */
+	int     down_after, up_after;        /* 3 misses, 2 answers */
+	int     cap_mode;                    /* enum cap_mode */
+	int     cap_min;                     /* adaptive: the effective cap's floor */
+	int     target_ms;                   /* adaptive: probe latency target (200) */
+};
+
 struct store_service {
 	int64_t id;
 	char    name[NAME_MAX_LEN + 1];
@@ -147,6 +159,9 @@ struct store_service {
 	struct guard guards[GUARDS_MAX];
 	int     active;                      /* live rights now (filled by get/list) */
 	int64_t created_at, updated_at;
+	struct service_load load;            /* probe and cap mode (store_service_set_load) */
+	int     health;                      /* enum health_state, the prober's verdict */
+	int     cap_effective;               /* what admission compares against; -1 = cap */
 };
 
 /* Why a right ended. */
@@ -184,7 +199,8 @@ struct store_admission {
 	struct addr replaced_ip;
 	int     reaped;                      /* rights of this service found expired/idle and ended */
 	int     active;                      /* live rights of the service after the decision */
-	int     cap;
+	int     cap;                         /* the effective cap the count was compared against */
+	int     down;                        /* 1: refused because the service is down */
 };
 
 struct store_key {
@@ -338,6 +354,19 @@ int store_service_list(struct store *s, int64_t admin_id,
  */
 int store_service_update(struct store *s, const struct store_service *svc, int actor_role,
                          int64_t now, char *err, size_t errlen);
+/*
+ * Sets how the service's load is watched (svc->load; checked by
+ * service_load_check). Going back to a fixed cap clears the effective cap;
+ * removing the probe marks the service up. Admitted rights are never touched.
+ */
+int store_service_set_load(struct store *s, int64_t id, const struct service_load *load,
+                           char *err, size_t errlen);
+/*
+ * The prober's verdict: health (enum health_state) and the effective cap
+ * (-1 = the configured cap), read by the next admission. Lowering the cap
+ * ends no right: it only stops admitting. Not a change followers mirror.
+ */
+int store_service_set_health(struct store *s, int64_t id, int health, int cap_effective);
 /* Ends its live rights (END_SERVICE_DELETED), keeps them for audit, removes the service. */
 int store_service_del(struct store *s, int64_t id, int64_t now, char *err, size_t errlen);
 

@@ -20,6 +20,14 @@
 #define STORE_FORBID_MAX (CONF_LIST_MAX + 4)   /* db.guard_forbid and the daemons' 4 listeners */
 
 typedef int (*store_right_fn)(const struct store_right *, void *);
+/*
+ * The load columns of a service (sql/007_load.sql), after the base columns of
+ * each backend's service column list, in this order.
+ */
+#define SERVICE_LOAD_COLS \
+	"probe, probe_interval_ms, probe_timeout_ms, probe_down_after, probe_up_after, " \
+	"cap_mode, cap_min, latency_target_ms, health, cap_effective"
+
 typedef int (*store_service_fn)(const struct store_service *, void *);
 typedef int (*store_user_fn)(const struct store_user *, void *);
 typedef int (*store_lockout_fn)(const struct store_lockout *, void *);
@@ -55,6 +63,8 @@ struct store_ops {
 	int (*service_update)(struct store *, const struct store_service *, int actor_role,
 	                      int64_t now);
 	int (*service_del)(struct store *, int64_t id, int64_t now);
+	int (*service_set_load)(struct store *, int64_t id, const struct service_load *);
+	int (*service_set_health)(struct store *, int64_t id, int health, int cap_effective);
 
 	int (*group_add)(struct store *, const char *name, int64_t now, int64_t *id);
 	int (*group_get)(struct store *, const char *name, int64_t id, struct store_group *);

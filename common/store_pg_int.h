@@ -62,7 +62,7 @@ struct pg_rights {
 #define PG_SERVICE_COLS \
 	"id, name, url, entry_url, max_usage_min, max_interval_min, cap, admin_id, " \
 	"coalesce((SELECT u.name FROM users u WHERE u.id = services.admin_id), ''), " \
-	"enabled, active, created_at, updated_at"
+	"enabled, active, created_at, updated_at, " SERVICE_LOAD_COLS
 
 static inline struct pgs *
 pg_of(struct store *s)
@@ -130,6 +130,8 @@ int pg_service_get(struct store *, const char *, int64_t, struct store_service *
 int pg_service_list(struct store *, int64_t, store_service_fn, void *);
 int pg_service_update(struct store *, const struct store_service *, int, int64_t);
 int pg_service_del(struct store *, int64_t, int64_t);
+int pg_service_set_load(struct store *, int64_t, const struct service_load *);
+int pg_service_set_health(struct store *, int64_t, int, int);
 /* Reads the services of res (PG_SERVICE_COLS) with their guards into an array. */
 int pg_services_load(struct pgs *p, PGresult *res, struct store_service **out, size_t *n);
 

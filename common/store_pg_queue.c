@@ -1,6 +1,6 @@
 /*
  * PostgreSQL backend: the waiting room (store.h, contract 6). The decision
- * is one round trip to queue_admit() (sql/pg/006_queue.sql), which takes the
+ * is one round trip to queue_admit() (sql/pg/007_load.sql), which takes the
  * same locks as admit() (the feed row, then the service row), so FIFO and
  * the reserved slots are exact across every gateway.
  */
@@ -11,7 +11,7 @@
 #include "store_pg_int.h"
 #include "token.h"
 
-enum { Q_ADMITTED = 0, Q_FULL = 1, Q_NOTFOUND = 2, Q_QUEUED = 3 };
+enum { Q_ADMITTED = 0, Q_FULL = 1, Q_NOTFOUND = 2, Q_QUEUED = 3, Q_DOWN = 4 };
 
 static void
 place_read(const PGresult *r, struct store_place *pl)
@@ -63,6 +63,10 @@ pg_queue_admit(struct store *s, int64_t user_id, int64_t service_id, const struc
 	if (verdict == Q_ADMITTED)
 		return STORE_OK;
 	memset(&a->right, 0, sizeof a->right);
+	if ((a->down = verdict == Q_DOWN)) {
+		memset(pl, 0, sizeof *pl);
+		return store_fail(s, STORE_DENIED, "the service is unavailable (down)");
+	}
 	if (verdict == Q_FULL)
 		return store_fail(s, STORE_DENIED, "the queue is full (%d waiting)", pl->waiting);
 	return STORE_QUEUED;

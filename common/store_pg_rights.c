@@ -13,7 +13,7 @@
 #include "store_pg_int.h"
 #include "token.h"
 
-enum { ADMIT_OK = 0, ADMIT_DENIED = 1, ADMIT_NOTFOUND = 2 };
+enum { ADMIT_OK = 0, ADMIT_DENIED = 1, ADMIT_NOTFOUND = 2, ADMIT_DOWN = 3 };
 
 /* Fills a from the row admit() returned (see sql/pg/001_init.sql for its columns). */
 void
@@ -76,10 +76,12 @@ pg_admit(struct store *s, int64_t user_id, int64_t service_id, const struct addr
 	a->right.service_id = service_id;
 	pg_admit_read(r, ip, now, sid, a);
 	PQclear(r);
-	if (verdict == ADMIT_DENIED) {
+	if (verdict == ADMIT_DENIED || verdict == ADMIT_DOWN) {
 		char name[NAME_MAX_LEN + 1];
 		snprintf(name, sizeof name, "%s", a->right.service_name);
 		memset(&a->right, 0, sizeof a->right);
+		if ((a->down = verdict == ADMIT_DOWN))
+			return store_fail(s, STORE_DENIED, "%s is unavailable (down)", name);
 		return store_fail(s, STORE_DENIED, "%s is full (%d of %d)", name, a->active, a->cap);
 	}
 	return STORE_OK;

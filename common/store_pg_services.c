@@ -27,6 +27,16 @@ service_read(const PGresult *r, int row, struct store_service *v)
 	v->active = (int)pg_i64(r, row, 10);
 	v->created_at = pg_i64(r, row, 11);
 	v->updated_at = pg_i64(r, row, 12);
+	pg_text(r, row, 13, v->load.probe, sizeof v->load.probe);
+	v->load.interval_ms = (int)pg_i64(r, row, 14);
+	v->load.timeout_ms = (int)pg_i64(r, row, 15);
+	v->load.down_after = (int)pg_i64(r, row, 16);
+	v->load.up_after = (int)pg_i64(r, row, 17);
+	v->load.cap_mode = (int)pg_i64(r, row, 18);
+	v->load.cap_min = (int)pg_i64(r, row, 19);
+	v->load.target_ms = (int)pg_i64(r, row, 20);
+	v->health = (int)pg_i64(r, row, 21);
+	v->cap_effective = (int)pg_i64(r, row, 22);
 }
 
 /* "{id,id,...}" of v[0..n-1], for one guards query over them all; NULL when out of memory. */
@@ -365,4 +375,46 @@ pg_service_del(struct store *s, int64_t id, int64_t now)
 	if (rc == STORE_OK && n == 0)
 		rc = store_fail(s, STORE_NOTFOUND, "no such service %lld", (long long)id);
 	return pg_finish(p, rc);
+}
+
+int
+pg_service_set_load(struct store *s, int64_t id, const struct service_load *l)
+{
+	struct pgq q = { .n = 0 };
+	int rc, n = 0;
+
+	pgq_int(&q, id);
+	pgq_text(&q, l->probe);
+	pgq_int(&q, l->interval_ms);
+	pgq_int(&q, l->timeout_ms);
+	pgq_int(&q, l->down_after);
+	pgq_int(&q, l->up_after);
+	pgq_int(&q, l->cap_mode);
+	pgq_int(&q, l->cap_min);
+	pgq_int(&q, l->target_ms);
+	rc = pg_run(pg_of(s), "UPDATE services SET probe = $2, probe_interval_ms = $3, "
+	            "probe_timeout_ms = $4, probe_down_after = $5, probe_up_after = $6, "
+	            "cap_mode = $7, cap_min = $8, latency_target_ms = $9, "
+	            "cap_effective = CASE WHEN $7 = 0 THEN -1 ELSE cap_effective END, "
+	            "health = CASE WHEN $2 = '' THEN 0 ELSE health END WHERE id = $1",
+	            &q, &n, "service set load");
+	if (rc == STORE_OK && n == 0)
+		rc = store_fail(s, STORE_NOTFOUND, "no such service %lld", (long long)id);
+	return rc;
+}
+
+int
+pg_service_set_health(struct store *s, int64_t id, int health, int cap_effective)
+{
+	struct pgq q = { .n = 0 };
+	int rc, n = 0;
+
+	pgq_int(&q, id);
+	pgq_int(&q, health);
+	pgq_int(&q, cap_effective);
+	rc = pg_run(pg_of(s), "UPDATE services SET health = $2, cap_effective = $3 WHERE id = $1",
+	            &q, &n, "service set health");
+	if (rc == STORE_OK && n == 0)
+		rc = store_fail(s, STORE_NOTFOUND, "no such service %lld", (long long)id);
+	return rc;
 }

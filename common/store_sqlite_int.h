@@ -59,7 +59,7 @@ struct sq_rights {
 #define SQ_SERVICE_COLS \
 	"id, name, url, entry_url, max_usage_min, max_interval_min, cap, admin_id, " \
 	"(SELECT u.name FROM users u WHERE u.id = services.admin_id), enabled, active, " \
-	"created_at, updated_at"
+	"created_at, updated_at, " SERVICE_LOAD_COLS
 
 static inline struct sq *
 sq_of(struct store *s)
@@ -154,6 +154,8 @@ int sq_service_get(struct store *, const char *, int64_t, struct store_service *
 int sq_service_list(struct store *, int64_t, store_service_fn, void *);
 int sq_service_update(struct store *, const struct store_service *, int, int64_t);
 int sq_service_del(struct store *, int64_t, int64_t);
+int sq_service_set_load(struct store *, int64_t, const struct service_load *);
+int sq_service_set_health(struct store *, int64_t, int, int);
 /* Reads the services matching st (SQ_SERVICE_COLS, bound) with their guards into an array. */
 int sq_services_load(struct sq *q, sqlite3_stmt *st, struct store_service **out, size_t *n);
 

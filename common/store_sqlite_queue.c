@@ -2,7 +2,8 @@
  * SQLite backend: the waiting room (store.h, contract 6). store_queue_admit
  * is one write transaction around the admission's own steps
  * (sq_admit_steps), so the place, the count and the new right are decided
- * under the database's write lock together.
+ * under the database's write lock together. A down service gives no place:
+ * the transaction rolls back (a held place stays until it lapses).
  */
 
 #include <string.h>
@@ -111,6 +112,10 @@ sq_queue_admit(struct store *s, int64_t user_id, int64_t service_id, const struc
 		if (c.mine != 0 && (rc = sq_run(q, SQL_GONE, &c.mine, 1, NULL)) == STORE_OK)
 			pl->waiting--;
 		pl->position = 0;
+	} else if (rc == STORE_DENIED && a->down) {
+		sq_rollback(q);                  /* refused before the line: nothing written */
+		memset(pl, 0, sizeof *pl);
+		return rc;
 	} else if (rc == STORE_DENIED) {
 		reaped = a->reaped;
 		memset(&a->right, 0, sizeof a->right);

@@ -18,13 +18,14 @@
 struct admit_ctx {
 	int64_t user_id, service_id, now;
 	const struct addr *ip;
-	int     cap, usage_min, interval_min;
+	int     cap, usage_min, interval_min, down;
 	char    user_name[NAME_MAX_LEN + 1];
 	char    service_name[NAME_MAX_LEN + 1];
 };
 
 static const char SQL_ADMIT_SERVICE[] =
-	"SELECT name, cap, max_usage_min, max_interval_min FROM services "
+	"SELECT name, CASE WHEN cap_effective >= 0 AND cap_effective < cap THEN cap_effective "
+	"ELSE cap END, max_usage_min, max_interval_min, health FROM services "
 	"WHERE id = ?1 AND enabled = 1";
 static const char SQL_ADMIT_USER[] =
 	"SELECT name FROM users WHERE id = ?1 AND disabled = 0";
@@ -46,6 +47,7 @@ admit_load(struct sq *q, struct admit_ctx *c)
 		c->cap = sqlite3_column_int(st, 1);
 		c->usage_min = sqlite3_column_int(st, 2);
 		c->interval_min = sqlite3_column_int(st, 3);
+		c->down = sqlite3_column_int(st, 4) == 1;
 	}
 	sqlite3_reset(st);
 	if (!row)
@@ -143,7 +145,10 @@ admit_insert(struct sq *q, const struct admit_ctx *c, struct store_admission *a)
  * The admission's steps inside the caller's write transaction: load, reap,
  * replace, count; then decide(arg, active, cap) says whether to insert (1)
  * or deny (0), or fails (a store_rc < 0 is never returned: -1 = error).
- * STORE_OK with *admitted set, or an error (the caller rolls back).
+ * a->cap is the cap in force (cap_effective when the prober set a lower
+ * one), so every caller's rule holds the line there. A down service is
+ * refused before any write (STORE_DENIED with a->down set), whatever decide
+ * would say. STORE_OK with *admitted set, or an error (the caller rolls back).
  */
 int
 sq_admit_steps(struct sq *q, int64_t user_id, int64_t service_id, const struct addr *ip,
@@ -157,11 +162,15 @@ sq_admit_steps(struct sq *q, int64_t user_id, int64_t service_id, const struct a
 
 	*admitted = 0;
 	if ((rc = admit_load(q, &c)) != STORE_OK ||
-	    (rc = admit_clear(q, &c, a)) != STORE_OK ||
+	    (!c.down && (rc = admit_clear(q, &c, a)) != STORE_OK) ||
 	    (rc = sq_int(q, SQL_ACTIVE, &service_id, 1, &active)) != STORE_OK)
 		return rc;
 	a->cap = c.cap;
 	a->active = (int)active;
+	if (c.down) {
+		a->down = 1;
+		return store_fail(&q->base, STORE_DENIED, "%s is unavailable (down)", c.service_name);
+	}
 	if ((go = decide(q, arg, a)) < 0)
 		return STORE_UNAVAILABLE;
 	if (!go)
@@ -202,10 +211,11 @@ sq_admit(struct store *s, int64_t user_id, int64_t service_id, const struct addr
 		return STORE_OK;
 	sq_rollback(q);
 	if (rc == STORE_DENIED) {
-		int active = a->active, cap = a->cap;
+		int active = a->active, cap = a->cap, down = a->down;
 		memset(a, 0, sizeof *a);
 		a->active = active;
 		a->cap = cap;
+		a->down = down;
 		return rc;
 	}
 	memset(a, 0, sizeof *a);

@@ -47,6 +47,16 @@ service_read(sqlite3_stmt *st, struct store_service *v)
 	v->active = sqlite3_column_int(st, 10);
 	v->created_at = sqlite3_column_int64(st, 11);
 	v->updated_at = sqlite3_column_int64(st, 12);
+	sq_col_text(st, 13, v->load.probe, sizeof v->load.probe);
+	v->load.interval_ms = sqlite3_column_int(st, 14);
+	v->load.timeout_ms = sqlite3_column_int(st, 15);
+	v->load.down_after = sqlite3_column_int(st, 16);
+	v->load.up_after = sqlite3_column_int(st, 17);
+	v->load.cap_mode = sqlite3_column_int(st, 18);
+	v->load.cap_min = sqlite3_column_int(st, 19);
+	v->load.target_ms = sqlite3_column_int(st, 20);
+	v->health = sqlite3_column_int(st, 21);
+	v->cap_effective = sqlite3_column_int(st, 22);
 }
 
 /*
@@ -371,4 +381,54 @@ sq_service_del(struct store *s, int64_t id, int64_t now)
 fail:
 	sq_rollback(q);
 	return rc;
+}
+
+static const char SQL_SET_LOAD[] =
+	"UPDATE services SET probe = ?2, probe_interval_ms = ?3, probe_timeout_ms = ?4, "
+	"probe_down_after = ?5, probe_up_after = ?6, cap_mode = ?7, cap_min = ?8, "
+	"latency_target_ms = ?9, "
+	"cap_effective = CASE WHEN ?7 = 0 THEN -1 ELSE cap_effective END, "
+	"health = CASE WHEN ?2 = '' THEN 0 ELSE health END WHERE id = ?1";
+
+int
+sq_service_set_load(struct store *s, int64_t id, const struct service_load *l)
+{
+	struct sq *q = sq_of(s);
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = sq_begin_stmt(q, SQL_SET_LOAD, &st)) != STORE_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	sq_bind_text(st, 2, l->probe);
+	sqlite3_bind_int(st, 3, l->interval_ms);
+	sqlite3_bind_int(st, 4, l->timeout_ms);
+	sqlite3_bind_int(st, 5, l->down_after);
+	sqlite3_bind_int(st, 6, l->up_after);
+	sqlite3_bind_int(st, 7, l->cap_mode);
+	sqlite3_bind_int(st, 8, l->cap_min);
+	sqlite3_bind_int(st, 9, l->target_ms);
+	rc = sq_step(q, st, "service set load", &(int){ 0 });
+	sqlite3_reset(st);
+	if (rc == STORE_OK && sqlite3_changes(q->db) == 0)
+		rc = store_fail(s, STORE_NOTFOUND, "no such service %lld", (long long)id);
+	return sq_finish(q, rc);
+}
+
+static const char SQL_SET_HEALTH[] =
+	"UPDATE services SET health = ?2, cap_effective = ?3 WHERE id = ?1";
+
+int
+sq_service_set_health(struct store *s, int64_t id, int health, int cap_effective)
+{
+	struct sq *q = sq_of(s);
+	int64_t args[] = { id, health, cap_effective };
+	int rc, n = 0;
+
+	if ((rc = sq_begin(q, 1)) != STORE_OK)
+		return rc;
+	rc = sq_run(q, SQL_SET_HEALTH, args, 3, &n);
+	if (rc == STORE_OK && n == 0)
+		rc = store_fail(s, STORE_NOTFOUND, "no such service %lld", (long long)id);
+	return sq_finish(q, rc);
 }

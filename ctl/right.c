@@ -159,6 +159,9 @@ grant_report(const struct store_user *u, const struct store_service *svc,
 	case ADMISSION_DENIED:
 		ctl_fail("cap reached: %s %d/%d", svc->name, m->active, m->cap);
 		return CTL_DENIED;
+	case ADMISSION_UNAVAILABLE:
+		ctl_fail("service unavailable: %s is down (its probe)", svc->name);
+		return CTL_DENIED;
 	case ADMISSION_FW_DOWN:
 		return ctl_fail("ipfd did not confirm the admission (%s); right %" PRId64 " rolled back%s",
 		                a->why + (strncmp(a->why, "ipfd: ", 6) == 0 ? 6 : 0), m->right.id,

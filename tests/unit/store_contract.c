@@ -15,6 +15,7 @@
 
 #include "fixture.h"
 #include "store.h"
+#include "adaptive.h"
 #include "store_contract.h"
 #include "store_int.h"
 
@@ -1115,6 +1116,103 @@ Test(store, known_sources_remember_logins_of_existing_users_only)
 	cr_assert_eq(store_known_has(s, "ghost", "d:00ff", 0), STORE_NOTFOUND);
 	cr_assert_eq(store_user_del(s, u, T0, NULL, 0), STORE_OK);
 	cr_assert_eq(store_known_has(s, "alice", "d:00ff", 0), STORE_NOTFOUND, "gone with the user");
+}
+
+static void
+set_load(int64_t v, const char *probe, int mode, int cap_min)
+{
+	struct service_load l = { .cap_mode = mode, .cap_min = cap_min };
+	char err[200];
+
+	snprintf(l.probe, sizeof l.probe, "%s", probe);
+	cr_assert_eq(store_service_set_load(s, v, &l, err, sizeof err), STORE_OK, "%s", err);
+}
+
+Test(store, a_down_service_refuses_new_rights_and_keeps_admitted_ones)
+{
+	int64_t v = fx_service(s, "lab", 5, 60, 10, root);
+	int64_t u1 = fx_user(s, "u1", 0), u2 = fx_user(s, "u2", 0);
+	struct store_admission a;
+	struct store_service svc;
+	int64_t seq;
+
+	set_load(v, "tcp://10.0.0.9:80", CAP_FIXED, 1);
+	cr_assert_eq(admit(u1, v, "10.0.0.1", T0, &a), STORE_OK);
+	cr_assert_eq(store_service_set_health(s, v, HEALTH_DOWN, -1), STORE_OK);
+	seq = last_seq();
+	cr_assert_eq(admit(u2, v, "10.0.0.2", T0 + 1, &a), STORE_DENIED);
+	cr_assert_eq(a.down, 1, "refused as down, not as full");
+	cr_assert(strstr(store_error(s), "unavailable"), "%s", store_error(s));
+	cr_assert_eq(last_seq(), seq, "a refusal writes nothing");
+	cr_assert_eq(fx_live_rights(s, v), 1, "the admitted right stays");
+	cr_assert_eq(store_service_get_id(s, v, &svc), STORE_OK);
+	cr_assert_eq(svc.health, HEALTH_DOWN);
+	cr_assert_eq(store_service_set_health(s, v, HEALTH_UP, -1), STORE_OK);
+	cr_assert_eq(admit(u2, v, "10.0.0.2", T0 + 2, &a), STORE_OK);
+	cr_assert_eq(a.down, 0);
+}
+
+Test(store, admission_compares_against_the_effective_cap_and_never_evicts)
+{
+	int64_t v = fx_service(s, "lab", 4, 60, 10, root);
+	int64_t u[4] = { fx_user(s, "u1", 0), fx_user(s, "u2", 0), fx_user(s, "u3", 0),
+	                 fx_user(s, "u4", 0) };
+	struct store_admission a;
+	struct store_service svc;
+
+	set_load(v, "http://10.0.0.9/health", CAP_ADAPTIVE, 1);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(admit(u[i], v, "10.0.0.1", T0, &a), STORE_OK);
+	cr_assert_eq(store_service_set_health(s, v, HEALTH_UP, 2), STORE_OK);
+	cr_assert_eq(fx_live_rights(s, v), 3, "lowering the cap ends no right");
+	cr_assert_eq(admit(u[3], v, "10.0.0.4", T0 + 1, &a), STORE_DENIED);
+	cr_assert_eq(a.cap, 2, "the effective cap is what was compared");
+	cr_assert_eq(a.down, 0);
+	cr_assert_eq(store_service_get_id(s, v, &svc), STORE_OK);
+	cr_assert_eq(svc.cap_effective, 2);
+	cr_assert_eq(svc.load.cap_mode, CAP_ADAPTIVE);
+	cr_assert_eq(svc.load.interval_ms, 1000, "defaults filled");
+	cr_assert_eq(svc.load.timeout_ms, 500);
+	cr_assert_eq(svc.load.down_after, 3);
+	cr_assert_eq(svc.load.up_after, 2);
+	cr_assert_str_eq(svc.load.probe, "http://10.0.0.9/health");
+	cr_assert_eq(store_service_set_health(s, v, HEALTH_UP, 9), STORE_OK);
+	cr_assert_eq(admit(u[3], v, "10.0.0.4", T0 + 2, &a), STORE_OK, "above cap: cap rules");
+	cr_assert_eq(a.cap, 4);
+	set_load(v, "", CAP_FIXED, 1);
+	cr_assert_eq(store_service_get_id(s, v, &svc), STORE_OK);
+	cr_assert_eq(svc.cap_effective, -1, "a fixed cap clears the effective one");
+}
+
+Test(store, service_load_settings_are_checked)
+{
+	int64_t v = fx_service(s, "lab", 4, 60, 10, root);
+	struct { const char *probe; int mode, cap_min, timeout_ms; } bad[] = {
+		{ "ftp://10.0.0.9/", CAP_FIXED, 1, 0 },
+		{ "http://example.org/", CAP_FIXED, 1, 0 },      /* a literal address only */
+		{ "tcp://10.0.0.9", CAP_FIXED, 1, 0 },           /* tcp needs a port */
+		{ "http://10.0.0.9/a b", CAP_FIXED, 1, 0 },
+		{ "", CAP_ADAPTIVE, 1, 0 },                      /* adaptive needs a probe */
+		{ "tcp://10.0.0.9:80", CAP_ADAPTIVE, 5, 0 },     /* cap_min above cap */
+		{ "tcp://10.0.0.9:80", 7, 1, 0 },
+		{ "tcp://10.0.0.9:80", CAP_FIXED, 1, 5 },        /* timeout below its minimum */
+	};
+	struct store_service svc;
+	char err[200];
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		struct service_load l = { .cap_mode = bad[i].mode, .cap_min = bad[i].cap_min,
+		                          .timeout_ms = bad[i].timeout_ms };
+		snprintf(l.probe, sizeof l.probe, "%s", bad[i].probe);
+		err[0] = '\0';
+		cr_assert_eq(store_service_set_load(s, v, &l, err, sizeof err), STORE_INVALID,
+		             "case %zu", i);
+		cr_assert_neq(err[0], '\0', "case %zu says why", i);
+	}
+	cr_assert_eq(store_service_get_id(s, v, &svc), STORE_OK);
+	cr_assert_str_eq(svc.load.probe, "", "nothing was written");
+	cr_assert_eq(store_service_set_health(s, v, 7, -1), STORE_INVALID);
+	cr_assert_eq(store_service_set_health(s, 999999, HEALTH_DOWN, -1), STORE_NOTFOUND);
 }
 
 /*
