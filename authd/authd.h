@@ -32,6 +32,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "adaptive.h"
 #include "admission.h"
 #include "addr.h"
 #include "clock.h"
@@ -80,6 +81,7 @@ struct authd {
 	struct fwc *fw;
 	struct throttle *throttle;
 	struct sweeper *sweeper;
+	struct prober *prober;               /* health probes and adaptive caps */
 	struct hashpool *hashes;             /* the portal's password checks */
 	int hash_workers;                    /* authd.hash_workers, 0 (one per CPU) resolved */
 	sem_t hash_sem;                      /* bounds every hash in authd to hash_workers */
@@ -479,6 +481,26 @@ struct sweeper *sweeper_start(struct authd *a, char *err, size_t errlen);
 void sweeper_stop(struct sweeper *s);
 /* One sweep now (also what the thread runs). Returns rights ended, -1 store down. */
 int sweeper_run_once(struct authd *a, struct store *st, int64_t now);
+
+/* ---- probe.c, probe_io.c ---- */
+
+struct buf;
+struct prober;
+/*
+ * The prober thread (docs/adaptive.md): probes every service that has a
+ * probe, decides its health and (cap_mode adaptive) its effective cap, and
+ * writes changes to the service row, which admission reads. Never on the
+ * request path: the portal only reads the row.
+ */
+struct prober *prober_start(struct authd *a, char *err, size_t errlen);
+void prober_stop(struct prober *p);
+/* Per-service series for GET /metrics: health, effective cap, probe latency, transitions. */
+void prober_metrics(struct prober *p, struct buf *b);
+/*
+ * One probe: 0 when the service answered (TCP connect, or HTTP 2xx) within
+ * timeout_ms, -1 otherwise. *latency_us: the time it took (timeout_ms on a miss).
+ */
+int probe_once(const struct probe_target *t, int timeout_ms, int64_t *latency_us);
 
 /* ---- metrics.c ---- */
 

@@ -168,6 +168,8 @@ main(int argc, char **argv)
 		fatal("store: %s", err);
 	if ((a.sweeper = sweeper_start(&a, err, sizeof err)) == NULL)
 		fatal("%s", err);
+	if ((a.prober = prober_start(&a, err, sizeof err)) == NULL)
+		fatal("%s", err);
 	http_ports_str(&srv, ports, sizeof ports);
 	http_ports_str(&adm, admin_ports, sizeof admin_ports);
 	log_info("event=start listen=%s port=%s admin_listen=%s admin_port=%s monitor=%s "
@@ -178,6 +180,7 @@ main(int argc, char **argv)
 	serve_until_stopped(&a, &waitmask);
 	log_info("event=stopping inflight=%d", atomic_load(&a.inflight));
 	drain(&a);
+	prober_stop(a.prober);
 	sweeper_stop(a.sweeper);
 	http_stop_list(&srv);
 	http_stop_list(&adm);

@@ -184,6 +184,7 @@ serve_metrics(struct req *q)
 	              &admission_hist);
 	put_queues(q, &b);
 	ametrics_put_services(q, &b);
+	prober_metrics(q->a->prober, &b);
 	if (sem_getvalue(&q->a->hash_sem, &busy) == 0)
 		buf_printf(&b, "# HELP sekisho_authd_hash_workers_free Password hash workers idle.\n"
 		               "# TYPE sekisho_authd_hash_workers_free gauge\n"

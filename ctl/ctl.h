@@ -158,6 +158,8 @@ int ctl_group_list(struct ctl *c);
 int ctl_group_show(struct ctl *c);
 int ctl_group_join(struct ctl *c);
 int ctl_group_leave(struct ctl *c);
+int ctl_service_load(struct ctl *c);
+const char *ctl_health_str(const struct store_service *svc);
 int ctl_right_list(struct ctl *c);
 int ctl_right_revoke(struct ctl *c);
 int ctl_grant(struct ctl *c);

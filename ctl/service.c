@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "adaptive.h"
 #include "addr.h"
 #include "ctl.h"
 #include "service_rules.h"
@@ -174,6 +175,11 @@ ctl_service_json(struct out *o, const struct store_service *svc)
 	ctl_json_int(o, "max_interval_min", svc->max_interval_min);
 	ctl_json_int(o, "cap", svc->cap);
 	ctl_json_int(o, "active", svc->active);
+	ctl_json_int(o, "cap_now", service_cap_now(svc));
+	ctl_json_str(o, "cap_mode", svc->load.cap_mode == CAP_ADAPTIVE ? "adaptive" : "fixed");
+	ctl_json_int(o, "cap_min", svc->load.cap_min);
+	ctl_json_str(o, "probe", svc->load.probe);
+	ctl_json_str(o, "health", ctl_health_str(svc));
 	ctl_json_str(o, "admin", svc->admin_name);
 	ctl_json_bool(o, "enabled", svc->enabled);
 	ctl_json_arr(o, "guards");
@@ -195,9 +201,10 @@ list_one(const struct store_service *svc, void *arg)
 		ctl_service_json(o, svc);
 		return 0;
 	}
-	snprintf(use, sizeof use, "%d/%d", svc->active, svc->cap);
-	ctl_out_text(o, "%-32s %-15s %-8s %-32s %s\n", svc->name, use,
-	         svc->enabled ? "enabled" : "disabled", svc->admin_name, svc->url);
+	snprintf(use, sizeof use, "%d/%d", svc->active, service_cap_now(svc));
+	ctl_out_text(o, "%-32s %-15s %-8s %-6s %-32s %s\n", svc->name, use,
+	         svc->enabled ? "enabled" : "disabled", ctl_health_str(svc), svc->admin_name,
+	         svc->url);
 	return 0;
 }
 
@@ -212,7 +219,8 @@ ctl_service_list(struct ctl *c)
 		ctl_json_obj(&o, NULL);
 		ctl_json_arr(&o, "services");
 	} else {
-		ctl_out_text(&o, "%-32s %-15s %-8s %-32s %s\n", "NAME", "ACTIVE/CAP", "STATE", "ADMIN", "URL");
+		ctl_out_text(&o, "%-32s %-15s %-8s %-6s %-32s %s\n", "NAME", "ACTIVE/CAP", "STATE",
+		             "HEALTH", "ADMIN", "URL");
 	}
 	if ((rc = store_service_list(c->s, 0, list_one, &o)) != STORE_OK) {
 		buf_free(&o.b);
@@ -223,6 +231,26 @@ ctl_service_list(struct ctl *c)
 		ctl_json_end(&o, '}');
 	}
 	return ctl_out_flush(&o);
+}
+
+/* The load lines of service show: probe, health, cap mode and the cap in force. */
+static void
+load_text(struct out *o, const struct store_service *svc)
+{
+	const struct service_load *l = &svc->load;
+
+	if (l->probe[0])
+		ctl_out_text(o, "probe:         %s every %d ms, timeout %d ms, down after %d, up after "
+		             "%d\nhealth:        %s\n", l->probe, l->interval_ms, l->timeout_ms,
+		             l->down_after, l->up_after, ctl_health_str(svc));
+	else
+		ctl_out_text(o, "probe:         none\n");
+	if (l->cap_mode == CAP_ADAPTIVE)
+		ctl_out_text(o, "cap mode:      adaptive (AIMD from %d to %d, target %d ms): "
+		             "effective cap %d\n", l->cap_min, svc->cap, l->target_ms,
+		             service_cap_now(svc));
+	else
+		ctl_out_text(o, "cap mode:      fixed\n");
 }
 
 int
@@ -249,6 +277,7 @@ ctl_service_show(struct ctl *c)
 	         svc.max_usage_min, svc.max_interval_min, svc.cap, svc.active, svc.admin_name,
 	         svc.enabled ? "enabled" : "disabled", g, ctl_time(svc.created_at, t1, sizeof t1),
 	         ctl_time(svc.updated_at, t2, sizeof t2));
+	load_text(&o, &svc);
 	return ctl_out_flush(&o);
 }
 

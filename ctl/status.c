@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "adaptive.h"
 #include "ctl.h"
 #include "token.h"
 
@@ -18,9 +19,9 @@ status_service(const struct store_service *svc, void *arg)
 		ctl_service_json(o, svc);
 		return 0;
 	}
-	snprintf(use, sizeof use, "%d/%d", svc->active, svc->cap);
-	ctl_out_text(o, "  %-6lld %-32s %-15s %s\n", (long long)svc->id, svc->name, use,
-	             svc->enabled ? "enabled" : "disabled");
+	snprintf(use, sizeof use, "%d/%d", svc->active, service_cap_now(svc));
+	ctl_out_text(o, "  %-6lld %-32s %-15s %-8s %s\n", (long long)svc->id, svc->name, use,
+	             svc->enabled ? "enabled" : "disabled", ctl_health_str(svc));
 	return 0;
 }
 
@@ -171,8 +172,8 @@ ctl_status(struct ctl *c)
 	if (o.json) {
 		ctl_json_arr(&o, "services");
 	} else {
-		ctl_out_text(&o, "services:\n  %-6s %-32s %-15s %s\n", "ID", "NAME", "ACTIVE/CAP",
-		             "STATE");
+		ctl_out_text(&o, "services:\n  %-6s %-32s %-15s %-8s %s\n", "ID", "NAME",
+		             "ACTIVE/CAP", "STATE", "HEALTH");
 	}
 	if ((rc = store_service_list(c->s, 0, status_service, &o)) != STORE_OK) {
 		buf_free(&o.b);

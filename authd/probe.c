@@ -1,0 +1,352 @@
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "authd.h"
+#include "buf.h"
+#include "log.h"
+
+/*
+ * The prober thread. Every RELOAD_MS it reads the services from the store
+ * (new probes, edited settings, the live count); each probed service is
+ * probed every interval_ms with its timeout; the verdicts go through the pure
+ * rules of common/adaptive.c, and only a change (health, effective cap) is
+ * written to the service row, logged, audited (health) and counted. Probes
+ * run one after the other in this thread: a pass over N dead services takes
+ * N timeouts, so each service is probed at most every interval, later when
+ * many are down (docs/adaptive.md).
+ */
+
+#define RELOAD_MS 1000
+#define TICK_MS   20
+
+struct watched {
+	int64_t id;
+	char    name[NAME_MAX_LEN + 1];
+	struct service_load load;
+	struct probe_target target;
+	int     cap, active, seen;
+	struct health health;
+	struct aimd aimd;
+	int     written_health, written_cap;  /* what the row says, as far as we know */
+	int64_t next_ms;
+	int64_t latency_us;                   /* last probe */
+	unsigned long long went_down, went_up, cap_changes, probes, misses;
+};
+
+struct prober {
+	struct authd *a;
+	pthread_t thread;
+	pthread_mutex_t lock;                 /* w and n, for the metrics reader */
+	pthread_cond_t wake;
+	int stop;
+	struct watched *w;
+	int n, cap;
+	int64_t next_reload_ms;
+};
+
+static struct watched *
+find(struct prober *p, int64_t id)
+{
+	for (int i = 0; i < p->n; i++)
+		if (p->w[i].id == id)
+			return &p->w[i];
+	return NULL;
+}
+
+/* A service seen for the first time: its row's verdict and effective cap are where we start. */
+static void
+watch_init(struct watched *w, const struct store_service *svc, int64_t now_ms)
+{
+	memset(w, 0, sizeof *w);
+	w->id = svc->id;
+	w->health.state = svc->health;
+	w->written_health = svc->health;
+	w->written_cap = svc->cap_effective;
+	aimd_init(&w->aimd, svc->load.cap_min, svc->cap, (int64_t)svc->load.target_ms * 1000,
+	          now_ms);
+	if (svc->load.cap_mode == CAP_ADAPTIVE && svc->cap_effective >= 0)
+		w->aimd.effective = svc->cap_effective;     /* clamped by watch_update */
+	w->next_ms = now_ms;
+}
+
+/* Settings as the row has them now (they may have been edited). */
+static void
+watch_update(struct watched *w, const struct store_service *svc)
+{
+	char err[160];
+
+	snprintf(w->name, sizeof w->name, "%s", svc->name);
+	w->load = svc->load;
+	w->cap = svc->cap;
+	w->active = svc->active;
+	w->seen = 1;
+	if (probe_parse(svc->load.probe, &w->target, err, sizeof err) == -1)
+		w->target.kind = 0;
+	aimd_bounds(&w->aimd, svc->load.cap_min, svc->cap, (int64_t)svc->load.target_ms * 1000);
+}
+
+static int
+grow(struct prober *p)
+{
+	struct watched *nw;
+	int ncap = p->cap ? 2 * p->cap : 8;
+
+	if (p->n < p->cap)
+		return 0;
+	if ((nw = realloc(p->w, (size_t)ncap * sizeof *nw)) == NULL)
+		return -1;
+	p->w = nw;
+	p->cap = ncap;
+	return 0;
+}
+
+static int
+reload_one(const struct store_service *svc, void *arg)
+{
+	struct prober *p = arg;
+	struct watched *w;
+
+	if (!svc->enabled || svc->load.probe[0] == '\0')
+		return 0;
+	if ((w = find(p, svc->id)) == NULL) {
+		if (grow(p) == -1)
+			return 1;
+		w = &p->w[p->n++];
+		watch_init(w, svc, clock_mono_ms());
+	}
+	watch_update(w, svc);
+	return 0;
+}
+
+/* Rereads the services; drops the ones no longer probed. */
+static void
+reload(struct prober *p, struct store *st)
+{
+	int rc, k = 0;
+
+	pthread_mutex_lock(&p->lock);
+	for (int i = 0; i < p->n; i++)
+		p->w[i].seen = 0;
+	rc = store_service_list(st, 0, reload_one, p);
+	for (int i = 0; i < p->n; i++)
+		if (p->w[i].seen || rc != STORE_OK)
+			p->w[k++] = p->w[i];
+	p->n = k;
+	pthread_mutex_unlock(&p->lock);
+	if (rc != STORE_OK)
+		log_warn("event=probe_reload_failed error=\"%s\"", store_error(st));
+}
+
+/* The log lines and the audit row of a published change. */
+static void
+announce(struct store *st, struct watched *w, int want_cap, int health_changed, int cap_changed,
+         int64_t now)
+{
+	char detail[AUDIT_TEXT_MAX + 1];
+
+	w->written_health = w->health.state;
+	w->written_cap = want_cap;
+	if (cap_changed)
+		log_info("event=cap_effective service=%s cap_effective=%d cap=%d cap_min=%d "
+		         "latency_ms=%.1f target_ms=%d active=%d", w->name, want_cap, w->cap,
+		         w->load.cap_min, w->latency_us / 1e3, w->load.target_ms, w->active);
+	if (!health_changed)
+		return;
+	log_info("event=service_%s service=%s probe=%s latency_ms=%.1f", health_str(w->health.state),
+	         w->name, w->load.probe, w->latency_us / 1e3);
+	snprintf(detail, sizeof detail, "probe=%.200s misses=%d answers=%d", w->load.probe,
+	         w->load.down_after, w->load.up_after);
+	if (store_audit(st, now, "prober", w->health.state == HEALTH_DOWN ? "service.down" :
+	                "service.up", w->name, NULL, detail) != STORE_OK)
+		log_warn("event=audit_failed action=service.health error=\"%s\"", store_error(st));
+}
+
+/*
+ * Writes a changed verdict or effective cap to the row; logs and audits it.
+ * A store connection is borrowed only here and for the reload, never while
+ * probing.
+ */
+static void
+publish(struct prober *p, struct watched *w, int health_changed, int cap_changed)
+{
+	int want_cap = w->load.cap_mode == CAP_ADAPTIVE ? w->aimd.effective : -1;
+	char err[256];
+	int64_t now = time(NULL);
+	struct store *st;
+	int rc;
+
+	if (w->health.state == w->written_health && want_cap == w->written_cap)
+		return;
+	if ((st = dbpool_get(p->a->pool, err, sizeof err)) == NULL) {
+		log_err("event=probe_write_failed service=%s error=\"%s\"", w->name, err);
+		return;
+	}
+	rc = store_service_set_health(st, w->id, w->health.state, want_cap);
+	if (rc != STORE_OK) {
+		log_err("event=probe_write_failed service=%s error=\"%s\"", w->name, store_error(st));
+		dbpool_put(p->a->pool, st, rc == STORE_UNAVAILABLE);
+		return;
+	}
+	announce(st, w, want_cap, health_changed, cap_changed, now);
+	dbpool_put(p->a->pool, st, 0);
+}
+/* Probes w (outside the lock: only this thread changes the table), then decides. */
+static void
+probe_service(struct prober *p, struct watched *w, int64_t now_ms)
+{
+	struct probe_target t = w->target;
+	int64_t lat;
+	int ok, hc, cc = 0;
+
+	if (t.kind == 0)
+		return;
+	ok = probe_once(&t, w->load.timeout_ms, &lat) == 0;
+	pthread_mutex_lock(&p->lock);
+	w->latency_us = lat;
+	w->probes++;
+	w->misses += !ok;
+	if ((hc = health_step(&w->health, ok, w->load.down_after, w->load.up_after)) != 0) {
+		if (w->health.state == HEALTH_DOWN)
+			w->went_down++;
+		else
+			w->went_up++;
+	}
+	if (w->load.cap_mode == CAP_ADAPTIVE && w->health.state == HEALTH_UP) {
+		aimd_sample(&w->aimd, lat);
+		if ((cc = aimd_decide(&w->aimd, w->active, clock_mono_ms())) != 0)
+			w->cap_changes++;
+	}
+	w->next_ms = now_ms + w->load.interval_ms;
+	pthread_mutex_unlock(&p->lock);
+	publish(p, w, hc, cc);
+}
+
+static void
+pass(struct prober *p)
+{
+	char err[256];
+	struct store *st;
+	int64_t now = clock_mono_ms();
+
+	if (now >= p->next_reload_ms) {
+		p->next_reload_ms = now + RELOAD_MS;
+		if ((st = dbpool_get(p->a->pool, err, sizeof err)) == NULL) {
+			log_err("event=probe_reload_failed error=\"%s\"", err);
+		} else {
+			reload(p, st);
+			dbpool_put(p->a->pool, st, 0);
+		}
+	}
+	for (int i = 0; i < p->n; i++)
+		if (clock_mono_ms() >= p->w[i].next_ms)
+			probe_service(p, &p->w[i], clock_mono_ms());
+}
+
+static void *
+prober_main(void *arg)
+{
+	struct prober *p = arg;
+	struct timespec until;
+	int stop = 0;
+
+	while (!stop) {
+		pass(p);
+		clock_mono_after(&until, TICK_MS);
+		pthread_mutex_lock(&p->lock);
+		while (!p->stop && pthread_cond_timedwait(&p->wake, &p->lock, &until) == 0)
+			;
+		stop = p->stop;
+		pthread_mutex_unlock(&p->lock);
+	}
+	return NULL;
+}
+
+struct prober *
+prober_start(struct authd *a, char *err, size_t errlen)
+{
+	struct prober *p = calloc(1, sizeof *p);
+	pthread_condattr_t ca;
+
+	if (p == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	p->a = a;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->wake, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&p->thread, NULL, prober_main, p) != 0) {
+		snprintf(err, errlen, "cannot start the prober thread");
+		pthread_cond_destroy(&p->wake);
+		pthread_mutex_destroy(&p->lock);
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+void
+prober_stop(struct prober *p)
+{
+	if (p == NULL)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stop = 1;
+	pthread_cond_signal(&p->wake);
+	pthread_mutex_unlock(&p->lock);
+	pthread_join(p->thread, NULL);
+	pthread_cond_destroy(&p->wake);
+	pthread_mutex_destroy(&p->lock);
+	free(p->w);
+	free(p);
+}
+
+static void
+series(struct buf *b, struct prober *p, const char *name, const char *type, const char *help,
+       int which)
+{
+	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	for (int i = 0; i < p->n; i++) {
+		const struct watched *w = &p->w[i];
+		switch (which) {
+		case 0: buf_printf(b, "%s{service=\"%s\"} %d\n", name, w->name,
+		                   w->health.state == HEALTH_UP); break;
+		case 1: buf_printf(b, "%s{service=\"%s\"} %d\n", name, w->name,
+		                   w->load.cap_mode == CAP_ADAPTIVE ? w->aimd.effective : w->cap); break;
+		case 2: buf_printf(b, "%s{service=\"%s\"} %.6f\n", name, w->name,
+		                   w->latency_us / 1e6); break;
+		case 3: buf_printf(b, "%s{service=\"%s\",to=\"down\"} %llu\n%s{service=\"%s\","
+		                   "to=\"up\"} %llu\n", name, w->name, w->went_down, name, w->name,
+		                   w->went_up); break;
+		case 4: buf_printf(b, "%s{service=\"%s\"} %llu\n", name, w->name, w->cap_changes);
+		        break;
+		default: buf_printf(b, "%s{service=\"%s\",result=\"ok\"} %llu\n%s{service=\"%s\","
+		                    "result=\"miss\"} %llu\n", name, w->name, w->probes - w->misses,
+		                    name, w->name, w->misses); break;
+		}
+	}
+}
+
+void
+prober_metrics(struct prober *p, struct buf *b)
+{
+	if (p == NULL)
+		return;
+	pthread_mutex_lock(&p->lock);
+	series(b, p, "sekisho_service_up", "gauge", "1 when the service's probe says up.", 0);
+	series(b, p, "sekisho_service_cap_effective", "gauge",
+	       "The cap admission compares against (adaptive: the AIMD cap).", 1);
+	series(b, p, "sekisho_service_probe_latency_seconds", "gauge",
+	       "The last probe's latency (its timeout on a miss).", 2);
+	series(b, p, "sekisho_service_health_transitions_total", "counter",
+	       "Health changes seen by this gateway's prober.", 3);
+	series(b, p, "sekisho_service_cap_changes_total", "counter",
+	       "Effective cap changes decided by this gateway's prober.", 4);
+	series(b, p, "sekisho_service_probes_total", "counter", "Probes by result.", 5);
+	pthread_mutex_unlock(&p->lock);
+}
