@@ -219,7 +219,12 @@ probe_service(struct prober *p, struct watched *w, int64_t now_ms)
 		if ((cc = aimd_decide(&w->aimd, w->active, clock_mono_ms())) != 0)
 			w->cap_changes++;
 	}
-	w->next_ms = now_ms + w->load.interval_ms;
+	/*
+	 * A miss on an up service is confirmed at once (the next probe right
+	 * after this one): down within interval + down_after * timeout.
+	 */
+	w->next_ms = !ok && w->health.state == HEALTH_UP ? clock_mono_ms() :
+	             now_ms + w->load.interval_ms;
 	pthread_mutex_unlock(&p->lock);
 	publish(p, w, hc, cc);
 }
