@@ -1,0 +1,179 @@
+#!/bin/sh
+# Load-aware admission end to end (docs/adaptive.md): a real authd (its
+# prober) and ipfd on a gateway, bench/capsvc as the service, curl as the
+# browser.
+#
+#   c1 (10.0.1.2 ..) --- gw (authd 10.0.1.1:8080, ipfd, forward) --- srv 10.0.9.2
+#                                                          capsvc on 8000 (guarded)
+#
+# The service "stops answering" by SIGSTOP: the kernel still completes TCP
+# handshakes, but no HTTP answer comes, exactly like a hung application.
+# The two deadlines below are correctness bounds with a margin for a loaded
+# machine, not performance figures (those are in bench/results/adaptive.txt).
+. "${SEKISHO_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/net/lib.sh"
+
+B=$SEKISHO_BUILD
+net_init
+
+PORTAL=http://10.0.1.1:8080
+MON=http://127.0.0.1:9080
+DB=$T/db.sqlite
+CONF=$T/sekisho.conf
+cat >"$CONF" <<EOF
+[db]
+path = $DB
+[authd]
+listen = 10.0.1.1:8080
+base_url = $PORTAL
+web_dir = $SEKISHO_TOP/web
+sweep_interval_s = 1
+ipfd_timeout_ms = 2000
+hash_workers = 2
+[ipfd]
+socket = $T/ipfd.sock
+group = root
+hook = forward
+sync_interval_s = 30
+EOF
+
+ctl() { "$B/sekishoctl" -f "$CONF" "$@"; }
+sql() { sqlite3 -cmd ".timeout 5000" "$DB" "$@"; }
+svc_id() { sql "SELECT id FROM services WHERE name = '$1'"; }
+live() { sql "SELECT count(*) FROM rights WHERE ended_at IS NULL AND service_name = '$1'"; }
+set_has() { in_ns gw nft list set inet sekisho "s$(svc_id "$1")_v4" | grep -q "$2[ ,]"; }
+health_is() { ctl service show "$1" | grep -q "^health: *$2\$"; }
+cap_now() { ctl service show "$1" --json | sed -n 's/.*"cap_now":\([0-9]*\).*/\1/p'; }
+expect() {   # name want got
+	if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "want $2, got $3"; fi
+}
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+# Waits up to $1 ms for cmd...; prints the ms it took, or fails.
+took_ms() {
+	limit=$1; shift
+	t0=$(now_ms)
+	while :; do
+		if "$@"; then echo $(($(now_ms) - t0)); return 0; fi
+		[ $(($(now_ms) - t0)) -gt "$limit" ] && return 1
+		sleep 0.05
+	done
+}
+browser() {
+	a=$1; shift
+	in_ns c1 curl -s --max-time 20 --interface "$a" -b "$T/jar.$a" -c "$T/jar.$a" "$@"
+}
+login() {   # ADDR USER SERVICE: prints the status; the page in $T/body.ADDR
+	browser "$1" -o "$T/form.$1" "$PORTAL/"
+	csrf=$(sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' "$T/form.$1" | head -n 1)
+	browser "$1" -o "$T/body.$1" -w '%{http_code}' --data-urlencode "user=$2" \
+		--data-urlencode "password=good-password" --data-urlencode "service=$3" \
+		--data-urlencode "csrf=$csrf" "$PORTAL/login"
+}
+capsvc_signal() { kill -"$1" "$(cat "$T/capsvc.pid")"; }
+
+# ---- topology ----
+for h in c1 gw srv; do host_add $h; done
+link_add c1 10.0.1.2/24 gw 10.0.1.1/24
+link_add srv 10.0.9.2/24 gw 10.0.9.1/24
+for i in 3 4 5 6; do in_ns c1 ip addr add "10.0.1.$i/24" dev to-gw; done
+route_add c1 default 10.0.1.1
+route_add srv default 10.0.9.1
+forward_on gw
+# 8 workers, 5 ms each: far from loaded. Port 8001: a second instance for the adaptive cap.
+bg_start capsvc srv "$B/bench/capsvc" 10.0.9.2 8000 8 5
+bg_start slowsvc srv "$B/bench/capsvc" 10.0.9.2 8001 1 150
+
+printf 'root-password\n' >"$T/rootpw"
+ctl init --root-password-file "$T/rootpw" >/dev/null
+bg_start ipfd gw "$B/ipfd" -d -f "$CONF"
+wait_for 5 test -S "$T/ipfd.sock"
+printf 'good-password\n' >"$T/pw"
+for u in alice bob carol u1 u2 u3; do
+	ctl user add "$u" --role user --password-file "$T/pw" >/dev/null
+done
+ctl service add app --url http://10.0.9.2:8000/ --max-usage 60 --max-interval 30 --cap 10 \
+	--admin root --guard 10.0.9.2:8000 >/dev/null
+ctl service add lab --url http://10.0.9.2:8001/ --max-usage 60 --max-interval 30 --cap 10 \
+	--admin root --guard 10.0.9.2:8001 >/dev/null
+
+# ---- settings are checked ----
+check "service load refuses a probe by host name" sh -c \
+	"! '$B/sekishoctl' -f '$CONF' service load app --probe http://example.org/ 2>/dev/null"
+check "service load refuses adaptive without a probe" sh -c \
+	"! '$B/sekishoctl' -f '$CONF' service load lab --cap-mode adaptive 2>/dev/null"
+check "service load refuses cap-min above the cap" sh -c \
+	"! '$B/sekishoctl' -f '$CONF' service load lab --probe tcp://10.0.9.2:8001 --cap-min 11 2>/dev/null"
+check "service load sets an HTTP probe" sh -c \
+	"'$B/sekishoctl' -f '$CONF' service load app --probe http://10.0.9.2:8000/health >/dev/null"
+bg_start authd gw "$B/authd" -d -f "$CONF"
+wait_for 10 in_ns gw curl -sf -o /dev/null "$MON/healthz"
+
+# ---- health ----
+# The guard on 8000 drops clients without a right; the gateway's own probe is
+# output traffic, not forwarded, so the forward hook does not filter it.
+probes_ok() { in_ns gw curl -s "$MON/metrics" | grep -q 'sekisho_service_probes_total{service="app",result="ok"} [1-9]'; }
+wait_for 5 probes_ok
+check "the probe from the gateway reaches a guarded port" health_is app up
+expect "alice is admitted while the service is up" 303 "$(login 10.0.1.3 alice app)"
+check "alice's address is in the set" set_has app 10.0.1.3
+
+capsvc_signal STOP
+# interval 1000 + 3 x 500 ms = 2500 ms; 5000 allows for a loaded machine yet
+# fails a prober that waits a full interval between misses (>= 3500) twice over.
+if ms=$(took_ms 5000 health_is app down); then
+	ok "a service that stops answering is down within the bound ($ms ms)"
+else
+	not_ok "a service that stops answering is down within the bound" "still $(ctl service show app | grep health)"
+fi
+expect "a login to a down service gets 503" 503 "$(login 10.0.1.4 bob app)"
+check "the page says unavailable, not full" grep -q "Service unavailable" "$T/body.10.0.1.4"
+check "the page does not say the limit is reached" sh -c "! grep -q 'Limit reached' '$T/body.10.0.1.4'"
+expect "bob got no right" 1 "$(live app)"
+check "alice keeps her right in the set" set_has app 10.0.1.3
+check "the portal lists the service as unavailable" sh -c \
+	"ip netns exec '$NET_PREFIX-c1' curl -s --interface 10.0.1.5 '$PORTAL/' | grep -q 'app (unavailable)'"
+check "sekishoctl status shows it down" sh -c "'$B/sekishoctl' -f '$CONF' status | grep -q '^  app .* down'"
+check "the transition is audited" sh -c "'$B/sekishoctl' -f '$CONF' audit --service app | grep -q 'service.down'"
+check "metrics count the transition" sh -c "ip netns exec '$NET_PREFIX-gw' curl -s '$MON/metrics' | grep -q 'sekisho_service_health_transitions_total{service=\"app\",to=\"down\"} 1'"
+check "metrics say the service is not up" sh -c "ip netns exec '$NET_PREFIX-gw' curl -s '$MON/metrics' | grep -q 'sekisho_service_up{service=\"app\"} 0'"
+
+capsvc_signal CONT
+# Two answers one interval apart: about 1-2 s; 5000 allows for load.
+if ms=$(took_ms 5000 health_is app up); then
+	ok "the service is up again after two answers ($ms ms)"
+else
+	not_ok "the service is up again after two answers"
+fi
+expect "a login is admitted again" 303 "$(login 10.0.1.4 bob app)"
+check "the way back is audited" sh -c "'$B/sekishoctl' -f '$CONF' audit --service app | grep -q 'service.up'"
+
+# ---- adaptive cap ----
+# lab: one worker, 150 ms per request, target 50 ms: every probe is above the
+# target, so the effective cap falls from 10 by x0.75 every 3 s to cap_min 3
+# and stays there.
+ctl service load lab --probe http://10.0.9.2:8001/ --cap-mode adaptive --cap-min 3 \
+	--target-ms 50 --timeout-ms 1000 >/dev/null
+at_min() { [ "$(cap_now lab)" = 3 ]; }
+seen_caps=""
+for i in $(seq 1 40); do
+	c=$(cap_now lab); seen_caps="$seen_caps $c"
+	at_min && break
+	sleep 0.5
+done
+check "the effective cap falls while latency is above target" at_min
+check "it never left [cap_min, cap] on the way ($seen_caps)" sh -c \
+	"for c in $seen_caps; do [ \$c -ge 3 ] && [ \$c -le 10 ] || exit 1; done"
+for a in 3 4 5; do ctl grant "u$((a - 2))" lab "10.0.1.$a" >/dev/null; done
+check "the effective cap is what grants compare against" sh -c \
+	"! '$B/sekishoctl' -f '$CONF' grant carol lab 10.0.1.6 >/dev/null 2>&1"
+sleep 4
+expect "it stays at cap_min under sustained overload" 3 "$(cap_now lab)"
+# The service gets fast: below target, and busy (3 of 3), the cap rises.
+in_ns gw curl -s -o /dev/null --max-time 5 "http://10.0.9.2:8001/_capsvc/time?ms=1"
+rises() { [ "$(cap_now lab)" -gt 3 ]; }
+check "the effective cap rises when latency is below target" wait_for 15 rises
+expect "raising never skips past one step while 3 of 4 are in use" 4 "$(sleep 4; cap_now lab)"
+expect "lowering the cap evicted no one" 3 "$(live lab)"
+check "cap changes are logged" grep -q "event=cap_effective service=lab" "$T/authd.log"
+check "metrics show the effective cap" sh -c "ip netns exec '$NET_PREFIX-gw' curl -s '$MON/metrics' | grep -q 'sekisho_service_cap_effective{service=\"lab\"} 4'"
+
+tap_done
