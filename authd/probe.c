@@ -67,8 +67,10 @@ watch_init(struct watched *w, const struct store_service *svc, int64_t now_ms)
 	w->written_cap = svc->cap_effective;
 	aimd_init(&w->aimd, svc->load.cap_min, svc->cap, (int64_t)svc->load.target_ms * 1000,
 	          now_ms);
-	if (svc->load.cap_mode == CAP_ADAPTIVE && svc->cap_effective >= 0)
+	if (svc->load.cap_mode == CAP_ADAPTIVE && svc->cap_effective >= 0) {
 		w->aimd.effective = svc->cap_effective;     /* clamped by watch_update */
+		w->aimd.slow_start = 0;                     /* it was learnt before */
+	}
 	w->next_ms = now_ms;
 }
 

@@ -150,7 +150,8 @@ aimd_init(struct aimd *a, int cap_min, int cap_max, int64_t target_us, int64_t n
 {
 	a->cap_min = cap_min;
 	a->cap_max = cap_max;
-	a->effective = cap_max;
+	a->effective = cap_min;
+	a->slow_start = 1;
 	a->target_us = target_us;
 	a->worst_us = 0;
 	a->samples = 0;
@@ -182,10 +183,12 @@ aimd_decide(struct aimd *a, int active, int64_t now_ms)
 	if (now_ms - a->period_start_ms < AIMD_PERIOD_MS)
 		return 0;
 	if (a->samples > 0) {
-		if (a->worst_us > a->target_us)
+		if (a->worst_us > a->target_us) {
 			next = (int)((int64_t)before * AIMD_BETA_PCT / 100);
-		else if ((int64_t)active * 100 >= (int64_t)before * AIMD_BUSY_PCT)
-			next = before + AIMD_ALPHA;
+			a->slow_start = 0;
+		} else if ((int64_t)active * 100 >= (int64_t)before * AIMD_BUSY_PCT) {
+			next = a->slow_start && before > AIMD_ALPHA ? 2 * before : before + AIMD_ALPHA;
+		}
 	}
 	a->effective = clamp(next, a->cap_min, a->cap_max);
 	a->worst_us = 0;

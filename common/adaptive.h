@@ -71,21 +71,23 @@ int health_step(struct health *h, int ok, int down_after, int up_after);
 
 const char *health_str(int state);
 
-/* AIMD parameters (defaults: AIMD_*). */
-#define AIMD_PERIOD_MS  3000     /* at most one change per period */
+/* AIMD parameters (docs/adaptive.md says why these). */
+#define AIMD_PERIOD_MS  2000     /* at most one change per period */
 #define AIMD_ALPHA      1        /* additive increase, users per period */
-#define AIMD_BETA_PCT   75       /* multiplicative decrease: cap *= 0.75 */
+#define AIMD_BETA_PCT   90       /* multiplicative decrease: cap *= 0.9 */
 #define AIMD_BUSY_PCT   80       /* raise only when active >= 80 % of the cap */
 
 struct aimd {
 	int cap_min, cap_max;        /* bounds: the service's cap_min and cap */
 	int effective;               /* the current effective cap */
+	int slow_start;              /* 1 until the first decrease: increases double */
 	int64_t target_us;           /* latency target */
 	int64_t worst_us;            /* worst probe latency in this period (timeout = miss) */
 	int     samples;             /* probe results in this period */
 	int64_t period_start_ms;
 };
 
+/* Starts at cap_min, in slow start. */
 void aimd_init(struct aimd *a, int cap_min, int cap_max, int64_t target_us, int64_t now_ms);
 
 /* Records one probe's latency (a miss is recorded as its timeout). */
@@ -93,9 +95,11 @@ void aimd_sample(struct aimd *a, int64_t latency_us);
 
 /*
  * Ends the period when it is over: lowers the cap by AIMD_BETA_PCT when the
- * worst latency was above target, raises it by AIMD_ALPHA when below and the
- * service is using most of it (active >= AIMD_BUSY_PCT %: an idle service says
- * nothing about whether it could take more), clamps to [cap_min, cap_max].
+ * worst latency was above target, raises it when below and the service is
+ * using most of it (active >= AIMD_BUSY_PCT %: an idle service says nothing
+ * about whether it could take more), clamps to [cap_min, cap_max]. Like TCP
+ * (RFC 5681), it starts at cap_min in slow start, doubling per period, and
+ * adds AIMD_ALPHA per period after the first decrease.
  * Returns 1 when the effective cap changed, else 0. A period with no sample
  * keeps the cap.
  */

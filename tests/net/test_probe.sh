@@ -87,7 +87,7 @@ ctl init --root-password-file "$T/rootpw" >/dev/null
 bg_start ipfd gw "$B/ipfd" -d -f "$CONF"
 wait_for 5 test -S "$T/ipfd.sock"
 printf 'good-password\n' >"$T/pw"
-for u in alice bob carol u1 u2 u3; do
+for u in alice bob carol u1 u2 u3 u4 u5 u6; do
 	ctl user add "$u" --role user --password-file "$T/pw" >/dev/null
 done
 ctl service add app --url http://10.0.9.2:8000/ --max-usage 60 --max-interval 30 --cap 10 \
@@ -147,33 +147,41 @@ expect "a login is admitted again" 303 "$(login 10.0.1.4 bob app)"
 check "the way back is audited" sh -c "'$B/sekishoctl' -f '$CONF' audit --service app | grep -q 'service.up'"
 
 # ---- adaptive cap ----
-# lab: one worker, 150 ms per request, target 50 ms: every probe is above the
-# target, so the effective cap falls from 10 by x0.75 every 3 s to cap_min 3
-# and stays there.
+# lab: one worker; 1 ms per request (fast) or 150 ms (slow, above the 50 ms
+# target). An adaptive cap starts at cap_min (3) and only rises while most of
+# it is in use.
+svc_time() { in_ns gw curl -s -o /dev/null --max-time 5 "http://10.0.9.2:8001/_capsvc/time?ms=$1"; }
+svc_time 1
 ctl service load lab --probe http://10.0.9.2:8001/ --cap-mode adaptive --cap-min 3 \
 	--target-ms 50 --timeout-ms 1000 >/dev/null
-at_min() { [ "$(cap_now lab)" = 3 ]; }
+cap_is() { [ "$(cap_now lab)" = "$1" ]; }
+cap_above() { [ "$(cap_now lab)" -gt "$1" ]; }
+check "an adaptive cap starts at cap_min" wait_for 5 cap_is 3
+for i in 1 2 3; do ctl grant "u$i" lab "10.0.1.$((i + 2))" >/dev/null; done
+check "the effective cap rises when latency is below target and the cap is used" \
+	wait_for 15 cap_above 3
+for i in 4 5 6; do ctl grant "u$i" lab "10.0.1.$((i + 2))" >/dev/null 2>&1 || \
+	{ sleep 2; ctl grant "u$i" lab "10.0.1.$((i + 2))" >/dev/null; }; done
+check "it reaches the configured cap and not beyond" wait_for 15 cap_is 10
+# Now the service slows down: every probe is above target.
+svc_time 150
 seen_caps=""
-for i in $(seq 1 40); do
+for i in $(seq 1 80); do
 	c=$(cap_now lab); seen_caps="$seen_caps $c"
-	at_min && break
+	[ "$c" = 3 ] && break
 	sleep 0.5
 done
-check "the effective cap falls while latency is above target" at_min
-check "it never left [cap_min, cap] on the way ($seen_caps)" sh -c \
+check "the effective cap falls while latency is above target, to cap_min" cap_is 3
+check "it stayed within [cap_min, cap] on the way ($seen_caps)" sh -c \
 	"for c in $seen_caps; do [ \$c -ge 3 ] && [ \$c -le 10 ] || exit 1; done"
-for a in 3 4 5; do ctl grant "u$((a - 2))" lab "10.0.1.$a" >/dev/null; done
-check "the effective cap is what grants compare against" sh -c \
-	"! '$B/sekishoctl' -f '$CONF' grant carol lab 10.0.1.6 >/dev/null 2>&1"
-sleep 4
+expect "lowering the cap evicted no one" 6 "$(live lab)"
+check "a grant is refused while 6 are in and the cap is 3" sh -c \
+	"! '$B/sekishoctl' -f '$CONF' grant carol lab 10.0.1.2 >/dev/null 2>&1"
+sleep 5
 expect "it stays at cap_min under sustained overload" 3 "$(cap_now lab)"
-# The service gets fast: below target, and busy (3 of 3), the cap rises.
-in_ns gw curl -s -o /dev/null --max-time 5 "http://10.0.9.2:8001/_capsvc/time?ms=1"
-rises() { [ "$(cap_now lab)" -gt 3 ]; }
-check "the effective cap rises when latency is below target" wait_for 15 rises
-expect "raising never skips past one step while 3 of 4 are in use" 4 "$(sleep 4; cap_now lab)"
-expect "lowering the cap evicted no one" 3 "$(live lab)"
+svc_time 1
+check "it rises again once latency is back below target" wait_for 15 cap_above 3
 check "cap changes are logged" grep -q "event=cap_effective service=lab" "$T/authd.log"
-check "metrics show the effective cap" sh -c "ip netns exec '$NET_PREFIX-gw' curl -s '$MON/metrics' | grep -q 'sekisho_service_cap_effective{service=\"lab\"} 4'"
+check "metrics show the effective cap" sh -c "ip netns exec '$NET_PREFIX-gw' curl -s '$MON/metrics' | grep -q 'sekisho_service_cap_effective{service=\"lab\"} [0-9]'"
 
 tap_done

@@ -40,22 +40,27 @@ struct aimd_case {
 	int before, active;
 	int64_t worst_us;        /* -1: no sample in the period */
 	int after;
+	int slow_start;
 };
 
 ParameterizedTestParameters(adaptive, aimd_falls_above_target_rises_below_within_bounds)
 {
 	/* cap_min 10, cap 100, target 200 ms */
 	static struct aimd_case cases[] = {
-		{ 100, 100, 300000, 75 },    /* above target: x 0.75 */
-		{ 40,   40, 300000, 30 },
-		{ 12,   12, 900000, 10 },    /* never below cap_min */
-		{ 10,   10, 900000, 10 },
-		{ 50,   50, 100000, 51 },    /* below target and busy: + 1 */
-		{ 50,   40, 100000, 51 },    /* 80 % in use counts as busy */
-		{ 50,   39, 100000, 50 },    /* idle: nothing learnt, no rise */
-		{ 100, 100, 100000, 100 },   /* never above the configured cap */
-		{ 50,   50, 200000, 51 },    /* at the target is within it */
-		{ 50,   50, -1,     50 },    /* no sample: keep */
+		{ 100, 100, 300000, 90, 0 },    /* above target: x 0.9 */
+		{ 40,   40, 300000, 36, 0 },
+		{ 40,   40, 300000, 36, 1 },    /* in slow start too */
+		{ 11,   11, 900000, 10, 0 },    /* never below cap_min */
+		{ 10,   10, 900000, 10, 0 },
+		{ 50,   50, 100000, 51, 0 },    /* below target and busy: + 1 */
+		{ 50,   40, 100000, 51, 0 },    /* 80 % in use counts as busy */
+		{ 50,   39, 100000, 50, 0 },    /* idle: nothing learnt, no rise */
+		{ 20,   20, 100000, 40, 1 },    /* slow start: doubles */
+		{ 60,   60, 100000, 100, 1 },   /* ... up to the configured cap */
+		{ 20,   15, 100000, 20, 1 },    /* ... only when busy */
+		{ 100, 100, 100000, 100, 0 },   /* never above the configured cap */
+		{ 50,   50, 200000, 51, 0 },    /* at the target is within it */
+		{ 50,   50, -1,     50, 0 },    /* no sample: keep */
 	};
 	return cr_make_param_array(struct aimd_case, cases, sizeof cases / sizeof cases[0]);
 }
@@ -66,6 +71,7 @@ ParameterizedTest(struct aimd_case *c, adaptive, aimd_falls_above_target_rises_b
 
 	aimd_init(&a, 10, 100, 200000, 0);
 	a.effective = c->before;
+	a.slow_start = c->slow_start;
 	if (c->worst_us >= 0)
 		aimd_sample(&a, c->worst_us);
 	cr_assert_eq(aimd_decide(&a, c->active, AIMD_PERIOD_MS), c->after != c->before);
@@ -77,11 +83,12 @@ Test(adaptive, aimd_changes_at_most_once_per_period)
 	struct aimd a;
 
 	aimd_init(&a, 1, 100, 200000, 0);
+	a.effective = 100;
 	aimd_sample(&a, 500000);
 	cr_assert_eq(aimd_decide(&a, 100, AIMD_PERIOD_MS - 1), 0);
 	cr_assert_eq(a.effective, 100);
 	cr_assert_eq(aimd_decide(&a, 100, AIMD_PERIOD_MS), 1);
-	cr_assert_eq(a.effective, 75);
+	cr_assert_eq(a.effective, 90);
 	aimd_sample(&a, 500000);
 	cr_assert_eq(aimd_decide(&a, 100, AIMD_PERIOD_MS + 10), 0, "a new period has begun");
 }
@@ -92,6 +99,7 @@ Test(adaptive, aimd_under_sustained_overload_reaches_cap_min_and_stays)
 	int64_t t = 0;
 
 	aimd_init(&a, 5, 100, 200000, 0);
+	a.effective = 100;
 	for (int i = 0; i < 40; i++) {
 		aimd_sample(&a, 1000000);
 		t += AIMD_PERIOD_MS;
@@ -106,8 +114,26 @@ Test(adaptive, aimd_new_bounds_clamp_the_effective_cap)
 	struct aimd a;
 
 	aimd_init(&a, 5, 100, 200000, 0);
+	a.effective = 100;
 	aimd_bounds(&a, 5, 30, 200000);
 	cr_assert_eq(a.effective, 30);
 	aimd_bounds(&a, 40, 60, 200000);
 	cr_assert_eq(a.effective, 40);
+}
+
+Test(adaptive, aimd_starts_at_cap_min_doubles_then_adds_after_the_first_overload)
+{
+	struct aimd a;
+	int64_t t = 0;
+	static const int want[] = { 8, 16, 32, 28, 29, 30 };
+	static const int64_t lat[] = { 1000, 1000, 1000, 900000, 1000, 1000 };
+
+	aimd_init(&a, 4, 100, 200000, 0);
+	cr_assert_eq(a.effective, 4);
+	for (int i = 0; i < 6; i++) {
+		aimd_sample(&a, lat[i]);
+		t += AIMD_PERIOD_MS;
+		aimd_decide(&a, a.effective, t);
+		cr_assert_eq(a.effective, want[i], "period %d: %d", i, a.effective);
+	}
 }
