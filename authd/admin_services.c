@@ -64,11 +64,15 @@ list_row(const struct store_service *svc, void *arg)
 	tmpl_setf(row, "max_usage", "%d", svc->max_usage_min);
 	tmpl_setf(row, "max_interval", "%d", svc->max_interval_min);
 	tmpl_setf(row, "cap", "%d", svc->cap);
+	if (svc->load.cap_mode == CAP_ADAPTIVE)
+		tmpl_setf(row, "cap_now", "%d", service_cap_now(svc));
+	if (svc->load.probe[0])
+		tmpl_set(row, svc->health == HEALTH_DOWN ? "down" : "up", "1");
 	tmpl_setf(row, "active", "%d", svc->active);
 	tmpl_set(row, "admin", svc->admin_name);
 	if (svc->enabled)
 		tmpl_set(row, "enabled", "1");
-	if (svc->active >= svc->cap)
+	if (svc->active >= service_cap_now(svc))
 		tmpl_set(row, "full", "1");
 	return 0;
 }
@@ -173,6 +177,10 @@ service_form(struct req *q, int status, const struct admin_svc_form *f,
 		tmpl_setf(c, "id", "%lld", (long long)svc->id);
 		tmpl_set(c, "svc_name", svc->name);
 		tmpl_setf(c, "active", "%d", svc->active);
+		if (svc->load.probe[0])
+			tmpl_set(c, svc->health == HEALTH_DOWN ? "down" : "up", "1");
+		if (svc->load.cap_mode == CAP_ADAPTIVE)
+			tmpl_setf(c, "cap_now", "%d", service_cap_now(svc));
 		tmpl_set(c, svc->enabled ? "enabled" : "disabled", "1");
 		page_time(svc->created_at, when, sizeof when);
 		tmpl_set(c, "created", when);
