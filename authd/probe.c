@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "authd.h"
 #include "buf.h"
@@ -17,10 +18,16 @@
  * run one after the other in this thread: a pass over N dead services takes
  * N timeouts, so each service is probed at most every interval, later when
  * many are down (docs/adaptive.md).
+ *
+ * With several gateways on one store, only the holder of the store lease
+ * "prober" probes and writes; the others follow the rows (their metrics show
+ * the leader's verdicts), and take over LEASE_MS after it falls silent,
+ * starting from the row's state.
  */
 
 #define RELOAD_MS 1000
 #define TICK_MS   20
+#define LEASE_MS  5000       /* a silent leader is replaced after this long */
 
 struct watched {
 	int64_t id;
@@ -45,6 +52,8 @@ struct prober {
 	struct watched *w;
 	int n, cap;
 	int64_t next_reload_ms;
+	int leader;                           /* holds the "prober" lease */
+	char holder[LEASE_HOLDER_MAX + 1];    /* host:pid */
 };
 
 static struct watched *
@@ -72,6 +81,19 @@ watch_init(struct watched *w, const struct store_service *svc, int64_t now_ms)
 		w->aimd.slow_start = 0;                     /* it was learnt before */
 	}
 	w->next_ms = now_ms;
+}
+
+/* A follower takes the leader's verdict and cap from the row, keeping its counters. */
+static void
+watch_follow(struct watched *w, const struct store_service *svc)
+{
+	w->health.state = w->written_health = svc->health;
+	w->health.misses = w->health.oks = 0;
+	w->written_cap = svc->cap_effective;
+	if (svc->load.cap_mode == CAP_ADAPTIVE && svc->cap_effective >= 0) {
+		w->aimd.effective = svc->cap_effective;
+		w->aimd.slow_start = 0;
+	}
 }
 
 /* Settings as the row has them now (they may have been edited). */
@@ -113,7 +135,9 @@ reload_one(const struct store_service *svc, void *arg)
 
 	if (!svc->enabled || svc->load.probe[0] == '\0')
 		return 0;
-	if ((w = find(p, svc->id)) == NULL) {
+	if ((w = find(p, svc->id)) != NULL && !p->leader)
+		watch_follow(w, svc);
+	if (w == NULL) {
 		if (grow(p) == -1)
 			return 1;
 		w = &p->w[p->n++];
@@ -121,6 +145,24 @@ reload_one(const struct store_service *svc, void *arg)
 	}
 	watch_update(w, svc);
 	return 0;
+}
+
+/* Takes or renews the lease; logs when this gateway starts or stops probing. */
+static void
+lease(struct prober *p, struct store *st)
+{
+	struct timespec now;
+	int held = 0;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (store_lease_take(st, "prober", p->holder, (int64_t)now.tv_sec * 1000 +
+	                     now.tv_nsec / 1000000, LEASE_MS, &held) != STORE_OK) {
+		log_warn("event=probe_lease_failed error=\"%s\"", store_error(st));
+		held = 0;
+	}
+	if (held != p->leader)
+		log_info("event=prober_%s holder=%s", held ? "leads" : "follows", p->holder);
+	p->leader = held;
 }
 
 /* Rereads the services; drops the ones no longer probed. */
@@ -243,11 +285,12 @@ pass(struct prober *p)
 		if ((st = dbpool_get(p->a->pool, err, sizeof err)) == NULL) {
 			log_err("event=probe_reload_failed error=\"%s\"", err);
 		} else {
+			lease(p, st);
 			reload(p, st);
 			dbpool_put(p->a->pool, st, 0);
 		}
 	}
-	for (int i = 0; i < p->n; i++)
+	for (int i = 0; p->leader && i < p->n; i++)
 		if (clock_mono_ms() >= p->w[i].next_ms)
 			probe_service(p, &p->w[i], clock_mono_ms());
 }
@@ -276,12 +319,17 @@ prober_start(struct authd *a, char *err, size_t errlen)
 {
 	struct prober *p = calloc(1, sizeof *p);
 	pthread_condattr_t ca;
+	char host[101];
 
 	if (p == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	p->a = a;
+	if (gethostname(host, sizeof host) != 0)
+		snprintf(host, sizeof host, "gateway");
+	host[sizeof host - 1] = '\0';
+	snprintf(p->holder, sizeof p->holder, "%.100s:%ld", host, (long)getpid());
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -441,6 +441,18 @@ store_service_set_health(struct store *s, int64_t id, int health, int cap_effect
 }
 
 int
+store_lease_take(struct store *s, const char *name, const char *holder, int64_t now_ms,
+                 int ttl_ms, int *held)
+{
+	clear(s);
+	*held = 0;
+	if (!name_valid(name) || holder[0] == '\0' || strlen(holder) > LEASE_HOLDER_MAX ||
+	    ttl_ms <= 0)
+		return store_fail(s, STORE_INVALID, "bad lease %s for %s", name, holder);
+	return s->ops->lease_take(s, name, holder, now_ms, ttl_ms, held);
+}
+
+int
 store_admit(struct store *s, int64_t user_id, int64_t service_id,
             const struct addr *ip, int64_t now, struct store_admission *a)
 {

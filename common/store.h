@@ -367,6 +367,16 @@ int store_service_set_load(struct store *s, int64_t id, const struct service_loa
  * ends no right: it only stops admitting. Not a change followers mirror.
  */
 int store_service_set_health(struct store *s, int64_t id, int health, int cap_effective);
+/*
+ * A lease (e.g. "prober": which gateway probes): taken when free, expired
+ * (expires_ms <= now_ms) or already held by holder, then held until
+ * now_ms + ttl_ms. *held: 1 when holder has it now, else 0. Times are wall
+ * clock ms, so gateways sharing a store need clocks in step (NTP) to well
+ * under ttl_ms.
+ */
+#define LEASE_HOLDER_MAX 128
+int store_lease_take(struct store *s, const char *name, const char *holder, int64_t now_ms,
+                     int ttl_ms, int *held);
 /* Ends its live rights (END_SERVICE_DELETED), keeps them for audit, removes the service. */
 int store_service_del(struct store *s, int64_t id, int64_t now, char *err, size_t errlen);
 

@@ -65,6 +65,8 @@ struct store_ops {
 	int (*service_del)(struct store *, int64_t id, int64_t now);
 	int (*service_set_load)(struct store *, int64_t id, const struct service_load *);
 	int (*service_set_health)(struct store *, int64_t id, int health, int cap_effective);
+	int (*lease_take)(struct store *, const char *name, const char *holder, int64_t now_ms,
+	                  int ttl_ms, int *held);
 
 	int (*group_add)(struct store *, const char *name, int64_t now, int64_t *id);
 	int (*group_get)(struct store *, const char *name, int64_t id, struct store_group *);

@@ -256,6 +256,7 @@ static const struct store_ops pg_ops = {
 	.group_member = pg_group_member, .acl_restrict = pg_acl_restrict,
 	.acl_entry = pg_acl_entry, .acl_list = pg_acl_list, .acl_allows = pg_acl_allows,
 	.service_set_load = pg_service_set_load, .service_set_health = pg_service_set_health,
+	.lease_take = pg_lease_take,
 	.admit = pg_admit, .queue_admit = pg_queue_admit, .queue_leave = pg_queue_leave,
 	.queue_len = pg_queue_len, .end = pg_end, .end_user = pg_end_user, .right_get = pg_right_get,
 	.right_list = pg_right_list, .ip_rights = pg_ip_rights, .touch = pg_touch,

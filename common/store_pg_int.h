@@ -132,6 +132,7 @@ int pg_service_update(struct store *, const struct store_service *, int, int64_t
 int pg_service_del(struct store *, int64_t, int64_t);
 int pg_service_set_load(struct store *, int64_t, const struct service_load *);
 int pg_service_set_health(struct store *, int64_t, int, int);
+int pg_lease_take(struct store *, const char *, const char *, int64_t, int, int *);
 /* Reads the services of res (PG_SERVICE_COLS) with their guards into an array. */
 int pg_services_load(struct pgs *p, PGresult *res, struct store_service **out, size_t *n);
 

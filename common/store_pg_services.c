@@ -418,3 +418,27 @@ pg_service_set_health(struct store *s, int64_t id, int health, int cap_effective
 		rc = store_fail(s, STORE_NOTFOUND, "no such service %lld", (long long)id);
 	return rc;
 }
+
+int
+pg_lease_take(struct store *s, const char *name, const char *holder, int64_t now_ms,
+              int ttl_ms, int *held)
+{
+	struct pgq q = { .n = 0 };
+	PGresult *r;
+	int rc;
+
+	pgq_text(&q, name);
+	pgq_text(&q, holder);
+	pgq_int(&q, now_ms);
+	pgq_int(&q, ttl_ms);
+	rc = pg_exec(pg_of(s), "INSERT INTO leases (name, holder, expires_ms) "
+	             "VALUES ($1, $2, $3::bigint + $4::bigint) ON CONFLICT (name) DO UPDATE "
+	             "SET holder = excluded.holder, expires_ms = excluded.expires_ms "
+	             "WHERE leases.holder = excluded.holder OR leases.expires_ms <= $3::bigint "
+	             "RETURNING 1", &q, &r, "lease");
+	if (rc != STORE_OK)
+		return rc;
+	*held = PQntuples(r) == 1;
+	PQclear(r);
+	return STORE_OK;
+}

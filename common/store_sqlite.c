@@ -44,6 +44,7 @@ static const struct store_ops sq_ops = {
 	.acl_entry = sq_acl_entry, .acl_list = sq_acl_list, .acl_allows = sq_acl_allows,
 	.service_set_load = sq_service_set_load,
 	.service_set_health = sq_service_set_health,
+	.lease_take = sq_lease_take,
 	.admit = sq_admit, .queue_admit = sq_queue_admit, .queue_leave = sq_queue_leave,
 	.queue_len = sq_queue_len, .end = sq_end, .end_user = sq_end_user,
 	.right_get = sq_right_get, .right_list = sq_right_list, .ip_rights = sq_ip_rights,

@@ -156,6 +156,7 @@ int sq_service_update(struct store *, const struct store_service *, int, int64_t
 int sq_service_del(struct store *, int64_t, int64_t);
 int sq_service_set_load(struct store *, int64_t, const struct service_load *);
 int sq_service_set_health(struct store *, int64_t, int, int);
+int sq_lease_take(struct store *, const char *, const char *, int64_t, int, int *);
 /* Reads the services matching st (SQ_SERVICE_COLS, bound) with their guards into an array. */
 int sq_services_load(struct sq *q, sqlite3_stmt *st, struct store_service **out, size_t *n);
 

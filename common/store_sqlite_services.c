@@ -432,3 +432,29 @@ sq_service_set_health(struct store *s, int64_t id, int health, int cap_effective
 		rc = store_fail(s, STORE_NOTFOUND, "no such service %lld", (long long)id);
 	return sq_finish(q, rc);
 }
+
+static const char SQL_LEASE[] =
+	"INSERT INTO leases (name, holder, expires_ms) VALUES (?1, ?2, ?3 + ?4) "
+	"ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, "
+	"expires_ms = excluded.expires_ms WHERE leases.holder = excluded.holder "
+	"OR leases.expires_ms <= ?3 RETURNING 1";
+
+int
+sq_lease_take(struct store *s, const char *name, const char *holder, int64_t now_ms,
+              int ttl_ms, int *held)
+{
+	struct sq *q = sq_of(s);
+	sqlite3_stmt *st;
+	int rc, row = 0;
+
+	if ((rc = sq_begin_stmt(q, SQL_LEASE, &st)) != STORE_OK)
+		return rc;
+	sq_bind_text(st, 1, name);
+	sq_bind_text(st, 2, holder);
+	sqlite3_bind_int64(st, 3, now_ms);
+	sqlite3_bind_int(st, 4, ttl_ms);
+	rc = sq_step(q, st, "lease", &row);
+	sqlite3_reset(st);
+	*held = rc == STORE_OK && row;
+	return sq_finish(q, rc);
+}

@@ -22,3 +22,12 @@ ALTER TABLE services ADD COLUMN latency_target_ms INTEGER NOT NULL DEFAULT 200
 ALTER TABLE services ADD COLUMN health INTEGER NOT NULL DEFAULT 0 CHECK (health IN (0, 1));
 ALTER TABLE services ADD COLUMN cap_effective INTEGER NOT NULL DEFAULT -1
 	CHECK (cap_effective >= -1);
+
+-- Who probes: with several gateways on one store, one prober holds this lease
+-- (name 'prober') and writes the verdicts; the others read them. Renewed by
+-- its holder, taken over by another once expires_ms (wall clock) has passed.
+CREATE TABLE leases (
+	name        TEXT    PRIMARY KEY,
+	holder      TEXT    NOT NULL,
+	expires_ms  INTEGER NOT NULL
+) WITHOUT ROWID;

@@ -23,6 +23,15 @@ ALTER TABLE services ADD COLUMN health integer NOT NULL DEFAULT 0 CHECK (health 
 ALTER TABLE services ADD COLUMN cap_effective integer NOT NULL DEFAULT -1
 	CHECK (cap_effective >= -1);
 
+-- Who probes: with several gateways on one store, one prober holds this lease
+-- (name 'prober') and writes the verdicts; the others read them. Renewed by
+-- its holder, taken over by another once expires_ms (wall clock) has passed.
+CREATE TABLE leases (
+	name        text    PRIMARY KEY,
+	holder      text    NOT NULL,
+	expires_ms  bigint  NOT NULL
+);
+
 -- admit() compares the count against the effective cap and refuses a down
 -- service (rc 3). These columns are not in the services triggers' column
 -- lists: a verdict or a new effective cap is not a change followers mirror.

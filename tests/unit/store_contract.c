@@ -1215,6 +1215,27 @@ Test(store, service_load_settings_are_checked)
 	cr_assert_eq(store_service_set_health(s, 999999, HEALTH_DOWN, -1), STORE_NOTFOUND);
 }
 
+Test(store, a_lease_has_one_holder_until_it_expires)
+{
+	int held;
+
+	cr_assert_eq(store_lease_take(s, "prober", "gw1:10", 1000, 5000, &held), STORE_OK);
+	cr_assert_eq(held, 1, "a free lease is taken");
+	cr_assert_eq(store_lease_take(s, "prober", "gw2:20", 2000, 5000, &held), STORE_OK);
+	cr_assert_eq(held, 0, "another holder waits");
+	cr_assert_eq(store_lease_take(s, "prober", "gw1:10", 5000, 5000, &held), STORE_OK);
+	cr_assert_eq(held, 1, "the holder renews");
+	cr_assert_eq(store_lease_take(s, "prober", "gw2:20", 9999, 5000, &held), STORE_OK);
+	cr_assert_eq(held, 0, "still held until 10000");
+	cr_assert_eq(store_lease_take(s, "prober", "gw2:20", 10000, 5000, &held), STORE_OK);
+	cr_assert_eq(held, 1, "taken over once expired");
+	cr_assert_eq(store_lease_take(s, "prober", "gw1:10", 10001, 5000, &held), STORE_OK);
+	cr_assert_eq(held, 0, "the old holder lost it");
+	cr_assert_eq(store_lease_take(s, "other", "gw1:10", 10001, 5000, &held), STORE_OK);
+	cr_assert_eq(held, 1, "leases are independent");
+	cr_assert_eq(store_lease_take(s, "prober", "", 1, 5000, &held), STORE_INVALID);
+}
+
 /*
  * Every operation of struct store_ops is implemented (only wait may be left
  * out): a new operation added for one backend fails here for the others
