@@ -52,7 +52,7 @@ struct prober {
 	struct watched *w;
 	int n, cap;
 	int64_t next_reload_ms;
-	int leader;                           /* holds the "prober" lease */
+	int leader;                           /* 1 holds the "prober" lease, 0 not, -1 not asked */
 	char holder[LEASE_HOLDER_MAX + 1];    /* host:pid */
 };
 
@@ -135,7 +135,7 @@ reload_one(const struct store_service *svc, void *arg)
 
 	if (!svc->enabled || svc->load.probe[0] == '\0')
 		return 0;
-	if ((w = find(p, svc->id)) != NULL && !p->leader)
+	if ((w = find(p, svc->id)) != NULL && p->leader != 1)
 		watch_follow(w, svc);
 	if (w == NULL) {
 		if (grow(p) == -1)
@@ -290,7 +290,7 @@ pass(struct prober *p)
 			dbpool_put(p->a->pool, st, 0);
 		}
 	}
-	for (int i = 0; p->leader && i < p->n; i++)
+	for (int i = 0; p->leader == 1 && i < p->n; i++)
 		if (clock_mono_ms() >= p->w[i].next_ms)
 			probe_service(p, &p->w[i], clock_mono_ms());
 }
@@ -326,6 +326,7 @@ prober_start(struct authd *a, char *err, size_t errlen)
 		return NULL;
 	}
 	p->a = a;
+	p->leader = -1;
 	if (gethostname(host, sizeof host) != 0)
 		snprintf(host, sizeof host, "gateway");
 	host[sizeof host - 1] = '\0';

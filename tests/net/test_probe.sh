@@ -182,6 +182,20 @@ expect "it stays at cap_min under sustained overload" 3 "$(cap_now lab)"
 svc_time 1
 check "it rises again once latency is back below target" wait_for 15 cap_above 3
 check "cap changes are logged" grep -q "event=cap_effective service=lab" "$T/authd.log"
-check "metrics show the effective cap" sh -c "ip netns exec '$NET_PREFIX-gw' curl -s '$MON/metrics' | grep -q 'sekisho_service_cap_effective{service=\"lab\"} [0-9]'"
+# ---- one prober for several gateways ----
+# A second authd on the same store (as a second gateway would be) follows:
+# it does not probe while the first holds the lease, and shows its verdicts.
+sed -e 's|^listen = 10.0.1.1:8080|listen = 10.0.1.1:8081|' "$CONF" >"$T/second.conf"
+sed -i 's|^\[authd\]$|[authd]\nmonitor_listen = 127.0.0.1:9081|' "$T/second.conf"
+bg_start authd2 gw "$B/authd" -d -f "$T/second.conf"
+wait_for 10 in_ns gw curl -sf -o /dev/null "http://127.0.0.1:9081/healthz"
+sleep 3
+check "the first gateway leads the probes" grep -q "event=prober_leads" "$T/authd.log"
+check "the second follows" grep -q "event=prober_follows" "$T/authd2.log"
+check "the follower probes nothing" sh -c "! ip netns exec '$NET_PREFIX-gw' curl -s http://127.0.0.1:9081/metrics | grep -q 'sekisho_service_probes_total{service=\"app\",result=\"ok\"} [1-9]'"
+check "the follower shows the leader's verdict" sh -c "ip netns exec '$NET_PREFIX-gw' curl -s http://127.0.0.1:9081/metrics | grep -q 'sekisho_service_up{service=\"app\"} 1'"
+bg_stop authd
+check "the follower takes over when the leader stops" wait_for 15 grep -q "event=prober_leads" "$T/authd2.log"
+check "metrics show the effective cap" sh -c "ip netns exec '$NET_PREFIX-gw' curl -s 'http://127.0.0.1:9081/metrics' | grep -q 'sekisho_service_cap_effective{service=\"lab\"} [0-9]'"
 
 tap_done
