@@ -9,7 +9,7 @@
 # can serve them, are admitted with sekishoctl grant (the store's admission,
 # read by the same cap authd's prober writes), request the service in a
 # closed loop (think THINK s) for HOLD s, and leave; a refused user goes away.
-# authd runs with its prober (probe every 1 s, timeout 1 s) and ipfd off.
+# authd runs with its prober (probe every 500 ms, timeout 900 ms) and ipfd off.
 #
 #   fixed    one run per cap of CAPS, RUN_S s each: admitted users, service
 #            p99 after WARMUP_S s; the best fixed cap is the one admitting the
@@ -30,8 +30,8 @@ HOLD=${ADAPT_HOLD:-20}
 THINK=${ADAPT_THINK:-0.2}
 TARGET_MS=${ADAPT_TARGET_MS:-100}
 CAPS=${ADAPT_CAPS:-"10 20 30 40 60 100"}
-RUN_S=${ADAPT_RUN_S:-45}
-WARMUP_S=${ADAPT_WARMUP_S:-20}
+RUN_S=${ADAPT_RUN_S:-60}
+WARMUP_S=${ADAPT_WARMUP_S:-25}
 ADAPT_S=${ADAPT_S:-120}
 HALVE_S=${ADAPT_HALVE_S:-60}
 RES=$OUT/adaptive.txt DAT=$OUT/adaptive.dat PNG=$OUT/adaptive.png
@@ -76,7 +76,7 @@ run() {   # name cap duration [halve_at] [adaptive]
 	ctl service add "$1" --url http://127.0.0.1:8000/ --max-usage 60 --max-interval 30 \
 		--cap "$2" --admin root >/dev/null
 	[ -n "${5:-}" ] && ctl service load "$1" --probe http://127.0.0.1:8000/health \
-		--timeout-ms 1000 --cap-mode adaptive --cap-min 2 --target-ms "$TARGET_MS" >/dev/null
+		--interval-ms 500 --timeout-ms 900 --cap-mode adaptive --cap-min 2 --target-ms "$TARGET_MS" >/dev/null
 	sleep 3
 	in_ns gw python3 "$SEKISHO_TOP/bench/drivers/adaptive_users.py" \
 		--ctl "$B/sekishoctl -f $CONF" --service "$1" --url http://127.0.0.1:8000/ \

@@ -187,6 +187,9 @@ aimd_decide(struct aimd *a, int active, int64_t now_ms)
 			next = (int)((int64_t)before * AIMD_BETA_PCT / 100);
 			a->slow_start = 0;
 		} else if ((int64_t)active * 100 >= (int64_t)before * AIMD_BUSY_PCT) {
+			/* HyStart: leave slow start once latency is half way to the target. */
+			if (a->worst_us * 100 > a->target_us * AIMD_HYSTART_PCT)
+				a->slow_start = 0;
 			next = a->slow_start && before > AIMD_ALPHA ? 2 * before : before + AIMD_ALPHA;
 		}
 	}

@@ -76,6 +76,7 @@ const char *health_str(int state);
 #define AIMD_ALPHA      1        /* additive increase, users per period */
 #define AIMD_BETA_PCT   90       /* multiplicative decrease: cap *= 0.9 */
 #define AIMD_BUSY_PCT   80       /* raise only when active >= 80 % of the cap */
+#define AIMD_HYSTART_PCT 50      /* slow start ends when latency passes 50 % of target */
 
 struct aimd {
 	int cap_min, cap_max;        /* bounds: the service's cap_min and cap */
@@ -99,7 +100,9 @@ void aimd_sample(struct aimd *a, int64_t latency_us);
  * using most of it (active >= AIMD_BUSY_PCT %: an idle service says nothing
  * about whether it could take more), clamps to [cap_min, cap_max]. Like TCP
  * (RFC 5681), it starts at cap_min in slow start, doubling per period, and
- * adds AIMD_ALPHA per period after the first decrease.
+ * adds AIMD_ALPHA per period after the first decrease or once latency passes
+ * AIMD_HYSTART_PCT of the target (HyStart's delay exit, Ha and Rhee 2011):
+ * the cap cannot evict, so an overshoot would last as long as the rights.
  * Returns 1 when the effective cap changed, else 0. A period with no sample
  * keeps the cap.
  */

@@ -56,8 +56,9 @@ ParameterizedTestParameters(adaptive, aimd_falls_above_target_rises_below_within
 		{ 50,   40, 100000, 51, 0 },    /* 80 % in use counts as busy */
 		{ 50,   39, 100000, 50, 0 },    /* idle: nothing learnt, no rise */
 		{ 20,   20, 100000, 40, 1 },    /* slow start: doubles */
-		{ 60,   60, 100000, 100, 1 },   /* ... up to the configured cap */
-		{ 20,   15, 100000, 20, 1 },    /* ... only when busy */
+		{ 60,   60, 50000,  100, 1 },   /* ... up to the configured cap */
+		{ 20,   15, 50000,  20, 1 },    /* ... only when busy */
+		{ 20,   20, 100001, 21, 1 },    /* past half the target: additive from now */
 		{ 100, 100, 100000, 100, 0 },   /* never above the configured cap */
 		{ 50,   50, 200000, 51, 0 },    /* at the target is within it */
 		{ 50,   50, -1,     50, 0 },    /* no sample: keep */
@@ -136,4 +137,18 @@ Test(adaptive, aimd_starts_at_cap_min_doubles_then_adds_after_the_first_overload
 		aimd_decide(&a, a.effective, t);
 		cr_assert_eq(a.effective, want[i], "period %d: %d", i, a.effective);
 	}
+}
+
+Test(adaptive, aimd_slow_start_ends_when_latency_nears_the_target)
+{
+	struct aimd a;
+
+	aimd_init(&a, 4, 100, 200000, 0);
+	aimd_sample(&a, 150000);
+	aimd_decide(&a, 4, AIMD_PERIOD_MS);
+	cr_assert_eq(a.effective, 5, "within target but past half of it: + 1");
+	cr_assert_eq(a.slow_start, 0);
+	aimd_sample(&a, 1000);
+	aimd_decide(&a, 5, 2 * AIMD_PERIOD_MS);
+	cr_assert_eq(a.effective, 6, "and additive from then on");
 }
