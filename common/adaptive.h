@@ -73,10 +73,10 @@ const char *health_str(int state);
 
 /* AIMD parameters (docs/adaptive.md says why these). */
 #define AIMD_PERIOD_MS  2000     /* at most one change per period */
-#define AIMD_ALPHA      1        /* additive increase, users per period */
+#define AIMD_ALPHA      2        /* additive increase, users per period */
 #define AIMD_BETA_PCT   90       /* multiplicative decrease: cap *= 0.9 */
 #define AIMD_BUSY_PCT   80       /* raise only when active >= 80 % of the cap */
-#define AIMD_HYSTART_PCT 50      /* slow start ends when latency passes 50 % of target */
+#define AIMD_HYSTART_PCT 75      /* slow start ends when latency passes 75 % of target */
 
 struct aimd {
 	int cap_min, cap_max;        /* bounds: the service's cap_min and cap */

@@ -38,6 +38,7 @@ class Run:
         self.admitted = 0
         self.refused = 0
         self.stop = False
+        self.inside_log = []     # (second, users inside)
         self.t0 = time.monotonic()
         host, port = a.url.split("//", 1)[1].split("/", 1)[0].split(":")
         self.addr = (host, int(port))
@@ -102,6 +103,7 @@ class Run:
             with self.lock:
                 last = [ms for t, ms in self.lat if sec - 1 <= t < sec]
                 inside = self.inside
+                self.inside_log.append((sec, inside))
             out.write("%d %d %d %d %.1f %.1f\n" % (sec, inside, self.cap_now(), len(last),
                                                    pct(last, 50), pct(last, 99)))
             out.flush()
@@ -132,9 +134,12 @@ def main():
                   (not a.halve_at or t < a.halve_at)]
         after = [ms for t, ms in run.lat if a.halve_at and t >= a.duration - 20]
         span = a.duration - a.warmup if not a.halve_at else a.halve_at - a.warmup
-        print("admitted=%d refused=%d p50_ms=%.1f p99_ms=%.1f req_s=%.1f p99_last20_ms=%.1f"
-              % (run.admitted, run.refused, pct(steady, 50), pct(steady, 99),
-                 len(steady) / max(1, span), pct(after, 99)))
+        ins = [n for t, n in run.inside_log if t >= a.warmup and
+               (not a.halve_at or t < a.halve_at)]
+        print("admitted=%d refused=%d p50_ms=%.1f p99_ms=%.1f req_s=%.1f p99_last20_ms=%.1f "
+              "mean_in=%.1f" % (run.admitted, run.refused, pct(steady, 50), pct(steady, 99),
+                                len(steady) / max(1, span), pct(after, 99),
+                                sum(ins) / max(1, len(ins))))
 
 
 if __name__ == "__main__":

@@ -52,15 +52,15 @@ ParameterizedTestParameters(adaptive, aimd_falls_above_target_rises_below_within
 		{ 40,   40, 300000, 36, 1 },    /* in slow start too */
 		{ 11,   11, 900000, 10, 0 },    /* never below cap_min */
 		{ 10,   10, 900000, 10, 0 },
-		{ 50,   50, 100000, 51, 0 },    /* below target and busy: + 1 */
-		{ 50,   40, 100000, 51, 0 },    /* 80 % in use counts as busy */
+		{ 50,   50, 100000, 50 + AIMD_ALPHA, 0 },    /* below target and busy: + alpha */
+		{ 50,   40, 100000, 50 + AIMD_ALPHA, 0 },    /* 80 % in use counts as busy */
 		{ 50,   39, 100000, 50, 0 },    /* idle: nothing learnt, no rise */
 		{ 20,   20, 100000, 40, 1 },    /* slow start: doubles */
 		{ 60,   60, 50000,  100, 1 },   /* ... up to the configured cap */
 		{ 20,   15, 50000,  20, 1 },    /* ... only when busy */
-		{ 20,   20, 100001, 21, 1 },    /* past half the target: additive from now */
+		{ 20,   20, 150001, 20 + AIMD_ALPHA, 1 },    /* past 75 % of the target: additive */
 		{ 100, 100, 100000, 100, 0 },   /* never above the configured cap */
-		{ 50,   50, 200000, 51, 0 },    /* at the target is within it */
+		{ 50,   50, 200000, 50 + AIMD_ALPHA, 0 },    /* at the target is within it */
 		{ 50,   50, -1,     50, 0 },    /* no sample: keep */
 	};
 	return cr_make_param_array(struct aimd_case, cases, sizeof cases / sizeof cases[0]);
@@ -126,7 +126,7 @@ Test(adaptive, aimd_starts_at_cap_min_doubles_then_adds_after_the_first_overload
 {
 	struct aimd a;
 	int64_t t = 0;
-	static const int want[] = { 8, 16, 32, 28, 29, 30 };
+	static const int want[] = { 8, 16, 32, 28, 28 + AIMD_ALPHA, 28 + 2 * AIMD_ALPHA };
 	static const int64_t lat[] = { 1000, 1000, 1000, 900000, 1000, 1000 };
 
 	aimd_init(&a, 4, 100, 200000, 0);
@@ -144,11 +144,11 @@ Test(adaptive, aimd_slow_start_ends_when_latency_nears_the_target)
 	struct aimd a;
 
 	aimd_init(&a, 4, 100, 200000, 0);
-	aimd_sample(&a, 150000);
+	aimd_sample(&a, 180000);
 	aimd_decide(&a, 4, AIMD_PERIOD_MS);
-	cr_assert_eq(a.effective, 5, "within target but past half of it: + 1");
+	cr_assert_eq(a.effective, 4 + AIMD_ALPHA, "within target but past 75 %% of it: + alpha");
 	cr_assert_eq(a.slow_start, 0);
 	aimd_sample(&a, 1000);
-	aimd_decide(&a, 5, 2 * AIMD_PERIOD_MS);
-	cr_assert_eq(a.effective, 6, "and additive from then on");
+	aimd_decide(&a, a.effective, 2 * AIMD_PERIOD_MS);
+	cr_assert_eq(a.effective, 4 + 2 * AIMD_ALPHA, "and additive from then on");
 }
