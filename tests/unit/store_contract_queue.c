@@ -10,6 +10,7 @@
 
 #include <criterion/criterion.h>
 
+#include "adaptive.h"
 #include "fixture.h"
 #include "store.h"
 #include "store_contract.h"
@@ -275,4 +276,70 @@ Test(store_queue, fifo_holds_under_concurrent_polls, .timeout = 120)
 		cr_assert_lt(behind, QR_CAP, "place %d passed %d earlier places", k + 1, behind);
 	}
 	cr_assert_eq(fx_live_rights(s, v), 0);
+}
+
+static void
+set_adaptive(int64_t v)
+{
+	struct service_load l = { .cap_mode = CAP_ADAPTIVE, .cap_min = 1 };
+	char err[200];
+
+	snprintf(l.probe, sizeof l.probe, "%s", "http://10.0.0.9/health");
+	cr_assert_eq(store_service_set_load(s, v, &l, err, sizeof err), STORE_OK, "%s", err);
+}
+
+Test(store_queue, the_line_is_held_at_the_effective_cap)
+{
+	int64_t v = fx_service(s, "lab", 3, 60, 10, root), u[3];
+	struct store_admission a;
+	struct store_place pl;
+
+	users(u, 3, "u");
+	set_adaptive(v);
+	cr_assert_eq(store_service_set_health(s, v, HEALTH_UP, 1), STORE_OK);
+	cr_assert_eq(ask(s, u[0], v, T0, &rules, &a, &pl), STORE_OK);
+	cr_assert_eq(a.cap, 1, "the effective cap is what was compared");
+	cr_assert_eq(ask(s, u[1], v, T0 + 1, &rules, &a, &pl), STORE_QUEUED,
+	             "the second user queues although the configured cap is 3");
+	cr_assert_eq(pl.position, 1);
+	cr_assert_eq(a.cap, 1);
+	cr_assert_eq(a.active, 1);
+	cr_assert_eq(fx_live_rights(s, v), 1);
+	/* The prober raises the cap: the head is admitted at its next poll. */
+	cr_assert_eq(store_service_set_health(s, v, HEALTH_UP, 2), STORE_OK);
+	cr_assert_eq(ask(s, u[1], v, T0 + 2, &rules, &a, &pl), STORE_OK);
+	cr_assert_eq(pl.waiting, 0);
+	cr_assert_eq(ask(s, u[2], v, T0 + 3, &rules, &a, &pl), STORE_QUEUED);
+	cr_assert_eq(fx_live_rights(s, v), 2);
+}
+
+Test(store_queue, a_down_service_gives_no_place_in_line)
+{
+	int64_t v = fx_service(s, "lab", 1, 60, 10, root), u[3];
+	struct store_admission a;
+	struct store_place pl;
+	int n = -1;
+	int64_t oldest;
+
+	users(u, 3, "u");
+	set_adaptive(v);
+	cr_assert_eq(ask(s, u[0], v, T0, &rules, &a, &pl), STORE_OK);
+	cr_assert_eq(ask(s, u[1], v, T0 + 1, &rules, &a, &pl), STORE_QUEUED);
+	cr_assert_eq(store_service_set_health(s, v, HEALTH_DOWN, -1), STORE_OK);
+	cr_assert_eq(ask(s, u[2], v, T0 + 2, &rules, &a, &pl), STORE_DENIED);
+	cr_assert_eq(a.down, 1, "refused as down, not as a full line");
+	cr_assert_eq(a.right.id, 0);
+	cr_assert_eq(pl.position, 0, "no place in line");
+	cr_assert_eq(pl.joined, 0);
+	cr_assert_eq(ask(s, u[1], v, T0 + 3, &rules, &a, &pl), STORE_DENIED,
+	             "one in line is refused as down too");
+	cr_assert_eq(a.down, 1);
+	cr_assert_eq(store_queue_len(s, v, &n, &oldest), STORE_OK);
+	cr_assert_eq(n, 1, "only the place taken before the service went down");
+	cr_assert_eq(fx_live_rights(s, v), 1, "the admitted right stays");
+	/* Up again: the line goes on where it was. */
+	cr_assert_eq(store_service_set_health(s, v, HEALTH_UP, -1), STORE_OK);
+	cr_assert_eq(ask(s, u[1], v, T0 + 4, &rules, &a, &pl), STORE_QUEUED);
+	cr_assert_eq(pl.position, 1);
+	cr_assert_eq(a.down, 0);
 }
