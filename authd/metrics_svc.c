@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "adaptive.h"
 #include "authd.h"
 #include "buf.h"
 #include "log.h"
@@ -38,10 +39,14 @@ static double v_active(const struct store_service *s) { return s->active; }
 static double v_cap(const struct store_service *s) { return s->cap; }
 static double v_enabled(const struct store_service *s) { return s->enabled; }
 static double v_guards(const struct store_service *s) { return s->n_guards; }
+static double v_up(const struct store_service *s) { return s->health == HEALTH_UP; }
+static double v_cap_now(const struct store_service *s) { return service_cap_now(s); }
 static double
 v_free(const struct store_service *s)
 {
-	return s->enabled && s->cap > s->active ? s->cap - s->active : 0;
+	int cap = service_cap_now(s);
+
+	return s->enabled && s->health == HEALTH_UP && cap > s->active ? cap - s->active : 0;
 }
 
 static const struct svc_series {
@@ -51,7 +56,11 @@ static const struct svc_series {
 } svc_series[] = {
 	{ "sekisho_service_active", "Users admitted to the service now (live rights).", v_active },
 	{ "sekisho_service_cap", "Users the service admits at once at most.", v_cap },
-	{ "sekisho_service_free", "Places free now (0 when disabled or full).", v_free },
+	{ "sekisho_service_free", "Places free now under the cap in force (0 when disabled, "
+	  "down or full).", v_free },
+	{ "sekisho_service_up", "1 unless the service's probe says down.", v_up },
+	{ "sekisho_service_cap_effective",
+	  "The cap admission compares against (adaptive: the AIMD cap).", v_cap_now },
 	{ "sekisho_service_enabled", "1 when the service takes logins.", v_enabled },
 	{ "sekisho_service_guards", "Guarded endpoints of the service.", v_guards },
 };

@@ -370,10 +370,6 @@ series(struct buf *b, struct prober *p, const char *name, const char *type, cons
 	for (int i = 0; i < p->n; i++) {
 		const struct watched *w = &p->w[i];
 		switch (which) {
-		case 0: buf_printf(b, "%s{service=\"%s\"} %d\n", name, w->name,
-		                   w->health.state == HEALTH_UP); break;
-		case 1: buf_printf(b, "%s{service=\"%s\"} %d\n", name, w->name,
-		                   w->load.cap_mode == CAP_ADAPTIVE ? w->aimd.effective : w->cap); break;
 		case 2: buf_printf(b, "%s{service=\"%s\"} %.6f\n", name, w->name,
 		                   w->latency_us / 1e6); break;
 		case 3: buf_printf(b, "%s{service=\"%s\",to=\"down\"} %llu\n%s{service=\"%s\","
@@ -394,9 +390,6 @@ prober_metrics(struct prober *p, struct buf *b)
 	if (p == NULL)
 		return;
 	pthread_mutex_lock(&p->lock);
-	series(b, p, "sekisho_service_up", "gauge", "1 when the service's probe says up.", 0);
-	series(b, p, "sekisho_service_cap_effective", "gauge",
-	       "The cap admission compares against (adaptive: the AIMD cap).", 1);
 	series(b, p, "sekisho_service_probe_latency_seconds", "gauge",
 	       "The last probe's latency (its timeout on a miss).", 2);
 	series(b, p, "sekisho_service_health_transitions_total", "counter",
