@@ -162,6 +162,21 @@ expect "a logged-out user's place goes" "200 0" "$(browser 10.0.1.7 -o /dev/null
 expect "without a portal login GET /queue goes back to the form" 303 \
 	"$(browser 10.0.1.9 -o /dev/null -w '%{http_code}' "$PORTAL/queue?service=lab")"
 
+# ---- a down service gives no place in line (docs/adaptive.md) ----
+# lab has no probe, so the prober leaves the row as written here.
+lab_line() { sql "SELECT count(*) FROM queue WHERE service_id = $(svc_id lab)"; }
+expect "two places in line, one free" 2 "$(lab_line)"
+sql "UPDATE services SET health = 1 WHERE name = 'lab'"
+expect "a login to a down service gets 503, not a place in line" "503 2" \
+	"$(login 10.0.1.10 u7 good-password lab) $(lab_line)"
+check "it is the service-unavailable page, not the full line's" sh -c "
+	grep -q 'not answering' '$T/body.10.0.1.10' && ! grep -q 'waiting line is full' '$T/body.10.0.1.10'"
+expect "one in line gets the same 503 at its next poll and keeps its place" "503 2" \
+	"$(poll 10.0.1.6 lab) $(lab_line)"
+check "the refusal is audited as service_down" sh -c "[ \"\$(sqlite3 '$DB' \"SELECT count(*) FROM audit WHERE action = 'deny' AND target = 'u7' AND detail LIKE 'reason=service_down %'\")\" = 1 ]"
+sql "UPDATE services SET health = 0 WHERE name = 'lab'"
+expect "up again: the line goes on in its order" "200 1" "$(poll 10.0.1.6 lab) $(position 10.0.1.6)"
+
 # ---- a short flood: 50 users within one second, cap 5 (bench/flood.c) ----
 # Everyone is served in the end (admitted, uses the service 1 s, logs out),
 # nobody gets an error, and the cap holds at every admission.
