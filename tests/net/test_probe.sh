@@ -131,10 +131,10 @@ expect "bob got no right" 1 "$(live app)"
 check "alice keeps her right in the set" set_has app 10.0.1.3
 check "the portal lists the service as unavailable" sh -c \
 	"ip netns exec '$NET_PREFIX-c1' curl -s --interface 10.0.1.5 '$PORTAL/' | grep -q 'app (unavailable)'"
-check "sekishoctl status shows it down" sh -c "'$B/sekishoctl' -f '$CONF' status | grep -q '^  app .* down'"
+check "sekishoctl status shows it down" sh -c "'$B/sekishoctl' -f '$CONF' status | grep -Eq '^  [0-9]+ +app .* down'"
 check "the transition is audited" sh -c "'$B/sekishoctl' -f '$CONF' audit --service app | grep -q 'service.down'"
 check "metrics count the transition" sh -c "ip netns exec '$NET_PREFIX-gw' curl -s '$MON/metrics' | grep -q 'sekisho_service_health_transitions_total{service=\"app\",to=\"down\"} 1'"
-check "metrics say the service is not up" sh -c "ip netns exec '$NET_PREFIX-gw' curl -s '$MON/metrics' | grep -q 'sekisho_service_up{service=\"app\"} 0'"
+check "metrics say the service is not up" sh -c "ip netns exec '$NET_PREFIX-gw' curl -s '$MON/metrics' | grep -Eq 'sekisho_service_up\\{service=\"app\",id=\"[0-9]+\"\\} 0\$'"
 
 capsvc_signal CONT
 # Two answers one interval apart: about 1-2 s; 5000 allows for load.
@@ -193,9 +193,9 @@ sleep 3
 check "the first gateway leads the probes" grep -q "event=prober_leads" "$T/authd.log"
 check "the second follows" grep -q "event=prober_follows" "$T/authd2.log"
 check "the follower probes nothing" sh -c "! ip netns exec '$NET_PREFIX-gw' curl -s http://127.0.0.1:9081/metrics | grep -q 'sekisho_service_probes_total{service=\"app\",result=\"ok\"} [1-9]'"
-check "the follower shows the leader's verdict" sh -c "ip netns exec '$NET_PREFIX-gw' curl -s http://127.0.0.1:9081/metrics | grep -q 'sekisho_service_up{service=\"app\"} 1'"
+check "the follower shows the leader's verdict" sh -c "ip netns exec '$NET_PREFIX-gw' curl -s http://127.0.0.1:9081/metrics | grep -Eq 'sekisho_service_up\\{service=\"app\",id=\"[0-9]+\"\\} 1\$'"
 bg_stop authd
 check "the follower takes over when the leader stops" wait_for 15 grep -q "event=prober_leads" "$T/authd2.log"
-check "metrics show the effective cap" sh -c "ip netns exec '$NET_PREFIX-gw' curl -s 'http://127.0.0.1:9081/metrics' | grep -q 'sekisho_service_cap_effective{service=\"lab\"} [0-9]'"
+check "metrics show the effective cap" sh -c "ip netns exec '$NET_PREFIX-gw' curl -s 'http://127.0.0.1:9081/metrics' | grep -Eq 'sekisho_service_cap_effective\\{service=\"lab\",id=\"[0-9]+\"\\} [0-9]'"
 
 tap_done
