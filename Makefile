@@ -136,8 +136,12 @@ deps:
 unit: $(BINS) $(UNIT_BIN)
 	@sh tests/run-unit.sh $(B)
 
+# Benchmark programs the system tests also run: the load driver (test_queue)
+# and the service of known capacity (test_probe).
+TEST_BENCH = $(B)/bench/flood $(B)/bench/capsvc
+
 check: deps
-	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(TOOL_BIN) $(B)/bench/flood
+	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(TOOL_BIN) $(TEST_BENCH)
 	@sh tests/run-all.sh $(B)
 	@$(MAKE) --no-print-directory fuzz-regress
 
