@@ -228,6 +228,50 @@ pgc_createdb(const char *base, char *url, size_t n, char *err, size_t errlen)
 }
 
 static struct pgc hook_cluster;
+static int guard_fd = -1;       /* write end of the guard's pipe; its only holder is us */
+static pid_t guard_pid = -1;
+
+/*
+ * The guard: a shell in its own session whose stdin is the pipe's read end.
+ * The pipe closes when the test program ends in any way, SIGKILL included;
+ * the guard then stops the server (SIGQUIT to the postmaster: immediate
+ * shutdown) and removes the directory, so a killed run leaves nothing. After
+ * pgc_hook_stop the directory is gone and it does nothing. It is a shell, not
+ * a fork of the test program, so killing the program by name spares it.
+ */
+static const char guard_script[] =
+	"cat >/dev/null; d=$1; p=$(head -n1 \"$d/data/postmaster.pid\" 2>/dev/null); "
+	"if [ -n \"$p\" ] && kill -QUIT \"$p\" 2>/dev/null; then "
+	"i=0; while kill -0 \"$p\" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; fi; "
+	"[ -d \"$d\" ] && rm -rf \"$d\"";
+
+static void
+guard(int rfd, const char *dir)
+{
+	int null = open("/dev/null", O_RDWR);
+
+	setsid();
+	if (dup2(rfd, 0) < 0 || null < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
+		_exit(1);
+	execl("/bin/sh", "sh", "-c", guard_script, "pgcluster-guard", dir, (char *)NULL);
+	_exit(127);
+}
+
+static void
+guard_start(struct pgc *c)
+{
+	int p[2];
+
+	if (pipe2(p, O_CLOEXEC) != 0)
+		return;
+	if ((guard_pid = fork()) == 0)
+		guard(p[0], c->dir);
+	close(p[0]);
+	if (guard_pid < 0)
+		close(p[1]);
+	else
+		guard_fd = p[1];
+}
 
 void
 pgc_hook_start(void)
@@ -238,6 +282,7 @@ pgc_hook_start(void)
 		fprintf(stderr, "test cluster: %s\n", err);
 		exit(1);
 	}
+	guard_start(&hook_cluster);
 	setenv(PGC_ENV, hook_cluster.url, 1);
 }
 
@@ -245,4 +290,11 @@ void
 pgc_hook_stop(void)
 {
 	pgc_stop(&hook_cluster);
+	if (guard_fd >= 0) {
+		close(guard_fd);
+		guard_fd = -1;
+		while (guard_pid > 0 && waitpid(guard_pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		guard_pid = -1;
+	}
 }
