@@ -10,6 +10,8 @@
  * A test program starts one cluster for all its tests (Criterion's PRE_ALL
  * hook) and publishes its conninfo in the environment (PGC_ENV), where the
  * test processes find it: fx_init_pg() then creates a fresh database per test.
+ * A guard process started with it removes the cluster if the program dies
+ * before POST_ALL (killed, even with SIGKILL).
  * System tests use the same code through build/tests/tools/pgcluster
  * (tests/net/lib_pg.sh).
  * Access is "trust" for every role but PGC_PW_ROLE, which needs its password
