@@ -170,6 +170,57 @@ const struct migration *store_migrations(int *n);
  */
 void store_set_migrations(const struct migration *m, int n);
 
+/*
+ * Copying a whole installation from one backend to another (store_copy.c).
+ * A table is copied as rows of cells, column by column as cols lists them,
+ * under the same ids. The source runs store_sqlite_export over every table in
+ * one read transaction; the target takes the rows between
+ * store_pg_import_begin and store_pg_import_end, in one write transaction.
+ */
+#define STORE_COPY_COLS_MAX 24
+
+enum store_cell_type { CELL_NULL, CELL_INT, CELL_TEXT, CELL_BLOB };
+
+struct store_cell {
+	int         type;
+	int64_t     i;
+	const void *p;              /* TEXT (NUL-terminated) or BLOB, valid during the callback */
+	size_t      len;
+};
+
+struct store_table {
+	const char *name;
+	const char *cols;           /* "id, name, ...": the columns copied, in order */
+	int         ncols;
+	int         width;          /* columns the table has in this schema (cols and the derived ones) */
+	const char *order;          /* ORDER BY of the source, so ids and the audit keep their order */
+	int         identity;       /* id is GENERATED in PostgreSQL: written OVERRIDING, set past */
+};
+
+typedef int (*store_row_fn)(const struct store_table *, const struct store_cell *, void *);
+
+/*
+ * Calls fn on every row of t[0..n-1], table by table, in one read transaction.
+ * Fails (STORE_INVALID) when the source has a table that is neither in t nor
+ * in skip, or a table of t whose width differs: the copy would lose columns.
+ */
+int store_sqlite_export(struct store *s, const struct store_table *t, int n,
+                        const char *const *skip, store_row_fn fn, void *arg);
+/*
+ * Begins the import: a write transaction, tables checked for width like the
+ * export does. A target with rows in any of t is refused (STORE_EXISTS, the
+ * table named) unless replace, which deletes them first (through the
+ * triggers, so the change log records it).
+ */
+int store_pg_import_begin(struct store *s, const struct store_table *t, int n, int replace);
+int store_pg_import_row(struct store *s, const struct store_table *t, const struct store_cell *c);
+/*
+ * With rc STORE_OK: sets every identity past the copied ids, writes the audit
+ * row a (id ignored) and commits. Otherwise rolls back and returns rc.
+ */
+int store_pg_import_end(struct store *s, const struct store_table *t, int n,
+                        const struct store_audit *a, int rc);
+
 struct store *store_sqlite_open(const struct conf_db *db, int flags, char *err, size_t errlen);
 struct store *store_pg_open(const struct conf_db *db, int flags, char *err, size_t errlen);
 

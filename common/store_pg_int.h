@@ -21,7 +21,7 @@
 
 #include "store_int.h"
 
-#define PGQ_MAX 12
+#define PGQ_MAX 24     /* the widest row store_copy writes (services) */
 
 struct pgs {
 	struct store base;

@@ -136,6 +136,7 @@ int  ctl_health(const char *listen, int timeout_ms, int *http_status, char *deta
 
 int ctl_init(struct ctl *c);
 int ctl_migrate(struct ctl *c);
+int ctl_store_copy(struct ctl *c);
 int ctl_user_add(struct ctl *c);
 int ctl_user_list(struct ctl *c);
 int ctl_user_passwd(struct ctl *c);

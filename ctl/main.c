@@ -11,6 +11,8 @@ static const struct ctl_cmd cmds[] = {
 	{ "init", NULL, ctl_init, 0, 0, "root-password-file= root-name=", 0,
 	  "init [--root-password-file F] [--root-name NAME]" },
 	{ "migrate", NULL, ctl_migrate, 0, 0, "", 0, "migrate" },
+	{ "store", "copy", ctl_store_copy, 0, 0, "from= to= replace json", 0,
+	  "store copy [--from SQLITE-FILE] [--to PG-URL] [--replace] [--json]" },
 	{ "user", "add", ctl_user_add, 1, 1, "role= password-file=", 1,
 	  "user add NAME --role user|admin|root --password-file F" },
 	{ "user", "list", ctl_user_list, 0, 0, "json", 1, "user list [--json]" },

@@ -1,0 +1,108 @@
+/*
+ * The copy of an installation between backends: which tables, in which
+ * order, and the bookkeeping around the source's export and the target's
+ * import (store_sqlite_export.c, store_pg_import.c).
+ */
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "store_copy.h"
+#include "store_int.h"
+
+/*
+ * Parents before children (the target checks references as rows arrive);
+ * services before rights, so the target's triggers count each service's
+ * live rights again (services.active is not copied) and log them.
+ */
+static const struct store_table tables[STORE_COPY_TABLES] = {
+	{ "users", "id, name, role, pwhash, disabled, created_at, source", 7, 7, "id", 1 },
+	{ "groups", "id, name, created_at", 3, 3, "id", 1 },
+	{ "group_members", "group_id, user_id", 2, 2, "group_id, user_id", 0 },
+	{ "services", "id, name, url, entry_url, max_usage_min, max_interval_min, cap, admin_id, "
+	  "enabled, created_at, updated_at, " SERVICE_LOAD_COLS ", restricted", 22, 23, "id", 1 },
+	{ "guards", "service_id, pos, ip, port", 4, 4, "service_id, pos", 0 },
+	{ "service_acl", "service_id, user_id, group_id", 3, 3, "service_id, user_id, group_id", 0 },
+	{ "rights", "id, sid, user_id, user_name, service_id, service_name, ip, created_at, "
+	  "expires_at, last_seen, ended_at, end_reason", 12, 12, "id", 1 },
+	{ "entry_codes", "code_hash, right_id, expires_at", 3, 3, "code_hash", 0 },
+	{ "logins", "id_hash, user_id, csrf, created_at, expires_at, last_seen", 6, 6, "id_hash", 0 },
+	{ "keys", "kid, secret, created_at, activates_at, expires_at", 5, 5, "kid", 0 },
+	{ "tls_keys", "kid, secret, created_at, activates_at, expires_at", 5, 5, "kid", 0 },
+	{ "queue", "id, service_id, user_id, joined_at, last_poll", 5, 5, "id", 1 },
+	{ "lockouts", "name, source, failures, last_at", 4, 4, "name, source", 0 },
+	{ "known_sources", "user_id, source, last_at", 3, 3, "user_id, source", 0 },
+	{ "audit", "id, at, actor, action, service, target, detail", 7, 7, "id", 1 },
+};
+
+/* Tables of the source that are not moved: see store_copy.h. */
+static const char *const skipped[] = { "changes", "leases", NULL };
+
+struct copy_run {
+	struct store *to;
+	int64_t rows[STORE_COPY_TABLES];
+};
+
+static int
+copy_row(const struct store_table *t, const struct store_cell *c, void *arg)
+{
+	struct copy_run *run = arg;
+
+	run->rows[t - tables]++;
+	return store_pg_import_row(run->to, t, c);
+}
+
+static int64_t
+count_of(const struct copy_run *run, const char *table)
+{
+	for (int i = 0; i < STORE_COPY_TABLES; i++)
+		if (strcmp(tables[i].name, table) == 0)
+			return run->rows[i];
+	return 0;
+}
+
+/* The move's own audit row: who, from where, and what it carried. */
+static void
+copy_audit(struct store_audit *a, const struct copy_run *run, const char *from_name,
+           const char *by, int64_t now)
+{
+	memset(a, 0, sizeof *a);
+	a->at = now;
+	snprintf(a->actor, sizeof a->actor, "sekishoctl");
+	snprintf(a->action, sizeof a->action, "store.copy");
+	snprintf(a->detail, sizeof a->detail, "by=%s from=%.200s users=%" PRId64 " services=%"
+	         PRId64 " rights=%" PRId64 " audit=%" PRId64, by, from_name,
+	         count_of(run, "users"), count_of(run, "services"), count_of(run, "rights"),
+	         count_of(run, "audit"));
+}
+
+int
+store_copy(struct store *from, const char *from_name, struct store *to, int replace,
+           const char *by, int64_t now, struct store_copy_report *r, char *err, size_t errlen)
+{
+	struct copy_run run = { .to = to };
+	struct store_audit a;
+	int rc;
+
+	store_clear(from);
+	store_clear(to);
+	if ((rc = store_pg_import_begin(to, tables, STORE_COPY_TABLES, replace)) != STORE_OK)
+		return store_report(to, rc, err, errlen);
+	rc = store_sqlite_export(from, tables, STORE_COPY_TABLES, skipped, copy_row, &run);
+	if (rc != STORE_OK && from->err[0] != '\0') {
+		store_pg_import_end(to, tables, STORE_COPY_TABLES, NULL, rc);
+		return store_report(from, rc, err, errlen);
+	}
+	copy_audit(&a, &run, from_name, by, now);
+	if ((rc = store_pg_import_end(to, tables, STORE_COPY_TABLES, &a, rc)) != STORE_OK)
+		return store_report(to, rc, err, errlen);
+	if (r != NULL) {
+		r->n = STORE_COPY_TABLES;
+		for (int i = 0; i < STORE_COPY_TABLES; i++) {
+			r->table[i] = tables[i].name;
+			r->rows[i] = run.rows[i];
+		}
+	}
+	return STORE_OK;
+}
