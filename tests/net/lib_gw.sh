@@ -27,6 +27,12 @@
 #   gw_door N SERVICE ADDR COOKIE    gateway N's cid as nginx would ask it: 204 or 401 (503)
 #   gw_enter N ADDR LOCATION     gateway N's cid handoff (the login's Location): prints the cookie
 #   gw_fw_open N ADDR K          0 when ADDR (a client of gateway N) reaches 10.9.0.K:80
+#   gw_admin_login N ADDR        root logs in to gateway N's admin pages from client ADDR
+#                                (its own jar, $T/admin.ADDR): prints the status (303)
+#   gw_admin_get N ADDR PATH     GET an admin page into $T/admin.ADDR.page: prints the status
+#   gw_admin_post N ADDR PAGE ACTION [curl args]
+#                                fetch the form on PAGE, take its csrf value, POST it to
+#                                ACTION with the args (--data-urlencode k=v ...): prints the status
 #   gw_cleanup                   stops the cluster (call before net_cleanup)
 
 GW_PW=demo-password-1
@@ -182,6 +188,32 @@ gw_fw_open() {   # n addr k
 	in_ns "c$1" "$PY" -c 'import socket, sys
 s = socket.socket(); s.settimeout(2); s.bind((sys.argv[1], 0))
 s.connect((sys.argv[2], 80)); sys.exit(0)' "$2" "10.9.0.$3" 2>/dev/null
+}
+
+gw_admin_curl() {   # n addr curl-args...
+	_n=$1 _a=$2; shift 2
+	in_ns "c$_n" curl -s --max-time 20 --interface "$_a" -c "$T/admin.$_a" -b "$T/admin.$_a" "$@"
+}
+
+gw_admin_get() {   # n addr path
+	gw_admin_curl "$1" "$2" -o "$T/admin.$2.page" -w '%{http_code}' "http://10.8.0.1:8080$3"
+}
+
+# The csrf value of the form on the page last fetched from addr.
+gw_admin_csrf() { sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' "$T/admin.$1.page" | head -n 1; }
+
+gw_admin_login() {   # n addr
+	gw_admin_get "$1" "$2" /admin/login >/dev/null
+	gw_admin_curl "$1" "$2" -o /dev/null -w '%{http_code}' --data-urlencode "csrf=$(gw_admin_csrf "$2")" \
+		--data-urlencode user=root --data-urlencode "password=$GW_PW" http://10.8.0.1:8080/admin/login
+}
+
+gw_admin_post() {   # n addr page action [curl args]
+	_n=$1 _a=$2 _action=$4
+	[ "$(gw_admin_get "$1" "$2" "$3")" = 200 ] || { echo 000; return 0; }
+	shift 4
+	gw_admin_curl "$_n" "$_a" -o "$T/admin.$_a.reply" -w '%{http_code}' \
+		--data-urlencode "csrf=$(gw_admin_csrf "$_a")" "$@" "http://10.8.0.1:8080$_action"
 }
 
 gw_cleanup() {
