@@ -221,7 +221,7 @@ code_read(struct pgs *p, const char *code_hash, int64_t now, struct store_right 
 {
 	struct pgq q = { .n = 0 };
 	PGresult *res;
-	int64_t right_id, expires_at;
+	int64_t right_id = 0, expires_at = 0;
 	int rc;
 
 	*known = *usable = 0;
