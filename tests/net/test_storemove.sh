@@ -53,6 +53,12 @@ check "a missing source is refused, naming it" \
 echo "not a database" >"$T/junk.db"
 check "a file that is no database is refused, naming it" \
 	fails_saying e2 "$T/junk.db" copy --from "$T/junk.db" --to "$URL"
+cp "$T/db.sqlite" "$T/old.db" && sqlite3 "$T/old.db" "PRAGMA user_version = 8"
+check "a source at another schema version is refused, naming both" \
+	fails_saying e8 "schema version 8, this build needs 9" copy --from "$T/old.db" --to "$URL"
+cp "$T/db.sqlite" "$T/more.db" && sqlite3 "$T/more.db" "CREATE TABLE extra (x)"
+check "a source with a table the copy does not know is refused before any row" \
+	fails_saying e9 'table "extra"' copy --from "$T/more.db" --to "$URL"
 check "a malformed connection string is refused" \
 	fails_saying e3 "unterminated" copy --to "host='10.7.1.10"
 check "an unreachable PostgreSQL is refused, naming the host" \
@@ -71,8 +77,9 @@ check "a database at an older schema is refused: migrate it first" \
 	fails_saying e7 "sekishoctl migrate" copy --to "$older"
 expect "--to is needed when the config names no url (exit 2)" 2 \
 	"$(copy >/dev/null 2>&1; echo $?)"
-expect "nothing reached the target database" 0 \
-	"$(gw_psql "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")"
+expect "nothing reached the target database but its empty schema" "0 0 0 0" \
+	"$(gw_psql "SELECT (SELECT count(*) FROM users) || ' ' || (SELECT count(*) FROM services)
+	            || ' ' || (SELECT count(*) FROM rights) || ' ' || (SELECT count(*) FROM audit)")"
 
 # ---- the move ----
 copy --to "$URL" --json >"$T/copy.json" 2>"$T/copy.err"
@@ -104,5 +111,5 @@ expect "... leaving one move in the audit log" 1 \
 	"$(gw_psql "SELECT count(*) FROM audit WHERE action = 'store.copy'")"
 check "the same cookie still opens the door" door_is 10.0.1.2 "$cookie" 204
 for p in ipfd authd cid; do bg_alive "$p.1" || not_ok "$p still runs"; done
-for f in e1 e2 e3 e4 e5 e6 e7; do echo "# $f: $(cat "$T/$f")"; done
+for f in e1 e2 e3 e4 e5 e6 e7 e8 e9; do echo "# $f: $(cat "$T/$f")"; done
 tap_done
