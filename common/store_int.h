@@ -172,12 +172,15 @@ void store_set_migrations(const struct migration *m, int n);
 
 /*
  * Copying a whole installation from one backend to another (store_copy.c).
- * A table is copied as rows of cells, column by column as cols lists them,
- * under the same ids. The source runs store_sqlite_export over every table in
- * one read transaction; the target takes the rows between
- * store_pg_import_begin and store_pg_import_end, in one write transaction.
+ * A table is copied as rows of named cells, every column of the source's
+ * table but the derived one, under the same ids. The source runs
+ * store_sqlite_export over every table in one read transaction; the target
+ * takes the rows between store_pg_import_begin and store_pg_import_end, in
+ * one write transaction. The two backends' migrations give a table the same
+ * column names, so a column added to both is copied without a change here.
  */
-#define STORE_COPY_COLS_MAX 24
+#define STORE_COPY_COLS_MAX 32
+#define STORE_COPY_NAME_MAX 63
 
 enum store_cell_type { CELL_NULL, CELL_INT, CELL_TEXT, CELL_BLOB };
 
@@ -188,32 +191,36 @@ struct store_cell {
 	size_t      len;
 };
 
+struct store_row {
+	int               n;
+	const char       *name[STORE_COPY_COLS_MAX];   /* [a-z0-9_], checked by the export */
+	struct store_cell cell[STORE_COPY_COLS_MAX];
+};
+
 struct store_table {
 	const char *name;
-	const char *cols;           /* "id, name, ...": the columns copied, in order */
-	int         ncols;
-	int         width;          /* columns the table has in this schema (cols and the derived ones) */
 	const char *order;          /* ORDER BY of the source, so ids and the audit keep their order */
+	const char *derived;        /* a column the target's triggers fill (not copied), or NULL */
 	int         identity;       /* id is GENERATED in PostgreSQL: written OVERRIDING, set past */
 };
 
-typedef int (*store_row_fn)(const struct store_table *, const struct store_cell *, void *);
+typedef int (*store_row_fn)(const struct store_table *, const struct store_row *, void *);
 
 /*
  * Calls fn on every row of t[0..n-1], table by table, in one read transaction.
- * Fails (STORE_INVALID) when the source has a table that is neither in t nor
- * in skip, or a table of t whose width differs: the copy would lose columns.
+ * Fails (STORE_INVALID) before any row when the source has a table that is
+ * neither in t nor in skip (NULL-terminated): the copy would lose it.
  */
 int store_sqlite_export(struct store *s, const struct store_table *t, int n,
                         const char *const *skip, store_row_fn fn, void *arg);
 /*
- * Begins the import: a write transaction, tables checked for width like the
- * export does. A target with rows in any of t is refused (STORE_EXISTS, the
- * table named) unless replace, which deletes them first (through the
- * triggers, so the change log records it).
+ * Begins the import: a write transaction. A target with rows in any of t is
+ * refused (STORE_EXISTS, the table named) unless replace, which deletes them
+ * first (through the triggers, so the change log records it). A row naming a
+ * column the target lacks fails the import.
  */
 int store_pg_import_begin(struct store *s, const struct store_table *t, int n, int replace);
-int store_pg_import_row(struct store *s, const struct store_table *t, const struct store_cell *c);
+int store_pg_import_row(struct store *s, const struct store_table *t, const struct store_row *r);
 /*
  * With rc STORE_OK: sets every identity past the copied ids, writes the audit
  * row a (id ignored) and commits. Otherwise rolls back and returns rc.

@@ -11,25 +11,6 @@
 
 #define IMPORT_SQL_MAX 1024
 
-/* The target's t has the columns the copy expects. */
-static int
-width_known(struct pgs *p, const struct store_table *t)
-{
-	char sql[IMPORT_SQL_MAX];
-	PGresult *r;
-	int rc, width;
-
-	snprintf(sql, sizeof sql, "SELECT * FROM %s LIMIT 0", t->name);
-	if ((rc = pg_exec(p, sql, NULL, &r, t->name)) != STORE_OK)
-		return rc;
-	width = PQnfields(r);
-	PQclear(r);
-	if (width != t->width)
-		return store_fail(&p->base, STORE_INVALID, "import: table %s has %d columns, this "
-		                  "build's copy knows %d", t->name, width, t->width);
-	return STORE_OK;
-}
-
 /* STORE_OK when t has no rows, STORE_EXISTS naming it when it has. */
 static int
 table_empty(struct pgs *p, const struct store_table *t)
@@ -73,8 +54,6 @@ store_pg_import_begin(struct store *s, const struct store_table *t, int n, int r
 		return store_fail(s, STORE_INVALID, "import: the target is not a PostgreSQL store");
 	if ((rc = pg_begin(p, 1)) != STORE_OK)
 		return rc;
-	for (int i = 0; i < n && rc == STORE_OK; i++)
-		rc = width_known(p, &t[i]);
 	for (int i = 0; i < n && rc == STORE_OK && !replace; i++)
 		rc = table_empty(p, &t[i]);
 	if (rc == STORE_OK && replace)
@@ -84,43 +63,50 @@ store_pg_import_begin(struct store *s, const struct store_table *t, int n, int r
 	return rc;
 }
 
-static void
-insert_sql(const struct store_table *t, char *sql, size_t n)
+/* INSERT INTO t (the row's columns) VALUES ($1, ...); -1 when it does not fit. */
+static int
+insert_sql(const struct store_table *t, const struct store_row *r, char *sql, size_t n)
 {
-	size_t off = (size_t)snprintf(sql, n, "INSERT INTO %s (%s) %sVALUES (", t->name, t->cols,
-	                              t->identity ? "OVERRIDING SYSTEM VALUE " : "");
+	size_t off = (size_t)snprintf(sql, n, "INSERT INTO %s (", t->name);
 
-	for (int i = 1; i <= t->ncols && off < n; i++)
+	for (int i = 0; i < r->n && off < n; i++)
+		off += (size_t)snprintf(sql + off, n - off, "%s%s", i ? ", " : "", r->name[i]);
+	if (off < n)
+		off += (size_t)snprintf(sql + off, n - off, ") %sVALUES (",
+		                        t->identity ? "OVERRIDING SYSTEM VALUE " : "");
+	for (int i = 1; i <= r->n && off < n; i++)
 		off += (size_t)snprintf(sql + off, n - off, "%s$%d", i > 1 ? ", " : "", i);
 	if (off < n)
-		snprintf(sql + off, n - off, ")");
+		off += (size_t)snprintf(sql + off, n - off, ")");
+	return off < n ? 0 : -1;
 }
 
 int
-store_pg_import_row(struct store *s, const struct store_table *t, const struct store_cell *c)
+store_pg_import_row(struct store *s, const struct store_table *t, const struct store_row *r)
 {
 	struct pgq q = { .n = 0 };
 	char sql[IMPORT_SQL_MAX];
 
-	if (t->ncols > PGQ_MAX)
+	if (r->n > PGQ_MAX || insert_sql(t, r, sql, sizeof sql) < 0)
 		return store_fail(s, STORE_INVALID, "import: table %s: too many columns", t->name);
-	for (int i = 0; i < t->ncols; i++) {
-		switch (c[i].type) {
+	for (int i = 0; i < r->n; i++) {
+		const struct store_cell *c = &r->cell[i];
+
+		switch (c->type) {
 		case CELL_INT:
-			pgq_int(&q, c[i].i);
+			pgq_int(&q, c->i);
 			break;
 		case CELL_TEXT:
-			pgq_text(&q, c[i].p);
+			pgq_text(&q, c->p);
 			break;
 		case CELL_BLOB:
-			pgq_bytes(&q, c[i].p, c[i].len);
+			pgq_bytes(&q, c->p, c->len);
 			break;
 		default:
 			pgq_text(&q, NULL);   /* a NULL parameter is SQL NULL */
 			break;
 		}
 	}
-	insert_sql(t, sql, sizeof sql);
 	return pg_run(pg_of(s), sql, &q, NULL, t->name);
 }
 

@@ -21,7 +21,7 @@
 
 #include "store_int.h"
 
-#define PGQ_MAX 24     /* the widest row store_copy writes (services) */
+#define PGQ_MAX 32     /* STORE_COPY_COLS_MAX: the widest row store_copy writes */
 
 struct pgs {
 	struct store base;

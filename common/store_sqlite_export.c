@@ -48,53 +48,73 @@ tables_known(struct sq *q, const struct store_table *t, int n, const char *const
 	return rc;
 }
 
-/* t's columns in the file are the ones the copy expects. */
+/* A column name fit to appear in the target's SQL unquoted: [a-z0-9_]. */
 static int
-width_known(struct sq *q, const struct store_table *t)
+name_plain(const char *name)
 {
-	char sql[EXPORT_SQL_MAX];
-	sqlite3_stmt *st;
-	int width;
+	size_t n = name ? strlen(name) : 0;
 
-	snprintf(sql, sizeof sql, "SELECT * FROM %s LIMIT 0", t->name);
-	if (sqlite3_prepare_v2(q->db, sql, -1, &st, NULL) != SQLITE_OK)
-		return store_fail(&q->base, STORE_INVALID, "export: table %s: %s", t->name,
-		                  sqlite3_errmsg(q->db));
-	width = sqlite3_column_count(st);
-	sqlite3_finalize(st);
-	if (width != t->width)
-		return store_fail(&q->base, STORE_INVALID, "export: table %s has %d columns, this "
-		                  "build's copy knows %d", t->name, width, t->width);
+	if (n == 0 || n > STORE_COPY_NAME_MAX)
+		return 0;
+	return strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") == n;
+}
+
+/* The columns of st to copy (all but t->derived) into r->name and idx. */
+static int
+row_names(struct sq *q, sqlite3_stmt *st, const struct store_table *t, struct store_row *r,
+          int *idx)
+{
+	int width = sqlite3_column_count(st);
+
+	r->n = 0;
+	for (int i = 0; i < width; i++) {
+		const char *name = sqlite3_column_name(st, i);
+
+		if (!name_plain(name))
+			return store_fail(&q->base, STORE_INVALID, "export: table %s has a column "
+			                  "named unlike sekisho's", t->name);
+		if (t->derived && strcmp(name, t->derived) == 0)
+			continue;
+		if (r->n == STORE_COPY_COLS_MAX)
+			return store_fail(&q->base, STORE_INVALID, "export: table %s has more than %d "
+			                  "columns", t->name, STORE_COPY_COLS_MAX);
+		idx[r->n] = i;
+		r->name[r->n++] = name;
+	}
 	return STORE_OK;
 }
 
-/* One row as cells; a type the schema never stores (REAL) is refused. */
+/* The current row of st as cells; a type the schema never stores (REAL) is refused. */
 static int
-row_cells(struct sq *q, sqlite3_stmt *st, const struct store_table *t, struct store_cell *c)
+row_cells(struct sq *q, sqlite3_stmt *st, const struct store_table *t, struct store_row *r,
+          const int *idx)
 {
-	for (int i = 0; i < t->ncols; i++) {
-		memset(&c[i], 0, sizeof c[i]);
+	for (int k = 0; k < r->n; k++) {
+		struct store_cell *c = &r->cell[k];
+		int i = idx[k];
+
+		memset(c, 0, sizeof *c);
 		switch (sqlite3_column_type(st, i)) {
 		case SQLITE_NULL:
-			c[i].type = CELL_NULL;
+			c->type = CELL_NULL;
 			break;
 		case SQLITE_INTEGER:
-			c[i].type = CELL_INT;
-			c[i].i = sqlite3_column_int64(st, i);
+			c->type = CELL_INT;
+			c->i = sqlite3_column_int64(st, i);
 			break;
 		case SQLITE_TEXT:
-			c[i].type = CELL_TEXT;
-			c[i].p = sqlite3_column_text(st, i);
-			c[i].len = (size_t)sqlite3_column_bytes(st, i);
+			c->type = CELL_TEXT;
+			c->p = sqlite3_column_text(st, i);
+			c->len = (size_t)sqlite3_column_bytes(st, i);
 			break;
 		case SQLITE_BLOB:
-			c[i].type = CELL_BLOB;
-			c[i].p = sqlite3_column_blob(st, i);
-			c[i].len = (size_t)sqlite3_column_bytes(st, i);
+			c->type = CELL_BLOB;
+			c->p = sqlite3_column_blob(st, i);
+			c->len = (size_t)sqlite3_column_bytes(st, i);
 			break;
 		default:
-			return store_fail(&q->base, STORE_INVALID, "export: table %s column %d: "
-			                  "a value of an unexpected type", t->name, i + 1);
+			return store_fail(&q->base, STORE_INVALID, "export: table %s column %s: "
+			                  "a value of an unexpected type", t->name, r->name[k]);
 		}
 	}
 	return STORE_OK;
@@ -103,22 +123,20 @@ row_cells(struct sq *q, sqlite3_stmt *st, const struct store_table *t, struct st
 static int
 export_table(struct sq *q, const struct store_table *t, store_row_fn fn, void *arg)
 {
-	struct store_cell c[STORE_COPY_COLS_MAX];
+	struct store_row r;
+	int idx[STORE_COPY_COLS_MAX];
 	char sql[EXPORT_SQL_MAX];
 	sqlite3_stmt *st;
-	int rc, step;
+	int rc, step = SQLITE_DONE;
 
-	if (t->ncols > STORE_COPY_COLS_MAX)
-		return store_fail(&q->base, STORE_INVALID, "export: table %s: too many columns", t->name);
-	if ((rc = width_known(q, t)) != STORE_OK)
-		return rc;
-	snprintf(sql, sizeof sql, "SELECT %s FROM %s ORDER BY %s", t->cols, t->name, t->order);
+	snprintf(sql, sizeof sql, "SELECT * FROM %s ORDER BY %s", t->name, t->order);
 	if (sqlite3_prepare_v2(q->db, sql, -1, &st, NULL) != SQLITE_OK)
 		return store_fail(&q->base, STORE_INVALID, "export: table %s: %s", t->name,
 		                  sqlite3_errmsg(q->db));
-	while ((step = sqlite3_step(st)) == SQLITE_ROW)
-		if ((rc = row_cells(q, st, t, c)) != STORE_OK || (rc = fn(t, c, arg)) != STORE_OK)
-			break;
+	rc = row_names(q, st, t, &r, idx);
+	while (rc == STORE_OK && (step = sqlite3_step(st)) == SQLITE_ROW)
+		if ((rc = row_cells(q, st, t, &r, idx)) == STORE_OK)
+			rc = fn(t, &r, arg);
 	if (rc == STORE_OK && step != SQLITE_DONE)
 		rc = sq_fail(q, step, "export: reading the source");
 	sqlite3_finalize(st);
