@@ -10,6 +10,7 @@
 #   paf_kill NODE      kill -9 node NODE's pg_autoctl and its postgres (a or b)
 #   paf_run NODE       start node NODE's pg_autoctl again (it rejoins as standby)
 #   paf_primary        prints the node (a or b) the monitor names primary
+#   paf_secondary_ok   0 once a standby is in place and the primary is "primary"
 #   paf_state          pg_autoctl show state
 #   gw_psql SQL        (replaced) on the current primary
 PAF_BIN=/usr/lib/postgresql/15/bin
@@ -45,9 +46,12 @@ paf_primary() {
 	             AND goalstate IN ('single', 'primary', 'wait_primary')"
 }
 paf_primary_is() { [ "$(paf_primary)" = "$1" ]; }
+# A standby in place and the primary past wait_primary: the monitor fails over
+# only from "primary" (a kill while the primary still waits for its new
+# standby is not failed over, so a trial must not start before).
 paf_secondary_ok() {
 	[ "$(paf_mon_sql "SELECT count(*) FROM pgautofailover.node WHERE reportedstate = 'secondary' AND goalstate = 'secondary'")" = 1 ] &&
-	[ -n "$(paf_primary)" ]
+	[ "$(paf_mon_sql "SELECT count(*) FROM pgautofailover.node WHERE reportedstate = 'primary' AND goalstate = 'primary'")" = 1 ]
 }
 
 paf_start() {
