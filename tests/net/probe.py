@@ -4,9 +4,12 @@
 
 Every 100 ms, for SECS seconds, each SRC address opens a new TCP connection to
 DST:PORT (300 ms timeout) and closes it. OUT gets one line per attempt:
-"MONOTONIC_MS SRC 1" when it connected, "... 0" when not. Stops early when the
-file OUT.stop appears.
+"UNIX_MS SRC 1" when it connected, "UNIX_MS SRC 0 WHY" when not, WHY
+being "refused" (a reset: a firewall's reject or no listener), "timeout" (no
+answer within 300 ms: a packet dropped or late) or the errno's name. Stops
+early when the file OUT.stop appears.
 """
+import errno
 import os
 import socket
 import sys
@@ -19,9 +22,13 @@ def attempt(src, dst, port):
     try:
         s.bind((src, 0))
         s.connect((dst, port))
-        return 1
-    except OSError:
-        return 0
+        return "1"
+    except socket.timeout:
+        return "0 timeout"
+    except ConnectionRefusedError:
+        return "0 refused"
+    except OSError as e:
+        return "0 " + errno.errorcode.get(e.errno, "error")
     finally:
         s.close()
 
@@ -34,7 +41,7 @@ def main():
         while time.monotonic() < end and not os.path.exists(out + ".stop"):
             t0 = time.monotonic()
             for src in srcs:
-                f.write("%d %s %d\n" % (int(time.monotonic() * 1000), src, attempt(src, dst, port)))
+                f.write("%d %s %s\n" % (int(time.time() * 1000), src, attempt(src, dst, port)))
             time.sleep(max(0.0, 0.1 - (time.monotonic() - t0)))
 
 
