@@ -1,35 +1,63 @@
 #!/bin/sh
-# keepalived's vrrp_script for a sekisho gateway: exit 0 when this gateway can
-# admit and carry users, 1 otherwise (keepalived then hands the address over).
+# keepalived's vrrp_script for a sekisho gateway: exit 0 when this gateway is
+# healthy in the sense asked, 1 otherwise.
 #
-#   sekisho-check.sh [CONF [AUTHD_MONITOR [CID_MONITOR]]]
+#   sekisho-check.sh [--local|--store] [CONF [AUTHD_MONITOR [CID_MONITOR]]]
 #
-# Healthy means all three:
-#   - authd's /healthz is 200: its store answers and ipfd answers its socket;
-#   - cid's /healthz is 200: cid holds a current view of the store;
-#   - `sekishoctl status --json` reaches the store and says ipfd is "up".
+# --local: the gateway's own daemons run and can carry admitted users, whatever
+#   the database does: authd answers /healthz and says ipfd answers its socket,
+#   cid answers /healthz (200, or 503 while it has no current view of the
+#   store: its kernel-side twin, the sets, still carry the admitted users).
+#   keepalived puts a gateway failing this in FAULT (it gives the addresses up).
+# --store: the gateway reaches the database: authd's /healthz is 200 (its store
+#   answers), cid's is 200 (a current view of the store), and `sekishoctl
+#   status --json` reaches the store and says ipfd is "up". keepalived lowers
+#   the priority of a gateway failing this (weight), so one that reaches the
+#   database is preferred, but a gateway that does not still holds the
+#   addresses when it is the only one left (the database failing over while
+#   the other gateway is down: admitted users keep their way).
+# Without a flag: both (exit 0 only when the gateway is fully healthy).
 # AUTHD_MONITOR and CID_MONITOR are the daemons' monitor_listen (ADDR:PORT).
-# Every probe is bounded (2 s), so keepalived's script timeout is never the
-# one that decides.
+# Every probe is bounded (3 s each): --local ends within about 3 s even when
+# authd waits on the database, below keepalived's script timeout (4 s); in
+# --store mode an answer that late is a failure either way.
+MODE=all
+case ${1:-} in
+--local|--store) MODE=${1#--}; shift ;;
+esac
 CONF=${1:-/etc/sekisho/sekisho.conf}
 AUTHD=${2:-127.0.0.1:9080}
 CID=${3:-127.0.0.1:9081}
 CTL=${SEKISHOCTL:-sekishoctl}
 
-probe() {   # what addr
-	curl -sf -o /dev/null --max-time 2 "http://$2/healthz" && return 0
-	echo "sekisho-check: $1 /healthz at $2 is not 200" >&2
-	return 1
+fail() { echo "sekisho-check: $*" >&2; exit 1; }
+
+# GET /healthz: HZ_CODE is the status ("000": no answer), HZ_BODY the answer,
+# HZ_RC curl's exit status (7: nothing listens; 28: no answer in time).
+healthz() {   # name addr
+	HZ_BODY=$(curl -s --max-time 3 -w '\n%{http_code}' "http://$2/healthz")
+	HZ_RC=$?
+	HZ_CODE=$(printf '%s\n' "$HZ_BODY" | tail -n 1)
+	eval "${1}_code=\$HZ_CODE ${1}_rc=\$HZ_RC ${1}_body=\$HZ_BODY"
 }
 
-probe authd "$AUTHD" || exit 1
-probe cid "$CID" || exit 1
-st=$(timeout 3 "$CTL" -f "$CONF" status --json 2>&1) || {
-	echo "sekisho-check: sekishoctl status failed: $st" >&2
-	exit 1
-}
+healthz authd "$AUTHD"
+healthz cid "$CID"
+if [ "$MODE" != store ]; then
+	# A daemon that answers late is alive (authd may wait on an unreachable
+	# database): that is for --store to judge. One that is not there is not.
+	case $authd_rc in 0|22|28) ;; *) fail "authd does not answer /healthz at $AUTHD" ;; esac
+	case $cid_rc in 0|22|28) ;; *) fail "cid does not answer /healthz at $CID" ;; esac
+	case $authd_code:$authd_body in
+	000:*|*"ipfd ok"*|*"ipfd disabled"*) ;;
+	*) fail "authd says ipfd does not answer its socket" ;;
+	esac
+fi
+[ "$MODE" != local ] || exit 0
+[ "$authd_code" = 200 ] || fail "authd /healthz at $AUTHD is not 200 (store or ipfd)"
+[ "$cid_code" = 200 ] || fail "cid /healthz at $CID is not 200 (no current view of the store)"
+st=$(timeout 3 "$CTL" -f "$CONF" status --json 2>&1) || fail "sekishoctl status failed: $st"
 case $st in
 *'"ipfd":{"state":"up"'*) exit 0 ;;
 esac
-echo "sekisho-check: ipfd is not up" >&2
-exit 1
+fail "ipfd is not up"

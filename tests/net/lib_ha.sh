@@ -16,7 +16,8 @@
 # service goes back through the gateway its request came through.
 #
 #   ha_lan                     the bridges, the gateways' ports, client host c9
-#   ha_start N PRIO            keepalived in gwN (dist/keepalived/sekisho-check.sh as its check)
+#   ha_start N PRIO            keepalived in gwN (dist/keepalived/sekisho-check.sh --local as
+#                              its check, --store as a weight of -60), as dist/keepalived
 #   ha_stop N [SIGNAL]         stop it (TERM: it gives the addresses up at once)
 #   ha_master N                0 when gwN holds both virtual addresses
 #   ha_link N up|down          gwN's two LAN ports
@@ -56,8 +57,15 @@ global_defs {
 	vrrp_garp_master_delay 1
 	vrrp_garp_master_repeat 3
 }
-vrrp_script sekisho {
-	script "/usr/bin/env SEKISHOCTL=$SEKISHO_BUILD/sekishoctl $SEKISHO_TOP/dist/keepalived/sekisho-check.sh $T/gw$1.conf"
+vrrp_script sekisho_local {
+	script "/usr/bin/env SEKISHOCTL=$SEKISHO_BUILD/sekishoctl $SEKISHO_TOP/dist/keepalived/sekisho-check.sh --local $T/gw$1.conf"
+	interval 1
+	timeout 4
+	fall 2
+	rise 2
+}
+vrrp_script sekisho_store {
+	script "/usr/bin/env SEKISHOCTL=$SEKISHO_BUILD/sekishoctl $SEKISHO_TOP/dist/keepalived/sekisho-check.sh --store $T/gw$1.conf"
 	interval 1
 	timeout 4
 	fall 2
@@ -69,8 +77,9 @@ vrrp_sync_group sekisho {
 		services
 	}
 	track_script {
-		sekisho
+		sekisho_local
 	}
+	sync_group_tracking_weight
 }
 vrrp_instance clients {
 	state BACKUP
@@ -85,6 +94,9 @@ vrrp_instance clients {
 	virtual_ipaddress {
 		$HA_VIP/24 dev lanc
 	}
+	track_script {
+		sekisho_store weight -60
+	}
 }
 vrrp_instance services {
 	state BACKUP
@@ -98,6 +110,9 @@ vrrp_instance services {
 	}
 	virtual_ipaddress {
 		$HA_SVIP/24 dev lans
+	}
+	track_script {
+		sekisho_store weight -60
 	}
 }
 EOF

@@ -9,6 +9,11 @@
 #            check (dist/keepalived/sekisho-check.sh) hands the addresses over
 #   planned  keepalived on gateway 1 is stopped (maintenance: it gives the
 #            addresses up at once, the daemons stay up until they are drained)
+#   keepalived  keepalived on gateway 1 killed (kill -9 of all its
+#            processes): it sends no last advert and leaves the addresses on
+#            gateway 1; gateway 2 takes them when the adverts stop. Then
+#            gateway 1's keepalived is started again while the probe goes on:
+#            it takes the addresses back (preempt), which must not break the user.
 # After each: gateway 2 holds the addresses, the admitted client's traffic
 # came back, its cookie still opens the door at gateway 2 (no new login), its
 # right is still live, and the stranger never connected. Last, gateway 1 cut
@@ -42,9 +47,10 @@ only_master() { ha_master "$1" && ! ha_master "$((3 - $1))"; }
 # The probe's log: the admitted address's last attempt connected.
 resumed() { [ "$(awk -v s=$USER_ADDR '$2 == s { v = $3 } END { print v + 0 }' "$T/probe")" = 1 ]; }
 # The longest run of failed attempts of the admitted address, in ms (from its
-# first failure to the next success); -1 when it never came back.
-downtime() {
-	awk -v s=$USER_ADDR '$2 != s { next }
+# first failure to the next success), among attempts from FROM to TO (unix
+# ms); -1 when it never came back.
+downtime() {   # [from [to]]
+	awk -v s=$USER_ADDR -v a="${1:-0}" -v b="${2:-0}" '$2 != s || $1 < a || (b > 0 && $1 >= b) { next }
 		$3 == 0 && f == 0 { f = $1 }
 		$3 == 1 && f != 0 { if ($1 - f > m) m = $1 - f; f = 0 }
 		END { print (f != 0) ? -1 : m + 0 }' "$T/probe"
@@ -81,59 +87,83 @@ fail_gw1() {   # kind
 	link)    ha_link 1 down ;;
 	procs)   for p in ipfd authd cid; do kill -9 "$(cat "$T/$p.1.pid")"; done ;;
 	planned) ha_stop 1 TERM ;;
+	keepalived)   # the VRRP child first: it must not see its parent go and shut down cleanly
+		/bin/kill -KILL $(cat "$T/ka.1.vrrp.pid" "$T/ka.1.check.pid" "$T/ka.1.main.pid" 2>/dev/null)
+		bg_stop ka.1
+		# The orphaned child may stay a zombie here (nobody reaps it), which
+		# keepalived would take for a running daemon; a host's init reaps it.
+		rm -f "$T/ka.1.vrrp.pid" "$T/ka.1.check.pid" "$T/ka.1.main.pid" ;;
 	esac
 }
 restore_gw1() {   # kind
 	case $1 in
 	link)    ha_link 1 up ;;
 	procs)   for p in ipfd authd cid; do bg_stop "$p.1"; done; gw_start 1 ;;
-	planned) ha_start 1 150 ;;
+	planned|keepalived) ha_start 1 150 ;;
 	esac
 	wait_for 30 only_master 1 && wait_for 5 gw_fw_open 9 $USER_ADDR 2
 }
+# Gateway 2 holds both addresses (with keepalived killed, gateway 1 may keep its copy).
+took_over() {   # kind
+	if [ "$1" = keepalived ]; then ha_master 2; else only_master 2; fi
+}
 
-# One trial: prints the downtime in ms, or "fail: why".
+# One trial: prints the downtime in ms, or "fail: why". For keepalived, two
+# figures: the takeover's downtime and that of gateway 1's keepalived restart
+# (the probe goes on across both).
 trial() {   # kind
 	rm -f "$T/probe" "$T/probe.stop"
-	bg_start probe c9 "$PY" "$NET_HELPERS/probe.py" 10.9.0.2 80 60 "$T/probe" $USER_ADDR $STRANGER
+	bg_start probe c9 "$PY" "$NET_HELPERS/probe.py" 10.9.0.2 80 90 "$T/probe" $USER_ADDR $STRANGER
 	wait_for 5 resumed || { bg_stop probe; echo "fail: no traffic before"; return; }
 	fail_gw1 "$1"
-	if ! wait_for 15 only_master 2; then why="gateway 2 did not take both addresses"
+	if ! wait_for 15 took_over "$1"; then why="gateway 2 did not take both addresses"
 	elif ! { sleep 0.5; wait_for 10 resumed; }; then why="the admitted traffic did not come back"
 	else why=""; fi
-	touch "$T/probe.stop"
-	bg_stop probe
-	d=$(downtime)
-	s=$(stranger_in)
 	door=$(gw_door 2 lab $USER_ADDR "$COOKIE")
 	l=$(live)
-	restore_gw1 "$1" || why="$why; gateway 1 did not come back as master"
+	t1=$(date +%s%3N)
+	if [ "$1" = keepalived ]; then
+		restore_gw1 "$1" || why="$why; gateway 1 did not come back as master"
+		sleep 1
+		wait_for 10 resumed || why="$why; the admitted traffic did not come back after the restart"
+	fi
+	touch "$T/probe.stop"
+	bg_stop probe
+	d=$(downtime 0 "$t1")
+	[ "$1" = keepalived ] && d="$d $(downtime "$t1")"
+	s=$(stranger_in)
+	[ "$1" = keepalived ] || restore_gw1 "$1" || why="$why; gateway 1 did not come back as master"
 	[ "$s" = 0 ] || why="$why; the stranger connected $s times"
 	[ "$door" = 204 ] || why="$why; the cookie at gateway 2 gave $door (a new login)"
 	[ "$l" = "$LIVE0" ] || why="$why; live rights $LIVE0 before, $l after"
-	if [ -n "$why" ]; then echo "fail: $why"; else echo "$d"; fi
+	if [ -n "$why" ]; then echo "fail: ${why#; }"; else echo "$d"; fi
 }
 
-for kind in link procs planned; do
-	times="" bad=""
+stat_ms() { tr ' ' '\n' | awk 'NF { n++; s += $1; if ($1 > m) m = $1 }
+	END { if (n) printf "n=%d mean=%.2fs max=%.2fs", n, s / n / 1000, m / 1000 }'; }
+
+for kind in ${HA_KINDS:-link procs planned keepalived}; do
+	times="" times2="" bad=""
 	t=1
 	while [ "$t" -le "$TRIALS" ]; do
 		r=$(trial "$kind")
 		case $r in
 		fail:*) bad="$bad trial $t: ${r#fail: };" ;;
-		*)      times="$times $r" ;;
+		*)      times="$times ${r%% *}"; [ "$kind" = keepalived ] && times2="$times2 ${r#* }" ;;
 		esac
 		t=$((t + 1))
 	done
-	if [ -z "$bad" ]; then
-		ok "gateway 1 fails ($kind): gateway 2 carries the admitted user with no new login, no stranger through, no right lost"
-	else
-		not_ok "gateway 1 fails ($kind): gateway 2 carries the admitted user with no new login, no stranger through, no right lost" "$bad"
-	fi
-	fig=$(echo "$times" | tr ' ' '\n' | awk 'NF { n++; s += $1; if ($1 > m) m = $1 }
-		END { if (n) printf "n=%d mean=%.2fs max=%.2fs", n, s / n / 1000, m / 1000 }')
+	name="gateway 1 fails ($kind): gateway 2 carries the admitted user with no new login, no stranger through, no right lost"
+	[ "$kind" = keepalived ] && name="$name; gateway 1's keepalived restarted takes the addresses back without breaking the user"
+	if [ -z "$bad" ]; then ok "$name"; else not_ok "$name" "$bad"; fi
+	fig=$(echo "$times" | stat_ms)
 	echo "# downtime ($kind): $fig"
 	[ -n "${HA_REPORT:-}" ] && echo "gateway $kind: $fig" >>"$HA_REPORT"
+	if [ "$kind" = keepalived ]; then
+		fig=$(echo "$times2" | stat_ms)
+		echo "# downtime (keepalived restarted on gateway 1, it takes the addresses back): $fig"
+		[ -n "${HA_REPORT:-}" ] && echo "gateway keepalived restarted: $fig" >>"$HA_REPORT"
+	fi
 done
 
 # ---- the master cut off from the database hands over ----
