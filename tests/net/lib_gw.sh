@@ -161,9 +161,9 @@ gw_csrf() {   # n addr
 	sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' "$T/form.$2" | head -n 1 >"$T/csrf.$2"
 }
 
-gw_login() {   # n addr user service
+gw_login() {   # n addr user service (GW_LOGIN_TIMEOUT: seconds for the answer, 20)
 	gw_csrf "$1" "$2" || { echo "000 -"; return 0; }
-	in_ns "c$1" curl -s --max-time 20 --interface "$2" -c "$T/jar.$2" -b "$T/jar.$2" \
+	in_ns "c$1" curl -s --max-time "${GW_LOGIN_TIMEOUT:-20}" --interface "$2" -c "$T/jar.$2" -b "$T/jar.$2" \
 		-o /dev/null -w '%{http_code} %{redirect_url}\n' \
 		--data-urlencode "user=$3" --data-urlencode "password=$GW_PW" \
 		--data-urlencode "service=$4" --data-urlencode "csrf=$(cat "$T/csrf.$2")" \
