@@ -316,6 +316,7 @@ enum admit_outcome {
 	ADMIT_QUEUED = ADMISSION_QUEUED,           /* full: the user holds a place in line */
 	ADMIT_QUEUE_FULL = ADMISSION_QUEUE_FULL,   /* full, and so is the line */
 	ADMIT_SERVICE_DOWN = ADMISSION_UNAVAILABLE, /* the service's probe says down */
+	ADMIT_RATE = ADMISSION_RATE,               /* new user past the admission rate */
 	ADMIT_BAD_URL,                             /* the service's URLs give no entry URL */
 };
 
@@ -372,8 +373,16 @@ int portal_admit(struct req *q, const struct store_user *u, const struct store_s
 
 /* ---- queue.c ---- */
 
-/* The waiting room's rules from the config into r; NULL when it is off. */
-const struct store_queue_rules *queue_rules(struct req *q, struct store_queue_rules *r);
+/*
+ * The service's waiting room rules into r: its own settings (svc->queue),
+ * and the [authd] keys where it has none. NULL when the waiting room is off
+ * for the service.
+ */
+const struct store_queue_rules *queue_rules(const struct conf_authd *c,
+                                            const struct store_service *svc,
+                                            struct store_queue_rules *r);
+/* 503 with Retry-After: a new user past the service's admission rate. */
+void queue_rate(struct req *q, const struct store_service *svc, const struct admit_out *out);
 /* The waiting page for out->place (200, refreshing itself to GET /queue). */
 void queue_page(struct req *q, const struct store_service *svc, const struct admit_out *out);
 /* 503 with Retry-After: the service and its line are full. */
@@ -507,7 +516,7 @@ int probe_once(const struct probe_target *t, int timeout_ms, int64_t *latency_us
 enum login_result {
 	LR_ADMITTED, LR_BAD_CREDENTIALS, LR_THROTTLED, LR_CAP, LR_NO_SERVICE,
 	LR_UNAVAILABLE, LR_BAD_REQUEST, LR_FORBIDDEN, LR_QUEUED, LR_WRONG_FAMILY,
-	LR_SERVICE_DOWN, LR_MAX
+	LR_SERVICE_DOWN, LR_RATE, LR_MAX
 };
 
 void ametrics_login(int result, double seconds);

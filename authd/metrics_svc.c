@@ -20,7 +20,7 @@ static struct svcstat svc_logins = { .cols = LR_MAX };
 static const char *const login_result_names[LR_MAX] = {
 	"admitted", "bad_credentials", "throttled", "cap_reached", "no_service",
 	"unavailable", "bad_request", "forbidden", "queued", "wrong_family",
-	"service_down",
+	"service_down", "rate_limited",
 };
 
 void

@@ -286,6 +286,9 @@ answer_admission(struct req *q, const struct store_service *svc, const struct ad
 	case ADMIT_QUEUE_FULL:
 		queue_full(q, svc, out);
 		return LR_CAP;
+	case ADMIT_RATE:
+		queue_rate(q, svc, out);
+		return LR_RATE;
 	case ADMIT_SERVICE_DOWN:
 		http_add_header(q->r, "Retry-After", "10");
 		page_message(q, 503, "Service unavailable", "This service is not answering at the "
@@ -365,7 +368,7 @@ portal_admit(struct req *q, const struct store_user *u, const struct store_servi
 {
 	struct store_queue_rules rules;
 	struct admit_in in = { u, svc, q->ip, time(NULL), q->v->conf.authd.code_ttl_s,
-	                       queue_rules(q, &rules) };
+	                       queue_rules(&q->v->conf.authd, svc, &rules) };
 	struct store *st = req_store(q);
 	struct admit_out out;
 	struct timespec t0;

@@ -17,14 +17,15 @@
 #define QUEUE_WINDOW_S 600   /* departures over this long give the estimate */
 
 const struct store_queue_rules *
-queue_rules(struct req *q, struct store_queue_rules *r)
+queue_rules(const struct conf_authd *c, const struct store_service *svc,
+            struct store_queue_rules *r)
 {
-	const struct conf_authd *c = &q->v->conf.authd;
+	const struct service_queue *sq = &svc->queue;
 
-	if (!c->queue)
+	if (sq->mode == QUEUE_OFF || (sq->mode == QUEUE_DEFAULT && !c->queue))
 		return NULL;
-	r->lapse_s = c->queue_lapse_s;
-	r->max = c->queue_max;
+	r->lapse_s = sq->lapse_s > 0 ? sq->lapse_s : c->queue_lapse_s;
+	r->max = sq->max > 0 ? sq->max : c->queue_max;
 	r->window_s = QUEUE_WINDOW_S;
 	return r;
 }
@@ -46,8 +47,11 @@ queue_page(struct req *q, const struct store_service *svc, const struct admit_ou
 {
 	const struct store_place *pl = &out->place;
 	struct tmpl_ctx *c = page_ctx(q, "In line");
+	struct store_queue_rules rules = { .lapse_s = q->v->conf.authd.queue_lapse_s };
 	char when[32], pos[16];
 	int64_t est = estimate_s(pl);
+
+	queue_rules(&q->v->conf.authd, svc, &rules);
 
 	snprintf(pos, sizeof pos, "%d", pl->position);
 
@@ -64,7 +68,9 @@ queue_page(struct req *q, const struct store_service *svc, const struct admit_ou
 			page_duration(est, when, sizeof when);
 			tmpl_set(c, "estimate", when);
 		}
-		page_duration(q->v->conf.authd.queue_lapse_s, when, sizeof when);
+		page_duration(rules.lapse_s, when, sizeof when);
+		if (svc->queue.rate_per_min > 0)
+			tmpl_setf(c, "rate", "%d", svc->queue.rate_per_min);
 		tmpl_set(c, "lapse", when);
 		tmpl_setf(c, "refresh_s", "%d", q->v->conf.authd.queue_refresh_s);
 		tmpl_setf(c, "refresh", "%d; url=/queue?service=%s", q->v->conf.authd.queue_refresh_s,
@@ -88,6 +94,23 @@ queue_full(struct req *q, const struct store_service *svc, const struct admit_ou
 	page_message(q, 503, "Line full", text, "/", "Back to the portal");
 }
 
+void
+queue_rate(struct req *q, const struct store_service *svc, const struct admit_out *out)
+{
+	char text[320], ra[16];
+	int64_t wait = out->adm.rate_next - q->now;
+
+	if (wait < 1 || wait > 60)
+		wait = wait < 1 ? 1 : 60;
+	snprintf(text, sizeof text,
+	         "%s lets in at most %d new users a minute, and that many have just been let in. "
+	         "It is not full: please try again in %lld seconds.", svc->name,
+	         svc->queue.rate_per_min, (long long)wait);
+	snprintf(ra, sizeof ra, "%lld", (long long)wait);
+	http_add_header(q->r, "Retry-After", ra);
+	page_message(q, 503, "Admission rate reached", text, "/", "Back to the portal");
+}
+
 /* GET /queue?service=NAME: keeps the place, or admits when the turn has come. */
 void
 queue_poll(struct req *q)
@@ -98,11 +121,6 @@ queue_poll(struct req *q)
 	struct store *st = req_store(q);
 	int rc;
 
-	if (!q->v->conf.authd.queue) {
-		page_message(q, 404, "No waiting line", "This portal has no waiting line.", "/",
-		             "Back to the portal");
-		return;
-	}
 	if (st == NULL || name == NULL || !name_valid(name)) {
 		page_message(q, st == NULL ? 503 : 400, "No service", "Which service? Please log in "
 		             "again from the portal.", "/", "Back to the portal");
@@ -122,6 +140,11 @@ queue_poll(struct req *q)
 		q->st_broken = rc == STORE_UNAVAILABLE;
 		page_message(q, 503, "Service unavailable", "The session database is not answering. "
 		             "Please try again shortly.", "/", "Back to the portal");
+		return;
+	}
+	if (queue_rules(&q->v->conf.authd, &svc, &(struct store_queue_rules){ 0 }) == NULL) {
+		page_message(q, 404, "No waiting line", "This service has no waiting line.", "/",
+		             "Back to the portal");
 		return;
 	}
 	portal_admit(q, &u, &svc);

@@ -19,6 +19,7 @@ admission_outcome_str(int outcome)
 	case ADMISSION_QUEUED:     return "queued";
 	case ADMISSION_QUEUE_FULL: return "queue_full";
 	case ADMISSION_UNAVAILABLE: return "service_down";
+	case ADMISSION_RATE:       return "rate_limited";
 	default:                   return "unknown";
 	}
 }
@@ -116,6 +117,8 @@ after_store(struct store *st, const struct admission_fw *fw, int64_t service_id,
 	out->outcome = outcome_of(rc);
 	if (out->outcome == ADMISSION_DENIED && out->adm.down)
 		out->outcome = ADMISSION_UNAVAILABLE;
+	else if (out->outcome == ADMISSION_DENIED && out->adm.rate)
+		out->outcome = ADMISSION_RATE;
 	if (out->outcome != ADMISSION_OK) {
 		if (out->outcome == ADMISSION_STORE_DOWN)
 			snprintf(out->why, sizeof out->why, "store: %.180s", store_error(st));
@@ -180,6 +183,11 @@ admission_audit(struct store *st, int64_t now, const char *actor, const char *by
 	if (a->outcome == ADMISSION_QUEUED)
 		snprintf(detail, sizeof detail, "%sposition=%d waiting=%d ip=%s active=%d cap=%d", who,
 		         a->place.position, a->place.waiting, ips, m->active, m->cap);
+	else if (a->outcome == ADMISSION_OK && a->place.joined_at > 0 && a->place.joined_at < now)
+		snprintf(detail, sizeof detail, "%sright=%lld ip=%s active=%d cap=%d replaced=%lld "
+		         "waited=%lld", who, (long long)m->right.id, ips, m->active, m->cap,
+		         m->replaced ? (long long)m->replaced_id : 0LL,
+		         (long long)(now - a->place.joined_at));
 	else if (a->outcome == ADMISSION_OK)
 		snprintf(detail, sizeof detail, "%sright=%lld ip=%s active=%d cap=%d replaced=%lld",
 		         who, (long long)m->right.id, ips, m->active, m->cap,

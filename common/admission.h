@@ -49,6 +49,8 @@ enum admission_outcome {
 	ADMISSION_QUEUED,        /* the service is full; the user holds a place in line */
 	ADMISSION_QUEUE_FULL,    /* the service and its line are full; nothing written */
 	ADMISSION_UNAVAILABLE,   /* the service is down (its probe); nothing written */
+	ADMISSION_RATE,          /* a new user past the service's admission rate; nothing
+	                            written (adm.rate_next: when it has room) */
 };
 
 struct admission {

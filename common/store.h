@@ -144,6 +144,22 @@ struct service_load {
 	int     target_ms;                   /* adaptive: probe latency target (200) */
 };
 
+/*
+ * A service's waiting room and admission rate (sql/010_queue_service.sql).
+ * The waiting room's settings at their "unset" value (mode -1, max 0,
+ * lapse_s 0) take the [authd] keys queue, queue_max, queue_lapse_s.
+ */
+enum queue_mode { QUEUE_DEFAULT = -1, QUEUE_OFF = 0, QUEUE_ON = 1 };
+#define RATE_MAX_PER_MIN  100000
+#define QUEUE_LAPSE_MIN_S 10
+#define QUEUE_LAPSE_MAX_S 86400
+struct service_queue {
+	int     mode;                        /* enum queue_mode */
+	int     max;                         /* places in line, 0..QUEUE_MAX_PLACES (0: default) */
+	int     lapse_s;                     /* 0 (default) or QUEUE_LAPSE_MIN_S..QUEUE_LAPSE_MAX_S */
+	int     rate_per_min;                /* new admissions in any 60 s, 0..RATE_MAX_PER_MIN (0: none) */
+};
+
 struct store_service {
 	int64_t id;
 	char    name[NAME_MAX_LEN + 1];
@@ -162,6 +178,7 @@ struct store_service {
 	struct service_load load;            /* probe and cap mode (store_service_set_load) */
 	int     health;                      /* enum health_state, the prober's verdict */
 	int     cap_effective;               /* what admission compares against; -1 = cap */
+	struct service_queue queue;          /* waiting room and rate (store_service_set_queue) */
 };
 
 /* Why a right ended. */
@@ -201,6 +218,8 @@ struct store_admission {
 	int     active;                      /* live rights of the service after the decision */
 	int     cap;                         /* the effective cap the count was compared against */
 	int     down;                        /* 1: refused because the service is down */
+	int     rate;                        /* 1: refused because the admission rate is spent */
+	int64_t rate_next;                   /* rate: when the rate next has room (epoch s) */
 };
 
 struct store_key {
@@ -362,6 +381,15 @@ int store_service_update(struct store *s, const struct store_service *svc, int a
 int store_service_set_load(struct store *s, int64_t id, const struct service_load *load,
                            char *err, size_t errlen);
 /*
+ * Sets the service's waiting room and admission rate (bounds in struct
+ * service_queue; STORE_INVALID with a reason otherwise). Places already in
+ * line and admitted rights are not touched.
+ */
+int store_service_set_queue(struct store *s, int64_t id, const struct service_queue *sq,
+                            char *err, size_t errlen);
+/* 0 when sq is within its bounds, else -1 with a reason (for forms and the CLI). */
+int service_queue_check(const struct service_queue *sq, char *err, size_t errlen);
+/*
  * The prober's verdict: health (enum health_state) and the effective cap
  * (-1 = the configured cap), read by the next admission. Lowering the cap
  * ends no right: it only stops admitting. Not a change followers mirror.
@@ -446,6 +474,15 @@ int store_acl_allows(struct store *s, int64_t service_id, int64_t user_id);
  * max usage time, last_seen = now, a fresh random sid.
  * STORE_OK (a->right filled), STORE_DENIED (cap; nothing written),
  * STORE_NOTFOUND (no such enabled service or user), STORE_UNAVAILABLE.
+ *
+ * The admission rate (contract 10, every backend): on a service with
+ * queue.rate_per_min R > 0, a NEW admission (the user replaces no live right
+ * of theirs on the service) is allowed only while fewer than R new
+ * admissions were made in the last 60 s (at > now - 60), counted in the same
+ * transaction, so R is exact across gateways. Past it: STORE_DENIED with
+ * a->rate set and a->rate_next = when the oldest of them leaves the window;
+ * nothing written. The cap is checked first (a full service says a->rate 0).
+ * A replacement is neither refused by the rate nor counted in it.
  */
 int store_admit(struct store *s, int64_t user_id, int64_t service_id,
                 const struct addr *ip, int64_t now, struct store_admission *a);
@@ -472,6 +509,9 @@ int store_admit(struct store *s, int64_t user_id, int64_t service_id,
  *     wait: STORE_DENIED (nothing added). A poll never changes the order.
  *   pl->departures counts the service's rights ended in the last
  *   rules->window_s seconds (for an estimate of the wait).
+ *   With an admission rate (contract 10), free is at most the new admissions
+ *   the rate still allows now: the head waits in line (STORE_QUEUED, place
+ *   kept) until the rate has room, and nobody behind it passes it.
  *   store_admit (sekishoctl grant) ignores the queue: an operator's grant
  *   may pass the line but never the cap.
  */
@@ -499,6 +539,27 @@ int store_queue_admit(struct store *s, int64_t user_id, int64_t service_id,
 int store_queue_leave(struct store *s, int64_t user_id, int64_t service_id, int *n);
 /* The service's places and the oldest joined_at (0 when none), lapsed or not. */
 int store_queue_len(struct store *s, int64_t service_id, int *n, int64_t *oldest);
+
+/* One place in a service's line, for operators (the admin queue view). */
+struct store_qplace {
+	int     position;                    /* 1 = head */
+	int64_t user_id;
+	char    user_name[NAME_MAX_LEN + 1];
+	int64_t joined_at, last_poll;
+};
+/*
+ * The service's places in order, at most max (*n gets how many were
+ * filled), lapsed ones included until an operation on the service removes them.
+ */
+int store_queue_places(struct store *s, int64_t service_id, struct store_qplace *out, int max,
+                       int *n);
+/*
+ * Removes the service's places not polled since now - lapse_s, in one
+ * transaction, and hands each removed place to fn after commit (so lapses
+ * can be audited by user). *n (may be NULL): how many.
+ */
+int store_queue_lapse(struct store *s, int64_t service_id, int64_t now, int lapse_s,
+                      int (*fn)(const struct store_qplace *, void *), void *arg, int *n);
 
 /* One service's line, for operators (metrics, sekishoctl status). */
 struct store_line {

@@ -26,7 +26,9 @@ typedef int (*store_right_fn)(const struct store_right *, void *);
  */
 #define SERVICE_LOAD_COLS \
 	"probe, probe_interval_ms, probe_timeout_ms, probe_down_after, probe_up_after, " \
-	"cap_mode, cap_min, latency_target_ms, health, cap_effective"
+	"cap_mode, cap_min, latency_target_ms, health, cap_effective, " SERVICE_QUEUE_COLS
+/* The waiting room and rate columns (sql/010_queue_service.sql), after the load columns. */
+#define SERVICE_QUEUE_COLS "queue_mode, queue_max, queue_lapse_s, rate_per_min"
 
 typedef int (*store_service_fn)(const struct store_service *, void *);
 typedef int (*store_user_fn)(const struct store_user *, void *);
@@ -64,6 +66,7 @@ struct store_ops {
 	                      int64_t now);
 	int (*service_del)(struct store *, int64_t id, int64_t now);
 	int (*service_set_load)(struct store *, int64_t id, const struct service_load *);
+	int (*service_set_queue)(struct store *, int64_t id, const struct service_queue *);
 	int (*service_set_health)(struct store *, int64_t id, int health, int cap_effective);
 	int (*lease_take)(struct store *, const char *name, const char *holder, int64_t now_ms,
 	                  int ttl_ms, int *held);
@@ -86,6 +89,10 @@ struct store_ops {
 	                   struct store_admission *, struct store_place *);
 	int (*queue_leave)(struct store *, int64_t user_id, int64_t service_id, int *n);
 	int (*queue_len)(struct store *, int64_t service_id, int *n, int64_t *oldest);
+	int (*queue_places)(struct store *, int64_t service_id, struct store_qplace *out, int max,
+	                    int *n);
+	int (*queue_lapse)(struct store *, int64_t service_id, int64_t now, int lapse_s,
+	                   int (*fn)(const struct store_qplace *, void *), void *arg, int *n);
 	int (*end)(struct store *, int64_t right_id, int reason, int64_t now, struct store_right *);
 	int (*end_user)(struct store *, int64_t user_id, int64_t service_id, int reason,
 	                int64_t now, store_right_fn, void *);

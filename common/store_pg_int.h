@@ -155,6 +155,10 @@ int pg_queue_admit(struct store *, int64_t, int64_t, const struct addr *, int64_
                    struct store_place *);
 int pg_queue_leave(struct store *, int64_t, int64_t, int *);
 int pg_queue_len(struct store *, int64_t, int *, int64_t *);
+int pg_queue_places(struct store *, int64_t, struct store_qplace *, int, int *);
+int pg_queue_lapse(struct store *, int64_t, int64_t, int,
+                   int (*)(const struct store_qplace *, void *), void *, int *);
+int pg_service_set_queue(struct store *, int64_t, const struct service_queue *);
 int pg_admit(struct store *, int64_t, int64_t, const struct addr *, int64_t,
              struct store_admission *);
 int pg_end(struct store *, int64_t, int, int64_t, struct store_right *);

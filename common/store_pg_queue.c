@@ -100,3 +100,63 @@ pg_queue_len(struct store *s, int64_t service_id, int *n, int64_t *oldest)
 	PQclear(r);
 	return STORE_OK;
 }
+
+static void
+qplace_read(const PGresult *r, int row, struct store_qplace *p)
+{
+	memset(p, 0, sizeof *p);
+	p->user_id = pg_i64(r, row, 0);
+	pg_text(r, row, 1, p->user_name, sizeof p->user_name);
+	p->joined_at = pg_i64(r, row, 2);
+	p->last_poll = pg_i64(r, row, 3);
+}
+
+int
+pg_queue_places(struct store *s, int64_t service_id, struct store_qplace *out, int max, int *n)
+{
+	struct pgq q = { .n = 0 };
+	PGresult *r;
+	int rc;
+
+	pgq_int(&q, service_id);
+	pgq_int(&q, max);
+	rc = pg_exec(pg_of(s), "SELECT q.user_id, u.name, q.joined_at, q.last_poll FROM queue q "
+	             "JOIN users u ON u.id = q.user_id WHERE q.service_id = $1 ORDER BY q.id "
+	             "LIMIT $2", &q, &r, "queue places");
+	if (rc != STORE_OK)
+		return rc;
+	for (*n = 0; *n < PQntuples(r) && *n < max; (*n)++) {
+		qplace_read(r, *n, &out[*n]);
+		out[*n].position = *n + 1;
+	}
+	PQclear(r);
+	return STORE_OK;
+}
+
+/* One statement (autocommit), so fn sees the places after the commit. */
+int
+pg_queue_lapse(struct store *s, int64_t service_id, int64_t now, int lapse_s,
+               int (*fn)(const struct store_qplace *, void *), void *arg, int *n)
+{
+	struct pgq q = { .n = 0 };
+	struct store_qplace p;
+	PGresult *r;
+	int rc;
+
+	pgq_int(&q, service_id);
+	pgq_int(&q, now - lapse_s);
+	rc = pg_exec(pg_of(s), "WITH gone AS (DELETE FROM queue WHERE service_id = $1 "
+	             "AND last_poll <= $2 RETURNING id, user_id, joined_at, last_poll) "
+	             "SELECT g.user_id, coalesce(u.name, ''), g.joined_at, g.last_poll FROM gone g "
+	             "LEFT JOIN users u ON u.id = g.user_id ORDER BY g.id", &q, &r, "queue lapse");
+	if (rc != STORE_OK)
+		return rc;
+	*n = PQntuples(r);
+	for (int i = 0; fn && i < *n; i++) {
+		qplace_read(r, i, &p);
+		if (fn(&p, arg) != 0)
+			break;
+	}
+	PQclear(r);
+	return STORE_OK;
+}

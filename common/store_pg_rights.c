@@ -13,7 +13,8 @@
 #include "store_pg_int.h"
 #include "token.h"
 
-enum { ADMIT_OK = 0, ADMIT_DENIED = 1, ADMIT_NOTFOUND = 2, ADMIT_DOWN = 3 };
+/* admit()'s rc (sql/pg/007_load.sql; 5 since sql/pg/010_queue_service.sql). */
+enum { ADMIT_OK = 0, ADMIT_DENIED = 1, ADMIT_NOTFOUND = 2, ADMIT_DOWN = 3, ADMIT_RATE = 5 };
 
 /* Fills a from the row admit() returned (see sql/pg/001_init.sql for its columns). */
 void
@@ -76,10 +77,15 @@ pg_admit(struct store *s, int64_t user_id, int64_t service_id, const struct addr
 	a->right.service_id = service_id;
 	pg_admit_read(r, ip, now, sid, a);
 	PQclear(r);
-	if (verdict == ADMIT_DENIED || verdict == ADMIT_DOWN) {
+	if (verdict == ADMIT_DENIED || verdict == ADMIT_DOWN || verdict == ADMIT_RATE) {
 		char name[NAME_MAX_LEN + 1];
+		int64_t next = a->right.expires_at;   /* rc 5: when the rate next has room */
 		snprintf(name, sizeof name, "%s", a->right.service_name);
 		memset(&a->right, 0, sizeof a->right);
+		if ((a->rate = verdict == ADMIT_RATE)) {
+			a->rate_next = next;
+			return store_fail(s, STORE_DENIED, "%s: admission rate spent", name);
+		}
 		if ((a->down = verdict == ADMIT_DOWN))
 			return store_fail(s, STORE_DENIED, "%s is unavailable (down)", name);
 		return store_fail(s, STORE_DENIED, "%s is full (%d of %d)", name, a->active, a->cap);

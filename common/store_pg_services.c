@@ -37,6 +37,10 @@ service_read(const PGresult *r, int row, struct store_service *v)
 	v->load.target_ms = (int)pg_i64(r, row, 20);
 	v->health = (int)pg_i64(r, row, 21);
 	v->cap_effective = (int)pg_i64(r, row, 22);
+	v->queue.mode = (int)pg_i64(r, row, 23);
+	v->queue.max = (int)pg_i64(r, row, 24);
+	v->queue.lapse_s = (int)pg_i64(r, row, 25);
+	v->queue.rate_per_min = (int)pg_i64(r, row, 26);
 }
 
 /* "{id,id,...}" of v[0..n-1], for one guards query over them all; NULL when out of memory. */
@@ -441,4 +445,23 @@ pg_lease_take(struct store *s, const char *name, const char *holder, int64_t now
 	*held = PQntuples(r) == 1;
 	PQclear(r);
 	return STORE_OK;
+}
+
+int
+pg_service_set_queue(struct store *s, int64_t id, const struct service_queue *sqv)
+{
+	struct pgq q = { .n = 0 };
+	int rc, n = 0;
+
+	pgq_int(&q, id);
+	pgq_int(&q, sqv->mode);
+	pgq_int(&q, sqv->max);
+	pgq_int(&q, sqv->lapse_s);
+	pgq_int(&q, sqv->rate_per_min);
+	rc = pg_run(pg_of(s), "UPDATE services SET queue_mode = $2, queue_max = $3, "
+	            "queue_lapse_s = $4, rate_per_min = $5 WHERE id = $1", &q, &n,
+	            "service set queue");
+	if (rc == STORE_OK && n == 0)
+		rc = store_fail(s, STORE_NOTFOUND, "no such service %lld", (long long)id);
+	return rc;
 }

@@ -176,13 +176,17 @@ int sq_admit(struct store *, int64_t, int64_t, const struct addr *, int64_t,
 /* store_admit's steps inside the caller's write transaction (store_sqlite_rights.c). */
 int sq_admit_steps(struct sq *q, int64_t user_id, int64_t service_id, const struct addr *ip,
                    int64_t now, struct store_admission *a,
-                   int (*decide)(struct sq *, void *, const struct store_admission *), void *arg,
-                   int *admitted);
+                   int (*decide)(struct sq *, void *, const struct store_admission *, int room),
+                   void *arg, int *admitted);
 int sq_queue_admit(struct store *, int64_t, int64_t, const struct addr *, int64_t,
                    const struct store_queue_rules *, struct store_admission *,
                    struct store_place *);
 int sq_queue_leave(struct store *, int64_t, int64_t, int *);
 int sq_queue_len(struct store *, int64_t, int *, int64_t *);
+int sq_queue_places(struct store *, int64_t, struct store_qplace *, int, int *);
+int sq_queue_lapse(struct store *, int64_t, int64_t, int,
+                   int (*)(const struct store_qplace *, void *), void *, int *);
+int sq_service_set_queue(struct store *, int64_t, const struct service_queue *);
 int sq_end(struct store *, int64_t, int, int64_t, struct store_right *);
 int sq_end_user(struct store *, int64_t, int64_t, int, int64_t, store_right_fn, void *);
 int sq_touch(struct store *, const int64_t *, const int64_t *, size_t);

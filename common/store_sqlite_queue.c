@@ -6,6 +6,7 @@
  * the transaction rolls back (a held place stays until it lapses).
  */
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "store_sqlite_int.h"
@@ -30,14 +31,18 @@ static const char SQL_JOIN[] =
 	"INSERT INTO queue (service_id, user_id, joined_at, last_poll) VALUES (?1, ?2, ?3, ?3)";
 static const char SQL_GONE[] = "DELETE FROM queue WHERE id = ?1";
 
-/* Admit when the caller holds a right already or ranks within the free slots. */
+/*
+ * Admit when the caller holds a right already or ranks within the free
+ * slots, which the admission rate bounds (room: what it allows now).
+ */
 static int
-within_free(struct sq *q, void *arg, const struct store_admission *a)
+within_free(struct sq *q, void *arg, const struct store_admission *a, int room)
 {
 	struct qctx *c = arg;
+	int free = a->cap - a->active;
 
 	(void)q;
-	return a->replaced || c->pl->position <= a->cap - a->active;
+	return a->replaced || c->pl->position <= (room < free ? room : free);
 }
 
 /* Lapses, then the caller's place (c->mine), the line's length and the caller's rank. */
@@ -169,5 +174,88 @@ sq_queue_len(struct store *s, int64_t service_id, int *n, int64_t *oldest)
 		*oldest = sqlite3_column_int64(st, 1);
 	}
 	sqlite3_reset(st);
+	return rc;
+}
+
+static void
+qplace_read(sqlite3_stmt *st, struct store_qplace *p)
+{
+	memset(p, 0, sizeof *p);
+	p->user_id = sqlite3_column_int64(st, 0);
+	sq_col_text(st, 1, p->user_name, sizeof p->user_name);
+	p->joined_at = sqlite3_column_int64(st, 2);
+	p->last_poll = sqlite3_column_int64(st, 3);
+}
+
+int
+sq_queue_places(struct store *s, int64_t service_id, struct store_qplace *out, int max, int *n)
+{
+	static const char sql[] =
+		"SELECT q.user_id, u.name, q.joined_at, q.last_poll FROM queue q "
+		"JOIN users u ON u.id = q.user_id WHERE q.service_id = ?1 ORDER BY q.id LIMIT ?2";
+	struct sq *q = sq_of(s);
+	sqlite3_stmt *st = sq_stmt(q, sql);
+	int rc = STORE_OK, row;
+
+	if (!st)
+		return STORE_UNAVAILABLE;
+	sqlite3_bind_int64(st, 1, service_id);
+	sqlite3_bind_int(st, 2, max);
+	while (*n < max && (rc = sq_step(q, st, "queue places", &row)) == STORE_OK && row) {
+		qplace_read(st, &out[*n]);
+		out[*n].position = *n + 1;
+		(*n)++;
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+/* The removed places, collected while the transaction is open, delivered after commit. */
+struct gone { struct store_qplace *v; int n, cap; };
+
+static int
+gone_add(struct gone *g, sqlite3_stmt *st)
+{
+	if (g->n == g->cap) {
+		int cap = g->cap ? 2 * g->cap : 16;
+		struct store_qplace *nv = realloc(g->v, (size_t)cap * sizeof *nv);
+		if (!nv)
+			return -1;
+		g->v = nv;
+		g->cap = cap;
+	}
+	qplace_read(st, &g->v[g->n++]);
+	return 0;
+}
+
+int
+sq_queue_lapse(struct store *s, int64_t service_id, int64_t now, int lapse_s,
+               int (*fn)(const struct store_qplace *, void *), void *arg, int *n)
+{
+	static const char sql[] =
+		"DELETE FROM queue WHERE service_id = ?1 AND last_poll <= ?2 RETURNING user_id, "
+		"(SELECT u.name FROM users u WHERE u.id = queue.user_id), joined_at, last_poll";
+	struct sq *q = sq_of(s);
+	struct gone g = { NULL, 0, 0 };
+	sqlite3_stmt *st;
+	int rc, row;
+
+	if ((rc = sq_begin_stmt(q, sql, &st)) != STORE_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, service_id);
+	sqlite3_bind_int64(st, 2, now - lapse_s);
+	while ((rc = sq_step(q, st, "queue lapse", &row)) == STORE_OK && row)
+		if (gone_add(&g, st) == -1) {
+			rc = store_fail(s, STORE_UNAVAILABLE, "out of memory");
+			break;
+		}
+	sqlite3_reset(st);
+	if ((rc = sq_finish(q, rc)) == STORE_OK) {
+		*n = g.n;
+		for (int i = 0; fn && i < g.n; i++)
+			if (fn(&g.v[i], arg) != 0)
+				break;
+	}
+	free(g.v);
 	return rc;
 }

@@ -8,6 +8,7 @@
  * service's slot and append to the change log in the same transaction.
  */
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -18,14 +19,14 @@
 struct admit_ctx {
 	int64_t user_id, service_id, now;
 	const struct addr *ip;
-	int     cap, usage_min, interval_min, down;
+	int     cap, usage_min, interval_min, down, rate;
 	char    user_name[NAME_MAX_LEN + 1];
 	char    service_name[NAME_MAX_LEN + 1];
 };
 
 static const char SQL_ADMIT_SERVICE[] =
 	"SELECT name, CASE WHEN cap_effective >= 0 AND cap_effective < cap THEN cap_effective "
-	"ELSE cap END, max_usage_min, max_interval_min, health FROM services "
+	"ELSE cap END, max_usage_min, max_interval_min, health, rate_per_min FROM services "
 	"WHERE id = ?1 AND enabled = 1";
 static const char SQL_ADMIT_USER[] =
 	"SELECT name FROM users WHERE id = ?1 AND disabled = 0";
@@ -48,6 +49,7 @@ admit_load(struct sq *q, struct admit_ctx *c)
 		c->usage_min = sqlite3_column_int(st, 2);
 		c->interval_min = sqlite3_column_int(st, 3);
 		c->down = sqlite3_column_int(st, 4) == 1;
+		c->rate = sqlite3_column_int(st, 5);
 	}
 	sqlite3_reset(st);
 	if (!row)
@@ -141,9 +143,51 @@ admit_insert(struct sq *q, const struct admit_ctx *c, struct store_admission *a)
 	return rc;
 }
 
+static const char SQL_RATE_PRUNE[] = "DELETE FROM admissions WHERE service_id = ?1 AND at <= ?2";
+static const char SQL_RATE_COUNT[] = "SELECT count(*) FROM admissions WHERE service_id = ?1";
+static const char SQL_RATE_OLDEST[] = "SELECT min(at) FROM admissions WHERE service_id = ?1";
+static const char SQL_RATE_ADD[] = "INSERT INTO admissions (service_id, at) VALUES (?1, ?2)";
+
+/*
+ * *room: the new admissions the service's rate still allows now (contract
+ * 10): INT_MAX without a rate or for a replacement. When none, a->rate_next
+ * is when the oldest admission of the last 60 s leaves the window.
+ */
+static int
+rate_room(struct sq *q, const struct admit_ctx *c, struct store_admission *a, int *room)
+{
+	int64_t prune[] = { c->service_id, c->now - 60 }, n = 0, oldest = 0;
+	int rc;
+
+	*room = INT_MAX;
+	if (c->rate <= 0 || a->replaced)
+		return STORE_OK;
+	if ((rc = sq_run(q, SQL_RATE_PRUNE, prune, 2, NULL)) != STORE_OK ||
+	    (rc = sq_int(q, SQL_RATE_COUNT, &c->service_id, 1, &n)) != STORE_OK)
+		return rc;
+	*room = c->rate - (int)n;
+	if (*room > 0)
+		return STORE_OK;
+	if ((rc = sq_int(q, SQL_RATE_OLDEST, &c->service_id, 1, &oldest)) != STORE_OK)
+		return rc;
+	a->rate_next = oldest + 60;
+	return STORE_OK;
+}
+
+/* Counts a new admission in the rate (contract 10); a replacement is not new. */
+static int
+rate_count(struct sq *q, const struct admit_ctx *c, const struct store_admission *a)
+{
+	int64_t add[] = { c->service_id, c->now };
+
+	if (c->rate <= 0 || a->replaced)
+		return STORE_OK;
+	return sq_run(q, SQL_RATE_ADD, add, 2, NULL);
+}
+
 /*
  * The admission's steps inside the caller's write transaction: load, reap,
- * replace, count; then decide(arg, active, cap) says whether to insert (1)
+ * replace, count, the rate's room; then decide(arg, a, room) says whether to insert (1)
  * or deny (0), or fails (a store_rc < 0 is never returned: -1 = error).
  * a->cap is the cap in force (cap_effective when the prober set a lower
  * one), so every caller's rule holds the line there. A down service is
@@ -153,12 +197,12 @@ admit_insert(struct sq *q, const struct admit_ctx *c, struct store_admission *a)
 int
 sq_admit_steps(struct sq *q, int64_t user_id, int64_t service_id, const struct addr *ip,
                int64_t now, struct store_admission *a,
-               int (*decide)(struct sq *, void *, const struct store_admission *), void *arg,
-               int *admitted)
+               int (*decide)(struct sq *, void *, const struct store_admission *, int room),
+               void *arg, int *admitted)
 {
 	struct admit_ctx c = { .user_id = user_id, .service_id = service_id, .now = now, .ip = ip };
 	int64_t active = 0;
-	int rc, go;
+	int rc, go, room = INT_MAX;
 
 	*admitted = 0;
 	if ((rc = admit_load(q, &c)) != STORE_OK ||
@@ -171,12 +215,18 @@ sq_admit_steps(struct sq *q, int64_t user_id, int64_t service_id, const struct a
 		a->down = 1;
 		return store_fail(&q->base, STORE_DENIED, "%s is unavailable (down)", c.service_name);
 	}
-	if ((go = decide(q, arg, a)) < 0)
+	if ((rc = rate_room(q, &c, a, &room)) != STORE_OK)
+		return rc;
+	if ((go = decide(q, arg, a, room)) < 0)
 		return STORE_UNAVAILABLE;
 	if (!go)
 		return store_fail(&q->base, STORE_DENIED, "%s is full (%d of %d)", c.service_name,
 		                  a->active, c.cap);
-	if ((rc = admit_insert(q, &c, a)) != STORE_OK)
+	if (room <= 0) {
+		a->rate = 1;
+		return store_fail(&q->base, STORE_DENIED, "%s: admission rate spent", c.service_name);
+	}
+	if ((rc = admit_insert(q, &c, a)) != STORE_OK || (rc = rate_count(q, &c, a)) != STORE_OK)
 		return rc;
 	a->active++;
 	*admitted = 1;
@@ -185,10 +235,11 @@ sq_admit_steps(struct sq *q, int64_t user_id, int64_t service_id, const struct a
 
 /* store_admit's rule: a free slot under the cap. */
 static int
-under_cap(struct sq *q, void *arg, const struct store_admission *a)
+under_cap(struct sq *q, void *arg, const struct store_admission *a, int room)
 {
 	(void)q;
 	(void)arg;
+	(void)room;                          /* the rate is checked after the cap */
 	return a->active < a->cap;
 }
 
@@ -211,11 +262,13 @@ sq_admit(struct store *s, int64_t user_id, int64_t service_id, const struct addr
 		return STORE_OK;
 	sq_rollback(q);
 	if (rc == STORE_DENIED) {
-		int active = a->active, cap = a->cap, down = a->down;
+		struct store_admission kept = *a;
 		memset(a, 0, sizeof *a);
-		a->active = active;
-		a->cap = cap;
-		a->down = down;
+		a->active = kept.active;
+		a->cap = kept.cap;
+		a->down = kept.down;
+		a->rate = kept.rate;
+		a->rate_next = kept.rate_next;
 		return rc;
 	}
 	memset(a, 0, sizeof *a);

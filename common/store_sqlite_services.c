@@ -57,6 +57,10 @@ service_read(sqlite3_stmt *st, struct store_service *v)
 	v->load.target_ms = sqlite3_column_int(st, 20);
 	v->health = sqlite3_column_int(st, 21);
 	v->cap_effective = sqlite3_column_int(st, 22);
+	v->queue.mode = sqlite3_column_int(st, 23);
+	v->queue.max = sqlite3_column_int(st, 24);
+	v->queue.lapse_s = sqlite3_column_int(st, 25);
+	v->queue.rate_per_min = sqlite3_column_int(st, 26);
 }
 
 /*
@@ -456,5 +460,24 @@ sq_lease_take(struct store *s, const char *name, const char *holder, int64_t now
 	rc = sq_step(q, st, "lease", &row);
 	sqlite3_reset(st);
 	*held = rc == STORE_OK && row;
+	return sq_finish(q, rc);
+}
+
+static const char SQL_SET_QUEUE[] =
+	"UPDATE services SET queue_mode = ?2, queue_max = ?3, queue_lapse_s = ?4, "
+	"rate_per_min = ?5 WHERE id = ?1";
+
+int
+sq_service_set_queue(struct store *s, int64_t id, const struct service_queue *sqv)
+{
+	int64_t args[] = { id, sqv->mode, sqv->max, sqv->lapse_s, sqv->rate_per_min };
+	struct sq *q = sq_of(s);
+	int rc, n = 0;
+
+	if ((rc = sq_begin(q, 1)) != STORE_OK)
+		return rc;
+	rc = sq_run(q, SQL_SET_QUEUE, args, 5, &n);
+	if (rc == STORE_OK && n == 0)
+		rc = store_fail(s, STORE_NOTFOUND, "no such service %lld", (long long)id);
 	return sq_finish(q, rc);
 }

@@ -162,6 +162,10 @@ grant_report(const struct store_user *u, const struct store_service *svc,
 	case ADMISSION_UNAVAILABLE:
 		ctl_fail("service unavailable: %s is down (its probe)", svc->name);
 		return CTL_DENIED;
+	case ADMISSION_RATE:
+		ctl_fail("admission rate reached: %s admits %d new users a minute; room again at %s",
+		         svc->name, svc->queue.rate_per_min, ctl_time(m->rate_next, t, sizeof t));
+		return CTL_DENIED;
 	case ADMISSION_FW_DOWN:
 		return ctl_fail("ipfd did not confirm the admission (%s); right %" PRId64 " rolled back%s",
 		                a->why + (strncmp(a->why, "ipfd: ", 6) == 0 ? 6 : 0), m->right.id,
