@@ -108,6 +108,15 @@ void ctl_json_int(struct out *o, const char *key, long long v);
 void ctl_json_bool(struct out *o, const char *key, int v);
 /* One service as a JSON object (service list and show, status). */
 void ctl_service_json(struct out *o, const struct store_service *svc);
+/*
+ * queue.c: --queue, --queue-max, --queue-lapse, --rate into q (which holds
+ * the current settings); *given counts those given. CTL_OK or a usage error.
+ */
+int ctl_queue_opts(struct ctl *c, struct service_queue *q, int *given);
+/* Stores q as svc's settings and audits service.queue. */
+int ctl_queue_apply(struct ctl *c, const struct store_service *svc, const struct service_queue *q);
+void ctl_queue_json(struct out *o, const struct store_service *svc);
+void ctl_queue_text(struct out *o, const struct store_service *svc);
 
 /*
  * The firewall (ipfd) side of a change, only when ipfd.enabled. ctl_fw_admit fails

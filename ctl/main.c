@@ -22,16 +22,20 @@ static const struct ctl_cmd cmds[] = {
 	{ "user", "enable", ctl_user_enable, 1, 1, "", 1, "user enable NAME" },
 	{ "user", "del", ctl_user_del, 1, 1, "", 1, "user del NAME" },
 	{ "service", "add", ctl_service_add, 1, 1,
-	  "url= max-usage= max-interval= cap= admin= guard* entry-url=", 1,
+	  "url= max-usage= max-interval= cap= admin= guard* entry-url= queue= queue-max= "
+	  "queue-lapse= rate=", 1,
 	  "service add NAME --url URL --max-usage MIN --max-interval MIN --cap N --admin USER "
-	  "[--guard ADDR[:PORT]]... [--entry-url URL]" },
+	  "[--guard ADDR[:PORT]]... [--entry-url URL] [--queue default|on|off] [--queue-max N] "
+	  "[--queue-lapse SECONDS] [--rate PER_MINUTE]" },
 	{ "service", "list", ctl_service_list, 0, 0, "json", 1, "service list [--json]" },
 	{ "service", "show", ctl_service_show, 1, 1, "json", 1, "service show NAME [--json]" },
 	{ "service", "edit", ctl_service_edit, 1, 1,
-	  "url= max-usage= max-interval= cap= admin= guard* no-guards entry-url= enable disable", 1,
+	  "url= max-usage= max-interval= cap= admin= guard* no-guards entry-url= enable disable "
+	  "queue= queue-max= queue-lapse= rate=", 1,
 	  "service edit NAME [--url URL] [--max-usage MIN] [--max-interval MIN] [--cap N] "
 	  "[--admin USER] [--guard ADDR[:PORT]]... [--no-guards] [--entry-url URL] "
-	  "[--enable|--disable]" },
+	  "[--enable|--disable] [--queue default|on|off] [--queue-max N] [--queue-lapse SECONDS] "
+	  "[--rate PER_MINUTE]" },
 	{ "service", "del", ctl_service_del, 1, 1, "", 1, "service del NAME" },
 	{ "service", "access", ctl_service_access, 1, 1, "json", 1,
 	  "service access NAME [--json]" },

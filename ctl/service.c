@@ -119,9 +119,10 @@ ctl_service_add(struct ctl *c)
 {
 	static const char *const required[] = { "url", "max-usage", "max-interval", "cap", "admin" };
 	struct store_service svc;
+	struct service_queue q = { QUEUE_DEFAULT, 0, 0, 0 };
 	char err[512] = "";
 	int64_t id;
-	int rc;
+	int rc, nq;
 
 	if (!name_valid(c->pos[0]))
 		return ctl_fail("invalid service name \"%s\" (1..%d of A-Z a-z 0-9 . _ -)", c->pos[0],
@@ -132,7 +133,7 @@ ctl_service_add(struct ctl *c)
 	memset(&svc, 0, sizeof svc);
 	snprintf(svc.name, sizeof svc.name, "%s", c->pos[0]);
 	svc.enabled = 1;
-	if ((rc = service_apply(c, &svc)) != CTL_OK)
+	if ((rc = service_apply(c, &svc)) != CTL_OK || (rc = ctl_queue_opts(c, &q, &nq)) != CTL_OK)
 		return rc;
 	rc = store_service_add(c->s, &svc, ROLE_ROOT, c->now, &id, err, sizeof err);
 	if (rc == STORE_EXISTS)
@@ -142,6 +143,9 @@ ctl_service_add(struct ctl *c)
 	if ((rc = ctl_audit(c, "service.add", svc.name, svc.admin_name, "cap=%d max_usage=%d "
 	                    "max_interval=%d guards=%d", svc.cap, svc.max_usage_min,
 	                    svc.max_interval_min, svc.n_guards)) != CTL_OK)
+		return rc;
+	svc.id = id;
+	if (nq > 0 && (rc = ctl_queue_apply(c, &svc, &q)) != CTL_OK)
 		return rc;
 	ctl_fw_sync(c, id);
 	printf("added service %s (cap %d, admin %s)\n", svc.name, svc.cap, svc.admin_name);
@@ -180,6 +184,7 @@ ctl_service_json(struct out *o, const struct store_service *svc)
 	ctl_json_int(o, "cap_min", svc->load.cap_min);
 	ctl_json_str(o, "probe", svc->load.probe);
 	ctl_json_str(o, "health", ctl_health_str(svc));
+	ctl_queue_json(o, svc);
 	ctl_json_str(o, "admin", svc->admin_name);
 	ctl_json_bool(o, "enabled", svc->enabled);
 	ctl_json_arr(o, "guards");
@@ -278,6 +283,7 @@ ctl_service_show(struct ctl *c)
 	         svc.enabled ? "enabled" : "disabled", g, ctl_time(svc.created_at, t1, sizeof t1),
 	         ctl_time(svc.updated_at, t2, sizeof t2));
 	load_text(&o, &svc);
+	ctl_queue_text(&o, &svc);
 	return ctl_out_flush(&o);
 }
 
@@ -287,9 +293,9 @@ ctl_service_show(struct ctl *c)
  * anything else was given.
  */
 static int
-edit_audit(struct ctl *c, const struct store_service *svc, int was_enabled, int active)
+edit_audit(struct ctl *c, const struct store_service *svc, int was_enabled, int active, int nq)
 {
-	int flags = ctl_flag(c, "enable") + ctl_flag(c, "disable"), rc;
+	int flags = ctl_flag(c, "enable") + ctl_flag(c, "disable") + nq, rc;
 
 	if (svc->enabled != was_enabled &&
 	    (rc = ctl_audit(c, svc->enabled ? "service.enable" : "service.disable", svc->name, NULL,
@@ -306,8 +312,9 @@ int
 ctl_service_edit(struct ctl *c)
 {
 	struct store_service svc;
+	struct service_queue q;
 	char err[512] = "";
-	int rc, was_enabled, active;
+	int rc, was_enabled, active, nq;
 
 	if ((rc = ctl_get_service(c, c->pos[0], &svc)) != CTL_OK)
 		return rc;
@@ -315,11 +322,15 @@ ctl_service_edit(struct ctl *c)
 		return ctl_usage("service edit: nothing to change (try sekishoctl -h)");
 	was_enabled = svc.enabled;
 	active = svc.active;
-	if ((rc = service_apply(c, &svc)) != CTL_OK)
+	q = svc.queue;
+	if ((rc = service_apply(c, &svc)) != CTL_OK || (rc = ctl_queue_opts(c, &q, &nq)) != CTL_OK)
 		return rc;
-	if ((rc = store_service_update(c->s, &svc, ROLE_ROOT, c->now, err, sizeof err)) != STORE_OK)
+	if (c->nopt > nq &&
+	    (rc = store_service_update(c->s, &svc, ROLE_ROOT, c->now, err, sizeof err)) != STORE_OK)
 		return ctl_store_fail(c, rc, "service edit", err);
-	if ((rc = edit_audit(c, &svc, was_enabled, active)) != CTL_OK)
+	if ((rc = edit_audit(c, &svc, was_enabled, active, nq)) != CTL_OK)
+		return rc;
+	if (nq > 0 && (rc = ctl_queue_apply(c, &svc, &q)) != CTL_OK)
 		return rc;
 	ctl_fw_sync(c, svc.id);
 	printf("updated service %s%s\n", svc.name,

@@ -896,3 +896,42 @@ Test(ctl_args, integers_are_checked, .init = cr_redirect_stderr)
 	c.opt[0].val = "1e2";
 	cr_assert_eq(ctl_opt_int(&c, "cap", 1, 100, &v), -1);
 }
+
+Test(ctl, service_queue_settings_are_bounded_stored_shown_and_audited, .init = setup_populated,
+     .fini = teardown)
+{
+	static const char *const bad[] = {
+		"service edit lab --queue maybe", "service edit lab --queue-max -1",
+		"service edit lab --queue-max 1000001", "service edit lab --queue-lapse 9",
+		"service edit lab --queue-lapse 86401", "service edit lab --rate 100001",
+		"service edit lab --rate 5x",
+	};
+	struct run r;
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		ctl_run(&r, bad[i]);
+		cr_assert_eq(r.status, 2, "%s: exit %d", bad[i], r.status);
+		cr_assert_neq(r.err[0], '\0', "%s: says why", bad[i]);
+	}
+	ctl_ok(&r, "service show lab --json");
+	contains(r.out, "\"queue\":\"default\"");
+	contains(r.out, "\"rate_per_min\":0");
+	ctl_ok(&r, "service edit lab --queue on --queue-max 40 --queue-lapse 90 --rate 12");
+	ctl_ok(&r, "service show lab");
+	contains(r.out, "waiting room:  on (40 places, lapse 90 s");
+	contains(r.out, "rate:          12 new users a minute");
+	ctl_ok(&r, "status --json");
+	contains(r.out, "\"queue\":\"on\",\"queue_max\":40,\"queue_lapse_s\":90,\"rate_per_min\":12");
+	ctl_ok(&r, "audit --service lab");
+	contains(r.out, "service.queue");
+	contains(r.out, "queue=on queue_max=40 queue_lapse_s=90 rate_per_min=12");
+	ctl_ok(&r, "service add gpu --url http://gpu.example/ --max-usage 60 --max-interval 10 "
+	           "--cap 2 --admin alice --queue off --rate 3");
+	ctl_ok(&r, "service show gpu --json");
+	contains(r.out, "\"queue\":\"off\",\"queue_max\":0,\"queue_lapse_s\":0,\"rate_per_min\":3");
+	ctl_run(&r, "service add gpu2 --url http://gpu.example/ --max-usage 60 --max-interval 10 "
+	            "--cap 2 --admin alice --rate -1");
+	cr_assert_eq(r.status, 2);
+	ctl_run(&r, "service show gpu2");
+	cr_assert_neq(r.status, 0, "a refused add writes nothing");
+}
