@@ -30,7 +30,7 @@
 /* The fields of the service form, in the order they are shown. */
 enum admin_svc_field {
 	ASF_NAME, ASF_URL, ASF_ENTRY_URL, ASF_MAX_USAGE, ASF_MAX_INTERVAL, ASF_CAP,
-	ASF_GUARDS, ASF_ADMIN, ASF_N
+	ASF_GUARDS, ASF_ADMIN, ASF_QUEUE, ASF_QUEUE_MAX, ASF_QUEUE_LAPSE, ASF_RATE, ASF_N
 };
 
 /* The fields of the user forms. */
@@ -78,6 +78,29 @@ int admin_name_check(const char *s, const char *what, char *err, size_t errlen);
 int admin_password_check(const char *pw, const char *again, char *err, size_t errlen);
 /* Checks the user form's fields that are present (name, role, password). Returns errors. */
 int admin_user_check(struct admin_user_form *f, int *role);
+
+/* ---- admin_queue.c ---- */
+
+/* The text of a service's waiting room fields, for a form. */
+struct admin_queue_text {
+	char max[ADMIN_NUM_TEXT], lapse[ADMIN_NUM_TEXT], rate[ADMIN_NUM_TEXT];
+};
+/* Marks the waiting room choice mode (a field's text, NULL or anything) as selected in c. */
+void admin_queue_select(struct tmpl_ctx *c, const char *mode);
+/* Fills f's waiting room fields from sq, with their text in t. */
+void admin_queue_form_from(struct admin_svc_form *f, const struct service_queue *sq,
+                           struct admin_queue_text *t);
+/*
+ * Stores svc->queue when it differs from old's (old NULL: a new service,
+ * against the defaults) and audits service.queue. 0, or -1 after answering.
+ */
+int admin_queue_save(struct req *q, struct store *st, const struct store_service *old,
+                     const struct store_service *svc);
+/* GET /admin/queues: every line the login may see; GET /admin/queues/line?id=N: one line. */
+void admin_queues_list(struct req *q);
+void admin_queue_show(struct req *q);
+/* POST /admin/queues/remove (id, user): removes a user's place in the service's line. */
+void admin_queue_remove(struct req *q);
 
 /* ---- admin.c ---- */
 

@@ -15,7 +15,8 @@
 static const char *const svc_fields[ASF_N] = {
 	[ASF_NAME] = "name", [ASF_URL] = "url", [ASF_ENTRY_URL] = "entry_url",
 	[ASF_MAX_USAGE] = "max_usage", [ASF_MAX_INTERVAL] = "max_interval", [ASF_CAP] = "cap",
-	[ASF_GUARDS] = "guards", [ASF_ADMIN] = "admin",
+	[ASF_GUARDS] = "guards", [ASF_ADMIN] = "admin", [ASF_QUEUE] = "queue",
+	[ASF_QUEUE_MAX] = "queue_max", [ASF_QUEUE_LAPSE] = "queue_lapse", [ASF_RATE] = "rate",
 };
 
 static const char *const user_fields[AUF_N] = {
@@ -210,6 +211,61 @@ copy(char *dst, size_t n, const char *s)
 	snprintf(dst, n, "%s", s != NULL ? s : "");
 }
 
+/*
+ * A waiting room number: empty is 0 (the [authd] default, or no rate), else
+ * a whole number in 0..max that ok() accepts. 0 or -1 with err.
+ */
+static int
+queue_number(const char *s, long long max, int (*ok)(long long), const char *want, int *out,
+             char *err, size_t errlen)
+{
+	long long v;
+
+	if (s == NULL)
+		return 0;                    /* not in the form: unchanged */
+	if (s[0] == '\0') {
+		*out = 0;
+		return 0;
+	}
+	if (strnlen(s, ADMIN_NUM_TEXT + 1) > ADMIN_NUM_TEXT || parse_int(s, 0, max, &v) == -1 ||
+	    !ok(v)) {
+		snprintf(err, errlen, "%s", want);
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
+}
+
+static int any_number(long long v) { (void)v; return 1; }
+static int lapse_ok(long long v) { return v == 0 || v >= QUEUE_LAPSE_MIN_S; }
+
+/* The waiting room fields into svc->queue (a field not in the form leaves it as it is). */
+static void
+queue_check(struct admin_svc_form *f, struct service_queue *sq)
+{
+	static const char *const modes[] = { "default", "off", "on" };
+	const char *m = f->f[ASF_QUEUE].in;
+	int i;
+
+	if (m != NULL) {
+		for (i = 0; i < 3 && strcmp(m, modes[i]) != 0; i++)
+			;
+		if (i == 3)
+			snprintf(f->f[ASF_QUEUE].err, ADMIN_MSG_MAX, "Choose default, on or off.");
+		else
+			sq->mode = i - 1;
+	}
+	queue_number(f->f[ASF_QUEUE_MAX].in, QUEUE_MAX_PLACES, any_number,
+	             "Empty for the default, or a whole number from 1 to 1000000.", &sq->max,
+	             f->f[ASF_QUEUE_MAX].err, ADMIN_MSG_MAX);
+	queue_number(f->f[ASF_QUEUE_LAPSE].in, QUEUE_LAPSE_MAX_S, lapse_ok,
+	             "Empty for the default, or whole seconds from 10 to 86400.", &sq->lapse_s,
+	             f->f[ASF_QUEUE_LAPSE].err, ADMIN_MSG_MAX);
+	queue_number(f->f[ASF_RATE].in, RATE_MAX_PER_MIN, any_number,
+	             "Empty for no rate, or a whole number of new users a minute from 1 to 100000.",
+	             &sq->rate_per_min, f->f[ASF_RATE].err, ADMIN_MSG_MAX);
+}
+
 int
 admin_service_check(struct admin_svc_form *f, struct store_service *svc)
 {
@@ -230,6 +286,7 @@ admin_service_check(struct admin_svc_form *f, struct store_service *svc)
 	admin_cap_parse(f->f[ASF_CAP].in, &svc->cap, f->f[ASF_CAP].err, ADMIN_MSG_MAX);
 	admin_guards_parse(f->f[ASF_GUARDS].in, svc->guards, &svc->n_guards, f->f[ASF_GUARDS].err,
 	                   ADMIN_MSG_MAX);
+	queue_check(f, &svc->queue);
 	for (int i = 0; i < ASF_N; i++)
 		bad += f->f[i].err[0] != '\0';
 	return bad;

@@ -20,6 +20,7 @@
 struct svc_text {
 	char usage[ADMIN_NUM_TEXT], interval[ADMIN_NUM_TEXT], cap[ADMIN_NUM_TEXT];
 	char guards[ADMIN_GUARDS_TEXT + 1];
+	struct admin_queue_text queue;
 };
 
 int
@@ -164,6 +165,7 @@ service_form(struct req *q, int status, const struct admin_svc_form *f,
 		return;
 	}
 	admin_form_errors(c, f->f, ASF_N, admin_svc_field_name);
+	admin_queue_select(c, f->f[ASF_QUEUE].in);
 	tmpl_set(c, "error", error);
 	if (admin_is_root(q)) {
 		ch.c = c;
@@ -215,6 +217,7 @@ form_from(struct admin_svc_form *f, const struct store_service *svc, struct svc_
 	f->f[ASF_CAP].in = t->cap;
 	f->f[ASF_GUARDS].in = t->guards;
 	f->f[ASF_ADMIN].in = svc->admin_name;
+	admin_queue_form_from(f, &svc->queue, &t->queue);
 }
 
 /*
@@ -263,6 +266,7 @@ admin_service_new_form(struct req *q)
 	f.f[ASF_MAX_INTERVAL].in = DEFAULT_INTERVAL;
 	f.f[ASF_CAP].in = DEFAULT_CAP;
 	f.f[ASF_ADMIN].in = q->login.user_name;
+	f.f[ASF_QUEUE].in = "default";
 	service_form(q, 200, &f, NULL, NULL);
 }
 
@@ -311,6 +315,7 @@ admin_service_new(struct req *q)
 	form_read(q, &f);
 	memset(&svc, 0, sizeof svc);
 	svc.enabled = 1;
+	svc.queue.mode = QUEUE_DEFAULT;
 	bad = admin_service_check(&f, &svc);
 	/* An admin's form has no guards; one that sends some is refused by the store. */
 	if (resolve_admin(q, st, &f, &svc, &down) == -1 && down) {
@@ -328,6 +333,9 @@ admin_service_new(struct req *q)
 	admin_audit(q, st, "service.add", svc.name, NULL, "cap=%d max_usage=%d max_interval=%d "
 	            "guards=%d url=%s", svc.cap, svc.max_usage_min, svc.max_interval_min,
 	            svc.n_guards, svc.url);
+	svc.id = id;
+	if (admin_queue_save(q, st, NULL, &svc) == -1)
+		return;
 	redirect_done(q, "/admin/", 0, "svc_added", admin_fw_sync(q, id) == 0);
 }
 
@@ -448,6 +456,8 @@ admin_service_edit(struct req *q)
 	}
 	describe_changes(&old, &svc, what, sizeof what);
 	admin_audit(q, st, "service.edit", svc.name, NULL, "%s", what);
+	if (admin_queue_save(q, st, &old, &svc) == -1)
+		return;
 	redirect_done(q, "/admin/services/edit", svc.id, "svc_saved", admin_fw_sync(q, svc.id) == 0);
 }
 

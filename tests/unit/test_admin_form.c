@@ -304,13 +304,58 @@ Test(admin_form, every_bad_field_gets_its_own_message)
 
 	fill(&f, "no spaces", "ftp://x/", "0", "abc", "-1", "nope");
 	f.f[ASF_ENTRY_URL].in = "x";
+	f.f[ASF_QUEUE].in = "sometimes";
+	f.f[ASF_QUEUE_MAX].in = "1000001";
+	f.f[ASF_QUEUE_LAPSE].in = "9";
+	f.f[ASF_RATE].in = "-3";
 	memset(&svc, 0, sizeof svc);
-	cr_assert_eq(admin_service_check(&f, &svc), 7);
+	cr_assert_eq(admin_service_check(&f, &svc), 11);
 	for (int i = 0; i < ASF_N; i++)
 		if (i != ASF_ADMIN)
 			cr_assert_neq(f.f[i].err[0], '\0', "field %s", admin_svc_field_name(i));
 	cr_assert_eq(f.f[ASF_ADMIN].err[0], '\0');
 	cr_assert_str_eq(f.f[ASF_NAME].in, "no spaces", "the typed text stays");
+}
+
+Test(admin_form, waiting_room_fields_are_bounded_and_empty_means_default)
+{
+	static const struct { const char *mode, *max, *lapse, *rate; int bad; } cases[] = {
+		{ "on", "40", "90", "12", 0 }, { "default", "", "", "", 0 },
+		{ "off", "1000000", "86400", "100000", 0 }, { "on", "", "10", "1", 0 },
+		{ "ON", "", "", "", 1 }, { "on", "x", "", "", 1 }, { "on", "", "86401", "", 1 },
+		{ "on", "", "", "100001", 1 }, { "on", "", "", "1.5", 1 },
+		{ "on", "12345678901234567", "", "", 1 },
+	};
+	struct admin_svc_form f;
+	struct store_service svc;
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		fill(&f, "lab", "https://lab.example.org/", "60", "15", "10", "");
+		f.f[ASF_QUEUE].in = cases[i].mode;
+		f.f[ASF_QUEUE_MAX].in = cases[i].max;
+		f.f[ASF_QUEUE_LAPSE].in = cases[i].lapse;
+		f.f[ASF_RATE].in = cases[i].rate;
+		memset(&svc, 0, sizeof svc);
+		svc.queue.rate_per_min = 7;
+		cr_assert_eq(admin_service_check(&f, &svc), cases[i].bad, "case %zu", i);
+	}
+	fill(&f, "lab", "https://lab.example.org/", "60", "15", "10", "");
+	f.f[ASF_QUEUE].in = "on";
+	f.f[ASF_QUEUE_MAX].in = "40";
+	f.f[ASF_QUEUE_LAPSE].in = "";
+	f.f[ASF_RATE].in = "12";
+	memset(&svc, 0, sizeof svc);
+	svc.queue.lapse_s = 300;
+	cr_assert_eq(admin_service_check(&f, &svc), 0);
+	cr_assert_eq(svc.queue.mode, QUEUE_ON);
+	cr_assert_eq(svc.queue.max, 40);
+	cr_assert_eq(svc.queue.lapse_s, 0, "empty is the [authd] default");
+	cr_assert_eq(svc.queue.rate_per_min, 12);
+	fill(&f, "lab", "https://lab.example.org/", "60", "15", "10", "");
+	svc.queue = (struct service_queue){ QUEUE_OFF, 5, 60, 3 };
+	cr_assert_eq(admin_service_check(&f, &svc), 0);
+	cr_assert_eq(svc.queue.mode, QUEUE_OFF, "fields not in the form change nothing");
+	cr_assert_eq(svc.queue.rate_per_min, 3);
 }
 
 Test(admin_form, absent_fields_are_refused_not_crashed_on)

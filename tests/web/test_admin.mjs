@@ -657,6 +657,106 @@ s.connect(("10.0.9.2", 80)); s.sendall(b"x\\n"); sys.exit(0 if s.recv(8) else 1)
 		assert((await portalServices(page)).some((o) => o.startsWith('fwlab')), 'fwlab offered again');
 	});
 
+	await check('alice sets the waiting room of her service in its form; bad numbers are refused there', async () => {
+		await alice.goto(`${base}/admin/services/edit?id=${fwlab}`);
+		eq(await alice.inputValue('#queue'), 'default', 'a service starts with the portal default');
+		eq(await alice.inputValue('#rate'), '', 'and no rate');
+		await alice.selectOption('#queue', 'on');
+		await fillService(alice, { queue_max: '0x5', rate: '100001' });
+		const bad = await submit(alice, 'form[action="/admin/services/edit"] button[type=submit]');
+		eq(bad.status(), 400, 'status');
+		for (const field of ['queue_max', 'rate']) {
+			eq(await alice.getAttribute(`#${field}`, 'aria-invalid'), 'true', `${field} marked`);
+			assert(await alice.locator(`#${field} + .field-error`).isVisible(), `${field} message`);
+		}
+		eq(await alice.inputValue('#rate'), '100001', 'the typed rate stays');
+		eq(ctlJson('service', 'show', 'fwlab').queue, 'default', 'nothing stored');
+		await fillService(alice, { queue_max: '5', queue_lapse: '', rate: '' });
+		await submit(alice, 'form[action="/admin/services/edit"] button[type=submit]');
+		assert((await text(alice, '.alert.success')).includes('saved'), 'notice');
+		const svc = ctlJson('service', 'show', 'fwlab');
+		eq(svc.queue, 'on', 'stored mode');
+		eq(svc.queue_max, 5, 'stored places');
+		eq(svc.queue_lapse_s, 0, 'an empty lapse is the default');
+		eq(await alice.inputValue('#queue'), 'on', 'the form shows the stored mode');
+		const q = ctlJson('audit', '--service', 'fwlab', '--limit', '5').audit.find((a) => a.action === 'service.queue');
+		assert(q && q.actor === 'alice' && q.detail.includes('queue=on queue_max=5'), `audit: ${JSON.stringify(q)}`);
+	});
+
+	let carolq, daveq, daveId, carolCookie;
+	await check('the waiting lines page shows each line, and one line its places in order', async () => {
+		ctl('service', 'edit', 'fwlab', '--cap', '1');
+		ctl('grant', 'erin', 'fwlab', '10.0.1.3');
+		let r;
+		[carolq, r] = await portalLogin('carol', 'fwlab');
+		eq(r.status(), 200, 'carol is given a place');
+		eq(r.headers()['x-sekisho-queue-position'], '1', 'carol is first');
+		[daveq, r] = await portalLogin('dave', 'fwlab');
+		eq(r.headers()['x-sekisho-queue-position'], '2', 'dave is second');
+		await Promise.all([alice.waitForNavigation(), alice.click('header a:text("Waiting lines")')]);
+		eq(await text(alice, 'h1'), 'Waiting lines', 'heading');
+		const row = alice.locator('#lines tbody tr', { hasText: 'fwlab' });
+		eq(await row.locator('td[data-label="Waiting"]').innerText(), '2', 'length');
+		eq(await row.locator('td[data-label="Live"]').innerText(), '1/1', 'live');
+		assert((await row.locator('td[data-label="Waiting room"]').innerText()).includes('up to 5'), 'settings');
+		assert((await row.locator('td[data-label="Longest wait"]').innerText()) !== '-', 'oldest wait');
+		await shot(alice, 'queues');
+		await Promise.all([alice.waitForNavigation(), row.locator('a:text("fwlab")').click()]);
+		eq(await text(alice, 'h1'), 'Waiting line: fwlab', 'line heading');
+		const users = await alice.locator('#places td[data-label="User"]').allInnerTexts();
+		eq(JSON.stringify(users), '["carol","dave"]', 'places in order');
+		const pos = await alice.locator('#places td[data-label="Position"]').allInnerTexts();
+		eq(JSON.stringify(pos), '["1","2"]', 'positions');
+		assert((await text(alice, '#places tbody tr:first-child td[data-label="Last poll"]')).includes('ago'), 'last poll');
+		daveId = await alice.locator('#places tbody tr', { hasText: 'dave' }).locator('input[name=user]').getAttribute('value');
+		// Their waiting pages refresh themselves: closed, so the test alone polls from here.
+		carolCookie = (await carolq.context().cookies(base)).map((c) => `${c.name}=${c.value}`).join('; ');
+		await carolq.close();
+		await daveq.close();
+		await shot(alice, 'queue-line');
+		await alice.setViewportSize(PHONE);
+		await shot(alice, 'queue-line-phone');
+		await alice.setViewportSize(DESKTOP);
+	});
+
+	await check('another admin neither sees nor changes alice\'s line', async () => {
+		eq((await bob.goto(`${base}/admin/queues/line?id=${fwlab}`)).status(), 403, 'the line page');
+		await bob.goto(`${base}/admin/queues`);
+		assert(!(await bob.content()).includes('fwlab'), 'fwlab on bob\'s overview');
+		eq(await forge(bob, '/admin/queues/remove', { id: String(fwlab), user: daveId }), 403, 'a forged remove');
+		eq(await forge(alice, '/admin/queues/remove', { id: String(fwlab), user: daveId }, false), 403,
+		   'alice\'s own POST without its CSRF token');
+		eq(ctlJson('status').queues.find((l) => l.service === 'fwlab').waiting, 2, 'both places stay');
+	});
+
+	await check('alice removes a place; the removal is audited', async () => {
+		await alice.goto(`${base}/admin/queues/line?id=${fwlab}`);
+		await submit(alice, 'button[aria-label="Remove dave from the line"]');
+		assert((await text(alice, '.alert.success')).includes('removed'), 'notice');
+		const users = await alice.locator('#places td[data-label="User"]').allInnerTexts();
+		eq(JSON.stringify(users), '["carol"]', 'dave is gone');
+		eq(ctlJson('status').queues.find((l) => l.service === 'fwlab').waiting, 1, 'stored');
+		const rm = ctlJson('audit', '--service', 'fwlab', '--limit', '5').audit.find((a) => a.action === 'queue.remove');
+		assert(rm && rm.actor === 'alice' && rm.target === 'dave', `audit: ${JSON.stringify(rm)}`);
+		eq(await forge(alice, '/admin/queues/remove', { id: String(fwlab), user: daveId }), 404,
+		   'removing a place that is gone');
+	});
+
+	await check('one let in from the line is listed with the wait', async () => {
+		ctl('right', 'revoke', String(liveOf('erin')[0].id));
+		const resp = await fetch(`${base}/queue?service=fwlab`, { headers: { cookie: carolCookie },
+		                                                            redirect: 'manual' });
+		eq(resp.status, 303, 'carol\'s turn has come');
+		assert(resp.headers.get('location').startsWith('http://10.0.9.2/_sekisho/enter?code='), 'the entry');
+		eq(liveOf('carol').length, 1, 'carol holds a right');
+		await alice.goto(`${base}/admin/queues/line?id=${fwlab}`);
+		assert((await alice.content()).includes('Nobody is waiting'), 'the line is empty');
+		eq(await text(alice, '#recent td[data-label="User"]'), 'carol', 'carol let in from the line');
+		await shot(alice, 'queue-line-recent');
+		ctl('right', 'revoke', String(liveOf('carol')[0].id));
+		ctl('service', 'edit', 'fwlab', '--cap', '3', '--queue', 'default', '--queue-max', '0');
+	});
+
 	await check('deleting a service asks first, then removes it', async () => {
 		await root.goto(`${base}/admin/services/edit?id=${bobsvc}`);
 		await Promise.all([root.waitForNavigation(), root.click('a:text("Delete…")')]);
