@@ -3,7 +3,11 @@
 # temporary SQLite store, curl as the browser (one cookie jar per address).
 #
 #   c1 (10.0.1.2 .. 10.0.1.80) --- gw (authd 10.0.1.1:8080, ipfd, forward) --- srv 10.0.9.2
-#                                                                echo on 80, 81
+#                                         cid 127.0.0.1:8081              echo on 80, 81
+#
+# cid is the service's door: its checks are asked from gw's 127.0.0.1 (a
+# trusted proxy, as nginx would) with the browser's address in
+# X-Forwarded-For and the browser's cookies.
 #
 # A place is made to lapse by moving its last_poll into the past with the
 # sqlite3 CLI, which is exactly what time would do to it.
@@ -30,6 +34,9 @@ queue_lapse_s = 60
 queue_refresh_s = 5
 throttle_ip_burst = 100
 throttle_checks_per_s = 1000
+[cid]
+listen = 127.0.0.1:8081
+trusted_proxies = 127.0.0.1
 [ipfd]
 socket = $T/ipfd.sock
 group = root
@@ -78,6 +85,24 @@ position() {
 	h=$(sed -n 's/^X-Sekisho-Queue-Position: \([0-9]*\).*/\1/p' "$T/head.$1" | tr -d '\r')
 	if [ -n "$p" ] && [ "$p" = "$h" ]; then echo "$p"; else echo "-"; fi
 }
+# door ADDR [COOKIE]: cid's verdict on ADDR's request to lab with the browser's
+# cookies (from its jar), or with COOKIE given; prints the status.
+CID=http://127.0.0.1:8081
+jar_cookies() {
+	sed 's/^#HttpOnly_//' "$T/jar.$1" 2>/dev/null | grep -v '^#' |
+		awk -F'\t' 'NF >= 7 { printf "%s%s=%s", sep, $6, $7; sep = "; " }'
+}
+door() {
+	in_ns gw curl -s --max-time 5 -o /dev/null -w '%{http_code}' -H 'X-Sekisho-Service: lab' \
+		-H "X-Forwarded-For: $1" -H "Cookie: ${2:-$(jar_cookies "$1")}" "$CID/_sekisho/auth"
+}
+# enter ADDR: redeems the entry code of ADDR's last answer at cid; prints the access cookie.
+enter() {
+	code=$(tr -d '\r' <"$T/head.$1" | sed -n 's/^Location: .*_sekisho\/enter?code=\(.*\)$/\1/p')
+	in_ns gw curl -s --max-time 5 -o /dev/null -D - -H 'X-Sekisho-Service: lab' \
+		-H "X-Forwarded-For: $1" "$CID/_sekisho/enter?code=$code" |
+		tr -d '\r' | sed -n 's/^[Ss]et-[Cc]ookie: sekisho=\([^;]*\);.*/\1/p'
+}
 expect() {   # name want got
 	if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "want $2, got $3"; fi
 }
@@ -105,6 +130,8 @@ ctl service add lab --url http://10.0.9.2/ --max-usage 60 --max-interval 30 --ca
 	--admin root --guard 10.0.9.2:80 >/dev/null
 bg_start authd gw "$B/authd" -d -f "$CONF"
 wait_for 10 in_ns gw curl -sf -o /dev/null "$MON/healthz"
+bg_start cid gw "$B/cid" -d -f "$CONF"
+wait_for 10 in_ns gw curl -sf -o /dev/null http://127.0.0.1:9081/healthz
 
 # ---- cap 2, five users ----
 st=""
@@ -119,6 +146,8 @@ check "the page says how many are ahead" grep -q '<span id="ahead">2</span> ahea
 expect "the line is kept in the store" 3 "$(sql "SELECT count(*) FROM queue")"
 expect "two live rights, two addresses in the set" "2 2" "$(live lab) $(set_count lab)"
 check "a queued user cannot reach the service" fw_closed 10.0.1.4
+check "the queued user's browser holds cookies (its portal login)" test -n "$(jar_cookies 10.0.1.4)"
+expect "the queued user's cookies are refused at cid's door" 401 "$(door 10.0.1.4)"
 expect "a refresh keeps the place" "200 2" "$(poll 10.0.1.5 lab) $(position 10.0.1.5)"
 expect "a second refresh too" "200 2" "$(poll 10.0.1.5 lab) $(position 10.0.1.5)"
 expect "logging in again from the same browser keeps the place, without a second password check" \
@@ -137,12 +166,17 @@ expect "the head's refresh admits it (303 to the entry handoff)" 303 "$(poll 10.
 check "the admission goes to the entry handoff" \
 	grep -Eq '^Location: http://10\.0\.9\.2/_sekisho/enter\?code=' "$T/head.10.0.1.4"
 check "the admitted head reaches the service" fw_open 10.0.1.4
+U3=$(enter 10.0.1.4)
+check "the head redeems its entry code at cid's door and gets the access cookie" test -n "$U3"
+expect "the admitted head's cookie is accepted at cid's door (204)" 204 "$(door 10.0.1.4 "sekisho=$U3")"
+expect "a cookie from another address is refused there" 401 "$(door 10.0.1.5 "sekisho=$U3")"
 expect "the others move up" "1 2" "$(poll 10.0.1.5 lab >/dev/null; position 10.0.1.5) $(poll 10.0.1.6 lab >/dev/null; position 10.0.1.6)"
 
 # ---- a place lapses when its browser stops polling ----
 sql "UPDATE queue SET last_poll = last_poll - 61 WHERE user_id = (SELECT id FROM users WHERE name = 'u4')"
 expect "u4's place lapsed: u5 is first" "200 1" "$(poll 10.0.1.6 lab) $(position 10.0.1.6)"
-check "the lapse is audited" sh -c "[ \"\$(sqlite3 '$DB' \"SELECT count(*) FROM audit WHERE action = 'queue.lapse'\")\" = 1 ]"
+expect "the lapse is audited with the user's name" "1 u4" \
+	"$(sql "SELECT count(*), group_concat(target) FROM audit WHERE action = 'queue.lapse'" | tr '|' ' ')"
 expect "u4 comes back at the end" "200 2" "$(poll 10.0.1.5 lab) $(position 10.0.1.5)"
 
 # ---- the bound ----
@@ -176,6 +210,43 @@ expect "one in line gets the same 503 at its next poll and keeps its place" "503
 check "the refusal is audited as service_down" sh -c "[ \"\$(sqlite3 '$DB' \"SELECT count(*) FROM audit WHERE action = 'deny' AND target = 'u7' AND detail LIKE 'reason=service_down %'\")\" = 1 ]"
 sql "UPDATE services SET health = 0 WHERE name = 'lab'"
 expect "up again: the line goes on in its order" "200 1" "$(poll 10.0.1.6 lab) $(position 10.0.1.6)"
+
+# ---- an admission rate (per service): the line holds until the rate has room ----
+# paced: cap 10, at most 2 new users a minute, its own waiting room on.
+ctl service add paced --url http://10.0.9.2/ --max-usage 60 --max-interval 30 --cap 10 \
+	--admin root --queue on --queue-max 5 --rate 2 >/dev/null
+paced_line() { sql "SELECT count(*) FROM queue WHERE service_id = $(svc_id paced)"; }
+st=""
+for n in 1 2; do st="$st $(login "10.0.1.$((n + 19))" "u$n" good-password paced)"; done
+expect "rate 2: two new users are admitted" " 303 303" "$st"
+expect "the third waits in line although 8 places are free" "200 1" \
+	"$(login 10.0.1.22 u3 good-password paced) $(position 10.0.1.22)"
+check "its page says the line moves at the rate" grep -q 'lets in at most 2 new users a minute' "$T/body.10.0.1.22"
+expect "the fourth is second" "200 2" "$(login 10.0.1.23 u4 good-password paced) $(position 10.0.1.23)"
+expect "a refresh within the minute admits nobody" "200 1 2" \
+	"$(poll 10.0.1.22 paced) $(position 10.0.1.22) $(live paced)"
+expect "renewing one's own right is not a new user: admitted at once" 303 \
+	"$(login 10.0.1.20 u1 good-password paced)"
+expect "still two rights, two in line" "2 2" "$(live paced) $(paced_line)"
+# The first admission leaves the minute (as time would move it): room for one.
+sql "UPDATE admissions SET at = at - 60 WHERE id = (SELECT min(id) FROM admissions WHERE service_id = $(svc_id paced))"
+expect "the second in line does not pass the head" "200 2" "$(poll 10.0.1.23 paced) $(position 10.0.1.23)"
+expect "the head is admitted when the rate allows" 303 "$(poll 10.0.1.22 paced)"
+expect "the other moves up and waits for the next room" "200 1 3" \
+	"$(poll 10.0.1.23 paced) $(position 10.0.1.23) $(live paced)"
+# Without the waiting room: a clear 503 that names the rate.
+ctl service add paced2 --url http://10.0.9.2/ --max-usage 60 --max-interval 30 --cap 10 \
+	--admin root --queue off --rate 1 >/dev/null
+expect "paced2 (no waiting room, rate 1): the first is admitted" 303 "$(login 10.0.1.24 u5 good-password paced2)"
+expect "the second gets 503 and no place" "503 0" "$(login 10.0.1.25 u6 good-password paced2) \
+$(sql "SELECT count(*) FROM queue WHERE service_id = $(svc_id paced2)")"
+ra=$(tr -d '\r' <"$T/head.10.0.1.25" | sed -n 's/^Retry-After: \([0-9]*\)$/\1/p')
+check "with Retry-After within the minute ($ra)" test "${ra:-0}" -ge 1 -a "${ra:-0}" -le 60
+check "the page says it is the rate, not the cap" sh -c "
+	grep -q 'Admission rate reached' '$T/body.10.0.1.25' && grep -q 'It is not full' '$T/body.10.0.1.25' &&
+	! grep -q 'are in use' '$T/body.10.0.1.25'"
+expect "the refusal is audited as rate_limited" 1 \
+	"$(sql "SELECT count(*) FROM audit WHERE action = 'deny' AND service = 'paced2' AND detail LIKE 'reason=rate_limited %'")"
 
 # ---- a short flood: 50 users within one second, cap 5 (bench/flood.c) ----
 # Everyone is served in the end (admitted, uses the service 1 s, logs out),
