@@ -166,6 +166,13 @@ put_queues(struct req *q, struct buf *b)
 	for (int i = 0; i < n; i++)
 		buf_printf(b, "sekisho_authd_queue_length{service=\"%s\"} %d\n", lines[i].name,
 		           lines[i].waiting);
+	buf_puts(b, "# HELP sekisho_authd_queue_oldest_wait_seconds How long the first in each "
+	            "service's line has waited (0: nobody waits).\n"
+	            "# TYPE sekisho_authd_queue_oldest_wait_seconds gauge\n");
+	for (int i = 0; i < n; i++)
+		buf_printf(b, "sekisho_authd_queue_oldest_wait_seconds{service=\"%s\"} %lld\n",
+		           lines[i].name, lines[i].oldest > 0 && q->now > lines[i].oldest ?
+		           (long long)(q->now - lines[i].oldest) : 0LL);
 	free(lines);
 }
 

@@ -187,6 +187,9 @@ check "the 503 carries Retry-After and says the line is full" sh -c "
 check "the refused user cannot reach the service" fw_closed 10.0.1.8
 expect "the metrics show the line's length" 'sekisho_authd_queue_length{service="lab"} 3' \
 	"$(in_ns gw curl -s "$MON/metrics" | grep '^sekisho_authd_queue_length{service="lab"}')"
+sql "UPDATE queue SET joined_at = joined_at - 100 WHERE id = (SELECT min(id) FROM queue WHERE service_id = $(svc_id lab))"
+w=$(in_ns gw curl -s "$MON/metrics" | sed -n 's/^sekisho_authd_queue_oldest_wait_seconds{service="lab"} \([0-9]*\)$/\1/p')
+check "the metrics show how long the first in line has waited (${w:--} s)" test "${w:-0}" -ge 100 -a "${w:-0}" -lt 200
 check "sekishoctl status shows the line" sh -c "'$B/sekishoctl' -f '$CONF' status | grep -Eq '^  lab +3 +[0-9]{4}-'"
 check "and in JSON" sh -c "'$B/sekishoctl' -f '$CONF' status --json | grep -q '\"queues\":\[{\"service\":\"lab\",\"waiting\":3,'"
 expect "joins (u3, u4, u5, u4 again, u6) and admissions are audited" "5 1" "$(sql "SELECT count(*) FROM audit WHERE action = 'queue.join'") $(sql "SELECT count(*) FROM audit WHERE action = 'admit' AND target = 'u3'")"
