@@ -225,12 +225,11 @@ admit_run(struct store *st, struct fwc *fw, const struct admit_in *in, struct ad
 		snprintf(out->why, sizeof out->why, "no entry URL from the service's URLs");
 		return;
 	}
-	if (in->queue != NULL)
+	if (in->queue != NULL) {
 		lapse_named(st, in);
-	if (in->queue != NULL)
 		admission_queue_run(st, &afw, in->user->id, in->svc->id, &in->ip, in->now, in->queue,
 		                    &a);
-	else
+	} else
 		admission_run(st, &afw, in->user->id, in->svc->id, &in->ip, in->now, &a);
 	out->outcome = a.outcome;
 	out->adm = a.adm;

@@ -12,6 +12,9 @@
  * JavaScript) to GET /queue?service=NAME. Each refresh keeps the place and,
  * when the user's turn has come, admits them (firewall, entry handoff) on the
  * strength of the portal login alone: no second password check.
+ * The rules are the service's own where it sets them (svc->queue), the
+ * [authd] keys otherwise (queue_rules). A new user past the service's
+ * admission rate without a waiting room gets queue_rate's 503.
  */
 
 #define QUEUE_WINDOW_S 600   /* departures over this long give the estimate */
@@ -52,7 +55,6 @@ queue_page(struct req *q, const struct store_service *svc, const struct admit_ou
 	int64_t est = estimate_s(pl);
 
 	queue_rules(&q->v->conf.authd, svc, &rules);
-
 	snprintf(pos, sizeof pos, "%d", pl->position);
 
 	if (c != NULL) {
@@ -69,9 +71,9 @@ queue_page(struct req *q, const struct store_service *svc, const struct admit_ou
 			tmpl_set(c, "estimate", when);
 		}
 		page_duration(rules.lapse_s, when, sizeof when);
+		tmpl_set(c, "lapse", when);
 		if (svc->queue.rate_per_min > 0)
 			tmpl_setf(c, "rate", "%d", svc->queue.rate_per_min);
-		tmpl_set(c, "lapse", when);
 		tmpl_setf(c, "refresh_s", "%d", q->v->conf.authd.queue_refresh_s);
 		tmpl_setf(c, "refresh", "%d; url=/queue?service=%s", q->v->conf.authd.queue_refresh_s,
 		          svc->name);

@@ -169,12 +169,22 @@ admission_queue_run(struct store *st, const struct admission_fw *fw, int64_t use
 		out->outcome = ADMISSION_QUEUE_FULL;
 }
 
+/* " waited=SECONDS" for an admission from the line (the place joined before now), else "". */
+static const char *
+waited_text(const struct admission *a, int64_t now, char out[32])
+{
+	out[0] = '\0';
+	if (a->place.joined_at > 0 && a->place.joined_at < now)
+		snprintf(out, 32, " waited=%lld", (long long)(now - a->place.joined_at));
+	return out;
+}
+
 int
 admission_audit(struct store *st, int64_t now, const char *actor, const char *by,
                 const char *user, const char *service, const struct addr *ip,
                 const struct admission *a)
 {
-	char ips[ADDR_STR_MAX], who[NAME_MAX_LEN + 8] = "", detail[AUDIT_TEXT_MAX + 1];
+	char ips[ADDR_STR_MAX], who[NAME_MAX_LEN + 8] = "", detail[AUDIT_TEXT_MAX + 1], waited[32];
 	const struct store_admission *m = &a->adm;
 
 	addr_str(ip, ips, sizeof ips);
@@ -183,15 +193,10 @@ admission_audit(struct store *st, int64_t now, const char *actor, const char *by
 	if (a->outcome == ADMISSION_QUEUED)
 		snprintf(detail, sizeof detail, "%sposition=%d waiting=%d ip=%s active=%d cap=%d", who,
 		         a->place.position, a->place.waiting, ips, m->active, m->cap);
-	else if (a->outcome == ADMISSION_OK && a->place.joined_at > 0 && a->place.joined_at < now)
-		snprintf(detail, sizeof detail, "%sright=%lld ip=%s active=%d cap=%d replaced=%lld "
-		         "waited=%lld", who, (long long)m->right.id, ips, m->active, m->cap,
-		         m->replaced ? (long long)m->replaced_id : 0LL,
-		         (long long)(now - a->place.joined_at));
 	else if (a->outcome == ADMISSION_OK)
-		snprintf(detail, sizeof detail, "%sright=%lld ip=%s active=%d cap=%d replaced=%lld",
+		snprintf(detail, sizeof detail, "%sright=%lld ip=%s active=%d cap=%d replaced=%lld%s",
 		         who, (long long)m->right.id, ips, m->active, m->cap,
-		         m->replaced ? (long long)m->replaced_id : 0LL);
+		         m->replaced ? (long long)m->replaced_id : 0LL, waited_text(a, now, waited));
 	else if (a->outcome == ADMISSION_FW_DOWN)
 		snprintf(detail, sizeof detail, "%sreason=%s ip=%s active=%d cap=%d right=%lld", who,
 		         admission_outcome_str(a->outcome), ips, m->active, m->cap,

@@ -87,8 +87,8 @@ BEGIN
 			RAISE EXCEPTION USING ERRCODE = 'SK002';
 		END IF;
 		-- 010 rate end
-	EXCEPTION WHEN SQLSTATE 'SK001' OR SQLSTATE 'SK002' THEN
-		rc := CASE WHEN SQLSTATE = 'SK002' THEN 5 ELSE 1 END;
+	EXCEPTION WHEN SQLSTATE 'SK001' OR SQLSTATE 'SK002' THEN     -- 010 rate: SK002
+		rc := CASE WHEN SQLSTATE = 'SK002' THEN 5 ELSE 1 END;   -- 010 rate: 5
 		-- 010 rate: rc 5 carries when the rate next has room in expires_at.
 		IF rc = 5 THEN
 			SELECT min(d.at) + 60 INTO expires_at FROM admissions d
