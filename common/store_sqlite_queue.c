@@ -228,18 +228,27 @@ gone_add(struct gone *g, sqlite3_stmt *st)
 	return 0;
 }
 
+/*
+ * A read first: at nearly every call nothing has lapsed, and then no write
+ * lock is taken (this runs before each admission through the waiting room).
+ */
 int
 sq_queue_lapse(struct store *s, int64_t service_id, int64_t now, int lapse_s,
                int (*fn)(const struct store_qplace *, void *), void *arg, int *n)
 {
+	static const char any[] =
+		"SELECT 1 FROM queue WHERE service_id = ?1 AND last_poll <= ?2 LIMIT 1";
 	static const char sql[] =
 		"DELETE FROM queue WHERE service_id = ?1 AND last_poll <= ?2 RETURNING user_id, "
 		"(SELECT u.name FROM users u WHERE u.id = queue.user_id), joined_at, last_poll";
 	struct sq *q = sq_of(s);
 	struct gone g = { NULL, 0, 0 };
+	int64_t args[] = { service_id, now - lapse_s }, one;
 	sqlite3_stmt *st;
 	int rc, row;
 
+	if ((rc = sq_int(q, any, args, 2, &one)) != STORE_OK)
+		return rc == STORE_NOTFOUND ? STORE_OK : rc;
 	if ((rc = sq_begin_stmt(q, sql, &st)) != STORE_OK)
 		return rc;
 	sqlite3_bind_int64(st, 1, service_id);
