@@ -1,3 +1,4 @@
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,20 +169,39 @@ admin_queues_list(struct req *q)
 
 struct recent { struct req *q; struct tmpl_ctx *c; int n; };
 
+/* The seconds of " waited=N" in an admit row's detail; -1 when there is none. */
+static long long
+waited_of(const char *detail)
+{
+	const char *w = strstr(detail, " waited=");
+	char num[24];
+	size_t len;
+	long long v;
+
+	if (w == NULL)
+		return -1;
+	w += strlen(" waited=");
+	len = strspn(w, "0123456789");
+	if (len == 0 || len >= sizeof num)
+		return -1;
+	memcpy(num, w, len);
+	num[len] = '\0';
+	return parse_int(num, 0, INT64_MAX, &v) == 0 ? v : -1;
+}
+
 /* An admission from the line: an "admit" audit row with waited=, in the last hour. */
 static int
 add_recent(const struct store_audit *e, void *arg)
 {
 	struct recent *r = arg;
-	const char *w = strstr(e->detail, " waited=");
 	struct tmpl_ctx *row;
 	char when[32];
 	long long waited;
 
 	if (e->at < r->q->now - RECENT_WINDOW_S || r->n == RECENT_SHOWN)
 		return 1;
-	if (strcmp(e->action, "admit") != 0 || w == NULL ||
-	    sscanf(w, " waited=%lld", &waited) != 1 || (row = tmpl_row(r->c, "recent")) == NULL)
+	if (strcmp(e->action, "admit") != 0 || (waited = waited_of(e->detail)) < 0 ||
+	    (row = tmpl_row(r->c, "recent")) == NULL)
 		return 0;
 	r->n++;
 	tmpl_set(row, "user", e->target);
