@@ -29,6 +29,7 @@ static const struct store_table tables[STORE_COPY_TABLES] = {
 	{ "keys", "kid", NULL, 0 },
 	{ "tls_keys", "kid", NULL, 0 },
 	{ "queue", "id", NULL, 1 },
+	{ "admissions", "id", NULL, 1 },   /* the admission rate's last minute */
 	{ "lockouts", "name, source", NULL, 0 },
 	{ "known_sources", "user_id, source", NULL, 0 },
 	{ "audit", "id", NULL, 1 },

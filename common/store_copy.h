@@ -17,7 +17,7 @@
 
 #include "store.h"
 
-#define STORE_COPY_TABLES 15
+#define STORE_COPY_TABLES 16
 
 struct store_copy_report {
 	int         n;

@@ -96,6 +96,9 @@ fill_services(struct store *s, int64_t admin, int64_t alice)
 	ok(store_service_del(s, tmp, T0, err, sizeof err), "service del");
 	ok(store_service_set_load(s, web, &load, err, sizeof err), "load");
 	ok(store_service_set_health(s, web, 0, 3), "health");
+	/* Rate 3: fill_rights makes three new admissions to web, so its minute is spent. */
+	ok(store_service_set_queue(s, web, &(struct service_queue){ QUEUE_ON, 7, 120, 3 }, err,
+	                           sizeof err), "queue settings");
 	ok(store_acl_restrict(s, db, 1, err, sizeof err), "restrict");
 	ok(store_group_get(s, "staff", 0, &g), "group get");
 	ok(store_acl_entry(s, db, ACL_GROUP, g.id, 1, err, sizeof err), "acl group");
@@ -209,6 +212,8 @@ dump_service(const struct store_service *v, void *arg)
 	        (long long)v->created_at, (long long)v->updated_at, v->health, v->cap_effective);
 	fprintf(d->f, "  load %s %d %d %d %d mode=%d min=%d target=%d\n", l->probe, l->interval_ms,
 	        l->timeout_ms, l->down_after, l->up_after, l->cap_mode, l->cap_min, l->target_ms);
+	fprintf(d->f, "  queue mode=%d max=%d lapse=%d rate=%d\n", v->queue.mode, v->queue.max,
+	        v->queue.lapse_s, v->queue.rate_per_min);
 	for (int i = 0; i < v->n_guards; i++) {
 		addr_str(&v->guards[i].addr, ip, sizeof ip);
 		fprintf(d->f, "  guard %s %u\n", ip, v->guards[i].port);
@@ -346,6 +351,27 @@ Test(copy, every_table_reads_back_the_same_through_the_store_api)
 	cr_assert_eq(r.n, STORE_COPY_TABLES);
 	free(before);
 	free(after);
+}
+
+/* The admission rate's last minute moves with the store: web's is spent on both sides. */
+Test(copy, the_admission_rate_window_is_copied)
+{
+	char err[512] = "";
+	struct store_copy_report r;
+	struct store_admission a;
+	struct store_service web;
+	int64_t newbie;
+
+	fill(src);
+	cr_assert_eq(store_copy(src, src_fx.db.path, dst, 0, "tester", T0 + 100, &r, err,
+	                        sizeof err), STORE_OK, "%s", err);
+	cr_assert_eq(store_service_get(dst, "web", &web), STORE_OK);
+	cr_assert_eq(web.queue.rate_per_min, 3);
+	newbie = fx_user(dst, "newbie", ROLE_USER);
+	cr_assert_eq(fx_admit(dst, newbie, web.id, "198.51.100.30", T0 + 10, &a), STORE_DENIED);
+	cr_assert_eq(a.rate, 1, "refused for the rate the source had spent");
+	cr_assert_eq(a.rate_next, T0 + 60);
+	cr_assert_eq(fx_admit(dst, newbie, web.id, "198.51.100.30", T0 + 60, &a), STORE_OK);
 }
 
 static int
