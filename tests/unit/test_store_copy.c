@@ -16,6 +16,7 @@
 #include <criterion/criterion.h>
 #include <criterion/hooks.h>
 #include <libpq-fe.h>
+#include <sqlite3.h>
 
 #include "fixture.h"
 #include "pgcluster.h"
@@ -504,6 +505,57 @@ Test(copy, a_target_lacking_a_column_of_the_source_takes_nothing)
 	cr_assert_eq(store_stats(dst, &st), STORE_OK);
 	cr_assert_eq(st.users, 0);
 	cr_assert_eq(st.live_rights, 0);
+}
+
+/* A raw connection to the source file, to make it what no store call would. */
+static void
+source_sql(const char *text)
+{
+	sqlite3 *db;
+	char *msg = NULL;
+
+	cr_assert_eq(sqlite3_open(src_fx.db.path, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(db, text, NULL, NULL, &msg), SQLITE_OK, "%s: %s", text,
+	             msg ? msg : "?");
+	sqlite3_close(db);
+}
+
+static void
+target_untouched(void)
+{
+	struct store_stats st;
+
+	cr_assert_eq(store_stats(dst, &st), STORE_OK, "%s", store_error(dst));
+	cr_assert_eq(st.users, 0);
+	cr_assert_eq(st.services, 0);
+	cr_assert_eq(st.live_rights, 0);
+}
+
+/*
+ * Column names come from the source file and are written into the target's
+ * SQL: one that is not [a-z0-9_] (here one that would end the column list
+ * and drop a table) is refused before anything reaches the target.
+ */
+Test(copy, a_source_column_named_to_inject_sql_is_refused)
+{
+	char err[512] = "";
+
+	fill(src);
+	source_sql("ALTER TABLE audit ADD COLUMN \"at) VALUES (1); DROP TABLE users; --\" TEXT");
+	cr_assert_eq(copy(0, err, sizeof err), STORE_INVALID, "%s", err);
+	cr_assert(strstr(err, "audit") && strstr(err, "named unlike"), "%s", err);
+	target_untouched();
+}
+
+Test(copy, a_source_with_a_table_the_copy_does_not_know_is_refused)
+{
+	char err[512] = "";
+
+	fill(src);
+	source_sql("CREATE TABLE \"x; DROP TABLE users\" (a)");
+	cr_assert_eq(copy(0, err, sizeof err), STORE_INVALID, "%s", err);
+	cr_assert(strstr(err, "does not know"), "%s", err);
+	target_untouched();
 }
 
 Test(copy, the_source_is_never_written)
