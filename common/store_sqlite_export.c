@@ -106,6 +106,12 @@ row_cells(struct sq *q, sqlite3_stmt *st, const struct store_table *t, struct st
 			c->type = CELL_TEXT;
 			c->p = sqlite3_column_text(st, i);
 			c->len = (size_t)sqlite3_column_bytes(st, i);
+			if (c->p == NULL)
+				return sq_fail(q, SQLITE_NOMEM, "export: reading the source");
+			/* The target takes text up to its first NUL: refuse rather than cut it. */
+			if (memchr(c->p, '\0', c->len) != NULL)
+				return store_fail(&q->base, STORE_INVALID, "export: table %s column %s: "
+				                  "a text with a NUL byte", t->name, r->name[k]);
 			break;
 		case SQLITE_BLOB:
 			c->type = CELL_BLOB;

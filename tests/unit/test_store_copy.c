@@ -558,6 +558,25 @@ Test(copy, a_source_with_a_table_the_copy_does_not_know_is_refused)
 	target_untouched();
 }
 
+/*
+ * PostgreSQL's text holds no NUL byte: a text the source holds with one
+ * would arrive cut at it, so the copy refuses it (and does not echo it: it
+ * may be a password hash).
+ */
+Test(copy, a_source_text_with_a_nul_byte_is_refused_not_cut)
+{
+	char err[512] = "";
+
+	fill(src);
+	source_sql("UPDATE users SET pwhash = CAST(X'2461726700736563726574' AS TEXT) "
+	           "WHERE name = 'alice'");
+	cr_assert_eq(copy(0, err, sizeof err), STORE_INVALID, "%s", err);
+	cr_assert(strstr(err, "users") && strstr(err, "pwhash") && strstr(err, "NUL"), "%s",
+	          err);
+	cr_assert_null(strstr(err, "secret"), "%s", err);
+	target_untouched();
+}
+
 Test(copy, the_source_is_never_written)
 {
 	struct stat a, b;
