@@ -82,7 +82,7 @@ while [ "$r" -le "$ROUNDS" ]; do
 done
 sleep 0.5
 touch "$T/sent.user.stop" "$T/sent.stranger.stop"
-wait_for 10 test -s "$T/sent.user" && wait_for 10 test -s "$T/sent.stranger" 20
+wait_for 10 test -s "$T/sent.user" && wait_for 10 test -s "$T/sent.stranger"
 bg_stop stream.user
 bg_stop stream.stranger
 
