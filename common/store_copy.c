@@ -41,6 +41,7 @@ static const char *const skipped[] = { "changes", "leases", NULL };
 struct copy_run {
 	struct store *to;
 	int64_t rows[STORE_COPY_TABLES];
+	int64_t seq[STORE_COPY_TABLES];     /* the source's last id handed out per table */
 };
 
 static int
@@ -88,13 +89,13 @@ store_copy(struct store *from, const char *from_name, struct store *to, int repl
 	store_clear(to);
 	if ((rc = store_pg_import_begin(to, tables, STORE_COPY_TABLES, replace)) != STORE_OK)
 		return store_report(to, rc, err, errlen);
-	rc = store_sqlite_export(from, tables, STORE_COPY_TABLES, skipped, copy_row, &run);
+	rc = store_sqlite_export(from, tables, STORE_COPY_TABLES, skipped, copy_row, &run, run.seq);
 	if (rc != STORE_OK && from->err[0] != '\0') {
-		store_pg_import_end(to, tables, STORE_COPY_TABLES, NULL, rc);
+		store_pg_import_end(to, tables, STORE_COPY_TABLES, NULL, NULL, rc);
 		return store_report(from, rc, err, errlen);
 	}
 	copy_audit(&a, &run, from_name, by, now);
-	if ((rc = store_pg_import_end(to, tables, STORE_COPY_TABLES, &a, rc)) != STORE_OK)
+	if ((rc = store_pg_import_end(to, tables, STORE_COPY_TABLES, run.seq, &a, rc)) != STORE_OK)
 		return store_report(to, rc, err, errlen);
 	if (r != NULL) {
 		r->n = STORE_COPY_TABLES;

@@ -216,10 +216,12 @@ typedef int (*store_row_fn)(const struct store_table *, const struct store_row *
 /*
  * Calls fn on every row of t[0..n-1], table by table, in one read transaction.
  * Fails (STORE_INVALID) before any row when the source has a table that is
- * neither in t nor in skip (NULL-terminated): the copy would lose it.
+ * neither in t nor in skip (NULL-terminated): the copy would lose it. In the
+ * same transaction, seq[i] gets the last id the source handed out in t[i]
+ * (AUTOINCREMENT: it may be past the largest id left), 0 when none.
  */
 int store_sqlite_export(struct store *s, const struct store_table *t, int n,
-                        const char *const *skip, store_row_fn fn, void *arg);
+                        const char *const *skip, store_row_fn fn, void *arg, int64_t *seq);
 /*
  * Begins the import: a write transaction. A target with rows in any of t is
  * refused (STORE_EXISTS, the table named) unless replace, which deletes them
@@ -229,11 +231,13 @@ int store_sqlite_export(struct store *s, const struct store_table *t, int n,
 int store_pg_import_begin(struct store *s, const struct store_table *t, int n, int replace);
 int store_pg_import_row(struct store *s, const struct store_table *t, const struct store_row *r);
 /*
- * With rc STORE_OK: sets every identity past the copied ids, writes the audit
- * row a (id ignored) and commits. Otherwise rolls back and returns rc.
+ * With rc STORE_OK: sets every identity past the copied ids and past seq[i]
+ * (the source's last id handed out in t[i], so no id is handed out again),
+ * writes the audit row a (id ignored) and commits. Otherwise rolls back and
+ * returns rc.
  */
 int store_pg_import_end(struct store *s, const struct store_table *t, int n,
-                        const struct store_audit *a, int rc);
+                        const int64_t *seq, const struct store_audit *a, int rc);
 
 struct store *store_sqlite_open(const struct conf_db *db, int flags, char *err, size_t errlen);
 struct store *store_pg_open(const struct conf_db *db, int flags, char *err, size_t errlen);

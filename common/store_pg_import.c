@@ -110,32 +110,39 @@ store_pg_import_row(struct store *s, const struct store_table *t, const struct s
 	return pg_run(pg_of(s), sql, &q, NULL, t->name);
 }
 
-/* The next id of every identity column follows the largest copied one. */
+/*
+ * The next id of every identity column follows the largest copied one and
+ * the last one the source handed out (seq[i]: a deleted newest row's id).
+ */
 static int
-identities_past(struct pgs *p, const struct store_table *t, int n)
+identities_past(struct pgs *p, const struct store_table *t, int n, const int64_t *seq)
 {
 	char sql[IMPORT_SQL_MAX];
 	int rc = STORE_OK;
 
 	for (int i = 0; i < n && rc == STORE_OK; i++) {
+		struct pgq q = { .n = 0 };
+
 		if (!t[i].identity)
 			continue;
+		pgq_int(&q, seq[i]);
 		snprintf(sql, sizeof sql, "SELECT setval(pg_get_serial_sequence('%s', 'id'), "
-		         "coalesce(max(id), 0) + 1, false) FROM %s", t[i].name, t[i].name);
-		rc = pg_run(p, sql, NULL, NULL, t[i].name);
+		         "greatest(coalesce(max(id), 0), $1::bigint) + 1, false) FROM %s",
+		         t[i].name, t[i].name);
+		rc = pg_run(p, sql, &q, NULL, t[i].name);
 	}
 	return rc;
 }
 
 int
 store_pg_import_end(struct store *s, const struct store_table *t, int n,
-                    const struct store_audit *a, int rc)
+                    const int64_t *seq, const struct store_audit *a, int rc)
 {
 	struct pgs *p = pg_of(s);
 	struct pgq q = { .n = 0 };
 
 	if (rc == STORE_OK)
-		rc = identities_past(p, t, n);
+		rc = identities_past(p, t, n, seq);
 	if (rc == STORE_OK && a != NULL) {
 		pgq_int(&q, a->at);
 		pgq_text(&q, a->actor);

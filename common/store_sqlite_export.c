@@ -149,9 +149,32 @@ export_table(struct sq *q, const struct store_table *t, store_row_fn fn, void *a
 	return rc;
 }
 
+/* seq[i]: sqlite_sequence's value for t[i] (AUTOINCREMENT's last id), 0 when none. */
+static int
+sequences(struct sq *q, const struct store_table *t, int n, int64_t *seq)
+{
+	sqlite3_stmt *st;
+	int rc = STORE_OK, step = SQLITE_DONE;
+
+	if (sqlite3_prepare_v2(q->db, "SELECT seq FROM sqlite_sequence WHERE name = ?1", -1, &st,
+	                       NULL) != SQLITE_OK)
+		return sq_fail(q, SQLITE_ERROR, "export: the source's id sequences");
+	for (int i = 0; i < n && rc == STORE_OK; i++) {
+		seq[i] = 0;
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, t[i].name, -1, SQLITE_STATIC);
+		if ((step = sqlite3_step(st)) == SQLITE_ROW)
+			seq[i] = sqlite3_column_int64(st, 0);
+		else if (step != SQLITE_DONE)
+			rc = sq_fail(q, step, "export: the source's id sequences");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
 int
 store_sqlite_export(struct store *s, const struct store_table *t, int n,
-                    const char *const *skip, store_row_fn fn, void *arg)
+                    const char *const *skip, store_row_fn fn, void *arg, int64_t *seq)
 {
 	struct sq *q = sq_of(s);
 	int rc;
@@ -163,6 +186,8 @@ store_sqlite_export(struct store *s, const struct store_table *t, int n,
 	rc = tables_known(q, t, n, skip);
 	for (int i = 0; i < n && rc == STORE_OK; i++)
 		rc = export_table(q, &t[i], fn, arg);
+	if (rc == STORE_OK)
+		rc = sequences(q, t, n, seq);
 	sq_rollback(q);
 	return rc;
 }

@@ -404,6 +404,30 @@ Test(copy, the_move_is_audited_last_and_new_rows_get_new_ids)
 	cr_assert_eq(u.id, alice);
 }
 
+/*
+ * SQLite never hands out an id again (AUTOINCREMENT), not even that of the
+ * newest row once deleted: ended rights and the audit keep naming it. The
+ * target goes on past it, not past the largest id left.
+ */
+Test(copy, the_id_of_a_deleted_newest_user_or_service_is_not_handed_out_again)
+{
+	char err[512] = "";
+	int64_t admin, gone_user, gone_svc, id;
+
+	fill(src);
+	admin = fx_user(src, "admin2", ROLE_ADMIN);
+	gone_user = fx_user(src, "newest", ROLE_USER);
+	gone_svc = fx_service(src, "newest", 1, 60, 10, admin);
+	ok(store_service_del(src, gone_svc, T0, err, sizeof err), "service del");
+	ok(store_user_del(src, gone_user, T0, err, sizeof err), "user del");
+	cr_assert_eq(copy(0, err, sizeof err), STORE_OK, "%s", err);
+	cr_assert_eq(store_user_add(dst, "dave", ROLE_USER, "x", T0, &id, err, sizeof err),
+	             STORE_OK, "%s", err);
+	cr_assert_gt(id, gone_user, "user id %lld handed out again", (long long)id);
+	id = fx_service(dst, "svc2", 1, 60, 10, admin);
+	cr_assert_gt(id, gone_svc, "service id %lld handed out again", (long long)id);
+}
+
 struct counts {
 	int services, rights;
 };
