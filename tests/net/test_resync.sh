@@ -10,7 +10,9 @@
 #
 # The verdict is the firewall's own: every refused datagram makes ipfd's
 # reject rule send an ICMP error back, and a counter in the gateway's output
-# hook counts them per client. An admitted address missing from its set for
+# hook counts them per client; and counters in the forward hook just before
+# and after ipfd's chains must agree for the admitted client (ICMP errors are
+# rate-limited: the counters are not). An admitted address missing from its set for
 # even a fraction of a millisecond (a set flushed in one kernel transaction and
 # refilled in another) is counted there; the stranger's count shows the
 # counter sees refusals, and the service host's own counter shows none of the
@@ -49,13 +51,27 @@ expect "a client is admitted" 303 "${out%% *}"
 check "its address reaches the guarded service" wait_for 5 gw_fw_open 1 $USER_ADDR 2
 
 # ICMP errors the gateway sends (its reject rule) and datagrams the service
-# host receives, per client.
+# host receives, per client. The kernel rate-limits ICMP errors (and before
+# Linux 6.11 the stranger's refusals drained the same global budget), so the
+# admitted client's datagrams are also counted in the forward hook just
+# before ipfd's chains (priority -10) and just after: what the firewall
+# refused is the difference, whatever the kernel sends back.
 in_ns gw1 nft -f - <<NFT
 table inet watch {
 	chain out {
 		type filter hook output priority 0
 		ip daddr $USER_ADDR icmp type destination-unreachable counter comment "user"
 		ip daddr $STRANGER icmp type destination-unreachable counter comment "stranger"
+	}
+	chain before {
+		type filter hook forward priority -20
+		ip saddr $USER_ADDR udp dport 80 counter comment "user"
+		ip saddr $STRANGER udp dport 80 counter comment "stranger"
+	}
+	chain after {
+		type filter hook forward priority 0
+		ip saddr $USER_ADDR udp dport 80 counter comment "user"
+		ip saddr $STRANGER udp dport 80 counter comment "stranger"
 	}
 }
 NFT
@@ -91,8 +107,13 @@ else not_ok "$ROUNDS times: the gateway's database connections killed, ipfd reco
 check "ipfd logged a full sync for each (from a fresh snapshot)" test "$(( $(full_syncs) - syncs0 ))" -ge "$ROUNDS"
 check "the admitted client kept sending throughout" test "$(cat "$T/sent.user")" -gt 50000
 expect "not one of its datagrams was refused by the firewall across the resyncs" 0 "$(counter gw1 watch out user)"
+fw_in=$(counter gw1 watch before user)
+check "... nor dropped: the forward hook passed on all it got ($fw_in)" \
+	test "${fw_in:-0}" -gt 0 -a "$fw_in" = "$(counter gw1 watch after user)"
 check "its datagrams reached the service" test "$(counter srv watch in user)" -gt 0
 check "the stranger's datagrams were refused (the counter sees refusals)" test "$(counter gw1 watch out stranger)" -gt 0
+check "... and the forward hook's counters see them go in and not out" \
+	test "$(counter gw1 watch before stranger)" -gt 0 -a "$(counter gw1 watch after stranger)" = 0
 expect "and none of them got through while the table was rewritten" 0 "$(counter srv watch in stranger)"
 echo "# datagrams sent: user $(cat "$T/sent.user"), stranger $(cat "$T/sent.stranger");" \
 	"received by the service: user $(counter srv watch in user), stranger $(counter srv watch in stranger)"
