@@ -58,14 +58,14 @@ global_defs {
 	vrrp_garp_master_repeat 3
 }
 vrrp_script sekisho_local {
-	script "/usr/bin/env SEKISHOCTL=$SEKISHO_BUILD/sekishoctl $SEKISHO_TOP/dist/keepalived/sekisho-check.sh --local $T/gw$1.conf"
+	script "$SEKISHO_TOP/dist/keepalived/sekisho-check.sh --local"
 	interval 1
 	timeout 4
 	fall 2
 	rise 2
 }
 vrrp_script sekisho_store {
-	script "/usr/bin/env SEKISHOCTL=$SEKISHO_BUILD/sekishoctl $SEKISHO_TOP/dist/keepalived/sekisho-check.sh --store $T/gw$1.conf"
+	script "$SEKISHO_TOP/dist/keepalived/sekisho-check.sh --store"
 	interval 1
 	timeout 4
 	fall 2

@@ -66,7 +66,7 @@ LAB=$(gw_psql "SELECT id FROM services WHERE name = 'lab'")
 check "gateway 1 starts" gw_start 1
 check "gateway 2 starts on the same database" gw_start 2
 check "the check script says healthy on gateway 2" \
-	in_ns gw2 env SEKISHOCTL="$SEKISHO_BUILD/sekishoctl" "$SEKISHO_TOP/dist/keepalived/sekisho-check.sh" "$T/gw2.conf"
+	in_ns gw2 "$SEKISHO_TOP/dist/keepalived/sekisho-check.sh"
 ha_start 1 150
 ha_start 2 100
 check "keepalived makes gateway 1 master of both addresses" wait_for 20 only_master 1
@@ -167,7 +167,7 @@ for kind in ${HA_KINDS:-link procs planned keepalived}; do
 done
 
 # ---- the master cut off from the database hands over ----
-unhealthy() { ! in_ns gw1 env SEKISHOCTL="$SEKISHO_BUILD/sekishoctl" "$SEKISHO_TOP/dist/keepalived/sekisho-check.sh" "$T/gw1.conf"; }
+unhealthy() { ! in_ns gw1 "$SEKISHO_TOP/dist/keepalived/sekisho-check.sh"; }
 gw_cut 1
 check "gateway 1 cut off from the database: its check script says unhealthy" wait_for 20 unhealthy
 check "and keepalived hands both addresses to gateway 2" wait_for 20 only_master 2
