@@ -1,8 +1,8 @@
 /*
  * PostgreSQL backend: groups and access lists (sql/pg/009_identity.sql). The
  * same meaning as store_sqlite_acl.c. Each write is one statement (its own
- * transaction): none of them touches the change feed, so none takes the feed
- * lock.
+ * transaction): none of them touches the change feed, so none takes the
+ * writers' lock.
  */
 
 #include <stdio.h>

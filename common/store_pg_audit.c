@@ -232,7 +232,7 @@ pg_stats(struct store *s, struct store_stats *st)
 	int rc = pg_exec(p, "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM services), "
 	                 "(SELECT count(*) FROM rights WHERE ended_at IS NULL), "
 	                 "(SELECT count(*) FROM rights WHERE ended_at IS NOT NULL), "
-	                 "(SELECT count(*) FROM audit), (SELECT seq FROM feed)", NULL, &r, "stats");
+	                 "(SELECT count(*) FROM audit), feed_publish()", NULL, &r, "stats");
 
 	if (rc == STORE_OK) {
 		st->users = pg_i64(r, 0, 0);

@@ -7,10 +7,14 @@
  * bound parameter (struct pgq): numbers and text as text, bytes as binary.
  * Results come back as text.
  *
- * Writes that touch the change log, or that check a rule over several rows
- * (the last root), run in a transaction begun by pg_begin(p, 1), which first
- * locks the feed row: such writers run one at a time, like SQLite's, which
- * is what makes the log gap-free and in commit order (docs/scaleout.md).
+ * Writes that end rights, change services or keys, or check a rule over
+ * several rows (the last root) run in a transaction begun by pg_begin(p, 1),
+ * which first takes the writers' advisory lock exclusively: such writers run
+ * one at a time, and not while an admission (which takes it shared, in
+ * admit()) is under way. Admissions do not wait for each other except on
+ * their service's row. The change log needs no writers' order: entries are
+ * numbered when a reader publishes them (feed_publish(), sql/pg/011,
+ * docs/scaleout.md).
  *
  * A lost connection fails the call in progress (STORE_UNAVAILABLE); the next
  * call outside a transaction reconnects, checks the schema again and starts
@@ -22,6 +26,9 @@
 #include "store_int.h"
 
 #define PGQ_MAX 32     /* STORE_COPY_COLS_MAX: the widest row store_copy writes */
+
+/* The writers' lock (sql/pg/011_feed_publish.sql names the same key). */
+#define PG_WRITERS_LOCK "hashtext('sekisho.writers')"
 
 struct pgs {
 	struct store base;

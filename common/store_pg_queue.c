@@ -1,7 +1,8 @@
 /*
  * PostgreSQL backend: the waiting room (store.h, contract 6). The decision
- * is one round trip to queue_admit() (sql/pg/007_load.sql), which takes the
- * same locks as admit() (the feed row, then the service row), so FIFO and
+ * is one round trip to queue_admit() (sql/pg/011_feed_publish.sql), which
+ * takes the same locks as admit() (the writers' lock shared, then the service
+ * row), so FIFO and
  * the reserved slots are exact across every gateway.
  */
 

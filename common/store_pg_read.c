@@ -118,9 +118,12 @@ snap_deliver(const struct store_service *v, size_t n, const PGresult *rights,
 }
 
 /*
- * One REPEATABLE READ transaction: the feed position, the services and the
- * rights are read in one snapshot, so *seq is the last change that snapshot
- * includes (a change commits with its seq, under the feed lock: store.h,
+ * What has committed is published first (so a quiet store's snapshot is at
+ * its last entry), then one REPEATABLE READ transaction reads the feed
+ * position, the services and the rights in one snapshot. Every entry numbered up to *seq was
+ * committed before its number was (feed_publish()), so the snapshot includes
+ * it; an entry the snapshot includes but that is not numbered yet gets a
+ * number above *seq and is applied again, which does no harm (store.h,
  * contract 3 and 4). The callbacks run after the transaction ends.
  */
 int
@@ -134,7 +137,8 @@ pg_snapshot(struct store *s, int64_t now, store_service_fn svc_fn, store_right_f
 	size_t n = 0;
 	int rc;
 
-	if ((rc = pg_run(p, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", NULL, NULL,
+	if ((rc = pg_run(p, "SELECT feed_publish()", NULL, NULL, "snapshot: publish")) != STORE_OK ||
+	    (rc = pg_run(p, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", NULL, NULL,
 	                 "snapshot")) != STORE_OK)
 		return rc;
 	p->in_txn = 1;
@@ -160,7 +164,11 @@ pg_snapshot(struct store *s, int64_t now, store_service_fn svc_fn, store_right_f
 	return rc;
 }
 
-/* Committed entries only: the log never holds an uncommitted seq below a committed one. */
+/*
+ * Publishes what has committed unnumbered, then reads (feed_read(), one
+ * round trip, outside any transaction): committed entries only, gap-free, a
+ * later publication always numbered higher (docs/scaleout.md).
+ */
 int
 pg_changes(struct store *s, int64_t after, int max,
            int (*fn)(const struct store_change *, void *), void *arg)
@@ -172,8 +180,8 @@ pg_changes(struct store *s, int64_t after, int max,
 
 	pgq_int(&q, after);
 	pgq_int(&q, max);
-	rc = pg_exec(pg_of(s), "SELECT seq, kind, service_id, right_id FROM changes "
-	             "WHERE seq > $1 ORDER BY seq LIMIT $2", &q, &res, "changes");
+	rc = pg_exec(pg_of(s), "SELECT seq, kind, service_id, right_id FROM feed_read($1, $2)",
+	             &q, &res, "changes");
 	for (int i = 0; rc == STORE_OK && i < PQntuples(res); i++) {
 		c = (struct store_change){ .seq = pg_i64(res, i, 0), .kind = (int)pg_i64(res, i, 1),
 		                           .service_id = pg_i64(res, i, 2),

@@ -42,7 +42,7 @@ pg_admit_read(const PGresult *r, const struct addr *ip, int64_t now, const char 
 
 /*
  * The admission is one round trip: the server-side function admit() takes
- * the feed lock and the service row, reaps, replaces, counts and inserts or
+ * the writers' lock (shared) and the service row, reaps, replaces, counts and inserts or
  * denies in one transaction (autocommit), so the cap is exact across every
  * connection and host.
  */
@@ -136,8 +136,8 @@ pg_end_user(struct store *s, int64_t user_id, int64_t service_id, int reason, in
 /*
  * One transaction for the whole batch, the ids and times as two arrays. The
  * rows are locked in id order first, so two gateways flushing overlapping
- * batches wait for each other instead of deadlocking. No feed lock: last-seen
- * is not a change followers replay.
+ * batches wait for each other instead of deadlocking. No writers' lock:
+ * last-seen is not a change followers replay.
  */
 int
 pg_touch(struct store *s, const int64_t *ids, const int64_t *seen, size_t n)

@@ -1,7 +1,7 @@
 /*
  * PostgreSQL backend: the login throttle's failure counts (lockouts) and the
  * sources a user logged in from (known_sources), sql/pg/002_throttle.sql.
- * None of it is a change followers replay: no feed lock. Each write is one
+ * None of it is a change followers replay: no writers' lock. Each write is one
  * statement, or one transaction, the upserts atomic under concurrency from
  * every gateway (INSERT ... ON CONFLICT).
  */

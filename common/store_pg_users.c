@@ -1,7 +1,7 @@
 /*
  * PostgreSQL backend: users and their portal/admin logins. A rule over
  * several rows (the last root, who still administers what) is checked in a
- * write transaction, which holds the feed lock: such transactions run one at
+ * write transaction, which holds the writers' lock: such transactions run one at
  * a time, so two operators cannot each remove "the other" root.
  */
 

@@ -130,7 +130,7 @@ pg_run(struct pgs *p, const char *sql, const struct pgq *q, int *changed, const 
 	return rc;
 }
 
-/* A write transaction first takes the feed row: see store_pg_int.h. */
+/* A write transaction first takes the writers' lock exclusively: see store_pg_int.h. */
 int
 pg_begin(struct pgs *p, int write)
 {
@@ -139,8 +139,8 @@ pg_begin(struct pgs *p, int write)
 	if ((rc = pg_run(p, "BEGIN", NULL, NULL, "begin")) != STORE_OK)
 		return rc;
 	p->in_txn = 1;
-	if (write && (rc = pg_run(p, "SELECT 1 FROM feed FOR UPDATE", NULL, NULL,
-	                          "begin: feed lock")) != STORE_OK)
+	if (write && (rc = pg_run(p, "SELECT pg_advisory_xact_lock(" PG_WRITERS_LOCK ")", NULL,
+	                          NULL, "begin: writers' lock")) != STORE_OK)
 		pg_rollback(p);
 	return rc;
 }

@@ -1,7 +1,8 @@
 /*
  * What only the PostgreSQL backend needs checking: the change log stays
- * gap-free and in commit order whatever the interleaving of writers (forced
- * rollbacks, a writer holding its transaction open while another commits),
+ * gap-free and misses no committed entry whatever the interleaving of writers
+ * (forced rollbacks, a writer holding its transaction open while another
+ * commits first, concurrent writers on several services),
  * notifications wake followers, a lost connection fails closed and
  * reconnects, the schema is refused by version and by name, and a bad
  * conninfo is reported with host and reason. The contract every backend keeps
@@ -155,12 +156,11 @@ admit_thread(void *arg)
 }
 
 /*
- * The interleaving that makes a follower of a plain sequence skip a change:
- * A takes a number and stays open, B takes the next and commits, the follower
- * reads B and moves past A, then A commits. Here B cannot commit before A, the
- * follower sees neither in between, and then both, A first, without a gap.
+ * Two admissions to one service: B waits for A on the service row (the cap
+ * is counted under it), so B cannot commit first; the follower sees neither
+ * while A is open, then both, A first, without a gap.
  */
-Test(pg, a_writer_holding_its_transaction_open_cannot_be_overtaken, .timeout = 60)
+Test(pg, a_writer_on_the_same_service_waits_and_both_are_followed, .timeout = 60)
 {
 	int64_t v = fx_service(s, "lab", 10, 60, 10, root);
 	struct writer b = { .db = &fx.db, .user = fx_user(s, "bob", 0), .service = v };
@@ -186,6 +186,191 @@ Test(pg, a_writer_holding_its_transaction_open_cannot_be_overtaken, .timeout = 6
 	cr_assert_eq(l.right[1], b.a.right.id);
 	PQfinish(a);
 	PQfinish(watch);
+}
+
+/* The right ids a snapshot delivers. */
+static int
+snap_right(const struct store_right *r, void *arg)
+{
+	struct log *l = arg;
+
+	if (l->n < 64)
+		l->right[l->n++] = r->id;
+	return 0;
+}
+
+static int
+log_has(const struct log *l, int kind, int64_t right)
+{
+	for (int i = 0; i < l->n; i++)
+		if (l->right[i] == right && (!kind || l->kind[i] == kind))
+			return 1;
+	return 0;
+}
+
+/*
+ * The interleaving that makes a follower of a plain sequence skip a change:
+ * A writes first (lower entry id, lower transaction id) and stays open, B
+ * writes on another service and commits, the follower reads B and moves past
+ * it, then A commits. B does not wait for A (its lock_timeout would fail the
+ * admission); the follower gets B, then A numbered after B; a snapshot taken
+ * between holds B and not A, and following from it brings A. C, rolled back
+ * after D committed, leaves no number behind.
+ */
+Test(pg, writers_on_different_services_commit_out_of_order_and_none_is_missed, .timeout = 60)
+{
+	int64_t v1 = fx_service(s, "one", 10, 60, 10, root), v2 = fx_service(s, "two", 10, 60, 10, root);
+	int64_t alice = fx_user(s, "alice", 0), bob = fx_user(s, "bob", 0), from = last_seq(s);
+	PGconn *a = raw(fx.db.url);
+	struct store_admission b, d;
+	struct log l, snap = { .n = 0 };
+	int64_t at;
+
+	sql(a, "BEGIN");
+	raw_admit(a, alice, v1, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+	cr_assert_eq(fx_admit(s, bob, v2, "10.0.0.2", T0, &b), STORE_OK, "%s", store_error(s));
+	l = changes_after(s, from);
+	cr_assert_eq(l.n, 1, "only B has committed");
+	cr_assert_eq(l.seq[0], from + 1);
+	cr_assert_eq(l.right[0], b.right.id);
+	cr_assert_eq(store_snapshot(s, T0, NULL, snap_right, &snap, &at), STORE_OK);
+	cr_assert_eq(at, from + 1);
+	cr_assert(snap.n == 1 && snap.right[0] == b.right.id, "the snapshot holds B only");
+	sql(a, "COMMIT");
+	l = changes_after(s, at);
+	cr_assert_eq(l.n, 1, "A, committed after the follower passed B");
+	cr_assert_eq(l.seq[0], from + 2);
+	cr_assert_eq(l.kind[0], 1);
+	cr_assert_neq(l.right[0], b.right.id);
+	sql(a, "BEGIN");
+	raw_admit(a, fx_user(s, "carol", 0), v1, "cccccccccccccccccccccccccccccccc");
+	cr_assert_eq(fx_admit(s, fx_user(s, "dave", 0), v2, "10.0.0.4", T0, &d), STORE_OK);
+	sql(a, "ROLLBACK");
+	l = changes_after(s, from + 2);
+	cr_assert_eq(l.n, 1, "D only: C rolled back");
+	cr_assert(l.seq[0] == from + 3 && log_has(&l, 1, d.right.id));
+	cr_assert_eq(last_seq(s), from + 3, "no number taken by C");
+	PQfinish(a);
+}
+
+#define RACERS 4
+#define ROUNDS 40
+
+struct racer {
+	const struct conf_db *db;
+	int64_t user, service, admitted[ROUNDS];
+	int n, rc;
+};
+
+/* Admits its user to its service ROUNDS times (each replacing the last); every fifth round rolled back. */
+static void *
+racer_run(void *arg)
+{
+	struct racer *r = arg;
+	char err[256], sid[40];
+	struct store *c = store_open(r->db, 0, err, sizeof err);
+	PGconn *raw_c = PQconnectdb(r->db->url);
+	struct store_admission a;
+	struct addr ip = fx_ip("10.0.0.7");
+
+	r->rc = c && PQstatus(raw_c) == CONNECTION_OK ? STORE_OK : -1;
+	for (int i = 0; r->rc == STORE_OK && i < ROUNDS; i++) {
+		if (i % 5 == 4) {
+			snprintf(sid, sizeof sid, "%08lld%024d", (long long)r->service, i);
+			PQclear(PQexec(raw_c, "BEGIN"));
+			raw_admit(raw_c, r->user, r->service, sid);
+			PQclear(PQexec(raw_c, "ROLLBACK"));
+			continue;
+		}
+		if ((r->rc = store_admit(c, r->user, r->service, &ip, T0 + i, &a)) == STORE_OK)
+			r->admitted[r->n++] = a.right.id;
+	}
+	PQfinish(raw_c);
+	store_close(c);
+	return NULL;
+}
+
+struct follow {
+	struct store *s;
+	int64_t pos, *seen;
+	int n, cap, bad, stop;
+};
+
+static int
+follow_one(const struct store_change *c, void *arg)
+{
+	struct follow *f = arg;
+
+	if (c->seq != f->pos + 1)
+		f->bad = 1;
+	f->pos = c->seq;
+	if (c->kind == 1 && f->n < f->cap)
+		f->seen[f->n++] = c->right_id;
+	return 0;
+}
+
+static void
+follow_drain(struct follow *f)
+{
+	int64_t before;
+
+	do {
+		before = f->pos;
+		cr_assert_eq(store_changes(f->s, f->pos, 64, follow_one, f), STORE_OK);
+	} while (f->pos != before);
+}
+
+static void *
+follow_run(void *arg)
+{
+	struct follow *f = arg;
+
+	while (!__atomic_load_n(&f->stop, __ATOMIC_ACQUIRE))
+		follow_drain(f);
+	return NULL;
+}
+
+/*
+ * Four writers on four services admit and roll back at once while a
+ * follower reads the log as fast as it can: every committed admission
+ * reaches it, at consecutive numbers.
+ */
+Test(pg, concurrent_writers_and_rollbacks_never_hide_a_change_from_a_follower, .timeout = 120)
+{
+	struct racer r[RACERS];
+	pthread_t th[RACERS], fth;
+	int64_t seen[RACERS * ROUNDS * 2];
+	struct follow f = { .s = fx_open(&fx), .seen = seen, .cap = RACERS * ROUNDS * 2 };
+	char name[16];
+
+	for (int i = 0; i < RACERS; i++) {
+		snprintf(name, sizeof name, "svc%d", i);
+		r[i] = (struct racer){ .db = &fx.db, .service = fx_service(s, name, 5, 60, 10, root) };
+		snprintf(name, sizeof name, "user%d", i);
+		r[i].user = fx_user(s, name, 0);
+	}
+	f.pos = last_seq(s);
+	cr_assert_eq(pthread_create(&fth, NULL, follow_run, &f), 0);
+	for (int i = 0; i < RACERS; i++)
+		cr_assert_eq(pthread_create(&th[i], NULL, racer_run, &r[i]), 0);
+	for (int i = 0; i < RACERS; i++)
+		pthread_join(th[i], NULL);
+	__atomic_store_n(&f.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(fth, NULL);
+	follow_drain(&f);
+	cr_assert_eq(f.bad, 0, "a hole in the numbers");
+	for (int i = 0; i < RACERS; i++) {
+		cr_assert_eq(r[i].rc, STORE_OK);
+		cr_assert_eq(r[i].n, ROUNDS - ROUNDS / 5);
+		for (int k = 0; k < r[i].n; k++) {
+			int found = 0;
+			for (int j = 0; j < f.n && !found; j++)
+				found = seen[j] == r[i].admitted[k];
+			cr_assert(found, "right %lld never reached the follower", (long long)r[i].admitted[k]);
+		}
+	}
+	cr_assert_eq(f.n, RACERS * (ROUNDS - ROUNDS / 5), "no admission seen that did not commit");
+	store_close(f.s);
 }
 
 Test(pg, rolled_back_and_refused_writes_leave_no_gap)
