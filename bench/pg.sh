@@ -6,6 +6,9 @@
 # bench/run.sh, or alone:  make build/bench/bench_store && sh bench/pg.sh
 # Results: bench/results/pg.txt. Environment: SEKISHO_BUILD, SEKISHO_TOP,
 # SEKISHO_BENCH_OUT, and PG_BENCH_ADMITS (2000) and PG_BENCH_RIGHTS (20000) per run.
+# PG_BENCH_BASELINE: a bench_store built from an older commit (bench/README.md);
+# its gateway pairs (--pg --gateways) run first, then this build's, the same
+# admissions per run, so the two designs are compared under the same load.
 set -eu
 SEKISHO_TOP=${SEKISHO_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 SEKISHO_BUILD=${SEKISHO_BUILD:-$SEKISHO_TOP/build}
@@ -13,6 +16,13 @@ out=${SEKISHO_BENCH_OUT:-$SEKISHO_TOP/bench/results}
 args="${PG_BENCH_ADMITS:-2000} ${PG_BENCH_RIGHTS:-20000}"
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 {
+	if [ -n "${PG_BENCH_BASELINE:-}" ]; then
+		l0=$(load)
+		echo "BASELINE $PG_BENCH_BASELINE"
+		"$PG_BENCH_BASELINE" --pg --gateways "${PG_BENCH_ADMITS:-2000}"
+		echo "load average before: $l0, after: $(load)"
+		echo
+	fi
 	for backend in --pg ""; do
 		l0=$(load)
 		# shellcheck disable=SC2086

@@ -49,8 +49,10 @@
  *    change of what a follower mirrors (a right admitted or ended, a service
  *    added, changed or deleted, the key ring changed) appends one entry in the
  *    same transaction. seq is assigned so that
- *    - seq order is commit order: once a reader has seen seq n, no entry with
- *      seq < n commits later;
+ *    - a reader that has seen seq n sees every entry below n, and no entry
+ *      will ever get a seq < n: a committed entry not yet seen gets a higher
+ *      number (SQLite numbers entries in commit order; PostgreSQL numbers
+ *      them when a reader publishes them, after they commit);
  *    - seq is gap-free: a rolled-back transaction takes no number, so entries
  *      are n, n+1, n+2, ... without holes.
  *    A follower that saw seq n and next reads m > n + 1 therefore knows the
@@ -621,7 +623,7 @@ int store_snapshot(struct store *s, int64_t now,
 
 /*
  * Change-log entries with seq > after, oldest first, at most max: committed
- * entries only, gap-free and in commit order (contract 3).
+ * entries only, gap-free, in the order contract 3 gives.
  */
 int store_changes(struct store *s, int64_t after, int max,
                   int (*fn)(const struct store_change *, void *), void *arg);

@@ -17,7 +17,6 @@
 
 /* Serialises schema changes by concurrent "sekishoctl migrate" and daemons. */
 #define PG_MIGRATE_LOCK "99702273"
-#define PG_CHANNEL "sekisho_changes"
 
 static int
 pg_version(struct store *s)

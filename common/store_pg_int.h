@@ -29,6 +29,8 @@
 
 /* The writers' lock (sql/pg/011_feed_publish.sql names the same key). */
 #define PG_WRITERS_LOCK "hashtext('sekisho.writers')"
+/* Change notifications: pg_ring sends them, store_wait listens. */
+#define PG_CHANNEL "sekisho_changes"
 
 struct pgs {
 	struct store base;
@@ -37,6 +39,7 @@ struct pgs {
 	int          lock_ms;      /* conf busy_timeout_ms: longest wait for a lock */
 	int          in_txn;
 	int          listening;    /* LISTEN sekisho_changes is active on conn */
+	int          ring;         /* the open transaction is a writer's: pg_commit rings */
 };
 
 /* Bound parameters $1..$n of one statement. */
@@ -96,6 +99,15 @@ int pg_exec(struct pgs *p, const char *sql, const struct pgq *q, PGresult **res,
             const char *what);
 /* The same for a statement without rows; *changed (may be NULL) gets the rows it changed. */
 int pg_run(struct pgs *p, const char *sql, const struct pgq *q, int *changed, const char *what);
+
+/*
+ * Wakes the followers after a commit that may have appended to the change
+ * log: NOTIFY in a transaction of its own, committed without waiting for its
+ * WAL flush (a NOTIFY holds a lock global to the server until its commit
+ * ends; a hint need not survive a crash). Errors are ignored: a lost
+ * wake-up costs a follower its fallback poll, never a change.
+ */
+void pg_ring(struct pgs *p);
 
 int pg_begin(struct pgs *p, int write);
 int pg_commit(struct pgs *p);

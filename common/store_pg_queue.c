@@ -61,6 +61,8 @@ pg_queue_admit(struct store *s, int64_t user_id, int64_t service_id, const struc
 	pg_admit_read(r, ip, now, sid, a);
 	place_read(r, pl);
 	PQclear(r);
+	if (verdict == Q_ADMITTED || a->reaped > 0)   /* else the log did not grow */
+		pg_ring(pg_of(s));
 	if (verdict == Q_ADMITTED)
 		return STORE_OK;
 	memset(&a->right, 0, sizeof a->right);

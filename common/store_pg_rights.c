@@ -77,6 +77,8 @@ pg_admit(struct store *s, int64_t user_id, int64_t service_id, const struct addr
 	a->right.service_id = service_id;
 	pg_admit_read(r, ip, now, sid, a);
 	PQclear(r);
+	if (verdict == ADMIT_OK)   /* a denial wrote nothing */
+		pg_ring(p);
 	if (verdict == ADMIT_DENIED || verdict == ADMIT_DOWN || verdict == ADMIT_RATE) {
 		char name[NAME_MAX_LEN + 1];
 		int64_t next = a->right.expires_at;   /* rc 5: when the rate next has room */

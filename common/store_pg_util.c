@@ -142,6 +142,7 @@ pg_begin(struct pgs *p, int write)
 	if (write && (rc = pg_run(p, "SELECT pg_advisory_xact_lock(" PG_WRITERS_LOCK ")", NULL,
 	                          NULL, "begin: writers' lock")) != STORE_OK)
 		pg_rollback(p);
+	p->ring = write && rc == STORE_OK;
 	return rc;
 }
 
@@ -151,7 +152,21 @@ pg_commit(struct pgs *p)
 	int rc = pg_run(p, "COMMIT", NULL, NULL, "commit");
 
 	p->in_txn = 0;
+	if (rc == STORE_OK && p->ring)
+		pg_ring(p);
+	p->ring = 0;
 	return rc;
+}
+
+void
+pg_ring(struct pgs *p)
+{
+	if (PQstatus(p->conn) != CONNECTION_OK)
+		return;
+	PQclear(PQexec(p->conn, "BEGIN; SET LOCAL synchronous_commit = off; "
+	               "SELECT pg_notify('" PG_CHANNEL "', ''); COMMIT"));
+	if (PQtransactionStatus(p->conn) != PQTRANS_IDLE)
+		PQclear(PQexec(p->conn, "ROLLBACK"));
 }
 
 void
@@ -164,6 +179,7 @@ pg_rollback(struct pgs *p)
 		PQclear(r);
 	}
 	p->in_txn = 0;
+	p->ring = 0;
 }
 
 int

@@ -2,8 +2,10 @@
 --
 -- Until 010 every transaction that appended to the log locked the one row of
 -- feed and took seq = feed.seq + 1, so change-writing transactions ran one at
--- a time, each holding the lock through its commit's WAL flush. Now writers
--- append entries without a number (seq NULL) and take no shared lock; readers
+-- a time, each holding the lock through its commit's WAL flush (and so did
+-- their NOTIFY). Now writers append entries without a number (seq NULL),
+-- take no lock in common and notify nobody (the store does, after the
+-- commit); readers
 -- publish them: feed_publish() locks the feed row, numbers every entry its
 -- statement's snapshot shows unnumbered (all committed, in id order) from
 -- feed.seq + 1 and moves feed.seq on, in a transaction of its own. Numbers
@@ -30,14 +32,16 @@ DROP TRIGGER services_feed_lock ON services;
 DROP TRIGGER keys_feed_lock ON keys;
 DROP FUNCTION feed_lock();
 
--- Appends one unnumbered entry and wakes the followers at commit (NOTIFY is
--- delivered only if the transaction commits, once per transaction).
+-- Appends one unnumbered entry. No NOTIFY here any more: a transaction that
+-- notifies takes a lock global to the server at commit and holds it through
+-- its WAL flush, which would queue every writer behind every other again.
+-- The store wakes the followers after the commit instead (pg_ring,
+-- docs/scaleout.md).
 CREATE OR REPLACE FUNCTION feed_append(k integer, svc bigint, r bigint) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
 	INSERT INTO changes (kind, service_id, right_id, at)
 	VALUES (k, svc, r, extract(epoch FROM clock_timestamp())::bigint);
-	PERFORM pg_notify('sekisho_changes', '');
 END $$;
 
 -- Rights ended by one statement: once per statement, as in 001, without the
@@ -61,7 +65,6 @@ BEGIN
 	FROM old_rows o JOIN new_rows n ON n.id = o.id
 	WHERE o.ended_at IS NULL AND n.ended_at IS NOT NULL
 	ORDER BY n.id;
-	PERFORM pg_notify('sekisho_changes', '');
 	RETURN NULL;
 END $$;
 
