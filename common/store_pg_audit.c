@@ -214,7 +214,9 @@ pg_prune(struct store *s, int64_t before, int *n)
 	int rc, k;
 
 	pgq_int(&q, before);
-	if ((rc = pg_begin(p, 1)) != STORE_OK)
+	/* Entries nobody has read yet get their numbers, so retention reaches them too. */
+	if ((rc = pg_run(p, "SELECT feed_publish()", NULL, NULL, "prune: publish")) != STORE_OK ||
+	    (rc = pg_begin(p, 1)) != STORE_OK)
 		return rc;
 	for (size_t i = 0; rc == STORE_OK && i < sizeof SQL_PRUNE / sizeof SQL_PRUNE[0]; i++) {
 		k = 0;

@@ -22,6 +22,7 @@
 #include "log.h"
 
 #define FOLLOW_BATCH    512   /* changes read per query */
+#define FOLLOW_READS    64    /* queries read before the named services are refilled */
 #define FOLLOW_SERVICES 32    /* more distinct services in one batch: one full sync instead */
 #define FOLLOW_RETRY_US 1000000   /* a failed read of the log: a full sync this soon */
 
@@ -66,25 +67,45 @@ full_sync(struct ipfd *d, const char *why)
 	return -1;
 }
 
-/* One batch: 1 when there may be more, 0 when the log is exhausted, -1 on failure. */
+/*
+ * Reads up to FOLLOW_READS queries of the log from d->seq into a, stopping at
+ * its end or as soon as a full sync is due: 1 when there may be more, 0 when
+ * the log is exhausted, -1 on failure. A backlog (a follower back from a
+ * pause) thus refills each service it names once, not once per query.
+ */
+static int
+follow_read(struct ipfd *d, struct named *a)
+{
+	int64_t from = d->seq;
+
+	memset(a, 0, sizeof *a);
+	a->next = d->seq + 1;
+	for (int k = 0; k < FOLLOW_READS && !a->gap && !a->too_many; k++) {
+		if (store_changes(d->store, from, FOLLOW_BATCH, take, a) != STORE_OK) {
+			log_err("event=follow result=failed error=\"%s\"", store_error(d->store));
+			return -1;
+		}
+		if (a->last - from < FOLLOW_BATCH || a->last == 0)
+			return 0;
+		from = a->last;
+	}
+	return 1;
+}
+
+/* One read and its refills: 1 when there may be more, 0 when the log is exhausted, -1 on failure. */
 static int
 follow_batch(struct ipfd *d)
 {
 	struct named a;
 	char err[256];
-	int st, i, got;
+	int st, i, more;
 
-	memset(&a, 0, sizeof a);
-	a.next = d->seq + 1;
-	if (store_changes(d->store, d->seq, FOLLOW_BATCH, take, &a) != STORE_OK) {
-		log_err("event=follow result=failed error=\"%s\"", store_error(d->store));
+	if ((more = follow_read(d, &a)) == -1)
 		return -1;
-	}
 	if (store_epoch(d->store) != d->epoch)     /* reconnected while reading: maybe another server */
 		return full_sync(d, "reconnected") == 0 ? 0 : -1;
 	if (a.last == 0)
 		return 0;
-	got = (int)(a.last - d->seq);
 	if (a.gap || a.too_many) {
 		if (a.gap)
 			log_warn("event=change_gap after=%" PRId64 " effect=\"full sync\"", d->seq);
@@ -98,7 +119,7 @@ follow_batch(struct ipfd *d)
 		}
 	if (d->seq < a.last)      /* a full sync inside sync_service may have moved it further */
 		d->seq = a.last;
-	return got == FOLLOW_BATCH;
+	return more;
 }
 
 /* A failed read spent the wake-up: a full sync within FOLLOW_RETRY_US reconnects and catches up. */
