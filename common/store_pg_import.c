@@ -1,7 +1,8 @@
 /*
  * PostgreSQL backend: taking in a whole installation for store_copy
- * (store_copy.c), in one write transaction begun with the feed row locked,
- * so no follower reads a half-copied store and a failure leaves nothing.
+ * (store_copy.c), in one write transaction begun with the writers' lock
+ * (exclusive): no admission runs beside it, no follower reads a half-copied
+ * store (nothing is visible before the commit) and a failure leaves nothing.
  */
 
 #include <stdio.h>
