@@ -92,7 +92,7 @@ follow_read(struct ipfd *d, struct named *a)
 	return 1;
 }
 
-/* One read and its refills: 1 when there may be more, 0 when the log is exhausted, -1 on failure. */
+/* One read and its refills: 1 when there may be more, 0 at the log's end, -1 on failure. */
 static int
 follow_batch(struct ipfd *d)
 {

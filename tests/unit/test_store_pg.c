@@ -262,7 +262,7 @@ struct racer {
 	int n, rc;
 };
 
-/* Admits its user to its service ROUNDS times (each replacing the last); every fifth round rolled back. */
+/* Admits its user to its service ROUNDS times (each replacing the last), every fifth rolled back. */
 static void *
 racer_run(void *arg)
 {
