@@ -101,9 +101,10 @@ BEGIN
 	WHERE c.seq > p_after ORDER BY c.seq LIMIT p_max;
 END $$;
 
--- admit() and queue_admit() as in 007, with the shared advisory lock in place
--- of the feed row: the service row's lock still orders admissions to one
--- service, so the count read cannot change before the insert commits.
+-- admit() and queue_admit() as in 010 (the admission rate included), with the
+-- writers' lock taken shared in place of the feed row: the service row's
+-- lock still orders admissions to one service, so the count (and the rate's
+-- rows) read cannot change before the insert commits.
 CREATE OR REPLACE FUNCTION admit(p_user bigint, p_service bigint, p_ip bytea, p_now bigint,
                       p_sid text,
                       OUT rc integer, OUT right_id bigint, OUT reaped integer,
@@ -144,8 +145,20 @@ BEGIN
 		IF active >= cap THEN
 			RAISE EXCEPTION USING ERRCODE = 'SK001';
 		END IF;
-	EXCEPTION WHEN SQLSTATE 'SK001' THEN
-		rc := 1;
+		-- 010 rate: a new user (no live right replaced) needs room in the rate.
+		IF replaced_id IS NULL AND v.rate_per_min > 0
+		   AND rate_room(p_service, v.rate_per_min, p_now) <= 0 THEN
+			RAISE EXCEPTION USING ERRCODE = 'SK002';
+		END IF;
+		-- 010 rate end
+	EXCEPTION WHEN SQLSTATE 'SK001' OR SQLSTATE 'SK002' THEN     -- 010 rate: SK002
+		rc := CASE WHEN SQLSTATE = 'SK002' THEN 5 ELSE 1 END;   -- 010 rate: 5
+		-- 010 rate: rc 5 carries when the rate next has room in expires_at.
+		IF rc = 5 THEN
+			SELECT min(d.at) + 60 INTO expires_at FROM admissions d
+			WHERE d.service_id = p_service AND d.at > p_now - 60;
+		END IF;
+		-- 010 rate end
 		reaped := 0;
 		replaced_id := NULL;
 		replaced_ip := NULL;
@@ -157,6 +170,11 @@ BEGIN
 	                    created_at, expires_at, last_seen)
 	VALUES (p_sid, p_user, user_name, p_service, v.name, p_ip, p_now, expires_at, p_now)
 	RETURNING id INTO right_id;
+	-- 010 rate: count the new admission.
+	IF replaced_id IS NULL AND v.rate_per_min > 0 THEN
+		INSERT INTO admissions (service_id, at) VALUES (p_service, p_now);
+	END IF;
+	-- 010 rate end
 	active := active + 1;
 	rc := 0;
 END $$;
@@ -208,6 +226,11 @@ BEGIN
 	               AND r.service_id = p_service AND r.ended_at IS NULL) INTO holds;
 	SELECT s.active INTO active FROM services s WHERE s.id = p_service;
 	free := cap - active + (CASE WHEN holds THEN 1 ELSE 0 END);
+	-- 010 rate: the reserved slots are those the rate allows now (a holder passes).
+	IF NOT holds AND v.rate_per_min > 0 THEN
+		free := least(free, rate_room(p_service, v.rate_per_min, p_now));
+	END IF;
+	-- 010 rate end
 	SELECT q.id, q.joined_at INTO mine_id, q_joined FROM queue q
 	WHERE q.service_id = p_service AND q.user_id = p_user;
 	SELECT count(*) INTO q_waiting FROM queue q WHERE q.service_id = p_service;
@@ -235,7 +258,7 @@ BEGIN
 			idle_deadline := a.idle_deadline;
 			q_position := 0;
 			RETURN;
-		ELSIF a.rc <> 1 THEN
+		ELSIF a.rc NOT IN (1, 5) THEN              -- 010 rate: 5 holds the line too
 			RAISE EXCEPTION 'queue_admit: admit() refused a free slot (rc %)', a.rc;
 		END IF;
 	END IF;
