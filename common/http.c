@@ -546,7 +546,12 @@ start_daemon(struct http_server *s, const struct sockaddr *sa)
 		flags |= MHD_USE_EPOLL;
 		op[n++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE, s->o.threads, NULL };
 	} else {
-		flags |= MHD_USE_THREAD_PER_CONNECTION;
+		/*
+		 * Poll, not select: a flood holds a thousand connections and more,
+		 * and select cannot watch a socket numbered FD_SETSIZE (1024) or
+		 * higher, so MHD would close such a connection unanswered.
+		 */
+		flags |= MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
 	}
 	if (s->tls.cert != NULL) {
 		flags |= MHD_USE_TLS;

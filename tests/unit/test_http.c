@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -164,4 +166,37 @@ Test(http, oversized_headers_are_refused)
 	strcat(req, "\r\nConnection: close\r\n\r\n");
 	r = exchange(req);
 	cr_assert(status_of(r) == 431 || status_of(r) == 413, "%s", r);
+}
+
+/*
+ * A portal in the thread-per-connection model (threads = 0) under a flood
+ * holds a thousand connections and more at once: a connection whose socket
+ * number is past FD_SETSIZE (1024) must be served, not closed unanswered
+ * (select() cannot watch it; the server must poll).
+ */
+Test(http, serves_a_connection_numbered_past_fd_setsize)
+{
+	struct http_opts o = { .name = "flood", .listen = "127.0.0.1:0", .threads = 0,
+	                       .max_conns = 4096, .per_ip_max = 4096, .max_body = 64 };
+	struct rlimit rl;
+	struct http_server *tpc;
+	char err[256], *r;
+	int fds[1100], n = 0, saved = port;
+
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < 1300)
+		cr_skip_test("RLIMIT_NOFILE hard limit %lu is below 1300", (unsigned long)rl.rlim_max);
+	rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < 4096 ? rl.rlim_max : 4096;
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	tpc = http_start(&o, echo, NULL, err, sizeof err);
+	cr_assert_not_null(tpc, "%s", err);
+	while (n < (int)(sizeof fds / sizeof fds[0]) && (fds[n] = dup(0)) >= 0 && fds[n] < FD_SETSIZE + 8)
+		n++;
+	port = http_port(tpc);
+	r = exchange("GET /p HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+	port = saved;
+	cr_expect_eq(status_of(r), 200, "got: \"%s\"", r);
+	while (n > 0)
+		close(fds[--n]);
+	http_stop(tpc);
 }
