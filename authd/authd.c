@@ -57,7 +57,8 @@ authd_init(struct authd *a, const struct conf *c, char *err, size_t errlen)
 		return -1;
 	}
 	if ((a->hashes = hashpool_start(a, a->hash_workers, c->authd.hash_queue_max,
-	                                err, errlen)) == NULL)
+	                                err, errlen)) == NULL ||
+	    (a->line = loginline_start(a, c->authd.hash_queue_max, err, errlen)) == NULL)
 		return -1;
 	return make_dummy_hash(a->dummy_hash, sizeof a->dummy_hash, err, errlen);
 }
@@ -66,6 +67,7 @@ void
 authd_fini(struct authd *a)
 {
 	hashpool_stop(a->hashes);
+	loginline_stop(a->line);
 	view_swap(a, NULL);
 	throttle_free(a->throttle);
 	fwc_free(a->fw);

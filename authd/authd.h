@@ -46,6 +46,7 @@
 #define LOGIN_COOKIE     "sekisho_login"
 #define CSRF_COOKIE      "sekisho_csrf"
 #define DEVICE_COOKIE    "sekisho_device"  /* marks a browser that logged in: login throttle */
+#define LINE_COOKIE      "sekisho_line"    /* a ticket in the login line (loginline.c) */
 #define DEVICE_HEX_LEN   32              /* hex of a device cookie's hash kept as its source */
 #define RANDOM_BYTES     32              /* login ids, CSRF values, entry codes */
 #define RANDOM_STR_LEN   43              /* RANDOM_BYTES as base64url */
@@ -72,6 +73,8 @@ struct fwc;
 struct throttle;
 struct sweeper;
 struct hashpool;
+struct loginline;
+struct authn_login;
 
 struct authd {
 	struct conf boot;                    /* as loaded at start: listen, db, tls, user */
@@ -83,6 +86,7 @@ struct authd {
 	struct sweeper *sweeper;
 	struct prober *prober;               /* health probes and adaptive caps */
 	struct hashpool *hashes;             /* the portal's password checks */
+	struct loginline *line;              /* portal logins in arrival order, around their hash */
 	int hash_workers;                    /* authd.hash_workers, 0 (one per CPU) resolved */
 	sem_t hash_sem;                      /* bounds every hash in authd to hash_workers */
 	char dummy_hash[HASH_MAX_LEN + 1];   /* verified for unknown users: same timing */
@@ -158,6 +162,8 @@ void req_store_release(struct req *q);
 /* Loads templates, stylesheet and trusted proxies for conf. NULL with err. */
 struct authd_view *view_load(const struct conf *c, char *err, size_t errlen);
 struct authd_view *view_hold(struct authd *a);
+/* One more hold on v, which the caller holds already. */
+struct authd_view *view_ref(struct authd *a, struct authd_view *v);
 void view_release(struct authd *a, struct authd_view *v);
 /* Installs v as the current view (the old one is freed by its last holder). */
 void view_swap(struct authd *a, struct authd_view *v);
@@ -185,17 +191,32 @@ enum authn_result { AUTHN_OK, AUTHN_BAD, AUTHN_THROTTLED, AUTHN_BUSY, AUTHN_STOR
 
 /*
  * Checks a login form's name and password, throttled per client IP and
- * account, on a hash worker; u is filled on AUTHN_OK, *retry_s on
- * AUTHN_THROTTLED. AUTHN_BUSY: no hash worker came free in HASH_WAIT_S.
- * authn_check keeps st (the request's connection) throughout; authn_login
- * gives the request's connection back to the pool while the hash waits and
- * is computed, so a crowd of logins never holds the pool (call req_store()
- * again afterwards).
+ * account, on a hash worker, waiting for it; u is filled on AUTHN_OK,
+ * *retry_s on AUTHN_THROTTLED. AUTHN_BUSY: the hash line is full. Keeps st
+ * (the request's connection) throughout.
  */
 int authn_check(struct req *q, struct store *st, const char *name, const char *pw,
                 struct store_user *u, int *retry_s);
-int authn_login(struct req *q, const char *name, const char *pw, struct store_user *u,
-                int *retry_s);
+
+/* ---- loginline.c ---- */
+
+/* The login line and its finisher thread; max: tickets held at once. NULL with err. */
+struct loginline *loginline_start(struct authd *a, int max, char *err, size_t errlen);
+/* Stops it; call after hashpool_stop. Tickets left are dropped (passwords wiped). */
+void loginline_stop(struct loginline *l);
+/*
+ * A portal login that needs its password checked: a ticket in the line. The
+ * answer is sent on q: the login's own (when its turn comes within
+ * LINE_WAIT_MS) or the page of its place in line. Returns an LR_ when the
+ * answer was the login's own and counted here by the caller, -1 when the
+ * login line counts it (now or when it is answered).
+ */
+int loginline_login(struct req *q, const char *user, const char *pw,
+                    const struct store_service *svc);
+/* GET /login/wait. */
+void loginline_poll(struct req *q);
+/* Tickets not yet answered. */
+int loginline_waiting(struct loginline *l);
 
 /* ---- hashpool.c ---- */
 
@@ -226,6 +247,15 @@ struct hash_check {
  */
 int hashpool_verify(struct hashpool *p, const char *ip, int flags, struct hash_check *c,
                     int *retry_s);
+/*
+ * The same check without waiting for it: j joins the same line and cb(arg,
+ * result, retry_s) is called on the worker once it is done (or with
+ * AUTHN_BUSY, unhashed, when *skip was set before its turn or at stop). c
+ * and ip must live until then. 0, or -1 when the line is full (*retry_s).
+ */
+typedef void (*hash_done_fn)(void *arg, int result, int retry_s);
+int hashpool_submit(struct hashpool *p, const char *ip, int flags, struct hash_check *c,
+                    hash_done_fn cb, void *arg, const atomic_int *skip, int *retry_s);
 /* Logins waiting for a hash worker now. */
 int hashpool_waiting(struct hashpool *p);
 
@@ -262,6 +292,8 @@ const char *login_csrf_issue(struct req *q, char out[RANDOM_STR_LEN + 1]);
 int login_csrf_check(struct req *q, int logged_in_form);
 /* Adds Set-Cookie for name=value (Max-Age max_age_s; 0 clears it). */
 void login_cookie_set(struct req *q, const char *name, const char *value, int max_age_s);
+/* The single value of cookie name, when it has the shape of one we issue; NULL otherwise. */
+const char *login_cookie(struct req *q, const char *name);
 /*
  * The device cookie (DEVICE_COOKIE) q brought, as a throttle source: "d:" and
  * DEVICE_HEX_LEN hex of its SHA-256. 0, or -1 when q brought none of ours.
@@ -370,6 +402,13 @@ void admit_ended(struct store *st, struct fwc *fw, const struct store_right *r, 
  * Starts a portal login for u when the request has none. Returns an LR_.
  */
 int portal_admit(struct req *q, const struct store_user *u, const struct store_service *svc);
+/*
+ * Answers a login whose check gave result (an authn_result; l the check, NULL
+ * when it never began): the admission on AUTHN_OK, else the form or page
+ * that says why. Returns an LR_.
+ */
+int portal_login_answer(struct req *q, const char *user, const struct store_service *svc,
+                        const struct authn_login *l, int result, int retry);
 
 /* ---- queue.c ---- */
 
@@ -470,6 +509,23 @@ struct lockout_src {
 	int flags;                           /* THROTTLE_NO_* for the in-memory buckets */
 	int trusted;                         /* a device or address the user logged in from */
 };
+
+/* A login check in two halves around its hash, for a hash that is not waited for. */
+struct authn_login {
+	char account_buf[NAME_MAX_LEN + 1];
+	const char *account;                 /* account_buf when the name is valid, else NULL */
+	int found;                           /* the account exists */
+	struct store_user u;
+	struct lockout_src src;
+	struct hash_check c;                 /* what the hash worker checks (c.pw: the caller's) */
+};
+/* Throttle, lockout, look-up and plan: AUTHN_OK to go on to the hash with l->c, else the answer. */
+int authn_prepare(struct req *q, struct store *st, const char *name, const char *pw,
+                  struct authn_login *l, int *retry_s);
+/* After the hash's result: sources, lockout, rehash (st NULL: req_store). The result, maybe changed. */
+int authn_finish(struct req *q, struct store *st, struct authn_login *l, const char *pw,
+                 int result);
+
 
 /* Finds the source of a login to account by q (device cookie, known address). 0 or -1 store down. */
 int lockout_source(struct req *q, struct store *st, const char *account, struct lockout_src *src);

@@ -235,33 +235,38 @@ after_check(struct req *q, struct store *st, const char *account, int found,
 	return result;
 }
 
-static int
-check(struct req *q, struct store *st, const char *name, const char *pw, struct store_user *u,
-      int *retry_s, int release)
+int
+authn_prepare(struct req *q, struct store *st, const char *name, const char *pw,
+              struct authn_login *l, int *retry_s)
 {
-	const char *account = name_valid(name) ? name : NULL;
-	struct lockout_src src;
-	struct hash_check c;
-	int rc = STORE_NOTFOUND, found, result;
+	int rc = STORE_NOTFOUND, result;
 
-	if ((result = admit_attempt(q, st, account, &src, retry_s)) != AUTHN_OK)
+	memset(l, 0, sizeof *l);
+	if (name_valid(name)) {
+		snprintf(l->account_buf, sizeof l->account_buf, "%s", name);
+		l->account = l->account_buf;
+	}
+	if ((result = admit_attempt(q, st, l->account, &l->src, retry_s)) != AUTHN_OK)
 		return result;
-	if (account != NULL)
-		rc = store_user_get(st, account, u);
+	if (l->account != NULL)
+		rc = store_user_get(st, l->account, &l->u);
 	if (rc != STORE_OK && rc != STORE_NOTFOUND) {
 		q->st_broken = 1;
-		lockout_settle(q, st, account, &src, AUTHN_STORE_DOWN);
+		lockout_settle(q, st, l->account, &l->src, AUTHN_STORE_DOWN);
 		return AUTHN_STORE_DOWN;
 	}
-	found = rc == STORE_OK;
-	plan(q, account, found, u, pw, &c);
-	if (release)
-		req_store_release(q);
-	result = hashpool_verify(q->a->hashes, q->ipstr, src.flags, &c, retry_s);
-	result = after_check(q, release ? NULL : st, account, found, u, &c, result);
-	lockout_settle(q, release ? NULL : st, account, &src, result);
+	l->found = rc == STORE_OK;
+	plan(q, l->account, l->found, &l->u, pw, &l->c);
+	return AUTHN_OK;
+}
+
+int
+authn_finish(struct req *q, struct store *st, struct authn_login *l, const char *pw, int result)
+{
+	result = after_check(q, st, l->account, l->found, &l->u, &l->c, result);
+	lockout_settle(q, st, l->account, &l->src, result);
 	if (result == AUTHN_OK)
-		upgrade(q, release ? NULL : st, u, pw);
+		upgrade(q, st, &l->u, pw);
 	return result;
 }
 
@@ -269,15 +274,16 @@ int
 authn_check(struct req *q, struct store *st, const char *name, const char *pw,
             struct store_user *u, int *retry_s)
 {
-	return check(q, st, name, pw, u, retry_s, 0);
-}
+	struct authn_login *l = malloc(sizeof *l);
+	int result;
 
-int
-authn_login(struct req *q, const char *name, const char *pw, struct store_user *u, int *retry_s)
-{
-	struct store *st = req_store(q);
-
-	if (st == NULL)
-		return AUTHN_STORE_DOWN;
-	return check(q, st, name, pw, u, retry_s, 1);
+	if (l == NULL)
+		return AUTHN_BUSY;
+	if ((result = authn_prepare(q, st, name, pw, l, retry_s)) == AUTHN_OK) {
+		result = hashpool_verify(q->a->hashes, q->ipstr, l->src.flags, &l->c, retry_s);
+		result = authn_finish(q, st, l, pw, result);
+		*u = l->u;
+	}
+	free(l);
+	return result;
 }

@@ -2,8 +2,11 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sched.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "authd.h"
 #include "log.h"
@@ -33,6 +36,16 @@
  * never wait for a hash.
  */
 
+/*
+ * Hash workers yield the CPU to the HTTP threads: a flood of logins keeps
+ * every worker busy for minutes, and at equal priority the pages that need
+ * only microseconds of CPU (GET /, the waiting room's polls) wait behind
+ * scrypt for their time slice. SCHED_BATCH (no wake-up preemption) and a nice
+ * of HASH_NICE (about a tenth of an HTTP thread's share when both want the
+ * CPU) cost hashing nothing on an otherwise idle machine.
+ */
+#define HASH_NICE 10
+
 enum { JOB_QUEUED, JOB_RUNNING, JOB_DONE };
 
 struct hash_job {
@@ -41,6 +54,9 @@ struct hash_job {
 	int flags;                           /* THROTTLE_NO_*: buckets that do not apply */
 	int state, result, retry_s;
 	pthread_cond_t done;
+	hash_done_fn cb;                     /* submitted: told by the worker, job freed */
+	void *arg;
+	const atomic_int *skip;              /* submitted: set when no longer wanted */
 	struct hash_job *next;
 };
 
@@ -107,12 +123,24 @@ run_job(struct authd *a, struct hash_job *j)
 	sem_post(&a->hash_sem);
 }
 
+/* This thread only (Linux: a thread's nice is its own). Best effort: logged, not fatal. */
+static void
+lower_priority(void)
+{
+	struct sched_param sp = { 0 };
+
+	if (pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp) != 0 ||
+	    setpriority(PRIO_PROCESS, (id_t)gettid(), HASH_NICE) == -1)
+		log_warn("event=hash_priority error=\"cannot lower the hash worker's priority\"");
+}
+
 static void *
 worker_main(void *arg)
 {
 	struct hashpool *p = arg;
 	struct hash_job *j;
 
+	lower_priority();
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
 		while (p->head == NULL && !p->stop)
@@ -125,6 +153,14 @@ worker_main(void *arg)
 		p->queued--;
 		j->state = JOB_RUNNING;
 		pthread_mutex_unlock(&p->lock);
+		if (j->cb != NULL) {
+			if (!atomic_load(j->skip))
+				run_job(p->a, j);
+			j->cb(j->arg, j->result, j->retry_s);
+			free(j);
+			pthread_mutex_lock(&p->lock);
+			continue;
+		}
 		run_job(p->a, j);
 		pthread_mutex_lock(&p->lock);
 		j->state = JOB_DONE;
@@ -160,17 +196,31 @@ hashpool_start(struct authd *a, int n, int queue_max, char *err, size_t errlen)
 void
 hashpool_stop(struct hashpool *p)
 {
+	struct hash_job *submitted = NULL, *next;
+
 	if (p == NULL)
 		return;
 	pthread_mutex_lock(&p->lock);
 	p->stop = 1;
 	pthread_cond_broadcast(&p->work);
-	for (struct hash_job *j = p->head; j != NULL; j = j->next) {
+	for (struct hash_job *j = p->head; j != NULL; j = next) {
+		next = j->next;
+		if (j->cb != NULL) {
+			j->next = submitted;
+			submitted = j;
+			continue;
+		}
 		j->state = JOB_DONE;             /* result stays AUTHN_BUSY */
 		pthread_cond_signal(&j->done);
 	}
 	p->head = p->tail = NULL;
 	pthread_mutex_unlock(&p->lock);
+	/* Submitted jobs are told outside the lock: their callbacks take their own. */
+	for (struct hash_job *j = submitted; j != NULL; j = next) {
+		next = j->next;
+		j->cb(j->arg, AUTHN_BUSY, 0);
+		free(j);
+	}
 	for (int i = 0; i < p->n; i++)
 		pthread_join(p->threads[i], NULL);
 	pthread_cond_destroy(&p->work);
@@ -179,26 +229,56 @@ hashpool_stop(struct hashpool *p)
 	free(p);
 }
 
+/* Puts j at the end of the line. 0, or -1 (the line is full) with *retry_s. Under p->lock. */
+static int
+enqueue(struct hashpool *p, struct hash_job *j, int *retry_s)
+{
+	if (p->stop || p->queued >= p->queue_max) {
+		/* About 0.1 s per hash per worker: when the line will have moved on. */
+		*retry_s = 1 + p->queued / (10 * p->n);
+		return -1;
+	}
+	if (p->tail != NULL)
+		p->tail->next = j;
+	else
+		p->head = j;
+	p->tail = j;
+	p->queued++;
+	pthread_cond_signal(&p->work);
+	return 0;
+}
+
+int
+hashpool_submit(struct hashpool *p, const char *ip, int flags, struct hash_check *c,
+                hash_done_fn cb, void *arg, const atomic_int *skip, int *retry_s)
+{
+	struct hash_job *j = calloc(1, sizeof *j);
+	int rc;
+
+	*retry_s = 5;
+	if (j == NULL)
+		return -1;
+	*j = (struct hash_job){ .ip = ip, .c = c, .flags = flags, .state = JOB_QUEUED,
+	                        .result = AUTHN_BUSY, .cb = cb, .arg = arg, .skip = skip };
+	pthread_mutex_lock(&p->lock);
+	rc = enqueue(p, j, retry_s);
+	pthread_mutex_unlock(&p->lock);
+	if (rc == -1)
+		free(j);
+	return rc;
+}
+
 int
 hashpool_verify(struct hashpool *p, const char *ip, int flags, struct hash_check *c, int *retry_s)
 {
 	struct hash_job j = { ip, c, flags, JOB_QUEUED, AUTHN_BUSY, 0, PTHREAD_COND_INITIALIZER,
-	                      NULL };
+	                      NULL, NULL, NULL, NULL };
 
 	pthread_mutex_lock(&p->lock);
-	if (p->stop || p->queued >= p->queue_max) {
-		/* About 0.1 s per hash per worker: when the line will have moved on. */
-		*retry_s = 1 + p->queued / (10 * p->n);
+	if (enqueue(p, &j, retry_s) == -1) {
 		pthread_mutex_unlock(&p->lock);
 		return AUTHN_BUSY;
 	}
-	if (p->tail != NULL)
-		p->tail->next = &j;
-	else
-		p->head = &j;
-	p->tail = &j;
-	p->queued++;
-	pthread_cond_signal(&p->work);
 	while (j.state != JOB_DONE)
 		pthread_cond_wait(&j.done, &p->lock);
 	pthread_mutex_unlock(&p->lock);

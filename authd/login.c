@@ -32,8 +32,8 @@ random_shape(const char *s)
 }
 
 /* The single, well-formed value of cookie name; NULL otherwise. */
-static const char *
-our_cookie(struct req *q, const char *name)
+const char *
+login_cookie(struct req *q, const char *name)
 {
 	const char *v = http_cookie(q->r, name);
 
@@ -55,7 +55,7 @@ login_cookie_set(struct req *q, const char *name, const char *value, int max_age
 int
 login_device(struct req *q, char out[LOCK_SOURCE_MAX + 1])
 {
-	const char *v = our_cookie(q, DEVICE_COOKIE);
+	const char *v = login_cookie(q, DEVICE_COOKIE);
 	char h[CODE_HASH_LEN + 1];
 
 	if (v == NULL)
@@ -81,7 +81,7 @@ login_device_issue(struct req *q, int max_age_s, char out[LOCK_SOURCE_MAX + 1])
 int
 login_lookup(struct req *q)
 {
-	const char *id = our_cookie(q, LOGIN_COOKIE);
+	const char *id = login_cookie(q, LOGIN_COOKIE);
 	struct store *st;
 	int rc;
 
@@ -152,7 +152,7 @@ login_end(struct req *q)
 const char *
 login_csrf_issue(struct req *q, char out[RANDOM_STR_LEN + 1])
 {
-	const char *have = our_cookie(q, CSRF_COOKIE);
+	const char *have = login_cookie(q, CSRF_COOKIE);
 
 	if (have != NULL) {
 		memcpy(out, have, RANDOM_STR_LEN + 1);
@@ -180,7 +180,7 @@ login_csrf_check(struct req *q, int logged_in_form)
 
 	if (field == NULL || !fetch_site_ok(q))
 		return -1;
-	want = logged_in_form ? (q->logged_in ? q->login.csrf : NULL) : our_cookie(q, CSRF_COOKIE);
+	want = logged_in_form ? (q->logged_in ? q->login.csrf : NULL) : login_cookie(q, CSRF_COOKIE);
 	if (want == NULL || want[0] == '\0' || strlen(field) != strlen(want))
 		return -1;
 	return ct_equal(field, want, strlen(want)) ? 0 : -1;

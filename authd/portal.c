@@ -18,6 +18,7 @@ static void portal_login(struct req *q);
 const struct route portal_routes[] = {
 	{ "GET",  "/",        0,               portal_index },
 	{ "POST", "/login",   ROUTE_FORM_CSRF, portal_login },
+	{ "GET",  "/login/wait", ROUTE_NO_STORE, loginline_poll },
 	{ "GET",  "/me",      ROUTE_LOGIN,     rights_me },
 	{ "POST", "/release", ROUTE_LOGIN,     rights_release },
 	{ "POST", "/logout",  ROUTE_LOGIN,     rights_logout },
@@ -199,58 +200,50 @@ find_service(struct req *q, struct store *st, const char *name, struct store_ser
 }
 
 static void
-audit_bad_password(struct req *q, const struct login_form *f)
+audit_bad_password(struct req *q, const char *service, const char *account)
 {
 	char detail[AUDIT_TEXT_MAX + 1];
 	struct store *st = req_store(q);
 
 	snprintf(detail, sizeof detail, "reason=password ip=%s", q->ipstr);
-	if (st != NULL && store_audit(st, q->now, "-", "deny", f->service,
-	                              f->account ? f->account : "", detail) != STORE_OK)
+	if (st != NULL && store_audit(st, q->now, "-", "deny", service,
+	                              account ? account : "", detail) != STORE_OK)
 		log_warn("event=audit_failed action=deny error=\"%s\"", store_error(st));
 }
 
-/*
- * Throttle, look up and verify (authn.c). 0 with the account in u; otherwise
- * the answer is sent and the login result is returned through *lr (-1).
- */
-static int
-authenticate(struct req *q, const struct login_form *f, struct store_user *u, int *lr)
+/* The answer to a checked login (authn result), and the admission when it is AUTHN_OK. */
+int
+portal_login_answer(struct req *q, const char *user, const struct store_service *svc,
+                    const struct authn_login *l, int result, int retry)
 {
 	char msg[160], ra[16];
-	int retry = 0;
 
-	switch (authn_login(q, f->user, f->password, u, &retry)) {
+	switch (result) {
 	case AUTHN_OK:
-		return 0;
+		return portal_admit(q, &l->u, svc);
 	case AUTHN_THROTTLED:
 		snprintf(msg, sizeof msg, "Too many failed attempts. Please wait %d s and try again.",
 		         retry);
 		snprintf(ra, sizeof ra, "%d", retry);
 		http_add_header(q->r, "Retry-After", ra);
-		portal_form(q, 429, msg, f->user, f->service);
-		*lr = LR_THROTTLED;
-		return -1;
+		portal_form(q, 429, msg, user, svc->name);
+		return LR_THROTTLED;
 	case AUTHN_BAD:
-		audit_bad_password(q, f);
-		portal_form(q, 401, "Wrong name or password.", f->user, f->service);
-		*lr = LR_BAD_CREDENTIALS;
-		return -1;
+		audit_bad_password(q, svc->name, l != NULL ? l->account : NULL);
+		portal_form(q, 401, "Wrong name or password.", user, svc->name);
+		return LR_BAD_CREDENTIALS;
 	case AUTHN_EXT_DOWN:
 		http_add_header(q->r, "Retry-After", "30");
-		portal_form(q, 503, AUTHN_EXT_DOWN_TEXT, f->user, f->service);
-		*lr = LR_UNAVAILABLE;
-		return -1;
+		portal_form(q, 503, AUTHN_EXT_DOWN_TEXT, user, svc->name);
+		return LR_UNAVAILABLE;
 	case AUTHN_BUSY:
 		snprintf(ra, sizeof ra, "%d", retry > 0 ? retry : 5);
 		http_add_header(q->r, "Retry-After", ra);
 		unavailable(q, "The portal is very busy. Please try again in a few seconds.");
-		*lr = LR_UNAVAILABLE;
-		return -1;
+		return LR_UNAVAILABLE;
 	default:
 		unavailable(q, "The session database is not answering. Please try again shortly.");
-		*lr = LR_UNAVAILABLE;
-		return -1;
+		return LR_UNAVAILABLE;
 	}
 }
 
@@ -436,8 +429,10 @@ portal_login(struct req *q)
 	} else if (find_service(q, st, f.service, &svc) == -1) {
 		lr = q->st_broken ? LR_UNAVAILABLE : LR_NO_SERVICE;
 	} else {
-		if (same_login(q, st, &f, &u) == 0 || authenticate(q, &f, &u, &lr) == 0)
+		if (same_login(q, st, &f, &u) == 0)
 			lr = portal_admit(q, &u, &svc);
+		else if ((lr = loginline_login(q, f.user, f.password, &svc)) == -1)
+			return;          /* counted by the login line, with its answer */
 		ametrics_service_login(svc.name, lr);
 	}
 	ametrics_login(lr, clock_elapsed_ns(&t0) / 1e9);

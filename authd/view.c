@@ -45,7 +45,7 @@ fail:
 int
 view_check(const struct conf *c, char *err, size_t errlen)
 {
-	static const char *const needed[] = { "login", "me", "message", "queue" };
+	static const char *const needed[] = { "line", "login", "me", "message", "queue" };
 	struct authd_view *v = view_load(c, err, errlen);
 	struct tmpl_ctx *ctx;
 	struct buf b;
@@ -73,6 +73,15 @@ view_hold(struct authd *a)
 
 	pthread_mutex_lock(&a->view_lock);
 	v = a->view;
+	v->refs++;
+	pthread_mutex_unlock(&a->view_lock);
+	return v;
+}
+
+struct authd_view *
+view_ref(struct authd *a, struct authd_view *v)
+{
+	pthread_mutex_lock(&a->view_lock);
 	v->refs++;
 	pthread_mutex_unlock(&a->view_lock);
 	return v;

@@ -4,9 +4,11 @@
  * with its own source address (CURLOPT_INTERFACE; the addresses must exist on
  * the client's interface) and its own cookies, doing the real flow:
  *
- *   GET /  ->  POST /login  ->  303 (admitted) or 200 (a place in line: poll
- *   GET /queue?service=S every --poll-s until 303)  ->  use the service for
- *   --usage-s  ->  GET /me, POST /logout.
+ *   GET /  ->  POST /login  ->  303 (admitted), 200 with a place in the login
+ *   line (X-Sekisho-Login-Position: poll GET /login/wait every --poll-s, as
+ *   the page's refresh does) or 200 with a place in the service's waiting
+ *   room (X-Sekisho-Queue-Position: poll GET /queue?service=S every --poll-s)
+ *   until 303  ->  use the service for --usage-s  ->  GET /me, POST /logout.
  *
  * Arrivals are open-loop: user i starts at i * spread / n (all within
  * --spread-ms). A 503 with Retry-After is retried after it (what a refused
@@ -30,16 +32,17 @@
 #define CSRF_MAX   64
 #define KINDS_MAX  64
 
-enum phase { P_FORM, P_LOGIN, P_POLL, P_ME, P_LOGOUT, P_PROBE, P_N };
-static const char *const phase_names[P_N] = { "form", "login", "poll", "me", "logout",
-	                                       "GET / (probe)" };
+enum phase { P_FORM, P_LOGIN, P_LINE, P_POLL, P_ME, P_LOGOUT, P_PROBE, P_N };
+static const char *const phase_names[P_N] = { "form", "login", "login line poll", "poll",
+	                                       "me", "logout", "GET / (probe)" };
 
 enum state { S_IDLE, S_BUSY, S_DONE, S_FAILED };
-enum wait { W_ARRIVE, W_LOGIN, W_POLL, W_LEAVE };
+enum wait { W_ARRIVE, W_LOGIN, W_LINE, W_POLL, W_LEAVE };
 
 struct user {
 	CURL *h;
 	int idx, state, next, phase, retries, queued, admitted, max_pos, first_pos;
+	int in_line, max_line_pos;           /* held a ticket in the login line; its largest place */
 	double at;                           /* when the next step starts (W_*) */
 	double started;                      /* the request in flight began */
 	double t_login, t_admit;             /* first login POST sent; 303 received */
@@ -47,7 +50,7 @@ struct user {
 	char csrf[CSRF_MAX + 1];
 	char *body;
 	size_t body_len;
-	int pos_hdr, retry_after;
+	int pos_hdr, line_hdr, retry_after;
 	struct curl_slist *hdrs;
 };
 
@@ -129,6 +132,8 @@ on_header(char *p, size_t sz, size_t n, void *arg)
 
 	if (len > 25 && strncasecmp(p, "X-Sekisho-Queue-Position:", 25) == 0)
 		u->pos_hdr = atoi(p + 25);
+	else if (len > 25 && strncasecmp(p, "X-Sekisho-Login-Position:", 25) == 0)
+		u->line_hdr = atoi(p + 25);
 	else if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0)
 		u->retry_after = atoi(p + 12);
 	return len;
@@ -165,6 +170,7 @@ request(CURLM *m, struct user *u, int phase, const char *path, const char *post)
 	u->body_len = 0;
 	u->body[0] = '\0';
 	u->pos_hdr = 0;
+	u->line_hdr = 0;
 	u->retry_after = 0;
 	u->phase = phase;
 	u->state = S_BUSY;
@@ -198,6 +204,9 @@ start_step(CURLM *m, struct user *u)
 		request(m, u, P_LOGIN, "/login", post);
 		break;
 	}
+	case W_LINE:
+		request(m, u, P_LINE, "/login/wait", NULL);
+		break;
 	case W_POLL:
 		snprintf(path, sizeof path, "/queue?service=%s", opt.service);
 		request(m, u, P_POLL, path, NULL);
@@ -234,6 +243,15 @@ queued(struct user *u, double t)
 	if (u->pos_hdr > u->max_pos)
 		u->max_pos = u->pos_hdr;
 	wait_until(u, W_POLL, t + opt.poll_s);
+}
+
+static void
+in_login_line(struct user *u, double t)
+{
+	u->in_line = 1;
+	if (u->line_hdr > u->max_line_pos)
+		u->max_line_pos = u->line_hdr;
+	wait_until(u, W_LINE, t + opt.poll_s);
 }
 
 static void
@@ -281,15 +299,18 @@ finished(CURLM *m, struct user *u, CURLcode cc)
 			wait_until(u, W_LOGIN, t);
 		return;
 	case P_LOGIN:
+	case P_LINE:
 	case P_POLL:
 		if (code == 303)
 			admitted(u, t);
+		else if (code == 200 && u->line_hdr > 0)
+			in_login_line(u, t);
 		else if (code == 200 && u->pos_hdr > 0)
 			queued(u, t);
 		else if (code == 503 || code == 429)
-			refused(u, t, u->phase == P_LOGIN ? "login" : "poll", code);
+			refused(u, t, phase_names[u->phase], code);
 		else
-			fail(u, u->phase == P_LOGIN ? "login" : "poll", code);
+			fail(u, phase_names[u->phase], code);
 		return;
 	case P_ME:
 		if (code != 200 || take_csrf(u) == -1) {
@@ -413,21 +434,22 @@ new_handle(struct user *u)
 static void
 timeline_row(FILE *f, struct user *us, int n, double t)
 {
-	int q = 0, using = 0, total = 0;
+	int q = 0, using = 0, total = 0, line = 0;
 
 	for (int i = 0; i < n; i++) {
+		line += us[i].in_line && !us[i].queued && !us[i].admitted && us[i].state != S_FAILED;
 		q += us[i].queued && !us[i].admitted && us[i].state != S_FAILED;
 		using += us[i].admitted && us[i].state != S_DONE && us[i].state != S_FAILED;
 		total += us[i].admitted;
 	}
-	fprintf(f, "%.0f %d %d %d\n", t - t0, q, using, total);
+	fprintf(f, "%.0f %d %d %d %d\n", t - t0, q, using, total, line);
 	fflush(f);
 }
 
 static void
 report(struct user *us, int n, double t_end)
 {
-	int served = 0, holding = 0, failed = 0, admitted = 0, max_pos = 0;
+	int served = 0, holding = 0, failed = 0, admitted = 0, max_pos = 0, lined = 0, max_line = 0;
 	long passed = 0;
 	double tau;
 
@@ -438,16 +460,22 @@ report(struct user *us, int n, double t_end)
 		holding += us[i].queued && !us[i].admitted && us[i].state != S_FAILED;
 		if (us[i].max_pos > max_pos)
 			max_pos = us[i].max_pos;
+		lined += us[i].in_line;
+		if (us[i].max_line_pos > max_line)
+			max_line = us[i].max_line_pos;
+		holding += us[i].in_line && !us[i].queued && !us[i].admitted &&
+		           us[i].state != S_FAILED;
 	}
 	printf("users %d, arrivals within %d ms, usage %d s, poll every %d s, run %.1f s\n", n,
 	       opt.spread_ms, opt.usage_s, opt.poll_s, t_end - t0);
 	printf("served (admitted, used, logged out) %d; still holding a place %d; failed %d; "
 	       "admitted %d\n", served, holding, failed, admitted);
 	printf("throughput: %.2f admissions/s over the run\n", admitted / (t_end - t0));
-	printf("largest position seen %d\n", max_pos);
+	printf("largest position seen %d (waiting room); login line: %d users held a ticket, "
+	       "largest place %d\n", max_pos, lined, max_line);
 	tau = kendall(us, n, &passed);
-	printf("kendall tau (login arrival vs admission) %.4f; most earlier arrivals one user "
-	       "passed %ld\n", tau, passed);
+	printf("kendall tau (login sent vs admission seen by the client, which sees it at its next "
+	       "poll) %.4f; most earlier arrivals one user passed %ld\n", tau, passed);
 	for (int p = 0; p < P_N; p++)
 		report_samples(phase_names[p], &lat[p], "ms");
 	report_samples("queue wait", &waits, "s (login sent to admission)");

@@ -8,8 +8,8 @@
 #   1. the waiting room on (authd.queue = on), FLOOD_USERS users (default 1000)
 #   2. the same arrival without the waiting room (503 + Retry-After, retried)
 #
-# Results: $SEKISHO_BENCH_OUT/flood.txt, flood_<run>.dat (second, waiting,
-# using, admitted so far) and flood_<run>.png.
+# Results: $SEKISHO_BENCH_OUT/flood.txt, flood_<run>.dat (second, in the
+# waiting room, using, admitted so far, in the login line) and flood_<run>.png.
 # Environment: FLOOD_USERS (default "1000"; e.g. "1000 10000"), FLOOD_USAGE_S
 # (5), FLOOD_CAP (100), FLOOD_REFRESH_S (2), FLOOD_KEEP_LOGS (a directory for
 # the daemons' logs), FLOOD_COMPARE (1: also the run without the waiting room).
@@ -32,6 +32,28 @@ sysctl -qw net.ipv4.neigh.default.gc_thresh1=16384 net.ipv4.neigh.default.gc_thr
 	net.ipv4.neigh.default.gc_thresh3=65536
 
 say() { printf '%s\n' "$*" | tee -a "$RES"; }
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+
+# hashes/s this machine computes now with the store's scrypt parameters
+# (ln=15, r=8, p=1: the default), one process per CPU for FLOOD_HASH_S
+# seconds: the hash capacity, one of the two bounds of the flood's throughput.
+hash_capacity() {
+	python3 - "$(nproc)" "${FLOOD_HASH_S:-10}" <<'PY'
+import hashlib, multiprocessing, sys, time
+def run(secs):
+    n, end = 0, time.monotonic() + secs
+    while time.monotonic() < end:
+        hashlib.scrypt(b"bench-password", salt=b"0123456789abcdef", n=1 << 15, r=8, p=1,
+                       maxmem=64 << 20, dklen=32)
+        n += 1
+    return n
+cpus, secs = int(sys.argv[1]), float(sys.argv[2])
+t = time.monotonic()
+with multiprocessing.Pool(cpus) as p:
+    n = sum(p.map(run, [secs] * cpus))
+print("%.1f" % (n / (time.monotonic() - t)))
+PY
+}
 ctl() { "$B/sekishoctl" -f "$CONF" "$@"; }
 sql() { sqlite3 -cmd ".timeout 10000" "$DB" "$@"; }
 
@@ -92,6 +114,7 @@ run() {
 	wait_for 10 in_ns gw curl -sf -o /dev/null http://127.0.0.1:9080/healthz
 	say ""
 	say "== $1: $2 users within 1 s, cap $CAP, usage ${USAGE} s, waiting room $3, refresh ${REFRESH} s"
+	say "load before: $(load); hash capacity now: $(hash_capacity) hashes/s (scrypt ln=15 r=8 p=1, $(nproc) processes); cap turnover bound: $CAP places / ${USAGE} s usage = $((CAP / USAGE)) admissions/s (less the time from a place freed to the next poll)"
 	in_ns c1 "$B/bench/flood" --src 10.1.0.9 --users "$2" --service bench --prefix f \
 		--password bench-password --portal http://10.1.0.1:8080 --spread-ms 1000 \
 		--usage-s "$USAGE" --poll-s "$REFRESH" --probe-ms 50 --retries 1000 \
@@ -108,6 +131,17 @@ run() {
 	            1.0 * (sum(x.ad < y.ad) - sum(x.ad > y.ad)) / count(*),
 	            (SELECT count(*) FROM v)) END
 	     FROM v x JOIN v y ON x.jn < y.jn")"
+	# Admission order against arrival order, from the store: users arrive in
+	# the order of their numbers (f1 first); Kendall's tau between that and
+	# the order of their first admission (audit ids), free of the up to
+	# --poll-s the client takes to see its admission.
+	say "kendall tau (arrival vs admission in the store): $(sql "
+	     WITH a AS (SELECT CAST(substr(target, 2) AS INTEGER) AS u, min(id) AS ad FROM audit
+	                WHERE action = 'admit' GROUP BY target)
+	     SELECT printf('%.4f over %d users', 1.0 * (sum(x.ad < y.ad) - sum(x.ad > y.ad)) / count(*),
+	            (SELECT count(*) FROM a))
+	     FROM a x JOIN a y ON x.u < y.u")"
+	say "load after: $(load)"
 	bg_stop "authd.$1"
 	bg_stop "ipfd.$1"
 	[ -n "${FLOOD_KEEP_LOGS:-}" ] && cp "$T/authd.$1.log" "$T/ipfd.$1.log" "$FLOOD_KEEP_LOGS/"
@@ -119,7 +153,8 @@ set title "$1: $2 users within 1 s, cap $CAP, usage $USAGE s"
 set xlabel "seconds"
 set ylabel "users"
 set key top right
-plot "$OUT/flood_$1.dat" using 1:2 with lines title "waiting in line", \
+plot "$OUT/flood_$1.dat" using 1:5 with lines title "in the login line (password not yet checked)", \
+     "$OUT/flood_$1.dat" using 1:2 with lines title "in the waiting room", \
      "$OUT/flood_$1.dat" using 1:3 with lines title "admitted (using)", \
      "$OUT/flood_$1.dat" using 1:(\$4/10) with lines title "admitted so far / 10"
 EOF

@@ -86,7 +86,7 @@ static const struct conf_item conf_items[] = {
 	INT(authd, hsts_max_age, 0, 63072000, "31536000", "Strict-Transport-Security max-age sent under HTTPS (0: no header)"),
 	STR(authd, monitor_listen, K_LISTEN, "127.0.0.1:9080", "/metrics and /healthz, on their own listener (not the portal)"),
 	INT(authd, hash_workers, 0, 64, "0", "password hashes computed at once (0: one per CPU)"),
-	INT(authd, hash_queue_max, 1, 100000, "2048", "logins waiting in order for a hash worker; past it, 503 at once"),
+	INT(authd, hash_queue_max, 1, 100000, "2048", "tickets in the login line (logins checked in arrival order); past it, 503 at once"),
 	TYPED(authd, queue, T_BOOL, "off", "a full service gives logged-in users a place in line (off: 503)"),
 	INT(authd, queue_max, 1, 1000000, "10000", "places in line per service; past it, 503 with Retry-After"),
 	INT(authd, queue_lapse_s, 10, 86400, "60", "a place lapses when its page has not refreshed for this long"),

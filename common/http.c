@@ -16,49 +16,9 @@
 #include "clock.h"
 #include "conns.h"
 #include "http.h"
+#include "http_int.h"
 #include "httptls.h"
 #include "log.h"
-
-#define HSTS_MAX 64                /* "max-age=N" */
-
-struct http_server {
-	struct MHD_Daemon *d;
-	http_handler fn;
-	void *arg;
-	struct http_opts o;
-	char name[32];
-	struct httptls tls;
-	struct conns *conns;
-	char hsts[HSTS_MAX];       /* Strict-Transport-Security value, "" = none */
-};
-
-struct http_field {
-	char name[HTTP_NAME_MAX + 1];
-	char *value;
-	size_t len;
-};
-
-enum body_state { BODY_OK, BODY_TOO_LARGE, BODY_MALFORMED };
-
-struct http_req {
-	struct MHD_Connection *conn;
-	struct http_server *srv;
-	struct conn *ce;            /* the connection's entry in srv->conns */
-	const char *method, *path;
-	struct timespec start;
-	struct MHD_PostProcessor *pp;
-	struct http_field fields[HTTP_FIELDS_MAX];
-	int n_fields;
-	size_t body_len;
-	int body;                   /* enum body_state */
-	int replied, status;
-	int n_hdrs;
-	const char *hdr_name[HTTP_RESP_HDRS], *hdr_value[HTTP_RESP_HDRS];
-	char hdr_space[HTTP_HDR_SPACE];
-	size_t hdr_used;
-	int hdr_overflow;
-	char logkv[256];
-};
 
 const char *http_method(const struct http_req *r) { return r->method; }
 const char *http_path(const struct http_req *r) { return r->path; }
@@ -66,6 +26,8 @@ const char *http_path(const struct http_req *r) { return r->path; }
 const char *
 http_header(const struct http_req *r, const char *name)
 {
+	if (r->conn == NULL)
+		return NULL;
 	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
@@ -81,13 +43,13 @@ conn_entry(struct MHD_Connection *c)
 const char *
 http_query(const struct http_req *r, const char *name)
 {
-	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+	return r->conn != NULL ? MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name) : NULL;
 }
 
 const char *
 http_cookie(const struct http_req *r, const char *name)
 {
-	return MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, name);
+	return r->conn != NULL ? MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, name) : NULL;
 }
 
 struct count_arg { const char *name; int n; };
@@ -109,7 +71,8 @@ count_kind(const struct http_req *r, enum MHD_ValueKind kind, const char *name)
 {
 	struct count_arg ca = { name, 0 };
 
-	MHD_get_connection_values(r->conn, kind, count_value, &ca);
+	if (r->conn != NULL)
+		MHD_get_connection_values(r->conn, kind, count_value, &ca);
 	return ca.n;
 }
 
@@ -137,6 +100,8 @@ http_peer(const struct http_req *r)
 {
 	const union MHD_ConnectionInfo *ci;
 
+	if (r->conn == NULL)
+		return NULL;
 	ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	return ci != NULL ? ci->client_addr : NULL;
 }
@@ -159,8 +124,10 @@ http_original_dst(const struct http_req *r, struct sockaddr_storage *ss)
 	const struct sockaddr *peer = http_peer(r);
 	socklen_t len = sizeof *ss;
 
+	if (peer == NULL)
+		return -1;
 	ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-	if (ci == NULL || peer == NULL)
+	if (ci == NULL)
 		return -1;
 	memset(ss, 0, sizeof *ss);
 	if (peer->sa_family == AF_INET6)
@@ -171,7 +138,7 @@ http_original_dst(const struct http_req *r, struct sockaddr_storage *ss)
 int
 http_is_tls(const struct http_req *r)
 {
-	return r->srv->tls.cert != NULL;
+	return r->srv != NULL ? r->srv->tls.cert != NULL : r->detached_tls;
 }
 
 int
@@ -211,6 +178,10 @@ queue(struct http_req *r, int status, const char *ctype, const char *body, size_
 {
 	struct MHD_Response *resp;
 
+	if (r->conn == NULL) {
+		http_detached_keep(r, status, ctype, body, len);
+		return;
+	}
 	resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
 	if (resp == NULL) {
 		log_err("event=http_error server=%s error=\"cannot create response\"", r->srv->name);
@@ -232,7 +203,8 @@ void
 http_reply(struct http_req *r, int status, const char *content_type, const char *body, size_t len)
 {
 	if (r->replied) {
-		log_err("event=http_error server=%s error=\"second reply\" path=%s", r->srv->name, r->path);
+		log_err("event=http_error server=%s error=\"second reply\" path=%s",
+		        r->srv != NULL ? r->srv->name : "detached", r->path);
 		return;
 	}
 	if (r->hdr_overflow) {

@@ -130,6 +130,17 @@ int http_add_header(struct http_req *r, const char *name, const char *value);
 /* Sends the response (body copied). A second call is ignored and logged. */
 void http_reply(struct http_req *r, int status, const char *content_type,
                 const char *body, size_t len);
+/*
+ * A detached request: no connection; the handler code runs on it as on any
+ * request (its lookups find nothing; http_is_tls: tls), and its answer is
+ * kept. http_req_replay sends a kept answer (status, headers, body) on a real
+ * request: -1 when there is none yet. http_req_status: the kept status, 0
+ * before the answer. http_req_free frees a detached request (only those).
+ */
+struct http_req *http_req_detached(int tls);
+int http_req_replay(struct http_req *to, const struct http_req *from);
+int http_req_status(const struct http_req *r);
+void http_req_free(struct http_req *r);
 /* Adds "k=v ..." (already safe: use log_value for outside data) to the access log line. */
 void http_log_kv(struct http_req *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
