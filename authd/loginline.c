@@ -17,6 +17,10 @@
  * never on disk) until a hash worker has checked them, and are wiped
  * (OPENSSL_cleanse) as soon as the check is settled.
  *
+ * The ticket's number is taken when the login's request reaches its handler,
+ * before the throttle's and lockout's store work (whose write lock many
+ * logins arriving at once would take in no particular order).
+ *
  * One thread, the finisher, continues the logins strictly in ticket order
  * once each is hashed: lockout, the portal login, the admission or the
  * service's waiting room (portal_login_answer), on a detached request whose
@@ -40,7 +44,8 @@
 #define LINE_WAIT_MS 1500           /* longest wait on the POST's own connection */
 #define SWEEP_MS     1000
 
-enum { T_HASHING, T_HASHED, T_ANSWERED };
+/* A ticket's life: its number at arrival, its check, its answer; or dropped unanswered. */
+enum { T_PREPARING, T_HASHING, T_HASHED, T_ANSWERED, T_GONE };
 
 struct ticket {
 	struct loginline *line;
@@ -224,7 +229,15 @@ finisher_main(void *arg)
 			swept = clock_mono_ms();
 			sweep(l, swept);
 		}
-		if ((t = l->head) == NULL || t->state != T_HASHED) {
+		if ((t = l->head) != NULL && t->state == T_GONE) {
+			if ((l->head = t->next) == NULL)
+				l->tail = NULL;
+			unbucket(l, t);
+			l->done_seq = t->seq;
+			ticket_free(l->a, t);
+			continue;
+		}
+		if (t == NULL || t->state != T_HASHED) {
 			clock_mono_after(&until, SWEEP_MS);
 			pthread_cond_timedwait(&l->work, &l->lock, &until);
 			continue;
@@ -322,20 +335,43 @@ ticket_new(struct req *q, const char *user, const char *pw, const struct store_s
 	return t;
 }
 
+/*
+ * How often the page of a ticket at position refreshes: queue_refresh_s near
+ * the front; further back, about the time the line ahead takes at
+ * LINE_RATE_MIN checks a second per hash worker (a low guess: a scrypt check
+ * takes ~0.1 s of a CPU), at most a third of queue_lapse_s so the ticket
+ * never lapses. Ten thousand browsers at the back do not poll every few
+ * seconds while the CPUs hash.
+ */
+#define LINE_RATE_MIN 4
+
+static int
+refresh_s(const struct req *q, uint64_t position)
+{
+	const struct conf_authd *c = &q->v->conf.authd;
+	uint64_t ahead_s = position / ((uint64_t)q->a->hash_workers * LINE_RATE_MIN);
+	int most = c->queue_lapse_s / 3;
+
+	if (ahead_s > (uint64_t)most)
+		ahead_s = (uint64_t)most;
+	return (int)ahead_s > c->queue_refresh_s ? (int)ahead_s : c->queue_refresh_s;
+}
+
 /* The page of a ticket still in line: its place, refreshed to /login/wait. */
 static void
 line_page(struct req *q, const char *service, uint64_t position)
 {
 	struct tmpl_ctx *c = page_ctx(q, "In the login line");
 	char pos[24], when[32];
+	int every = refresh_s(q, position);
 
 	snprintf(pos, sizeof pos, "%llu", (unsigned long long)position);
 	if (c != NULL) {
 		tmpl_set(c, "service", service);
 		tmpl_set(c, "position", pos);
 		tmpl_setf(c, "ahead", "%llu", (unsigned long long)position - 1);
-		tmpl_setf(c, "refresh_s", "%d", q->v->conf.authd.queue_refresh_s);
-		tmpl_setf(c, "refresh", "%d; url=/login/wait", q->v->conf.authd.queue_refresh_s);
+		tmpl_setf(c, "refresh_s", "%d", every);
+		tmpl_setf(c, "refresh", "%d; url=/login/wait", every);
 		page_duration(q->v->conf.authd.queue_lapse_s, when, sizeof when);
 		tmpl_set(c, "lapse", when);
 	}
@@ -357,16 +393,14 @@ hand_over(struct loginline *l, struct req *q, struct ticket *t)
 	ticket_free(l->a, t);
 }
 
-/* Under the lock: joins t to the line and its hash. 0, or -1 when full (*retry_s). */
+/* Under the lock: t takes its number and place in the line. 0, or -1 when the line is full. */
 static int
-join(struct loginline *l, struct ticket *t, int *retry_s)
+reserve(struct loginline *l, struct ticket *t)
 {
-	*retry_s = 5;
-	if (l->stop || l->count >= l->max ||
-	    hashpool_submit(l->a->hashes, t->ipstr, t->l.src.flags, &t->l.c, hashed, t, &t->skip,
-	                    retry_s) == -1)
+	if (l->stop || l->count >= l->max)
 		return -1;
 	t->line = l;
+	t->state = T_PREPARING;
 	t->seq = ++l->next_seq;
 	t->hnext = l->bucket[bucket_of(t->id)];
 	l->bucket[bucket_of(t->id)] = t;
@@ -377,6 +411,29 @@ join(struct loginline *l, struct ticket *t, int *retry_s)
 		l->head = t;
 	l->tail = t;
 	return 0;
+}
+
+/* Under the lock: t's check joins the hash workers' line. 0, or -1 (*retry_s). */
+static int
+submit(struct loginline *l, struct ticket *t, int *retry_s)
+{
+	if (hashpool_submit(l->a->hashes, t->ipstr, t->l.src.flags, &t->l.c, hashed, t, &t->skip,
+	                    retry_s) == -1)
+		return -1;
+	t->state = T_HASHING;
+	return 0;
+}
+
+/* t was answered on its own request: the finisher drops it when it comes to it. */
+static void
+drop(struct loginline *l, struct ticket *t)
+{
+	pthread_mutex_lock(&l->lock);
+	wipe_pw(t);
+	t->state = T_GONE;
+	if (t == l->head)
+		pthread_cond_signal(&l->work);
+	pthread_mutex_unlock(&l->lock);
 }
 
 /* Waits (under the lock) up to LINE_WAIT_MS for t's answer. */
@@ -405,23 +462,30 @@ loginline_login(struct req *q, const char *user, const char *pw, const struct st
 	char id[RANDOM_STR_LEN + 1];
 	struct ticket *t;
 	uint64_t position;
-	int rc, retry = 0;
+	int rc, retry = 5;
 
 	if (st == NULL || (t = ticket_new(q, user, pw, svc)) == NULL)
 		return portal_login_answer(q, user, svc, NULL, AUTHN_STORE_DOWN, 0);
+	t->v = view_ref(q->a, q->v); /* the settings its check is planned with (l.c.ext) */
+	pthread_mutex_lock(&l->lock);
+	rc = reserve(l, t);
+	pthread_mutex_unlock(&l->lock);
+	if (rc == -1) {
+		ticket_free(q->a, t);
+		return portal_login_answer(q, user, svc, NULL, AUTHN_BUSY, retry);
+	}
 	if ((rc = authn_prepare(q, st, user, t->pw, &t->l, &retry)) != AUTHN_OK) {
 		rc = portal_login_answer(q, user, svc, &t->l, rc, retry);
-		ticket_free(q->a, t);
+		drop(l, t);
 		return rc;
 	}
 	req_store_release(q);        /* no store connection is held while in line */
-	t->v = view_ref(q->a, q->v); /* the settings its check was planned with (l.c.ext) */
 	pthread_mutex_lock(&l->lock);
-	if (join(l, t, &retry) == -1) {
+	if (submit(l, t, &retry) == -1) {
 		pthread_mutex_unlock(&l->lock);
 		rc = authn_finish(q, NULL, &t->l, t->pw, AUTHN_BUSY);
 		rc = portal_login_answer(q, user, svc, &t->l, rc, retry);
-		ticket_free(q->a, t);
+		drop(l, t);
 		return rc;
 	}
 	position = t->seq - l->done_seq;
@@ -469,6 +533,8 @@ loginline_poll(struct req *q)
 	position = t->seq - l->done_seq;
 	svc = t->svc;
 	pthread_mutex_unlock(&l->lock);
+	/* The cookie's lifetime slides with each refresh: a long line outlasts any fixed one. */
+	login_cookie_set(q, LINE_COOKIE, id, q->v->conf.authd.queue_lapse_s * 2);
 	line_page(q, svc.name, position);
 }
 

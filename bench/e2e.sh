@@ -9,6 +9,9 @@
 #   2. scaled: 50, 200, 1000 concurrent clients
 #   3. 100 000 live rights: ipfd's rebuild at start and restart, cid's start,
 #      admission latency, and a sweep of 100 000 expired rights
+#   4. flood: the scaled 1000-client row again, driven by bench/flood (one
+#      process, libcurl multi, the login line followed as a browser does)
+#      instead of a curl process per request
 #
 # Results: $SEKISHO_BENCH_OUT/e2e.txt (tables), e2e_table1.dat, e2e_table1.png;
 # with another number of accesses A than the default, e2e_A<A>.txt and
@@ -16,18 +19,20 @@
 # Environment:
 #   SEKISHO_BENCH_E2E_ACCESSES   accesses per client for Table 1 (default 100;
 #                                the thesis used 1000: about 30 min on 2 cores)
-#   SEKISHO_BENCH_E2E_PARTS      which parts to run (default "table1 scaled bulk")
+#   SEKISHO_BENCH_E2E_PARTS      which parts to run (default "table1 scaled bulk flood");
+#                                "flood" alone writes e2e_flood.txt instead of e2e.txt
 . "${SEKISHO_TOP:-$(cd "$(dirname "$0")/.." && pwd)}/tests/net/lib.sh"
 . "$SEKISHO_TOP/tests/net/lib_system.sh"
 
 OUT=${SEKISHO_BENCH_OUT:-$SEKISHO_TOP/bench/results}
 A=${SEKISHO_BENCH_E2E_ACCESSES:-100}
-PARTS=${SEKISHO_BENCH_E2E_PARTS:-table1 scaled bulk}
+PARTS=${SEKISHO_BENCH_E2E_PARTS:-table1 scaled bulk flood}
 BULK=${SEKISHO_BENCH_E2E_BULK:-100000}
 DRIVER=$SEKISHO_TOP/bench/drivers/e2e_client.sh
 mkdir -p "$OUT"
 TAG=""
 [ "$A" = 100 ] || TAG=_A$A
+[ "$PARTS" = flood ] && TAG=_flood
 RES=$OUT/e2e$TAG.txt DAT=$OUT/e2e_table1$TAG.dat PNG=$OUT/e2e_table1$TAG.png
 
 # The daemons' defaults, except a sweeper that runs every second so the sweep
@@ -295,6 +300,28 @@ bulk() {
 	say ""
 }
 
+# ---- 4. the 1000-client row with bench/flood ----
+flood_row() {
+	say "== Scaled, 1000 concurrent clients again, driven by bench/flood: one process (libcurl multi),"
+	say "   one address, user (w1..w1000) and cookie jar per client, all arriving within 1 s, 1 access each."
+	say "   A login that cannot be checked at once gets its place in the login line and refreshes"
+	say "   /login/wait every 2 s, as the page does; T1 = POST /login sent -> its 303 received (the line"
+	say "   included), T2 = the 303 followed through the handoff to the service's first page (firewall,"
+	say "   nginx auth_request, cid), then /me and logout. Same system and service as the rows above."
+	say "   load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+	i=0
+	while [ $i -le 1000 ]; do crowd_addr $i; i=$((i + 1)); done >"$T/flood.addrs"
+	t0=$(now_ms)
+	in_ns crowd "$SEKISHO_BUILD/bench/flood" --src-file "$T/flood.addrs" --users 1000 \
+		--service bench --prefix w --password "$SYS_PW" --portal "$PORTAL" --spread-ms 1000 \
+		--usage-s 0 --poll-s 2 --probe-ms 50 --retries 20 --enter 1 --duration-s 1800 \
+		>"$T/flood.out" 2>&1
+	w=$(($(now_ms) - t0))
+	sed 's/^/   /' "$T/flood.out" | tee -a "$RES"
+	say "   wall $(awk -v w="$w" 'BEGIN { printf "%.1f", w / 1000 }') s; load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+	say ""
+}
+
 t_start=$(date +%s)
 say "sekisho end-to-end benchmarks, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, commit $(git -C "$SEKISHO_TOP" rev-parse --short HEAD 2>/dev/null || echo "${SEKISHO_COMMIT:-unknown}")"
 say "config: the defaults (authd hash_workers 2; cid threads 2, refresh 250 ms) but sweep every 1 s"
@@ -302,4 +329,5 @@ say ""
 part table1 && table1
 part scaled && scaled
 part bulk && bulk
+part flood && flood_row
 say "total: $(($(date +%s) - t_start)) s"

@@ -5,10 +5,16 @@
  * the client's interface) and its own cookies, doing the real flow:
  *
  *   GET /  ->  POST /login  ->  303 (admitted), 200 with a place in the login
- *   line (X-Sekisho-Login-Position: poll GET /login/wait every --poll-s, as
- *   the page's refresh does) or 200 with a place in the service's waiting
+ *   line (X-Sekisho-Login-Position: poll GET /login/wait when the page's
+ *   refresh says, as a browser does) or 200 with a place in the service's waiting
  *   room (X-Sekisho-Queue-Position: poll GET /queue?service=S every --poll-s)
  *   until 303  ->  use the service for --usage-s  ->  GET /me, POST /logout.
+ *
+ * With --enter, an admitted user first follows the 303 to the service (the
+ * entry handoff and the service's first page, through the firewall and the
+ * service's proxy: every redirect followed, the last answer must be 200).
+ * --src-file gives the source addresses one per line (the prober's first),
+ * instead of consecutive ones after --src.
  *
  * Arrivals are open-loop: user i starts at i * spread / n (all within
  * --spread-ms). A 503 with Retry-After is retried after it (what a refused
@@ -32,12 +38,12 @@
 #define CSRF_MAX   64
 #define KINDS_MAX  64
 
-enum phase { P_FORM, P_LOGIN, P_LINE, P_POLL, P_ME, P_LOGOUT, P_PROBE, P_N };
+enum phase { P_FORM, P_LOGIN, P_LINE, P_POLL, P_ENTER, P_ME, P_LOGOUT, P_PROBE, P_N };
 static const char *const phase_names[P_N] = { "form", "login", "login line poll", "poll",
-	                                       "me", "logout", "GET / (probe)" };
+	                                       "enter (T2)", "me", "logout", "GET / (probe)" };
 
 enum state { S_IDLE, S_BUSY, S_DONE, S_FAILED };
-enum wait { W_ARRIVE, W_LOGIN, W_LINE, W_POLL, W_LEAVE };
+enum wait { W_ARRIVE, W_LOGIN, W_LINE, W_POLL, W_ENTER, W_LEAVE };
 
 struct user {
 	CURL *h;
@@ -47,6 +53,7 @@ struct user {
 	double started;                      /* the request in flight began */
 	double t_login, t_admit;             /* first login POST sent; 303 received */
 	char src[INET_ADDRSTRLEN];
+	char loc[1024];                      /* the admission's 303 Location */
 	char csrf[CSRF_MAX + 1];
 	char *body;
 	size_t body_len;
@@ -58,13 +65,15 @@ struct samples { double *v; size_t n, cap; };
 struct kind { char name[48]; long n; };
 
 static struct {
-	const char *portal, *service, *prefix, *password, *timeline;
-	int users, spread_ms, usage_s, poll_s, probe_ms, retries, duration_s, follow;
+	const char *portal, *service, *prefix, *password, *timeline, *src_file;
+	int users, spread_ms, usage_s, poll_s, probe_ms, retries, duration_s, follow, enter;
 	unsigned base;
-} opt = { "http://10.0.1.1:8080", "bench", "f", "bench-password", NULL, 100, 1000, 5, 1, 50,
-	  100, 600, 0, 0 };
+} opt = { "http://10.0.1.1:8080", "bench", "f", "bench-password", NULL, NULL, 100, 1000, 5, 1,
+	  50, 100, 600, 0, 0, 0 };
 
-static struct samples lat[P_N], waits;
+static struct samples lat[P_N], waits, access_t;
+static char (*src_list)[INET_ADDRSTRLEN];
+static int n_src;
 static struct kind kinds[KINDS_MAX];
 static int n_kinds;
 static double t0;
@@ -158,10 +167,14 @@ take_csrf(struct user *u)
 static void
 request(CURLM *m, struct user *u, int phase, const char *path, const char *post)
 {
-	char url[512];
+	char url[1200];
 
-	snprintf(url, sizeof url, "%s%s", opt.portal, path);
+	if (strncmp(path, "http", 4) == 0)
+		snprintf(url, sizeof url, "%s", path);
+	else
+		snprintf(url, sizeof url, "%s%s", opt.portal, path);
 	curl_easy_setopt(u->h, CURLOPT_URL, url);
+	curl_easy_setopt(u->h, CURLOPT_FOLLOWLOCATION, phase == P_ENTER ? 1L : 0L);
 	if (post != NULL) {
 		curl_easy_setopt(u->h, CURLOPT_COPYPOSTFIELDS, post);
 	} else {
@@ -211,6 +224,9 @@ start_step(CURLM *m, struct user *u)
 		snprintf(path, sizeof path, "/queue?service=%s", opt.service);
 		request(m, u, P_POLL, path, NULL);
 		break;
+	case W_ENTER:
+		request(m, u, P_ENTER, u->loc, NULL);
+		break;
 	case W_LEAVE:
 		request(m, u, P_ME, "/me", NULL);
 		break;
@@ -228,10 +244,17 @@ wait_until(struct user *u, int next, double at)
 static void
 admitted(struct user *u, double t)
 {
+	char *loc = NULL;
+
 	u->admitted = 1;
 	u->t_admit = t;
 	add(&waits, t - u->t_login);
-	wait_until(u, W_LEAVE, t + opt.usage_s);
+	curl_easy_getinfo(u->h, CURLINFO_REDIRECT_URL, &loc);
+	snprintf(u->loc, sizeof u->loc, "%s", loc != NULL ? loc : "");
+	if (opt.enter)
+		wait_until(u, W_ENTER, t);
+	else
+		wait_until(u, W_LEAVE, t + opt.usage_s);
 }
 
 static void
@@ -245,13 +268,23 @@ queued(struct user *u, double t)
 	wait_until(u, W_POLL, t + opt.poll_s);
 }
 
+/* The refresh the page asks for (<meta http-equiv="refresh" content="N; ...">), else --poll-s. */
+static int
+page_refresh_s(const struct user *u)
+{
+	const char *k = "http-equiv=\"refresh\" content=\"", *p = strstr(u->body, k);
+	int s = p != NULL ? atoi(p + strlen(k)) : 0;
+
+	return s > 0 ? s : opt.poll_s;
+}
+
 static void
 in_login_line(struct user *u, double t)
 {
 	u->in_line = 1;
 	if (u->line_hdr > u->max_line_pos)
 		u->max_line_pos = u->line_hdr;
-	wait_until(u, W_LINE, t + opt.poll_s);
+	wait_until(u, W_LINE, t + page_refresh_s(u));
 }
 
 static void
@@ -311,6 +344,14 @@ finished(CURLM *m, struct user *u, CURLcode cc)
 			refused(u, t, phase_names[u->phase], code);
 		else
 			fail(u, phase_names[u->phase], code);
+		return;
+	case P_ENTER:
+		if (code != 200) {
+			fail(u, "enter", code);
+		} else {
+			add(&access_t, t - u->t_login);
+			wait_until(u, W_LEAVE, t + opt.usage_s);
+		}
 		return;
 	case P_ME:
 		if (code != 200 || take_csrf(u) == -1) {
@@ -398,6 +439,8 @@ parse_args(int argc, char **argv)
 		else if (!strcmp(k, "--probe-ms")) opt.probe_ms = atoi(v);
 		else if (!strcmp(k, "--retries")) opt.retries = atoi(v);
 		else if (!strcmp(k, "--duration-s")) opt.duration_s = atoi(v);
+		else if (!strcmp(k, "--enter")) opt.enter = atoi(v);
+		else if (!strcmp(k, "--src-file")) opt.src_file = v;
 		else if (!strcmp(k, "--src")) {
 			if (inet_pton(AF_INET, v, &a) != 1)
 				return -1;
@@ -405,7 +448,35 @@ parse_args(int argc, char **argv)
 		} else
 			return -1;
 	}
-	return opt.users > 0 && opt.base != 0 && opt.poll_s > 0 && opt.probe_ms > 0 ? 0 : -1;
+	return opt.users > 0 && (opt.base != 0 || opt.src_file != NULL) && opt.poll_s > 0 &&
+	       opt.probe_ms > 0 ? 0 : -1;
+}
+
+/* The source addresses, one a line: the prober's, then one per user. */
+static int
+read_src_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char line[64];
+	struct in_addr a;
+
+	if (f == NULL || (src_list = calloc((size_t)opt.users + 1, sizeof *src_list)) == NULL) {
+		perror(path);
+		return -1;
+	}
+	while (n_src <= opt.users && fgets(line, sizeof line, f) != NULL) {
+		line[strcspn(line, " \r\n")] = '\0';
+		if (inet_pton(AF_INET, line, &a) != 1)
+			continue;
+		inet_ntop(AF_INET, &a, src_list[n_src++], INET_ADDRSTRLEN);
+	}
+	fclose(f);
+	if (n_src < opt.users + 1) {
+		fprintf(stderr, "%s: %d addresses, want %d (prober and users)\n", path, n_src,
+		        opt.users + 1);
+		return -1;
+	}
+	return 0;
 }
 
 static CURL *
@@ -414,7 +485,10 @@ new_handle(struct user *u)
 	CURL *h = curl_easy_init();
 	struct in_addr a = { htonl(opt.base + (unsigned)u->idx + 1) };
 
-	inet_ntop(AF_INET, &a, u->src, sizeof u->src);
+	if (src_list != NULL)
+		snprintf(u->src, sizeof u->src, "%s", src_list[u->idx + 1]);
+	else
+		inet_ntop(AF_INET, &a, u->src, sizeof u->src);
 	curl_easy_setopt(h, CURLOPT_INTERFACE, u->src);
 	curl_easy_setopt(h, CURLOPT_COOKIEFILE, "");         /* own cookie jar, in memory */
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
@@ -479,6 +553,8 @@ report(struct user *us, int n, double t_end)
 	for (int p = 0; p < P_N; p++)
 		report_samples(phase_names[p], &lat[p], "ms");
 	report_samples("queue wait", &waits, "s (login sent to admission)");
+	if (opt.enter)
+		report_samples("access T", &access_t, "s (login sent to the service's first page)");
 	printf("errors by kind:%s\n", n_kinds ? "" : " none");
 	for (int i = 0; i < n_kinds; i++)
 		printf("  %-20s %ld\n", kinds[i].name, kinds[i].n);
@@ -496,9 +572,12 @@ main(int argc, char **argv)
 	if (parse_args(argc, argv) == -1) {
 		fprintf(stderr, "usage: flood --src FIRST_ADDR_MINUS_ONE --users N [--portal URL] "
 		        "[--service S] [--prefix P] [--password PW] [--spread-ms MS] [--usage-s S] "
-		        "[--poll-s S] [--probe-ms MS] [--retries N] [--duration-s S] [--timeline F]\n");
+		        "[--poll-s S] [--probe-ms MS] [--retries N] [--duration-s S] [--timeline F] "
+		        "[--enter 0|1] [--src-file F]\n");
 		return 2;
 	}
+	if (opt.src_file != NULL && read_src_file(opt.src_file) == -1)
+		return 2;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	m = curl_multi_init();
 	curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, (long)opt.users + 16);

@@ -12,7 +12,8 @@
 # waiting room, using, admitted so far, in the login line) and flood_<run>.png.
 # Environment: FLOOD_USERS (default "1000"; e.g. "1000 10000"), FLOOD_USAGE_S
 # (5), FLOOD_CAP (100), FLOOD_REFRESH_S (2), FLOOD_KEEP_LOGS (a directory for
-# the daemons' logs), FLOOD_COMPARE (1: also the run without the waiting room).
+# the daemons' logs), FLOOD_COMPARE (1: also the run without the waiting room),
+# FLOOD_APPEND (1: add to flood.txt instead of starting it anew).
 . "${SEKISHO_TOP:-$(cd "$(dirname "$0")/.." && pwd)}/tests/net/lib.sh"
 
 B=$SEKISHO_BUILD
@@ -161,7 +162,8 @@ EOF
 	fi
 }
 
-: >"$RES"
+[ "${FLOOD_APPEND:-0}" = 1 ] || : >"$RES"
+say ""
 say "flood benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, commit $(git -C "$SEKISHO_TOP" rev-parse --short HEAD 2>/dev/null)"
 for n in $USERS; do run "queue_$n" "$n" on; done
 [ "${FLOOD_COMPARE:-1}" = 1 ] && run "noqueue_1000" 1000 off "${FLOOD_NOQUEUE_S:-300}"

@@ -16,6 +16,27 @@
 static struct http_server *srv;
 static int port;
 
+/*
+ * An answer made on a detached request (no connection: its lookups find
+ * nothing) and sent on this one: status, headers and body as made.
+ */
+static void
+replay_detached(struct http_req *r)
+{
+	struct http_req *d = http_req_detached(0);
+
+	cr_assert_not_null(d);
+	cr_assert_null(http_cookie(d, "c"));
+	cr_assert_null(http_header(d, "Host"));
+	cr_assert_null(http_peer(d));
+	cr_assert_eq(http_req_replay(r, d), -1, "nothing to replay before the answer");
+	http_add_header(d, "X-Made", "away");
+	http_reply(d, 201, "text/plain", "made elsewhere", 14);
+	cr_assert_eq(http_req_status(d), 201);
+	cr_assert_eq(http_req_replay(r, d), 0);
+	http_req_free(d);
+}
+
 /* Echoes what the glue handed over, so each test can see it. */
 static void
 echo(struct http_req *r, void *arg)
@@ -24,6 +45,10 @@ echo(struct http_req *r, void *arg)
 	const char *v;
 
 	(void)arg;
+	if (strcmp(http_path(r), "/detached") == 0) {
+		replay_detached(r);
+		return;
+	}
 	buf_init(&b, 0);
 	buf_printf(&b, "method=%s path=%s", http_method(r), http_path(r));
 	if ((v = http_query(r, "q")) != NULL)
@@ -199,4 +224,14 @@ Test(http, serves_a_connection_numbered_past_fd_setsize)
 	while (n > 0)
 		close(fds[--n]);
 	http_stop(tpc);
+}
+
+Test(http, replays_an_answer_made_on_a_detached_request)
+{
+	char *r = exchange("GET /detached HTTP/1.1\r\nHost: x\r\nCookie: c=1\r\n"
+	                   "Connection: close\r\n\r\n");
+
+	cr_assert_eq(status_of(r), 201, "%s", r);
+	cr_assert_not_null(strstr(r, "X-Made: away"), "%s", r);
+	cr_assert_not_null(strstr(r, "made elsewhere"), "%s", r);
 }
