@@ -36,6 +36,7 @@ int
 authd_init(struct authd *a, const struct conf *c, char *err, size_t errlen)
 {
 	struct throttle_params tp;
+	int pool;
 
 	memset(a, 0, sizeof *a);
 	a->boot = *c;
@@ -52,7 +53,9 @@ authd_init(struct authd *a, const struct conf *c, char *err, size_t errlen)
 	}
 	/* boot keeps the configured 0: SIGHUP compares it with the file's. */
 	a->hash_workers = c->authd.hash_workers > 0 ? c->authd.hash_workers : cpus_online();
-	if (sem_init(&a->hash_sem, 0, (unsigned)a->hash_workers) == -1) {
+	pool = c->db.pool_size > 0 ? c->db.pool_size : CONF_POOL_DEFAULT;
+	if (sem_init(&a->hash_sem, 0, (unsigned)a->hash_workers) == -1 ||
+	    sem_init(&a->login_gate, 0, (unsigned)(pool > 1 ? pool / 2 : 1)) == -1) {
 		snprintf(err, errlen, "cannot make the hash semaphore");
 		return -1;
 	}
@@ -73,6 +76,7 @@ authd_fini(struct authd *a)
 	fwc_free(a->fw);
 	dbpool_free(a->pool);
 	sem_destroy(&a->hash_sem);
+	sem_destroy(&a->login_gate);
 	pthread_mutex_destroy(&a->view_lock);
 }
 

@@ -75,6 +75,7 @@ struct sweeper;
 struct hashpool;
 struct loginline;
 struct authn_login;
+struct ticket;
 
 struct authd {
 	struct conf boot;                    /* as loaded at start: listen, db, tls, user */
@@ -89,6 +90,7 @@ struct authd {
 	struct loginline *line;              /* portal logins in arrival order, around their hash */
 	int hash_workers;                    /* authd.hash_workers, 0 (one per CPU) resolved */
 	sem_t hash_sem;                      /* bounds every hash in authd to hash_workers */
+	sem_t login_gate;                    /* bounds logins' store work to half the pool */
 	char dummy_hash[HASH_MAX_LEN + 1];   /* verified for unknown users: same timing */
 	atomic_int inflight;
 	atomic_int stopping;
@@ -108,6 +110,7 @@ struct req {
 	char login_hash[CODE_HASH_LEN + 1];
 	struct store_login login;
 	char form_action[CSP_MAX / 2];       /* extra CSP form-action sources */
+	int gated;                           /* holds a turn of a->login_gate */
 };
 
 /* ---- authd.c ---- */
@@ -205,14 +208,28 @@ struct loginline *loginline_start(struct authd *a, int max, char *err, size_t er
 /* Stops it; call after hashpool_stop. Tickets left are dropped (passwords wiped). */
 void loginline_stop(struct loginline *l);
 /*
- * A portal login that needs its password checked: a ticket in the line. The
+ * A portal login that needs its password checked, with its ticket t. The
  * answer is sent on q: the login's own (when its turn comes within
  * LINE_WAIT_MS) or the page of its place in line. Returns an LR_ when the
  * answer was the login's own and counted here by the caller, -1 when the
  * login line counts it (now or when it is answered).
  */
-int loginline_login(struct req *q, const char *user, const char *pw,
-                    const struct store_service *svc);
+int loginline_login(struct req *q, struct ticket *t, const struct store_service *svc);
+/*
+ * The ticket a login takes on arrival, before any store work, so its place
+ * is its arrival; NULL when the line is full (answer 503). A ticket not
+ * taken on by loginline_login is given back with loginline_drop.
+ */
+struct ticket *loginline_reserve(struct req *q, const char *user, const char *pw);
+void loginline_drop(struct req *q, struct ticket *t);
+/*
+ * Logins' store work (form, throttle, lockout) holds at most half the store
+ * pool at once: a thousand logins arriving together must not starve GET /
+ * and the other pages of store connections. enter waits for a turn; leave
+ * (idempotent) gives it back.
+ */
+void login_gate_enter(struct req *q);
+void login_gate_leave(struct req *q);
 /* GET /login/wait. */
 void loginline_poll(struct req *q);
 /* Tickets not yet answered. */

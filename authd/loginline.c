@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -308,7 +309,7 @@ loginline_stop(struct loginline *l)
 
 /* A ticket for q's login, with its own copies; NULL without memory. */
 static struct ticket *
-ticket_new(struct req *q, const char *user, const char *pw, const struct store_service *svc)
+ticket_new(struct req *q, const char *user, const char *pw)
 {
 	struct ticket *t = calloc(1, sizeof *t);
 
@@ -324,7 +325,6 @@ ticket_new(struct req *q, const char *user, const char *pw, const struct store_s
 	memcpy(t->pw, pw, t->pw_len);
 	pthread_cond_init(&t->done, NULL);
 	snprintf(t->user, sizeof t->user, "%s", user);
-	t->svc = *svc;
 	t->ip = q->ip;
 	memcpy(t->ipstr, q->ipstr, sizeof t->ipstr);
 	t->tls = q->v->https || http_is_tls(q->r);
@@ -454,37 +454,74 @@ wait_answer(struct ticket *t, pthread_mutex_t *lock)
 			break;
 }
 
-int
-loginline_login(struct req *q, const char *user, const char *pw, const struct store_service *svc)
+struct ticket *
+loginline_reserve(struct req *q, const char *user, const char *pw)
 {
 	struct loginline *l = q->a->line;
-	struct store *st = req_store(q);
-	char id[RANDOM_STR_LEN + 1];
-	struct ticket *t;
-	uint64_t position;
-	int rc, retry = 5;
+	struct ticket *t = ticket_new(q, user, pw);
+	int rc;
 
-	if (st == NULL || (t = ticket_new(q, user, pw, svc)) == NULL)
-		return portal_login_answer(q, user, svc, NULL, AUTHN_STORE_DOWN, 0);
+	if (t == NULL)
+		return NULL;
 	t->v = view_ref(q->a, q->v); /* the settings its check is planned with (l.c.ext) */
 	pthread_mutex_lock(&l->lock);
 	rc = reserve(l, t);
 	pthread_mutex_unlock(&l->lock);
 	if (rc == -1) {
 		ticket_free(q->a, t);
-		return portal_login_answer(q, user, svc, NULL, AUTHN_BUSY, retry);
+		return NULL;
 	}
-	if ((rc = authn_prepare(q, st, user, t->pw, &t->l, &retry)) != AUTHN_OK) {
-		rc = portal_login_answer(q, user, svc, &t->l, rc, retry);
+	return t;
+}
+
+void
+loginline_drop(struct req *q, struct ticket *t)
+{
+	drop(q->a->line, t);
+}
+
+void
+login_gate_enter(struct req *q)
+{
+	while (sem_wait(&q->a->login_gate) == -1 && errno == EINTR)
+		;
+	q->gated = 1;
+}
+
+void
+login_gate_leave(struct req *q)
+{
+	if (q->gated)
+		sem_post(&q->a->login_gate);
+	q->gated = 0;
+}
+
+int
+loginline_login(struct req *q, struct ticket *t, const struct store_service *svc)
+{
+	struct loginline *l = q->a->line;
+	struct store *st = req_store(q);
+	char id[RANDOM_STR_LEN + 1];
+	uint64_t position;
+	int rc, retry = 5;
+
+	t->svc = *svc;
+	if (st == NULL) {
+		drop(l, t);
+		return portal_login_answer(q, t->user, svc, NULL, AUTHN_STORE_DOWN, 0);
+	}
+	if ((rc = authn_prepare(q, st, t->user, t->pw, &t->l, &retry)) != AUTHN_OK) {
+		rc = portal_login_answer(q, t->user, svc, &t->l, rc, retry);
 		drop(l, t);
 		return rc;
 	}
 	req_store_release(q);        /* no store connection is held while in line */
+	login_gate_leave(q);
 	pthread_mutex_lock(&l->lock);
 	if (submit(l, t, &retry) == -1) {
 		pthread_mutex_unlock(&l->lock);
 		rc = authn_finish(q, NULL, &t->l, t->pw, AUTHN_BUSY);
-		rc = portal_login_answer(q, user, svc, &t->l, rc, retry);
+		rc = portal_login_answer(q, t->user, svc, &t->l, rc, retry);
 		drop(l, t);
 		return rc;
 	}

@@ -196,6 +196,9 @@ serve_metrics(struct req *q)
 		buf_printf(&b, "# HELP sekisho_authd_hash_workers_free Password hash workers idle.\n"
 		               "# TYPE sekisho_authd_hash_workers_free gauge\n"
 		               "sekisho_authd_hash_workers_free %d\n", busy);
+	buf_printf(&b, "# HELP sekisho_authd_login_line Logins in the login line not yet answered.\n"
+	               "# TYPE sekisho_authd_login_line gauge\n"
+	               "sekisho_authd_login_line %d\n", loginline_waiting(q->a->line));
 	buf_printf(&b, "# HELP sekisho_authd_requests_in_flight Requests being answered.\n"
 	               "# TYPE sekisho_authd_requests_in_flight gauge\n"
 	               "sekisho_authd_requests_in_flight %d\n", atomic_load(&q->a->inflight));

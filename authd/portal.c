@@ -410,30 +410,59 @@ same_login(struct req *q, struct store *st, const struct login_form *f, struct s
 	return 0;
 }
 
+/*
+ * The login with its ticket t, inside the login gate: the service, then the
+ * browser's own portal login or the login line. An LR_, or -1 when the login
+ * line counts the login. t is taken on or given back.
+ */
+static int
+login_ticketed(struct req *q, const struct login_form *f, struct ticket *t)
+{
+	struct store_service svc;
+	struct store_user u;
+	struct store *st = req_store(q);
+	int lr;
+
+	if (st == NULL) {
+		loginline_drop(q, t);
+		unavailable(q, "The session database is not answering. Please try again shortly.");
+		return LR_UNAVAILABLE;
+	}
+	if (find_service(q, st, f->service, &svc) == -1) {
+		loginline_drop(q, t);
+		return q->st_broken ? LR_UNAVAILABLE : LR_NO_SERVICE;
+	}
+	if (same_login(q, st, f, &u) == 0) {
+		loginline_drop(q, t);
+		lr = portal_admit(q, &u, &svc);
+	} else if ((lr = loginline_login(q, t, &svc)) == -1) {
+		return -1;
+	}
+	ametrics_service_login(svc.name, lr);
+	return lr;
+}
+
 static void
 portal_login(struct req *q)
 {
 	struct timespec t0;
 	struct login_form f;
-	struct store_service svc;
-	struct store_user u;
-	struct store *st;
+	struct ticket *t;
 	int lr;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (read_form(q, &f) == -1) {
 		lr = LR_BAD_REQUEST;
-	} else if ((st = req_store(q)) == NULL) {
-		unavailable(q, "The session database is not answering. Please try again shortly.");
+	} else if ((t = loginline_reserve(q, f.user, f.password)) == NULL) {
+		http_add_header(q->r, "Retry-After", "5");
+		unavailable(q, "The portal is very busy. Please try again in a few seconds.");
 		lr = LR_UNAVAILABLE;
-	} else if (find_service(q, st, f.service, &svc) == -1) {
-		lr = q->st_broken ? LR_UNAVAILABLE : LR_NO_SERVICE;
 	} else {
-		if (same_login(q, st, &f, &u) == 0)
-			lr = portal_admit(q, &u, &svc);
-		else if ((lr = loginline_login(q, f.user, f.password, &svc)) == -1)
+		login_gate_enter(q);
+		lr = login_ticketed(q, &f, t);
+		login_gate_leave(q);
+		if (lr == -1)
 			return;          /* counted by the login line, with its answer */
-		ametrics_service_login(svc.name, lr);
 	}
 	ametrics_login(lr, clock_elapsed_ns(&t0) / 1e9);
 }
