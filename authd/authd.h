@@ -201,6 +201,16 @@ enum authn_result { AUTHN_OK, AUTHN_BAD, AUTHN_THROTTLED, AUTHN_BUSY, AUTHN_STOR
 int authn_check(struct req *q, struct store *st, const char *name, const char *pw,
                 struct store_user *u, int *retry_s);
 
+/* ---- formcache.c ---- */
+
+/*
+ * The anonymous login form's service list, at most a second old: 0 with a
+ * malloc'd copy in *v (*n services), -1 when there is none that fresh.
+ */
+int formcache_get(struct store_service **v, size_t *n);
+/* Keeps a copy of the n services v (enabled, with their live counts) as of now. */
+void formcache_put(const struct store_service *v, size_t n);
+
 /* ---- loginline.c ---- */
 
 /* The login line and its finisher thread; max: tickets held at once. NULL with err. */

@@ -85,10 +85,19 @@ add_service(struct form_list *fl, const struct store_service *svc)
  * and the login itself is refused with 403). A store_rc.
  */
 static int
-list_services(struct store *st, struct form_list *fl)
+list_services(struct form_list *fl)
 {
-	int rc = store_service_list(st, 0, collect_service, fl);
+	struct store *st = NULL;
+	int rc = STORE_OK;
 
+	if (fl->q->logged_in || formcache_get(&fl->v, &fl->nv) == -1) {
+		if ((st = req_store(fl->q)) == NULL)
+			return STORE_UNAVAILABLE;
+		if ((rc = store_service_list(st, 0, collect_service, fl)) != STORE_OK)
+			log_err("event=store_unavailable op=service_list error=\"%s\"", store_error(st));
+		else if (!fl->q->logged_in)
+			formcache_put(fl->v, fl->nv);
+	}
 	for (size_t i = 0; rc == STORE_OK && i < fl->nv; i++) {
 		if (fl->q->logged_in &&
 		    (rc = store_acl_allows(st, fl->v[i].id, fl->q->login.user_id)) != STORE_OK) {
@@ -109,10 +118,9 @@ portal_form(struct req *q, int status, const char *error, const char *user, cons
 {
 	char csrf[RANDOM_STR_LEN + 1];
 	struct form_list fl = { q, NULL, service, 0, 0, NULL, 0, 0 };
-	struct store *st = req_store(q);
 	int rc;
 
-	if (st == NULL || login_csrf_issue(q, csrf) == NULL) {
+	if (login_csrf_issue(q, csrf) == NULL) {
 		page_message(q, 503, "Service unavailable",
 		             "The portal cannot answer right now. Please try again shortly.", NULL, NULL);
 		return;
@@ -121,9 +129,8 @@ portal_form(struct req *q, int status, const char *error, const char *user, cons
 		page_render(q, 500, "login", NULL);
 		return;
 	}
-	if ((rc = list_services(st, &fl)) != STORE_OK) {
-		log_err("event=store_unavailable op=service_list error=\"%s\"", store_error(st));
-		q->st_broken = rc == STORE_UNAVAILABLE;
+	if ((rc = list_services(&fl)) != STORE_OK) {
+		q->st_broken = rc == STORE_UNAVAILABLE && q->st != NULL;
 		tmpl_ctx_free(fl.c);
 		page_message(q, 503, "Service unavailable",
 		             "The session database is not answering. Please try again shortly.",

@@ -21,6 +21,9 @@
  * user can do without a waiting room), up to --retries times. A prober GETs /
  * every --probe-ms from its own address while users are active.
  *
+ * --order FILE gets "rank user-number" in the order the users sent their
+ * first POST /login (to compare with the store's order of admission).
+ *
  * Prints per-phase latencies, queue waits, positions seen, every error by
  * kind, Kendall's tau between login arrival and admission; --timeline FILE
  * gets "second queued using admitted_total" rows.
@@ -65,10 +68,10 @@ struct samples { double *v; size_t n, cap; };
 struct kind { char name[48]; long n; };
 
 static struct {
-	const char *portal, *service, *prefix, *password, *timeline, *src_file;
+	const char *portal, *service, *prefix, *password, *timeline, *src_file, *order;
 	int users, spread_ms, usage_s, poll_s, probe_ms, retries, duration_s, follow, enter;
 	unsigned base;
-} opt = { "http://10.0.1.1:8080", "bench", "f", "bench-password", NULL, NULL, 100, 1000, 5, 1,
+} opt = { "http://10.0.1.1:8080", "bench", "f", "bench-password", NULL, NULL, NULL, 100, 1000, 5, 1,
 	  50, 100, 600, 0, 0, 0 };
 
 static struct samples lat[P_N], waits, access_t;
@@ -371,6 +374,38 @@ finished(CURLM *m, struct user *u, CURLcode cc)
 	}
 }
 
+static struct user *order_us;
+
+static int
+by_login(const void *a, const void *b)
+{
+	double x = order_us[*(const int *)a].t_login, y = order_us[*(const int *)b].t_login;
+
+	return x < y ? -1 : x > y;
+}
+
+/* --order FILE: "RANK USER_NUMBER" in the order the users sent their first login. */
+static void
+write_order(struct user *us, int n)
+{
+	FILE *f = fopen(opt.order, "w");
+	int *ix = calloc((size_t)n, sizeof *ix), m = 0;
+
+	if (f == NULL || ix == NULL) {
+		perror(opt.order);
+		exit(1);
+	}
+	for (int i = 0; i < n; i++)
+		if (us[i].t_login > 0)
+			ix[m++] = i;
+	order_us = us;
+	qsort(ix, (size_t)m, sizeof *ix, by_login);
+	for (int r = 0; r < m; r++)
+		fprintf(f, "%d %d\n", r + 1, ix[r] + 1);
+	fclose(f);
+	free(ix);
+}
+
 static int
 cmp(const void *a, const void *b)
 {
@@ -441,6 +476,7 @@ parse_args(int argc, char **argv)
 		else if (!strcmp(k, "--duration-s")) opt.duration_s = atoi(v);
 		else if (!strcmp(k, "--enter")) opt.enter = atoi(v);
 		else if (!strcmp(k, "--src-file")) opt.src_file = v;
+		else if (!strcmp(k, "--order")) opt.order = v;
 		else if (!strcmp(k, "--src")) {
 			if (inet_pton(AF_INET, v, &a) != 1)
 				return -1;
@@ -573,7 +609,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: flood --src FIRST_ADDR_MINUS_ONE --users N [--portal URL] "
 		        "[--service S] [--prefix P] [--password PW] [--spread-ms MS] [--usage-s S] "
 		        "[--poll-s S] [--probe-ms MS] [--retries N] [--duration-s S] [--timeline F] "
-		        "[--enter 0|1] [--src-file F]\n");
+		        "[--enter 0|1] [--src-file F] [--order F]\n");
 		return 2;
 	}
 	if (opt.src_file != NULL && read_src_file(opt.src_file) == -1)
@@ -638,5 +674,7 @@ main(int argc, char **argv)
 		fclose(tl);
 	}
 	report(us, opt.users, now_s());
+	if (opt.order != NULL)
+		write_order(us, opt.users);
 	return 0;
 }

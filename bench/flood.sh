@@ -119,7 +119,8 @@ run() {
 	in_ns c1 "$B/bench/flood" --src 10.1.0.9 --users "$2" --service bench --prefix f \
 		--password bench-password --portal http://10.1.0.1:8080 --spread-ms 1000 \
 		--usage-s "$USAGE" --poll-s "$REFRESH" --probe-ms 50 --retries 1000 \
-		--duration-s "${4:-${FLOOD_DURATION_S:-900}}" --timeline "$OUT/flood_$1.dat" | tee -a "$RES"
+		--duration-s "${4:-${FLOOD_DURATION_S:-900}}" --timeline "$OUT/flood_$1.dat" \
+		--order "$T/$1.order" | tee -a "$RES"
 	say "store: $(sql "SELECT count(*) FROM audit WHERE action = 'queue.join'") queue joins, $(sql "SELECT count(*) FROM audit WHERE action = 'admit'") admissions, $(sql "SELECT count(*) FROM audit WHERE action = 'queue.lapse'") lapse records"
 	# The line's own order: Kendall's tau between the order users joined the
 	# line (audit ids of queue.join) and the order they were admitted.
@@ -132,16 +133,19 @@ run() {
 	            1.0 * (sum(x.ad < y.ad) - sum(x.ad > y.ad)) / count(*),
 	            (SELECT count(*) FROM v)) END
 	     FROM v x JOIN v y ON x.jn < y.jn")"
-	# Admission order against arrival order, from the store: users arrive in
-	# the order of their numbers (f1 first); Kendall's tau between that and
-	# the order of their first admission (audit ids), free of the up to
-	# --poll-s the client takes to see its admission.
-	say "kendall tau (arrival vs admission in the store): $(sql "
-	     WITH a AS (SELECT CAST(substr(target, 2) AS INTEGER) AS u, min(id) AS ad FROM audit
-	                WHERE action = 'admit' GROUP BY target)
+	# Admission order against arrival order, from the store: Kendall's tau
+	# between the order the users sent their first POST /login (the driver's
+	# --order) and the order of their first admission (audit ids), free of
+	# the refresh a browser waits before it sees its admission.
+	tr ' ' ',' <"$T/$1.order" >"$T/$1.order.csv"
+	sql "CREATE TABLE arrival (rank INTEGER, u INTEGER);" ".mode csv" ".import $T/$1.order.csv arrival"
+	say "kendall tau (login sent vs admission in the store): $(sql "
+	     WITH a AS (SELECT r.rank AS rk, min(au.id) AS ad FROM audit au
+	                JOIN arrival r ON r.u = CAST(substr(au.target, 2) AS INTEGER)
+	                WHERE au.action = 'admit' GROUP BY au.target)
 	     SELECT printf('%.4f over %d users', 1.0 * (sum(x.ad < y.ad) - sum(x.ad > y.ad)) / count(*),
 	            (SELECT count(*) FROM a))
-	     FROM a x JOIN a y ON x.u < y.u")"
+	     FROM a x JOIN a y ON x.rk < y.rk")"
 	say "load after: $(load)"
 	bg_stop "authd.$1"
 	bg_stop "ipfd.$1"
