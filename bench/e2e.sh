@@ -305,12 +305,12 @@ flood_row() {
 	say "== Scaled, 1000 concurrent clients again, driven by bench/flood: one process (libcurl multi),"
 	say "   one address, user (w1..w1000) and cookie jar per client, all arriving within 1 s, 1 access each."
 	say "   A login that cannot be checked at once gets its place in the login line and refreshes"
-	say "   /login/wait every 2 s, as the page does; T1 = POST /login sent -> its 303 received (the line"
+	say "   /login/wait when its page says, as a browser does; T1 = POST /login sent -> its 303 (the line"
 	say "   included), T2 = the 303 followed through the handoff to the service's first page (firewall,"
 	say "   nginx auth_request, cid), then /me and logout. Same system and service as the rows above."
 	say "   load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-	i=0
-	while [ $i -le 1000 ]; do crowd_addr $i; i=$((i + 1)); done >"$T/flood.addrs"
+	# The prober (GET / every 50 ms) shares the first client's address.
+	{ crowd_addr 0; i=0; while [ $i -lt 1000 ]; do crowd_addr $i; i=$((i + 1)); done; } >"$T/flood.addrs"
 	t0=$(now_ms)
 	in_ns crowd "$SEKISHO_BUILD/bench/flood" --src-file "$T/flood.addrs" --users 1000 \
 		--service bench --prefix w --password "$SYS_PW" --portal "$PORTAL" --spread-ms 1000 \
