@@ -28,10 +28,11 @@
  * answer is kept. So the order of arrival is the order of admission end to
  * end, however many workers hash and however late a browser comes back.
  *
- * A login near the front (no more tickets ahead than there are hash workers)
- * waits up to LINE_WAIT_MS on its own connection and gets its answer there,
- * as a login always did. Any other gets at once a page with its place in the
- * line, which refreshes itself (no JavaScript) to GET /login/wait; the
+ * A login near the front (at most LINE_DIRECT tickets from the front, or
+ * hash_workers when more) waits on its own connection and gets its answer
+ * there, as a login always did: a connection is held only while a few hashes
+ * are ahead of it, however slow each is (a PAM stack's fail delay, a loaded
+ * machine). Any other gets at once a page with its place in the line, which refreshes itself (no JavaScript) to GET /login/wait; the
  * ticket cookie LINE_COOKIE (random, HttpOnly, SameSite=Strict, good only
  * from the same client address) ties the browser to its ticket, and the
  * refresh that finds the answer gets it. No connection is held meanwhile.
@@ -42,7 +43,7 @@
  */
 
 #define LINE_BUCKETS 4096
-#define LINE_WAIT_MS 1500           /* longest wait on the POST's own connection */
+#define LINE_DIRECT  32             /* places from the front answered on their own connection */
 #define SWEEP_MS     1000
 
 /* A ticket's life: its number at arrival, its check, its answer; or dropped unanswered. */
@@ -436,22 +437,21 @@ drop(struct loginline *l, struct ticket *t)
 	pthread_mutex_unlock(&l->lock);
 }
 
-/* Waits (under the lock) up to LINE_WAIT_MS for t's answer. */
+/*
+ * Waits (under the lock) for t's answer, bounded by the line ahead of it,
+ * not by a timer; a stopping authd gives up at the next second (the page of
+ * the place is answered instead).
+ */
 static void
-wait_answer(struct ticket *t, pthread_mutex_t *lock)
+wait_answer(struct authd *a, struct ticket *t, pthread_mutex_t *lock)
 {
 	struct timespec until;
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += LINE_WAIT_MS / 1000;
-	until.tv_nsec += (LINE_WAIT_MS % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
+	while (t->state != T_ANSWERED && !atomic_load(&a->stopping)) {
+		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
+		pthread_cond_timedwait(&t->done, lock, &until);
 	}
-	while (t->state != T_ANSWERED)
-		if (pthread_cond_timedwait(&t->done, lock, &until) != 0)
-			break;
 }
 
 struct ticket *
@@ -529,8 +529,9 @@ loginline_login(struct req *q, struct ticket *t, const struct store_service *svc
 	log_info("event=login_line_join ticket=%llu user=%s service=%s ip=%s place=%llu",
 	         (unsigned long long)t->seq, t->l.account ? t->l.account : "-", svc->name,
 	         q->ipstr, (unsigned long long)position);
-	if (position <= (uint64_t)q->a->hash_workers)
-		wait_answer(t, &l->lock);
+	if (position <= (uint64_t)(q->a->hash_workers > LINE_DIRECT ? q->a->hash_workers :
+	                                                            LINE_DIRECT))
+		wait_answer(q->a, t, &l->lock);
 	if (t->state == T_ANSWERED) {
 		hand_over(l, q, t);
 		return -1;
