@@ -448,6 +448,7 @@ wait_answer(struct authd *a, struct ticket *t, pthread_mutex_t *lock)
 	struct timespec until;
 
 	while (t->state != T_ANSWERED && !atomic_load(&a->stopping)) {
+		t->seen_ms = clock_mono_ms();    /* its holder is here: it does not lapse */
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec++;
 		pthread_cond_timedwait(&t->done, lock, &until);
