@@ -16,7 +16,8 @@
 
 #define LINES_SHOWN     1024        /* services on the overview */
 #define PLACES_SHOWN    500         /* places on one line's page */
-#define RECENT_SCANNED  200         /* audit rows read for recent admissions */
+#define RECENT_PAGE     1000        /* audit rows read at once (store_audit_list's most) */
+#define RECENT_SCANNED  20000       /* audit rows read at most for recent admissions */
 #define RECENT_SHOWN    20
 #define RECENT_WINDOW_S 3600        /* "recent": the last hour */
 
@@ -167,7 +168,17 @@ admin_queues_list(struct req *q)
 	page_render(q, 200, "admin_queues", c);
 }
 
-struct recent { struct req *q; struct tmpl_ctx *c; int n; };
+/*
+ * The scan for recent admissions from the line: n shown; read (in all) and
+ * page (in this page) rows; last_id, the oldest read; done once past the
+ * hour or RECENT_SHOWN found.
+ */
+struct recent {
+	struct req *q;
+	struct tmpl_ctx *c;
+	int n, read, page, done;
+	int64_t last_id;
+};
 
 /* The seconds of " waited=N" in an admit row's detail; -1 when there is none. */
 static long long
@@ -198,8 +209,13 @@ add_recent(const struct store_audit *e, void *arg)
 	char when[32];
 	long long waited;
 
-	if (e->at < r->q->now - RECENT_WINDOW_S || r->n == RECENT_SHOWN)
+	r->read++;
+	r->page++;
+	r->last_id = e->id;
+	if (e->at < r->q->now - RECENT_WINDOW_S || r->n == RECENT_SHOWN) {
+		r->done = 1;
 		return 1;
+	}
 	if (strcmp(e->action, "admit") != 0 || (waited = waited_of(e->detail)) < 0 ||
 	    (row = tmpl_row(r->c, "recent")) == NULL)
 		return 0;
@@ -210,6 +226,32 @@ add_recent(const struct store_audit *e, void *arg)
 	page_duration(waited, when, sizeof when);
 	tmpl_set(row, "waited", when);
 	return 0;
+}
+
+/*
+ * Admissions from the line in the last hour, newest first, into r->c: the
+ * service's audit rows are read page by page (a busy line writes many
+ * queue.join and deny rows between two admissions), at most RECENT_SCANNED;
+ * when that bound ends the scan, the page says so rather than "nobody".
+ */
+static int
+recent_show(struct store *st, const char *service, struct recent *r)
+{
+	struct store_audit_filter f = { .service = service, .limit = RECENT_PAGE };
+	int rc;
+
+	do {
+		r->page = 0;
+		if ((rc = store_audit_list(st, &f, add_recent, r)) != STORE_OK)
+			return rc;
+		f.before_id = r->last_id;
+	} while (!r->done && r->page == RECENT_PAGE && r->read < RECENT_SCANNED);
+	if (!r->done && r->page == RECENT_PAGE)
+		tmpl_setf(r->c, "recent_more", "Only the newest %d audit rows of this service were "
+		          "read; earlier admissions from the line are in the audit log.", r->read);
+	else if (r->n == 0)
+		tmpl_set(r->c, "recent_none", "1");
+	return STORE_OK;
 }
 
 /* The places of the line in order into c. */
@@ -249,8 +291,7 @@ void
 admin_queue_show(struct req *q)
 {
 	struct store_service svc;
-	struct store_audit_filter f = { .limit = RECENT_SCANNED };
-	struct recent r = { q, NULL, 0 };
+	struct recent r = { .q = q };
 	struct store *st;
 	int rc;
 
@@ -271,9 +312,8 @@ admin_queue_show(struct req *q)
 		tmpl_ctx_free(r.c);
 		return;
 	}
-	f.service = svc.name;
 	if ((rc = places_show(q, st, r.c, svc.id)) != STORE_OK ||
-	    (rc = store_audit_list(st, &f, add_recent, &r)) != STORE_OK) {
+	    (rc = recent_show(st, svc.name, &r)) != STORE_OK) {
 		tmpl_ctx_free(r.c);
 		admin_store_down(q, st, rc);
 		return;

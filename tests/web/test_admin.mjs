@@ -753,6 +753,16 @@ s.connect(("10.0.9.2", 80)); s.sendall(b"x\\n"); sys.exit(0 if s.recv(8) else 1)
 		assert((await alice.content()).includes('Nobody is waiting'), 'the line is empty');
 		eq(await text(alice, '#recent td[data-label="User"]'), 'carol', 'carol let in from the line');
 		await shot(alice, 'queue-line-recent');
+		// A busy line writes many rows (joins, refusals) after an admission: it is still found.
+		execFileSync('sqlite3', ['-cmd', '.timeout 5000', join(env.dir, 'db.sqlite'), `WITH RECURSIVE
+			k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < 2500)
+			INSERT INTO audit (at, actor, action, service, target, detail)
+			SELECT strftime('%s','now'), 'u' || i, 'deny', 'fwlab', 'u' || i, 'reason=filler' FROM k`]);
+		await alice.goto(`${base}/admin/queues/line?id=${fwlab}`);
+		execFileSync('sqlite3', ['-cmd', '.timeout 5000', join(env.dir, 'db.sqlite'),
+		             "DELETE FROM audit WHERE detail = 'reason=filler'"]);
+		eq(await text(alice, '#recent td[data-label="User"]'), 'carol', 'carol, behind 2500 newer rows');
+		eq(await alice.locator('#recent-more').count(), 0, 'the whole hour was read');
 		ctl('right', 'revoke', String(liveOf('carol')[0].id));
 		ctl('service', 'edit', 'fwlab', '--cap', '3', '--queue', 'default', '--queue-max', '0');
 	});
