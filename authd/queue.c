@@ -83,15 +83,26 @@ queue_page(struct req *q, const struct store_service *svc, const struct admit_ou
 	page_render(q, 200, "queue", c);
 }
 
+/*
+ * A full line of a service with places free is held by the admission rate:
+ * it moves within the minute (the rate's window), not when a right ends.
+ */
 void
 queue_full(struct req *q, const struct store_service *svc, const struct admit_out *out)
 {
-	char text[256], ra[16];
+	int held = svc->queue.rate_per_min > 0 && out->adm.active < out->adm.cap;
+	char text[320], ra[16];
 
-	snprintf(text, sizeof text,
-	         "All %d places of %s are in use and its waiting line is full (%d waiting). "
-	         "Please try again later.", out->adm.cap, svc->name, out->place.waiting);
-	snprintf(ra, sizeof ra, "%d", out->retry_after_s > 0 ? out->retry_after_s : 60);
+	if (held)
+		snprintf(text, sizeof text,
+		         "%s lets in at most %d new users a minute and its waiting line is full "
+		         "(%d waiting). Please try again in a minute.", svc->name,
+		         svc->queue.rate_per_min, out->place.waiting);
+	else
+		snprintf(text, sizeof text,
+		         "All %d places of %s are in use and its waiting line is full (%d waiting). "
+		         "Please try again later.", out->adm.cap, svc->name, out->place.waiting);
+	snprintf(ra, sizeof ra, "%d", held ? 60 : out->retry_after_s > 0 ? out->retry_after_s : 60);
 	http_add_header(q->r, "Retry-After", ra);
 	page_message(q, 503, "Line full", text, "/", "Back to the portal");
 }

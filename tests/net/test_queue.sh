@@ -237,6 +237,17 @@ expect "the second in line does not pass the head" "200 2" "$(poll 10.0.1.23 pac
 expect "the head is admitted when the rate allows" 303 "$(poll 10.0.1.22 paced)"
 expect "the other moves up and waits for the next room" "200 1 3" \
 	"$(poll 10.0.1.23 paced) $(position 10.0.1.23) $(live paced)"
+# Its line full (one place) while places are free: the rate holds it, not the cap.
+ctl service edit paced --queue-max 1 >/dev/null
+expect "a newcomer to the full line of a rate-held service gets 503" 503 \
+	"$(login 10.0.1.26 u5 good-password paced)"
+ra=$(tr -d '\r' <"$T/head.10.0.1.26" | sed -n 's/^Retry-After: \([0-9]*\)$/\1/p')
+check "with Retry-After within the minute the rate moves the line in ($ra)" \
+	test "${ra:-0}" -ge 1 -a "${ra:-0}" -le 60
+check "the page names the rate, not a full service" sh -c "
+	grep -q 'Line full' '$T/body.10.0.1.26' &&
+	grep -q 'lets in at most 2 new users a minute' '$T/body.10.0.1.26' &&
+	! grep -q 'are in use' '$T/body.10.0.1.26'"
 # Without the waiting room: a clear 503 that names the rate.
 ctl service add paced2 --url http://10.0.9.2/ --max-usage 60 --max-interval 30 --cap 10 \
 	--admin root --queue off --rate 1 >/dev/null
