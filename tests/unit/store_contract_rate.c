@@ -108,7 +108,7 @@ Test(rate, a_new_user_past_the_rate_is_refused_and_a_renewal_is_not)
 	cr_assert_eq(admit(s, u[3], v, T0 + 60, &a), STORE_OK, "u0's admission left the window");
 	cr_assert_eq(admit(s, u[4], v, T0 + 60, &a), STORE_DENIED);
 	cr_assert_eq(a.rate_next, T0 + 70);
-	/* The cap is checked first: a full service says cap, not rate. */
+	/* Without a rate the window does not matter (the cap first: the next test). */
 	set_queue(v, QUEUE_DEFAULT, 0, 0, 0);
 	cr_assert_eq(admit(s, u[4], v, T0 + 61, &a), STORE_OK, "no rate: admitted");
 }
