@@ -482,7 +482,8 @@ int store_acl_allows(struct store *s, int64_t service_id, int64_t user_id);
  * of theirs on the service) is allowed only while fewer than R new
  * admissions were made in the last 60 s (at > now - 60), counted in the same
  * transaction, so R is exact across gateways. Past it: STORE_DENIED with
- * a->rate set and a->rate_next = when the oldest of them leaves the window;
+ * a->rate set and a->rate_next = when enough of them have left the window
+ * for one more (the oldest's leaving; later when R was lowered since);
  * nothing written. The cap is checked first (a full service says a->rate 0).
  * A replacement is neither refused by the rate nor counted in it.
  */

@@ -145,18 +145,21 @@ admit_insert(struct sq *q, const struct admit_ctx *c, struct store_admission *a)
 
 static const char SQL_RATE_PRUNE[] = "DELETE FROM admissions WHERE service_id = ?1 AND at <= ?2";
 static const char SQL_RATE_COUNT[] = "SELECT count(*) FROM admissions WHERE service_id = ?1";
-static const char SQL_RATE_OLDEST[] = "SELECT min(at) FROM admissions WHERE service_id = ?1";
+/* The admission whose leaving gives room: the (n - R + 1)th oldest (R lowered: not the oldest). */
+static const char SQL_RATE_NEXT[] =
+	"SELECT at FROM admissions WHERE service_id = ?1 ORDER BY at LIMIT 1 OFFSET ?2";
 static const char SQL_RATE_ADD[] = "INSERT INTO admissions (service_id, at) VALUES (?1, ?2)";
 
 /*
  * *room: the new admissions the service's rate still allows now (contract
  * 10): INT_MAX without a rate or for a replacement. When none, a->rate_next
- * is when the oldest admission of the last 60 s leaves the window.
+ * is when enough admissions of the last 60 s have left the window for one
+ * more (the oldest's leaving, unless the rate was lowered since).
  */
 static int
 rate_room(struct sq *q, const struct admit_ctx *c, struct store_admission *a, int *room)
 {
-	int64_t prune[] = { c->service_id, c->now - 60 }, n = 0, oldest = 0;
+	int64_t prune[] = { c->service_id, c->now - 60 }, n = 0, next[2], leaving = 0;
 	int rc;
 
 	*room = INT_MAX;
@@ -168,9 +171,11 @@ rate_room(struct sq *q, const struct admit_ctx *c, struct store_admission *a, in
 	*room = c->rate - (int)n;
 	if (*room > 0)
 		return STORE_OK;
-	if ((rc = sq_int(q, SQL_RATE_OLDEST, &c->service_id, 1, &oldest)) != STORE_OK)
+	next[0] = c->service_id;
+	next[1] = n - c->rate;
+	if ((rc = sq_int(q, SQL_RATE_NEXT, next, 2, &leaving)) != STORE_OK)
 		return rc;
-	a->rate_next = oldest + 60;
+	a->rate_next = leaving + 60;
 	return STORE_OK;
 }
 

@@ -113,6 +113,27 @@ Test(rate, a_new_user_past_the_rate_is_refused_and_a_renewal_is_not)
 	cr_assert_eq(admit(s, u[4], v, T0 + 61, &a), STORE_OK, "no rate: admitted");
 }
 
+Test(rate, after_a_lower_rate_room_comes_when_enough_admissions_left_the_window)
+{
+	int64_t v = fx_service(s, "lab", 100, 60, 10, root), u[4];
+	struct store_admission a;
+
+	users(u, 4, "u");
+	set_queue(v, QUEUE_DEFAULT, 0, 0, 3);
+	cr_assert_eq(admit(s, u[0], v, T0, &a), STORE_OK);
+	cr_assert_eq(admit(s, u[1], v, T0 + 10, &a), STORE_OK);
+	cr_assert_eq(admit(s, u[2], v, T0 + 20, &a), STORE_OK);
+	/* Lowered to 1: all three must leave the window before the next new user. */
+	set_queue(v, QUEUE_DEFAULT, 0, 0, 1);
+	cr_assert_eq(admit(s, u[3], v, T0 + 30, &a), STORE_DENIED);
+	cr_assert_eq(a.rate, 1);
+	cr_assert_eq(a.rate_next, T0 + 80, "not when the oldest leaves (T0 + 60)");
+	cr_assert_eq(admit(s, u[3], v, T0 + 60, &a), STORE_DENIED, "two still in the window");
+	cr_assert_eq(a.rate_next, T0 + 80);
+	cr_assert_eq(admit(s, u[3], v, T0 + 79, &a), STORE_DENIED);
+	cr_assert_eq(admit(s, u[3], v, T0 + 80, &a), STORE_OK, "room when it said");
+}
+
 Test(rate, a_full_service_is_refused_for_the_cap_not_the_rate)
 {
 	int64_t v = fx_service(s, "lab", 1, 60, 10, root), u[2];
