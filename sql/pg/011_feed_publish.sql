@@ -153,10 +153,13 @@ BEGIN
 		-- 010 rate end
 	EXCEPTION WHEN SQLSTATE 'SK001' OR SQLSTATE 'SK002' THEN     -- 010 rate: SK002
 		rc := CASE WHEN SQLSTATE = 'SK002' THEN 5 ELSE 1 END;   -- 010 rate: 5
-		-- 010 rate: rc 5 carries when the rate next has room in expires_at.
+		-- 010 rate: rc 5 carries when the rate next has room in expires_at:
+		-- when the (n - rate + 1)th oldest of the window leaves it.
 		IF rc = 5 THEN
-			SELECT min(d.at) + 60 INTO expires_at FROM admissions d
-			WHERE d.service_id = p_service AND d.at > p_now - 60;
+			SELECT d.at + 60 INTO expires_at FROM admissions d
+			WHERE d.service_id = p_service AND d.at > p_now - 60 ORDER BY d.at
+			OFFSET (SELECT greatest(count(*) - v.rate_per_min, 0) FROM admissions e
+			        WHERE e.service_id = p_service AND e.at > p_now - 60) LIMIT 1;
 		END IF;
 		-- 010 rate end
 		reaped := 0;
