@@ -32,8 +32,10 @@ static const char SQL_JOIN[] =
 static const char SQL_GONE[] = "DELETE FROM queue WHERE id = ?1";
 
 /*
- * Admit when the caller holds a right already or ranks within the free
- * slots, which the admission rate bounds (room: what it allows now).
+ * Admit when the caller ranks within the free slots, which the admission
+ * rate bounds (room: what it allows now), or holds a right already and its
+ * replacement stays under the cap in force: a holder passes the line, never
+ * the cap (over a lowered effective cap it keeps its right and waits).
  */
 static int
 within_free(struct sq *q, void *arg, const struct store_admission *a, int room)
@@ -42,7 +44,9 @@ within_free(struct sq *q, void *arg, const struct store_admission *a, int room)
 	int free = a->cap - a->active;
 
 	(void)q;
-	return a->replaced || c->pl->position <= (room < free ? room : free);
+	if (a->replaced)
+		return a->active < a->cap;
+	return c->pl->position <= (room < free ? room : free);
 }
 
 /* Lapses, then the caller's place (c->mine), the line's length and the caller's rank. */

@@ -76,31 +76,48 @@ static const char SQL_REAP_SERVICE[] =
 	"WHERE id IN (SELECT id FROM rights WHERE service_id = ?1 AND ended_at IS NULL "
 	"AND expires_at <= ?2 UNION ALL SELECT id FROM rights WHERE service_id = ?1 "
 	"AND ended_at IS NULL AND last_seen <= ?3)";
+static const char SQL_MINE_LIVE[] =
+	"SELECT id, ip FROM rights WHERE user_id = ?1 AND service_id = ?2 AND ended_at IS NULL";
 static const char SQL_REPLACE[] =
 	"UPDATE rights SET ended_at = ?3, end_reason = 6 "
-	"WHERE user_id = ?1 AND service_id = ?2 AND ended_at IS NULL RETURNING id, ip";
+	"WHERE user_id = ?1 AND service_id = ?2 AND ended_at IS NULL";
 
-/* Ends the service's expired and idle rights and the user's own live one. */
+/*
+ * Ends the service's expired and idle rights and finds the user's own live
+ * one (*held: how many; a->replaced, its id and IP), which is ended only
+ * when the admission goes ahead (admit_replace).
+ */
 static int
-admit_clear(struct sq *q, const struct admit_ctx *c, struct store_admission *a)
+admit_clear(struct sq *q, const struct admit_ctx *c, struct store_admission *a, int64_t *held)
 {
 	int64_t reap[] = { c->service_id, c->now, c->now - 60 * (int64_t)c->interval_min };
-	int64_t mine[] = { c->user_id, c->service_id, c->now };
+	int64_t mine[] = { c->user_id, c->service_id };
 	sqlite3_stmt *st;
 	int rc, row;
 
+	*held = 0;
 	if ((rc = sq_run(q, SQL_REAP_SERVICE, reap, 3, &a->reaped)) != STORE_OK)
 		return rc;
-	if (!(st = sq_stmt(q, SQL_REPLACE)))
+	if (!(st = sq_stmt(q, SQL_MINE_LIVE)))
 		return STORE_UNAVAILABLE;
-	sq_bind_ints(st, mine, 3);
-	while ((rc = sq_step(q, st, "admit: replace", &row)) == STORE_OK && row) {
+	sq_bind_ints(st, mine, 2);
+	while ((rc = sq_step(q, st, "admit: own right", &row)) == STORE_OK && row) {
 		a->replaced = 1;
 		a->replaced_id = sqlite3_column_int64(st, 0);
 		sq_col_addr(st, 1, &a->replaced_ip);
+		(*held)++;
 	}
 	sqlite3_reset(st);
 	return rc;
+}
+
+/* Ends the user's own live right found by admit_clear (end reason: replaced). */
+static int
+admit_replace(struct sq *q, const struct admit_ctx *c)
+{
+	int64_t mine[] = { c->user_id, c->service_id, c->now };
+
+	return sq_run(q, SQL_REPLACE, mine, 3, NULL);
 }
 
 static const char SQL_ACTIVE[] = "SELECT active FROM services WHERE id = ?1";
@@ -192,8 +209,10 @@ rate_count(struct sq *q, const struct admit_ctx *c, const struct store_admission
 
 /*
  * The admission's steps inside the caller's write transaction: load, reap,
- * replace, count, the rate's room; then decide(arg, a, room) says whether to insert (1)
- * or deny (0), or fails (a store_rc < 0 is never returned: -1 = error).
+ * find the user's own live right, count (the own right counted as free),
+ * the rate's room; then decide(arg, a, room) says whether to replace and
+ * insert (1) or deny (0: the own right stays live), or fails (a store_rc < 0
+ * is never returned: -1 = error).
  * a->cap is the cap in force (cap_effective when the prober set a lower
  * one), so every caller's rule holds the line there. A down service is
  * refused before any write (STORE_DENIED with a->down set), whatever decide
@@ -206,16 +225,16 @@ sq_admit_steps(struct sq *q, int64_t user_id, int64_t service_id, const struct a
                void *arg, int *admitted)
 {
 	struct admit_ctx c = { .user_id = user_id, .service_id = service_id, .now = now, .ip = ip };
-	int64_t active = 0;
+	int64_t active = 0, held = 0;
 	int rc, go, room = INT_MAX;
 
 	*admitted = 0;
 	if ((rc = admit_load(q, &c)) != STORE_OK ||
-	    (!c.down && (rc = admit_clear(q, &c, a)) != STORE_OK) ||
+	    (!c.down && (rc = admit_clear(q, &c, a, &held)) != STORE_OK) ||
 	    (rc = sq_int(q, SQL_ACTIVE, &service_id, 1, &active)) != STORE_OK)
 		return rc;
 	a->cap = c.cap;
-	a->active = (int)active;
+	a->active = (int)(active - held);     /* the own right is counted as free */
 	if (c.down) {
 		a->down = 1;
 		return store_fail(&q->base, STORE_DENIED, "%s is unavailable (down)", c.service_name);
@@ -224,14 +243,20 @@ sq_admit_steps(struct sq *q, int64_t user_id, int64_t service_id, const struct a
 		return rc;
 	if ((go = decide(q, arg, a, room)) < 0)
 		return STORE_UNAVAILABLE;
-	if (!go)
+	if (!go) {
+		a->replaced = 0;
+		a->replaced_id = 0;
+		memset(&a->replaced_ip, 0, sizeof a->replaced_ip);
+		a->active = (int)active;
 		return store_fail(&q->base, STORE_DENIED, "%s is full (%d of %d)", c.service_name,
 		                  a->active, c.cap);
+	}
 	if (room <= 0) {
 		a->rate = 1;
 		return store_fail(&q->base, STORE_DENIED, "%s: admission rate spent", c.service_name);
 	}
-	if ((rc = admit_insert(q, &c, a)) != STORE_OK || (rc = rate_count(q, &c, a)) != STORE_OK)
+	if ((held && (rc = admit_replace(q, &c)) != STORE_OK) ||
+	    (rc = admit_insert(q, &c, a)) != STORE_OK || (rc = rate_count(q, &c, a)) != STORE_OK)
 		return rc;
 	a->active++;
 	*admitted = 1;

@@ -313,6 +313,50 @@ Test(store_queue, the_line_is_held_at_the_effective_cap)
 	cr_assert_eq(fx_live_rights(s, v), 2);
 }
 
+/*
+ * A holder passes the line, never the cap in force: over a lowered effective
+ * cap its relogin keeps the right it has and waits in line (docs/adaptive.md).
+ */
+Test(store_queue, a_holder_over_a_lowered_cap_keeps_its_right_and_waits_its_turn)
+{
+	int64_t v = fx_service(s, "lab", 3, 60, 10, root), u[3];
+	struct store_admission a, held[3];
+	struct store_place pl;
+	int n = -1;
+	int64_t oldest;
+
+	users(u, 3, "u");
+	set_adaptive(v);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(ask(s, u[i], v, T0, &rules, &held[i], &pl), STORE_OK);
+	cr_assert_eq(store_service_set_health(s, v, HEALTH_UP, 1), STORE_OK);
+
+	cr_assert_eq(ask(s, u[0], v, T0 + 1, &rules, &a, &pl), STORE_QUEUED,
+	             "3 live rights over an effective cap of 1: the relogin waits");
+	cr_assert_eq(a.replaced, 0, "nothing was replaced");
+	cr_assert_eq(a.right.id, 0);
+	cr_assert_eq(pl.position, 1);
+	cr_assert_eq(pl.joined, 1);
+	cr_assert_eq(fx_live_rights(s, v), 3, "its right stays live");
+	cr_assert_eq(fx_active(s, v), 3);
+	cr_assert_eq(store_admit(s, u[0], v, &held[0].right.ip, T0 + 1, &a), STORE_DENIED,
+	             "an operator's grant does not pass the cap either");
+	cr_assert_eq(fx_live_rights(s, v), 3);
+
+	/* Under the cap again (the others leave): the head replaces its right. */
+	cr_assert_eq(store_end(s, held[1].right.id, END_LOGOUT, T0 + 2, NULL), STORE_OK);
+	cr_assert_eq(ask(s, u[0], v, T0 + 3, &rules, &a, &pl), STORE_QUEUED,
+	             "2 live: its replacement would still be over the cap");
+	cr_assert_eq(store_end(s, held[2].right.id, END_LOGOUT, T0 + 4, NULL), STORE_OK);
+	cr_assert_eq(ask(s, u[0], v, T0 + 5, &rules, &a, &pl), STORE_OK);
+	cr_assert_eq(a.replaced, 1);
+	cr_assert_eq(a.replaced_id, held[0].right.id);
+	cr_assert_eq(a.active, 1);
+	cr_assert_eq(fx_live_rights(s, v), 1);
+	cr_assert_eq(store_queue_len(s, v, &n, &oldest), STORE_OK);
+	cr_assert_eq(n, 0, "its place went with the admission");
+}
+
 Test(store_queue, a_down_service_gives_no_place_in_line)
 {
 	int64_t v = fx_service(s, "lab", 1, 60, 10, root), u[3];
