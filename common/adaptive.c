@@ -6,6 +6,7 @@
  */
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "adaptive.h"
@@ -148,13 +149,12 @@ clamp(int v, int lo, int hi)
 void
 aimd_init(struct aimd *a, int cap_min, int cap_max, int64_t target_us, int64_t now_ms)
 {
+	memset(a, 0, sizeof *a);
 	a->cap_min = cap_min;
 	a->cap_max = cap_max;
 	a->effective = cap_min;
 	a->slow_start = 1;
 	a->target_us = target_us;
-	a->worst_us = 0;
-	a->samples = 0;
 	a->period_start_ms = now_ms;
 }
 
@@ -167,35 +167,80 @@ aimd_bounds(struct aimd *a, int cap_min, int cap_max, int64_t target_us)
 	a->effective = clamp(a->effective, cap_min, cap_max);
 }
 
+/* Keeps the AIMD_SAMPLES_MAX highest: a high percentile needs only those. */
 void
 aimd_sample(struct aimd *a, int64_t latency_us)
 {
-	if (latency_us > a->worst_us)
-		a->worst_us = latency_us;
+	int low = 0;
+
 	a->samples++;
+	if (a->kept < AIMD_SAMPLES_MAX) {
+		a->top_us[a->kept++] = latency_us;
+		return;
+	}
+	for (int i = 1; i < a->kept; i++)
+		if (a->top_us[i] < a->top_us[low])
+			low = i;
+	if (latency_us > a->top_us[low])
+		a->top_us[low] = latency_us;
+}
+
+static int
+cmp_desc(const void *x, const void *y)
+{
+	int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+
+	return a < b ? 1 : a > b ? -1 : 0;
+}
+
+int64_t
+aimd_reading(const struct aimd *a)
+{
+	int64_t v[AIMD_SAMPLES_MAX];
+	int rank, from_top;
+
+	if (a->samples == 0)
+		return -1;
+	memcpy(v, a->top_us, (size_t)a->kept * sizeof v[0]);
+	qsort(v, (size_t)a->kept, sizeof v[0], cmp_desc);
+	/* nearest rank: the ceil(n * p / 100)-th smallest of n */
+	rank = (a->samples * AIMD_PCTL + 99) / 100;
+	from_top = a->samples - rank;
+	return v[from_top < a->kept ? from_top : a->kept - 1];
+}
+
+/* The increase of one period in congestion avoidance or slow start. */
+static int
+aimd_rise(struct aimd *a, int before)
+{
+	int near = a->last_drop > 0 && (int64_t)(before > a->last_drop ? before - a->last_drop :
+	           a->last_drop - before) * 100 <= (int64_t)a->last_drop * AIMD_NEAR_PCT;
+
+	if (a->slow_start)
+		return before + (before < AIMD_SS_STEP_MAX ? before : AIMD_SS_STEP_MAX);
+	return before + (near ? 1 : AIMD_ALPHA);
 }
 
 int
 aimd_decide(struct aimd *a, int active, int64_t now_ms)
 {
 	int before = a->effective, next = before;
+	int64_t r = aimd_reading(a);
 
 	if (now_ms - a->period_start_ms < AIMD_PERIOD_MS)
 		return 0;
-	if (a->samples > 0) {
-		if (a->worst_us > a->target_us) {
-			next = (int)((int64_t)before * AIMD_BETA_PCT / 100);
-			a->slow_start = 0;
-		} else if ((int64_t)active * 100 >= (int64_t)before * AIMD_BUSY_PCT) {
-			/* HyStart: leave slow start once latency is half way to the target. */
-			if (a->worst_us * 100 > a->target_us * AIMD_HYSTART_PCT)
-				a->slow_start = 0;
-			next = a->slow_start && before > AIMD_ALPHA ? 2 * before : before + AIMD_ALPHA;
-		}
+	if (r > a->target_us) {
+		next = (int)((int64_t)before * AIMD_BETA_PCT / 100);
+		a->last_drop = before;
+		a->slow_start = 0;
+	} else if (r >= 0 && r * 100 <= a->target_us * AIMD_RISE_PCT) {
+		if ((int64_t)active * 100 >= (int64_t)before * AIMD_BUSY_PCT)
+			next = aimd_rise(a, before);
+	} else if (r >= 0) {
+		a->slow_start = 0;
 	}
 	a->effective = clamp(next, a->cap_min, a->cap_max);
-	a->worst_us = 0;
-	a->samples = 0;
+	a->kept = a->samples = 0;
 	a->period_start_ms = now_ms;
 	return a->effective != before;
 }

@@ -71,19 +71,29 @@ int health_step(struct health *h, int ok, int down_after, int up_after);
 
 const char *health_str(int state);
 
-/* AIMD parameters (docs/adaptive.md says why these). */
-#define AIMD_PERIOD_MS  2000     /* at most one change per period */
-#define AIMD_ALPHA      2        /* additive increase, users per period */
-#define AIMD_BETA_PCT   90       /* multiplicative decrease: cap *= 0.9 */
-#define AIMD_BUSY_PCT   80       /* raise only when active >= 80 % of the cap */
-#define AIMD_HYSTART_PCT 75      /* slow start ends when latency passes 75 % of target */
+/*
+ * AIMD parameters (docs/adaptive.md says why these). The reading of a period
+ * is the p90 of its probes; the cap rises while the reading is at most half
+ * the target, holds between half and the whole target, falls above it.
+ */
+#define AIMD_PERIOD_MS   2000    /* at most one change per period */
+#define AIMD_PCTL        90      /* the period's reading: p90 of its probes */
+#define AIMD_RISE_PCT    50      /* rise only when the reading <= 50 % of the target */
+#define AIMD_ALPHA       2       /* additive increase, users per period ... */
+#define AIMD_NEAR_PCT    15      /* ... 1 within 15 % of the cap of the last decrease */
+#define AIMD_BETA_PCT    90      /* multiplicative decrease: cap *= 0.9 */
+#define AIMD_BUSY_PCT    80      /* raise only when active >= 80 % of the cap */
+#define AIMD_SS_STEP_MAX 8       /* limited slow start: at most +8 per period */
+#define AIMD_SAMPLES_MAX 64      /* the highest probes kept per period */
 
 struct aimd {
 	int cap_min, cap_max;        /* bounds: the service's cap_min and cap */
 	int effective;               /* the current effective cap */
-	int slow_start;              /* 1 until the first decrease: increases double */
+	int slow_start;              /* 1 until the first period that does not rise */
+	int last_drop;               /* the cap before the last decrease; 0: none yet */
 	int64_t target_us;           /* latency target */
-	int64_t worst_us;            /* worst probe latency in this period (timeout = miss) */
+	int64_t top_us[AIMD_SAMPLES_MAX];  /* the highest latencies of the period, unordered */
+	int     kept;                /* entries of top_us in use */
 	int     samples;             /* probe results in this period */
 	int64_t period_start_ms;
 };
@@ -95,16 +105,26 @@ void aimd_init(struct aimd *a, int cap_min, int cap_max, int64_t target_us, int6
 void aimd_sample(struct aimd *a, int64_t latency_us);
 
 /*
- * Ends the period when it is over: lowers the cap by AIMD_BETA_PCT when the
- * worst latency was above target, raises it when below and the service is
- * using most of it (active >= AIMD_BUSY_PCT %: an idle service says nothing
- * about whether it could take more), clamps to [cap_min, cap_max]. Like TCP
- * (RFC 5681), it starts at cap_min in slow start, doubling per period, and
- * adds AIMD_ALPHA per period after the first decrease or once latency passes
- * AIMD_HYSTART_PCT of the target (HyStart's delay exit, Ha and Rhee 2011):
- * the cap cannot evict, so an overshoot would last as long as the rights.
- * Returns 1 when the effective cap changed, else 0. A period with no sample
- * keeps the cap.
+ * The period's reading: the AIMD_PCTL percentile (nearest rank) of its
+ * samples, or -1 without any. With more samples than AIMD_SAMPLES_MAX / (1 -
+ * AIMD_PCTL %) it is the lowest sample kept, which is not below the true one.
+ */
+int64_t aimd_reading(const struct aimd *a);
+
+/*
+ * Ends the period when it is over, on its reading r (aimd_reading):
+ *   r > target: cap *= AIMD_BETA_PCT % (and slow start ends);
+ *   r <= AIMD_RISE_PCT % of the target and active >= AIMD_BUSY_PCT % of the
+ *   cap (an idle service says nothing about whether it could take more):
+ *   in slow start the cap doubles, by at most AIMD_SS_STEP_MAX (RFC 3742's
+ *   limited slow start); then + AIMD_ALPHA, or + 1 within AIMD_NEAR_PCT of
+ *   the cap at the last decrease (the cautious search near the last known
+ *   limit of BIC/CUBIC);
+ *   otherwise it holds; a reading in the hold band (between AIMD_RISE_PCT %
+ *   of the target and the target) ends slow start too (HyStart's delay
+ *   exit: latency has risen, the limit is near).
+ * The result is clamped to [cap_min, cap_max]. A period without a sample
+ * keeps the cap. Returns 1 when the effective cap changed, else 0.
  */
 int aimd_decide(struct aimd *a, int active, int64_t now_ms);
 
