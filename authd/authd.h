@@ -589,9 +589,34 @@ void prober_stop(struct prober *p);
 /* Per-service series for GET /metrics: health, effective cap, probe latency, transitions. */
 void prober_metrics(struct prober *p, struct buf *b);
 /*
- * One probe: 0 when the service answered (TCP connect, or HTTP 2xx) within
- * timeout_ms, -1 otherwise. *latency_us: the time it took (timeout_ms on a miss).
+ * One probe as a state machine on a non-blocking socket, so the prober polls
+ * every service's probe at once. probe_start begins it (PROBE_PENDING, or
+ * PROBE_MISS at once); while pending, poll c->fd for probe_events(c) and
+ * pass what came back (0 on a poll timeout) to probe_advance, which returns
+ * PROBE_OK (TCP connect, or HTTP 2xx), PROBE_MISS (refused, bad status, or
+ * past the timeout) or PROBE_PENDING. Once done, c->latency_us is the
+ * latency (the timeout on a miss) and the socket is closed. probe_abort
+ * closes a pending one.
  */
+#define PROBE_READ_MAX 512       /* enough for any status line */
+enum { PROBE_MISS = -1, PROBE_PENDING = 0, PROBE_OK = 1 };
+
+struct probe_conn {
+	int     fd;                  /* -1 when none */
+	int     step;                /* 0: done (or not started) */
+	int     http, ok, timeout_ms;
+	int64_t t0_us, deadline_us, latency_us;
+	char    req[PROBE_URL_MAX + GUARD_STR_MAX + 96];
+	size_t  req_len, sent, have;
+	char    buf[PROBE_READ_MAX + 1];
+};
+
+int probe_start(struct probe_conn *c, const struct probe_target *t, int timeout_ms);
+short probe_events(const struct probe_conn *c);
+int probe_advance(struct probe_conn *c, short revents, int64_t now_us);
+void probe_abort(struct probe_conn *c);
+
+/* One probe, waiting for it: 0 when the service answered, else -1 (a miss). */
 int probe_once(const struct probe_target *t, int timeout_ms, int64_t *latency_us);
 
 /* ---- metrics.c ---- */

@@ -1,3 +1,5 @@
+#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,10 +16,10 @@
  * (new probes, edited settings, the live count); each probed service is
  * probed every interval_ms with its timeout; the verdicts go through the pure
  * rules of common/adaptive.c, and only a change (health, effective cap) is
- * written to the service row, logged, audited (health) and counted. Probes
- * run one after the other in this thread: a pass over N dead services takes
- * N timeouts, so each service is probed at most every interval, later when
- * many are down (docs/adaptive.md).
+ * written to the service row, logged, audited (health) and counted. The
+ * probes of all services run at once, each a non-blocking state machine
+ * (probe_io.c) in one poll set: a service that hangs until its timeout
+ * delays no other service's probe.
  *
  * With several gateways on one store, only the holder of the store lease
  * "prober" probes and writes; the others follow the rows (their metrics show
@@ -38,7 +40,9 @@ struct watched {
 	struct health health;
 	struct aimd aimd;
 	int     written_health, written_cap;  /* what the row says, as far as we know */
-	int64_t next_ms;
+	int64_t next_ms;                      /* when the next probe starts */
+	int64_t started_ms;                   /* when the probe in flight started */
+	struct probe_conn conn;               /* the probe in flight (conn.step != 0) */
 	int64_t latency_us;                   /* last probe */
 	unsigned long long went_down, went_up, cap_changes, probes, misses;
 };
@@ -47,10 +51,12 @@ struct prober {
 	struct authd *a;
 	pthread_t thread;
 	pthread_mutex_t lock;                 /* w and n, for the metrics reader */
-	pthread_cond_t wake;
 	int stop;
 	struct watched *w;
 	int n, cap;
+	struct pollfd *pfd;                   /* the probes in flight, and ... */
+	int *pidx;                            /* ... the index in w of each */
+	int pcap;
 	int64_t next_reload_ms;
 	int leader;                           /* 1 holds the "prober" lease, 0 not, -1 not asked */
 	char holder[LEASE_HOLDER_MAX + 1];    /* host:pid */
@@ -81,6 +87,7 @@ watch_init(struct watched *w, const struct store_service *svc, int64_t now_ms)
 		w->aimd.slow_start = 0;                     /* it was learnt before */
 	}
 	w->next_ms = now_ms;
+	w->conn.fd = -1;
 }
 
 /* A follower takes the leader's verdict and cap from the row, keeping its counters. */
@@ -178,6 +185,8 @@ reload(struct prober *p, struct store *st)
 	for (int i = 0; i < p->n; i++)
 		if (p->w[i].seen || rc != STORE_OK)
 			p->w[k++] = p->w[i];
+		else
+			probe_abort(&p->w[i].conn);
 	p->n = k;
 	pthread_mutex_unlock(&p->lock);
 	if (rc != STORE_OK)
@@ -237,17 +246,16 @@ publish(struct prober *p, struct watched *w, int health_changed, int cap_changed
 	announce(st, w, want_cap, health_changed, cap_changed, now);
 	dbpool_put(p->a->pool, st, 0);
 }
-/* Probes w (outside the lock: only this thread changes the table), then decides. */
+/*
+ * A probe of w has ended (w->conn: its result and latency): the verdict and
+ * the effective cap, then the row when either changed.
+ */
 static void
-probe_service(struct prober *p, struct watched *w, int64_t now_ms)
+probe_done(struct prober *p, struct watched *w)
 {
-	struct probe_target t = w->target;
-	int64_t lat;
-	int ok, hc, cc = 0;
+	int64_t lat = w->conn.latency_us;
+	int ok = w->conn.ok, hc, cc = 0;
 
-	if (t.kind == 0)
-		return;
-	ok = probe_once(&t, w->load.timeout_ms, &lat) == 0;
 	pthread_mutex_lock(&p->lock);
 	w->latency_us = lat;
 	w->probes++;
@@ -268,9 +276,77 @@ probe_service(struct prober *p, struct watched *w, int64_t now_ms)
 	 * after this one): down within interval + down_after * timeout.
 	 */
 	w->next_ms = !ok && w->health.state == HEALTH_UP ? clock_mono_ms() :
-	             now_ms + w->load.interval_ms;
+	             w->started_ms + w->load.interval_ms;
 	pthread_mutex_unlock(&p->lock);
 	publish(p, w, hc, cc);
+}
+
+/* Starts the probes that are due: one in flight per service at most. */
+static void
+start_due(struct prober *p)
+{
+	for (int i = 0; i < p->n; i++) {
+		struct watched *w = &p->w[i];
+
+		if (w->conn.step != 0 || w->target.kind == 0 || clock_mono_ms() < w->next_ms)
+			continue;
+		w->started_ms = clock_mono_ms();
+		if (probe_start(&w->conn, &w->target, w->load.timeout_ms) == PROBE_MISS)
+			probe_done(p, w);
+	}
+}
+
+/* The poll set of the probes in flight; their number, or -1 out of memory. */
+static int
+poll_set(struct prober *p, int64_t *deadline_us)
+{
+	int k = 0;
+
+	if (p->pcap < p->n) {
+		struct pollfd *pf = realloc(p->pfd, (size_t)p->n * sizeof *pf);
+		int *pi = pf ? realloc(p->pidx, (size_t)p->n * sizeof *pi) : NULL;
+		if (pf)
+			p->pfd = pf;
+		if (pi == NULL)
+			return -1;
+		p->pidx = pi;
+		p->pcap = p->n;
+	}
+	for (int i = 0; i < p->n; i++) {
+		const struct probe_conn *c = &p->w[i].conn;
+		if (c->step == 0)
+			continue;
+		p->pfd[k] = (struct pollfd){ c->fd, probe_events(c), 0 };
+		p->pidx[k++] = i;
+		if (c->deadline_us < *deadline_us)
+			*deadline_us = c->deadline_us;
+	}
+	return k;
+}
+
+/*
+ * Waits up to wait_ms for the probes in flight (less when one's deadline
+ * comes first) and ends those that answered, failed or ran out of time.
+ */
+static void
+poll_probes(struct prober *p, int wait_ms)
+{
+	int64_t deadline = clock_mono_us() + (int64_t)wait_ms * 1000, left;
+	int n = poll_set(p, &deadline), i;
+
+	if (n == -1) {
+		log_err("event=probe_failed error=\"out of memory\"");
+		n = 0;
+	}
+	left = deadline - clock_mono_us();
+	if (poll(p->pfd, (nfds_t)n, left > 0 ? (int)((left + 999) / 1000) : 0) < 0 &&
+	    errno != EINTR)
+		log_warn("event=probe_poll_failed error=\"%s\"", strerror(errno));
+	for (int k = 0; k < n; k++) {
+		i = p->pidx[k];
+		if (probe_advance(&p->w[i].conn, p->pfd[k].revents, clock_mono_us()) != PROBE_PENDING)
+			probe_done(p, &p->w[i]);
+	}
 }
 
 static void
@@ -290,27 +366,29 @@ pass(struct prober *p)
 			dbpool_put(p->a->pool, st, 0);
 		}
 	}
-	for (int i = 0; p->leader == 1 && i < p->n; i++)
-		if (clock_mono_ms() >= p->w[i].next_ms)
-			probe_service(p, &p->w[i], clock_mono_ms());
+	if (p->leader == 1) {
+		start_due(p);
+		return;
+	}
+	for (int i = 0; i < p->n; i++)           /* a follower does not probe */
+		probe_abort(&p->w[i].conn);
 }
 
 static void *
 prober_main(void *arg)
 {
 	struct prober *p = arg;
-	struct timespec until;
 	int stop = 0;
 
 	while (!stop) {
 		pass(p);
-		clock_mono_after(&until, TICK_MS);
+		poll_probes(p, TICK_MS);
 		pthread_mutex_lock(&p->lock);
-		while (!p->stop && pthread_cond_timedwait(&p->wake, &p->lock, &until) == 0)
-			;
 		stop = p->stop;
 		pthread_mutex_unlock(&p->lock);
 	}
+	for (int i = 0; i < p->n; i++)
+		probe_abort(&p->w[i].conn);
 	return NULL;
 }
 
@@ -318,7 +396,6 @@ struct prober *
 prober_start(struct authd *a, char *err, size_t errlen)
 {
 	struct prober *p = calloc(1, sizeof *p);
-	pthread_condattr_t ca;
 	char host[101];
 
 	if (p == NULL) {
@@ -332,13 +409,8 @@ prober_start(struct authd *a, char *err, size_t errlen)
 	host[sizeof host - 1] = '\0';
 	snprintf(p->holder, sizeof p->holder, "%.100s:%ld", host, (long)getpid());
 	pthread_mutex_init(&p->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&p->wake, &ca);
-	pthread_condattr_destroy(&ca);
 	if (pthread_create(&p->thread, NULL, prober_main, p) != 0) {
 		snprintf(err, errlen, "cannot start the prober thread");
-		pthread_cond_destroy(&p->wake);
 		pthread_mutex_destroy(&p->lock);
 		free(p);
 		return NULL;
@@ -353,11 +425,11 @@ prober_stop(struct prober *p)
 		return;
 	pthread_mutex_lock(&p->lock);
 	p->stop = 1;
-	pthread_cond_signal(&p->wake);
 	pthread_mutex_unlock(&p->lock);
 	pthread_join(p->thread, NULL);
-	pthread_cond_destroy(&p->wake);
 	pthread_mutex_destroy(&p->lock);
+	free(p->pfd);
+	free(p->pidx);
 	free(p->w);
 	free(p);
 }

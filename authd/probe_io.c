@@ -13,28 +13,13 @@
 /*
  * One probe of a service, from the gateway itself (authd's network view, not
  * through the client-facing forward path): a TCP connect, or an HTTP/1.0 GET
- * whose status line must say 2xx. Every step is non-blocking and bounded by
- * one deadline, so a probe never takes longer than its timeout.
+ * whose status line must say 2xx. A probe is a small state machine on one
+ * non-blocking socket (struct probe_conn), so the prober runs every
+ * service's probe at once in one poll set: a slow or dead service never
+ * delays another's probe. Each probe is bounded by its own deadline.
  */
 
-#define PROBE_READ_MAX 512       /* enough for any status line */
-
-static int
-wait_for(int fd, short events, int64_t deadline_us)
-{
-	struct pollfd p = { fd, events, 0 };
-	int64_t left;
-	int n;
-
-	while ((left = deadline_us - clock_mono_us()) > 0) {
-		n = poll(&p, 1, (int)((left + 999) / 1000));
-		if (n > 0)
-			return 0;
-		if (n < 0 && errno != EINTR)
-			return -1;
-	}
-	return -1;
-}
+enum { STEP_CONNECT = 1, STEP_SEND, STEP_READ };
 
 static int
 sockaddr_of(const struct guard *g, struct sockaddr_storage *ss, socklen_t *len)
@@ -59,88 +44,170 @@ sockaddr_of(const struct guard *g, struct sockaddr_storage *ss, socklen_t *len)
 	return -1;
 }
 
+/* Starts the connect. 0 (in progress or done), or -1: a miss at once. */
 static int
-connect_by(const struct guard *g, int64_t deadline_us)
+connect_start(struct probe_conn *c, const struct guard *g)
 {
 	struct sockaddr_storage ss;
-	socklen_t len, elen = sizeof(int);
-	int fd, e = 0;
+	socklen_t len;
 
 	if (sockaddr_of(g, &ss, &len) == -1)
 		return -1;
-	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1)
+	if ((c->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1)
 		return -1;
-	if (connect(fd, (struct sockaddr *)&ss, len) == 0)
-		return fd;
-	if (errno != EINPROGRESS || wait_for(fd, POLLOUT, deadline_us) == -1 ||
-	    getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &elen) == -1 || e != 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* Reads until the status line is complete; 1 when it says 2xx, else 0; -1 on timeout/error. */
-static int
-read_status(int fd, int64_t deadline_us)
-{
-	char buf[PROBE_READ_MAX + 1];
-	size_t have = 0;
-	ssize_t n;
-
-	while (have < PROBE_READ_MAX) {
-		if (wait_for(fd, POLLIN, deadline_us) == -1)
-			return -1;
-		n = read(fd, buf + have, PROBE_READ_MAX - have);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n <= 0)
-			break;
-		have += (size_t)n;
-		buf[have] = '\0';
-		if (strchr(buf, '\n'))
-			break;
-	}
-	buf[have] = '\0';
-	if (strncmp(buf, "HTTP/1.", 7) != 0 || have < 12 || buf[8] != ' ')
+	if (connect(c->fd, (struct sockaddr *)&ss, len) == 0 || errno == EINPROGRESS)
 		return 0;
-	return buf[9] == '2' ? 1 : 0;
+	return -1;
 }
 
-static int
-http_get(int fd, const struct probe_target *t, int64_t deadline_us)
+static void
+finish(struct probe_conn *c, int ok)
 {
-	char req[PROBE_URL_MAX + GUARD_STR_MAX + 96];
-	int len = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: "
-	                   "sekisho-probe\r\nConnection: close\r\n\r\n", t->path, t->hostport);
-	size_t off = 0;
+	if (c->fd != -1)
+		close(c->fd);
+	c->fd = -1;
+	c->step = 0;
+	c->latency_us = ok ? clock_mono_us() - c->t0_us : (int64_t)c->timeout_ms * 1000;
+	c->ok = ok;
+}
+
+int
+probe_start(struct probe_conn *c, const struct probe_target *t, int timeout_ms)
+{
+	int len;
+
+	memset(c, 0, sizeof *c);
+	c->fd = -1;
+	c->t0_us = clock_mono_us();
+	c->timeout_ms = timeout_ms;
+	c->deadline_us = c->t0_us + (int64_t)timeout_ms * 1000;
+	len = snprintf(c->req, sizeof c->req, "GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: "
+	               "sekisho-probe\r\nConnection: close\r\n\r\n", t->path, t->hostport);
+	c->http = t->kind == PROBE_HTTP;
+	if (len < 0 || (size_t)len >= sizeof c->req || connect_start(c, &t->to) == -1) {
+		finish(c, 0);
+		return PROBE_MISS;
+	}
+	c->req_len = (size_t)len;
+	c->step = STEP_CONNECT;
+	return PROBE_PENDING;
+}
+
+short
+probe_events(const struct probe_conn *c)
+{
+	return c->step == STEP_READ ? POLLIN : POLLOUT;
+}
+
+/* Sends what the socket takes now. 1 when all is sent, 0 to wait, -1 on error. */
+static int
+send_some(struct probe_conn *c)
+{
 	ssize_t n;
 
-	if (len < 0 || (size_t)len >= sizeof req)
-		return -1;
-	while (off < (size_t)len) {
-		if (wait_for(fd, POLLOUT, deadline_us) == -1)
-			return -1;
-		n = send(fd, req + off, (size_t)len - off, MSG_NOSIGNAL);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+	while (c->sent < c->req_len) {
+		n = send(c->fd, c->req + c->sent, c->req_len - c->sent, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && errno == EAGAIN)
+			return 0;
 		if (n <= 0)
 			return -1;
-		off += (size_t)n;
+		c->sent += (size_t)n;
 	}
-	return read_status(fd, deadline_us) == 1 ? 0 : -1;
+	return 1;
+}
+
+/* Reads what is there. 1 when the status line is complete (or the peer closed), 0 to wait. */
+static int
+read_some(struct probe_conn *c)
+{
+	ssize_t n;
+
+	while (c->have < PROBE_READ_MAX) {
+		n = read(c->fd, c->buf + c->have, PROBE_READ_MAX - c->have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return 0;
+		if (n <= 0)
+			return 1;
+		c->have += (size_t)n;
+		c->buf[c->have] = '\0';
+		if (strchr(c->buf, '\n'))
+			return 1;
+	}
+	return 1;
+}
+
+/* The status line says 2xx. */
+static int
+status_ok(const struct probe_conn *c)
+{
+	return c->have >= 12 && strncmp(c->buf, "HTTP/1.", 7) == 0 && c->buf[8] == ' ' &&
+	       c->buf[9] == '2';
+}
+
+int
+probe_advance(struct probe_conn *c, short revents, int64_t now_us)
+{
+	socklen_t elen = sizeof(int);
+	int e = 0, r;
+
+	if (c->step == 0)
+		return c->ok ? PROBE_OK : PROBE_MISS;
+	if (revents == 0)
+		goto wait;
+	switch (c->step) {
+	case STEP_CONNECT:
+		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &e, &elen) == -1 || e != 0)
+			return finish(c, 0), PROBE_MISS;
+		if (!c->http)
+			return finish(c, 1), PROBE_OK;
+		c->step = STEP_SEND;
+		/* FALLTHROUGH */
+	case STEP_SEND:
+		if ((r = send_some(c)) == -1)
+			return finish(c, 0), PROBE_MISS;
+		if (r == 1)
+			c->step = STEP_READ;
+		break;
+	default:
+		if (read_some(c) == 1) {
+			r = status_ok(c);
+			return finish(c, r), r ? PROBE_OK : PROBE_MISS;
+		}
+	}
+wait:
+	if (now_us >= c->deadline_us)
+		return finish(c, 0), PROBE_MISS;
+	return PROBE_PENDING;
+}
+
+void
+probe_abort(struct probe_conn *c)
+{
+	if (c->fd != -1)
+		close(c->fd);
+	c->fd = -1;
+	c->step = 0;
 }
 
 int
 probe_once(const struct probe_target *t, int timeout_ms, int64_t *latency_us)
 {
-	int64_t t0 = clock_mono_us(), deadline = t0 + (int64_t)timeout_ms * 1000;
-	int fd = connect_by(&t->to, deadline), rc = fd == -1 ? -1 : 0;
+	struct probe_conn c;
+	struct pollfd pfd;
+	int64_t left;
+	int rc = probe_start(&c, t, timeout_ms);
 
-	if (rc == 0 && t->kind == PROBE_HTTP)
-		rc = http_get(fd, t, deadline);
-	if (fd != -1)
-		close(fd);
-	*latency_us = rc == 0 ? clock_mono_us() - t0 : (int64_t)timeout_ms * 1000;
-	return rc;
+	while (rc == PROBE_PENDING) {
+		pfd = (struct pollfd){ c.fd, probe_events(&c), 0 };
+		left = c.deadline_us - clock_mono_us();
+		if (poll(&pfd, 1, left > 0 ? (int)((left + 999) / 1000) : 0) < 0 && errno != EINTR)
+			pfd.revents = 0;
+		rc = probe_advance(&c, pfd.revents, clock_mono_us());
+	}
+	*latency_us = c.latency_us;
+	return rc == PROBE_OK ? 0 : -1;
 }

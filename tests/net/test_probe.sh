@@ -81,6 +81,8 @@ forward_on gw
 # 8 workers, 5 ms each: far from loaded. Port 8001: a second instance for the adaptive cap.
 bg_start capsvc srv "$B/bench/capsvc" 10.0.9.2 8000 8 5
 bg_start slowsvc srv "$B/bench/capsvc" 10.0.9.2 8001 1 150
+# Port 8002: a service that hangs (stopped below); nothing listens on 8009.
+bg_start hangsvc srv "$B/bench/capsvc" 10.0.9.2 8002 1 5
 
 printf 'root-password\n' >"$T/rootpw"
 ctl init --root-password-file "$T/rootpw" >/dev/null
@@ -182,6 +184,33 @@ expect "it stays at cap_min under sustained overload" 3 "$(cap_now lab)"
 svc_time 1
 check "it rises again once latency is back below target" wait_for 15 cap_above 3
 check "cap changes are logged" grep -q "event=cap_effective service=lab" "$T/authd.log"
+# ---- probes run in parallel ----
+# hang accepts connections (the kernel does) but never answers: its probe
+# waits its full 30 s timeout. A service that goes down meanwhile must get
+# its verdict while that probe is still out: a prober probing one service
+# after the other would first wait for hang's probe to end (and count it).
+probes_of() {   # SERVICE: its probes ended so far (ok + miss)
+	in_ns gw curl -s "$MON/metrics" | sed -n "s/^sekisho_service_probes_total{service=\"$1\",result=\"[a-z]*\"} //p" |
+		awk '{ n += $1 } END { print n + 0 }'
+}
+watched() { in_ns gw curl -s "$MON/metrics" | grep -q "sekisho_service_probes_total{service=\"$1\""; }
+kill -STOP "$(cat "$T/hangsvc.pid")"
+ctl service add hang --url http://10.0.9.2:8002/ --max-usage 60 --max-interval 30 --cap 10 \
+	--admin root >/dev/null
+ctl service add dead --url http://10.0.9.2:8009/ --max-usage 60 --max-interval 30 --cap 10 \
+	--admin root >/dev/null
+ctl service load hang --probe http://10.0.9.2:8002/ --interval-ms 20000 --timeout-ms 30000 >/dev/null
+check "the prober has taken up the hanging service" wait_for 10 watched hang
+app_before=$(probes_of app)
+ctl service load dead --probe tcp://10.0.9.2:8009 --interval-ms 200 --timeout-ms 200 >/dev/null
+check "a dead service is found down while another's probe hangs" wait_for 10 health_is dead down
+app_went_on() { [ "$(probes_of app)" -ge $((app_before + 2)) ]; }
+check "the other services' probes went on meanwhile" wait_for 8 app_went_on
+expect "the hanging service's first probe has not ended yet" 0 "$(probes_of hang)"
+kill -CONT "$(cat "$T/hangsvc.pid")"
+ctl service load hang --no-probe >/dev/null
+ctl service load dead --no-probe >/dev/null
+
 # ---- one prober for several gateways ----
 # A second authd on the same store (as a second gateway would be) follows:
 # it does not probe while the first holds the lease, and shows its verdicts.
