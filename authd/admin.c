@@ -34,6 +34,8 @@ const struct route admin_routes[] = {
 	{ "POST", "/admin/services/disable", ROUTE_LOGIN,     admin_service_disable },
 	{ "GET",  "/admin/services/delete",  0,               admin_service_delete_form },
 	{ "POST", "/admin/services/delete",  ROUTE_LOGIN,     admin_service_delete },
+	{ "GET",  "/admin/services/load",    0,               admin_load_show },
+	{ "POST", "/admin/services/load",    ROUTE_LOGIN,     admin_load_set },
 	{ "GET",  "/admin/services/access",  0,               admin_access_show },
 	{ "POST", "/admin/services/access/mode", ROUTE_LOGIN, admin_access_mode },
 	{ "POST", "/admin/services/access/add", ROUTE_LOGIN,  admin_access_add },
@@ -68,6 +70,7 @@ const struct route admin_routes[] = {
 static const struct { const char *code, *text; } done_texts[] = {
 	{ "svc_added",     "The service was registered." },
 	{ "svc_saved",     "The changes were saved." },
+	{ "load_saved",    "The probe and cap settings were saved." },
 	{ "svc_enabled",   "The service is enabled: users may log in to it again." },
 	{ "svc_disabled",  "The service is disabled; its live access rights have ended." },
 	{ "svc_deleted",   "The service was deleted; its live access rights have ended." },

@@ -155,6 +155,10 @@ void admin_service_delete(struct req *q);
  */
 int admin_service_load(struct req *q, struct store *st, int64_t id, struct store_service *svc);
 
+/* ---- admin_load.c: a service's health probe and cap mode ---- */
+void admin_load_show(struct req *q);
+void admin_load_set(struct req *q);
+
 /* ---- admin_access.c, admin_groups.c ---- */
 void admin_access_show(struct req *q);
 void admin_access_mode(struct req *q);

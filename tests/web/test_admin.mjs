@@ -281,6 +281,60 @@ s.connect(("10.0.9.2", 80)); s.sendall(b"x\\n"); sys.exit(0 if s.recv(8) else 1)
 		assert((await alice.content()).includes('Only root sets or changes'), 'says who may');
 	});
 
+	await check('alice sets the health probe and the adaptive cap of her service', async () => {
+		await alice.goto(`${base}/admin/services/edit?id=${fwlab}`);
+		await Promise.all([alice.waitForNavigation(), alice.click('a:has-text("Health probe and cap")')]);
+		eq(new URL(alice.url()).pathname, '/admin/services/load', 'the load page');
+		eq(await alice.inputValue('#probe'), '', 'no probe yet');
+		eq(await alice.inputValue('#interval_ms'), '1000', 'the default interval');
+		eq(await alice.inputValue('#cap_mode'), 'fixed', 'a fixed cap');
+		// Bad values: messages next to the fields, the typed input stays, nothing stored.
+		await fillService(alice, { probe: 'http://example.org/', interval_ms: 'soon', cap_min: '0' });
+		let r = await submit(alice, 'main button[type=submit]');
+		eq(r.status(), 400, 'status');
+		eq(await alice.inputValue('#interval_ms'), 'soon', 'interval kept');
+		eq(await alice.getAttribute('#interval_ms', 'aria-invalid'), 'true', 'interval marked');
+		assert((await text(alice, '#interval_ms-err')).includes('whole number'), 'interval message');
+		assert(await alice.locator('#cap_min-err').isVisible(), 'cap_min message');
+		// The store's own check: adaptive needs a probe; a host name is not an address.
+		await fillService(alice, { probe: '', interval_ms: '500', timeout_ms: '400', cap_min: '1',
+		                           target_ms: '150' });
+		await alice.selectOption('#cap_mode', 'adaptive');
+		r = await submit(alice, 'main button[type=submit]');
+		eq(r.status(), 400, 'status without a probe');
+		assert((await text(alice, '.alert.error')).includes('needs a probe'), 'says why');
+		eq(await alice.inputValue('#cap_mode'), 'adaptive', 'the choice stays');
+		await fillService(alice, { probe: 'http://example.org/' });
+		r = await submit(alice, 'main button[type=submit]');
+		eq(r.status(), 400, 'status with a host name');
+		eq(ctlJson('service', 'show', 'fwlab').probe, '', 'nothing stored');
+		// Good values are stored and audited.
+		await fillService(alice, { probe: 'tcp://10.0.9.2:80' });
+		r = await submit(alice, 'main button[type=submit]');
+		eq(r.status(), 200, 'status after the redirect');
+		assert((await text(alice, '.alert.success')).includes('saved'), 'notice');
+		const svc = ctlJson('service', 'show', 'fwlab');
+		eq(svc.probe, 'tcp://10.0.9.2:80', 'stored probe');
+		eq(svc.cap_mode, 'adaptive', 'stored mode');
+		const show = ctl('service', 'show', 'fwlab');
+		assert(show.includes('every 500 ms, timeout 400 ms'), 'stored interval and timeout');
+		assert(show.includes('target 150 ms'), 'stored target');
+		assert(ctl('audit', '--service', 'fwlab').includes('service.load'), 'audited');
+		await shot(alice, 'service-load');
+		// Without the CSRF token: refused, nothing changes.
+		eq(await forge(alice, '/admin/services/load', { id: String(fwlab), probe: '',
+		   interval_ms: '1000', timeout_ms: '500', down_after: '3', up_after: '2',
+		   cap_mode: 'fixed', cap_min: '1', target_ms: '200' }, false), 403, 'forged status');
+		eq(ctlJson('service', 'show', 'fwlab').cap_mode, 'adaptive', 'unchanged');
+		// Back to a plain fixed cap for the cases below.
+		await alice.selectOption('#cap_mode', 'fixed');
+		await fillService(alice, { probe: '' });
+		r = await submit(alice, 'main button[type=submit]');
+		eq(r.status(), 200, 'status');
+		eq(ctlJson('service', 'show', 'fwlab').cap_mode, 'fixed', 'fixed again');
+		eq(ctlJson('service', 'show', 'fwlab').probe, '', 'no probe again');
+	});
+
 	await check('forged POSTs with guards from alice are refused and change nothing', async () => {
 		await alice.goto(`${base}/admin/services/edit?id=${fwlab}`);
 		const edit = { id: String(fwlab), name: 'fwlab', url: 'http://10.0.9.2/', max_usage: '90',
@@ -314,7 +368,7 @@ s.connect(("10.0.9.2", 80)); s.sendall(b"x\\n"); sys.exit(0 if s.recv(8) else 1)
 
 	await check('bob gets 403 opening the pages of alice\'s service', async () => {
 		for (const path of [`/admin/services/edit?id=${fwlab}`, `/admin/services/delete?id=${fwlab}`,
-		                    `/admin/rights?service=${fwlab}`]) {
+		                    `/admin/rights?service=${fwlab}`, `/admin/services/load?id=${fwlab}`]) {
 			const r = await bob.goto(base + path);
 			eq(r.status(), 403, path);
 			assert(!(await bob.content()).includes('10.0.9.2/'), `${path} shows the service`);
@@ -329,6 +383,9 @@ s.connect(("10.0.9.2", 80)); s.sendall(b"x\\n"); sys.exit(0 if s.recv(8) else 1)
 		eq(await forge(bob, '/admin/services/edit', edit), 403, 'edit');
 		eq(await forge(bob, '/admin/services/disable', { id: String(fwlab) }), 403, 'disable');
 		eq(await forge(bob, '/admin/services/delete', { id: String(fwlab) }), 403, 'delete');
+		eq(await forge(bob, '/admin/services/load', { id: String(fwlab), probe: 'tcp://10.0.9.2:80',
+		   interval_ms: '1000', timeout_ms: '500', down_after: '3', up_after: '2',
+		   cap_mode: 'adaptive', cap_min: '1', target_ms: '200' }), 403, 'load settings');
 		eq(await forge(bob, '/admin/users/role', { id: '1', role: 'user' }), 403, 'root page');
 		eq(await forge(bob, '/admin/services/edit', { ...edit, id: String(bobsvc), name: 'bobsvc',
 		                                              admin: 'alice' }),
@@ -341,6 +398,7 @@ s.connect(("10.0.9.2", 80)); s.sendall(b"x\\n"); sys.exit(0 if s.recv(8) else 1)
 		eq(svc.cap, 3, 'cap');
 		eq(svc.enabled, true, 'enabled');
 		eq(svc.admin, 'alice', 'admin');
+		eq(svc.cap_mode, 'fixed', 'cap mode');
 		eq(ctlJson('service', 'show', 'bobsvc').admin, 'bob', 'an admin cannot give a service away');
 	});
 
