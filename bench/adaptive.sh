@@ -9,7 +9,8 @@
 # can serve them, are admitted with sekishoctl grant (the store's admission,
 # read by the same cap authd's prober writes), request the service in a
 # closed loop (think THINK s) for HOLD s, and leave; a refused user goes away.
-# authd runs with its prober (probe every 500 ms, timeout 900 ms) and ipfd off.
+# authd runs with its prober (probe every 200 ms, timeout 350 ms: ten probes per
+# AIMD period, 5 requests/s, 2.5 % of the service) and ipfd off.
 #
 #   fixed    one run per cap of CAPS, RUN_S s each: admitted users, service
 #            p99 after WARMUP_S s; the best fixed cap is the one admitting the
@@ -76,7 +77,7 @@ run() {   # name cap duration [halve_at] [adaptive]
 	ctl service add "$1" --url http://127.0.0.1:8000/ --max-usage 60 --max-interval 30 \
 		--cap "$2" --admin root >/dev/null
 	[ -n "${5:-}" ] && ctl service load "$1" --probe http://127.0.0.1:8000/health \
-		--interval-ms 500 --timeout-ms 900 --cap-mode adaptive --cap-min 2 --target-ms "$TARGET_MS" >/dev/null
+		--interval-ms 200 --timeout-ms 350 --cap-mode adaptive --cap-min 2 --target-ms "$TARGET_MS" >/dev/null
 	sleep 3
 	in_ns gw python3 "$SEKISHO_TOP/bench/drivers/adaptive_users.py" \
 		--ctl "$B/sekishoctl -f $CONF" --service "$1" --url http://127.0.0.1:8000/ \
@@ -134,6 +135,8 @@ say "halving at ${HALVE_S}s of ${ADAPT_S}s: mean effective cap ${pre} in the 10 
 say "  the cap is at or below 60 % of it ${follow:-never} s after the halving; mean ${post} in the last 20 s"
 say "  service p99 in the last 20 s: $(echo "$line" | field p99_last20_ms) ms (target $TARGET_MS)"
 say "  series: adaptive.dat (t users_in cap_now requests p50_ms p99_ms), plot adaptive.png"
+say ""
+say "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 command -v gnuplot >/dev/null || { say "(gnuplot missing: no plot)"; exit 0; }
 gnuplot <<EOF 2>"$T/gnuplot.err" || say "(gnuplot failed: $(head -n 3 "$T/gnuplot.err"))"
