@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "adaptive.h"
+#include "gauge.h"
 
 /* The path: printable, no space (it goes into a request line as is). */
 static int
@@ -71,6 +72,31 @@ range_check(const char *what, int *v, int def, int lo, int hi, char *err, size_t
 	return STORE_INVALID;
 }
 
+/* The gauge: all three settings or none; an http URL, a selector, a positive target. */
+static int
+gauge_check(const struct service_load *l, char *err, size_t errlen)
+{
+	struct probe_target t;
+	struct gauge_sel g;
+
+	if (!l->gauge_url[0]) {
+		if (l->gauge_metric[0] || l->gauge_target != 0)
+			return snprintf(err, errlen, "a gauge metric or target needs a gauge URL"),
+			       STORE_INVALID;
+		return STORE_OK;
+	}
+	if (probe_parse(l->gauge_url, &t, err, errlen) == -1)
+		return STORE_INVALID;
+	if (t.kind != PROBE_HTTP)
+		return snprintf(err, errlen, "a gauge URL is http://ADDR[:PORT]/PATH"), STORE_INVALID;
+	if (gauge_sel_parse(l->gauge_metric, &g, err, errlen) == -1)
+		return STORE_INVALID;
+	if (!(l->gauge_target > 0 && l->gauge_target <= GAUGE_TARGET_MAX))
+		return snprintf(err, errlen, "the gauge target must be above 0 and at most %g",
+		                GAUGE_TARGET_MAX), STORE_INVALID;
+	return STORE_OK;
+}
+
 int
 service_load_check(struct service_load *l, int cap, char *err, size_t errlen)
 {
@@ -102,7 +128,7 @@ service_load_check(struct service_load *l, int cap, char *err, size_t errlen)
 	if (l->cap_mode == CAP_ADAPTIVE && !l->probe[0])
 		return snprintf(err, errlen, "an adaptive cap needs a probe (its load signal)"),
 		       STORE_INVALID;
-	return STORE_OK;
+	return gauge_check(l, err, errlen);
 }
 
 int

@@ -47,8 +47,9 @@ int probe_parse(const char *s, struct probe_target *t, char *err, size_t errlen)
 
 /*
  * Fills the zero fields of l with the defaults, then checks every field
- * against its bounds, the probe's syntax, cap_min <= cap, and that adaptive
- * mode has a probe (its signal). STORE_OK, or STORE_INVALID with err.
+ * against its bounds, the probe's syntax, cap_min <= cap, that adaptive
+ * mode has a probe (its signal), and the gauge: none, or an http URL, a
+ * series selector and a target above 0. STORE_OK, or STORE_INVALID with err.
  */
 int service_load_check(struct service_load *l, int cap, char *err, size_t errlen);
 

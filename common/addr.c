@@ -182,6 +182,34 @@ parse_int(const char *s, long long min, long long max, long long *out)
 	return 0;
 }
 
+int
+parse_decimal(const char *s, double min, double max, double *out)
+{
+	const char *p;
+	char *end;
+	int digits = 0, dots = 0;
+	double v;
+
+	if (s == NULL || strnlen(s, 33) > 32)
+		return -1;
+	for (p = (*s == '-') ? s + 1 : s; *p != '\0'; p++) {
+		if (*p == '.')
+			dots++;
+		else if (*p >= '0' && *p <= '9')
+			digits++;
+		else
+			return -1;
+	}
+	if (digits == 0 || dots > 1)
+		return -1;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || *end != '\0' || !(v >= min && v <= max))
+		return -1;
+	*out = v;
+	return 0;
+}
+
 /* A port "1".."65535" (or "0".. when allow_zero). */
 static int
 parse_port(const char *s, int allow_zero, uint16_t *port)

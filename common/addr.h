@@ -76,5 +76,10 @@ int url_valid(const char *s, char *err, size_t errlen);
  * [min, max]. 0 on success, -1 otherwise (out untouched). Never atoi.
  */
 int parse_int(const char *s, long long min, long long max, long long *out);
+/*
+ * The same for a decimal number: digits with at most one '.', an optional
+ * leading '-', no exponent, at most 32 characters, within [min, max].
+ */
+int parse_decimal(const char *s, double min, double max, double *out);
 
 #endif

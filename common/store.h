@@ -136,6 +136,7 @@ struct store_user {
 
 /* How a service's load is watched (docs/adaptive.md); zeroes are the defaults. */
 #define PROBE_URL_MAX  URL_MAX_LEN
+#define GAUGE_METRIC_MAX 200           /* a gauge's series selector */
 enum cap_mode { CAP_FIXED = 0, CAP_ADAPTIVE = 1 };
 struct service_load {
 	char    probe[PROBE_URL_MAX + 1];    /* "" none, http://HOST[:PORT]/PATH, tcp://HOST:PORT */
@@ -144,6 +145,9 @@ struct service_load {
 	int     cap_mode;                    /* enum cap_mode */
 	int     cap_min;                     /* adaptive: the effective cap's floor */
 	int     target_ms;                   /* adaptive: probe latency target (200) */
+	char    gauge_url[PROBE_URL_MAX + 1];        /* "" none, http://ADDR[:PORT]/PATH */
+	char    gauge_metric[GAUGE_METRIC_MAX + 1];  /* name, or name{label="value",...} */
+	double  gauge_target;                /* the gauge's value at the service's limit */
 };
 
 /*

@@ -21,14 +21,17 @@
 
 typedef int (*store_right_fn)(const struct store_right *, void *);
 /*
- * The load columns of a service (sql/007_load.sql), after the base columns of
+ * The load columns of a service (sql/007_load.sql, 012_gauge.sql), after the base columns of
  * each backend's service column list, in this order.
  */
 #define SERVICE_LOAD_COLS \
 	"probe, probe_interval_ms, probe_timeout_ms, probe_down_after, probe_up_after, " \
-	"cap_mode, cap_min, latency_target_ms, health, cap_effective, " SERVICE_QUEUE_COLS
+	"cap_mode, cap_min, latency_target_ms, health, cap_effective, " SERVICE_QUEUE_COLS \
+	", " SERVICE_GAUGE_COLS
 /* The waiting room and rate columns (sql/010_queue_service.sql), after the load columns. */
 #define SERVICE_QUEUE_COLS "queue_mode, queue_max, queue_lapse_s, rate_per_min"
+/* The gauge columns (sql/012_gauge.sql), after the queue columns. */
+#define SERVICE_GAUGE_COLS "gauge_url, gauge_metric, gauge_target"
 
 typedef int (*store_service_fn)(const struct store_service *, void *);
 typedef int (*store_user_fn)(const struct store_user *, void *);

@@ -5,6 +5,7 @@
 
 #include "adaptive.h"
 #include "ctl.h"
+#include "gauge.h"
 
 /*
  * sekishoctl service load: how a service's load is watched (docs/adaptive.md).
@@ -26,11 +27,43 @@ static const struct load_opt load_opts[] = {
 	{ "target-ms",   offsetof(struct service_load, target_ms) },
 };
 
+/* --gauge URL, --gauge-metric SERIES, --gauge-target X, or --no-gauge (all three). */
+static int
+gauge_apply(struct ctl *c, struct service_load *l)
+{
+	const char *v;
+
+	if (ctl_flag(c, "no-gauge")) {
+		if (ctl_opt(c, "gauge") || ctl_opt(c, "gauge-metric") || ctl_opt(c, "gauge-target"))
+			return ctl_usage("--no-gauge contradicts the other --gauge options");
+		memset(l->gauge_url, 0, sizeof l->gauge_url);
+		memset(l->gauge_metric, 0, sizeof l->gauge_metric);
+		l->gauge_target = 0;
+		return CTL_OK;
+	}
+	if ((v = ctl_opt(c, "gauge")) != NULL) {
+		if (strlen(v) > PROBE_URL_MAX)
+			return ctl_usage("--gauge: longer than %d bytes", PROBE_URL_MAX);
+		snprintf(l->gauge_url, sizeof l->gauge_url, "%s", v);
+	}
+	if ((v = ctl_opt(c, "gauge-metric")) != NULL) {
+		if (strlen(v) > GAUGE_METRIC_MAX)
+			return ctl_usage("--gauge-metric: longer than %d bytes", GAUGE_METRIC_MAX);
+		snprintf(l->gauge_metric, sizeof l->gauge_metric, "%s", v);
+	}
+	if ((v = ctl_opt(c, "gauge-target")) != NULL &&
+	    parse_decimal(v, 0, GAUGE_TARGET_MAX, &l->gauge_target) == -1)
+		return ctl_usage("--gauge-target: \"%s\" is not a number from 0 to %g", v,
+		                 GAUGE_TARGET_MAX);
+	return CTL_OK;
+}
+
 static int
 load_apply(struct ctl *c, struct service_load *l)
 {
 	const char *v;
 	long long n;
+	int rc;
 
 	if ((v = ctl_opt(c, "probe")) != NULL && ctl_flag(c, "no-probe"))
 		return ctl_usage("--probe and --no-probe contradict each other");
@@ -41,6 +74,8 @@ load_apply(struct ctl *c, struct service_load *l)
 	}
 	if (ctl_flag(c, "no-probe"))
 		l->probe[0] = '\0';
+	if ((rc = gauge_apply(c, l)) != CTL_OK)
+		return rc;
 	if ((v = ctl_opt(c, "cap-mode")) != NULL) {
 		if (strcmp(v, "fixed") == 0)
 			l->cap_mode = CAP_FIXED;
@@ -80,10 +115,12 @@ ctl_service_load(struct ctl *c)
 		return ctl_store_fail(c, rc, "service load", NULL);
 	l = svc.load;
 	if ((rc = ctl_audit(c, "service.load", svc.name, NULL, "probe=%.200s mode=%s cap_min=%d "
-	                    "target_ms=%d interval_ms=%d timeout_ms=%d down_after=%d up_after=%d",
+	                    "target_ms=%d interval_ms=%d timeout_ms=%d down_after=%d up_after=%d "
+	                    "gauge=%.200s gauge_metric=%.200s gauge_target=%g",
 	                    l.probe[0] ? l.probe : "none", l.cap_mode ? "adaptive" : "fixed",
 	                    l.cap_min, l.target_ms, l.interval_ms, l.timeout_ms, l.down_after,
-	                    l.up_after)) != CTL_OK)
+	                    l.up_after, l.gauge_url[0] ? l.gauge_url : "none", l.gauge_metric,
+	                    l.gauge_target)) != CTL_OK)
 		return rc;
 	printf("service %s: probe %s, cap %s\n", svc.name, l.probe[0] ? l.probe : "none",
 	       l.cap_mode == CAP_ADAPTIVE ? "adaptive" : "fixed");

@@ -53,10 +53,11 @@ static const struct ctl_cmd cmds[] = {
 	{ "group", "leave", ctl_group_leave, 2, 2, "", 1, "group leave GROUP USER" },
 	{ "service", "load", ctl_service_load, 1, 1,
 	  "probe= no-probe interval-ms= timeout-ms= down-after= up-after= cap-mode= cap-min= "
-	  "target-ms=", 1,
+	  "target-ms= gauge= gauge-metric= gauge-target= no-gauge", 1,
 	  "service load NAME [--probe http://ADDR[:PORT]/PATH|tcp://ADDR:PORT|--no-probe] "
 	  "[--interval-ms N] [--timeout-ms N] [--down-after N] [--up-after N] "
-	  "[--cap-mode fixed|adaptive] [--cap-min N] [--target-ms N]" },
+	  "[--cap-mode fixed|adaptive] [--cap-min N] [--target-ms N] "
+	  "[--gauge http://ADDR[:PORT]/PATH --gauge-metric SERIES --gauge-target X|--no-gauge]" },
 	{ "right", "list", ctl_right_list, 0, 0, "service= json", 1,
 	  "right list [--service NAME] [--json]" },
 	{ "right", "revoke", ctl_right_revoke, 1, 1, "", 1, "right revoke ID" },

@@ -183,6 +183,8 @@ ctl_service_json(struct out *o, const struct store_service *svc)
 	ctl_json_str(o, "cap_mode", svc->load.cap_mode == CAP_ADAPTIVE ? "adaptive" : "fixed");
 	ctl_json_int(o, "cap_min", svc->load.cap_min);
 	ctl_json_str(o, "probe", svc->load.probe);
+	ctl_json_str(o, "gauge", svc->load.gauge_url);
+	ctl_json_str(o, "gauge_metric", svc->load.gauge_metric);
 	ctl_json_str(o, "health", ctl_health_str(svc));
 	ctl_queue_json(o, svc);
 	ctl_json_str(o, "admin", svc->admin_name);
@@ -256,6 +258,9 @@ load_text(struct out *o, const struct store_service *svc)
 		             service_cap_now(svc));
 	else
 		ctl_out_text(o, "cap mode:      fixed\n");
+	if (l->gauge_url[0])
+		ctl_out_text(o, "gauge:         %s %s, target %g\n", l->gauge_url, l->gauge_metric,
+		             l->gauge_target);
 }
 
 int

@@ -1184,6 +1184,16 @@ Test(store, admission_compares_against_the_effective_cap_and_never_evicts)
 	cr_assert_eq(svc.cap_effective, -1, "a fixed cap clears the effective one");
 }
 
+/* Load settings l (case i) are refused with a reason. */
+static void
+load_refused(int64_t v, const struct service_load *l, size_t i)
+{
+	char err[200] = "";
+
+	cr_assert_eq(store_service_set_load(s, v, l, err, sizeof err), STORE_INVALID, "case %zu", i);
+	cr_assert_neq(err[0], '\0', "case %zu says why", i);
+}
+
 Test(store, service_load_settings_are_checked)
 {
 	int64_t v = fx_service(s, "lab", 4, 60, 10, root);
@@ -1198,21 +1208,60 @@ Test(store, service_load_settings_are_checked)
 		{ "tcp://10.0.0.9:80", CAP_FIXED, 1, 5 },        /* timeout below its minimum */
 	};
 	struct store_service svc;
-	char err[200];
 
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		struct service_load l = { .cap_mode = bad[i].mode, .cap_min = bad[i].cap_min,
 		                          .timeout_ms = bad[i].timeout_ms };
 		snprintf(l.probe, sizeof l.probe, "%s", bad[i].probe);
-		err[0] = '\0';
-		cr_assert_eq(store_service_set_load(s, v, &l, err, sizeof err), STORE_INVALID,
-		             "case %zu", i);
-		cr_assert_neq(err[0], '\0', "case %zu says why", i);
+		load_refused(v, &l, i);
 	}
 	cr_assert_eq(store_service_get_id(s, v, &svc), STORE_OK);
 	cr_assert_str_eq(svc.load.probe, "", "nothing was written");
 	cr_assert_eq(store_service_set_health(s, v, 7, -1), STORE_INVALID);
 	cr_assert_eq(store_service_set_health(s, 999999, HEALTH_DOWN, -1), STORE_NOTFOUND);
+}
+
+Test(store, a_gauge_is_stored_with_the_load_settings_and_checked)
+{
+	int64_t v = fx_service(s, "lab", 4, 60, 10, root);
+	struct { const char *url, *metric; double target; } bad[] = {
+		{ "tcp://10.0.0.9:9100", "m", 1 },               /* a gauge is read over http */
+		{ "http://example.org/metrics", "m", 1 },         /* a literal address only */
+		{ "http://10.0.0.9/metrics", "", 1 },             /* a URL needs a metric */
+		{ "http://10.0.0.9/metrics", "m{a=1}", 1 },       /* label values are quoted */
+		{ "http://10.0.0.9/metrics", "m", 0 },            /* ... and a target above 0 */
+		{ "http://10.0.0.9/metrics", "m", -3 },
+		{ "", "m", 1 },                                   /* a metric needs a URL */
+	};
+	struct service_load l = { .cap_mode = CAP_ADAPTIVE, .cap_min = 1 };
+	struct store_service svc;
+	char err[200];
+
+	snprintf(l.probe, sizeof l.probe, "%s", "tcp://10.0.0.9:80");
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(l.gauge_url, sizeof l.gauge_url, "%s", bad[i].url);
+		snprintf(l.gauge_metric, sizeof l.gauge_metric, "%s", bad[i].metric);
+		l.gauge_target = bad[i].target;
+		load_refused(v, &l, i);
+	}
+	cr_assert_eq(store_service_get_id(s, v, &svc), STORE_OK);
+	cr_assert_str_eq(svc.load.probe, "", "nothing was written");
+	snprintf(l.gauge_url, sizeof l.gauge_url, "%s", "http://10.0.0.9:9100/metrics");
+	snprintf(l.gauge_metric, sizeof l.gauge_metric, "%s", "busy{pool=\"web\"}");
+	l.gauge_target = 12.5;
+	cr_assert_eq(store_service_set_load(s, v, &l, err, sizeof err), STORE_OK, "%s", err);
+	cr_assert_eq(store_service_get_id(s, v, &svc), STORE_OK);
+	cr_assert_str_eq(svc.load.gauge_url, "http://10.0.0.9:9100/metrics");
+	cr_assert_str_eq(svc.load.gauge_metric, "busy{pool=\"web\"}");
+	cr_assert_float_eq(svc.load.gauge_target, 12.5, 1e-9);
+	/* Cleared together. */
+	memset(l.gauge_url, 0, sizeof l.gauge_url);
+	memset(l.gauge_metric, 0, sizeof l.gauge_metric);
+	l.gauge_target = 0;
+	cr_assert_eq(store_service_set_load(s, v, &l, err, sizeof err), STORE_OK, "%s", err);
+	cr_assert_eq(store_service_get_id(s, v, &svc), STORE_OK);
+	cr_assert_str_eq(svc.load.gauge_url, "");
+	cr_assert_float_eq(svc.load.gauge_target, 0, 1e-9);
 }
 
 Test(store, a_lease_has_one_holder_until_it_expires)
