@@ -609,12 +609,22 @@ struct probe_conn {
 	char    req[PROBE_URL_MAX + GUARD_STR_MAX + 96];
 	size_t  req_len, sent, have;
 	char    buf[PROBE_READ_MAX + 1];
+	char   *page;                /* probe_fetch: the whole answer goes here ... */
+	size_t  page_max, page_len;  /* ... up to page_max bytes (more: a miss) */
 };
 
 int probe_start(struct probe_conn *c, const struct probe_target *t, int timeout_ms);
 short probe_events(const struct probe_conn *c);
 int probe_advance(struct probe_conn *c, short revents, int64_t now_us);
 void probe_abort(struct probe_conn *c);
+/*
+ * probe_start for a GET whose whole answer (at most max bytes, else a miss)
+ * is read into page: PROBE_OK when it says 2xx, and probe_body then gives
+ * its body (NULL when there is no header end).
+ */
+int probe_fetch(struct probe_conn *c, const struct probe_target *t, int timeout_ms, char *page,
+                size_t max);
+const char *probe_body(const struct probe_conn *c, size_t *len);
 
 /* One probe, waiting for it: 0 when the service answered, else -1 (a miss). */
 int probe_once(const struct probe_target *t, int timeout_ms, int64_t *latency_us);

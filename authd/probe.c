@@ -9,6 +9,7 @@
 
 #include "authd.h"
 #include "buf.h"
+#include "gauge.h"
 #include "log.h"
 
 /*
@@ -43,8 +44,15 @@ struct watched {
 	int64_t next_ms;                      /* when the next probe starts */
 	int64_t started_ms;                   /* when the probe in flight started */
 	struct probe_conn conn;               /* the probe in flight (conn.step != 0) */
+	struct probe_target gtarget;          /* the gauge's endpoint; kind 0: no gauge */
+	struct gauge_sel gsel;
+	struct probe_conn gconn;              /* the gauge read in flight */
+	char   *gpage;                        /* its page while in flight */
+	double  gauge;                        /* the last value read */
+	int64_t gauge_ms;                     /* when; 0: none, or the last read failed */
+	int     gauge_failing;                /* logged once per run of failures */
 	int64_t latency_us;                   /* last probe */
-	unsigned long long went_down, went_up, cap_changes, probes, misses;
+	unsigned long long went_down, went_up, cap_changes, probes, misses, gauge_fails;
 };
 
 struct prober {
@@ -88,6 +96,17 @@ watch_init(struct watched *w, const struct store_service *svc, int64_t now_ms)
 	}
 	w->next_ms = now_ms;
 	w->conn.fd = -1;
+	w->gconn.fd = -1;
+}
+
+/* Ends what is in flight for w (its probe and its gauge read). */
+static void
+watch_abort(struct watched *w)
+{
+	probe_abort(&w->conn);
+	probe_abort(&w->gconn);
+	free(w->gpage);
+	w->gpage = NULL;
 }
 
 /* A follower takes the leader's verdict and cap from the row, keeping its counters. */
@@ -116,6 +135,12 @@ watch_update(struct watched *w, const struct store_service *svc)
 	w->seen = 1;
 	if (probe_parse(svc->load.probe, &w->target, err, sizeof err) == -1)
 		w->target.kind = 0;
+	/* The gauge is read for an adaptive cap only: it is a signal for nothing else. */
+	if (svc->load.cap_mode != CAP_ADAPTIVE || !svc->load.gauge_url[0] ||
+	    probe_parse(svc->load.gauge_url, &w->gtarget, err, sizeof err) == -1 ||
+	    gauge_sel_parse(svc->load.gauge_metric, &w->gsel, err, sizeof err) == -1 ||
+	    !(svc->load.gauge_target > 0))
+		w->gtarget.kind = 0;
 	aimd_bounds(&w->aimd, svc->load.cap_min, svc->cap, (int64_t)svc->load.target_ms * 1000);
 }
 
@@ -186,7 +211,7 @@ reload(struct prober *p, struct store *st)
 		if (p->w[i].seen || rc != STORE_OK)
 			p->w[k++] = p->w[i];
 		else
-			probe_abort(&p->w[i].conn);
+			watch_abort(&p->w[i]);
 	p->n = k;
 	pthread_mutex_unlock(&p->lock);
 	if (rc != STORE_OK)
@@ -204,8 +229,9 @@ announce(struct store *st, struct watched *w, int want_cap, int health_changed, 
 	w->written_cap = want_cap;
 	if (cap_changed)
 		log_info("event=cap_effective service=%s cap_effective=%d cap=%d cap_min=%d "
-		         "latency_ms=%.1f target_ms=%d active=%d", w->name, want_cap, w->cap,
-		         w->load.cap_min, w->latency_us / 1e3, w->load.target_ms, w->active);
+		         "latency_ms=%.1f target_ms=%d gauge=%g gauge_target=%g active=%d", w->name,
+		         want_cap, w->cap, w->load.cap_min, w->latency_us / 1e3, w->load.target_ms,
+		         w->gauge_ms ? w->gauge : 0, w->load.gauge_target, w->active);
 	if (!health_changed)
 		return;
 	log_info("event=service_%s service=%s probe=%s latency_ms=%.1f", health_str(w->health.state),
@@ -247,6 +273,69 @@ publish(struct prober *p, struct watched *w, int health_changed, int cap_changed
 	dbpool_put(p->a->pool, st, 0);
 }
 /*
+ * The load signal of one probe, in latency units: its latency, or the gauge
+ * scaled to the latency target (gauge / gauge_target x target) when that is
+ * larger, so the AIMD compares max(latency / target, gauge / gauge_target)
+ * with its band. A gauge older than two intervals and a timeout (its reads
+ * fail) is left out: the probe alone decides.
+ */
+static int64_t
+load_signal(const struct watched *w, int64_t latency_us)
+{
+	double g;
+
+	if (w->gtarget.kind == 0 || w->gauge_ms == 0 ||
+	    clock_mono_ms() - w->gauge_ms > 2 * w->load.interval_ms + w->load.timeout_ms)
+		return latency_us;
+	g = w->gauge / w->load.gauge_target;
+	if (g > 1000)
+		g = 1000;                         /* far above the limit is above it */
+	g *= (double)w->load.target_ms * 1000;
+	return (int64_t)g > latency_us ? (int64_t)g : latency_us;
+}
+
+/* A gauge read of w has ended: its value, or a failure (logged once per run). */
+static void
+gauge_done(struct prober *p, struct watched *w)
+{
+	const char *body;
+	size_t len = 0;
+	double v = 0;
+	int ok = w->gconn.ok && (body = probe_body(&w->gconn, &len)) != NULL &&
+	         gauge_find(body, len, &w->gsel, &v) == 0;
+
+	pthread_mutex_lock(&p->lock);
+	if (ok) {
+		w->gauge = v;
+		w->gauge_ms = clock_mono_ms();
+	} else {
+		w->gauge_ms = 0;
+		w->gauge_fails++;
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (!ok && !w->gauge_failing)
+		log_warn("event=gauge_failed service=%s gauge=%s metric=%s why=\"%s\"", w->name,
+		         w->load.gauge_url, w->load.gauge_metric, w->gconn.ok ?
+		         "no such series with a finite value" : "no 2xx answer within the timeout");
+	w->gauge_failing = !ok;
+	free(w->gpage);
+	w->gpage = NULL;
+}
+
+/* Starts a read of w's gauge with its probe, unless one is still out. */
+static void
+gauge_start(struct prober *p, struct watched *w)
+{
+	if (w->gtarget.kind == 0 || w->gconn.step != 0)
+		return;
+	if ((w->gpage = malloc(GAUGE_BODY_MAX)) == NULL)
+		return;
+	if (probe_fetch(&w->gconn, &w->gtarget, w->load.timeout_ms, w->gpage, GAUGE_BODY_MAX) ==
+	    PROBE_MISS)
+		gauge_done(p, w);
+}
+
+/*
  * A probe of w has ended (w->conn: its result and latency): the verdict and
  * the effective cap, then the row when either changed.
  */
@@ -267,7 +356,7 @@ probe_done(struct prober *p, struct watched *w)
 			w->went_up++;
 	}
 	if (w->load.cap_mode == CAP_ADAPTIVE && w->health.state == HEALTH_UP) {
-		aimd_sample(&w->aimd, lat);
+		aimd_sample(&w->aimd, load_signal(w, lat));
 		if ((cc = aimd_decide(&w->aimd, w->active, clock_mono_ms())) != 0)
 			w->cap_changes++;
 	}
@@ -291,9 +380,17 @@ start_due(struct prober *p)
 		if (w->conn.step != 0 || w->target.kind == 0 || clock_mono_ms() < w->next_ms)
 			continue;
 		w->started_ms = clock_mono_ms();
+		gauge_start(p, w);
 		if (probe_start(&w->conn, &w->target, w->load.timeout_ms) == PROBE_MISS)
 			probe_done(p, w);
 	}
+}
+
+/* Connection j of the poll set: service j / 2's probe (even) or its gauge read (odd). */
+static struct probe_conn *
+conn_of(struct prober *p, int j)
+{
+	return j % 2 ? &p->w[j / 2].gconn : &p->w[j / 2].conn;
 }
 
 /* The poll set of the probes in flight; their number, or -1 out of memory. */
@@ -302,22 +399,22 @@ poll_set(struct prober *p, int64_t *deadline_us)
 {
 	int k = 0;
 
-	if (p->pcap < p->n) {
-		struct pollfd *pf = realloc(p->pfd, (size_t)p->n * sizeof *pf);
-		int *pi = pf ? realloc(p->pidx, (size_t)p->n * sizeof *pi) : NULL;
+	if (p->pcap < 2 * p->n) {
+		struct pollfd *pf = realloc(p->pfd, (size_t)(2 * p->n) * sizeof *pf);
+		int *pi = pf ? realloc(p->pidx, (size_t)(2 * p->n) * sizeof *pi) : NULL;
 		if (pf)
 			p->pfd = pf;
 		if (pi == NULL)
 			return -1;
 		p->pidx = pi;
-		p->pcap = p->n;
+		p->pcap = 2 * p->n;
 	}
-	for (int i = 0; i < p->n; i++) {
-		const struct probe_conn *c = &p->w[i].conn;
+	for (int j = 0; j < 2 * p->n; j++) {
+		const struct probe_conn *c = conn_of(p, j);
 		if (c->step == 0)
 			continue;
 		p->pfd[k] = (struct pollfd){ c->fd, probe_events(c), 0 };
-		p->pidx[k++] = i;
+		p->pidx[k++] = j;
 		if (c->deadline_us < *deadline_us)
 			*deadline_us = c->deadline_us;
 	}
@@ -332,7 +429,7 @@ static void
 poll_probes(struct prober *p, int wait_ms)
 {
 	int64_t deadline = clock_mono_us() + (int64_t)wait_ms * 1000, left;
-	int n = poll_set(p, &deadline), i;
+	int n = poll_set(p, &deadline), j;
 
 	if (n == -1) {
 		log_err("event=probe_failed error=\"out of memory\"");
@@ -343,9 +440,13 @@ poll_probes(struct prober *p, int wait_ms)
 	    errno != EINTR)
 		log_warn("event=probe_poll_failed error=\"%s\"", strerror(errno));
 	for (int k = 0; k < n; k++) {
-		i = p->pidx[k];
-		if (probe_advance(&p->w[i].conn, p->pfd[k].revents, clock_mono_us()) != PROBE_PENDING)
-			probe_done(p, &p->w[i]);
+		j = p->pidx[k];
+		if (probe_advance(conn_of(p, j), p->pfd[k].revents, clock_mono_us()) == PROBE_PENDING)
+			continue;
+		if (j % 2)
+			gauge_done(p, &p->w[j / 2]);
+		else
+			probe_done(p, &p->w[j / 2]);
 	}
 }
 
@@ -371,7 +472,7 @@ pass(struct prober *p)
 		return;
 	}
 	for (int i = 0; i < p->n; i++)           /* a follower does not probe */
-		probe_abort(&p->w[i].conn);
+		watch_abort(&p->w[i]);
 }
 
 static void *
@@ -388,7 +489,7 @@ prober_main(void *arg)
 		pthread_mutex_unlock(&p->lock);
 	}
 	for (int i = 0; i < p->n; i++)
-		probe_abort(&p->w[i].conn);
+		watch_abort(&p->w[i]);
 	return NULL;
 }
 
@@ -449,6 +550,13 @@ series(struct buf *b, struct prober *p, const char *name, const char *type, cons
 		                   w->went_up); break;
 		case 4: buf_printf(b, "%s{service=\"%s\"} %llu\n", name, w->name, w->cap_changes);
 		        break;
+		case 6: if (w->gtarget.kind != 0 && w->gauge_ms != 0)
+		                buf_printf(b, "%s{service=\"%s\"} %g\n", name, w->name, w->gauge);
+		        break;
+		case 7: if (w->gtarget.kind != 0)
+		                buf_printf(b, "%s{service=\"%s\"} %llu\n", name, w->name,
+		                           w->gauge_fails);
+		        break;
 		default: buf_printf(b, "%s{service=\"%s\",result=\"ok\"} %llu\n%s{service=\"%s\","
 		                    "result=\"miss\"} %llu\n", name, w->name, w->probes - w->misses,
 		                    name, w->name, w->misses); break;
@@ -469,5 +577,9 @@ prober_metrics(struct prober *p, struct buf *b)
 	series(b, p, "sekisho_service_cap_changes_total", "counter",
 	       "Effective cap changes decided by this gateway's prober.", 4);
 	series(b, p, "sekisho_service_probes_total", "counter", "Probes by result.", 5);
+	series(b, p, "sekisho_service_gauge", "gauge",
+	       "The last value read from the service's own gauge (adaptive cap).", 6);
+	series(b, p, "sekisho_service_gauge_failures_total", "counter",
+	       "Reads of the service's gauge that gave no value.", 7);
 	pthread_mutex_unlock(&p->lock);
 }

@@ -140,12 +140,33 @@ read_some(struct probe_conn *c)
 	return 1;
 }
 
-/* The status line says 2xx. */
+/* Reads the whole answer into c->page. 1 at its end, 0 to wait, -1 when too large or failed. */
 static int
-status_ok(const struct probe_conn *c)
+read_page(struct probe_conn *c)
 {
-	return c->have >= 12 && strncmp(c->buf, "HTTP/1.", 7) == 0 && c->buf[8] == ' ' &&
-	       c->buf[9] == '2';
+	ssize_t n;
+
+	for (;;) {
+		if (c->page_len == c->page_max)
+			return -1;
+		n = read(c->fd, c->page + c->page_len, c->page_max - c->page_len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return 0;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			return 1;
+		c->page_len += (size_t)n;
+	}
+}
+
+/* The status line (s, n bytes) says 2xx. */
+static int
+status_ok(const char *s, size_t n)
+{
+	return n >= 12 && strncmp(s, "HTTP/1.", 7) == 0 && s[8] == ' ' && s[9] == '2';
 }
 
 int
@@ -173,8 +194,15 @@ probe_advance(struct probe_conn *c, short revents, int64_t now_us)
 			c->step = STEP_READ;
 		break;
 	default:
-		if (read_some(c) == 1) {
-			r = status_ok(c);
+		if (c->page != NULL) {
+			if ((r = read_page(c)) == -1)
+				return finish(c, 0), PROBE_MISS;
+			if (r == 1) {
+				r = status_ok(c->page, c->page_len);
+				return finish(c, r), r ? PROBE_OK : PROBE_MISS;
+			}
+		} else if (read_some(c) == 1) {
+			r = status_ok(c->buf, c->have);
 			return finish(c, r), r ? PROBE_OK : PROBE_MISS;
 		}
 	}
@@ -182,6 +210,29 @@ wait:
 	if (now_us >= c->deadline_us)
 		return finish(c, 0), PROBE_MISS;
 	return PROBE_PENDING;
+}
+
+int
+probe_fetch(struct probe_conn *c, const struct probe_target *t, int timeout_ms, char *page,
+            size_t max)
+{
+	int rc = probe_start(c, t, timeout_ms);
+
+	c->page = page;
+	c->page_max = max;
+	return rc;
+}
+
+const char *
+probe_body(const struct probe_conn *c, size_t *len)
+{
+	const char *end = c->page ? memmem(c->page, c->page_len, "\r\n\r\n", 4) : NULL;
+
+	if (end == NULL)
+		return NULL;
+	end += 4;
+	*len = c->page_len - (size_t)(end - c->page);
+	return end;
 }
 
 void

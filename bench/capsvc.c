@@ -5,7 +5,13 @@
  * beyond W wait in the accept queue, so latency rises with concurrent users
  * once they exceed W: capacity = W * 1000 / SERVICE_MS requests per second.
  *
- *   capsvc ADDR PORT WORKERS SERVICE_MS
+ *   capsvc ADDR PORT WORKERS SERVICE_MS [METRICS_PORT]
+ *
+ * With METRICS_PORT, a thread of its own answers GET /metrics on ADDR:METRICS_PORT
+ * at once (it does not queue behind the workers) in the Prometheus text
+ * format: capsvc_inflight, the requests accepted by the kernel and not yet
+ * answered (busy workers + the listen socket's accept queue, from TCP_INFO),
+ * and capsvc_workers, the active workers: the gauge docs/adaptive.md reads.
  *
  * At run time: SIGUSR1 halves the workers (capacity halves), SIGUSR2 restores
  * them. GET /_capsvc/time?ms=N sets the service time (the request itself
@@ -21,6 +27,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,7 +38,7 @@
 #define WORKERS_MAX 256
 #define REQ_MAX     2048
 
-static atomic_int active_workers, service_ms;
+static atomic_int active_workers, service_ms, busy;
 static int all_workers, lfd;
 
 static void
@@ -96,9 +104,47 @@ worker(void *arg)
 		}
 		if ((fd = accept(lfd, NULL, NULL)) == -1)
 			continue;
+		atomic_fetch_add(&busy, 1);
 		if (read_request(fd) == 0) {
 			sleep_ms(atomic_load(&service_ms));
 			if (write(fd, ok, sizeof ok - 1) < 0)
+				(void)0;
+		}
+		close(fd);
+		atomic_fetch_sub(&busy, 1);
+	}
+	return NULL;
+}
+
+/* Requests waiting in the listen socket's accept queue (Linux: tcpi_unacked of a listener). */
+static int
+accept_queue(void)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof ti;
+
+	if (getsockopt(lfd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1)
+		return 0;
+	return (int)ti.tcpi_unacked;
+}
+
+static void *
+metrics(void *arg)
+{
+	int mfd = (int)(intptr_t)arg, fd, n;
+	char page[512], head[128];
+
+	for (;;) {
+		if ((fd = accept(mfd, NULL, NULL)) == -1)
+			continue;
+		if (read_request(fd) == 0) {
+			n = snprintf(page, sizeof page, "# HELP capsvc_inflight Requests accepted and "
+			             "not yet answered.\n# TYPE capsvc_inflight gauge\ncapsvc_inflight %d\n"
+			             "# TYPE capsvc_workers gauge\ncapsvc_workers %d\n",
+			             atomic_load(&busy) + accept_queue(), atomic_load(&active_workers));
+			snprintf(head, sizeof head, "HTTP/1.0 200 OK\r\nContent-Type: text/plain; "
+			         "version=0.0.4\r\nContent-Length: %d\r\nConnection: close\r\n\r\n", n);
+			if (write(fd, head, strlen(head)) < 0 || write(fd, page, (size_t)n) < 0)
 				(void)0;
 		}
 		close(fd);
@@ -106,24 +152,40 @@ worker(void *arg)
 	return NULL;
 }
 
-int
-main(int argc, char **argv)
+static int
+listen_on(const char *addr, long long port)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	long long port, w, ms;
 	char lst[80];
-	pthread_t t;
-	int one = 1;
+	int fd, one = 1;
 
-	if (argc != 5 || parse_int(argv[2], 1, 65535, &port) == -1 ||
-	    parse_int(argv[3], 1, WORKERS_MAX, &w) == -1 || parse_int(argv[4], 0, 60000, &ms) == -1) {
-		fprintf(stderr, "usage: capsvc ADDR PORT WORKERS(1..%d) SERVICE_MS\n", WORKERS_MAX);
-		return 2;
-	}
-	snprintf(lst, sizeof lst, "%s:%lld", argv[1], port);
+	snprintf(lst, sizeof lst, "%s:%lld", addr, port);
 	if (addr_parse_listen(lst, &ss, &len) == -1) {
 		fprintf(stderr, "capsvc: bad address %s\n", lst);
+		return -1;
+	}
+	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == -1 ||
+	    bind(fd, (struct sockaddr *)&ss, len) == -1 || listen(fd, 4096) == -1) {
+		perror("capsvc: listen");
+		return -1;
+	}
+	return fd;
+}
+
+int
+main(int argc, char **argv)
+{
+	long long port, w, ms, mport = 0;
+	pthread_t t;
+	int mfd;
+
+	if ((argc != 5 && argc != 6) || parse_int(argv[2], 1, 65535, &port) == -1 ||
+	    parse_int(argv[3], 1, WORKERS_MAX, &w) == -1 || parse_int(argv[4], 0, 60000, &ms) == -1 ||
+	    (argc == 6 && parse_int(argv[5], 1, 65535, &mport) == -1)) {
+		fprintf(stderr, "usage: capsvc ADDR PORT WORKERS(1..%d) SERVICE_MS [METRICS_PORT]\n",
+		        WORKERS_MAX);
 		return 2;
 	}
 	all_workers = (int)w;
@@ -132,18 +194,17 @@ main(int argc, char **argv)
 	signal(SIGUSR1, on_signal);
 	signal(SIGUSR2, on_signal);
 	signal(SIGPIPE, SIG_IGN);
-	if ((lfd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
-	    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == -1 ||
-	    bind(lfd, (struct sockaddr *)&ss, len) == -1 || listen(lfd, 4096) == -1) {
-		perror("capsvc: listen");
+	if ((lfd = listen_on(argv[1], port)) == -1)
 		return 1;
-	}
+	if (mport && ((mfd = listen_on(argv[1], mport)) == -1 ||
+	              pthread_create(&t, NULL, metrics, (void *)(intptr_t)mfd) != 0))
+		return 1;
 	for (int i = 0; i < all_workers; i++)
 		if (pthread_create(&t, NULL, worker, (void *)(intptr_t)i) != 0) {
 			perror("capsvc: thread");
 			return 1;
 		}
-	printf("capsvc: %s, %d workers, %d ms\n", lst, all_workers, (int)ms);
+	printf("capsvc: %s:%lld, %d workers, %d ms\n", argv[1], port, all_workers, (int)ms);
 	fflush(stdout);
 	pause();
 	for (;;)

@@ -83,6 +83,8 @@ bg_start capsvc srv "$B/bench/capsvc" 10.0.9.2 8000 8 5
 bg_start slowsvc srv "$B/bench/capsvc" 10.0.9.2 8001 1 150
 # Port 8002: a service that hangs (stopped below); nothing listens on 8009.
 bg_start hangsvc srv "$B/bench/capsvc" 10.0.9.2 8002 1 5
+# Port 8003: one worker, with its own gauge (capsvc_inflight) on 9103.
+bg_start gaugesvc srv "$B/bench/capsvc" 10.0.9.2 8003 1 5 9103
 
 printf 'root-password\n' >"$T/rootpw"
 ctl init --root-password-file "$T/rootpw" >/dev/null
@@ -210,6 +212,47 @@ expect "the hanging service's first probe has not ended yet" 0 "$(probes_of hang
 kill -CONT "$(cat "$T/hangsvc.pid")"
 ctl service load hang --no-probe >/dev/null
 ctl service load dead --no-probe >/dev/null
+
+# ---- a gauge from the service's own metrics ----
+# gsvc is probed by TCP connect, which the kernel answers at once however
+# long the queue: its latency stays far under the 1000 ms target. Only the
+# service's own gauge (capsvc_inflight: requests accepted, not yet answered;
+# at its limit at 2) can say it is overloaded.
+ctl service add gsvc --url http://10.0.9.2:8003/ --max-usage 60 --max-interval 30 --cap 10 \
+	--admin root >/dev/null
+check "service load refuses a gauge without a metric" sh -c \
+	"! '$B/sekishoctl' -f '$CONF' service load gsvc --gauge http://10.0.9.2:9103/metrics --gauge-target 2 2>/dev/null"
+check "service load refuses a gauge target that is not a number" sh -c \
+	"! '$B/sekishoctl' -f '$CONF' service load gsvc --gauge http://10.0.9.2:9103/metrics --gauge-metric capsvc_inflight --gauge-target lots 2>/dev/null"
+ctl service load gsvc --probe tcp://10.0.9.2:8003 --interval-ms 250 --timeout-ms 400 \
+	--cap-mode adaptive --cap-min 2 --target-ms 1000 --gauge http://10.0.9.2:9103/metrics \
+	--gauge-metric capsvc_inflight --gauge-target 2 >/dev/null
+check "service show names the gauge" sh -c \
+	"'$B/sekishoctl' -f '$CONF' service show gsvc | grep -q '^gauge: *http://10.0.9.2:9103/metrics capsvc_inflight, target 2\$'"
+gcap() { [ "$(cap_now gsvc)" "$1" "$2" ]; }
+gauge_read() { in_ns gw curl -s "$MON/metrics" | grep -Eq "^sekisho_service_gauge\{service=\"gsvc\"\} $1\$"; }
+ctl grant u1 gsvc 10.0.1.3 >/dev/null
+ctl grant u2 gsvc 10.0.1.4 >/dev/null
+check "the gauge is read (nothing in flight: 0)" wait_for 10 gauge_read 0
+check "an idle gauge and a fast probe let the cap rise" wait_for 15 gcap -gt 2
+# One slow request after another: 4 x 5 s of work for one worker (the TCP
+# probes' own connections then wait in the accept queue too, and count).
+in_ns gw curl -s -o /dev/null --max-time 5 "http://10.0.9.2:8003/_capsvc/time?ms=5000"
+slow=""
+for i in 1 2 3 4; do
+	ip netns exec "$NET_PREFIX-gw" curl -s -o /dev/null --max-time 40 http://10.0.9.2:8003/ &
+	slow="$slow $!"
+done
+check "the gauge reads the requests in flight" wait_for 10 gauge_read "([3-9]|[1-9][0-9]+)"
+check "the cap falls to cap_min on the gauge alone" wait_for 15 gcap -eq 2
+line=$(grep 'event=cap_effective service=gsvc cap_effective=2 ' "$T/authd.log" | tail -n 1)
+if echo "$line" | grep -Eq 'latency_ms=[0-9]{1,3}\.[0-9] target_ms=1000 gauge=([3-9]|[1-9][0-9]+) gauge_target=2 '; then
+	ok "the change was logged with the gauge and a probe latency within target"
+else
+	not_ok "the change was logged with the gauge and a probe latency within target" "$line"
+fi
+ctl service load gsvc --no-gauge --no-probe --cap-mode fixed >/dev/null
+kill $slow 2>/dev/null
 
 # ---- one prober for several gateways ----
 # A second authd on the same store (as a second gateway would be) follows:
