@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "admin.h"
+#include "gauge.h"
 
 /*
  * A service's load settings (docs/adaptive.md): its health probe and its cap
@@ -13,16 +14,24 @@
  */
 
 enum { LF_PROBE, LF_INTERVAL, LF_TIMEOUT, LF_DOWN, LF_UP, LF_MODE, LF_CAP_MIN, LF_TARGET,
-       LF_N };
+       LF_GAUGE_URL, LF_GAUGE_METRIC, LF_GAUGE_TARGET, LF_N };
 
 static const char *const field_names[LF_N] = {
 	"probe", "interval_ms", "timeout_ms", "down_after", "up_after", "cap_mode", "cap_min",
-	"target_ms",
+	"target_ms", "gauge_url", "gauge_metric", "gauge_target",
 };
+
+/* The fields that are whole numbers (field_int). */
+static int
+is_int_field(int i)
+{
+	return i >= LF_INTERVAL && i <= LF_TARGET && i != LF_MODE;
+}
 
 struct load_form {
 	struct admin_field f[LF_N];
 	char text[LF_N][ADMIN_NUM_TEXT + 1];    /* the numbers of a stored service, as text */
+	char target[32];                        /* its gauge target, as text */
 };
 
 static const char *
@@ -78,12 +87,47 @@ form_from(struct load_form *f, const struct store_service *svc)
 	memset(f, 0, sizeof *f);
 	f->f[LF_PROBE].in = svc->load.probe;
 	f->f[LF_MODE].in = l.cap_mode == CAP_ADAPTIVE ? "adaptive" : "fixed";
+	f->f[LF_GAUGE_URL].in = svc->load.gauge_url;
+	f->f[LF_GAUGE_METRIC].in = svc->load.gauge_metric;
+	if (l.gauge_target > 0)
+		snprintf(f->target, sizeof f->target, "%g", l.gauge_target);
+	f->f[LF_GAUGE_TARGET].in = f->target;
 	for (int i = 0; i < LF_N; i++) {
-		if (i == LF_PROBE || i == LF_MODE)
+		if (!is_int_field(i))
 			continue;
 		snprintf(f->text[i], sizeof f->text[i], "%d", *field_int(&l, i));
 		f->f[i].in = f->text[i];
 	}
+}
+
+/* Copies text field i into dst (n bytes, the bound); 1 and a message when longer. */
+static int
+text_field(struct load_form *f, int i, char *dst, size_t n)
+{
+	const char *v = f->f[i].in ? f->f[i].in : "";
+
+	if (strlen(v) < n) {
+		snprintf(dst, n, "%s", v);
+		return 0;
+	}
+	snprintf(f->f[i].err, ADMIN_MSG_MAX, "At most %zu characters.", n - 1);
+	return 1;
+}
+
+/* The gauge fields into l (the store checks that they go together); fields marked wrong. */
+static int
+gauge_parse(struct load_form *f, struct service_load *l)
+{
+	const char *v = f->f[LF_GAUGE_TARGET].in;
+	int bad = text_field(f, LF_GAUGE_URL, l->gauge_url, sizeof l->gauge_url) +
+	          text_field(f, LF_GAUGE_METRIC, l->gauge_metric, sizeof l->gauge_metric);
+
+	if (v != NULL && v[0] != '\0' &&
+	    parse_decimal(v, 0, GAUGE_TARGET_MAX, &l->gauge_target) == -1) {
+		snprintf(f->f[LF_GAUGE_TARGET].err, ADMIN_MSG_MAX, "Give a number such as 2 or 0.75.");
+		bad++;
+	}
+	return bad;
 }
 
 /* Reads and parses the form into l; the number of fields marked wrong. */
@@ -98,13 +142,7 @@ form_parse(struct req *q, struct load_form *f, struct service_load *l)
 	memset(l, 0, sizeof *l);
 	for (int i = 0; i < LF_N; i++)
 		f->f[i].in = http_form(q->r, field_names[i]);
-	v = f->f[LF_PROBE].in ? f->f[LF_PROBE].in : "";
-	if (strlen(v) > PROBE_URL_MAX) {
-		snprintf(f->f[LF_PROBE].err, ADMIN_MSG_MAX, "At most %d characters.", PROBE_URL_MAX);
-		bad++;
-	} else {
-		snprintf(l->probe, sizeof l->probe, "%s", v);
-	}
+	bad += text_field(f, LF_PROBE, l->probe, sizeof l->probe);
 	v = f->f[LF_MODE].in;
 	if (v != NULL && (strcmp(v, "fixed") == 0 || strcmp(v, "adaptive") == 0)) {
 		l->cap_mode = v[0] == 'a' ? CAP_ADAPTIVE : CAP_FIXED;
@@ -112,8 +150,9 @@ form_parse(struct req *q, struct load_form *f, struct service_load *l)
 		snprintf(f->f[LF_MODE].err, ADMIN_MSG_MAX, "Choose fixed or adaptive.");
 		bad++;
 	}
+	bad += gauge_parse(f, l);
 	for (int i = 0; i < LF_N; i++) {
-		if (i == LF_PROBE || i == LF_MODE)
+		if (!is_int_field(i))
 			continue;
 		v = f->f[i].in;
 		if (v == NULL || strnlen(v, ADMIN_NUM_TEXT + 1) > ADMIN_NUM_TEXT ||
@@ -169,9 +208,11 @@ admin_load_set(struct req *q)
 		return;
 	}
 	admin_audit(q, st, "service.load", svc.name, NULL, "probe=%.200s mode=%s cap_min=%d "
-	            "target_ms=%d interval_ms=%d timeout_ms=%d down_after=%d up_after=%d",
+	            "target_ms=%d interval_ms=%d timeout_ms=%d down_after=%d up_after=%d "
+	            "gauge=%.200s gauge_metric=%.200s gauge_target=%g",
 	            l.probe[0] ? l.probe : "none", l.cap_mode ? "adaptive" : "fixed", l.cap_min,
-	            l.target_ms, l.interval_ms, l.timeout_ms, l.down_after, l.up_after);
+	            l.target_ms, l.interval_ms, l.timeout_ms, l.down_after, l.up_after,
+	            l.gauge_url[0] ? l.gauge_url : "none", l.gauge_metric, l.gauge_target);
 	snprintf(loc, sizeof loc, "/admin/services/load?id=%lld&done=load_saved", (long long)svc.id);
 	page_redirect(q, loc);
 }

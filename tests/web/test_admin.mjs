@@ -308,8 +308,19 @@ s.connect(("10.0.9.2", 80)); s.sendall(b"x\\n"); sys.exit(0 if s.recv(8) else 1)
 		r = await submit(alice, 'main button[type=submit]');
 		eq(r.status(), 400, 'status with a host name');
 		eq(ctlJson('service', 'show', 'fwlab').probe, '', 'nothing stored');
+		// The gauge: a target that is not a number is marked; a metric without a URL refused.
+		await fillService(alice, { probe: 'tcp://10.0.9.2:80', gauge_metric: 'busy{pool="web"}',
+		                           gauge_target: 'lots' });
+		r = await submit(alice, 'main button[type=submit]');
+		eq(r.status(), 400, 'status with a bad gauge target');
+		assert(await alice.locator('#gauge_target-err').isVisible(), 'gauge target message');
+		eq(await alice.inputValue('#gauge_metric'), 'busy{pool="web"}', 'the metric stays');
+		await fillService(alice, { gauge_target: '2.5' });
+		r = await submit(alice, 'main button[type=submit]');
+		eq(r.status(), 400, 'status with a metric but no URL');
+		assert((await text(alice, '.alert.error')).includes('needs a gauge URL'), 'says why');
 		// Good values are stored and audited.
-		await fillService(alice, { probe: 'tcp://10.0.9.2:80' });
+		await fillService(alice, { gauge_url: 'http://10.0.9.2:80/metrics' });
 		r = await submit(alice, 'main button[type=submit]');
 		eq(r.status(), 200, 'status after the redirect');
 		assert((await text(alice, '.alert.success')).includes('saved'), 'notice');
@@ -319,6 +330,9 @@ s.connect(("10.0.9.2", 80)); s.sendall(b"x\\n"); sys.exit(0 if s.recv(8) else 1)
 		const show = ctl('service', 'show', 'fwlab');
 		assert(show.includes('every 500 ms, timeout 400 ms'), 'stored interval and timeout');
 		assert(show.includes('target 150 ms'), 'stored target');
+		assert(show.includes('gauge:         http://10.0.9.2:80/metrics busy{pool="web"}, target 2.5'),
+		       'stored gauge');
+		eq(await alice.inputValue('#gauge_target'), '2.5', 'the form shows the stored gauge target');
 		assert(ctl('audit', '--service', 'fwlab').includes('service.load'), 'audited');
 		await shot(alice, 'service-load');
 		// Without the CSRF token: refused, nothing changes.
@@ -328,7 +342,7 @@ s.connect(("10.0.9.2", 80)); s.sendall(b"x\\n"); sys.exit(0 if s.recv(8) else 1)
 		eq(ctlJson('service', 'show', 'fwlab').cap_mode, 'adaptive', 'unchanged');
 		// Back to a plain fixed cap for the cases below.
 		await alice.selectOption('#cap_mode', 'fixed');
-		await fillService(alice, { probe: '' });
+		await fillService(alice, { probe: '', gauge_url: '', gauge_metric: '', gauge_target: '' });
 		r = await submit(alice, 'main button[type=submit]');
 		eq(r.status(), 200, 'status');
 		eq(ctlJson('service', 'show', 'fwlab').cap_mode, 'fixed', 'fixed again');
