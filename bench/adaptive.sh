@@ -14,7 +14,9 @@
 #
 #   fixed    one run per cap of CAPS, RUN_S s each: admitted users, service
 #            p99 after WARMUP_S s; the best fixed cap is the one admitting the
-#            most with p99 within TARGET_MS
+#            most with its median p99 within TARGET_MS
+#   rounds   ROUNDS rounds of the sweep and an adaptive run (no halving),
+#            interleaved; medians over the rounds
 #   adaptive cap = 200, cap_min = 2, target TARGET_MS, ADAPT_S s; at HALVE_S
 #            the service's workers are halved (SIGUSR1)
 # Results: bench/results/adaptive.txt, adaptive.dat (the adaptive run, per
@@ -32,6 +34,7 @@ THINK=${ADAPT_THINK:-0.2}
 TARGET_MS=${ADAPT_TARGET_MS:-100}
 CAPS=${ADAPT_CAPS:-"20 30 40 50 60 100"}
 RUN_S=${ADAPT_RUN_S:-60}
+ROUNDS=${ADAPT_ROUNDS:-3}
 WARMUP_S=${ADAPT_WARMUP_S:-25}
 ADAPT_S=${ADAPT_S:-120}
 HALVE_S=${ADAPT_HALVE_S:-60}
@@ -97,32 +100,47 @@ say "# figures after a ${WARMUP_S}s warm-up (users_in: mean users admitted at on
 say "# date $(date -u +%FT%TZ), commit $(git -C "$SEKISHO_TOP" rev-parse --short HEAD 2>/dev/null)," \
     "load $(cut -d' ' -f1-3 /proc/loadavg) (2 CPUs shared with other builds)"
 say ""
-say "mode      cap  run_s  admitted  refused  users_in  req/s   p50_ms   p99_ms"
-best=0 best_cap=0
-for cap in $CAPS; do
-	line=$(run "fixed$cap" "$cap" "$RUN_S")
-	adm=$(echo "$line" | field admitted) p99=$(echo "$line" | field p99_ms)
-	say "$(printf 'fixed  %6d  %5d  %8d  %7d  %8s  %6s  %7s  %7s' "$cap" "$RUN_S" "$adm" \
-		"$(echo "$line" | field refused)" "$(echo "$line" | field mean_in)" \
-		"$(echo "$line" | field req_s)" \
-		"$(echo "$line" | field p50_ms)" "$p99")"
-	inn=$(echo "$line" | field mean_in)
-	if awk -v p="$p99" -v t="$TARGET_MS" -v i="$inn" -v b="$best" 'BEGIN { exit !(p <= t && i > b) }'; then
-		best=$inn best_cap=$cap
-	fi
+say "round mode      cap  run_s  admitted  refused  users_in  req/s   p50_ms   p99_ms"
+row() {   # round mode cap driver-line: one table row, and "mode cap users_in p99" for the medians
+	say "$(printf '%5d %-8s %4s  %5d  %8d  %7d  %8s  %6s  %7s  %7s' "$1" "$2" "$3" "$RUN_S" \
+		"$(echo "$4" | field admitted)" "$(echo "$4" | field refused)" \
+		"$(echo "$4" | field mean_in)" "$(echo "$4" | field req_s)" \
+		"$(echo "$4" | field p50_ms)" "$(echo "$4" | field p99_ms)")"
+	echo "$2 $3 $(echo "$4" | field mean_in) $(echo "$4" | field p99_ms)" >>"$T/rows"
+}
+# Rounds of the whole sweep and the adaptive run without halving (over the
+# same time as a fixed run), interleaved so that the load from elsewhere
+# falls on all of them alike.
+: >"$T/rows"
+for r in $(seq 1 "$ROUNDS"); do
+	for cap in $CAPS; do
+		row "$r" fixed "$cap" "$(run "fixed${cap}r$r" "$cap" "$RUN_S")"
+	done
+	row "$r" adaptive AIMD "$(run "adaptiver$r" 200 "$RUN_S" 0 adaptive)"
+	cp "$T/adaptiver$r.dat" "$OUT/adaptive_steady.dat"
 done
-# The adaptive run without halving first, over the same time as a fixed run.
-line=$(run adaptive 200 "$RUN_S" 0 adaptive)
-adm=$(echo "$line" | field admitted) inn=$(echo "$line" | field mean_in)
-say "$(printf 'adaptive %4s  %5d  %8d  %7d  %8s  %6s  %7s  %7s' "AIMD" "$RUN_S" "$adm" \
-	"$(echo "$line" | field refused)" "$(echo "$line" | field mean_in)" \
-	"$(echo "$line" | field req_s)" \
-	"$(echo "$line" | field p50_ms)" "$(echo "$line" | field p99_ms)")"
-cp "$T/adaptive.dat" "$OUT/adaptive_steady.dat"
+# Medians over the rounds, per mode and cap: "mode cap users_in p99".
+awk '{ k = $1 " " $2; n[k]++; u[k, n[k]] = $3; p[k, n[k]] = $4 }
+     function med(a, k, m,   i, j, t, v) {
+         for (i = 1; i <= m; i++) v[i] = a[k, i]
+         for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
+         return m % 2 ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2 }
+     END { for (k in n) printf "%s %.1f %.1f\n", k, med(u, k, n[k]), med(p, k, n[k]) }' \
+	"$T/rows" | sort -k1,1 -k2,2n >"$T/medians"
 say ""
-say "best fixed cap within target (most users in at once, p99 <= $TARGET_MS ms): $best_cap" \
+say "medians over $ROUNDS rounds (users_in, p99_ms):"
+while read -r mode cap inn p99; do
+	say "$(printf '  %-8s %4s  %8s  %7s' "$mode" "$cap" "$inn" "$p99")"
+done <"$T/medians"
+best=$(awk -v t="$TARGET_MS" '$1 == "fixed" && $4 <= t && $3 > b { b = $3; c = $2 } END { print c + 0, b + 0 }' "$T/medians")
+best_cap=${best% *} best=${best#* }
+inn=$(awk '$1 == "adaptive" { print $3 }' "$T/medians")
+p99=$(awk '$1 == "adaptive" { print $4 }' "$T/medians")
+say ""
+say "best fixed cap within target (most users in at once, median p99 <= $TARGET_MS ms): $best_cap" \
     "($best users in); adaptive: $inn users in =" \
-    "$(awk -v a="$inn" -v b="$best" 'BEGIN { if (b) printf "%.0f", 100 * a / b; else print "-" }') % of it"
+    "$(awk -v a="$inn" -v b="$best" 'BEGIN { if (b) printf "%.0f", 100 * a / b; else print "-" }') % of it," \
+    "median p99 $p99 ms"
 
 # Halving: capacity halves at HALVE_S.
 line=$(run halving 200 "$ADAPT_S" "$HALVE_S" adaptive)

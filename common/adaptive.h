@@ -84,7 +84,7 @@ const char *health_str(int state);
 #define AIMD_NEAR_PCT    15      /* ... 1 within 15 % of the cap of the last decrease */
 #define AIMD_BETA_PCT    90      /* multiplicative decrease: cap *= 0.9 */
 #define AIMD_BUSY_PCT    80      /* raise only when active >= 80 % of the cap */
-#define AIMD_SS_STEP_MAX 8       /* limited slow start: at most +8 per period */
+#define AIMD_SS_STEP_MAX 4       /* limited slow start: at most +4 per period */
 #define AIMD_SAMPLES_MAX 64      /* the highest probes kept per period */
 
 struct aimd {

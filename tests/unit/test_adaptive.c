@@ -206,22 +206,22 @@ run_periods(struct aimd *a, const int64_t *lat_ms, const int *want, int n)
 Test(adaptive, aimd_slow_start_doubles_by_at_most_the_step_until_the_first_overload)
 {
 	struct aimd a;
-	static const int64_t lat[] = { 1, 1, 1, 1, 1, 900, 1, 1 };
-	static const int want[] = { 8, 16, 24, 32, 40, 36, 37, 38 };
+	static const int64_t lat[] = { 1, 1, 1, 1, 1, 1, 900, 1, 1 };
+	static const int want[] = { 2, 4, 8, 12, 16, 20, 18, 19, 20 };
 
-	aimd_init(&a, 4, 100, 200000, 0);
-	cr_assert_eq(a.effective, 4);
-	run_periods(&a, lat, want, 8);
-	cr_assert_eq(a.last_drop, 40);
+	aimd_init(&a, 1, 100, 200000, 0);
+	cr_assert_eq(a.effective, 1);
+	run_periods(&a, lat, want, 9);
+	cr_assert_eq(a.last_drop, 20);
 }
 
 Test(adaptive, aimd_slow_start_ends_when_latency_enters_the_hold_band)
 {
 	struct aimd a;
 	static const int64_t lat[] = { 1, 150, 1, 1 };
-	static const int want[] = { 8, 8, 8 + AIMD_ALPHA, 8 + 2 * AIMD_ALPHA };
+	static const int want[] = { 4, 4, 4 + AIMD_ALPHA, 4 + 2 * AIMD_ALPHA };
 
-	aimd_init(&a, 4, 100, 200000, 0);
+	aimd_init(&a, 2, 100, 200000, 0);
 	run_periods(&a, lat, want, 4);
 	cr_assert_eq(a.slow_start, 0);
 }
