@@ -62,8 +62,8 @@ struct prober {
 	int stop;
 	struct watched *w;
 	int n, cap;
-	struct pollfd *pfd;                   /* the probes in flight, and ... */
-	int *pidx;                            /* ... the index in w of each */
+	struct pollfd *pfd;                   /* the probes and gauge reads in flight, ... */
+	int *pidx;                            /* ... and which each is (conn_of) */
 	int pcap;
 	int64_t next_reload_ms;
 	int leader;                           /* 1 holds the "prober" lease, 0 not, -1 not asked */

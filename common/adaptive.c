@@ -255,7 +255,7 @@ aimd_decide(struct aimd *a, int active, int64_t now_ms)
 
 	if (now_ms - a->period_start_ms < AIMD_PERIOD_MS)
 		return 0;
-	if (r > a->target_us) {
+	if (r * 100 > a->target_us * AIMD_FALL_PCT) {
 		next = (int)((int64_t)before * AIMD_BETA_PCT / 100);
 		a->last_drop = before;
 		a->slow_start = 0;

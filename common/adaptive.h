@@ -73,13 +73,16 @@ int health_step(struct health *h, int ok, int down_after, int up_after);
 const char *health_str(int state);
 
 /*
- * AIMD parameters (docs/adaptive.md says why these). The reading of a period
- * is the p90 of its probes; the cap rises while the reading is at most half
- * the target, holds between half and the whole target, falls above it.
+ * AIMD parameters (docs/adaptive.md says why these). The target is the
+ * service's p99 goal; the reading of a period is the p90 of its probes. The
+ * cap rises while the reading is at most 40 % of the target, holds up to
+ * 60 %, falls above: for an exponential waiting time p99 = 2 p90 - s, so a
+ * p90 of 60 % of the target is about a p99 at the target.
  */
 #define AIMD_PERIOD_MS   2000    /* at most one change per period */
 #define AIMD_PCTL        90      /* the period's reading: p90 of its probes */
-#define AIMD_RISE_PCT    50      /* rise only when the reading <= 50 % of the target */
+#define AIMD_RISE_PCT    40      /* rise only when the reading <= 40 % of the target */
+#define AIMD_FALL_PCT    60      /* fall when the reading > 60 % of the target */
 #define AIMD_ALPHA       2       /* additive increase, users per period ... */
 #define AIMD_NEAR_PCT    15      /* ... 1 within 15 % of the cap of the last decrease */
 #define AIMD_BETA_PCT    90      /* multiplicative decrease: cap *= 0.9 */
@@ -114,7 +117,8 @@ int64_t aimd_reading(const struct aimd *a);
 
 /*
  * Ends the period when it is over, on its reading r (aimd_reading):
- *   r > target: cap *= AIMD_BETA_PCT % (and slow start ends);
+ *   r > AIMD_FALL_PCT % of the target: cap *= AIMD_BETA_PCT % (and slow
+ *   start ends);
  *   r <= AIMD_RISE_PCT % of the target and active >= AIMD_BUSY_PCT % of the
  *   cap (an idle service says nothing about whether it could take more):
  *   in slow start the cap doubles, by at most AIMD_SS_STEP_MAX (RFC 3742's
@@ -122,7 +126,7 @@ int64_t aimd_reading(const struct aimd *a);
  *   the cap at the last decrease (the cautious search near the last known
  *   limit of BIC/CUBIC);
  *   otherwise it holds; a reading in the hold band (between AIMD_RISE_PCT %
- *   of the target and the target) ends slow start too (HyStart's delay
+ *   and AIMD_FALL_PCT % of the target) ends slow start too (HyStart's delay
  *   exit: latency has risen, the limit is near).
  * The result is clamped to [cap_min, cap_max]. A period without a sample
  * keeps the cap. Returns 1 when the effective cap changed, else 0.

@@ -38,7 +38,7 @@ ParameterizedTest(struct health_case *c, adaptive, health_goes_down_after_3_miss
 /*
  * One AIMD period with one probe (its reading is that probe): the cap before,
  * the reading, active users, the cap after. cap_min 10, cap 100, target
- * 200 ms: rise at or below 100 ms, hold up to 200 ms, fall above.
+ * 200 ms: rise at or below 80 ms (40 %), hold up to 120 ms (60 %), fall above.
  */
 struct aimd_case {
 	int before, active;
@@ -56,9 +56,11 @@ ParameterizedTestParameters(adaptive, aimd_falls_above_target_holds_in_the_band_
 		{ 40,   40, 300000, 36, 1, 0 },    /* in slow start too */
 		{ 11,   11, 900000, 10, 0, 0 },    /* never below cap_min */
 		{ 10,   10, 900000, 10, 0, 0 },
-		{ 50,   50, 200000, 50, 0, 0 },    /* at the target: hold */
-		{ 50,   50, 100001, 50, 0, 0 },    /* just above half of it: hold */
-		{ 50,   50, 100000, 50 + AIMD_ALPHA, 0, 0 },  /* half the target: + alpha */
+		{ 50,   50, 200000, 45, 0, 0 },    /* at the target: above 60 %, x 0.9 */
+		{ 50,   50, 120001, 45, 0, 0 },    /* just above 60 % of it: x 0.9 */
+		{ 50,   50, 120000, 50, 0, 0 },    /* 60 % of it: hold */
+		{ 50,   50, 80001,  50, 0, 0 },    /* just above 40 % of it: hold */
+		{ 50,   50, 80000,  50 + AIMD_ALPHA, 0, 0 },  /* 40 % of the target: + alpha */
 		{ 50,   40, 50000,  50 + AIMD_ALPHA, 0, 0 },  /* 80 % in use counts as busy */
 		{ 50,   39, 50000,  50, 0, 0 },    /* idle: nothing learnt, no rise */
 		{ 50,   50, 50000,  51, 0, 50 },   /* at the last drop point: + 1 */
@@ -68,7 +70,7 @@ ParameterizedTestParameters(adaptive, aimd_falls_above_target_holds_in_the_band_
 		{ 20,   20, 50000,  20 + AIMD_SS_STEP_MAX, 1, 0 }, /* slow start: + at most the step */
 		{ 96,   96, 50000,  100, 1, 0 },   /* ... up to the configured cap */
 		{ 20,   15, 50000,  20, 1, 0 },    /* ... only when busy */
-		{ 20,   20, 150000, 20, 1, 0 },    /* in the hold band: holds */
+		{ 20,   20, 100000, 20, 1, 0 },    /* in the hold band: holds */
 		{ 100, 100, 50000,  100, 0, 0 },   /* never above the configured cap */
 		{ 50,   50, -1,     50, 0, 0 },    /* no sample: keep */
 	};
@@ -218,7 +220,7 @@ Test(adaptive, aimd_slow_start_doubles_by_at_most_the_step_until_the_first_overl
 Test(adaptive, aimd_slow_start_ends_when_latency_enters_the_hold_band)
 {
 	struct aimd a;
-	static const int64_t lat[] = { 1, 150, 1, 1 };
+	static const int64_t lat[] = { 1, 100, 1, 1 };
 	static const int want[] = { 4, 4, 4 + AIMD_ALPHA, 4 + 2 * AIMD_ALPHA };
 
 	aimd_init(&a, 2, 100, 200000, 0);
