@@ -91,9 +91,9 @@ gauge_check(const struct service_load *l, char *err, size_t errlen)
 		return snprintf(err, errlen, "a gauge URL is http://ADDR[:PORT]/PATH"), STORE_INVALID;
 	if (gauge_sel_parse(l->gauge_metric, &g, err, errlen) == -1)
 		return STORE_INVALID;
-	if (!(l->gauge_target > 0 && l->gauge_target <= GAUGE_TARGET_MAX))
-		return snprintf(err, errlen, "the gauge target must be above 0 and at most %g",
-		                GAUGE_TARGET_MAX), STORE_INVALID;
+	if (!(l->gauge_target >= GAUGE_TARGET_MIN && l->gauge_target <= GAUGE_TARGET_MAX))
+		return snprintf(err, errlen, "the gauge target must be from %g to %g",
+		                GAUGE_TARGET_MIN, GAUGE_TARGET_MAX), STORE_INVALID;
 	return STORE_OK;
 }
 

@@ -18,7 +18,8 @@
 #define GAUGE_LABEL_MAX  64      /* a label's name or value in a selector */
 #define GAUGE_LINE_MAX   4096    /* a longer line of a page is skipped */
 #define GAUGE_BODY_MAX   (256 * 1024)   /* a larger page is refused */
-#define GAUGE_TARGET_MAX 1e15
+#define GAUGE_TARGET_MIN 0.001   /* stored in thousandths */
+#define GAUGE_TARGET_MAX 1e12
 
 struct gauge_label {
 	char name[GAUGE_LABEL_MAX + 1];

@@ -148,6 +148,7 @@ struct service_load {
 	char    gauge_url[PROBE_URL_MAX + 1];        /* "" none, http://ADDR[:PORT]/PATH */
 	char    gauge_metric[GAUGE_METRIC_MAX + 1];  /* name, or name{label="value",...} */
 	double  gauge_target;                /* the gauge's value at the service's limit */
+	                                     /* (stored in thousandths: 0.001 .. 1e12) */
 };
 
 /*

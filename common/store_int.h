@@ -31,7 +31,7 @@ typedef int (*store_right_fn)(const struct store_right *, void *);
 /* The waiting room and rate columns (sql/010_queue_service.sql), after the load columns. */
 #define SERVICE_QUEUE_COLS "queue_mode, queue_max, queue_lapse_s, rate_per_min"
 /* The gauge columns (sql/012_gauge.sql), after the queue columns. */
-#define SERVICE_GAUGE_COLS "gauge_url, gauge_metric, gauge_target"
+#define SERVICE_GAUGE_COLS "gauge_url, gauge_metric, gauge_target_milli"
 
 typedef int (*store_service_fn)(const struct store_service *, void *);
 typedef int (*store_user_fn)(const struct store_user *, void *);

@@ -85,7 +85,6 @@ int pg_session(struct pgs *p);
 
 void pgq_int(struct pgq *q, int64_t x);
 void pgq_text(struct pgq *q, const char *t);
-void pgq_f64(struct pgq *q, double x);
 void pgq_bytes(struct pgq *q, const void *b, size_t n);
 void pgq_addr(struct pgq *q, const struct addr *a);
 
@@ -117,8 +116,6 @@ void pg_rollback(struct pgs *p);
 int pg_finish(struct pgs *p, int rc);
 
 int64_t pg_i64(const PGresult *r, int row, int col);
-/* A double column; 0 when NULL or not a number. */
-double pg_f64(const PGresult *r, int row, int col);
 void pg_text(const PGresult *r, int row, int col, char *dst, size_t n);
 /* A bytea column into dst (at most max bytes); returns its length, -1 when malformed. */
 int pg_bytes(const PGresult *r, int row, int col, uint8_t *dst, size_t max);

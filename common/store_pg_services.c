@@ -43,7 +43,7 @@ service_read(const PGresult *r, int row, struct store_service *v)
 	v->queue.rate_per_min = (int)pg_i64(r, row, 26);
 	pg_text(r, row, 27, v->load.gauge_url, sizeof v->load.gauge_url);
 	pg_text(r, row, 28, v->load.gauge_metric, sizeof v->load.gauge_metric);
-	v->load.gauge_target = pg_f64(r, row, 29);
+	v->load.gauge_target = (double)pg_i64(r, row, 29) / 1000;
 }
 
 /* "{id,id,...}" of v[0..n-1], for one guards query over them all; NULL when out of memory. */
@@ -401,11 +401,11 @@ pg_service_set_load(struct store *s, int64_t id, const struct service_load *l)
 	pgq_int(&q, l->target_ms);
 	pgq_text(&q, l->gauge_url);
 	pgq_text(&q, l->gauge_metric);
-	pgq_f64(&q, l->gauge_target);
+	pgq_int(&q, (int64_t)(l->gauge_target * 1000 + 0.5));
 	rc = pg_run(pg_of(s), "UPDATE services SET probe = $2, probe_interval_ms = $3, "
 	            "probe_timeout_ms = $4, probe_down_after = $5, probe_up_after = $6, "
 	            "cap_mode = $7, cap_min = $8, latency_target_ms = $9, gauge_url = $10, "
-	            "gauge_metric = $11, gauge_target = $12, "
+	            "gauge_metric = $11, gauge_target_milli = $12, "
 	            "cap_effective = CASE WHEN $7 = 0 THEN -1 ELSE cap_effective END, "
 	            "health = CASE WHEN $2 = '' THEN 0 ELSE health END WHERE id = $1",
 	            &q, &n, "service set load");

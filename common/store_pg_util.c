@@ -20,16 +20,6 @@ pgq_int(struct pgq *q, int64_t x)
 	q->fmt[q->n++] = 0;
 }
 
-/* A double as text, 15 significant digits (fits num[]). */
-void
-pgq_f64(struct pgq *q, double x)
-{
-	snprintf(q->num[q->n], sizeof q->num[q->n], "%.15g", x);
-	q->v[q->n] = q->num[q->n];
-	q->len[q->n] = 0;
-	q->fmt[q->n++] = 0;
-}
-
 void
 pgq_text(struct pgq *q, const char *t)
 {
@@ -213,19 +203,6 @@ pg_i64(const PGresult *r, int row, int col)
 		return 0;
 	x = strtoll(v, &end, 10);
 	return *end == '\0' ? (int64_t)x : 0;
-}
-
-double
-pg_f64(const PGresult *r, int row, int col)
-{
-	const char *v = PQgetvalue(r, row, col);
-	char *end;
-	double x;
-
-	if (PQgetisnull(r, row, col))
-		return 0;
-	x = strtod(v, &end);
-	return *end == '\0' ? x : 0;
 }
 
 void

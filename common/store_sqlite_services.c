@@ -63,7 +63,7 @@ service_read(sqlite3_stmt *st, struct store_service *v)
 	v->queue.rate_per_min = sqlite3_column_int(st, 26);
 	sq_col_text(st, 27, v->load.gauge_url, sizeof v->load.gauge_url);
 	sq_col_text(st, 28, v->load.gauge_metric, sizeof v->load.gauge_metric);
-	v->load.gauge_target = sqlite3_column_double(st, 29);
+	v->load.gauge_target = (double)sqlite3_column_int64(st, 29) / 1000;
 }
 
 /*
@@ -393,7 +393,7 @@ fail:
 static const char SQL_SET_LOAD[] =
 	"UPDATE services SET probe = ?2, probe_interval_ms = ?3, probe_timeout_ms = ?4, "
 	"probe_down_after = ?5, probe_up_after = ?6, cap_mode = ?7, cap_min = ?8, "
-	"latency_target_ms = ?9, gauge_url = ?10, gauge_metric = ?11, gauge_target = ?12, "
+	"latency_target_ms = ?9, gauge_url = ?10, gauge_metric = ?11, gauge_target_milli = ?12, "
 	"cap_effective = CASE WHEN ?7 = 0 THEN -1 ELSE cap_effective END, "
 	"health = CASE WHEN ?2 = '' THEN 0 ELSE health END WHERE id = ?1";
 
@@ -417,7 +417,7 @@ sq_service_set_load(struct store *s, int64_t id, const struct service_load *l)
 	sqlite3_bind_int(st, 9, l->target_ms);
 	sq_bind_text(st, 10, l->gauge_url);
 	sq_bind_text(st, 11, l->gauge_metric);
-	sqlite3_bind_double(st, 12, l->gauge_target);
+	sqlite3_bind_int64(st, 12, (int64_t)(l->gauge_target * 1000 + 0.5));
 	rc = sq_step(q, st, "service set load", &(int){ 0 });
 	sqlite3_reset(st);
 	if (rc == STORE_OK && sqlite3_changes(q->db) == 0)

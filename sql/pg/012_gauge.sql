@@ -4,5 +4,5 @@
 -- them: only the prober does.
 ALTER TABLE services ADD COLUMN gauge_url text NOT NULL DEFAULT '';
 ALTER TABLE services ADD COLUMN gauge_metric text NOT NULL DEFAULT '';
-ALTER TABLE services ADD COLUMN gauge_target double precision NOT NULL DEFAULT 0
-	CHECK (gauge_target >= 0);
+ALTER TABLE services ADD COLUMN gauge_target_milli bigint NOT NULL DEFAULT 0
+	CHECK (gauge_target_milli >= 0);

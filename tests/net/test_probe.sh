@@ -217,7 +217,8 @@ ctl service load dead --no-probe >/dev/null
 # gsvc is probed by TCP connect, which the kernel answers at once however
 # long the queue: its latency stays far under the 1000 ms target. Only the
 # service's own gauge (capsvc_inflight: requests accepted, not yet answered;
-# at its limit at 2) can say it is overloaded.
+# at its limit at 4; the probes' own connections count too) can say it is
+# overloaded.
 ctl service add gsvc --url http://10.0.9.2:8003/ --max-usage 60 --max-interval 30 --cap 10 \
 	--admin root >/dev/null
 check "service load refuses a gauge without a metric" sh -c \
@@ -226,9 +227,9 @@ check "service load refuses a gauge target that is not a number" sh -c \
 	"! '$B/sekishoctl' -f '$CONF' service load gsvc --gauge http://10.0.9.2:9103/metrics --gauge-metric capsvc_inflight --gauge-target lots 2>/dev/null"
 ctl service load gsvc --probe tcp://10.0.9.2:8003 --interval-ms 250 --timeout-ms 400 \
 	--cap-mode adaptive --cap-min 2 --target-ms 1000 --gauge http://10.0.9.2:9103/metrics \
-	--gauge-metric capsvc_inflight --gauge-target 2 >/dev/null
+	--gauge-metric capsvc_inflight --gauge-target 4 >/dev/null
 check "service show names the gauge" sh -c \
-	"'$B/sekishoctl' -f '$CONF' service show gsvc | grep -q '^gauge: *http://10.0.9.2:9103/metrics capsvc_inflight, target 2\$'"
+	"'$B/sekishoctl' -f '$CONF' service show gsvc | grep -q '^gauge: *http://10.0.9.2:9103/metrics capsvc_inflight, target 4\$'"
 gcap() { [ "$(cap_now gsvc)" "$1" "$2" ]; }
 gauge_read() { in_ns gw curl -s "$MON/metrics" | grep -Eq "^sekisho_service_gauge\{service=\"gsvc\"\} $1\$"; }
 ctl grant u1 gsvc 10.0.1.3 >/dev/null
@@ -246,7 +247,7 @@ done
 check "the gauge reads the requests in flight" wait_for 10 gauge_read "([3-9]|[1-9][0-9]+)"
 check "the cap falls to cap_min on the gauge alone" wait_for 15 gcap -eq 2
 line=$(grep 'event=cap_effective service=gsvc cap_effective=2 ' "$T/authd.log" | tail -n 1)
-if echo "$line" | grep -Eq 'latency_ms=[0-9]{1,3}\.[0-9] target_ms=1000 gauge=([3-9]|[1-9][0-9]+) gauge_target=2 '; then
+if echo "$line" | grep -Eq 'latency_ms=[0-9]{1,3}\.[0-9] target_ms=1000 gauge=([3-9]|[1-9][0-9]+) gauge_target=4 '; then
 	ok "the change was logged with the gauge and a probe latency within target"
 else
 	not_ok "the change was logged with the gauge and a probe latency within target" "$line"

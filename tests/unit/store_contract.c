@@ -1231,6 +1231,7 @@ Test(store, a_gauge_is_stored_with_the_load_settings_and_checked)
 		{ "http://10.0.0.9/metrics", "m{a=1}", 1 },       /* label values are quoted */
 		{ "http://10.0.0.9/metrics", "m", 0 },            /* ... and a target above 0 */
 		{ "http://10.0.0.9/metrics", "m", -3 },
+		{ "http://10.0.0.9/metrics", "m", 0.0004 },       /* below a thousandth */
 		{ "", "m", 1 },                                   /* a metric needs a URL */
 	};
 	struct service_load l = { .cap_mode = CAP_ADAPTIVE, .cap_min = 1 };
