@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -569,6 +570,41 @@ store_right_by_sid(struct store *s, const char *sid, struct store_right *r)
 	if (!text_ok(sid, SID_HEX_LEN) || !sid[0])
 		return store_fail(s, STORE_NOTFOUND, "no such right");
 	return s->ops->right_get(s, 0, sid, r);
+}
+
+static int
+cmp_id(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+int
+store_rights_get(struct store *s, const int64_t *ids, size_t n, store_right_fn fn, void *arg)
+{
+	int64_t *u;
+	size_t m = 0;
+	int rc;
+
+	clear(s);
+	if (n > RIGHTS_GET_MAX)
+		return store_fail(s, STORE_INVALID, "more than %d rights asked at once", RIGHTS_GET_MAX);
+	for (size_t i = 0; i < n; i++)
+		if (ids[i] <= 0)
+			return store_fail(s, STORE_INVALID, "invalid right id %lld", (long long)ids[i]);
+	if (n == 0)
+		return STORE_OK;
+	if ((u = malloc(n * sizeof *u)) == NULL)
+		return store_fail(s, STORE_UNAVAILABLE, "out of memory");
+	memcpy(u, ids, n * sizeof *u);
+	qsort(u, n, sizeof *u, cmp_id);
+	for (size_t i = 0; i < n; i++)
+		if (m == 0 || u[m - 1] != u[i])
+			u[m++] = u[i];
+	rc = s->ops->rights_get(s, u, m, fn, arg);
+	free(u);
+	return rc;
 }
 
 int

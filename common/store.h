@@ -590,6 +590,18 @@ int store_end_user(struct store *s, int64_t user_id, int64_t service_id, int rea
 int store_right_get(struct store *s, int64_t id, struct store_right *r);
 int store_right_by_sid(struct store *s, const char *sid, struct store_right *r);
 
+/*
+ * The rights named by ids[0..n), live or ended, read at one moment (on
+ * PostgreSQL one statement, one round trip): fn is called once for each
+ * distinct id that names a right, in id order, with idle_deadline and vouched
+ * filled; an id naming no right is skipped. n <= RIGHTS_GET_MAX and every id
+ * > 0, else STORE_INVALID. On an error fn may have seen some of them: the
+ * caller must not take the others to be absent.
+ */
+#define RIGHTS_GET_MAX 1024
+int store_rights_get(struct store *s, const int64_t *ids, size_t n,
+                     int (*fn)(const struct store_right *, void *), void *arg);
+
 /* Live rights (service_id 0 = all; user_id 0 = any user), oldest first. */
 int store_right_list(struct store *s, int64_t service_id, int64_t user_id,
                      int (*fn)(const struct store_right *, void *), void *arg);

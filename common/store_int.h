@@ -101,6 +101,8 @@ struct store_ops {
 	                int64_t now, store_right_fn, void *);
 	int (*right_get)(struct store *, int64_t id, const char *sid, struct store_right *);
 	int (*right_list)(struct store *, int64_t service_id, int64_t user_id, store_right_fn, void *);
+	/* ids sorted ascending, distinct, 0 < n <= RIGHTS_GET_MAX (store.c checks). */
+	int (*rights_get)(struct store *, const int64_t *ids, size_t n, store_right_fn, void *);
 	int (*ip_rights)(struct store *, int64_t service_id, const struct addr *ip,
 	                 store_right_fn fn, void *arg);
 	int (*touch)(struct store *, const int64_t *ids, const int64_t *seen, size_t n);

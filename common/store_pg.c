@@ -259,6 +259,7 @@ static const struct store_ops pg_ops = {
 	.admit = pg_admit, .queue_admit = pg_queue_admit, .queue_leave = pg_queue_leave,
 	.queue_len = pg_queue_len, .queue_places = pg_queue_places,
 	.queue_lapse = pg_queue_lapse, .service_set_queue = pg_service_set_queue, .end = pg_end, .end_user = pg_end_user, .right_get = pg_right_get,
+	.rights_get = pg_rights_get,
 	.right_list = pg_right_list, .ip_rights = pg_ip_rights, .touch = pg_touch,
 	.sweep = pg_sweep, .prune = pg_prune, .snapshot = pg_snapshot, .changes = pg_changes,
 	.wait = pg_wait,

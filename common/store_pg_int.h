@@ -189,6 +189,7 @@ int pg_code_take(struct store *, const char *, const struct addr *, const char *
                  struct store_right *);
 
 int pg_right_get(struct store *, int64_t, const char *, struct store_right *);
+int pg_rights_get(struct store *, const int64_t *, size_t, store_right_fn, void *);
 int pg_right_list(struct store *, int64_t, int64_t, store_right_fn, void *);
 int pg_ip_rights(struct store *, int64_t, const struct addr *, store_right_fn, void *);
 int pg_snapshot(struct store *, int64_t, store_service_fn, store_right_fn, void *, int64_t *);

@@ -46,6 +46,31 @@ pg_right_get(struct store *s, int64_t id, const char *sid, struct store_right *r
 	return rc;
 }
 
+/* One statement: id = ANY of an array parameter, written as text ({1,2,3}). */
+int
+pg_rights_get(struct store *s, const int64_t *ids, size_t n, store_right_fn fn, void *arg)
+{
+	struct pgq q = { .n = 0 };
+	char *a = malloc(2 + n * 21);
+	size_t len = 0;
+	PGresult *res;
+	int rc;
+
+	if (a == NULL)
+		return store_fail(s, STORE_UNAVAILABLE, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)sprintf(a + len, "%c%lld", i ? ',' : '{', (long long)ids[i]);
+	sprintf(a + len, "}");
+	pgq_text(&q, a);
+	rc = pg_exec(pg_of(s), "SELECT " PG_RIGHT_COLS " FROM rights WHERE id = ANY ($1::bigint[]) "
+	             "ORDER BY id", &q, &res, "rights get");
+	free(a);
+	if (rc == STORE_OK)
+		rights_each(res, 0, PQntuples(res), fn, arg);
+	PQclear(res);
+	return rc;
+}
+
 static int
 rights_query(struct pgs *p, const char *sql, const struct pgq *q, store_right_fn fn, void *arg)
 {

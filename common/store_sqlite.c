@@ -48,7 +48,7 @@ static const struct store_ops sq_ops = {
 	.admit = sq_admit, .queue_admit = sq_queue_admit, .queue_leave = sq_queue_leave,
 	.queue_len = sq_queue_len, .queue_places = sq_queue_places,
 	.queue_lapse = sq_queue_lapse, .service_set_queue = sq_service_set_queue, .end = sq_end, .end_user = sq_end_user,
-	.right_get = sq_right_get, .right_list = sq_right_list, .ip_rights = sq_ip_rights,
+	.right_get = sq_right_get, .rights_get = sq_rights_get, .right_list = sq_right_list, .ip_rights = sq_ip_rights,
 	.touch = sq_touch, .sweep = sq_sweep, .prune = sq_prune, .snapshot = sq_snapshot,
 	.changes = sq_changes,
 	.code_put = sq_code_put, .code_take = sq_code_take,

@@ -196,6 +196,7 @@ int sq_code_take(struct store *, const char *, const struct addr *, const char *
                  struct store_right *);
 
 int sq_right_get(struct store *, int64_t, const char *, struct store_right *);
+int sq_rights_get(struct store *, const int64_t *, size_t, store_right_fn, void *);
 int sq_right_list(struct store *, int64_t, int64_t, store_right_fn, void *);
 int sq_ip_rights(struct store *, int64_t, const struct addr *, store_right_fn, void *);
 int sq_snapshot(struct store *, int64_t, store_service_fn, store_right_fn, void *, int64_t *);

@@ -33,6 +33,29 @@ sq_right_get(struct store *s, int64_t id, const char *sid, struct store_right *r
 	return rc;
 }
 
+/*
+ * In process there is no round trip to save: the prepared statement by id,
+ * once per id, inside one read transaction so all are read at one moment.
+ */
+int
+sq_rights_get(struct store *s, const int64_t *ids, size_t n, store_right_fn fn, void *arg)
+{
+	struct sq *q = sq_of(s);
+	struct store_right r;
+	int rc;
+
+	if ((rc = sq_begin(q, 0)) != STORE_OK)
+		return rc;
+	for (size_t i = 0; i < n && rc == STORE_OK; i++) {
+		rc = sq_right_get(s, ids[i], NULL, &r);
+		if (rc == STORE_NOTFOUND)
+			rc = STORE_OK;
+		else if (rc == STORE_OK && fn && fn(&r, arg))
+			break;
+	}
+	return sq_finish(q, rc);
+}
+
 /* Steps st, calling fn on each right until fn returns non-zero (then *stop = 1). */
 static int
 each_right(struct sq *q, sqlite3_stmt *st, store_right_fn fn, void *arg, int *stop)

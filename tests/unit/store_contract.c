@@ -162,6 +162,57 @@ Test(store, relogin_replaces_the_old_right_and_reports_its_ip)
 	cr_assert_eq(fx_live_rights(s, v), 1);
 }
 
+struct got_rights {
+	struct store_right r[8];
+	int n;
+};
+
+static int
+got_right(const struct store_right *r, void *arg)
+{
+	struct got_rights *g = arg;
+
+	cr_assert_lt(g->n, 8);
+	g->r[g->n++] = *r;
+	return 0;
+}
+
+/* cid reads the rights of a whole batch of changes at once (cid/follow.c). */
+Test(store, rights_get_reads_the_named_rights_live_or_ended_each_once_in_id_order)
+{
+	int64_t u1 = fx_user(s, "u1", 0), u2 = fx_user(s, "u2", 0);
+	int64_t v = fx_service(s, "lab", 5, 60, 10, root);
+	struct store_admission a1, a2;
+	struct got_rights g = { .n = 0 };
+	int64_t ids[5], many[RIGHTS_GET_MAX + 1] = { 0 };
+
+	cr_assert_eq(admit(u1, v, "10.0.0.1", T0, &a1), STORE_OK);
+	cr_assert_eq(admit(u2, v, "10.0.0.2", T0, &a2), STORE_OK);
+	cr_assert_eq(store_end(s, a1.right.id, END_REVOKED, T0 + 1, NULL), STORE_OK);
+	ids[0] = a2.right.id;
+	ids[1] = a2.right.id + 1000;             /* names no right: skipped */
+	ids[2] = a1.right.id;
+	ids[3] = a2.right.id;                    /* asked twice: seen once */
+	ids[4] = a1.right.id;
+	cr_assert_eq(store_rights_get(s, ids, 5, got_right, &g), STORE_OK);
+	cr_assert_eq(g.n, 2);
+	cr_assert_eq(g.r[0].id, a1.right.id);
+	cr_assert_eq(g.r[0].ended_at, T0 + 1, "an ended right is returned, marked ended");
+	cr_assert_eq(g.r[0].end_reason, END_REVOKED);
+	cr_assert_eq(g.r[1].id, a2.right.id);
+	cr_assert_eq(g.r[1].ended_at, 0);
+	cr_assert_str_eq(g.r[1].sid, a2.right.sid);
+	cr_assert_eq(g.r[1].vouched, 1);
+	cr_assert_eq(store_rights_get(s, ids, 0, got_right, &g), STORE_OK);
+	cr_assert_eq(g.n, 2, "nothing asked, nothing seen");
+	ids[1] = 0;
+	cr_assert_eq(store_rights_get(s, ids, 2, got_right, &g), STORE_INVALID);
+	for (int i = 0; i < RIGHTS_GET_MAX + 1; i++)
+		many[i] = i + 1;
+	cr_assert_eq(store_rights_get(s, many, RIGHTS_GET_MAX + 1, got_right, &g), STORE_INVALID);
+	cr_assert_eq(g.n, 2);
+}
+
 Test(store, expired_right_no_longer_counts_and_is_reaped_by_next_admit)
 {
 	int64_t v = fx_service(s, "lab", 1, 30, 1000, root);

@@ -208,6 +208,53 @@ Test(cache, gap_in_the_change_log_forces_a_full_reload)
 	cr_assert_eq(check(&rc, "other", "10.0.0.4", t0), CHECK_OK);
 }
 
+/*
+ * A follower far behind: a backlog of several read batches (512 changes each)
+ * with revocations, re-logins and new admissions, caught up in one round
+ * (whose batches read their rights in one store call each).
+ */
+Test(cache, far_behind_follower_catches_up_refusing_revoked_and_accepting_new_rights)
+{
+	int64_t big = fx_service(st, "big", 100, 60, 10, admin), users[20];
+	struct store_right first[20], last[20], mid, fresh[5];
+	struct store_stats stats;
+	char name[16];
+
+	for (int i = 0; i < 20; i++) {
+		snprintf(name, sizeof name, "u%d", i);
+		users[i] = fx_user(st, name, ROLE_USER);
+		first[i] = last[i] = admit(users[i], big, "10.0.1.1");
+	}
+	cr_assert_eq(follow_snapshot(&fol, t0), STORE_OK);
+	cr_assert_eq(rights(), 20);
+	for (int i = 0; i < 10; i++)
+		cr_assert_eq(store_end(st, first[i].id, END_REVOKED, t0, NULL), STORE_OK);
+	for (int k = 0; k < 700; k++) {          /* each re-login: the old right ended, a new one */
+		int i = 10 + k % 10;
+
+		last[i] = admit(users[i], big, "10.0.1.1");
+		if (k == 350)
+			mid = last[i];
+	}
+	for (int i = 0; i < 5; i++)
+		fresh[i] = admit(users[i], big, "10.0.1.1");
+	cr_assert_eq(store_stats(st, &stats), STORE_OK);
+	cr_assert_gt(stats.last_seq - cache.seq, 2 * 512, "the backlog spans three batches: %lld", (long long)(stats.last_seq - cache.seq));
+
+	cr_assert_eq(follow_changes(&fol, t0), STORE_OK);
+	cr_assert_eq(cache.seq, stats.last_seq);
+	cr_assert_eq(rights(), 15);
+	for (int i = 0; i < 10; i++)
+		cr_assert_eq(check(&first[i], "big", "10.0.1.1", t0), CHECK_NO_RIGHT, "revoked u%d", i);
+	for (int i = 10; i < 20; i++) {
+		cr_assert_eq(check(&first[i], "big", "10.0.1.1", t0), CHECK_NO_RIGHT, "replaced u%d", i);
+		cr_assert_eq(check(&last[i], "big", "10.0.1.1", t0), CHECK_OK, "re-logged u%d", i);
+	}
+	cr_assert_eq(check(&mid, "big", "10.0.1.1", t0), CHECK_NO_RIGHT, "replaced within the backlog");
+	for (int i = 0; i < 5; i++)
+		cr_assert_eq(check(&fresh[i], "big", "10.0.1.1", t0), CHECK_OK, "new u%d", i);
+}
+
 Test(cache, valid_checks_are_written_in_one_batch)
 {
 	struct store_right r1 = admit(alice, lab, "10.0.0.2"), r2 = admit(bob, lab, "10.0.0.3"), got;
