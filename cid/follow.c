@@ -104,29 +104,81 @@ struct change_op {
 	} u;
 };
 
-static int
-read_change(struct store *s, const struct store_change *ch, struct change_op *op)
-{
-	int rc;
+/* The rights a batch names, as store_rights_get found them, in id order. */
+struct batch_rights {
+	struct store_right *r;
+	size_t n, max;
+};
 
-	memset(op, 0, sizeof *op);
-	op->kind = ch->kind;
-	switch (ch->kind) {
-	case CHANGE_ADMIT:
-	case CHANGE_END:
-		op->id = ch->right_id;
-		rc = store_right_get(s, ch->right_id, &op->u.r);
-		op->found = rc == STORE_OK && op->u.r.ended_at == 0;
-		break;
-	case CHANGE_SERVICE:
-		op->id = ch->service_id;
-		rc = store_service_get_id(s, ch->service_id, &op->u.s);
-		op->found = rc == STORE_OK && op->u.s.enabled;
-		break;
-	default:
-		return STORE_OK;
+_Static_assert(FOLLOW_BATCH <= RIGHTS_GET_MAX, "a batch's rights are read in one call");
+
+static int
+take_right(const struct store_right *r, void *arg)
+{
+	struct batch_rights *b = arg;
+
+	if (b->n == b->max)
+		return 1;          /* cannot happen: at most one per id asked */
+	b->r[b->n++] = *r;
+	return 0;
+}
+
+static int
+cmp_right_id(const void *key, const void *elem)
+{
+	int64_t x = *(const int64_t *)key, y = ((const struct store_right *)elem)->id;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * What each change of a batch means now. The rights the batch names are read
+ * in one store_rights_get (one round trip, not one per change: catching up
+ * after 100 000 changes took 99 s that way); a right it does not return no
+ * longer exists and is dropped. Services (rare) are read one by one.
+ */
+static int
+read_batch(struct store *s, const struct change_arg *a, struct change_op *ops)
+{
+	struct batch_rights got = { NULL, 0, 0 };
+	int64_t ids[FOLLOW_BATCH];
+	size_t n = 0;
+	int rc = STORE_OK;
+
+	for (int i = 0; i < a->n; i++)
+		if (a->ch[i].kind == CHANGE_ADMIT || a->ch[i].kind == CHANGE_END)
+			ids[n++] = a->ch[i].right_id;
+	got.max = n;
+	if (n > 0 && (got.r = malloc(n * sizeof *got.r)) == NULL)
+		return STORE_UNAVAILABLE;
+	if (n > 0)
+		rc = store_rights_get(s, ids, n, take_right, &got);
+	for (int i = 0; i < a->n && rc == STORE_OK; i++) {
+		const struct store_change *ch = &a->ch[i];
+		struct change_op *op = &ops[i];
+		const struct store_right *r;
+
+		op->kind = ch->kind;
+		switch (ch->kind) {
+		case CHANGE_ADMIT:
+		case CHANGE_END:
+			op->id = ch->right_id;
+			r = got.n ? bsearch(&op->id, got.r, got.n, sizeof *got.r, cmp_right_id) : NULL;
+			op->found = r != NULL && r->ended_at == 0;
+			if (op->found)
+				op->u.r = *r;
+			break;
+		case CHANGE_SERVICE:
+			op->id = ch->service_id;
+			rc = store_service_get_id(s, ch->service_id, &op->u.s);
+			op->found = rc == STORE_OK && op->u.s.enabled;
+			if (rc == STORE_NOTFOUND)
+				rc = STORE_OK;
+			break;
+		}
 	}
-	return rc == STORE_NOTFOUND ? STORE_OK : rc;
+	free(got.r);
+	return rc;
 }
 
 static void
@@ -171,10 +223,9 @@ apply_batch(struct follower *f, struct change_arg *a, int64_t now)
 
 	if ((ops = calloc((size_t)a->n, sizeof *ops)) == NULL)
 		return STORE_UNAVAILABLE;
-	for (int i = 0; i < a->n && rc == STORE_OK; i++) {
-		rc = read_change(f->store, &a->ch[i], &ops[i]);
+	rc = read_batch(f->store, a, ops);
+	for (int i = 0; i < a->n; i++)
 		keys |= a->ch[i].kind == CHANGE_KEYS;
-	}
 	if (rc == STORE_OK && keys)
 		rc = reload_keys(f, now);
 	if (rc == STORE_OK) {
