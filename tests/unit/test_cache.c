@@ -209,11 +209,16 @@ Test(cache, gap_in_the_change_log_forces_a_full_reload)
 }
 
 /*
- * A follower far behind: a backlog of several read batches (512 changes each)
- * with revocations, re-logins and new admissions, caught up in one round
- * (whose batches read their rights in one store call each).
+ * A follower far behind: 20 rights held, then a backlog of revocations, n
+ * re-logins (two changes each) and new admissions, caught up in one round.
+ * The round replays it in batches (each reading its rights in one store call)
+ * or, once the backlog outruns what a snapshot costs, takes a snapshot: the
+ * keys' reload time, set by a snapshot and by nothing else in a round without
+ * key changes, tells which. Either way revoked and replaced rights are refused
+ * and the new ones accepted.
  */
-Test(cache, far_behind_follower_catches_up_refusing_revoked_and_accepting_new_rights)
+static void
+far_behind(int n, int snapshot)
 {
 	int64_t big = fx_service(st, "big", 100, 60, 10, admin), users[20];
 	struct store_right first[20], last[20], mid, fresh[5];
@@ -229,19 +234,20 @@ Test(cache, far_behind_follower_catches_up_refusing_revoked_and_accepting_new_ri
 	cr_assert_eq(rights(), 20);
 	for (int i = 0; i < 10; i++)
 		cr_assert_eq(store_end(st, first[i].id, END_REVOKED, t0, NULL), STORE_OK);
-	for (int k = 0; k < 700; k++) {          /* each re-login: the old right ended, a new one */
+	for (int k = 0; k < n; k++) {
 		int i = 10 + k % 10;
 
 		last[i] = admit(users[i], big, "10.0.1.1");
-		if (k == 350)
+		if (k == n / 2)
 			mid = last[i];
 	}
 	for (int i = 0; i < 5; i++)
 		fresh[i] = admit(users[i], big, "10.0.1.1");
 	cr_assert_eq(store_stats(st, &stats), STORE_OK);
-	cr_assert_gt(stats.last_seq - cache.seq, 2 * 512, "the backlog spans three batches: %lld", (long long)(stats.last_seq - cache.seq));
+	cr_assert_gt(stats.last_seq - cache.seq, 2 * 512, "the backlog spans three batches or more");
 
-	cr_assert_eq(follow_changes(&fol, t0), STORE_OK);
+	cr_assert_eq(follow_changes(&fol, t0 + 1), STORE_OK);
+	cr_assert_eq(fol.keys_at == t0 + 1 + CID_KEYS_RELOAD_S, snapshot, "snapshot taken: %d", !snapshot);
 	cr_assert_eq(cache.seq, stats.last_seq);
 	cr_assert_eq(rights(), 15);
 	for (int i = 0; i < 10; i++)
@@ -253,6 +259,16 @@ Test(cache, far_behind_follower_catches_up_refusing_revoked_and_accepting_new_ri
 	cr_assert_eq(check(&mid, "big", "10.0.1.1", t0), CHECK_NO_RIGHT, "replaced within the backlog");
 	for (int i = 0; i < 5; i++)
 		cr_assert_eq(check(&fresh[i], "big", "10.0.1.1", t0), CHECK_OK, "new u%d", i);
+}
+
+Test(cache, follower_behind_by_batches_replays_them)
+{
+	far_behind(700, 0);                      /* 1415 changes */
+}
+
+Test(cache, follower_far_behind_takes_a_snapshot_instead)
+{
+	far_behind(2500, 1);                     /* 5015 changes: more than 4096 + 20 / 16 */
 }
 
 Test(cache, valid_checks_are_written_in_one_batch)
