@@ -9,6 +9,8 @@
 # PG_BENCH_BASELINE: a bench_store built from an older commit (bench/README.md);
 # its gateway pairs (--pg --gateways) run first, then this build's, the same
 # admissions per run, so the two designs are compared under the same load.
+# PG_BENCH_GROUP_COMMIT=1: then bench/drivers/pg_group_commit.sh (commit_delay
+# and commit_siblings against the two gateways / one ratio) appends its section.
 set -eu
 SEKISHO_TOP=${SEKISHO_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 SEKISHO_BUILD=${SEKISHO_BUILD:-$SEKISHO_TOP/build}
@@ -32,4 +34,8 @@ load() { cut -d' ' -f1-3 /proc/loadavg; }
 	done
 } > "$out/pg.txt.tmp"
 mv "$out/pg.txt.tmp" "$out/pg.txt"
+if [ "${PG_BENCH_GROUP_COMMIT:-0}" = 1 ]; then
+	SEKISHO_TOP="$SEKISHO_TOP" SEKISHO_BUILD="$SEKISHO_BUILD" SEKISHO_BENCH_OUT="$out" \
+		sh "$SEKISHO_TOP/bench/drivers/pg_group_commit.sh" >/dev/null
+fi
 cat "$out/pg.txt"
