@@ -32,6 +32,36 @@ cpus_online(void)
 	return n < 1 ? 1 : (n > 64 ? 64 : (int)n);
 }
 
+/*
+ * http_threads = 0: 4 per CPU plus 2 per place that may wait on its own
+ * connection, so the waits take at most half the pool (authd_wait_take).
+ */
+static void
+size_pool(struct authd *a, const struct conf *c)
+{
+	int direct = a->hash_workers > LINE_DIRECT ? a->hash_workers : LINE_DIRECT;
+
+	a->http_threads = c->authd.http_threads > 0 ? c->authd.http_threads :
+	                  4 * cpus_online() + 2 * direct;
+	a->wait_turns = a->http_threads / 2;
+	a->line_direct = direct < a->wait_turns ? direct : a->wait_turns;
+}
+
+int
+authd_wait_take(struct authd *a)
+{
+	if (atomic_fetch_add(&a->waiting, 1) < a->wait_turns)
+		return 0;
+	atomic_fetch_sub(&a->waiting, 1);
+	return -1;
+}
+
+void
+authd_wait_give(struct authd *a)
+{
+	atomic_fetch_sub(&a->waiting, 1);
+}
+
 int
 authd_init(struct authd *a, const struct conf *c, char *err, size_t errlen)
 {
@@ -53,6 +83,7 @@ authd_init(struct authd *a, const struct conf *c, char *err, size_t errlen)
 	}
 	/* boot keeps the configured 0: SIGHUP compares it with the file's. */
 	a->hash_workers = c->authd.hash_workers > 0 ? c->authd.hash_workers : cpus_online();
+	size_pool(a, c);
 	pool = c->db.pool_size > 0 ? c->db.pool_size : CONF_POOL_DEFAULT;
 	if (sem_init(&a->hash_sem, 0, (unsigned)a->hash_workers) == -1 ||
 	    sem_init(&a->login_gate, 0, (unsigned)(pool > 1 ? pool / 2 : 1)) == -1) {

@@ -55,6 +55,7 @@
 #define THROTTLE_SLOTS   4096            /* client addresses the throttle remembers */
 #define FWC_POOL_MAX     16              /* idle ipfd connections kept */
 #define HASH_WAIT_S      20              /* longest wait for a hash slot (new passwords) */
+#define LINE_DIRECT      32              /* line places answered on their own connection, at most */
 
 /* What SIGHUP replaces. Immutable while shared; freed with its last holder. */
 struct authd_view {
@@ -89,6 +90,10 @@ struct authd {
 	struct hashpool *hashes;             /* the portal's password checks */
 	struct loginline *line;              /* portal logins in arrival order, around their hash */
 	int hash_workers;                    /* authd.hash_workers, 0 (one per CPU) resolved */
+	int http_threads;                    /* authd.http_threads, 0 resolved */
+	int line_direct;                     /* places from the line's front that wait on their connection */
+	int wait_turns;                      /* http_threads / 2: see authd_wait_take */
+	atomic_int waiting;                  /* request threads in a wait now */
 	sem_t hash_sem;                      /* bounds every hash in authd to hash_workers */
 	sem_t login_gate;                    /* bounds logins' store work to half the pool */
 	char dummy_hash[HASH_MAX_LEN + 1];   /* verified for unknown users: same timing */
@@ -118,6 +123,19 @@ struct req {
 /* Everything but the HTTP server and the sweeper, from conf. 0 or -1 with err. */
 int authd_init(struct authd *a, const struct conf *c, char *err, size_t errlen);
 void authd_fini(struct authd *a);
+/*
+ * The contract of the HTTP thread pool (http_threads event threads, each
+ * serving many connections): a request thread waits for something slower
+ * than a store call (a login's answer in the line, an admin's password
+ * hash) only while holding one of wait_turns = http_threads / 2 turns, so
+ * at least half the pool always runs the event loop and every other
+ * connection (GET /, the line's pages, a trickling client) is served
+ * meanwhile. Store calls, ipfd's confirmation (ipfd_timeout_ms) and the
+ * login gate are short and need no turn. 0 with a turn, -1 (none free):
+ * answer without waiting (a place page, or busy).
+ */
+int authd_wait_take(struct authd *a);
+void authd_wait_give(struct authd *a);
 /*
  * SIGHUP: the config file, templates and stylesheet again; on any error the
  * running ones stay. Keys read only at start are named (conf_restart_keys).

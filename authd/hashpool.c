@@ -274,14 +274,18 @@ hashpool_verify(struct hashpool *p, const char *ip, int flags, struct hash_check
 	struct hash_job j = { ip, c, flags, JOB_QUEUED, AUTHN_BUSY, 0, PTHREAD_COND_INITIALIZER,
 	                      NULL, NULL, NULL, NULL };
 
+	if (authd_wait_take(p->a) == -1)
+		return AUTHN_BUSY;
 	pthread_mutex_lock(&p->lock);
 	if (enqueue(p, &j, retry_s) == -1) {
 		pthread_mutex_unlock(&p->lock);
+		authd_wait_give(p->a);
 		return AUTHN_BUSY;
 	}
 	while (j.state != JOB_DONE)
 		pthread_cond_wait(&j.done, &p->lock);
 	pthread_mutex_unlock(&p->lock);
+	authd_wait_give(p->a);
 	pthread_cond_destroy(&j.done);
 	*retry_s = j.retry_s;
 	return j.result;
@@ -318,12 +322,18 @@ hashpool_hash(struct authd *a, const char *pw, char *out, size_t n)
 	char err[160];
 	int rc;
 
+	if (authd_wait_take(a) == -1) {
+		log_warn("event=hash_busy error=\"every wait turn of the HTTP threads is taken\"");
+		return -1;
+	}
 	if (hash_slot(a) == -1) {
+		authd_wait_give(a);
 		log_warn("event=hash_busy error=\"no hash slot came free in %d s\"", HASH_WAIT_S);
 		return -1;
 	}
 	rc = passwd_hash(pw, &passwd_default, out, n, err, sizeof err);
 	sem_post(&a->hash_sem);
+	authd_wait_give(a);
 	if (rc == -1)
 		log_err("event=hash_failed error=\"%s\"", err);
 	return rc;

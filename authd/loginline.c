@@ -28,8 +28,8 @@
  * answer is kept. So the order of arrival is the order of admission end to
  * end, however many workers hash and however late a browser comes back.
  *
- * A login near the front (at most LINE_DIRECT tickets from the front, or
- * hash_workers when more) waits on its own connection and gets its answer
+ * A login near the front (at most a->line_direct tickets from the front,
+ * and while it holds a wait turn, authd_wait_take) waits on its own connection and gets its answer
  * there, as a login always did: a connection is held only while a few hashes
  * are ahead of it, however slow each is (a PAM stack's fail delay, a loaded
  * machine). Any other gets at once a page with its place in the line, which refreshes itself (no JavaScript) to GET /login/wait; the
@@ -43,7 +43,6 @@
  */
 
 #define LINE_BUCKETS 4096
-#define LINE_DIRECT  32             /* places from the front answered on their own connection */
 #define SWEEP_MS     1000
 
 /* A ticket's life: its number at arrival, its check, its answer; or dropped unanswered. */
@@ -530,9 +529,10 @@ loginline_login(struct req *q, struct ticket *t, const struct store_service *svc
 	log_info("event=login_line_join ticket=%llu user=%s service=%s ip=%s place=%llu",
 	         (unsigned long long)t->seq, t->l.account ? t->l.account : "-", svc->name,
 	         q->ipstr, (unsigned long long)position);
-	if (position <= (uint64_t)(q->a->hash_workers > LINE_DIRECT ? q->a->hash_workers :
-	                                                            LINE_DIRECT))
+	if (position <= (uint64_t)q->a->line_direct && authd_wait_take(q->a) == 0) {
 		wait_answer(q->a, t, &l->lock);
+		authd_wait_give(q->a);
+	}
 	if (t->state == T_ANSWERED) {
 		hand_over(l, q, t);
 		return -1;

@@ -33,7 +33,7 @@ static struct addr proxies[CONF_LIST_MAX];
 
 /* The portal's listener as configured; o keeps pointers into c. */
 static int
-portal_opts(const struct conf *c, struct http_opts *o, char *err, size_t errlen)
+portal_opts(const struct conf *c, int threads, struct http_opts *o, char *err, size_t errlen)
 {
 	int n = 0;
 
@@ -44,8 +44,10 @@ portal_opts(const struct conf *c, struct http_opts *o, char *err, size_t errlen)
 	}
 	o->name = "authd";
 	o->listen = c->authd.listen;
-	o->threads = 0;             /* one thread per connection: a slow hash blocks only its own */
 	o->max_conns = c->authd.max_connections;
+	/* An event-thread pool (no handler waits without a turn, authd_wait_take);
+	 * MHD shares max_conns among the threads, so never more threads than it. */
+	o->threads = threads < o->max_conns ? threads : o->max_conns;
 	o->per_ip_max = c->authd.max_connections_per_ip;
 	o->request_timeout_s = c->authd.request_timeout_s;
 	o->exempt = proxies;        /* a proxy's connections carry many clients */
@@ -65,7 +67,7 @@ startup_check(const struct conf *c, char *err, size_t errlen)
 {
 	struct http_opts o;
 
-	if (view_check(c, err, errlen) == -1 || portal_opts(c, &o, err, errlen) == -1)
+	if (view_check(c, err, errlen) == -1 || portal_opts(c, 1, &o, err, errlen) == -1)
 		return -1;
 	return http_tls_check(&o, err, errlen);
 }
@@ -78,7 +80,7 @@ start_http(struct authd *a, struct http_servers *portal, struct http_servers *ad
 	struct http_opts o;
 
 	memset(admin, 0, sizeof *admin);
-	if (portal_opts(&a->boot, &o, err, errlen) == -1)
+	if (portal_opts(&a->boot, a->http_threads, &o, err, errlen) == -1)
 		return -1;
 	if (http_start_list(&o, a->boot.authd.listen, route_dispatch, a, portal, err, errlen) == -1)
 		return -1;
@@ -173,10 +175,11 @@ main(int argc, char **argv)
 	http_ports_str(&srv, ports, sizeof ports);
 	http_ports_str(&adm, admin_ports, sizeof admin_ports);
 	log_info("event=start listen=%s port=%s admin_listen=%s admin_port=%s monitor=%s "
-	         "monitor_port=%d ipfd=%s hash_workers=%d", c.authd.listen, ports,
+	         "monitor_port=%d ipfd=%s hash_workers=%d http_threads=%d line_direct=%d", c.authd.listen, ports,
 	         c.authd.admin_listen[0] ? c.authd.admin_listen : "-", admin_ports[0] ? admin_ports : "-",
 	         c.authd.monitor_listen, http_port(mon),
-	         c.ipfd.enabled ? c.ipfd.socket : "off", a.hash_workers);
+	         c.ipfd.enabled ? c.ipfd.socket : "off", a.hash_workers, a.http_threads,
+	         a.line_direct);
 	serve_until_stopped(&a, &waitmask);
 	log_info("event=stopping inflight=%d", atomic_load(&a.inflight));
 	drain(&a);
