@@ -536,3 +536,27 @@ Test(portal, many_users_behind_one_address_log_in_at_once)
 	for (int i = 0; i < 8; i++)
 		cr_assert_eq(r[i].status, 303, "login %d: %d %s", i, r[i].status, r[i].body);
 }
+
+/*
+ * The thread pool's contract (authd_wait_take): a request thread waits for a
+ * login's answer or a hash only with a turn, there are http_threads / 2 turns,
+ * and the logins allowed to wait on their own connection fit in them.
+ */
+Test(portal, request_threads_wait_only_with_a_turn_and_half_the_pool_stays_free)
+{
+	char hash[HASH_MAX_LEN + 1];
+
+	cr_assert_eq(a.wait_turns, a.http_threads / 2);
+	cr_assert_geq(a.http_threads, 2 * a.line_direct, "waits on own connections fit in half the pool");
+	cr_assert_gt(a.line_direct, 0);
+	for (int i = 0; i < a.wait_turns; i++)
+		cr_assert_eq(authd_wait_take(&a), 0, "turn %d", i);
+	cr_assert_eq(authd_wait_take(&a), -1, "no turn past half the pool");
+	cr_assert_eq(hashpool_hash(&a, "new-password-1", hash, sizeof hash), -1,
+	             "a new password's hash does not wait without a turn");
+	authd_wait_give(&a);
+	cr_assert_eq(authd_wait_take(&a), 0, "a turn given back is taken again");
+	for (int i = 0; i < a.wait_turns; i++)
+		authd_wait_give(&a);
+	cr_assert_eq(atomic_load(&a.waiting), 0);
+}
