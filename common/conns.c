@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -174,6 +175,20 @@ conns_waiting(struct conns *cs, struct conn *c)
 	pthread_mutex_unlock(&cs->mu);
 }
 
+/*
+ * Bytes of the client's waiting unread in our socket: the server is behind,
+ * not the client (a flood keeps every thread busy), so the deadline, which
+ * measures the client, does not close it. A trickle is read as it comes
+ * whenever the server keeps up, so its socket is empty at the deadline.
+ */
+static int
+unread(int fd)
+{
+	int n = 0;
+
+	return fd >= 0 && ioctl(fd, FIONREAD, &n) == 0 && n > 0;
+}
+
 int
 conns_reap(struct conns *cs, int64_t now_ms)
 {
@@ -183,7 +198,8 @@ conns_reap(struct conns *cs, int64_t now_ms)
 
 	pthread_mutex_lock(&cs->mu);
 	for (c = cs->head; c != NULL; c = c->next) {
-		if (c->exempt || c->answering || c->reaped || now_ms - c->since_ms <= limit)
+		if (c->exempt || c->answering || c->reaped || now_ms - c->since_ms <= limit ||
+		    unread(c->fd))
 			continue;
 		/* Under the lock: conns_close() runs before the server closes fd. */
 		shutdown(c->fd, SHUT_RDWR);

@@ -512,7 +512,8 @@ start_daemon(struct http_server *s, const struct sockaddr *sa)
 	                                   s->o.max_conns > 0 ? s->o.max_conns : 1024, NULL };
 	op[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT,
 	                                   s->o.timeout_s > 0 ? s->o.timeout_s : 30, NULL };
-	op[n++] = (struct MHD_OptionItem){ MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL };
+	/* a flood arrives faster than it is accepted; the kernel caps this at somaxconn */
+	op[n++] = (struct MHD_OptionItem){ MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096, NULL };
 	op[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, s };
 	if (s->o.threads > 0) {
 		flags |= MHD_USE_EPOLL;

@@ -133,3 +133,24 @@ Test(conns, bad_options_are_refused)
 	o.deadline_s = 0;
 	cr_assert_null(conns_new(&o, err, sizeof err));
 }
+
+/* The server behind (the request waits unread in our socket) is not the client's delay. */
+Test(conns, a_request_waiting_unread_is_not_shut_down_until_read)
+{
+	int sv[2], refused;
+	struct conn *c;
+	char buf[16];
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	c = conns_open(cs, sv[0], &a1, &refused);
+	cr_assert_not_null(c);
+	cr_assert_eq(write(sv[1], "GET / HTTP/1.1\r\n", 16), 16);
+	cr_assert_eq(conns_reap(cs, clock_mono_ms() + (DEADLINE_S + 1) * 1000LL), 0,
+	             "bytes wait unread: the server is behind, not the client");
+	cr_assert_eq(read(sv[0], buf, sizeof buf), 16);
+	cr_assert_eq(conns_reap(cs, clock_mono_ms() + (DEADLINE_S + 1) * 1000LL), 1,
+	             "read and still incomplete: the deadline holds");
+	conns_close(cs, c);
+	close(sv[0]);
+	close(sv[1]);
+}
