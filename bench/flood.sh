@@ -13,7 +13,8 @@
 # Environment: FLOOD_USERS (default "1000"; e.g. "1000 10000"), FLOOD_USAGE_S
 # (5), FLOOD_CAP (100), FLOOD_REFRESH_S (2), FLOOD_KEEP_LOGS (a directory for
 # the daemons' logs), FLOOD_COMPARE (1: also the run without the waiting room),
-# FLOOD_APPEND (1: add to flood.txt instead of starting it anew).
+# FLOOD_APPEND (1: add to flood.txt instead of starting it anew), FLOOD_HTTP_THREADS
+# (authd.http_threads; unset: authd's default).
 . "${SEKISHO_TOP:-$(cd "$(dirname "$0")/.." && pwd)}/tests/net/lib.sh"
 
 B=$SEKISHO_BUILD
@@ -84,6 +85,7 @@ listen = 10.1.0.1:8080
 base_url = http://10.1.0.1:8080
 web_dir = $SEKISHO_TOP/web
 max_connections = $((max + 1000))
+${FLOOD_HTTP_THREADS:+http_threads = $FLOOD_HTTP_THREADS}
 hash_queue_max = $((max + 1000))
 queue = $1
 queue_max = $((max + 1000))
