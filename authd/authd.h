@@ -131,7 +131,9 @@ void authd_fini(struct authd *a);
  * at least half the pool always runs the event loop and every other
  * connection (GET /, the line's pages, a trickling client) is served
  * meanwhile. Store calls, ipfd's confirmation (ipfd_timeout_ms) and the
- * login gate are short and need no turn. 0 with a turn, -1 (none free):
+ * login gate take no turn: each is short, but under a flood of thousands
+ * they queue, and a pool thread waiting there stalls its connections
+ * (bench/results/flood.txt, 10 000 users); not bounded yet. 0 with a turn, -1 (none free):
  * answer without waiting (a place page, or busy).
  */
 int authd_wait_take(struct authd *a);
