@@ -1,9 +1,11 @@
 /*
  * The store's front: bounds every argument, then dispatches to the backend
- * through struct store_ops. Nothing here knows SQL.
+ * through struct store_ops. Nothing here knows SQL. This file: opening,
+ * users, services, admission, the waiting room, audit and stats; the rest of
+ * the front is store_rights.c, store_session.c, store_keys.c, store_acl.c,
+ * store_guard.c and store_queue.c.
  */
 
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,10 +16,6 @@
 #include "store.h"
 #include "service_rules.h"
 #include "store_int.h"
-
-#define CHANGES_MAX      100000
-#define TOUCH_BATCH_MAX  100000
-#define WAIT_MAX_MS      3600000
 
 static const struct migration *override_m;
 static int override_n;
@@ -122,7 +120,7 @@ clear(struct store *s)
 	s->err[0] = '\0';
 }
 
-/* The same two for the wrappers in other files (store_acl.c). */
+/* The same two for the front's other files. */
 int
 store_report(struct store *s, int rc, char *err, size_t errlen)
 {
@@ -135,15 +133,15 @@ store_clear(struct store *s)
 	clear(s);
 }
 
-static int
-text_ok(const char *t, size_t max)
+int
+store_text_ok(const char *t, size_t max)
 {
 	return t && strnlen(t, max + 1) <= max;
 }
 
 /* A hash key (code or login id): 1..CODE_HASH_LEN lowercase hex digits. */
-static int
-hash_ok(const char *h)
+int
+store_hash_ok(const char *h)
 {
 	size_t n;
 
@@ -155,8 +153,8 @@ hash_ok(const char *h)
 	return n > 0;
 }
 
-static int
-addr_ok(const struct addr *a)
+int
+store_addr_ok(const struct addr *a)
 {
 	return a && (a->family == AF_INET || a->family == AF_INET6);
 }
@@ -244,7 +242,7 @@ store_user_add(struct store *s, const char *name, int role, const char *pwhash,
 		return report(s, store_fail(s, STORE_INVALID, "invalid user name"), err, errlen);
 	if (role < ROLE_USER || role > ROLE_ROOT)
 		return report(s, store_fail(s, STORE_INVALID, "invalid role"), err, errlen);
-	if (!text_ok(pwhash, HASH_MAX_LEN) || !pwhash[0])
+	if (!store_text_ok(pwhash, HASH_MAX_LEN) || !pwhash[0])
 		return report(s, store_fail(s, STORE_INVALID, "invalid password hash"), err, errlen);
 	return report(s, s->ops->user_add(s, name, role, pwhash, now, id), err, errlen);
 }
@@ -276,7 +274,7 @@ int
 store_user_set_password(struct store *s, int64_t id, const char *pwhash)
 {
 	clear(s);
-	if (!text_ok(pwhash, HASH_MAX_LEN) || !pwhash[0])
+	if (!store_text_ok(pwhash, HASH_MAX_LEN) || !pwhash[0])
 		return store_fail(s, STORE_INVALID, "invalid password hash");
 	return s->ops->user_set_password(s, id, pwhash);
 }
@@ -285,7 +283,7 @@ int
 store_user_rehash(struct store *s, int64_t id, const char *old_hash, const char *new_hash)
 {
 	clear(s);
-	if (!text_ok(new_hash, HASH_MAX_LEN) || !new_hash[0] || !text_ok(old_hash, HASH_MAX_LEN))
+	if (!store_text_ok(new_hash, HASH_MAX_LEN) || !new_hash[0] || !store_text_ok(old_hash, HASH_MAX_LEN))
 		return store_fail(s, STORE_INVALID, "invalid password hash");
 	return s->ops->user_rehash(s, id, old_hash, new_hash);
 }
@@ -326,16 +324,16 @@ service_check(struct store *s, const struct store_service *v, int64_t service_id
 
 	if (!name_valid(v->name))
 		return store_fail(s, STORE_INVALID, "invalid service name");
-	if (!text_ok(v->url, URL_MAX_LEN) || !v->url[0])
+	if (!store_text_ok(v->url, URL_MAX_LEN) || !v->url[0])
 		return store_fail(s, STORE_INVALID, "service url missing or longer than %d", URL_MAX_LEN);
-	if (!text_ok(v->entry_url, URL_MAX_LEN))
+	if (!store_text_ok(v->entry_url, URL_MAX_LEN))
 		return store_fail(s, STORE_INVALID, "entry url longer than %d", URL_MAX_LEN);
 	if ((rc = service_limits_check(v, s->err, sizeof s->err)) != STORE_OK)
 		return rc;
 	if (v->n_guards < 0 || v->n_guards > GUARDS_MAX)
 		return store_fail(s, STORE_INVALID, "at most %d guarded endpoints", GUARDS_MAX);
 	for (int i = 0; i < v->n_guards; i++)
-		if (!addr_ok(&v->guards[i].addr))
+		if (!store_addr_ok(&v->guards[i].addr))
 			return store_fail(s, STORE_INVALID, "guard %d has no address", i + 1);
 	if ((rc = store_guards_check(s, v)) != STORE_OK)
 		return rc;
@@ -459,7 +457,7 @@ store_admit(struct store *s, int64_t user_id, int64_t service_id,
 {
 	clear(s);
 	memset(a, 0, sizeof *a);
-	if (!addr_ok(ip))
+	if (!store_addr_ok(ip))
 		return store_fail(s, STORE_INVALID, "admission without a client address");
 	return s->ops->admit(s, user_id, service_id, ip, now, a);
 }
@@ -472,7 +470,7 @@ store_queue_admit(struct store *s, int64_t user_id, int64_t service_id, const st
 	clear(s);
 	memset(a, 0, sizeof *a);
 	memset(pl, 0, sizeof *pl);
-	if (!addr_ok(ip))
+	if (!store_addr_ok(ip))
 		return store_fail(s, STORE_INVALID, "admission without a client address");
 	if (rules->lapse_s < 1 || rules->lapse_s > 86400 || rules->max < 1 ||
 	    rules->max > QUEUE_MAX_PLACES || rules->window_s < 1 || rules->window_s > 86400)
@@ -531,405 +529,16 @@ store_queue_lines(struct store *s, struct store_line *out, int max, int *n)
 	return STORE_OK;
 }
 
-static int
-reason_ok(int reason)
-{
-	return reason > END_NONE && reason <= END_ROLLBACK;
-}
-
-int
-store_end(struct store *s, int64_t right_id, int reason, int64_t now, struct store_right *out)
-{
-	clear(s);
-	if (!reason_ok(reason))
-		return store_fail(s, STORE_INVALID, "invalid end reason %d", reason);
-	return s->ops->end(s, right_id, reason, now, out);
-}
-
-int
-store_end_user(struct store *s, int64_t user_id, int64_t service_id, int reason,
-               int64_t now, int (*fn)(const struct store_right *, void *), void *arg)
-{
-	clear(s);
-	if (!reason_ok(reason))
-		return store_fail(s, STORE_INVALID, "invalid end reason %d", reason);
-	return s->ops->end_user(s, user_id, service_id, reason, now, fn, arg);
-}
-
-int
-store_right_get(struct store *s, int64_t id, struct store_right *r)
-{
-	clear(s);
-	return s->ops->right_get(s, id, NULL, r);
-}
-
-int
-store_right_by_sid(struct store *s, const char *sid, struct store_right *r)
-{
-	clear(s);
-	if (!text_ok(sid, SID_HEX_LEN) || !sid[0])
-		return store_fail(s, STORE_NOTFOUND, "no such right");
-	return s->ops->right_get(s, 0, sid, r);
-}
-
-static int
-cmp_id(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-int
-store_rights_get(struct store *s, const int64_t *ids, size_t n, store_right_fn fn, void *arg)
-{
-	int64_t *u;
-	size_t m = 0;
-	int rc;
-
-	clear(s);
-	if (n > RIGHTS_GET_MAX)
-		return store_fail(s, STORE_INVALID, "more than %d rights asked at once", RIGHTS_GET_MAX);
-	for (size_t i = 0; i < n; i++)
-		if (ids[i] <= 0)
-			return store_fail(s, STORE_INVALID, "invalid right id %lld", (long long)ids[i]);
-	if (n == 0)
-		return STORE_OK;
-	if ((u = malloc(n * sizeof *u)) == NULL)
-		return store_fail(s, STORE_UNAVAILABLE, "out of memory");
-	memcpy(u, ids, n * sizeof *u);
-	qsort(u, n, sizeof *u, cmp_id);
-	for (size_t i = 0; i < n; i++)
-		if (m == 0 || u[m - 1] != u[i])
-			u[m++] = u[i];
-	rc = s->ops->rights_get(s, u, m, fn, arg);
-	free(u);
-	return rc;
-}
-
-int
-store_right_list(struct store *s, int64_t service_id, int64_t user_id,
-                 int (*fn)(const struct store_right *, void *), void *arg)
-{
-	clear(s);
-	return s->ops->right_list(s, service_id, user_id, fn, arg);
-}
-
-int
-store_ip_rights(struct store *s, int64_t service_id, const struct addr *ip,
-                int (*fn)(const struct store_right *, void *), void *arg)
-{
-	clear(s);
-	if (!addr_ok(ip))
-		return store_fail(s, STORE_INVALID, "no address");
-	return s->ops->ip_rights(s, service_id, ip, fn, arg);
-}
-
-int
-store_touch(struct store *s, const int64_t *ids, const int64_t *seen, size_t n)
-{
-	clear(s);
-	if (n > TOUCH_BATCH_MAX)
-		return store_fail(s, STORE_INVALID, "touch batch over %d", TOUCH_BATCH_MAX);
-	if (n == 0)
-		return STORE_OK;
-	return s->ops->touch(s, ids, seen, n);
-}
-
-int
-store_sweep(struct store *s, int64_t now,
-            int (*fn)(const struct store_right *, void *), void *arg, int *n)
-{
-	int dummy;
-
-	clear(s);
-	*(n ? n : &dummy) = 0;
-	return s->ops->sweep(s, now, fn, arg, n ? n : &dummy);
-}
-
-int
-store_prune(struct store *s, int64_t before, int *n)
-{
-	int dummy;
-
-	clear(s);
-	*(n ? n : &dummy) = 0;
-	return s->ops->prune(s, before, n ? n : &dummy);
-}
-
-int
-store_snapshot(struct store *s, int64_t now,
-               int (*svc_fn)(const struct store_service *, void *),
-               int (*right_fn)(const struct store_right *, void *),
-               void *arg, int64_t *seq)
-{
-	int64_t dummy;
-
-	clear(s);
-	return s->ops->snapshot(s, now, svc_fn, right_fn, arg, seq ? seq : &dummy);
-}
-
-int
-store_changes(struct store *s, int64_t after, int max,
-              int (*fn)(const struct store_change *, void *), void *arg)
-{
-	clear(s);
-	if (max < 1 || max > CHANGES_MAX)
-		return store_fail(s, STORE_INVALID, "changes: max must be 1..%d", CHANGES_MAX);
-	return s->ops->changes(s, after, max, fn, arg);
-}
-
-int
-store_wait(struct store *s, int timeout_ms, int *woken)
-{
-	int dummy;
-
-	clear(s);
-	*(woken ? woken : &dummy) = 1;
-	if (timeout_ms < 0 || timeout_ms > WAIT_MAX_MS)
-		return store_fail(s, STORE_INVALID, "wait: timeout must be 0..%d ms", WAIT_MAX_MS);
-	if (s->ops->wait)
-		return s->ops->wait(s, timeout_ms, woken ? woken : &dummy);
-	poll(NULL, 0, timeout_ms);
-	return STORE_OK;
-}
-
-int
-store_code_put(struct store *s, const char *code_hash, int64_t right_id, int64_t expires_at)
-{
-	clear(s);
-	if (!hash_ok(code_hash))
-		return store_fail(s, STORE_INVALID, "invalid code hash");
-	return s->ops->code_put(s, code_hash, right_id, expires_at);
-}
-
-int
-store_code_take(struct store *s, const char *code_hash, const struct addr *ip,
-                const char *service, int64_t now, struct store_right *r)
-{
-	clear(s);
-	if (!hash_ok(code_hash))
-		return store_fail(s, STORE_NOTFOUND, "no such code");
-	if (!addr_ok(ip))
-		return store_fail(s, STORE_INVALID, "entry code redeemed without a client address");
-	if (service != NULL && !name_valid(service))
-		return store_fail(s, STORE_INVALID, "entry code redeemed for an invalid service name");
-	return s->ops->code_take(s, code_hash, ip, service, now, r);
-}
-
-int
-store_login_put(struct store *s, const char *id_hash, int64_t user_id, const char *csrf,
-                int64_t now, int64_t expires_at)
-{
-	clear(s);
-	if (!hash_ok(id_hash))
-		return store_fail(s, STORE_INVALID, "invalid login id hash");
-	if (!text_ok(csrf, CSRF_MAX_LEN))
-		return store_fail(s, STORE_INVALID, "csrf token longer than %d", CSRF_MAX_LEN);
-	return s->ops->login_put(s, id_hash, user_id, csrf, now, expires_at);
-}
-
-int
-store_login_get(struct store *s, const char *id_hash, int64_t now, int idle_s,
-                struct store_login *l)
-{
-	clear(s);
-	if (!hash_ok(id_hash))
-		return store_fail(s, STORE_NOTFOUND, "no such login");
-	return s->ops->login_get(s, id_hash, now, idle_s < 0 ? 0 : idle_s, l);
-}
-
-int
-store_login_del(struct store *s, const char *id_hash)
-{
-	clear(s);
-	if (!hash_ok(id_hash))
-		return store_fail(s, STORE_NOTFOUND, "no such login");
-	return s->ops->login_del(s, id_hash);
-}
-
-/* A source: 1..LOCK_SOURCE_MAX printable characters, not the account's own "*". */
-static int
-source_ok(const char *src)
-{
-	size_t n;
-
-	if (!src || strcmp(src, LOCK_ACCOUNT) == 0)
-		return 0;
-	for (n = 0; src[n]; n++)
-		if (n >= LOCK_SOURCE_MAX || src[n] <= ' ' || src[n] > '~')
-			return 0;
-	return n > 0;
-}
-
-/* Name and source checked for the lockout and known-source calls. */
-static int
-lock_args(struct store *s, const char *name, const char *source)
-{
-	clear(s);
-	if (!name_valid(name))
-		return store_fail(s, STORE_INVALID, "invalid account name");
-	if (!source_ok(source))
-		return store_fail(s, STORE_INVALID, "invalid login source");
-	return STORE_OK;
-}
-
-int
-store_lockout_state(struct store *s, const char *name, const char *source,
-                    struct store_lockout *pair, struct store_lockout *acct)
-{
-	int rc = lock_args(s, name, source);
-
-	return rc != STORE_OK ? rc : s->ops->lockout_state(s, name, source, pair, acct);
-}
-
-int
-store_lockout_fail(struct store *s, const char *name, const char *source, int64_t now,
-                   int64_t since)
-{
-	int rc = lock_args(s, name, source);
-
-	return rc != STORE_OK ? rc : s->ops->lockout_fail(s, name, source, now, since);
-}
-
-int
-store_lockout_refund(struct store *s, const char *name, const char *source, int clear_source)
-{
-	int rc = lock_args(s, name, source);
-
-	return rc != STORE_OK ? rc : s->ops->lockout_refund(s, name, source, clear_source);
-}
-
-int
-store_lockout_clear(struct store *s, const char *name, const char *source, int *n)
-{
-	*n = 0;
-	clear(s);
-	if (!name_valid(name))
-		return store_fail(s, STORE_INVALID, "invalid account name");
-	if (source && strcmp(source, LOCK_ACCOUNT) != 0 && !source_ok(source))
-		return store_fail(s, STORE_INVALID, "invalid login source");
-	return s->ops->lockout_clear(s, name, source, n);
-}
-
-int
-store_lockout_list(struct store *s, const char *name,
-                   int (*fn)(const struct store_lockout *, void *), void *arg)
-{
-	clear(s);
-	if (name && !name_valid(name))
-		return store_fail(s, STORE_INVALID, "invalid account name");
-	return s->ops->lockout_list(s, name, fn, arg);
-}
-
-int
-store_known_add(struct store *s, const char *name, const char *source, int64_t now)
-{
-	int rc = lock_args(s, name, source);
-
-	return rc != STORE_OK ? rc : s->ops->known_add(s, name, source, now);
-}
-
-int
-store_known_has(struct store *s, const char *name, const char *source, int64_t since)
-{
-	int rc = lock_args(s, name, source);
-
-	return rc != STORE_OK ? rc : s->ops->known_has(s, name, source, since);
-}
-
-int
-store_key_add(struct store *s, const struct store_key *k)
-{
-	clear(s);
-	if (k->expires_at <= k->activates_at)
-		return store_fail(s, STORE_INVALID, "key %u expires before it activates", k->kid);
-	return s->ops->key_add(s, k);
-}
-
-int
-store_key_list(struct store *s, int64_t now, struct store_key *keys, int max, int *n)
-{
-	clear(s);
-	*n = 0;
-	if (max < 1 || max > KEYRING_MAX)
-		return store_fail(s, STORE_INVALID, "key list: max must be 1..%d", KEYRING_MAX);
-	return s->ops->key_list(s, now, keys, max, n);
-}
-
-int
-store_key_del_expired(struct store *s, int64_t now, int *n)
-{
-	int dummy;
-
-	clear(s);
-	*(n ? n : &dummy) = 0;
-	return s->ops->key_del_expired(s, now, n ? n : &dummy);
-}
-
-static int
-key_ok(struct store *s, uint32_t kid, int64_t activates_at, int64_t expires_at)
-{
-	if (kid == 0)
-		return store_fail(s, STORE_INVALID, "key id 0 is reserved");
-	if (expires_at <= activates_at)
-		return store_fail(s, STORE_INVALID, "key %u expires before it activates", kid);
-	return STORE_OK;
-}
-
-int
-store_tls_key_add(struct store *s, const struct store_key *k, int64_t unless_from, int *added)
-{
-	int rc;
-
-	clear(s);
-	*added = 0;
-	if ((rc = key_ok(s, k->kid, k->activates_at, k->expires_at)) != STORE_OK)
-		return rc;
-	return s->ops->tls_key_add(s, k, unless_from, added);
-}
-
-int
-store_tls_key_list(struct store *s, int64_t now, struct store_key *keys, int max, int *n)
-{
-	clear(s);
-	*n = 0;
-	if (max < 1 || max > KEYRING_MAX)
-		return store_fail(s, STORE_INVALID, "key list: max must be 1..%d", KEYRING_MAX);
-	return s->ops->tls_key_list(s, now, keys, max, n);
-}
-
-int
-store_tls_key_del_expired(struct store *s, int64_t now, int *n)
-{
-	int dummy;
-
-	clear(s);
-	*(n ? n : &dummy) = 0;
-	return s->ops->tls_key_del_expired(s, now, n ? n : &dummy);
-}
-
-int
-store_tls_key_activate(struct store *s, uint32_t kid, int64_t activates_at, int64_t expires_at)
-{
-	int rc;
-
-	clear(s);
-	if ((rc = key_ok(s, kid, activates_at, expires_at)) != STORE_OK)
-		return rc;
-	return s->ops->tls_key_activate(s, kid, activates_at, expires_at);
-}
-
 int
 store_audit(struct store *s, int64_t now, const char *actor, const char *action,
             const char *service, const char *target, const char *detail)
 {
 	clear(s);
-	if (!text_ok(actor, NAME_MAX_LEN) || !actor[0] || !text_ok(action, 31) || !action[0])
+	if (!store_text_ok(actor, NAME_MAX_LEN) || !actor[0] || !store_text_ok(action, 31) || !action[0])
 		return store_fail(s, STORE_INVALID, "audit: actor or action missing or too long");
-	if ((service && !text_ok(service, NAME_MAX_LEN)) || (target && !text_ok(target, NAME_MAX_LEN)))
+	if ((service && !store_text_ok(service, NAME_MAX_LEN)) || (target && !store_text_ok(target, NAME_MAX_LEN)))
 		return store_fail(s, STORE_INVALID, "audit: service or target too long");
-	if (detail && !text_ok(detail, AUDIT_TEXT_MAX))
+	if (detail && !store_text_ok(detail, AUDIT_TEXT_MAX))
 		return store_fail(s, STORE_INVALID, "audit: detail longer than %d", AUDIT_TEXT_MAX);
 	return s->ops->audit(s, now, actor, action, service ? service : "",
 	                     target ? target : "", detail ? detail : "");
@@ -942,8 +551,8 @@ store_audit_list(struct store *s, const struct store_audit_filter *f,
 	clear(s);
 	if (f->limit < 1 || f->limit > 1000)
 		return store_fail(s, STORE_INVALID, "audit: limit must be 1..1000");
-	if ((f->service && !text_ok(f->service, NAME_MAX_LEN)) ||
-	    (f->user && !text_ok(f->user, NAME_MAX_LEN)))
+	if ((f->service && !store_text_ok(f->service, NAME_MAX_LEN)) ||
+	    (f->user && !store_text_ok(f->user, NAME_MAX_LEN)))
 		return store_fail(s, STORE_INVALID, "audit: filter name too long");
 	return s->ops->audit_list(s, f, fn, arg);
 }

@@ -173,6 +173,11 @@ int store_guards_same(const struct store_service *a, const struct store_service 
 /* Empties s->err (each wrapper starts so); copies s->err to err when rc fails. */
 void store_clear(struct store *s);
 int store_report(struct store *s, int rc, char *err, size_t errlen);
+/* Argument checks the front's files share: text of at most max bytes, a hash
+ * key (1..CODE_HASH_LEN lowercase hex digits), an IPv4 or IPv6 address. */
+int store_text_ok(const char *t, size_t max);
+int store_hash_ok(const char *h);
+int store_addr_ok(const struct addr *a);
 
 /* The embedded migrations this build applies, checked to run 1..N without gaps. */
 const struct migration *store_migrations(int *n);
