@@ -425,7 +425,8 @@ pct(struct samples *s, double p)
 static void
 report_samples(const char *name, struct samples *s, const char *unit)
 {
-	qsort(s->v, s->n, sizeof *s->v, cmp);
+	if (s->n > 1)
+		qsort(s->v, s->n, sizeof *s->v, cmp);
 	printf("%-16s n=%-7zu p50=%9.1f p90=%9.1f p99=%9.1f max=%9.1f %s\n", name, s->n,
 	       pct(s, 50), pct(s, 90), pct(s, 99), s->n ? s->v[s->n - 1] : NAN, unit);
 }
@@ -547,6 +548,16 @@ new_handle(struct user *u)
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, u->hdrs);
 	u->body = malloc(BODY_MAX + 1);
 	return h;
+}
+
+/* Undoes new_handle (the handle may or may not be in m). */
+static void
+free_handle(CURLM *m, struct user *u)
+{
+	curl_multi_remove_handle(m, u->h);
+	curl_easy_cleanup(u->h);
+	curl_slist_free_all(u->hdrs);
+	free(u->body);
 }
 
 static void
@@ -684,5 +695,10 @@ main(int argc, char **argv)
 	report(us, opt.users, now_s());
 	if (opt.order != NULL)
 		write_order(us, opt.users);
+	for (int i = 0; i < opt.users; i++)
+		free_handle(m, &us[i]);
+	free_handle(m, &probe);
+	free(us);
+	curl_multi_cleanup(m);
 	return 0;
 }
