@@ -33,17 +33,20 @@ cpus_online(void)
 }
 
 /*
- * http_threads = 0: 4 per CPU plus 2 per place that may wait on its own
- * connection, so the waits take at most half the pool (authd_wait_take).
+ * http_threads = 0: 2 event threads per CPU (they only move bytes and
+ * render pages from memory). http_workers = 0: 4 per CPU plus 2 per place
+ * that may wait on its own connection, so the waits take at most half the
+ * workers (authd_wait_take).
  */
 static void
 size_pool(struct authd *a, const struct conf *c)
 {
 	int direct = a->hash_workers > LINE_DIRECT ? a->hash_workers : LINE_DIRECT;
 
-	a->http_threads = c->authd.http_threads > 0 ? c->authd.http_threads :
+	a->http_threads = c->authd.http_threads > 0 ? c->authd.http_threads : 2 * cpus_online();
+	a->http_workers = c->authd.http_workers > 0 ? c->authd.http_workers :
 	                  4 * cpus_online() + 2 * direct;
-	a->wait_turns = a->http_threads / 2;
+	a->wait_turns = a->http_workers / 2;
 	a->line_direct = direct < a->wait_turns ? direct : a->wait_turns;
 }
 

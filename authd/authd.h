@@ -91,8 +91,10 @@ struct authd {
 	struct loginline *line;              /* portal logins in arrival order, around their hash */
 	int hash_workers;                    /* authd.hash_workers, 0 (one per CPU) resolved */
 	int http_threads;                    /* authd.http_threads, 0 resolved */
+	int http_workers;                    /* authd.http_workers, 0 resolved */
+	struct http_pool *workers;           /* runs every request that may wait (route.c) */
 	int line_direct;                     /* places from the line's front that wait on their connection */
-	int wait_turns;                      /* http_threads / 2: see authd_wait_take */
+	int wait_turns;                      /* http_workers / 2: see authd_wait_take */
 	atomic_int waiting;                  /* request threads in a wait now */
 	sem_t hash_sem;                      /* bounds every hash in authd to hash_workers */
 	sem_t login_gate;                    /* bounds logins' store work to half the pool */
@@ -124,16 +126,16 @@ struct req {
 int authd_init(struct authd *a, const struct conf *c, char *err, size_t errlen);
 void authd_fini(struct authd *a);
 /*
- * The contract of the HTTP thread pool (http_threads event threads, each
- * serving many connections): a request thread waits for something slower
- * than a store call (a login's answer in the line, an admin's password
- * hash) only while holding one of wait_turns = http_threads / 2 turns, so
- * at least half the pool always runs the event loop and every other
- * connection (GET /, the line's pages, a trickling client) is served
- * meanwhile. Store calls, ipfd's confirmation (ipfd_timeout_ms) and the
- * login gate take no turn: each is short, but under a flood of thousands
- * they queue, and a pool thread waiting there stalls its connections
- * (bench/results/flood.txt, 10 000 users); not bounded yet. 0 with a turn, -1 (none free):
+ * The contract of the HTTP threads. The http_threads event threads each
+ * serve many connections and never wait: they answer only what needs
+ * nothing but memory (ROUTE_INLINE: the anonymous login form from its
+ * cache, the login line's pages, the stylesheet) and hand every other
+ * request to the http_workers workers (http_defer), whose connections are
+ * suspended meanwhile. A worker may wait on the store (the store pool bounds
+ * those), ipfd's confirmation or the login gate; it waits for something
+ * slower (a login's answer in the line, an admin's password hash) only
+ * while holding one of wait_turns = http_workers / 2 turns, so at least
+ * half the workers keep taking requests. 0 with a turn, -1 (none free):
  * answer without waiting (a place page, or busy).
  */
 int authd_wait_take(struct authd *a);
@@ -151,6 +153,9 @@ enum {
 	ROUTE_LOGIN      = 2,   /* needs a portal login; a POST also needs its csrf field */
 	ROUTE_FORM_CSRF  = 4,   /* POST before login: double-submit CSRF check */
 	ROUTE_NO_STORE   = 8,   /* do not look up the portal login (static, metrics) */
+	ROUTE_INLINE     = 16,  /* needs only memory: answered on the event thread */
+	ROUTE_INLINE_ANON = 32, /* the same for a request without a portal login while
+	                           the login form's cache is fresh (formcache_fresh) */
 };
 
 struct route {
@@ -228,6 +233,8 @@ int authn_check(struct req *q, struct store *st, const char *name, const char *p
  * malloc'd copy in *v (*n services), -1 when there is none that fresh.
  */
 int formcache_get(struct store_service **v, size_t *n);
+/* 1 when formcache_get would answer from memory now. */
+int formcache_fresh(void);
 /* Keeps a copy of the n services v (enabled, with their live counts) as of now. */
 void formcache_put(const struct store_service *v, size_t n);
 

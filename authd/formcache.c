@@ -38,6 +38,17 @@ formcache_get(struct store_service **v, size_t *n)
 	return rc;
 }
 
+int
+formcache_fresh(void)
+{
+	int fresh;
+
+	pthread_mutex_lock(&lock);
+	fresh = valid && clock_mono_ms() - kept_ms < FORMCACHE_MS;
+	pthread_mutex_unlock(&lock);
+	return fresh;
+}
+
 void
 formcache_put(const struct store_service *v, size_t n)
 {

@@ -45,7 +45,7 @@ portal_opts(const struct conf *c, int threads, struct http_opts *o, char *err, s
 	o->name = "authd";
 	o->listen = c->authd.listen;
 	o->max_conns = c->authd.max_connections;
-	/* An event-thread pool (no handler waits without a turn, authd_wait_take);
+	/* Event threads that never wait (authd.h, the contract of the HTTP threads);
 	 * MHD shares max_conns among the threads, so never more threads than it. */
 	o->threads = threads < o->max_conns ? threads : o->max_conns;
 	o->per_ip_max = c->authd.max_connections_per_ip;
@@ -82,17 +82,24 @@ start_http(struct authd *a, struct http_servers *portal, struct http_servers *ad
 	memset(admin, 0, sizeof *admin);
 	if (portal_opts(&a->boot, a->http_threads, &o, err, errlen) == -1)
 		return -1;
-	if (http_start_list(&o, a->boot.authd.listen, route_dispatch, a, portal, err, errlen) == -1)
+	if ((a->workers = http_pool_start(a->http_workers, err, errlen)) == NULL)
 		return -1;
+	o.pool = a->workers;
+	if (http_start_list(&o, a->boot.authd.listen, route_dispatch, a, portal, err, errlen) == -1)
+		goto fail;
 	if (a->boot.authd.admin_listen[0] == '\0')
 		return 0;
 	o.name = "authd-admin";
 	if (http_start_list(&o, a->boot.authd.admin_listen, route_admin, a, admin, err,
 	                    errlen) == -1) {
 		http_stop_list(portal);
-		return -1;
+		goto fail;
 	}
 	return 0;
+fail:
+	http_pool_stop(a->workers);
+	a->workers = NULL;
+	return -1;
 }
 
 /* /metrics and /healthz, plain HTTP, on their own address (loopback by default). */
@@ -175,11 +182,12 @@ main(int argc, char **argv)
 	http_ports_str(&srv, ports, sizeof ports);
 	http_ports_str(&adm, admin_ports, sizeof admin_ports);
 	log_info("event=start listen=%s port=%s admin_listen=%s admin_port=%s monitor=%s "
-	         "monitor_port=%d ipfd=%s hash_workers=%d http_threads=%d line_direct=%d", c.authd.listen, ports,
+	         "monitor_port=%d ipfd=%s hash_workers=%d http_threads=%d http_workers=%d "
+	         "line_direct=%d", c.authd.listen, ports,
 	         c.authd.admin_listen[0] ? c.authd.admin_listen : "-", admin_ports[0] ? admin_ports : "-",
 	         c.authd.monitor_listen, http_port(mon),
 	         c.ipfd.enabled ? c.ipfd.socket : "off", a.hash_workers, a.http_threads,
-	         a.line_direct);
+	         a.http_workers, a.line_direct);
 	serve_until_stopped(&a, &waitmask);
 	log_info("event=stopping inflight=%d", atomic_load(&a.inflight));
 	drain(&a);
@@ -187,6 +195,7 @@ main(int argc, char **argv)
 	sweeper_stop(a.sweeper);
 	http_stop_list(&srv);
 	http_stop_list(&adm);
+	http_pool_stop(a.workers);
 	http_stop(mon);
 	authd_fini(&a);
 	log_info("event=stop");

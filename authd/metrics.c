@@ -176,6 +176,22 @@ put_queues(struct req *q, struct buf *b)
 	free(lines);
 }
 
+/* The requests waiting for a worker (http_defer), and those the workers answer now. */
+static void
+workers_metrics(struct authd *a, struct buf *b)
+{
+	int queued = 0, running = 0;
+
+	if (a->workers != NULL)
+		http_pool_counts(a->workers, &queued, &running);
+	buf_printf(b, "# HELP sekisho_authd_http_deferred Requests waiting for an HTTP worker.\n"
+	              "# TYPE sekisho_authd_http_deferred gauge\n"
+	              "sekisho_authd_http_deferred %d\n"
+	              "# HELP sekisho_authd_http_workers_busy HTTP workers answering a request.\n"
+	              "# TYPE sekisho_authd_http_workers_busy gauge\n"
+	              "sekisho_authd_http_workers_busy %d\n", queued, running);
+}
+
 static void
 serve_metrics(struct req *q)
 {
@@ -202,6 +218,7 @@ serve_metrics(struct req *q)
 	buf_printf(&b, "# HELP sekisho_authd_requests_in_flight Requests being answered.\n"
 	               "# TYPE sekisho_authd_requests_in_flight gauge\n"
 	               "sekisho_authd_requests_in_flight %d\n", atomic_load(&q->a->inflight));
+	workers_metrics(q->a, &b);
 	page_base_headers(q);
 	http_add_header(q->r, "Cache-Control", "no-store");
 	if (buf_failed(&b))
@@ -251,6 +268,6 @@ const struct route ametrics_routes[] = {
 };
 
 const struct route static_routes[] = {
-	{ "GET", "/static/sekisho.css", ROUTE_NO_STORE, serve_css },
+	{ "GET", "/static/sekisho.css", ROUTE_NO_STORE | ROUTE_INLINE, serve_css },
 	{ NULL, NULL, 0, NULL },
 };

@@ -16,9 +16,9 @@ static void portal_index(struct req *q);
 static void portal_login(struct req *q);
 
 const struct route portal_routes[] = {
-	{ "GET",  "/",        0,               portal_index },
+	{ "GET",  "/",        ROUTE_INLINE_ANON, portal_index },
 	{ "POST", "/login",   ROUTE_FORM_CSRF, portal_login },
-	{ "GET",  "/login/wait", ROUTE_NO_STORE, loginline_poll },
+	{ "GET",  "/login/wait", ROUTE_NO_STORE | ROUTE_INLINE, loginline_poll },
 	{ "GET",  "/me",      ROUTE_LOGIN,     rights_me },
 	{ "POST", "/release", ROUTE_LOGIN,     rights_release },
 	{ "POST", "/logout",  ROUTE_LOGIN,     rights_logout },

@@ -187,18 +187,60 @@ dispatch(struct http_req *r, struct authd *a, const struct route *const *tables)
 	atomic_fetch_sub(&a->inflight, 1);
 }
 
+/*
+ * Whether r is answered on the event thread (authd.h, the contract of the
+ * HTTP threads): only a route that needs nothing but memory; an unknown
+ * path's 404 and a wrong method's 405 also need nothing else.
+ */
+static int
+runs_inline(struct http_req *r, const struct route *rt)
+{
+	if (rt == NULL || (rt->flags & ROUTE_INLINE))
+		return 1;
+	return (rt->flags & ROUTE_INLINE_ANON) && http_cookie(r, LOGIN_COOKIE) == NULL &&
+	       formcache_fresh();
+}
+
+static void
+serve_or_defer(struct http_req *r, const struct route *const *tables, http_handler run,
+               void *arg)
+{
+	int known;
+
+	if (runs_inline(r, route_find(tables, http_method(r), http_path(r), &known)))
+		run(r, arg);
+	else
+		http_defer(r, run, arg);
+}
+
+static const struct route *const *
+public_or_all(const struct authd *a)
+{
+	return a->boot.authd.admin_listen[0] ? public_tables : portal_tables;
+}
+
+static void
+portal_run(struct http_req *r, void *arg)
+{
+	dispatch(r, arg, public_or_all(arg));
+}
+
+static void
+admin_run(struct http_req *r, void *arg)
+{
+	dispatch(r, arg, admin_tables);
+}
+
 void
 route_dispatch(struct http_req *r, void *arg)
 {
-	struct authd *a = arg;
-
-	dispatch(r, a, a->boot.authd.admin_listen[0] ? public_tables : portal_tables);
+	serve_or_defer(r, public_or_all(arg), portal_run, arg);
 }
 
 void
 route_admin(struct http_req *r, void *arg)
 {
-	dispatch(r, arg, admin_tables);
+	serve_or_defer(r, admin_tables, admin_run, arg);
 }
 
 void

@@ -48,6 +48,7 @@ struct conf_authd {
 	char web_dir[CONF_PATH_MAX];   /* templates and static files */
 	int  max_connections;          /* concurrent HTTP connections */
 	int  http_threads;             /* HTTP event threads (0: from the CPUs, authd_init) */
+	int  http_workers;             /* threads for requests that may wait (0: authd_init) */
 	int  max_connections_per_ip;   /* of those, from one client address */
 	int  request_timeout_s;        /* a whole request must arrive within this */
 	char tls_priorities[CONF_STR_MAX]; /* GnuTLS priority string of the HTTPS listener */

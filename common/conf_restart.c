@@ -30,6 +30,7 @@ static const struct {
 	{ "authd.monitor_listen", CONF_AUTHD },
 	{ "authd.max_connections_per_ip", CONF_AUTHD },
 	{ "authd.http_threads", CONF_AUTHD },
+	{ "authd.http_workers", CONF_AUTHD },
 	{ "authd.request_timeout_s", CONF_AUTHD },
 	{ "authd.tls_priorities", CONF_AUTHD },
 	{ "authd.hsts_max_age", CONF_AUTHD },

@@ -193,10 +193,14 @@ queue(struct http_req *r, int status, const char *ctype, const char *body, size_
 		MHD_add_response_header(resp, r->hdr_name[i], r->hdr_value[i]);
 	if (r->srv->hsts[0] != '\0')
 		MHD_add_response_header(resp, "Strict-Transport-Security", r->srv->hsts);
-	MHD_queue_response(r->conn, status, resp);
-	MHD_destroy_response(resp);
 	r->replied = 1;
 	r->status = status;
+	if (r->deferred) {
+		r->resp = resp;    /* queued by the event thread once resumed (on_request) */
+		return;
+	}
+	MHD_queue_response(r->conn, status, resp);
+	MHD_destroy_response(resp);
 }
 
 void
@@ -330,8 +334,41 @@ finish(struct http_req *r)
 		return;
 	}
 	r->srv->fn(r, r->srv->arg);
-	if (!r->replied)
+	if (!r->replied && !r->deferred)
 		reply_plain(r, 500, "internal error: no response\n");
+}
+
+void
+http_defer(struct http_req *r, http_handler fn, void *arg)
+{
+	struct http_server *s = r->srv;
+
+	if (r->conn == NULL || s->o.threads <= 0 || s->o.pool == NULL ||
+	    atomic_load(&s->closing)) {
+		fn(r, arg);
+		return;
+	}
+	r->defer_fn = fn;
+	r->defer_arg = arg;
+	r->deferred = 1;
+	atomic_fetch_add(&s->deferred, 1);
+	MHD_suspend_connection(r->conn);
+	http_pool_queue(s->o.pool, r);
+}
+
+void
+http_server_deferred_done(struct http_server *s)
+{
+	atomic_fetch_sub(&s->deferred, 1);
+}
+
+/* A deferred request's answer, made on a worker, goes out from the event thread. */
+static void
+send_deferred(struct http_req *r)
+{
+	MHD_queue_response(r->conn, (unsigned)r->status, r->resp);
+	MHD_destroy_response(r->resp);
+	r->resp = NULL;
 }
 
 static enum MHD_Result
@@ -363,7 +400,9 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 		*upload_size = 0;
 		return r->body_len > HTTP_DISCARD_FACTOR * s->o.max_body ? MHD_NO : MHD_YES;
 	}
-	if (!r->replied)
+	if (r->resp != NULL)
+		send_deferred(r);
+	else if (!r->replied && !r->deferred)
 		finish(r);
 	return MHD_YES;
 }
@@ -449,6 +488,8 @@ on_completed(void *cls, struct MHD_Connection *c, void **state, enum MHD_Request
 		access_log(r);
 	if (r->pp != NULL)
 		MHD_destroy_post_processor(r->pp);
+	if (r->resp != NULL)
+		MHD_destroy_response(r->resp);
 	for (int i = 0; i < r->n_fields; i++)
 		free(r->fields[i].value);
 	free(r);
@@ -516,7 +557,7 @@ start_daemon(struct http_server *s, const struct sockaddr *sa)
 	op[n++] = (struct MHD_OptionItem){ MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096, NULL };
 	op[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, s };
 	if (s->o.threads > 0) {
-		flags |= MHD_USE_EPOLL;
+		flags |= MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
 		op[n++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE, s->o.threads, NULL };
 	} else {
 		/*
@@ -600,11 +641,30 @@ http_port(const struct http_server *s)
 	return di != NULL ? di->port : -1;
 }
 
+/*
+ * MHD must not stop with a connection suspended: the deferred requests
+ * finish first (their handlers answer quickly once the program stops).
+ */
+static void
+wait_deferred(struct http_server *s)
+{
+	struct timespec tick = { 0, 10 * 1000000 };
+
+	for (int ms = 0; atomic_load(&s->deferred) > 0; ms += 10) {
+		if (ms > 0 && ms % 10000 == 0)
+			log_warn("event=http_stopping server=%s deferred=%d", s->name,
+			         atomic_load(&s->deferred));
+		nanosleep(&tick, NULL);
+	}
+}
+
 void
 http_stop(struct http_server *s)
 {
 	if (s == NULL)
 		return;
+	atomic_store(&s->closing, 1);
+	wait_deferred(s);
 	MHD_stop_daemon(s->d);
 	conns_free(s->conns);
 	httptls_free(&s->tls);

@@ -45,6 +45,7 @@
 
 struct addr;
 struct http_req;
+struct http_pool;
 typedef void (*http_handler)(struct http_req *r, void *arg);
 
 struct http_opts {
@@ -52,6 +53,7 @@ struct http_opts {
 	const char *listen;        /* ADDR:PORT */
 	int threads;               /* > 0: a pool of this many event threads;
 	                              0: one thread per connection (handlers may block) */
+	struct http_pool *pool;    /* with threads > 0: where http_defer runs handlers */
 	size_t max_body;
 	int max_conns;             /* 0 = 1024 */
 	int timeout_s;             /* idle connection timeout; 0 = 30 */
@@ -98,6 +100,28 @@ int http_start_list(const struct http_opts *o, const char *list, http_handler fn
 void http_stop_list(struct http_servers *l);
 /* The ports bound, "P,P,..." (for the start log line). */
 void http_ports_str(const struct http_servers *l, char *out, size_t n);
+
+/*
+ * Workers for handlers that may wait (http_defer), shared by any number of
+ * servers: n threads taking deferred requests oldest first. Stop the pool
+ * only after every server using it (http_stop waits for its own deferred
+ * requests). NULL with err.
+ */
+struct http_pool *http_pool_start(int n, char *err, size_t errlen);
+void http_pool_stop(struct http_pool *p);
+/* Requests deferred and not yet taken, and those a worker runs now. */
+void http_pool_counts(struct http_pool *p, int *queued, int *running);
+
+/*
+ * Called by a handler instead of answering: fn(r, arg) runs later on a
+ * worker of the server's pool, where it may wait (store, locks, a login's
+ * answer), and answers r there as any handler does; meanwhile the
+ * connection is suspended (not read, not timed out) and the event thread
+ * serves its other connections. After http_defer the handler returns at
+ * once and touches r no more. A server without a pool (thread per
+ * connection), or one stopping, runs fn at once on the calling thread.
+ */
+void http_defer(struct http_req *r, http_handler fn, void *arg);
 
 /* ---- the request ---- */
 

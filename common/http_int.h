@@ -3,6 +3,7 @@
 
 /* http.c's and http_detach.c's own: the server and the request as they are. */
 
+#include <stdatomic.h>
 #include <time.h>
 
 #include <microhttpd.h>
@@ -21,6 +22,8 @@ struct http_server {
 	struct httptls tls;
 	struct conns *conns;
 	char hsts[HSTS_MAX];       /* Strict-Transport-Security value, "" = none */
+	atomic_int deferred;       /* requests on the pool's workers, not yet resumed */
+	atomic_int closing;        /* http_stop: defer no more */
 };
 
 struct http_field {
@@ -49,6 +52,12 @@ struct http_req {
 	size_t hdr_used;
 	int hdr_overflow;
 	char logkv[256];
+	/* A deferred request (http_pool.c): its handler, and its answer until queued. */
+	http_handler defer_fn;
+	void *defer_arg;
+	struct http_req *defer_next;
+	int deferred;
+	struct MHD_Response *resp;
 	/* A detached request (conn and srv NULL, http_detach.c): the answer kept. */
 	int detached_tls;
 	char *kept_body, *kept_ctype;
@@ -59,5 +68,9 @@ struct http_req {
 void http_detached_keep(struct http_req *r, int status, const char *ctype, const char *body,
                         size_t len);
 
+/* http_pool.c: r joins the pool's line; its server counts it until resumed. */
+void http_pool_queue(struct http_pool *p, struct http_req *r);
+/* A worker resumed one of s's deferred requests. */
+void http_server_deferred_done(struct http_server *s);
 
 #endif

@@ -72,7 +72,8 @@ Test(conf, defaults_are_the_documented_values)
 	cr_assert_str_eq(c.authd.base_url, "http://127.0.0.1:8080");
 	cr_assert_str_eq(c.authd.web_dir, "/usr/share/sekisho/web");
 	cr_assert_eq(c.authd.max_connections, 16384);
-	cr_assert_eq(c.authd.http_threads, 0, "4 per CPU plus 2 per login waiting near the front");
+	cr_assert_eq(c.authd.http_threads, 0, "2 per CPU");
+	cr_assert_eq(c.authd.http_workers, 0, "4 per CPU plus 2 per login waiting near the front");
 	cr_assert_eq(c.authd.hash_workers, 0, "one per CPU");
 	cr_assert_eq(c.authd.hash_queue_max, 2048);
 	cr_assert_eq(c.authd.queue, 0);

@@ -538,16 +538,17 @@ Test(portal, many_users_behind_one_address_log_in_at_once)
 }
 
 /*
- * The thread pool's contract (authd_wait_take): a request thread waits for a
- * login's answer or a hash only with a turn, there are http_threads / 2 turns,
- * and the logins allowed to wait on their own connection fit in them.
+ * The workers' contract (authd_wait_take): a worker waits for a login's
+ * answer or a hash only with a turn, there are http_workers / 2 turns, and
+ * the logins allowed to wait on their own connection fit in them.
  */
 Test(portal, request_threads_wait_only_with_a_turn_and_half_the_pool_stays_free)
 {
 	char hash[HASH_MAX_LEN + 1];
 
-	cr_assert_eq(a.wait_turns, a.http_threads / 2);
-	cr_assert_geq(a.http_threads, 2 * a.line_direct, "waits on own connections fit in half the pool");
+	cr_assert_eq(a.wait_turns, a.http_workers / 2);
+	cr_assert_geq(a.http_workers, 2 * a.line_direct, "waits on own connections fit in half the workers");
+	cr_assert_gt(a.http_threads, 0, "event threads");
 	cr_assert_gt(a.line_direct, 0);
 	for (int i = 0; i < a.wait_turns; i++)
 		cr_assert_eq(authd_wait_take(&a), 0, "turn %d", i);
