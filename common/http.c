@@ -343,15 +343,21 @@ http_defer(struct http_req *r, http_handler fn, void *arg)
 {
 	struct http_server *s = r->srv;
 
-	if (r->conn == NULL || s->o.threads <= 0 || s->o.pool == NULL ||
-	    atomic_load(&s->closing)) {
+	if (r->conn == NULL || s->o.threads <= 0 || s->o.pool == NULL) {
+		fn(r, arg);
+		return;
+	}
+	/* Counted before closing is read, as http_stop sets closing before it
+	 * reads the count: either it waits for this request or this runs here. */
+	atomic_fetch_add(&s->deferred, 1);
+	if (atomic_load(&s->closing)) {
+		atomic_fetch_sub(&s->deferred, 1);
 		fn(r, arg);
 		return;
 	}
 	r->defer_fn = fn;
 	r->defer_arg = arg;
 	r->deferred = 1;
-	atomic_fetch_add(&s->deferred, 1);
 	MHD_suspend_connection(r->conn);
 	http_pool_queue(s->o.pool, r);
 }
