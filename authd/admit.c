@@ -159,43 +159,16 @@ code_failed(struct store *st, const struct admission_fw *afw, const struct admit
 		log_err("event=rollback_failed right=%lld error=\"%s\"", (long long)right_id, err);
 }
 
-struct lapse_ctx { struct store *st; const struct admit_in *in; };
-
-/* One place that lapsed (its browser stopped polling), audited by user. */
-static int
-audit_lapse(const struct store_qplace *p, void *arg)
-{
-	const struct lapse_ctx *c = arg;
-	char detail[96];
-
-	log_info("event=queue_lapse service=%s user=%s waited_s=%lld", c->in->svc->name,
-	         p->user_name, (long long)(p->last_poll - p->joined_at));
-	snprintf(detail, sizeof detail, "joined=%lld last_poll=%lld lapse_s=%d",
-	         (long long)p->joined_at, (long long)p->last_poll, c->in->queue->lapse_s);
-	if (store_audit(c->st, c->in->now, "-", "queue.lapse", c->in->svc->name, p->user_name,
-	                detail) != STORE_OK)
-		log_warn("event=audit_failed action=queue.lapse error=\"%s\"", store_error(c->st));
-	return 0;
-}
-
 /*
  * Removes the service's lapsed places before the admission, so each is
  * audited with its user's name; the admission's own lapse step then finds
- * none (but for a place that lapsed on another gateway in between, which
- * that gateway names, or a race it counts: audit_lapsed).
+ * none (but for a place that lapsed on another gateway or in the sweeper in
+ * between, which that one names, or a race it counts: audit_lapsed).
  */
 static void
 lapse_named(struct store *st, const struct admit_in *in)
 {
-	struct lapse_ctx c = { st, in };
-	int n = 0;
-
-	if (store_queue_lapse(st, in->svc->id, in->now, in->queue->lapse_s, audit_lapse, &c,
-	                      &n) != STORE_OK)
-		log_warn("event=queue_lapse_failed service=%s error=\"%s\"", in->svc->name,
-		         store_error(st));
-	else if (n > 0)
-		ametrics_queue_lapsed(n);
+	queue_lapse(st, in->svc->id, in->svc->name, in->now, in->queue->lapse_s, "-");
 }
 
 /* Places that lapsed inside the admission's own step (a race: see lapse_named), counted. */

@@ -474,6 +474,14 @@ int portal_login_answer(struct req *q, const char *user, const struct store_serv
 const struct store_queue_rules *queue_rules(const struct conf_authd *c,
                                             const struct store_service *svc,
                                             struct store_queue_rules *r);
+/*
+ * Removes the places of service (service_id) not polled for lapse_s
+ * (store_queue_lapse): each is logged and audited by its user (queue.lapse,
+ * by actor) and counted in the metrics. Places polled since now - lapse_s
+ * are never touched. Returns how many lapsed, -1 when the store failed (logged).
+ */
+int queue_lapse(struct store *st, int64_t service_id, const char *service, int64_t now,
+                int lapse_s, const char *actor);
 /* 503 with Retry-After: a new user past the service's admission rate. */
 void queue_rate(struct req *q, const struct store_service *svc, const struct admit_out *out);
 /* The waiting page for out->place (200, refreshing itself to GET /queue). */
@@ -600,6 +608,14 @@ struct sweeper *sweeper_start(struct authd *a, char *err, size_t errlen);
 void sweeper_stop(struct sweeper *s);
 /* One sweep now (also what the thread runs). Returns rights ended, -1 store down. */
 int sweeper_run_once(struct authd *a, struct store *st, int64_t now);
+/*
+ * Lapses the stale places (queue_lapse, audited by "sweeper") of at most max
+ * services under a waiting room, taken in list order from the *from-th;
+ * *from then names where the next call goes on (0 once the walk reached
+ * the end). Returns the places lapsed, -1 when the store failed (logged;
+ * *from unchanged, the next call tries again).
+ */
+int sweeper_lapse(struct store *st, const struct conf_authd *c, int64_t now, int max, int *from);
 
 /* ---- probe.c, probe_io.c ---- */
 

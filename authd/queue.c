@@ -33,6 +33,47 @@ queue_rules(const struct conf_authd *c, const struct store_service *svc,
 	return r;
 }
 
+struct lapse_ctx {
+	struct store *st;
+	const char *service, *actor;
+	int64_t now;
+	int lapse_s;
+};
+
+/* One place that lapsed (its browser stopped polling), audited by user. */
+static int
+audit_lapse(const struct store_qplace *p, void *arg)
+{
+	const struct lapse_ctx *c = arg;
+	char detail[96];
+
+	log_info("event=queue_lapse service=%s user=%s waited_s=%lld", c->service, p->user_name,
+	         (long long)(p->last_poll - p->joined_at));
+	snprintf(detail, sizeof detail, "joined=%lld last_poll=%lld lapse_s=%d",
+	         (long long)p->joined_at, (long long)p->last_poll, c->lapse_s);
+	if (store_audit(c->st, c->now, c->actor, "queue.lapse", c->service, p->user_name,
+	                detail) != STORE_OK)
+		log_warn("event=audit_failed action=queue.lapse error=\"%s\"", store_error(c->st));
+	return 0;
+}
+
+int
+queue_lapse(struct store *st, int64_t service_id, const char *service, int64_t now, int lapse_s,
+            const char *actor)
+{
+	struct lapse_ctx c = { st, service, actor, now, lapse_s };
+	int n = 0;
+
+	if (store_queue_lapse(st, service_id, now, lapse_s, audit_lapse, &c, &n) != STORE_OK) {
+		log_warn("event=queue_lapse_failed service=%s error=\"%s\"", service,
+		         store_error(st));
+		return -1;
+	}
+	if (n > 0)
+		ametrics_queue_lapsed(n);
+	return n;
+}
+
 /*
  * The wait for a place at position when departures users left in the last
  * QUEUE_WINDOW_S: position / rate, in seconds; -1 when nobody left.

@@ -10,13 +10,21 @@
 
 /*
  * The sweeper thread: every sweep_interval_s it ends the rights past their
- * expiry or idle gap and tells ipfd, keeps the cookie key ring provisioned,
- * and (hourly) prunes rows older than the retention. Every MAINTAIN_MS it runs
- * the store's housekeeping, so commits on the login path never pay for it.
+ * expiry or idle gap and tells ipfd, lapses the waiting-room places nobody
+ * polls any more (on every service, whether or not anyone logs in to it:
+ * an admission lapses only its own service's), keeps the cookie key ring
+ * provisioned, and (hourly) prunes rows older than the retention. Every
+ * MAINTAIN_MS it runs the store's housekeeping, so commits on the login path
+ * never pay for it.
  */
 
 #define SWEEP_BATCH 1024          /* ended rights revoked one by one; beyond that, a full sync */
 #define PRUNE_EVERY_S 3600
+/*
+ * Waiting lines one sweep lapses; with more services under a waiting room
+ * the walk goes on from there at the next sweep (struct sweeper.lapse_from).
+ */
+#define LAPSE_LINES_MAX 256
 /*
  * Store housekeeping (WAL checkpoints) this often: frequent enough that the
  * log never reaches the size at which a commit on the login path would
@@ -31,6 +39,7 @@ struct sweeper {
 	pthread_cond_t wake;
 	int stop;
 	int64_t last_prune;
+	int lapse_from;
 };
 
 struct swept {
@@ -77,11 +86,66 @@ sweeper_run_once(struct authd *a, struct store *st, int64_t now)
 	return n;
 }
 
+struct line_due {
+	int64_t id;
+	char name[NAME_MAX_LEN + 1];
+	int lapse_s;
+};
+
+struct lines_due {
+	struct line_due *v;                   /* the lines taken, at most max */
+	const struct conf_authd *c;
+	int skip, max, n, seen;               /* seen: services under a waiting room */
+};
+
+/* Services under a waiting room, in list order: the skip first passed over. */
+static int
+note_due(const struct store_service *svc, void *arg)
+{
+	struct lines_due *d = arg;
+	struct store_queue_rules r;
+
+	if (queue_rules(d->c, svc, &r) == NULL || d->seen++ < d->skip)
+		return 0;
+	if (d->n == d->max)
+		return 1;
+	d->v[d->n].id = svc->id;
+	snprintf(d->v[d->n].name, sizeof d->v[d->n].name, "%s", svc->name);
+	d->v[d->n++].lapse_s = r.lapse_s;
+	return 0;
+}
+
+int
+sweeper_lapse(struct store *st, const struct conf_authd *c, int64_t now, int max, int *from)
+{
+	struct lines_due d = { NULL, c, *from, max, 0, 0 };
+	int total = 0, n = 0;
+
+	if (max < 1 || (d.v = calloc((size_t)max, sizeof *d.v)) == NULL)
+		return -1;
+	if (store_service_list(st, 0, note_due, &d) != STORE_OK) {
+		log_err("event=queue_lapse_failed error=\"%s\"", store_error(st));
+		free(d.v);
+		return -1;
+	}
+	for (int i = 0; i < d.n && n >= 0; i++) {
+		n = queue_lapse(st, d.v[i].id, d.v[i].name, now, d.v[i].lapse_s, "sweeper");
+		if (n > 0)
+			log_info("event=queue_lapse service=%s places=%d by=sweeper", d.v[i].name, n);
+		total += n > 0 ? n : 0;
+	}
+	if (n >= 0)
+		*from = d.n == max ? *from + max : 0;
+	free(d.v);
+	return n < 0 ? -1 : total;
+}
+
 static void
 housekeeping(struct sweeper *sw, struct store *st, const struct conf *c, int64_t now)
 {
 	int n = 0, added = 0;
 
+	sweeper_lapse(st, &c->authd, now, LAPSE_LINES_MAX, &sw->lapse_from);
 	if (keyring_ensure(st, now, (int64_t)c->authd.key_rotate_h * 3600, &added) != STORE_OK)
 		log_err("event=keyring_failed error=\"%s\"", store_error(st));
 	else if (added > 0)
