@@ -262,6 +262,52 @@ check "the page says it is the rate, not the cap" sh -c "
 expect "the refusal is audited as rate_limited" 1 \
 	"$(sql "SELECT count(*) FROM audit WHERE action = 'deny' AND service = 'paced2' AND detail LIKE 'reason=rate_limited %'")"
 
+# ---- an idle line: the sweeper lapses its places, nobody logs in or polls ----
+# quiet has its own lapse of 120 s ([authd] queue_lapse_s is 60). u12 stops
+# polling (its last poll moved 121 s back), u13 polled 61 s ago: within the
+# service's lapse, though past the [authd] one. After that nobody logs in
+# to quiet or polls it: only the sweeper (every second) can lapse a place.
+ctl service add quiet --url http://10.0.9.2/ --max-usage 60 --max-interval 30 --cap 1 \
+	--admin root --queue on --queue-lapse 120 >/dev/null
+quiet_place() {   # USER: 1 while USER holds a place in quiet's line, else 0
+	sql "SELECT count(*) FROM queue WHERE service_id = $(svc_id quiet) AND
+	     user_id = (SELECT id FROM users WHERE name = '$1')"
+}
+quiet_gone() { [ "$(quiet_place "$1")" = 0 ]; }
+sweeps() { in_ns gw curl -s "$MON/metrics" | sed -n 's/^sekisho_authd_sweeps_total{result="ok"} \([0-9]*\)$/\1/p'; }
+sweeps_past() { [ "$(sweeps)" -gt "$1" ]; }
+st="$(login 10.0.1.11 u1 good-password quiet) $(login 10.0.1.12 u2 good-password quiet)"
+st="$st $(login 10.0.1.13 u3 good-password quiet) $(position 10.0.1.13)"
+expect "quiet (cap 1): one admitted, two in line" "303 200 200 2" "$st"
+sql "UPDATE queue SET last_poll = last_poll - 121 WHERE service_id = $(svc_id quiet) AND
+     user_id = (SELECT id FROM users WHERE name = 'u2')"
+sql "UPDATE queue SET last_poll = last_poll - 61 WHERE service_id = $(svc_id quiet) AND
+     user_id = (SELECT id FROM users WHERE name = 'u3')"
+check "the sweeper lapses u2's place without any login or poll of quiet" wait_for 30 quiet_gone u2
+expect "the lapse is audited by the sweeper, naming the user and the service" "1 sweeper u2 quiet" \
+	"$(sql "SELECT count(*), actor, target, service FROM audit WHERE action = 'queue.lapse' AND service = 'quiet'" | tr '|' ' ')"
+check "the sweeper logs the lapse and its summary" sh -c "
+	grep -q 'event=queue_lapse service=quiet user=u2 ' '$T/authd.log' &&
+	grep -q 'event=queue_lapse service=quiet places=1 by=sweeper' '$T/authd.log'"
+s0=$(sweeps)
+check "two more sweeps pass (${s0:--} before)" wait_for 30 sweeps_past "$((${s0:-0} + 1))"
+expect "u3, polled within quiet's own lapse, keeps its place through them" 1 "$(quiet_place u3)"
+expect "the status shows one waiting on quiet" 1 \
+	"$(ctl status --json | "$PY" -c 'import json, sys
+print([q["waiting"] for q in json.load(sys.stdin)["queues"] if q["service"] == "quiet"][0])')"
+sql "UPDATE queue SET last_poll = last_poll - 120 WHERE service_id = $(svc_id quiet)"
+check "u3 stops polling too: the sweeper lapses its place" wait_for 30 quiet_gone u3
+expect "quiet's line is empty in the status" "0 0" \
+	"$(ctl status --json | "$PY" -c 'import json, sys
+q = [q for q in json.load(sys.stdin)["queues"] if q["service"] == "quiet"][0]
+print(q["waiting"], q["first_joined"])')"
+expect "and in the metrics" 'sekisho_authd_queue_oldest_wait_seconds{service="quiet"} 0' \
+	"$(in_ns gw curl -s "$MON/metrics" | grep '^sekisho_authd_queue_oldest_wait_seconds{service="quiet"}')"
+expect "two lapses audited on quiet, and nobody admitted or queued there since the logins" "2 1 2" \
+	"$(sql "SELECT (SELECT count(*) FROM audit WHERE action = 'queue.lapse' AND service = 'quiet' AND actor = 'sweeper'),
+	               (SELECT count(*) FROM audit WHERE action = 'admit' AND service = 'quiet'),
+	               (SELECT count(*) FROM audit WHERE action = 'queue.join' AND service = 'quiet')" | tr '|' ' ')"
+
 # ---- a short flood: 50 users within one second, cap 5 (bench/flood.c) ----
 # Everyone is served in the end (admitted, uses the service 1 s, logs out),
 # nobody gets an error, and the cap holds at every admission.
