@@ -93,7 +93,7 @@ static const struct conf_item conf_items[] = {
 	INT(authd, queue_max, 1, 1000000, "10000", "places in line per service; past it, 503 with Retry-After"),
 	INT(authd, queue_lapse_s, 10, 86400, "60", "a place lapses when its page has not refreshed for this long"),
 	INT(authd, queue_refresh_s, 1, 600, "5", "the waiting page refreshes itself this often (keep below queue_lapse_s)"),
-	INT(authd, sweep_interval_s, 1, 3600, "60", "seconds between sweeps of expired and idle rights"),
+	INT(authd, sweep_interval_s, 1, 3600, "60", "seconds between sweeps of expired and idle rights and stale waiting-room places"),
 	INT(authd, ipfd_timeout_ms, 100, 60000, "2000", "how long to wait for ipfd to confirm an admission"),
 	INT(authd, code_ttl_s, 5, 600, "30", "lifetime of an entry handoff code"),
 	INT(authd, login_ttl_min, 1, 10080, "480", "lifetime of a portal/admin login"),
