@@ -16,12 +16,12 @@
  *   portal.c   portal_  GET /, POST /login
  *   rights.c   rights_  GET /me, POST /release, POST /logout
  *   admit.c    admit_   the admission: store -> ipfd -> entry code
- *   queue.c    queue_   the waiting room's pages: GET /queue, the waiting page
+ *   queue.c    queue_   the waiting room: GET /queue, the waiting page, lapses
  *   fw.c       fwc_     ipfd client connections
  *   throttle.c throttle_ token buckets per client address, global; backoff rule
  *   lockout.c  lockout_  per-account failures and known sources, in the store
  *   clientip.c clientip_ the client's address, trusted proxies
- *   sweeper.c  sweeper_ ends expired and idle rights, prunes, rotates keys
+ *   sweeper.c  sweeper_ ends expired and idle rights, lapses idle lines, prunes, rotates keys
  *   metrics.c  ametrics_ counters for /metrics; /healthz (monitor listener); /static
  *   metrics_svc.c ametrics_ per-service series and ipfd's counters on /metrics
  *   admin*.c   admin_   the admin web UI under /admin/ (its own header: admin.h)
