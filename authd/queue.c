@@ -15,6 +15,9 @@
  * The rules are the service's own where it sets them (svc->queue), the
  * [authd] keys otherwise (queue_rules). A new user past the service's
  * admission rate without a waiting room gets queue_rate's 503.
+ * Places nobody polls any more go in queue_lapse, one audit row each: before
+ * every admission through the line (its service) and at every sweep (every
+ * service), so an idle line empties too.
  */
 
 #define QUEUE_WINDOW_S 600   /* departures over this long give the estimate */
