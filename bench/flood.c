@@ -31,11 +31,15 @@
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <sys/epoll.h>
 
 #define BODY_MAX   (64 * 1024)
 #define CSRF_MAX   64
@@ -236,12 +240,55 @@ start_step(CURLM *m, struct user *u)
 	}
 }
 
+/*
+ * The users' next steps, soonest first (a binary heap of (at, user)): the
+ * loop starts those due without looking at every user each time round,
+ * which with ten thousand users made the driver, not the portal, the
+ * bottleneck. An entry whose user has moved on since is dropped when popped.
+ */
+struct due { double at; struct user *u; };
+static struct { struct due *v; size_t n, cap; } dues;
+
+static void
+due_push(struct user *u, double at)
+{
+	size_t i;
+
+	if (dues.n == dues.cap) {
+		dues.cap = dues.cap ? 2 * dues.cap : 4096;
+		if ((dues.v = realloc(dues.v, dues.cap * sizeof *dues.v)) == NULL)
+			abort();
+	}
+	for (i = dues.n++; i > 0 && dues.v[(i - 1) / 2].at > at; i = (i - 1) / 2)
+		dues.v[i] = dues.v[(i - 1) / 2];
+	dues.v[i] = (struct due){ at, u };
+}
+
+static struct due
+due_pop(void)
+{
+	struct due top = dues.v[0], last = dues.v[--dues.n];
+	size_t i = 0, c;
+
+	while ((c = 2 * i + 1) < dues.n) {
+		if (c + 1 < dues.n && dues.v[c + 1].at < dues.v[c].at)
+			c++;
+		if (dues.v[c].at >= last.at)
+			break;
+		dues.v[i] = dues.v[c];
+		i = c;
+	}
+	dues.v[i] = last;
+	return top;
+}
+
 static void
 wait_until(struct user *u, int next, double at)
 {
 	u->state = S_IDLE;
 	u->next = next;
 	u->at = at;
+	due_push(u, at);
 }
 
 static void
@@ -560,6 +607,62 @@ free_handle(CURLM *m, struct user *u)
 	free(u->body);
 }
 
+/*
+ * libcurl's sockets on one epoll set, and its one timer (the multi socket
+ * interface): each turn costs what happened, not the number of transfers.
+ */
+static int ep = -1;
+static double curl_due = -1;             /* when curl wants its timeout call; < 0: none */
+
+static int
+on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
+{
+	struct epoll_event ev = { 0 };
+
+	(void)e; (void)userp; (void)socketp;
+	if (what == CURL_POLL_REMOVE) {
+		epoll_ctl(ep, EPOLL_CTL_DEL, s, NULL);   /* may be closed already: no matter */
+		return 0;
+	}
+	ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
+	ev.data.fd = s;
+	if (epoll_ctl(ep, EPOLL_CTL_MOD, s, &ev) == -1 && errno == ENOENT &&
+	    epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev) == -1)
+		perror("epoll_ctl");
+	return 0;
+}
+
+static int
+on_timer(CURLM *m, long ms, void *userp)
+{
+	(void)m; (void)userp;
+	curl_due = ms < 0 ? -1 : now_s() + ms / 1e3;
+	return 0;
+}
+
+/* Waits at most until "until" (and curl's timer) for sockets, and lets curl act on them. */
+static void
+drive(CURLM *m, double until)
+{
+	struct epoll_event evs[512];
+	double t = now_s(), w = until;
+	int n, active, flags;
+
+	if (curl_due >= 0 && curl_due < w)
+		w = curl_due;
+	n = epoll_wait(ep, evs, (int)(sizeof evs / sizeof evs[0]), w <= t ? 0 : (int)((w - t) * 1e3) + 1);
+	for (int i = 0; i < n; i++) {
+		flags = (evs[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+		        (evs[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+		        (evs[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+		curl_multi_socket_action(m, evs[i].data.fd, flags, &active);
+	}
+	if (curl_due >= 0 && now_s() >= curl_due) {
+		curl_due = -1;
+		curl_multi_socket_action(m, CURL_SOCKET_TIMEOUT, 0, &active);
+	}
+}
+
 static void
 timeline_row(FILE *f, struct user *us, int n, double t)
 {
@@ -622,7 +725,7 @@ main(int argc, char **argv)
 	CURLM *m;
 	FILE *tl = NULL;
 	double t, next_probe, next_tl;
-	int active, left, msgs;
+	int left, msgs;
 
 	if (parse_args(argc, argv) == -1) {
 		fprintf(stderr, "usage: flood --src FIRST_ADDR_MINUS_ONE --users N [--portal URL] "
@@ -636,6 +739,12 @@ main(int argc, char **argv)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	m = curl_multi_init();
 	curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, (long)opt.users + 16);
+	curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, on_socket);
+	curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, on_timer);
+	if ((ep = epoll_create1(EPOLL_CLOEXEC)) == -1) {
+		perror("epoll_create1");
+		return 1;
+	}
 	if ((us = calloc((size_t)opt.users, sizeof *us)) == NULL)
 		return 1;
 	probe.idx = -1;
@@ -651,25 +760,30 @@ main(int argc, char **argv)
 		return 1;
 	}
 	next_probe = next_tl = t0;
+	left = opt.users;
 	for (;;) {
 		t = now_s();
-		left = 0;
-		for (int i = 0; i < opt.users; i++) {
-			if (us[i].state == S_IDLE && us[i].at <= t)
-				start_step(m, &us[i]);
-			left += us[i].state == S_IDLE || us[i].state == S_BUSY;
+		while (dues.n > 0 && dues.v[0].at <= t) {
+			struct due d = due_pop();
+			if (d.u->state == S_IDLE && d.u->at == d.at)
+				start_step(m, d.u);
 		}
 		if (probe.state != S_BUSY && t >= next_probe && left > 0) {
 			request(m, &probe, P_PROBE, "/", NULL);
 			next_probe = t + opt.probe_ms / 1e3;
 		}
-		if (tl != NULL && t >= next_tl) {
-			timeline_row(tl, us, opt.users, t);
+		if (t >= next_tl) {             /* once a second: the timeline, and who is left */
+			if (tl != NULL)
+				timeline_row(tl, us, opt.users, t);
 			next_tl += 1;
+			left = 0;
+			for (int i = 0; i < opt.users; i++)
+				left += us[i].state == S_IDLE || us[i].state == S_BUSY;
 		}
 		if (left == 0 || t - t0 > opt.duration_s)
 			break;
-		curl_multi_perform(m, &active);
+		drive(m, fmin(fmin(next_tl, probe.state != S_BUSY ? next_probe : next_tl),
+		              dues.n > 0 ? dues.v[0].at : next_tl));
 		CURLMsg *msg;
 		while ((msg = curl_multi_info_read(m, &msgs)) != NULL) {
 			struct user *u;
@@ -686,7 +800,6 @@ main(int argc, char **argv)
 				finished(m, u, msg->data.result);
 			}
 		}
-		curl_multi_poll(m, NULL, 0, 10, NULL);
 	}
 	if (tl != NULL) {
 		timeline_row(tl, us, opt.users, now_s());
@@ -700,5 +813,7 @@ main(int argc, char **argv)
 	free_handle(m, &probe);
 	free(us);
 	curl_multi_cleanup(m);
+	close(ep);
+	free(dues.v);
 	return 0;
 }
