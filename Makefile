@@ -98,7 +98,7 @@ $(B)/sekishoctl: $(CTL_OBJ) $(B)/libcommon.a
 # (the table below; tests of common/ code link none) and libcommon.a, so two
 # programs may each have a global of the same name.
 T_ = $(B)/tests/test_
-$(T_)admin_form $(T_)admit $(T_)clientip $(T_)entry $(T_)portal $(T_)sweeper $(T_)throttle: $(B)/libauthd.a
+$(T_)admin_form $(T_)admit $(T_)clientip $(T_)entry $(T_)formcache $(T_)portal $(T_)sweeper $(T_)throttle: $(B)/libauthd.a
 $(T_)mirror $(T_)nft:                                                $(B)/libipfd.a
 $(T_)cache $(T_)check $(T_)spoe:                                     $(B)/libcid.a
 $(T_)ctl:                                                            $(B)/libctl.a

@@ -229,11 +229,18 @@ int authn_check(struct req *q, struct store *st, const char *name, const char *p
 /* ---- formcache.c ---- */
 
 /*
- * The anonymous login form's service list, at most a second old: 0 with a
- * malloc'd copy in *v (*n services), -1 when there is none that fresh.
+ * The anonymous login form's service list, at most a second old (stale_ok:
+ * up to 30 s, for a request on an event thread, which must not read the
+ * store): 0 with a malloc'd copy in *v (*n services), -1 when there is none
+ * that fresh.
  */
-int formcache_get(struct store_service **v, size_t *n);
-/* 1 when formcache_get would answer from memory now. */
+int formcache_get(struct store_service **v, size_t *n, int stale_ok);
+/*
+ * 1: an event thread may answer the anonymous form from the list kept (at
+ * most a second old, or older while one refresh is under way); 0: read it
+ * again on a worker (the caller that gets 0 for a stale list is the one
+ * sent to refresh it).
+ */
 int formcache_fresh(void);
 /* Keeps a copy of the n services v (enabled, with their live counts) as of now. */
 void formcache_put(const struct store_service *v, size_t n);

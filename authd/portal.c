@@ -90,7 +90,7 @@ list_services(struct form_list *fl)
 	struct store *st = NULL;
 	int rc = STORE_OK;
 
-	if (fl->q->logged_in || formcache_get(&fl->v, &fl->nv) == -1) {
+	if (fl->q->logged_in || formcache_get(&fl->v, &fl->nv, !http_may_wait(fl->q->r)) == -1) {
 		if ((st = req_store(fl->q)) == NULL)
 			return STORE_UNAVAILABLE;
 		if ((rc = store_service_list(st, 0, collect_service, fl)) != STORE_OK)

@@ -362,6 +362,12 @@ http_defer(struct http_req *r, http_handler fn, void *arg)
 	http_pool_queue(s->o.pool, r);
 }
 
+int
+http_may_wait(const struct http_req *r)
+{
+	return r->conn == NULL || r->deferred || r->srv->o.threads <= 0 || r->srv->o.pool == NULL;
+}
+
 void
 http_server_deferred_done(struct http_server *s)
 {

@@ -122,6 +122,8 @@ void http_pool_counts(struct http_pool *p, int *queued, int *running);
  * connection), or one stopping, runs fn at once on the calling thread.
  */
 void http_defer(struct http_req *r, http_handler fn, void *arg);
+/* 0 on an event thread of a pool (the handler must not wait), else 1. */
+int http_may_wait(const struct http_req *r);
 
 /* ---- the request ---- */
 
