@@ -113,6 +113,7 @@ $(B)/tests/%: tests/unit/%.c $(TLIB_OBJ) $(B)/libcommon.a
 CONTRACT_BIN = $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_store_contract_*.c))
 $(CONTRACT_BIN): tests/unit/store_contract.c tests/unit/store_contract_acl.c \
                   tests/unit/store_contract_queue.c tests/unit/store_contract_rate.c \
+                  tests/unit/store_contract_turn.c \
                   tests/unit/store_contract.h
 
 # Helper programs for the system tests and benchmarks (e.g. mkcode).

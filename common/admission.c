@@ -169,13 +169,21 @@ admission_queue_run(struct store *st, const struct admission_fw *fw, int64_t use
 		out->outcome = ADMISSION_QUEUE_FULL;
 }
 
-/* " waited=SECONDS" for an admission from the line (the place joined before now), else "". */
+/*
+ * " waited=SECONDS" for an admission from the line (the place joined before
+ * now), and " turn_at=T" when the place's turn was stamped (store.h,
+ * contract 6), else "".
+ */
 static const char *
-waited_text(const struct admission *a, int64_t now, char out[32])
+waited_text(const struct admission *a, int64_t now, char out[64])
 {
+	int w = 0;
+
 	out[0] = '\0';
 	if (a->place.joined_at > 0 && a->place.joined_at < now)
-		snprintf(out, 32, " waited=%lld", (long long)(now - a->place.joined_at));
+		w = snprintf(out, 64, " waited=%lld", (long long)(now - a->place.joined_at));
+	if (a->place.turn_at > 0 && w >= 0 && w < 64)
+		snprintf(out + w, 64 - (size_t)w, " turn_at=%lld", (long long)a->place.turn_at);
 	return out;
 }
 
@@ -184,7 +192,7 @@ admission_audit(struct store *st, int64_t now, const char *actor, const char *by
                 const char *user, const char *service, const struct addr *ip,
                 const struct admission *a)
 {
-	char ips[ADDR_STR_MAX], who[NAME_MAX_LEN + 8] = "", detail[AUDIT_TEXT_MAX + 1], waited[32];
+	char ips[ADDR_STR_MAX], who[NAME_MAX_LEN + 8] = "", detail[AUDIT_TEXT_MAX + 1], waited[64];
 	const struct store_admission *m = &a->adm;
 
 	addr_str(ip, ips, sizeof ips);

@@ -517,6 +517,11 @@ int store_admit(struct store *s, int64_t user_id, int64_t service_id,
  *     wait: STORE_DENIED (nothing added). A poll never changes the order.
  *   pl->departures counts the service's rights ended in the last
  *   rules->window_s seconds (for an estimate of the wait).
+ *   Turns (sql/013_queue_turn.sql): every admission transaction of the
+ *   service (store_admit's too) stamps turn_at = now on each of the first k
+ *   places that has none, k = free (cap in force - live rights, bounded by
+ *   the rate's room now); a place keeps its first turn_at. pl->turn_at is
+ *   the caller's place's (0: none), reported on its admission too.
  *   With an admission rate (contract 10), free is at most the new admissions
  *   the rate still allows now: the head waits in line (STORE_QUEUED, place
  *   kept) until the rate has room, and nobody behind it passes it.
@@ -538,6 +543,7 @@ struct store_place {
 	int     departures;                  /* rights ended in the last window_s */
 	int     joined;                      /* 1: this call gave the place */
 	int64_t joined_at;
+	int64_t turn_at;                     /* when the place's turn came; 0: not yet */
 };
 
 int store_queue_admit(struct store *s, int64_t user_id, int64_t service_id,
@@ -553,7 +559,7 @@ struct store_qplace {
 	int     position;                    /* 1 = head */
 	int64_t user_id;
 	char    user_name[NAME_MAX_LEN + 1];
-	int64_t joined_at, last_poll;
+	int64_t joined_at, last_poll, turn_at;   /* turn_at 0: not yet */
 };
 /*
  * The service's places in order, at most max (*n gets how many were

@@ -1,6 +1,6 @@
 /*
  * PostgreSQL backend: the waiting room (store.h, contract 6). The decision
- * is one round trip to queue_admit() (sql/pg/011_feed_publish.sql), which
+ * is one round trip to queue_admit() (sql/pg/013_queue_turn.sql), which
  * takes the same locks as admit() (the writers' lock shared, then the service
  * row), so FIFO and
  * the reserved slots are exact across every gateway.
@@ -23,6 +23,7 @@ place_read(const PGresult *r, struct store_place *pl)
 	pl->departures = (int)pg_i64(r, 0, 14);
 	pl->joined_at = pg_i64(r, 0, 15);
 	pl->joined = (int)pg_i64(r, 0, 16);
+	pl->turn_at = pg_i64(r, 0, 17);
 }
 
 int
@@ -47,7 +48,7 @@ pg_queue_admit(struct store *s, int64_t user_id, int64_t service_id, const struc
 	pgq_int(&q, rules->window_s);
 	rc = pg_exec(pg_of(s), "SELECT rc, right_id, reaped, replaced_id, replaced_ip, active, "
 	             "cap, user_name, service_name, expires_at, idle_deadline, q_position, "
-	             "q_waiting, q_lapsed, q_departures, q_joined, q_new "
+	             "q_waiting, q_lapsed, q_departures, q_joined, q_new, q_turn "
 	             "FROM queue_admit($1, $2, $3, $4, $5, $6, $7, $8)", &q, &r, "queue_admit");
 	if (rc != STORE_OK)
 		return rc;
@@ -112,6 +113,7 @@ qplace_read(const PGresult *r, int row, struct store_qplace *p)
 	pg_text(r, row, 1, p->user_name, sizeof p->user_name);
 	p->joined_at = pg_i64(r, row, 2);
 	p->last_poll = pg_i64(r, row, 3);
+	p->turn_at = pg_i64(r, row, 4);                 /* NULL reads 0 */
 }
 
 int
@@ -123,7 +125,8 @@ pg_queue_places(struct store *s, int64_t service_id, struct store_qplace *out, i
 
 	pgq_int(&q, service_id);
 	pgq_int(&q, max);
-	rc = pg_exec(pg_of(s), "SELECT q.user_id, u.name, q.joined_at, q.last_poll FROM queue q "
+	rc = pg_exec(pg_of(s), "SELECT q.user_id, u.name, q.joined_at, q.last_poll, q.turn_at "
+	             "FROM queue q "
 	             "JOIN users u ON u.id = q.user_id WHERE q.service_id = $1 ORDER BY q.id "
 	             "LIMIT $2", &q, &r, "queue places");
 	if (rc != STORE_OK)
@@ -149,8 +152,9 @@ pg_queue_lapse(struct store *s, int64_t service_id, int64_t now, int lapse_s,
 	pgq_int(&q, service_id);
 	pgq_int(&q, now - lapse_s);
 	rc = pg_exec(pg_of(s), "WITH gone AS (DELETE FROM queue WHERE service_id = $1 "
-	             "AND last_poll <= $2 RETURNING id, user_id, joined_at, last_poll) "
-	             "SELECT g.user_id, coalesce(u.name, ''), g.joined_at, g.last_poll FROM gone g "
+	             "AND last_poll <= $2 RETURNING id, user_id, joined_at, last_poll, turn_at) "
+	             "SELECT g.user_id, coalesce(u.name, ''), g.joined_at, g.last_poll, g.turn_at "
+	             "FROM gone g "
 	             "LEFT JOIN users u ON u.id = g.user_id ORDER BY g.id", &q, &r, "queue lapse");
 	if (rc != STORE_OK)
 		return rc;

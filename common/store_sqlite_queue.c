@@ -21,6 +21,7 @@ static const char SQL_LAPSE[] =
 static const char SQL_MINE[] =
 	"SELECT id FROM queue WHERE service_id = ?1 AND user_id = ?2";
 static const char SQL_JOINED[] = "SELECT joined_at FROM queue WHERE id = ?1";
+static const char SQL_TURN[] = "SELECT coalesce(turn_at, 0) FROM queue WHERE id = ?1";
 static const char SQL_WAITING[] = "SELECT count(*) FROM queue WHERE service_id = ?1";
 static const char SQL_RANK[] =
 	"SELECT count(*) FROM queue WHERE service_id = ?1 AND id <= ?2";
@@ -117,6 +118,11 @@ sq_queue_admit(struct store *s, int64_t user_id, int64_t service_id, const struc
 		return rc;
 	if ((rc = queue_read(q, user_id, service_id, now, rules, &c)) == STORE_OK)
 		rc = sq_admit_steps(q, user_id, service_id, ip, now, a, within_free, &c, &admitted);
+	if ((rc == STORE_OK || rc == STORE_DENIED) && c.mine != 0) {
+		int turn = sq_int(q, SQL_TURN, &c.mine, 1, &pl->turn_at);   /* stamped by the steps */
+		if (turn != STORE_OK)
+			rc = turn;
+	}
 	if (rc == STORE_OK && admitted) {
 		if (c.mine != 0 && (rc = sq_run(q, SQL_GONE, &c.mine, 1, NULL)) == STORE_OK)
 			pl->waiting--;
@@ -189,13 +195,14 @@ qplace_read(sqlite3_stmt *st, struct store_qplace *p)
 	sq_col_text(st, 1, p->user_name, sizeof p->user_name);
 	p->joined_at = sqlite3_column_int64(st, 2);
 	p->last_poll = sqlite3_column_int64(st, 3);
+	p->turn_at = sqlite3_column_int64(st, 4);   /* NULL reads 0 */
 }
 
 int
 sq_queue_places(struct store *s, int64_t service_id, struct store_qplace *out, int max, int *n)
 {
 	static const char sql[] =
-		"SELECT q.user_id, u.name, q.joined_at, q.last_poll FROM queue q "
+		"SELECT q.user_id, u.name, q.joined_at, q.last_poll, q.turn_at FROM queue q "
 		"JOIN users u ON u.id = q.user_id WHERE q.service_id = ?1 ORDER BY q.id LIMIT ?2";
 	struct sq *q = sq_of(s);
 	sqlite3_stmt *st = sq_stmt(q, sql);
@@ -244,7 +251,8 @@ sq_queue_lapse(struct store *s, int64_t service_id, int64_t now, int lapse_s,
 		"SELECT 1 FROM queue WHERE service_id = ?1 AND last_poll <= ?2 LIMIT 1";
 	static const char sql[] =
 		"DELETE FROM queue WHERE service_id = ?1 AND last_poll <= ?2 RETURNING user_id, "
-		"(SELECT u.name FROM users u WHERE u.id = queue.user_id), joined_at, last_poll";
+		"(SELECT u.name FROM users u WHERE u.id = queue.user_id), joined_at, last_poll, "
+		"turn_at";
 	struct sq *q = sq_of(s);
 	struct gone g = { NULL, 0, 0 };
 	int64_t args[] = { service_id, now - lapse_s }, one;

@@ -169,23 +169,28 @@ static const char SQL_RATE_ADD[] = "INSERT INTO admissions (service_id, at) VALU
 
 /*
  * *room: the new admissions the service's rate still allows now (contract
- * 10): INT_MAX without a rate or for a replacement. When none, a->rate_next
- * is when enough admissions of the last 60 s have left the window for one
- * more (the oldest's leaving, unless the rate was lowered since).
+ * 10): INT_MAX without a rate or for a replacement. *line: the same for the
+ * users in line, who are all new (INT_MAX without a rate). When none,
+ * a->rate_next is when enough admissions of the last 60 s have left the
+ * window for one more (the oldest's leaving, unless the rate was lowered since).
  */
 static int
-rate_room(struct sq *q, const struct admit_ctx *c, struct store_admission *a, int *room)
+rate_room(struct sq *q, const struct admit_ctx *c, struct store_admission *a, int *room,
+          int *line)
 {
 	int64_t prune[] = { c->service_id, c->now - 60 }, n = 0, next[2], leaving = 0;
 	int rc;
 
-	*room = INT_MAX;
-	if (c->rate <= 0 || a->replaced)
+	*room = *line = INT_MAX;
+	if (c->rate <= 0)
 		return STORE_OK;
 	if ((rc = sq_run(q, SQL_RATE_PRUNE, prune, 2, NULL)) != STORE_OK ||
 	    (rc = sq_int(q, SQL_RATE_COUNT, &c->service_id, 1, &n)) != STORE_OK)
 		return rc;
-	*room = c->rate - (int)n;
+	*line = c->rate - (int)n;
+	if (a->replaced)
+		return STORE_OK;
+	*room = *line;
 	if (*room > 0)
 		return STORE_OK;
 	next[0] = c->service_id;
@@ -207,10 +212,32 @@ rate_count(struct sq *q, const struct admit_ctx *c, const struct store_admission
 	return sq_run(q, SQL_RATE_ADD, add, 2, NULL);
 }
 
+static const char SQL_TURNS[] =
+	"UPDATE queue SET turn_at = ?3 WHERE turn_at IS NULL AND id IN "
+	"(SELECT id FROM queue WHERE service_id = ?1 ORDER BY id LIMIT ?2)";
+
+/*
+ * Stamps the turn of the first places in line the service could admit now
+ * (store.h, contract 6: turns): free slots under the cap in force (active
+ * counts every live right, the caller's own too) within the rate's room.
+ */
+static int
+queue_turns(struct sq *q, const struct admit_ctx *c, int64_t active, int line)
+{
+	int64_t k = c->cap - active, args[3] = { c->service_id, 0, c->now };
+
+	if (line < k)
+		k = line;
+	if (k <= 0)
+		return STORE_OK;
+	args[1] = k;
+	return sq_run(q, SQL_TURNS, args, 3, NULL);
+}
+
 /*
  * The admission's steps inside the caller's write transaction: load, reap,
  * find the user's own live right, count (the own right counted as free),
- * the rate's room; then decide(arg, a, room) says whether to replace and
+ * the rate's room, the line's turns; then decide(arg, a, room) says whether to replace and
  * insert (1) or deny (0: the own right stays live), or fails (a store_rc < 0
  * is never returned: -1 = error).
  * a->cap is the cap in force (cap_effective when the prober set a lower
@@ -226,7 +253,7 @@ sq_admit_steps(struct sq *q, int64_t user_id, int64_t service_id, const struct a
 {
 	struct admit_ctx c = { .user_id = user_id, .service_id = service_id, .now = now, .ip = ip };
 	int64_t active = 0, held = 0;
-	int rc, go, room = INT_MAX;
+	int rc, go, room = INT_MAX, line;
 
 	*admitted = 0;
 	if ((rc = admit_load(q, &c)) != STORE_OK ||
@@ -239,7 +266,8 @@ sq_admit_steps(struct sq *q, int64_t user_id, int64_t service_id, const struct a
 		a->down = 1;
 		return store_fail(&q->base, STORE_DENIED, "%s is unavailable (down)", c.service_name);
 	}
-	if ((rc = rate_room(q, &c, a, &room)) != STORE_OK)
+	if ((rc = rate_room(q, &c, a, &room, &line)) != STORE_OK ||
+	    (rc = queue_turns(q, &c, active, line)) != STORE_OK)
 		return rc;
 	if ((go = decide(q, arg, a, room)) < 0)
 		return STORE_UNAVAILABLE;
