@@ -21,6 +21,7 @@
  */
 
 #define QUEUE_WINDOW_S 600   /* departures over this long give the estimate */
+#define QUEUE_HEAD_REFRESH_S 1   /* the refresh near the head (meta refresh: whole seconds) */
 
 const struct store_queue_rules *
 queue_rules(const struct conf_authd *c, const struct store_service *svc,
@@ -89,6 +90,25 @@ estimate_s(const struct store_place *pl)
 	return (int64_t)pl->position * QUEUE_WINDOW_S / pl->departures;
 }
 
+/*
+ * The page's refresh: QUEUE_HEAD_REFRESH_S for a place whose turn may come
+ * before its next ordinary refresh, queue_refresh_s otherwise. A turn comes
+ * when a right ends (or the rate's minute moves), and the slot then waits
+ * for that place's next poll: so the head, and the places within the
+ * departures expected in one refresh_s at the recent rate (departures per
+ * QUEUE_WINDOW_S, rounded up), poll sooner. Only those few: the rest of the
+ * line keeps the configured load.
+ */
+static int
+refresh_s(const struct store_place *pl, int refresh)
+{
+	int64_t soon = 1 + ((int64_t)pl->departures * refresh + QUEUE_WINDOW_S - 1) / QUEUE_WINDOW_S;
+
+	if (refresh > QUEUE_HEAD_REFRESH_S && pl->position <= soon)
+		return QUEUE_HEAD_REFRESH_S;
+	return refresh;
+}
+
 void
 queue_page(struct req *q, const struct store_service *svc, const struct admit_out *out)
 {
@@ -97,6 +117,7 @@ queue_page(struct req *q, const struct store_service *svc, const struct admit_ou
 	struct store_queue_rules rules = { .lapse_s = q->v->conf.authd.queue_lapse_s };
 	char when[32], pos[16];
 	int64_t est = estimate_s(pl);
+	int every = refresh_s(pl, q->v->conf.authd.queue_refresh_s);
 
 	queue_rules(&q->v->conf.authd, svc, &rules);
 	snprintf(pos, sizeof pos, "%d", pl->position);
@@ -118,9 +139,8 @@ queue_page(struct req *q, const struct store_service *svc, const struct admit_ou
 		tmpl_set(c, "lapse", when);
 		if (svc->queue.rate_per_min > 0)
 			tmpl_setf(c, "rate", "%d", svc->queue.rate_per_min);
-		tmpl_setf(c, "refresh_s", "%d", q->v->conf.authd.queue_refresh_s);
-		tmpl_setf(c, "refresh", "%d; url=/queue?service=%s", q->v->conf.authd.queue_refresh_s,
-		          svc->name);
+		tmpl_setf(c, "refresh_s", "%d", every);
+		tmpl_setf(c, "refresh", "%d; url=/queue?service=%s", every, svc->name);
 		tmpl_set(c, "csrf", q->login.csrf);
 	}
 	http_add_header(q->r, "X-Sekisho-Queue-Position", pos);
