@@ -140,8 +140,10 @@ expect "cap 2, five logins: two admitted (303), three waiting (200)" " 303 303 2
 expect "the three waiting see positions 1, 2, 3" "1 2 3" \
 	"$(position 10.0.1.4) $(position 10.0.1.5) $(position 10.0.1.6)"
 check "the waiting page refreshes itself to GET /queue, without JavaScript" sh -c "
-	grep -q '<meta http-equiv=\"refresh\" content=\"5; url=/queue?service=lab\">' '$T/body.10.0.1.4' &&
-	! grep -qi '<script' '$T/body.10.0.1.4'"
+	grep -q '<meta http-equiv=\"refresh\" content=\"5; url=/queue?service=lab\">' '$T/body.10.0.1.6' &&
+	! grep -qi '<script' '$T/body.10.0.1.6'"
+check "the head's page refreshes after 1 s (its turn comes with the next departure)" grep -q \
+	'<meta http-equiv="refresh" content="1; url=/queue?service=lab">' "$T/body.10.0.1.4"
 check "the page says how many are ahead" grep -q '<span id="ahead">2</span> ahead of you' "$T/body.10.0.1.6"
 expect "the line is kept in the store" 3 "$(sql "SELECT count(*) FROM queue")"
 expect "two live rights, two addresses in the set" "2 2" "$(live lab) $(set_count lab)"
@@ -161,11 +163,19 @@ expect "an admitted user logs out" 200 "$(browser 10.0.1.2 -o /dev/null -w '%{ht
 expect "the freed slot waits for the head: the second in line still waits" "200 2" \
 	"$(poll 10.0.1.5 lab) $(position 10.0.1.5)"
 expect "one live right while the head has not refreshed" 1 "$(live lab)"
+expect "that poll gave the head its turn (queue.turn_at), and nobody else" "u3" \
+	"$(sql "SELECT u.name FROM queue q JOIN users u ON u.id = q.user_id WHERE q.turn_at IS NOT NULL")"
+turn=$(sql "SELECT q.turn_at FROM queue q JOIN users u ON u.id = q.user_id WHERE u.name = 'u3'")
 check "the queued head still cannot reach the service" fw_closed 10.0.1.4
 expect "the head's refresh admits it (303 to the entry handoff)" 303 "$(poll 10.0.1.4 lab)"
 check "the admission goes to the entry handoff" \
 	grep -Eq '^Location: http://10\.0\.9\.2/_sekisho/enter\?code=' "$T/head.10.0.1.4"
 check "the admitted head reaches the service" fw_open 10.0.1.4
+expect "the head's admit audit row carries its turn" "turn_at=$turn" \
+	"$(sql "SELECT detail FROM audit WHERE action = 'admit' AND target = 'u3' ORDER BY id DESC LIMIT 1" |
+	   grep -o 'turn_at=[0-9]*')"
+expect "its turn came no later than its admission" 1 \
+	"$(sql "SELECT $turn <= at FROM audit WHERE action = 'admit' AND target = 'u3' ORDER BY id DESC LIMIT 1")"
 U3=$(enter 10.0.1.4)
 check "the head redeems its entry code at cid's door and gets the access cookie" test -n "$U3"
 expect "the admitted head's cookie is accepted at cid's door (204)" 204 "$(door 10.0.1.4 "sekisho=$U3")"
