@@ -133,7 +133,7 @@ fill_rights(struct store *s, int64_t web, int64_t alice, int64_t admin)
 	struct store_place pl;
 	struct store_service db;
 	struct addr ip = fx_ip("2001:db8::5");
-	int64_t r_admin;
+	int64_t r_admin, r_db;
 
 	ok(fx_admit(s, alice, web, "198.51.100.7", T0, &a), "admit alice");
 	ok(store_code_put(s, "c0de", a.right.id, T0 + 30), "code");
@@ -143,8 +143,12 @@ fill_rights(struct store *s, int64_t web, int64_t alice, int64_t admin)
 	ok(fx_admit(s, admin, web, "198.51.100.9", T0 + 6, &a), "admit admin again");
 	ok(store_service_get(s, "db", &db), "db");
 	ok(store_admit(s, alice, db.id, &ip, T0, &a), "admit alice to db");
+	r_db = a.right.id;
 	cr_assert_eq(store_queue_admit(s, admin, db.id, &ip, T0 + 1, &rules, &a, &pl),
 	             STORE_QUEUED);
+	/* A slot frees and a grant takes it: the admin's place keeps a turn (turn_at). */
+	ok(store_end(s, r_db, END_LOGOUT, T0 + 2, NULL), "end alice on db");
+	ok(store_admit(s, alice, db.id, &ip, T0 + 3, &a), "grant alice db again");
 	ok(store_login_put(s, "beef", admin, "csrf-token-1", T0, T0 + 3600), "login");
 }
 
@@ -200,6 +204,7 @@ struct dump {
 static int
 dump_service(const struct store_service *v, void *arg)
 {
+	struct store_qplace places[4];
 	struct dump *d = arg;
 	const struct service_load *l = &v->load;
 	char ip[64];
@@ -222,6 +227,11 @@ dump_service(const struct store_service *v, void *arg)
 	cr_assert_eq(store_acl_list(d->s, v->id, &restricted, dump_acl, d->f), STORE_OK);
 	cr_assert_eq(store_queue_len(d->s, v->id, &n, &oldest), STORE_OK);
 	fprintf(d->f, "  restricted=%d queue=%d oldest=%lld\n", restricted, n, (long long)oldest);
+	cr_assert_eq(store_queue_places(d->s, v->id, places, 4, &n), STORE_OK);
+	for (int i = 0; i < n; i++)
+		fprintf(d->f, "  place %lld joined=%lld poll=%lld turn_at=%lld\n",
+		        (long long)places[i].user_id, (long long)places[i].joined_at,
+		        (long long)places[i].last_poll, (long long)places[i].turn_at);
 	return 0;
 }
 
@@ -346,7 +356,8 @@ Test(copy, every_table_reads_back_the_same_through_the_store_api)
 	after = dump(dst);
 	cr_assert_str_eq(after, before);
 	cr_assert(strstr(before, "right ") && strstr(before, "acl kind=2") &&
-	          strstr(before, "queue=1") && strstr(before, "tls key 3") &&
+	          strstr(before, "queue=1") && strstr(before, "turn_at=1700000003") &&
+	          strstr(before, "tls key 3") &&
 	          strstr(before, "source=2") && strstr(before, "lockout mallory"),
 	          "the fixture lacks a table: %s", before);
 	cr_assert_eq(r.n, STORE_COPY_TABLES);
@@ -396,7 +407,7 @@ Test(copy, the_move_is_audited_last_and_new_rows_get_new_ids)
 	cr_assert_str_eq(a.action, "store.copy");
 	cr_assert_str_eq(a.actor, "sekishoctl");
 	cr_assert(strstr(a.detail, "by=tester") && strstr(a.detail, src_fx.db.path) &&
-	          strstr(a.detail, "users=5") && strstr(a.detail, "rights=4"), "%s", a.detail);
+	          strstr(a.detail, "users=5") && strstr(a.detail, "rights=5"), "%s", a.detail);
 	cr_assert_eq(store_user_add(dst, "dave", ROLE_USER, "x", T0, &id, err, sizeof err),
 	             STORE_OK, "%s", err);
 	cr_assert_gt(id, alice + 2);
