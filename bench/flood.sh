@@ -101,6 +101,20 @@ hook = forward
 EOF
 }
 
+# Kendall's tau of line order (queue.join audit ids) against the order of
+# turns, over the users whose admit row carries turn_at=T (sql/013).
+TURN_TAU="
+WITH w AS (SELECT j.id AS jn, (SELECT min(a.id) FROM audit a WHERE a.action = 'admit'
+           AND a.target = j.target AND a.id > j.id) AS ad
+           FROM audit j WHERE j.action = 'queue.join'),
+     v AS (SELECT w.jn, w.ad, CAST(substr(a.detail, instr(a.detail, ' turn_at=') + 9) AS INTEGER) AS t
+           FROM w JOIN audit a ON a.id = w.ad WHERE instr(a.detail, ' turn_at=') > 0)
+SELECT CASE WHEN count(*) = 0 THEN 'n/a' ELSE printf('%.4f over %d users',
+       1.0 * (sum(x.t < y.t OR (x.t = y.t AND x.ad < y.ad)) -
+              sum(x.t > y.t OR (x.t = y.t AND x.ad > y.ad))) / count(*),
+       (SELECT count(*) FROM v)) END
+FROM v x JOIN v y ON x.jn < y.jn"
+
 # run NAME USERS QUEUE [SECONDS]: a fresh store, the daemons, the flood; the report into $RES.
 run() {
 	DB=$T/$1.sqlite CONF=$T/$1.conf
@@ -138,6 +152,11 @@ run() {
 	            1.0 * (sum(x.ad < y.ad) - sum(x.ad > y.ad)) / count(*),
 	            (SELECT count(*) FROM v)) END
 	     FROM v x JOIN v y ON x.jn < y.jn")"
+	# The order of turns against the line's: Kendall's tau between the order
+	# users joined the line and the order their turns came (turn_at from the
+	# admit rows' detail, ties within a second broken by admission order).
+	# The first tau less this one is what polling after the turn costs.
+	say "kendall tau (queue join vs turn, users admitted with a turn): $(sql "$TURN_TAU")"
 	# Admission order against arrival order, from the store: Kendall's tau
 	# between the order the users sent their first POST /login (the driver's
 	# --order) and the order of their first admission (audit ids), free of
