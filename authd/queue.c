@@ -49,12 +49,14 @@ static int
 audit_lapse(const struct store_qplace *p, void *arg)
 {
 	const struct lapse_ctx *c = arg;
-	char detail[96];
+	char detail[96], turn[32] = "";
 
 	log_info("event=queue_lapse service=%s user=%s waited_s=%lld", c->service, p->user_name,
 	         (long long)(p->last_poll - p->joined_at));
-	snprintf(detail, sizeof detail, "joined=%lld last_poll=%lld lapse_s=%d",
-	         (long long)p->joined_at, (long long)p->last_poll, c->lapse_s);
+	if (p->turn_at > 0)                  /* its turn had come: a held slot lapsed with it */
+		snprintf(turn, sizeof turn, " turn_at=%lld", (long long)p->turn_at);
+	snprintf(detail, sizeof detail, "joined=%lld last_poll=%lld lapse_s=%d%s",
+	         (long long)p->joined_at, (long long)p->last_poll, c->lapse_s, turn);
 	if (store_audit(c->st, c->now, c->actor, "queue.lapse", c->service, p->user_name,
 	                detail) != STORE_OK)
 		log_warn("event=audit_failed action=queue.lapse error=\"%s\"", store_error(c->st));

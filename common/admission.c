@@ -175,7 +175,7 @@ admission_queue_run(struct store *st, const struct admission_fw *fw, int64_t use
  * contract 6), else "".
  */
 static const char *
-waited_text(const struct admission *a, int64_t now, char out[64])
+from_line_text(const struct admission *a, int64_t now, char out[64])
 {
 	int w = 0;
 
@@ -204,7 +204,7 @@ admission_audit(struct store *st, int64_t now, const char *actor, const char *by
 	else if (a->outcome == ADMISSION_OK)
 		snprintf(detail, sizeof detail, "%sright=%lld ip=%s active=%d cap=%d replaced=%lld%s",
 		         who, (long long)m->right.id, ips, m->active, m->cap,
-		         m->replaced ? (long long)m->replaced_id : 0LL, waited_text(a, now, waited));
+		         m->replaced ? (long long)m->replaced_id : 0LL, from_line_text(a, now, waited));
 	else if (a->outcome == ADMISSION_FW_DOWN)
 		snprintf(detail, sizeof detail, "%sreason=%s ip=%s active=%d cap=%d right=%lld", who,
 		         admission_outcome_str(a->outcome), ips, m->active, m->cap,

@@ -183,10 +183,14 @@ expect "a cookie from another address is refused there" 401 "$(door 10.0.1.5 "se
 expect "the others move up" "1 2" "$(poll 10.0.1.5 lab >/dev/null; position 10.0.1.5) $(poll 10.0.1.6 lab >/dev/null; position 10.0.1.6)"
 
 # ---- a place lapses when its browser stops polling ----
-sql "UPDATE queue SET last_poll = last_poll - 61 WHERE user_id = (SELECT id FROM users WHERE name = 'u4')"
+# (its turn set by hand: a slot held for a place that then lapsed)
+sql "UPDATE queue SET last_poll = last_poll - 61, turn_at = last_poll - 70 WHERE user_id = (SELECT id FROM users WHERE name = 'u4')"
+turn=$(sql "SELECT turn_at FROM queue WHERE user_id = (SELECT id FROM users WHERE name = 'u4')")
 expect "u4's place lapsed: u5 is first" "200 1" "$(poll 10.0.1.6 lab) $(position 10.0.1.6)"
 expect "the lapse is audited with the user's name" "1 u4" \
 	"$(sql "SELECT count(*), group_concat(target) FROM audit WHERE action = 'queue.lapse'" | tr '|' ' ')"
+expect "and with the turn it let lapse" "turn_at=$turn" \
+	"$(sql "SELECT detail FROM audit WHERE action = 'queue.lapse'" | grep -o 'turn_at=[0-9]*')"
 expect "u4 comes back at the end" "200 2" "$(poll 10.0.1.5 lab) $(position 10.0.1.5)"
 
 # ---- the bound ----
