@@ -2,7 +2,7 @@
 -- sql/013_queue_turn.sql (NULL: not yet), stamped by queue_turns() from
 -- admit() and queue_admit() under the service row lock, so the turns are
 -- in line order across every gateway. admit() and queue_admit() are 011's
--- bodies with the stamp added (between "013 turn" marks); queue_admit()
+-- bodies with the stamp added (the lines marked "013 turn"); queue_admit()
 -- also returns the caller's place's turn_at (q_turn, 0: none), which
 -- changes its row type: dropped and created anew. Locking as in 011.
 
@@ -173,6 +173,7 @@ BEGIN
 	IF mine_id IS NULL THEN
 		q_position := q_waiting + 1;
 		q_joined := p_now;
+		q_turn := 0;                                    -- 013 turn
 	ELSE
 		SELECT count(*) INTO q_position FROM queue q
 		WHERE q.service_id = p_service AND q.id <= mine_id;
