@@ -591,6 +591,16 @@ new_handle(struct user *u)
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, 600L);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	/*
+	 * A new connection for each request, as a browser whose page refreshes
+	 * every few seconds often has (the portal's idle timeout may have
+	 * closed the last one): libcurl keeps the connections it may reuse in
+	 * one list per host, walks it for every request and polls each kept
+	 * one every second, which with ten thousand users made the driver, not
+	 * the portal, the bottleneck.
+	 */
+	curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
+	curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
 	u->hdrs = curl_slist_append(NULL, "Sec-Fetch-Site: same-origin");
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, u->hdrs);
 	u->body = malloc(BODY_MAX + 1);
