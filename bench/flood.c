@@ -79,6 +79,10 @@ static struct {
 	  50, 100, 600, 0, 0, 0 };
 
 static struct samples lat[P_N], waits, access_t;
+/* GET / probes sent once every user's form was answered (the arrival is over), and when that was. */
+static struct samples probe_after;
+static int forms_answered;
+static double t_arrived = -1;
 static char (*src_list)[INET_ADDRSTRLEN];
 static int n_src;
 static struct kind kinds[KINDS_MAX];
@@ -374,6 +378,8 @@ finished(CURLM *m, struct user *u, CURLcode cc)
 	curl_easy_getinfo(u->h, CURLINFO_RESPONSE_CODE, &code);
 	switch (u->phase) {
 	case P_FORM:
+		if (++forms_answered == opt.users)
+			t_arrived = t;
 		if (code == 503)
 			refused(u, t, "form", code);
 		else if (code != 200 || take_csrf(u) == -1)
@@ -720,6 +726,10 @@ report(struct user *us, int n, double t_end)
 	       "poll) %.4f; most earlier arrivals one user passed %ld\n", tau, passed);
 	for (int p = 0; p < P_N; p++)
 		report_samples(phase_names[p], &lat[p], "ms");
+	if (t_arrived >= 0)
+		printf("every form answered %.1f s after the first arrival; GET / probes after that:\n",
+		       t_arrived - t0);
+	report_samples("GET / after arrival", &probe_after, "ms");
 	report_samples("queue wait", &waits, "s (login sent to admission)");
 	if (opt.enter)
 		report_samples("access T", &access_t, "s (login sent to the service's first page)");
@@ -803,6 +813,8 @@ main(int argc, char **argv)
 			if (u == &probe) {
 				curl_multi_remove_handle(m, probe.h);
 				add(&lat[P_PROBE], (now_s() - probe.started) * 1e3);
+				if (t_arrived >= 0 && probe.started >= t_arrived)
+					add(&probe_after, (now_s() - probe.started) * 1e3);
 				if (msg->data.result != CURLE_OK)
 					count("probe_curl", (long)msg->data.result);
 				probe.state = S_IDLE;
