@@ -50,6 +50,25 @@ size_pool(struct authd *a, const struct conf *c)
 	a->line_direct = direct < a->wait_turns ? direct : a->wait_turns;
 }
 
+/* The login form's service list for its refresher (formcache.c), from a pooled connection. */
+static int
+form_services(void *arg, struct store_service **v, size_t *n)
+{
+	struct authd *a = arg;
+	char err[256];
+	struct store *st = dbpool_get(a->pool, err, sizeof err);
+	int rc;
+
+	if (st == NULL) {
+		log_err("event=store_unavailable op=service_list error=\"%s\"", err);
+		return -1;
+	}
+	if ((rc = formcache_read(st, v, n)) != STORE_OK)
+		log_err("event=store_unavailable op=service_list error=\"%s\"", store_error(st));
+	dbpool_put(a->pool, st, rc == STORE_UNAVAILABLE);
+	return rc == STORE_OK ? 0 : -1;
+}
+
 int
 authd_wait_take(struct authd *a)
 {
@@ -97,12 +116,17 @@ authd_init(struct authd *a, const struct conf *c, char *err, size_t errlen)
 	                                err, errlen)) == NULL ||
 	    (a->line = loginline_start(a, c->authd.hash_queue_max, err, errlen)) == NULL)
 		return -1;
+	if (formcache_start(form_services, a) == -1) {
+		snprintf(err, errlen, "cannot start the login form's refresher");
+		return -1;
+	}
 	return make_dummy_hash(a->dummy_hash, sizeof a->dummy_hash, err, errlen);
 }
 
 void
 authd_fini(struct authd *a)
 {
+	formcache_stop();
 	hashpool_stop(a->hashes);
 	loginline_stop(a->line);
 	view_swap(a, NULL);

@@ -236,12 +236,19 @@ int authn_check(struct req *q, struct store *st, const char *name, const char *p
  */
 int formcache_get(struct store_service **v, size_t *n, int stale_ok);
 /*
- * 1: an event thread may answer the anonymous form from the list kept (at
- * most a second old, or older while one refresh is under way); 0: read it
- * again on a worker (the caller that gets 0 for a stale list is the one
- * sent to refresh it).
+ * 1: an event thread may answer the anonymous form from the list kept: at
+ * most a second old, or older (up to 30 s) while the refresher reads it
+ * again, which this call asks for. 0: there is none (read it on a worker).
  */
 int formcache_fresh(void);
+/* The enabled services, with their live counts, into a malloc'd *v. A store_rc. */
+int formcache_read(struct store *st, struct store_service **v, size_t *n);
+/* Reads the list for the refresher: 0 with a malloc'd *v, or -1. */
+typedef int (*formcache_reader)(void *arg, struct store_service **v, size_t *n);
+/* Starts the refresher thread, which reads with read(arg) when asked. 0 or -1. */
+int formcache_start(formcache_reader read, void *arg);
+/* Stops it and forgets the list. */
+void formcache_stop(void);
 /* Keeps a copy of the n services v (enabled, with their live counts) as of now. */
 void formcache_put(const struct store_service *v, size_t n);
 

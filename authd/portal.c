@@ -32,26 +32,8 @@ struct form_list {
 	const char *want;           /* the service to preselect */
 	int n, found;
 	struct store_service *v;    /* the enabled services, collected before the access check */
-	size_t nv, cap;
+	size_t nv;
 };
-
-static int
-collect_service(const struct store_service *svc, void *arg)
-{
-	struct form_list *fl = arg;
-	struct store_service *nv;
-
-	if (!svc->enabled)
-		return 0;
-	if (fl->nv == fl->cap) {
-		fl->cap = fl->cap ? 2 * fl->cap : 16;
-		if ((nv = realloc(fl->v, fl->cap * sizeof *nv)) == NULL)
-			return 1;
-		fl->v = nv;
-	}
-	fl->v[fl->nv++] = *svc;
-	return 0;
-}
 
 static int
 add_service(struct form_list *fl, const struct store_service *svc)
@@ -93,7 +75,7 @@ list_services(struct form_list *fl)
 	if (fl->q->logged_in || formcache_get(&fl->v, &fl->nv, !http_may_wait(fl->q->r)) == -1) {
 		if ((st = req_store(fl->q)) == NULL)
 			return STORE_UNAVAILABLE;
-		if ((rc = store_service_list(st, 0, collect_service, fl)) != STORE_OK)
+		if ((rc = formcache_read(st, &fl->v, &fl->nv)) != STORE_OK)
 			log_err("event=store_unavailable op=service_list error=\"%s\"", store_error(st));
 		else if (!fl->q->logged_in)
 			formcache_put(fl->v, fl->nv);
@@ -117,7 +99,7 @@ void
 portal_form(struct req *q, int status, const char *error, const char *user, const char *service)
 {
 	char csrf[RANDOM_STR_LEN + 1];
-	struct form_list fl = { q, NULL, service, 0, 0, NULL, 0, 0 };
+	struct form_list fl = { q, NULL, service, 0, 0, NULL, 0 };
 	int rc;
 
 	if (login_csrf_issue(q, csrf) == NULL) {
