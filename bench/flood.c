@@ -17,8 +17,11 @@
  * instead of consecutive ones after --src.
  *
  * Arrivals are open-loop: user i starts at i * spread / n (all within
- * --spread-ms). A 503 with Retry-After is retried after it (what a refused
- * user can do without a waiting room), up to --retries times. A prober GETs /
+ * --spread-ms). A 503 is retried after its Retry-After, but after at most
+ * --retry-cap-s (10) (what a refused user can do without a waiting room:
+ * try again; a full service's Retry-After is when a place frees up at the
+ * latest, its users' idle limit, while users who leave free places much
+ * sooner), up to --retries times. A prober GETs /
  * every --probe-ms from its own address while users are active.
  *
  * --order FILE gets "rank user-number" in the order the users sent their
@@ -73,10 +76,10 @@ struct kind { char name[48]; long n; };
 
 static struct {
 	const char *portal, *service, *prefix, *password, *timeline, *src_file, *order;
-	int users, spread_ms, usage_s, poll_s, probe_ms, retries, duration_s, follow, enter;
+	int users, spread_ms, usage_s, poll_s, probe_ms, retries, duration_s, follow, enter, retry_cap_s;
 	unsigned base;
 } opt = { "http://10.0.1.1:8080", "bench", "f", "bench-password", NULL, NULL, NULL, 100, 1000, 5, 1,
-	  50, 100, 600, 0, 0, 0 };
+	  50, 100, 600, 0, 0, 10, 0 };
 
 static struct samples lat[P_N], waits, access_t;
 /* GET / probes sent once every user's form was answered (the arrival is over), and when that was. */
@@ -357,7 +360,8 @@ refused(struct user *u, double t, const char *what, long code)
 		u->state = S_FAILED;
 		return;
 	}
-	wait_until(u, W_ARRIVE, t + (u->retry_after > 0 ? u->retry_after : 5));
+	wait_until(u, W_ARRIVE, t + (u->retry_after > 0 && u->retry_after < opt.retry_cap_s ?
+	                             u->retry_after : opt.retry_cap_s));
 }
 
 static void
@@ -527,6 +531,7 @@ parse_args(int argc, char **argv)
 		else if (!strcmp(k, "--poll-s")) opt.poll_s = atoi(v);
 		else if (!strcmp(k, "--probe-ms")) opt.probe_ms = atoi(v);
 		else if (!strcmp(k, "--retries")) opt.retries = atoi(v);
+		else if (!strcmp(k, "--retry-cap-s")) opt.retry_cap_s = atoi(v);
 		else if (!strcmp(k, "--duration-s")) opt.duration_s = atoi(v);
 		else if (!strcmp(k, "--enter")) opt.enter = atoi(v);
 		else if (!strcmp(k, "--src-file")) opt.src_file = v;
@@ -539,7 +544,7 @@ parse_args(int argc, char **argv)
 			return -1;
 	}
 	return opt.users > 0 && (opt.base != 0 || opt.src_file != NULL) && opt.poll_s > 0 &&
-	       opt.probe_ms > 0 ? 0 : -1;
+	       opt.probe_ms > 0 && opt.retry_cap_s > 0 ? 0 : -1;
 }
 
 /* The source addresses, one a line: the prober's, then one per user. */
@@ -750,7 +755,7 @@ main(int argc, char **argv)
 	if (parse_args(argc, argv) == -1) {
 		fprintf(stderr, "usage: flood --src FIRST_ADDR_MINUS_ONE --users N [--portal URL] "
 		        "[--service S] [--prefix P] [--password PW] [--spread-ms MS] [--usage-s S] "
-		        "[--poll-s S] [--probe-ms MS] [--retries N] [--duration-s S] [--timeline F] "
+		        "[--poll-s S] [--probe-ms MS] [--retries N] [--retry-cap-s S] [--duration-s S] [--timeline F] "
 		        "[--enter 0|1] [--src-file F] [--order F]\n");
 		return 2;
 	}
