@@ -21,8 +21,10 @@
  * --retry-cap-s (10) (what a refused user can do without a waiting room:
  * try again; a full service's Retry-After is when a place frees up at the
  * latest, its users' idle limit, while users who leave free places much
- * sooner), up to --retries times. A prober GETs /
- * every --probe-ms from its own address while users are active.
+ * sooner), up to --retries times. A prober GETs / every --probe-ms from
+ * its own address while users are active, on a thread of its own with a
+ * blocking handle: its latency is the portal's, not the time the event
+ * loop took to come round to it while thousands of users were due.
  *
  * --order FILE gets "rank user-number" in the order the users sent their
  * first POST /login (to compare with the store's order of admission).
@@ -35,6 +37,8 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,8 +86,7 @@ static struct {
 	  50, 100, 600, 0, 0, 10, 0 };
 
 static struct samples lat[P_N], waits, access_t;
-/* GET / probes sent once every user's form was answered (the arrival is over), and when that was. */
-static struct samples probe_after;
+/* When every user's form was answered (the arrival is over). */
 static int forms_answered;
 static double t_arrived = -1;
 static char (*src_list)[INET_ADDRSTRLEN];
@@ -245,6 +248,55 @@ start_step(CURLM *m, struct user *u)
 		request(m, u, P_ME, "/me", NULL);
 		break;
 	}
+}
+
+/* The prober's thread: each probe's start and latency, kept apart until joined. */
+static struct {
+	struct user u;
+	pthread_t th;
+	atomic_int stop;
+	struct samples start, ms;
+	long errors[64];                     /* by CURLcode */
+} prober;
+
+static void *
+probe_main(void *arg)
+{
+	char url[1200];
+	double start, next;
+	CURLcode cc;
+
+	(void)arg;
+	snprintf(url, sizeof url, "%s/", opt.portal);
+	curl_easy_setopt(prober.u.h, CURLOPT_URL, url);
+	curl_easy_setopt(prober.u.h, CURLOPT_HTTPGET, 1L);
+	while (!atomic_load(&prober.stop)) {
+		start = now_s();
+		prober.u.body_len = 0;
+		cc = curl_easy_perform(prober.u.h);
+		add(&prober.start, start);
+		add(&prober.ms, (now_s() - start) * 1e3);
+		if (cc != CURLE_OK)
+			prober.errors[(unsigned)cc % 64]++;
+		next = start + opt.probe_ms / 1e3;
+		while (!atomic_load(&prober.stop) && now_s() < next)
+			usleep(5000);
+	}
+	return NULL;
+}
+
+/* After the join: the probes into the phase's samples, those after the arrival apart. */
+static void
+probe_collect(struct samples *after)
+{
+	for (size_t i = 0; i < prober.ms.n; i++) {
+		add(&lat[P_PROBE], prober.ms.v[i]);
+		if (t_arrived >= 0 && prober.start.v[i] >= t_arrived)
+			add(after, prober.ms.v[i]);
+	}
+	for (int c = 0; c < 64; c++)
+		for (long k = 0; k < prober.errors[c]; k++)
+			count("probe_curl", c);
 }
 
 /*
@@ -700,7 +752,7 @@ timeline_row(FILE *f, struct user *us, int n, double t)
 }
 
 static void
-report(struct user *us, int n, double t_end)
+report(struct user *us, int n, double t_end, struct samples *probe_after)
 {
 	int served = 0, holding = 0, failed = 0, admitted = 0, max_pos = 0, lined = 0, max_line = 0;
 	long passed = 0;
@@ -734,7 +786,7 @@ report(struct user *us, int n, double t_end)
 	if (t_arrived >= 0)
 		printf("every form answered %.1f s after the first arrival; GET / probes after that:\n",
 		       t_arrived - t0);
-	report_samples("GET / after arrival", &probe_after, "ms");
+	report_samples("GET / after arrival", probe_after, "ms");
 	report_samples("queue wait", &waits, "s (login sent to admission)");
 	if (opt.enter)
 		report_samples("access T", &access_t, "s (login sent to the service's first page)");
@@ -746,10 +798,11 @@ report(struct user *us, int n, double t_end)
 int
 main(int argc, char **argv)
 {
-	struct user *us, probe = { 0 };
+	struct user *us;
+	struct samples after = { 0 };
 	CURLM *m;
 	FILE *tl = NULL;
-	double t, next_probe, next_tl;
+	double t, next_tl;
 	int left, msgs;
 
 	if (parse_args(argc, argv) == -1) {
@@ -772,8 +825,8 @@ main(int argc, char **argv)
 	}
 	if ((us = calloc((size_t)opt.users, sizeof *us)) == NULL)
 		return 1;
-	probe.idx = -1;
-	probe.h = new_handle(&probe);
+	prober.u.idx = -1;
+	prober.u.h = new_handle(&prober.u);
 	t0 = now_s();
 	for (int i = 0; i < opt.users; i++) {
 		us[i].idx = i;
@@ -784,7 +837,11 @@ main(int argc, char **argv)
 		perror(opt.timeline);
 		return 1;
 	}
-	next_probe = next_tl = t0;
+	next_tl = t0;
+	if (pthread_create(&prober.th, NULL, probe_main, NULL) != 0) {
+		perror("pthread_create");
+		return 1;
+	}
 	left = opt.users;
 	for (;;) {
 		t = now_s();
@@ -792,10 +849,6 @@ main(int argc, char **argv)
 			struct due d = due_pop();
 			if (d.u->state == S_IDLE && d.u->at == d.at)
 				start_step(m, d.u);
-		}
-		if (probe.state != S_BUSY && t >= next_probe && left > 0) {
-			request(m, &probe, P_PROBE, "/", NULL);
-			next_probe = t + opt.probe_ms / 1e3;
 		}
 		if (t >= next_tl) {             /* once a second: the timeline, and who is left */
 			if (tl != NULL)
@@ -807,37 +860,29 @@ main(int argc, char **argv)
 		}
 		if (left == 0 || t - t0 > opt.duration_s)
 			break;
-		drive(m, fmin(fmin(next_tl, probe.state != S_BUSY ? next_probe : next_tl),
-		              dues.n > 0 ? dues.v[0].at : next_tl));
+		drive(m, fmin(next_tl, dues.n > 0 ? dues.v[0].at : next_tl));
 		CURLMsg *msg;
 		while ((msg = curl_multi_info_read(m, &msgs)) != NULL) {
 			struct user *u;
 			if (msg->msg != CURLMSG_DONE)
 				continue;
 			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&u);
-			if (u == &probe) {
-				curl_multi_remove_handle(m, probe.h);
-				add(&lat[P_PROBE], (now_s() - probe.started) * 1e3);
-				if (t_arrived >= 0 && probe.started >= t_arrived)
-					add(&probe_after, (now_s() - probe.started) * 1e3);
-				if (msg->data.result != CURLE_OK)
-					count("probe_curl", (long)msg->data.result);
-				probe.state = S_IDLE;
-			} else {
-				finished(m, u, msg->data.result);
-			}
+			finished(m, u, msg->data.result);
 		}
 	}
 	if (tl != NULL) {
 		timeline_row(tl, us, opt.users, now_s());
 		fclose(tl);
 	}
-	report(us, opt.users, now_s());
+	atomic_store(&prober.stop, 1);
+	pthread_join(prober.th, NULL);
+	probe_collect(&after);
+	report(us, opt.users, now_s(), &after);
 	if (opt.order != NULL)
 		write_order(us, opt.users);
 	for (int i = 0; i < opt.users; i++)
 		free_handle(m, &us[i]);
-	free_handle(m, &probe);
+	free_handle(m, &prober.u);
 	free(us);
 	curl_multi_cleanup(m);
 	close(ep);
