@@ -194,4 +194,6 @@ EOF
 say ""
 say "flood benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, commit $(git -C "$SEKISHO_TOP" rev-parse --short HEAD 2>/dev/null)"
 for n in $USERS; do run "queue_$n" "$n" on; done
-[ "${FLOOD_COMPARE:-1}" = 1 ] && run "noqueue_1000" 1000 off "${FLOOD_NOQUEUE_S:-300}"
+if [ "${FLOOD_COMPARE:-1}" = 1 ]; then
+	run "noqueue_1000" 1000 off "${FLOOD_NOQUEUE_S:-300}"
+fi
