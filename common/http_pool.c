@@ -48,12 +48,13 @@ take(struct http_pool *p)
 static void
 run(struct http_req *r)
 {
+	static const char none[] = "internal error: no response\n";
 	struct MHD_Connection *c = r->conn;
 	struct http_server *s = r->srv;
 
 	r->defer_fn(r, r->defer_arg);
 	if (!r->replied)
-		http_reply(r, 500, "text/plain; charset=utf-8", "internal error: no response\n", 28);
+		http_reply(r, 500, "text/plain; charset=utf-8", none, sizeof none - 1);
 	MHD_resume_connection(c);
 	http_server_deferred_done(s);
 }
