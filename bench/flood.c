@@ -887,5 +887,9 @@ main(int argc, char **argv)
 	curl_multi_cleanup(m);
 	close(ep);
 	free(dues.v);
+	free(after.v);
+	free(prober.start.v);
+	free(prober.ms.v);
+	fflush(stdout);             /* before any exit-time report of a sanitizer */
 	return 0;
 }
