@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@ static struct http_server *srv;
 static struct http_pool *pool;
 static int port;
 static sem_t release;            /* one post lets one waiting handler answer */
+static atomic_int answered;      /* deferred handlers that have answered */
 
 static void
 slow(struct http_req *r, void *arg)
@@ -37,6 +39,7 @@ slow(struct http_req *r, void *arg)
 	n = snprintf(body, sizeof body, "slow q=%s c=%s", q ? q : "-", c ? c : "-");
 	http_add_header(r, "X-Worker", "yes");
 	http_reply(r, 202, "text/plain", body, (size_t)n);
+	atomic_fetch_add(&answered, 1);
 }
 
 static void
@@ -196,8 +199,11 @@ Test(defer, stopping_waits_for_the_deferred_answer)
 	pthread_t th;
 
 	usleep(100 * 1000);
+	cr_assert_eq(atomic_load(&answered), 0, "the handler waits for its release");
 	cr_assert_eq(pthread_create(&th, NULL, post_later, NULL), 0);
 	http_stop(srv);
+	cr_assert_eq(atomic_load(&answered), 1,
+	             "http_stop returned only after the deferred handler had answered");
 	srv = NULL;
 	pthread_join(th, NULL);
 	close(fd);
