@@ -362,6 +362,7 @@ int login_csrf_check(struct req *q, int logged_in_form);
 void login_cookie_set(struct req *q, const char *name, const char *value, int max_age_s);
 /* The single value of cookie name, when it has the shape of one we issue; NULL otherwise. */
 const char *login_cookie(struct req *q, const char *name);
+const char *login_cookie_of(const struct http_req *r, const char *name);
 /*
  * The device cookie (DEVICE_COOKIE) q brought, as a throttle source: "d:" and
  * DEVICE_HEX_LEN hex of its SHA-256. 0, or -1 when q brought none of ours.

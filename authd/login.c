@@ -33,13 +33,19 @@ random_shape(const char *s)
 
 /* The single, well-formed value of cookie name; NULL otherwise. */
 const char *
-login_cookie(struct req *q, const char *name)
+login_cookie_of(const struct http_req *r, const char *name)
 {
-	const char *v = http_cookie(q->r, name);
+	const char *v = http_cookie(r, name);
 
-	if (v == NULL || http_cookie_count(q->r, name) != 1 || !random_shape(v))
+	if (v == NULL || http_cookie_count(r, name) != 1 || !random_shape(v))
 		return NULL;
 	return v;
+}
+
+const char *
+login_cookie(struct req *q, const char *name)
+{
+	return login_cookie_of(q->r, name);
 }
 
 void

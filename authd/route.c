@@ -190,14 +190,17 @@ dispatch(struct http_req *r, struct authd *a, const struct route *const *tables)
 /*
  * Whether r is answered on the event thread (authd.h, the contract of the
  * HTTP threads): only a route that needs nothing but memory; an unknown
- * path's 404 and a wrong method's 405 also need nothing else.
+ * path's 404 and a wrong method's 405 also need nothing else. A login
+ * cookie that login_lookup would ignore (repeated, not of our shape) makes
+ * no login: such a request is anonymous here too, so made-up cookies do
+ * not send the front page to the workers.
  */
 static int
 runs_inline(struct http_req *r, const struct route *rt)
 {
 	if (rt == NULL || (rt->flags & ROUTE_INLINE))
 		return 1;
-	return (rt->flags & ROUTE_INLINE_ANON) && http_cookie(r, LOGIN_COOKIE) == NULL &&
+	return (rt->flags & ROUTE_INLINE_ANON) && login_cookie_of(r, LOGIN_COOKIE) == NULL &&
 	       formcache_fresh();
 }
 
