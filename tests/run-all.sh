@@ -4,6 +4,9 @@
 # Usage: sh tests/run-all.sh BUILD_DIR
 # System and browser tests print TAP lines ("ok - name" / "not ok - name").
 # Ends with one line "N passed, N failed" and exits non-zero on any failure.
+# A suite still running after SUITE_TIMEOUT_S seconds (default 600) is
+# stopped and counted as failed, with the end of its log: a hang shows
+# where it hung instead of holding up the whole run.
 set -u
 B=$(cd "${1:-build}" && pwd)
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,7 +20,9 @@ passed=0 failed=0 failed_names=""
 count_tap() {   # name logfile
 	p=$(grep -c '^ok ' "$2"); f=$(grep -c '^not ok ' "$2")
 	passed=$((passed + p)); failed=$((failed + f))
-	grep '^not ok ' "$2" | sed "s|^|  $1: |"
+	# each failing case with the first lines of what it said (TAP "# " lines)
+	awk -v n="$1" '/^not ok /{print "  " n ": " $0; k=6; next}
+	               k>0 && /^#/{print "      " $0; k--; next} {k=0}' "$2" | head -n 200
 	[ "$f" -eq 0 ] || failed_names="$failed_names $1"
 }
 
@@ -27,8 +32,16 @@ run_suite() {   # name command...
 	mkdir -p "$(dirname "$log")"
 	printf '== %s\n' "$name"
 	start=$(date +%s)
-	"$@" >"$log" 2>&1
+	timeout --kill-after=30 "${SUITE_TIMEOUT_S:-600}" "$@" >"$log" 2>&1
 	rc=$?
+	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+		echo "# stopped after ${SUITE_TIMEOUT_S:-600} s (SUITE_TIMEOUT_S)" >>"$log"
+		echo "  $name: stopped after ${SUITE_TIMEOUT_S:-600} s; its log ends:"
+		tail -n 30 "$log" | sed 's/^/    /'
+		failed=$((failed + 1))
+		grep -q '^not ok ' "$log" || failed_names="$failed_names $name"
+		rc=0
+	fi
 	if [ -n "${VERBOSE:-}" ]; then cat "$log"; fi
 	count_tap "$name" "$log"
 	if [ "$rc" -ne 0 ] && ! grep -q '^not ok ' "$log"; then
