@@ -4,7 +4,7 @@
 // Prints TAP; screenshots go to $SEKISHO_TEST_OUT/screenshots/.
 import { spawn, execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -28,14 +28,56 @@ function tap(ok, name, why) {
 	console.log(`${ok ? 'ok' : 'not ok'} ${n} - ${name}`);
 	if (why) for (const line of String(why).split('\n').slice(0, 6)) console.log(`# ${line}`);
 }
+// A case that has not ended within CASE_MS fails, and the next one runs:
+// one request left unanswered fails its case, not the whole run.
+const CASE_MS = 120000;
+// Browser contexts opened during a case close with it (each holds a renderer
+// process); those opened between cases (alice's, bob's, root's) stay.
+let caseContexts = null;
 async function check(name, fn) {
+	let timer;
+	const late = new Promise((_, reject) => {
+		timer = setTimeout(() => reject(new Error(`not ended within ${CASE_MS / 1000} s`)), CASE_MS);
+	});
+	caseContexts = [];
 	try {
-		await fn();
+		await Promise.race([fn(), late]);
 		tap(true, name);
 	} catch (e) {
 		tap(false, name, e && e.stack ? e.stack : e);
+	} finally {
+		clearTimeout(timer);
+		for (const ctx of caseContexts)
+			await Promise.race([ctx.close().catch(() => {}), new Promise((r) => setTimeout(r, 10000))]);
+		caseContexts = null;
 	}
 }
+// Requests made outside the browser wait no longer than the browser's own (10 s).
+const within = () => AbortSignal.timeout(10000);
+
+// What authd said last, printed when something failed (its directory is
+// removed with the environment unless kept).
+let envDir = null;
+function authdTail(lines = 20) {
+	if (envDir === null)
+		return;
+	try {
+		for (const l of readFileSync(join(envDir, 'authd.log'), 'utf8').trimEnd().split('\n').slice(-lines))
+			console.log(`# authd: ${l}`);
+	} catch (e) {
+		console.log(`# authd.log unreadable: ${e.message}`);
+	}
+}
+
+// The whole run ends within RUN_MS, whatever hangs: a hang is a failure
+// with authd's last words, not a run that never ends.
+const RUN_MS = 480000;
+setTimeout(() => {
+	tap(false, `the run ends within ${RUN_MS / 1000} s`, `stopped while case ${n + 1} ran`);
+	authdTail();
+	console.log(`1..${n}`);
+	process.exit(1);
+}, RUN_MS).unref();
 function assert(cond, msg) {
 	if (!cond) throw new Error(msg || 'assertion failed');
 }
@@ -98,6 +140,7 @@ const base = `http://127.0.0.1:${port}`;
 let env, browser;
 try {
 	env = await startEnv(port);
+	envDir = env.dir;
 	browser = await chromium.launch({
 		executablePath: '/usr/bin/chromium',
 		args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking',
@@ -107,7 +150,9 @@ try {
 } catch (e) {
 	tap(false, 'the test environment runs', e && e.stack ? e.stack : e);
 } finally {
-	if (browser) await browser.close().catch(() => {});
+	if (browser)
+		await Promise.race([browser.close().catch(() => {}), new Promise((r) => setTimeout(r, 20000))]);
+	if (failed > 0) authdTail();
 	if (env) await stopEnv(env, failed > 0);
 }
 console.log(`1..${n}`);
@@ -115,8 +160,11 @@ process.exit(failed ? 1 : 0);
 
 async function run(env, browser) {
 	const ctl = (...args) => execFileSync(join(build, 'sekishoctl'), ['-f', env.conf, ...args],
-	                                      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+	                                      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30000 });
 	const ctlJson = (...args) => JSON.parse(ctl(...args, '--json'));
+	// One SQL statement on the store, as an operator's sqlite3 would run it.
+	const sql = (stmt) => execFileSync('sqlite3', ['-cmd', '.timeout 5000', join(env.dir, 'db.sqlite'), stmt],
+	                                   { stdio: ['ignore', 'pipe', 'pipe'], timeout: 30000 });
 	const ns = (host, ...cmd) => ['ip', ['netns', 'exec', `${env.prefix}-${host}`, ...cmd]];
 	const run0 = ([cmd, args]) => {
 		try {
@@ -132,7 +180,7 @@ s = socket.socket(); s.settimeout(2); s.bind((sys.argv[1], 0))
 s.connect(("10.0.9.2", 80)); s.sendall(b"x\\n"); sys.exit(0 if s.recv(8) else 1)`, src));
 	const setList = (id) => {
 		const [cmd, args] = ns('gw', 'nft', 'list', 'set', 'inet', 'sekisho', `s${id}_v4`);
-		return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+		return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10000 });
 	};
 	const setHas = (id, ip) => new RegExp(`[ {]${ip.replace(/\./g, '\\.')}[ ,}]`).test(setList(id));
 	// Whether the kernel holds ip for service id; a set that is gone holds nothing.
@@ -148,7 +196,7 @@ s.connect(("10.0.9.2", 80)); s.sendall(b"x\\n"); sys.exit(0 if s.recv(8) else 1)
 	const contexts = [];
 	async function newPage(viewport = DESKTOP) {
 		const ctx = await browser.newContext({ viewport });
-		contexts.push(ctx);
+		(caseContexts ?? contexts).push(ctx);
 		const page = await ctx.newPage();
 		page.setDefaultTimeout(10000);
 		return page;
@@ -182,7 +230,8 @@ s.connect(("10.0.9.2", 80)); s.sendall(b"x\\n"); sys.exit(0 if s.recv(8) else 1)
 		const cookie = cookies.map((c) => `${c.name}=${c.value}`).join('; ');
 		const csrf = await page.locator('input[name=csrf]').first().getAttribute('value');
 		const body = new URLSearchParams(withCsrf ? { csrf, ...fields } : fields);
-		const r = await fetch(base + path, { method: 'POST', headers: { cookie }, body, redirect: 'manual' });
+		const r = await fetch(base + path, { method: 'POST', headers: { cookie }, body, redirect: 'manual',
+		                                     signal: within() });
 		return r.status;
 	}
 
@@ -817,7 +866,7 @@ s.connect(("10.0.9.2", 80)); s.sendall(b"x\\n"); sys.exit(0 if s.recv(8) else 1)
 	await check('one let in from the line is listed with the wait', async () => {
 		ctl('right', 'revoke', String(liveOf('erin')[0].id));
 		const resp = await fetch(`${base}/queue?service=fwlab`, { headers: { cookie: carolCookie },
-		                                                            redirect: 'manual' });
+		                                                            redirect: 'manual', signal: within() });
 		eq(resp.status, 303, 'carol\'s turn has come');
 		assert(resp.headers.get('location').startsWith('http://10.0.9.2/_sekisho/enter?code='), 'the entry');
 		eq(liveOf('carol').length, 1, 'carol holds a right');
@@ -826,13 +875,12 @@ s.connect(("10.0.9.2", 80)); s.sendall(b"x\\n"); sys.exit(0 if s.recv(8) else 1)
 		eq(await text(alice, '#recent td[data-label="User"]'), 'carol', 'carol let in from the line');
 		await shot(alice, 'queue-line-recent');
 		// A busy line writes many rows (joins, refusals) after an admission: it is still found.
-		execFileSync('sqlite3', ['-cmd', '.timeout 5000', join(env.dir, 'db.sqlite'), `WITH RECURSIVE
+		sql(`WITH RECURSIVE
 			k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < 2500)
 			INSERT INTO audit (at, actor, action, service, target, detail)
-			SELECT strftime('%s','now'), 'u' || i, 'deny', 'fwlab', 'u' || i, 'reason=filler' FROM k`]);
+			SELECT strftime('%s','now'), 'u' || i, 'deny', 'fwlab', 'u' || i, 'reason=filler' FROM k`);
 		await alice.goto(`${base}/admin/queues/line?id=${fwlab}`);
-		execFileSync('sqlite3', ['-cmd', '.timeout 5000', join(env.dir, 'db.sqlite'),
-		             "DELETE FROM audit WHERE detail = 'reason=filler'"]);
+		sql("DELETE FROM audit WHERE detail = 'reason=filler'");
 		eq(await text(alice, '#recent td[data-label="User"]'), 'carol', 'carol, behind 2500 newer rows');
 		eq(await alice.locator('#recent-more').count(), 0, 'the whole hour was read');
 		ctl('right', 'revoke', String(liveOf('carol')[0].id));
@@ -908,11 +956,10 @@ s.connect(("10.0.9.2", 80)); s.sendall(b"x\\n"); sys.exit(0 if s.recv(8) else 1)
 	});
 
 	await check('the audit log is paginated', async () => {
-		const [cmd, args] = ['sqlite3', [join(env.dir, 'db.sqlite'), `WITH RECURSIVE k(i) AS
+		sql(`WITH RECURSIVE k(i) AS
 			(SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < 60)
 			INSERT INTO audit (at, actor, action, service, target, detail)
-			SELECT strftime('%s','now'), 'tester', 'test.row', 'pager', '', 'row ' || i FROM k`]];
-		execFileSync(cmd, args);
+			SELECT strftime('%s','now'), 'tester', 'test.row', 'pager', '', 'row ' || i FROM k`);
 		await root.goto(`${base}/admin/audit?service=pager`);
 		eq(await root.locator('tbody tr').count(), 50, 'first page');
 		eq(await root.locator('tbody tr td.detail').first().innerText(), 'row 60', 'newest first');
@@ -924,16 +971,15 @@ s.connect(("10.0.9.2", 80)); s.sendall(b"x\\n"); sys.exit(0 if s.recv(8) else 1)
 	});
 
 	await check('an admin login left idle past login_idle_min has ended', async () => {
-		execFileSync('sqlite3', ['-cmd', '.timeout 5000', join(env.dir, 'db.sqlite'),
-		             `UPDATE logins SET last_seen = strftime('%s','now') - 31 * 60
-		              WHERE user_id = (SELECT id FROM users WHERE name = 'bob')`]);
+		sql(`UPDATE logins SET last_seen = strftime('%s','now') - 31 * 60
+		              WHERE user_id = (SELECT id FROM users WHERE name = 'bob')`);
 		await bob.goto(`${base}/admin/`);
 		eq(new URL(bob.url()).pathname, '/admin/login', 'sent to the login');
 		const edit = { id: String(fwlab), name: 'fwlab', url: 'http://10.0.9.2/', max_usage: '1',
 		               max_interval: '1', cap: '1' };
 		const cookies = await bob.context().cookies(base);
 		const r = await fetch(`${base}/admin/services/edit`, {
-			method: 'POST', redirect: 'manual', body: new URLSearchParams(edit),
+			method: 'POST', redirect: 'manual', body: new URLSearchParams(edit), signal: within(),
 			headers: { cookie: cookies.map((c) => `${c.name}=${c.value}`).join('; ') } });
 		eq(r.status, 403, 'a POST on the idle login');
 	});
