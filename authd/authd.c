@@ -36,7 +36,8 @@ cpus_online(void)
  * http_threads = 0: 2 event threads per CPU (they only move bytes and
  * render pages from memory). http_workers = 0: 4 per CPU plus 2 per place
  * that may wait on its own connection, so the waits take at most half the
- * workers (authd_wait_take).
+ * workers (authd_wait_take). 4 per CPU of them (or all, if fewer) run from
+ * the start; the rest start when requests find no worker idle.
  */
 static void
 size_pool(struct authd *a, const struct conf *c)
@@ -46,6 +47,7 @@ size_pool(struct authd *a, const struct conf *c)
 	a->http_threads = c->authd.http_threads > 0 ? c->authd.http_threads : 2 * cpus_online();
 	a->http_workers = c->authd.http_workers > 0 ? c->authd.http_workers :
 	                  4 * cpus_online() + 2 * direct;
+	a->http_workers_min = a->http_workers < 4 * cpus_online() ? a->http_workers : 4 * cpus_online();
 	a->wait_turns = a->http_workers / 2;
 	a->line_direct = direct < a->wait_turns ? direct : a->wait_turns;
 }

@@ -92,6 +92,7 @@ struct authd {
 	int hash_workers;                    /* authd.hash_workers, 0 (one per CPU) resolved */
 	int http_threads;                    /* authd.http_threads, 0 resolved */
 	int http_workers;                    /* authd.http_workers, 0 resolved */
+	int http_workers_min;                /* of them, those kept while idle */
 	struct http_pool *workers;           /* runs every request that may wait (route.c) */
 	int line_direct;                     /* places from the line's front that wait on their connection */
 	int wait_turns;                      /* http_workers / 2: see authd_wait_take */

@@ -82,7 +82,7 @@ start_http(struct authd *a, struct http_servers *portal, struct http_servers *ad
 	memset(admin, 0, sizeof *admin);
 	if (portal_opts(&a->boot, a->http_threads, &o, err, errlen) == -1)
 		return -1;
-	if ((a->workers = http_pool_start(a->http_workers, err, errlen)) == NULL)
+	if ((a->workers = http_pool_start(a->http_workers_min, a->http_workers, err, errlen)) == NULL)
 		return -1;
 	o.pool = a->workers;
 	if (http_start_list(&o, a->boot.authd.listen, route_dispatch, a, portal, err, errlen) == -1)

@@ -176,20 +176,23 @@ put_queues(struct req *q, struct buf *b)
 	free(lines);
 }
 
-/* The requests waiting for a worker (http_defer), and those the workers answer now. */
+/* The requests waiting for a worker (http_defer), those the workers answer now, the workers alive. */
 static void
 workers_metrics(struct authd *a, struct buf *b)
 {
-	int queued = 0, running = 0;
+	int queued = 0, running = 0, live = 0;
 
 	if (a->workers != NULL)
-		http_pool_counts(a->workers, &queued, &running);
+		http_pool_counts(a->workers, &queued, &running, &live);
 	buf_printf(b, "# HELP sekisho_authd_http_deferred Requests waiting for an HTTP worker.\n"
 	              "# TYPE sekisho_authd_http_deferred gauge\n"
 	              "sekisho_authd_http_deferred %d\n"
 	              "# HELP sekisho_authd_http_workers_busy HTTP workers answering a request.\n"
 	              "# TYPE sekisho_authd_http_workers_busy gauge\n"
-	              "sekisho_authd_http_workers_busy %d\n", queued, running);
+	              "sekisho_authd_http_workers_busy %d\n"
+	              "# HELP sekisho_authd_http_workers HTTP worker threads alive (http_workers at most).\n"
+	              "# TYPE sekisho_authd_http_workers gauge\n"
+	              "sekisho_authd_http_workers %d\n", queued, running, live);
 }
 
 static void

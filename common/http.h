@@ -103,14 +103,17 @@ void http_ports_str(const struct http_servers *l, char *out, size_t n);
 
 /*
  * Workers for handlers that may wait (http_defer), shared by any number of
- * servers: n threads taking deferred requests oldest first. Stop the pool
- * only after every server using it (http_stop waits for its own deferred
- * requests). NULL with err.
+ * servers, taking deferred requests oldest first: min threads from the
+ * start, more (up to max) while requests find no idle worker, and those
+ * beyond min end after 10 s idle. Stop the pool only after every server
+ * using it (http_stop waits for its own deferred requests); http_pool_stop
+ * returns once every worker has ended. NULL with err when min workers
+ * cannot start.
  */
-struct http_pool *http_pool_start(int n, char *err, size_t errlen);
+struct http_pool *http_pool_start(int min, int max, char *err, size_t errlen);
 void http_pool_stop(struct http_pool *p);
-/* Requests deferred and not yet taken, and those a worker runs now. */
-void http_pool_counts(struct http_pool *p, int *queued, int *running);
+/* Requests deferred and not yet taken, those a worker runs now, and the workers alive. */
+void http_pool_counts(struct http_pool *p, int *queued, int *running, int *live);
 
 /*
  * Called by a handler instead of answering: fn(r, arg) runs later on a

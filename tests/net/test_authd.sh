@@ -286,6 +286,11 @@ check "with ipfd back, the client gets through" fw_open 10.0.1.55
 
 # ---- metrics, reload, stop ----
 expect "metrics count logins by result" 17 "$(in_ns gw curl -s "$MON/metrics" | sed -n 's/^sekisho_authd_logins_total{result="cap_reached"} //p')"
+# HTTP workers: 4 per CPU kept, up to 4 per CPU + 2 x 32 (the default) in a burst.
+workers=$(in_ns gw curl -s "$MON/metrics" | sed -n 's/^sekisho_authd_http_workers //p')
+cpus=$(nproc)
+check "metrics count the HTTP workers alive, between those kept and the most" \
+	test "${workers:-0}" -ge $((4 * cpus)) -a "${workers:-0}" -le $((4 * cpus + 64))
 kill -HUP "$(cat "$T/authd.pid")"
 wait_for 5 grep -q 'event=reload' "$T/authd.log"
 check "SIGHUP reloads and the portal keeps answering" in_ns c1 curl -sf -o /dev/null "$PORTAL/"

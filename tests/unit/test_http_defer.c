@@ -64,14 +64,14 @@ handler(struct http_req *r, void *arg)
 }
 
 static void
-start_with(int threads, int workers)
+start_with(int threads, int workers_min, int workers)
 {
 	struct http_opts o = { .name = "defer", .listen = "127.0.0.1:0", .threads = threads,
 	                       .max_body = 64, .per_ip_max = 256, .max_conns = 1024 };
 	char err[256];
 
 	cr_assert_eq(sem_init(&release, 0, 0), 0);
-	pool = workers > 0 ? http_pool_start(workers, err, sizeof err) : NULL;
+	pool = workers > 0 ? http_pool_start(workers_min, workers, err, sizeof err) : NULL;
 	cr_assert(workers == 0 || pool != NULL, "%s", err);
 	o.pool = pool;
 	srv = http_start(&o, handler, NULL, err, sizeof err);
@@ -82,7 +82,7 @@ start_with(int threads, int workers)
 static void
 start(void)
 {
-	start_with(1, 2);
+	start_with(1, 2, 2);
 }
 
 static void
@@ -214,8 +214,57 @@ Test(defer, without_workers_the_handler_runs_at_once, .init = NULL)
 {
 	char *r;
 
-	start_with(0, 0);
+	start_with(0, 0, 0);
 	sem_post(&release);
 	r = read_all(send_req("GET /slow?q=3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
 	cr_assert_not_null(strstr(r, "slow q=3"), "%s", r);
+}
+
+/* The counts of the pool, polled until want holds (up to 15 s); 1 when it did. */
+static int
+pool_reaches(int queued, int running, int live)
+{
+	int q, r, l;
+
+	for (int i = 0; i < 1500; i++) {
+		http_pool_counts(pool, &q, &r, &l);
+		if (q == queued && r == running && l == live)
+			return 1;
+		usleep(10 * 1000);
+	}
+	return 0;
+}
+
+/*
+ * The pool keeps its min workers, starts more while requests find none idle
+ * (never past max: the rest wait their turn), and those beyond min end
+ * after 10 s idle.
+ */
+Test(defer, the_pool_grows_to_its_max_under_load_and_back_to_its_min_when_idle, .init = NULL,
+     .timeout = 40)
+{
+	int fds[6], q, r, l;
+	char req[128], want[32], *out;
+
+	start_with(1, 1, 4);
+	http_pool_counts(pool, &q, &r, &l);
+	cr_assert_eq(l, 1, "min workers at the start");
+	for (int i = 0; i < 6; i++) {
+		snprintf(req, sizeof req, "GET /slow?q=%d HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", i);
+		fds[i] = send_req(req);
+	}
+	cr_assert(pool_reaches(2, 4, 4), "four run, two wait for a worker");
+	for (int i = 0; i < 6; i++)
+		sem_post(&release);
+	for (int i = 0; i < 6; i++) {
+		out = read_all(fds[i]);
+		snprintf(want, sizeof want, "slow q=%d c=-", i);
+		cr_assert_not_null(strstr(out, want), "request %d got: \"%s\"", i, out);
+	}
+	http_pool_counts(pool, &q, &r, &l);
+	cr_assert_eq(l, 4, "the workers stay a while after the burst");
+	cr_assert(pool_reaches(0, 0, 1), "back to the min once idle");
+	sem_post(&release);
+	out = read_all(send_req("GET /slow?q=9 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+	cr_assert_not_null(strstr(out, "slow q=9"), "the kept worker answers: %s", out);
 }
