@@ -17,6 +17,16 @@ export SEKISHO_TEST_OUT="$out"
 
 passed=0 failed=0 failed_names=""
 
+# The limits a run may meet, printed first: a browser, PostgreSQL and the
+# daemons together need several hundred tasks.
+tasks_max() {
+	p=$(sed -n 's/^[0-9]*:pids:\(.*\)$/\1/p' /proc/self/cgroup)
+	cat "/sys/fs/cgroup/pids$p/pids.max" 2>/dev/null ||
+		cat "/sys/fs/cgroup$(sed -n 's/^0::\(.*\)$/\1/p' /proc/self/cgroup)/pids.max" 2>/dev/null ||
+		echo "none"
+}
+echo "# $(nproc) CPUs; tasks: ulimit -p $(ulimit -p 2>/dev/null || echo "?"), cgroup pids.max $(tasks_max); open files $(ulimit -n)"
+
 count_tap() {   # name logfile
 	p=$(grep -c '^ok ' "$2"); f=$(grep -c '^not ok ' "$2")
 	passed=$((passed + p)); failed=$((failed + f))
