@@ -30,9 +30,10 @@ echo "# $(nproc) CPUs; tasks: ulimit -p $(ulimit -p 2>/dev/null || echo "?"), cg
 count_tap() {   # name logfile
 	p=$(grep -c '^ok ' "$2"); f=$(grep -c '^not ok ' "$2")
 	passed=$((passed + p)); failed=$((failed + f))
-	# each failing case with the first lines of what it said (TAP "# " lines)
-	awk -v n="$1" '/^not ok /{print "  " n ": " $0; k=6; next}
-	               k>0 && /^#/{print "      " $0; k--; next} {k=0}' "$2" | head -n 200
+	# each failing case with the first lines of what it said (TAP "# "
+	# lines, or Criterion's indented YAML block)
+	awk -v n="$1" '/^not ok /{print "  " n ": " $0; k=8; next}
+	               k>0 && /^(#|[ \t])/{print "      " $0; k--; next} {k=0}' "$2" | head -n 200
 	[ "$f" -eq 0 ] || failed_names="$failed_names $1"
 }
 
@@ -44,7 +45,9 @@ run_suite() {   # name command...
 	start=$(date +%s)
 	timeout --kill-after=30 "${SUITE_TIMEOUT_S:-600}" "$@" >"$log" 2>&1
 	rc=$?
-	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+	# 124: timeout's TERM ended it; 137 that late: its KILL did
+	if [ "$rc" -eq 124 ] || { [ "$rc" -eq 137 ] &&
+	   [ $(( $(date +%s) - start )) -ge "${SUITE_TIMEOUT_S:-600}" ]; }; then
 		echo "# stopped after ${SUITE_TIMEOUT_S:-600} s (SUITE_TIMEOUT_S)" >>"$log"
 		echo "  $name: stopped after ${SUITE_TIMEOUT_S:-600} s; its log ends:"
 		tail -n 30 "$log" | sed 's/^/    /'
