@@ -123,6 +123,26 @@ read_all(int fd)
 	return out;
 }
 
+/* GET /slow?q=Q on a connection of its own (closed after the answer). */
+static int
+send_slow(int q)
+{
+	char req[128];
+
+	snprintf(req, sizeof req, "GET /slow?q=%d HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", q);
+	return send_req(req);
+}
+
+/* The answer on fd is the slow handler's own for q. */
+static void
+expect_slow(int fd, int q)
+{
+	char want[32], *r = read_all(fd);
+
+	snprintf(want, sizeof want, "slow q=%d c=-", q);
+	cr_assert_not_null(strstr(r, want), "request %d got: \"%s\"", q, r);
+}
+
 TestSuite(defer, .init = start, .fini = stop);
 
 Test(defer, a_waiting_handler_does_not_hold_up_the_event_thread)
@@ -144,19 +164,13 @@ Test(defer, a_waiting_handler_does_not_hold_up_the_event_thread)
 Test(defer, many_waiting_requests_each_get_their_own_answer)
 {
 	int fds[40];
-	char req[128], want[32], *r;
 
-	for (int i = 0; i < 40; i++) {
-		snprintf(req, sizeof req, "GET /slow?q=%d HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", i);
-		fds[i] = send_req(req);
-	}
+	for (int i = 0; i < 40; i++)
+		fds[i] = send_slow(i);
 	for (int i = 0; i < 40; i++)
 		sem_post(&release);
-	for (int i = 0; i < 40; i++) {
-		r = read_all(fds[i]);
-		snprintf(want, sizeof want, "slow q=%d c=-", i);
-		cr_assert_not_null(strstr(r, want), "request %d got: \"%s\"", i, r);
-	}
+	for (int i = 0; i < 40; i++)
+		expect_slow(fds[i], i);
 }
 
 Test(defer, keeps_a_connection_alive_across_a_deferred_answer)
@@ -195,7 +209,7 @@ post_later(void *arg)
 /* http_stop with a request on a worker waits for it (MHD must not stop while a connection is suspended). */
 Test(defer, stopping_waits_for_the_deferred_answer)
 {
-	int fd = send_req("GET /slow?q=2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+	int fd = send_slow(2);
 	pthread_t th;
 
 	usleep(100 * 1000);
@@ -212,12 +226,9 @@ Test(defer, stopping_waits_for_the_deferred_answer)
 /* Without a pool (a thread per connection), http_defer runs the handler at once. */
 Test(defer, without_workers_the_handler_runs_at_once, .init = NULL)
 {
-	char *r;
-
 	start_with(0, 0, 0);
 	sem_post(&release);
-	r = read_all(send_req("GET /slow?q=3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
-	cr_assert_not_null(strstr(r, "slow q=3"), "%s", r);
+	expect_slow(send_slow(3), 3);
 }
 
 /* The counts of the pool, polled until want holds (up to 15 s); 1 when it did. */
@@ -244,27 +255,20 @@ Test(defer, the_pool_grows_to_its_max_under_load_and_back_to_its_min_when_idle, 
      .timeout = 40)
 {
 	int fds[6], q, r, l;
-	char req[128], want[32], *out;
 
 	start_with(1, 1, 4);
 	http_pool_counts(pool, &q, &r, &l);
 	cr_assert_eq(l, 1, "min workers at the start");
-	for (int i = 0; i < 6; i++) {
-		snprintf(req, sizeof req, "GET /slow?q=%d HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", i);
-		fds[i] = send_req(req);
-	}
+	for (int i = 0; i < 6; i++)
+		fds[i] = send_slow(i);
 	cr_assert(pool_reaches(2, 4, 4), "four run, two wait for a worker");
 	for (int i = 0; i < 6; i++)
 		sem_post(&release);
-	for (int i = 0; i < 6; i++) {
-		out = read_all(fds[i]);
-		snprintf(want, sizeof want, "slow q=%d c=-", i);
-		cr_assert_not_null(strstr(out, want), "request %d got: \"%s\"", i, out);
-	}
+	for (int i = 0; i < 6; i++)
+		expect_slow(fds[i], i);
 	http_pool_counts(pool, &q, &r, &l);
 	cr_assert_eq(l, 4, "the workers stay a while after the burst");
 	cr_assert(pool_reaches(0, 0, 1), "back to the min once idle");
 	sem_post(&release);
-	out = read_all(send_req("GET /slow?q=9 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
-	cr_assert_not_null(strstr(out, "slow q=9"), "the kept worker answers: %s", out);
+	expect_slow(send_slow(9), 9);           /* the kept worker answers */
 }
