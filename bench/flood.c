@@ -256,7 +256,7 @@ static struct {
 	pthread_t th;
 	atomic_int stop;
 	struct samples start, ms;
-	long errors[64];                     /* by CURLcode */
+	long errors[CURL_LAST];              /* by CURLcode */
 } prober;
 
 static void *
@@ -276,8 +276,8 @@ probe_main(void *arg)
 		cc = curl_easy_perform(prober.u.h);
 		add(&prober.start, start);
 		add(&prober.ms, (now_s() - start) * 1e3);
-		if (cc != CURLE_OK)
-			prober.errors[(unsigned)cc % 64]++;
+		if (cc != CURLE_OK && (unsigned)cc < CURL_LAST)
+			prober.errors[cc]++;
 		next = start + opt.probe_ms / 1e3;
 		while (!atomic_load(&prober.stop) && now_s() < next)
 			usleep(5000);
@@ -294,7 +294,7 @@ probe_collect(struct samples *after)
 		if (t_arrived >= 0 && prober.start.v[i] >= t_arrived)
 			add(after, prober.ms.v[i]);
 	}
-	for (int c = 0; c < 64; c++)
+	for (int c = 0; c < CURL_LAST; c++)
 		for (long k = 0; k < prober.errors[c]; k++)
 			count("probe_curl", c);
 }
