@@ -65,8 +65,7 @@ form_services(void *arg, struct store_service **v, size_t *n)
 		log_err("event=store_unavailable op=service_list error=\"%s\"", err);
 		return -1;
 	}
-	if ((rc = formcache_read(st, v, n)) != STORE_OK)
-		log_err("event=store_unavailable op=service_list error=\"%s\"", store_error(st));
+	rc = formcache_read(st, v, n);
 	dbpool_put(a->pool, st, rc == STORE_UNAVAILABLE);
 	return rc == STORE_OK ? 0 : -1;
 }

@@ -242,7 +242,7 @@ int formcache_get(struct store_service **v, size_t *n, int stale_ok);
  * again, which this call asks for. 0: there is none (read it on a worker).
  */
 int formcache_fresh(void);
-/* The enabled services, with their live counts, into a malloc'd *v. A store_rc. */
+/* The enabled services, with their live counts, into a malloc'd *v. A store_rc (an error is logged). */
 int formcache_read(struct store *st, struct store_service **v, size_t *n);
 /* Reads the list for the refresher: 0 with a malloc'd *v, or -1. */
 typedef int (*formcache_reader)(void *arg, struct store_service **v, size_t *n);

@@ -118,6 +118,7 @@ formcache_read(struct store *st, struct store_service **v, size_t *n)
 	int rc = store_service_list(st, 0, collect, &c);
 
 	if (rc != STORE_OK) {
+		log_err("event=store_unavailable op=service_list error=\"%s\"", store_error(st));
 		free(c.v);
 		return rc;
 	}

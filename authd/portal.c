@@ -75,9 +75,7 @@ list_services(struct form_list *fl)
 	if (fl->q->logged_in || formcache_get(&fl->v, &fl->nv, !http_may_wait(fl->q->r)) == -1) {
 		if ((st = req_store(fl->q)) == NULL)
 			return STORE_UNAVAILABLE;
-		if ((rc = formcache_read(st, &fl->v, &fl->nv)) != STORE_OK)
-			log_err("event=store_unavailable op=service_list error=\"%s\"", store_error(st));
-		else if (!fl->q->logged_in)
+		if ((rc = formcache_read(st, &fl->v, &fl->nv)) == STORE_OK && !fl->q->logged_in)
 			formcache_put(fl->v, fl->nv);
 	}
 	for (size_t i = 0; rc == STORE_OK && i < fl->nv; i++) {
